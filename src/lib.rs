@@ -1,0 +1,10 @@
+//! Hubble: a native desktop explorer for the Hugging Face Hub.
+//!
+//! The core (`config`, `hub`, `cache`, `card`) knows nothing of the front ends; `cli` (and the
+//! GUI) call down into it. See ARCHITECTURE.md for the map.
+
+pub mod cache;
+pub mod card;
+pub mod cli;
+pub mod config;
+pub mod hub;

@@ -1,0 +1,5 @@
+//! The `hubble` binary: subcommands for the terminal.
+
+fn main() -> std::process::ExitCode {
+    hubble::cli::main()
+}

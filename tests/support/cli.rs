@@ -1,0 +1,63 @@
+//! Runs the real `hubble` binary with a clean Hugging Face environment.
+#![allow(dead_code)] // Shared by several test binaries; each uses a part.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// What one run of `hubble` did.
+pub struct Run {
+    pub status: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    /// Parses stdout as JSON, failing the test with both streams shown otherwise.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// Asserts the run succeeded.
+    pub fn ok(self) -> Run {
+        assert_eq!(
+            self.status,
+            Some(0),
+            "hubble failed:\n{}\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// Runs `hubble ARGS` with HF_HOME in `home`, no token and no inherited HF_* variables;
+/// `env` adds variables.
+pub fn hubble(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hubble"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("HF_") || key.starts_with("HUGGING") || key == "TRANSFORMERS_OFFLINE" {
+            command.env_remove(key);
+        }
+    }
+    command.env("HF_HOME", home).env("HF_HUB_ETAG_TIMEOUT", "5");
+    command.envs(env.iter().copied()).args(args);
+    let start = Instant::now();
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().expect("the hubble binary runs");
+    Run {
+        status: status.code(),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        elapsed: start.elapsed(),
+    }
+}
