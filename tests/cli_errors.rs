@@ -6,7 +6,7 @@ mod cli;
 
 use std::time::Duration;
 
-use cli::hubble;
+use cli::{hubble, hubble_at};
 use fixture_hub::{Faults, FixtureHub};
 
 const NOT_FOUND: i32 = 3;
@@ -14,11 +14,7 @@ const ACCESS: i32 = 4;
 const NETWORK: i32 = 5;
 
 fn run(hub: &FixtureHub, args: &[&str], env: &[(&str, &str)]) -> cli::Run {
-    let home = tempfile::tempdir().unwrap();
-    let url = hub.url();
-    let mut full = vec!["--endpoint", url.as_str()];
-    full.extend_from_slice(args);
-    hubble(home.path(), &full, env)
+    hubble_at(&hub.url(), args, env)
 }
 
 /// Arguments, exit status, words the message must contain, JSON error kind.

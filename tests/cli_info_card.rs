@@ -4,22 +4,15 @@
 #[path = "support/cli.rs"]
 mod cli;
 
-use cli::hubble;
+use cli::{hubble, hubble_at};
 use fixture_hub::FixtureHub;
 
 #[test]
 fn info_has_recorded_safetensors_totals_and_every_file_size() {
     let hub = FixtureHub::start();
-    let home = tempfile::tempdir().unwrap();
-    let run = hubble(
-        home.path(),
-        &[
-            "--endpoint",
-            &hub.url(),
-            "info",
-            "google-bert/bert-base-uncased",
-            "--json",
-        ],
+    let run = hubble_at(
+        &hub.url(),
+        &["info", "google-bert/bert-base-uncased", "--json"],
         &[],
     )
     .ok();
@@ -47,17 +40,7 @@ fn info_has_recorded_safetensors_totals_and_every_file_size() {
         Some(64)
     );
 
-    let human = hubble(
-        home.path(),
-        &[
-            "--endpoint",
-            &hub.url(),
-            "info",
-            "google-bert/bert-base-uncased",
-        ],
-        &[],
-    )
-    .ok();
+    let human = hubble_at(&hub.url(), &["info", "google-bert/bert-base-uncased"], &[]).ok();
     assert!(
         human.stdout.contains("parameters  110.1M (F32 110.1M)"),
         "{}",
@@ -69,20 +52,9 @@ fn info_has_recorded_safetensors_totals_and_every_file_size() {
 #[test]
 fn card_shows_license_metadata_and_evaluation_rows() {
     let hub = FixtureHub::start();
-    let home = tempfile::tempdir().unwrap();
-    let json = hubble(
-        home.path(),
-        &[
-            "--endpoint",
-            &hub.url(),
-            "card",
-            "openai/whisper-base",
-            "--json",
-        ],
-        &[],
-    )
-    .ok()
-    .json();
+    let json = hubble_at(&hub.url(), &["card", "openai/whisper-base", "--json"], &[])
+        .ok()
+        .json();
     assert_eq!(json["license"]["family"], "permissive");
     assert_eq!(
         json["metadata"]["pipeline_tag"],
@@ -95,12 +67,7 @@ fn card_shows_license_metadata_and_evaluation_rows() {
     assert_eq!(rows[0]["value"], "5.008769117619326");
     assert!(json["body"].as_str().unwrap().contains("# Whisper"));
 
-    let human = hubble(
-        home.path(),
-        &["--endpoint", &hub.url(), "card", "bigscience/bloom"],
-        &[],
-    )
-    .ok();
+    let human = hubble_at(&hub.url(), &["card", "bigscience/bloom"], &[]).ok();
     assert!(
         human
             .stdout
@@ -114,15 +81,9 @@ fn card_shows_license_metadata_and_evaluation_rows() {
         human.stdout
     );
 
-    let yaml = hubble(
-        home.path(),
-        &[
-            "--endpoint",
-            &hub.url(),
-            "card",
-            "Qwen/Qwen2.5-72B-Instruct",
-            "--front-matter",
-        ],
+    let yaml = hubble_at(
+        &hub.url(),
+        &["card", "Qwen/Qwen2.5-72B-Instruct", "--front-matter"],
         &[],
     )
     .ok();

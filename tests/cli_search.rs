@@ -4,7 +4,7 @@
 #[path = "support/cli.rs"]
 mod cli;
 
-use cli::hubble;
+use cli::hubble_at;
 use fixture_hub::FixtureHub;
 
 fn model_list_requests(hub: &FixtureHub) -> Vec<fixture_hub::RecordedRequest> {
@@ -24,7 +24,6 @@ type FacetCase = (
 fn each_facet_is_sent_as_the_hub_expects() {
     let hub = FixtureHub::start();
     let url = hub.url();
-    let home = tempfile::tempdir().unwrap();
     // (CLI arguments, expected query pairs)
     let cases: &[FacetCase] = &[
         (&["bert"], &[("search", "bert")]),
@@ -58,9 +57,9 @@ fn each_facet_is_sent_as_the_hub_expects() {
     ];
     for (args, expected) in cases {
         hub.clear_requests();
-        let mut full = vec!["--endpoint", url.as_str(), "search", "--json"];
+        let mut full = vec!["search", "--json"];
         full.extend_from_slice(args);
-        let run = hubble(home.path(), &full, &[]).ok();
+        let run = hubble_at(&url, &full, &[]).ok();
         assert!(run.json().is_array(), "{args:?}");
         let requests = model_list_requests(&hub);
         let first = requests
@@ -80,12 +79,9 @@ fn each_facet_is_sent_as_the_hub_expects() {
 #[test]
 fn pages_are_followed_through_the_link_cursor() {
     let hub = FixtureHub::start();
-    let home = tempfile::tempdir().unwrap();
-    let run = hubble(
-        home.path(),
+    let run = hubble_at(
+        &hub.url(),
         &[
-            "--endpoint",
-            &hub.url(),
             "search",
             "--limit",
             "12",
@@ -128,13 +124,7 @@ fn pages_are_followed_through_the_link_cursor() {
 #[test]
 fn human_output_is_a_readable_table() {
     let hub = FixtureHub::start();
-    let home = tempfile::tempdir().unwrap();
-    let run = hubble(
-        home.path(),
-        &["--endpoint", &hub.url(), "search", "bert-base-uncased"],
-        &[],
-    )
-    .ok();
+    let run = hubble_at(&hub.url(), &["search", "bert-base-uncased"], &[]).ok();
     let mut lines = run.stdout.lines();
     let header = lines.next().unwrap();
     for column in [
@@ -160,12 +150,7 @@ fn human_output_is_a_readable_table() {
 #[test]
 fn bad_facet_values_are_refused_before_any_request() {
     let hub = FixtureHub::start();
-    let home = tempfile::tempdir().unwrap();
-    let run = hubble(
-        home.path(),
-        &["--endpoint", &hub.url(), "search", "--min-params", "lots"],
-        &[],
-    );
+    let run = hubble_at(&hub.url(), &["search", "--min-params", "lots"], &[]);
     assert_eq!(run.status, Some(2));
     assert!(
         run.stderr.contains("not a parameter count"),

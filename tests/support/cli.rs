@@ -61,3 +61,11 @@ pub fn hubble(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         elapsed: start.elapsed(),
     }
 }
+
+/// Runs `hubble --endpoint ENDPOINT ARGS` with a fresh, empty HF_HOME.
+pub fn hubble_at(endpoint: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let home = tempfile::tempdir().expect("a temp dir");
+    let mut full = vec!["--endpoint", endpoint];
+    full.extend_from_slice(args);
+    hubble(home.path(), &full, env)
+}
