@@ -3,6 +3,11 @@
 
 use std::path::{Component, Path, PathBuf};
 
+pub mod manage;
+mod scan;
+
+pub use scan::{CachedModel, cached_models};
+
 use crate::hub::RepoId;
 
 /// One model repository's folder in the hub cache.
@@ -54,9 +59,12 @@ pub fn is_commit_hash(s: &str) -> bool {
     s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// Joins a repository-relative path under `base`, refusing absolute paths and `..`, so a
-/// hostile file name can never point outside the cache.
+/// Joins a repository-relative path under `base`, refusing absolute paths, `..`, backslashes
+/// (a separator on Windows) and NUL, so a hostile file name can never point outside the cache.
 pub fn safe_join(base: &Path, relative: &str) -> Option<PathBuf> {
+    if relative.contains(['\\', '\0']) {
+        return None;
+    }
     let relative = Path::new(relative);
     let all_normal = relative
         .components()
@@ -88,7 +96,15 @@ mod tests {
             safe_join(base, "a/b.txt"),
             Some(PathBuf::from("/cache/x/a/b.txt"))
         );
-        for bad in ["../../etc/passwd", "/etc/passwd", "a/../../b", "", "./a/.."] {
+        for bad in [
+            "../../etc/passwd",
+            "/etc/passwd",
+            "a/../../b",
+            "",
+            "./a/..",
+            "..\\..\\x",
+            "a\0b",
+        ] {
             assert_eq!(safe_join(base, bad), None, "{bad:?}");
         }
     }

@@ -1,9 +1,14 @@
 //! The command line: `hubble search|info|card ...`, each with human output and `--json`.
 
+mod cache;
 mod card;
+mod download;
+mod fit;
 mod format;
 mod info;
+mod run;
 mod search;
+mod system;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +34,12 @@ pub struct Cli {
     /// Hugging Face access token (overrides HF_TOKEN and the token file).
     #[arg(long, global = true, value_name = "TOKEN")]
     pub token: Option<String>,
+    /// Desktop app: close after the first frame (start-up benchmarks, CI).
+    #[arg(long)]
+    pub exit_after_first_frame: bool,
+    /// Desktop app: the renderer, `wgpu` or `glow` (default: wgpu, falling back to glow).
+    #[arg(long, value_name = "NAME")]
+    pub renderer: Option<String>,
     /// What to do; without one, the desktop app opens.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -43,6 +54,16 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Show a model's card (README) with its metadata and license.
     Card(card::CardArgs),
+    /// Download a repository (or some files) into the Hugging Face cache; prints the snapshot path.
+    Download(Box<download::DownloadArgs>),
+    /// Manage the Hugging Face cache: ls, rm, prune, verify.
+    Cache(cache::CacheArgs),
+    /// Run a downloaded model: generate text, embed sentences (streams to stdout).
+    Run(Box<run::RunArgs>),
+    /// Will a model fit this machine? Exact weight sizes from file headers, KV cache, verdicts.
+    Fit(Box<fit::FitArgs>),
+    /// Show this machine: CPU, RAM, GPUs and inference backends.
+    System(system::SystemArgs),
 }
 
 /// Exit statuses, documented in README.md.
@@ -68,12 +89,20 @@ pub fn main() -> ExitCode {
         token: cli.token.clone(),
         offline: cli.offline,
     };
-    let config = HubConfig::from_env(&overrides);
     let Some(command) = cli.command else {
-        eprintln!(
-            "The desktop app is not part of this build yet; use a subcommand (see `hubble --help`)."
-        );
-        return ExitCode::from(exit::USAGE);
+        return crate::ui::run(crate::ui::UiOptions {
+            command_line: overrides,
+            exit_after_first_frame: cli.exit_after_first_frame,
+            renderer: cli.renderer,
+        });
+    };
+    let config = HubConfig::from_env(&overrides);
+    // Inference runs on its own thread and needs no async runtime.
+    let command = match command {
+        Command::Run(args) => return run::main(&config, *args),
+        Command::Cache(args) => return cache::run(&config, args),
+        Command::System(args) => return system::run(args),
+        other => other,
     };
     let json = command.wants_json();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -86,12 +115,21 @@ pub fn main() -> ExitCode {
             return ExitCode::from(exit::FAILURE);
         }
     };
+    let command = match command {
+        Command::Download(args) => return runtime.block_on(download::run(config, *args)),
+        Command::Fit(args) => return runtime.block_on(fit::run(config, *args)),
+        other => other,
+    };
     let result = runtime.block_on(async move {
         let client = HubClient::new(config)?;
         match command {
             Command::Search(args) => search::run(&client, *args).await,
             Command::Info(args) => info::run(&client, args).await,
             Command::Card(args) => card::run(&client, args).await,
+            Command::Run(_) => unreachable!("`run` returns before the runtime starts"),
+            Command::Download(_) | Command::Cache(_) | Command::Fit(_) | Command::System(_) => {
+                unreachable!("handled above")
+            }
         }
     });
     match result {
@@ -106,6 +144,11 @@ impl Command {
             Command::Search(a) => a.json,
             Command::Info(a) => a.json,
             Command::Card(a) => a.json,
+            Command::Run(a) => a.json,
+            Command::Download(a) => a.json,
+            Command::Cache(a) => a.json(),
+            Command::Fit(a) => a.json,
+            Command::System(a) => a.json,
         }
     }
 }

@@ -111,6 +111,21 @@ impl HubClient {
         read_limited(response, request.timeout, max_bytes).await
     }
 
+    /// Reads a small resource by URL (an image a model card shows), through the same policy as
+    /// every other request: the token goes only to the endpoint's origin. At most `max_bytes`.
+    pub async fn fetch_url(&self, url: &url::Url, max_bytes: usize) -> Result<Vec<u8>, HubError> {
+        self.ensure_online(&format!("downloading {url}"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(HubError::InvalidInput(format!(
+                "{url} is not an http(s) URL."
+            )));
+        }
+        let mut request = HubRequest::get(self, url.clone());
+        request.timeout = self.config().download_timeout;
+        let response = self.send(&request).await?;
+        read_limited(response, request.timeout, max_bytes).await
+    }
+
     /// `HEAD` on a file's resolve URL: its commit, etag (sha256 for LFS), size and location,
     /// without downloading it. Relative redirects are followed; an absolute one (to a CDN) is
     /// not, and its linked headers are read instead, as huggingface_hub does.

@@ -176,7 +176,7 @@ impl HubClient {
 }
 
 /// Maps a transport-level failure (no HTTP answer) to a typed error.
-fn transport_error(url: &Url, timeout: Duration, error: &reqwest::Error) -> HubError {
+pub(crate) fn transport_error(url: &Url, timeout: Duration, error: &reqwest::Error) -> HubError {
     if error.is_timeout() {
         return HubError::Timeout {
             url: url.to_string(),

@@ -7,6 +7,7 @@
 mod api;
 mod error;
 mod http;
+mod range;
 mod repo_id;
 mod retry;
 mod search;
@@ -15,6 +16,8 @@ mod types;
 use std::sync::Arc;
 
 pub use error::HubError;
+pub(crate) use http::HubRequest;
+pub use range::RangeBody;
 pub use repo_id::{RepoId, encode_path, encode_revision};
 pub use retry::RetryPolicy;
 pub use search::{ModelPage, ModelQuery, SortKey};

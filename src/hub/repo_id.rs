@@ -81,6 +81,14 @@ impl std::str::FromStr for RepoId {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for RepoId {
+    /// Validates like [`RepoId::parse`] (e.g. ids read back from the download queue file).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let id = String::deserialize(d)?;
+        RepoId::parse(&id).map_err(serde::de::Error::custom)
+    }
+}
+
 /// Encodes a revision for a URL path segment (`refs/pr/1` → `refs%2Fpr%2F1`).
 pub fn encode_revision(revision: &str) -> String {
     utf8_percent_encode(revision, QUOTE_SAFE_NOTHING).to_string()

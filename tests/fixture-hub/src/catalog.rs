@@ -134,6 +134,42 @@ pub fn test_repos() -> Vec<Repo> {
     ]
 }
 
+/// `n` synthetic repos `hubble-synthetic/model-00000`, … for benchmarks of long result lists:
+/// no files, varied task, library, license, counts, parameters and dates, all derived from the
+/// index so they never change between runs.
+pub fn synthetic_repos(n: usize) -> Vec<Repo> {
+    let tasks = [
+        "text-generation",
+        "fill-mask",
+        "image-classification",
+        "automatic-speech-recognition",
+    ];
+    let libraries = ["transformers", "gguf", "diffusers", "sentence-transformers"];
+    let licenses = ["apache-2.0", "mit", "cc-by-nc-4.0", "llama3.1"];
+    (0..n)
+        .map(|i| {
+            let task = tasks[i % tasks.len()];
+            let library = libraries[i % libraries.len()];
+            let license = licenses[i % licenses.len()];
+            let day = 1 + i % 28;
+            Repo {
+                info_extra: json!({
+                    "pipeline_tag": task,
+                    "library_name": library,
+                    "tags": [library, task, format!("license:{license}"), "region:us"],
+                    "downloads": (n - i) as u64 * 137,
+                    "likes": (n - i) as u64 % 997,
+                    "trendingScore": (n - i) as u64,
+                    "createdAt": format!("2025-01-{day:02}T00:00:00.000Z"),
+                    "lastModified": format!("2025-02-{day:02}T00:00:00.000Z"),
+                    "safetensors": { "parameters": { "BF16": 1_000_000 * (i as u64 + 1) }, "total": 1_000_000 * (i as u64 + 1) },
+                }),
+                ..Repo::new(&format!("hubble-synthetic/model-{i:05}"))
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -18,9 +18,45 @@ pub struct Faults {
     /// Read and record each request, then never answer (the socket stays open until the hub
     /// is dropped). Checked first, and stays on until cleared.
     pub stall: bool,
+    /// Flip one byte (the first) of every file body served (resolve and CDN, whole or range)
+    /// while set: a corrupting server or proxy. Stays on until cleared.
+    pub corrupt_body: bool,
+    /// Cut the next N file bodies after `cut_body_after` bytes: the connection is closed
+    /// (or, with `cut_body_stall`, held open without sending more), as a dropped or stalled
+    /// transfer.
+    pub cut_body_next: usize,
+    /// Body bytes sent before a cut.
+    pub cut_body_after: u64,
+    /// Whether a cut stalls (holds the socket silently) instead of closing it.
+    pub cut_body_stall: bool,
+}
+
+/// What happens to one file body as it is written (see [`Faults::take_body`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct BodyFault {
+    /// Flip the first byte.
+    pub corrupt: bool,
+    /// Stop after this many bytes.
+    pub cut_after: Option<u64>,
+    /// After the cut, hold the connection instead of closing it.
+    pub stall: bool,
 }
 
 impl Faults {
+    /// Consumes the body fault for one file body, if any is armed.
+    pub(crate) fn take_body(&mut self) -> BodyFault {
+        let mut fault = BodyFault {
+            corrupt: self.corrupt_body,
+            ..BodyFault::default()
+        };
+        if self.cut_body_next > 0 {
+            self.cut_body_next -= 1;
+            fault.cut_after = Some(self.cut_body_after);
+            fault.stall = self.cut_body_stall;
+        }
+        fault
+    }
+
     /// Consumes the fault for one request, if any is armed.
     pub(crate) fn take(&mut self) -> Option<Reply> {
         if self.stall {

@@ -1,6 +1,6 @@
 //! Serving file bytes: `Range` requests, and the headers resolve and the CDN send.
 
-use crate::http::{Body, Request, Response};
+use crate::http::{Body, Response};
 use crate::repos::StoredFile;
 
 /// What a `Range` header asks of a file of a given length.
@@ -58,13 +58,14 @@ fn parse_range(header: Option<&str>, len: u64) -> Span {
 
 /// `200` with the whole file, `206` with the requested range, or `416`, carrying `ETag` and
 /// `Accept-Ranges`; the caller adds repository headers.
-pub(crate) fn serve(request: &Request, file: &StoredFile, content_type: &str) -> Response {
+/// `range` is the request's `Range` header (see [`crate::hub::Shared::range`]).
+pub(crate) fn serve(range: Option<&str>, file: &StoredFile, content_type: &str) -> Response {
     let len = file.len();
     let base = Response::new(200)
         .header("Content-Type", content_type)
         .header("Accept-Ranges", "bytes")
         .header("ETag", &format!("\"{}\"", file.etag()));
-    let (status, start, count) = match parse_range(request.header("range"), len) {
+    let (status, start, count) = match parse_range(range, len) {
         Span::Whole => (200, 0, len),
         Span::Part(start, end) => (206, start, end - start + 1),
         Span::Unsatisfiable => {

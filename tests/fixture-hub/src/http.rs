@@ -12,6 +12,7 @@ use tokio::io::{
 };
 use tokio::net::TcpStream;
 
+use crate::faults::BodyFault;
 use crate::repos::FileContent;
 use crate::util::percent_decode;
 
@@ -98,6 +99,8 @@ pub(crate) struct Response {
     pub status: u16,
     headers: Vec<(String, String)>,
     body: Body,
+    /// Applied while a file body ([`Body::Content`]) is written.
+    pub body_fault: BodyFault,
 }
 
 impl Response {
@@ -107,6 +110,7 @@ impl Response {
             status,
             headers: Vec::new(),
             body: Body::Bytes(Vec::new()),
+            body_fault: BodyFault::default(),
         }
     }
 
@@ -161,6 +165,11 @@ impl Response {
         Response::json(status, &json!({ "error": message }))
     }
 
+    /// Whether the body is file content (what body faults apply to).
+    pub fn has_content_body(&self) -> bool {
+        matches!(self.body, Body::Content { .. })
+    }
+
     fn body_len(&self) -> u64 {
         match &self.body {
             Body::Bytes(bytes) => bytes.len() as u64,
@@ -185,6 +194,8 @@ pub(crate) trait Handler: Send + Sync + 'static {
     /// Called with the number of body bytes about to be written (before each write, so a
     /// client never sees more bytes than were counted).
     fn body_bytes_sent(&self, count: u64);
+    /// The most file-body bytes per second one response may send (`None`: unlimited).
+    fn throttle(&self) -> Option<u64>;
 }
 
 /// Why a request could not be read.
@@ -406,14 +417,34 @@ async fn write_response<W: AsyncWrite + Unpin>(
             len,
         } => {
             write.write_all(&out).await?;
+            let fault = response.body_fault;
+            let limit = fault.cut_after.map_or(len, |cut| cut.min(len));
+            let throttle = handler.throttle().filter(|rate| *rate > 0);
+            let began = std::time::Instant::now();
             let mut buf = vec![0u8; CHUNK];
             let mut sent = 0;
-            while sent < len {
-                let n = (len - sent).min(CHUNK as u64) as usize;
+            while sent < limit {
+                let n = (limit - sent).min(CHUNK as u64) as usize;
                 content.read_at(start + sent, &mut buf[..n]);
+                if fault.corrupt && sent == 0 {
+                    buf[0] ^= 0x01;
+                }
                 handler.body_bytes_sent(n as u64);
                 write.write_all(&buf[..n]).await?;
                 sent += n as u64;
+                if let Some(rate) = throttle {
+                    let due = std::time::Duration::from_secs_f64(sent as f64 / rate as f64);
+                    if let Some(wait) = due.checked_sub(began.elapsed()) {
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+            }
+            if fault.cut_after.is_some() {
+                write.flush().await?;
+                if fault.stall {
+                    std::future::pending::<()>().await;
+                }
+                return Err(std::io::Error::other("body cut by a fault"));
             }
         }
     }

@@ -32,6 +32,11 @@ pub struct HubOptions {
     pub require_token: Option<String>,
     /// Port to listen on, on 127.0.0.1; 0 (the default) picks a free one.
     pub port: u16,
+    /// Ignore `Range` headers and always answer `200` with the whole file, as olah does.
+    pub ignore_range: bool,
+    /// If set, each file body (resolve, CDN) is sent at most this many bytes per second, so a
+    /// test can act in the middle of a transfer.
+    pub throttle_bytes_per_sec: Option<u64>,
 }
 
 impl Default for HubOptions {
@@ -43,6 +48,8 @@ impl Default for HubOptions {
             lfs_redirect_base: None,
             require_token: None,
             port: 0,
+            ignore_range: false,
+            throttle_bytes_per_sec: None,
         }
     }
 }
@@ -109,6 +116,8 @@ pub(crate) struct Shared {
     pub tree_page_size: usize,
     pub lfs_redirect_base: Option<String>,
     pub require_token: Option<String>,
+    pub ignore_range: bool,
+    pub throttle: Option<u64>,
     pub recorded_routes: Vec<RecordedRoute>,
     state: Mutex<State>,
     bytes_sent: AtomicU64,
@@ -116,6 +125,15 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The request's `Range` header, unless the hub ignores ranges.
+    pub fn range<'a>(&self, request: &'a Request) -> Option<&'a str> {
+        if self.ignore_range {
+            None
+        } else {
+            request.header("range")
+        }
+    }
+
     /// Locks the state (a panicking holder cannot leave it inconsistent, so poison is ignored).
     pub fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -135,11 +153,14 @@ impl Handler for Shared {
             });
             state.faults.take()
         };
-        let response = match fault {
+        let mut response = match fault {
             Some(Reply::Stall) => return Reply::Stall,
             Some(Reply::Respond(response)) => response,
             None => crate::routes::route(self, request),
         };
+        if response.has_content_body() && request.method != "HEAD" {
+            response.body_fault = self.state().faults.take_body();
+        }
         Reply::Respond(self.finish(response))
     }
 
@@ -160,6 +181,10 @@ impl Handler for Shared {
 
     fn body_bytes_sent(&self, count: u64) {
         self.bytes_sent.fetch_add(count, Ordering::Relaxed);
+    }
+
+    fn throttle(&self) -> Option<u64> {
+        self.throttle
     }
 }
 
@@ -211,6 +236,8 @@ impl FixtureHub {
             tree_page_size: options.tree_page_size.max(1),
             lfs_redirect_base: options.lfs_redirect_base,
             require_token: options.require_token,
+            ignore_range: options.ignore_range,
+            throttle: options.throttle_bytes_per_sec,
             recorded_routes,
             state: Mutex::new(state),
             bytes_sent: AtomicU64::new(0),

@@ -39,7 +39,7 @@ mod util;
 use std::path::PathBuf;
 
 pub use cards::card_repos;
-pub use catalog::{default_repos, test_repos};
+pub use catalog::{default_repos, synthetic_repos, test_repos};
 pub use faults::Faults;
 pub use hub::{FixtureHub, HubOptions, RecordedRequest};
 pub use recorded::recorded_repos;

@@ -44,6 +44,15 @@ pub enum FileContent {
         /// Varies the pattern, so that two virtual files of one length differ.
         seed: u64,
     },
+    /// Real leading bytes (e.g. a safetensors or GGUF header) followed by generated ones up to
+    /// `len` in all: the byte at offset `i >= header.len()` is the [`FileContent::Virtual`]
+    /// pattern with seed 0 at offset `i`. A `len` shorter than the header cuts the header.
+    HeaderThenVirtual {
+        /// The leading bytes.
+        header: Vec<u8>,
+        /// Length of the whole file in bytes.
+        len: u64,
+    },
 }
 
 impl FileContent {
@@ -51,7 +60,7 @@ impl FileContent {
     pub fn len(&self) -> u64 {
         match self {
             FileContent::Bytes(bytes) => bytes.len() as u64,
-            FileContent::Virtual { len, .. } => *len,
+            FileContent::Virtual { len, .. } | FileContent::HeaderThenVirtual { len, .. } => *len,
         }
     }
 
@@ -74,11 +83,14 @@ impl FileContent {
                 let start = offset as usize;
                 buf[..count].copy_from_slice(&bytes[start..start + count]);
             }
-            FileContent::Virtual { seed, .. } => {
-                for (i, slot) in buf[..count].iter_mut().enumerate() {
-                    let at = offset + i as u64;
-                    *slot = splitmix64(seed.wrapping_add(at / 8)).to_le_bytes()[(at % 8) as usize];
+            FileContent::Virtual { seed, .. } => virtual_bytes(*seed, offset, &mut buf[..count]),
+            FileContent::HeaderThenVirtual { header, .. } => {
+                let mut done = 0;
+                if let Some(head) = header.get(offset as usize..) {
+                    done = head.len().min(count);
+                    buf[..done].copy_from_slice(&head[..done]);
                 }
+                virtual_bytes(0, offset + done as u64, &mut buf[done..count]);
             }
         }
     }
@@ -97,6 +109,21 @@ impl FileContent {
             sink(&buf[..n]);
             offset += n as u64;
         }
+    }
+}
+
+/// Fills `buf` with the virtual pattern of `seed` from `offset` on, one word computation per
+/// 8 bytes.
+fn virtual_bytes(seed: u64, offset: u64, buf: &mut [u8]) {
+    let mut at = offset;
+    let mut filled = 0;
+    while filled < buf.len() {
+        let word = splitmix64(seed.wrapping_add(at / 8)).to_le_bytes();
+        let skip = (at % 8) as usize;
+        let n = (8 - skip).min(buf.len() - filled);
+        buf[filled..filled + n].copy_from_slice(&word[skip..skip + n]);
+        filled += n;
+        at += n as u64;
     }
 }
 
@@ -452,6 +479,23 @@ mod tests {
         assert_eq!(tail[..5], whole[95..]);
         assert_eq!(tail[5..], [0xAA; 5]);
         assert_ne!(whole[..8], whole[8..16]);
+    }
+
+    #[test]
+    fn header_then_virtual_serves_the_header_then_the_pattern() {
+        let content = FileContent::HeaderThenVirtual {
+            header: b"HEADER".to_vec(),
+            len: 20,
+        };
+        let mut whole = [0u8; 20];
+        content.read_at(0, &mut whole);
+        assert_eq!(&whole[..6], b"HEADER");
+        let mut pattern = [0u8; 14];
+        FileContent::Virtual { len: 20, seed: 0 }.read_at(6, &mut pattern);
+        assert_eq!(whole[6..], pattern);
+        let mut part = [0u8; 4];
+        content.read_at(4, &mut part);
+        assert_eq!(part, whole[4..8]);
     }
 
     #[test]

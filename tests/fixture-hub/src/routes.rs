@@ -375,7 +375,7 @@ fn resolve(hub: &Shared, request: &Request, target: &Target) -> Response {
                     .header("ETag", &format!("\"{sha}\""))
             }
             _ => with_disposition(
-                files::serve(request, file, "application/octet-stream"),
+                files::serve(hub.range(request), file, "application/octet-stream"),
                 file,
                 "attachment",
             ),
@@ -402,7 +402,7 @@ fn resolve(hub: &Shared, request: &Request, target: &Target) -> Response {
         .header("Location", &location);
     }
     with_disposition(
-        files::serve(request, file, files::content_type(&file.path)),
+        files::serve(hub.range(request), file, files::content_type(&file.path)),
         file,
         "inline",
     )
@@ -443,7 +443,7 @@ fn cdn(hub: &Shared, request: &Request, sha: &str) -> Response {
         .find(|file| file.sha256() == sha)
         .map_or_else(
             || Response::text(404, "Not Found"),
-            |file| files::serve(request, file, "application/octet-stream"),
+            |file| files::serve(hub.range(request), file, "application/octet-stream"),
         )
 }
 

@@ -1,0 +1,187 @@
+//! The system probe: CPU, RAM, every GPU with its memory, and the inference backends.
+//!
+//! Every source is optional and failure-free: a missing driver or library (NVML, Vulkan) means
+//! "no such GPU", never an error. GPUs seen by several sources are reported once: NVML for
+//! NVIDIA, sysfs for AMD, Metal on macOS, DXGI on Windows, Vulkan for the rest.
+
+mod cpu;
+mod drm;
+#[cfg(windows)]
+mod dxgi;
+#[cfg(target_os = "macos")]
+mod metal;
+mod nvidia;
+mod vulkan;
+
+use serde::{Deserialize, Serialize};
+
+pub use cpu::CpuInfo;
+
+/// PCI vendor ids.
+pub const VENDOR_NVIDIA: u32 = 0x10de;
+/// AMD.
+pub const VENDOR_AMD: u32 = 0x1002;
+/// Intel.
+pub const VENDOR_INTEL: u32 = 0x8086;
+
+/// How a GPU's memory relates to the system's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GpuKind {
+    /// Its own VRAM, separate from RAM.
+    Discrete,
+    /// Part of RAM set aside or shared (counted once, with RAM).
+    Integrated,
+    /// Apple-style unified memory: RAM and VRAM are one pool.
+    Unified,
+}
+
+/// One GPU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GpuInfo {
+    /// Its name, as the driver says it.
+    pub name: String,
+    /// PCI vendor id (0 when unknown).
+    pub vendor_id: u32,
+    /// How its memory relates to RAM.
+    pub kind: GpuKind,
+    /// Memory it can use, in bytes (VRAM; for unified memory, Metal's recommended working set).
+    pub memory_total: u64,
+    /// Memory free now, when the source tells (NVML, AMD sysfs).
+    pub memory_free: Option<u64>,
+    /// Where this came from: `nvml`, `amdgpu-sysfs`, `vulkan`, `metal`, `dxgi`.
+    pub source: String,
+    /// Driver version, when known.
+    pub driver: Option<String>,
+}
+
+impl GpuInfo {
+    /// What a model may use: free memory when known, else the total.
+    pub fn usable(&self) -> u64 {
+        self.memory_free.unwrap_or(self.memory_total)
+    }
+}
+
+/// RAM.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryInfo {
+    /// Installed RAM in bytes.
+    pub total: u64,
+    /// RAM available to a new program now, in bytes.
+    pub available: u64,
+}
+
+/// An inference backend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Backend {
+    /// `cpu`, `cuda`, `metal`.
+    pub name: String,
+    /// Whether this build contains it.
+    pub compiled: bool,
+    /// Whether it can run here now (compiled, and its device is present).
+    pub usable: bool,
+    /// Why not, or what it needs.
+    pub note: Option<String>,
+}
+
+/// Everything the probe found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemInfo {
+    /// Operating system and architecture (`linux x86_64`).
+    pub os: String,
+    /// The CPU.
+    pub cpu: CpuInfo,
+    /// RAM.
+    pub memory: MemoryInfo,
+    /// GPUs, each once.
+    pub gpus: Vec<GpuInfo>,
+    /// Inference backends.
+    pub backends: Vec<Backend>,
+    /// What the probe could not read (for the UI's "details").
+    pub notes: Vec<String>,
+}
+
+impl SystemInfo {
+    /// Probes this machine. Takes up to a second (Vulkan instance creation); call it off the UI
+    /// thread.
+    pub fn probe() -> SystemInfo {
+        let mut notes = Vec::new();
+        let (cpu, memory) = cpu::probe();
+        let mut gpus = Vec::new();
+        match nvidia::probe() {
+            Ok(found) => gpus.extend(found),
+            Err(note) => notes.push(note),
+        }
+        gpus.extend(drm::probe());
+        #[cfg(target_os = "macos")]
+        gpus.extend(metal::probe(memory.total));
+        #[cfg(windows)]
+        match dxgi::probe() {
+            Ok(found) => {
+                for gpu in found {
+                    if !gpus.iter().any(|g| g.vendor_id == gpu.vendor_id) {
+                        gpus.push(gpu);
+                    }
+                }
+            }
+            Err(note) => notes.push(note),
+        }
+        match vulkan::probe() {
+            Ok(found) => {
+                for gpu in found {
+                    // Vulkan sees the GPUs above again: keep its view only of vendors no better
+                    // source reported.
+                    if !gpus.iter().any(|g| g.vendor_id == gpu.vendor_id) {
+                        gpus.push(gpu);
+                    }
+                }
+            }
+            Err(note) => notes.push(note),
+        }
+        let backends = backends(&gpus);
+        SystemInfo {
+            os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+            cpu,
+            memory,
+            gpus,
+            backends,
+            notes,
+        }
+    }
+}
+
+/// The backends of this build: `cpu` always; `cuda` and `metal` are not compiled into this
+/// build yet (they will be cargo features), so they are reported as missing, with whether
+/// their device is present.
+pub fn backends(gpus: &[GpuInfo]) -> Vec<Backend> {
+    let nvidia = gpus.iter().any(|g| g.vendor_id == VENDOR_NVIDIA);
+    let apple = gpus.iter().any(|g| g.source == "metal");
+    vec![
+        Backend {
+            name: "cpu".into(),
+            compiled: true,
+            usable: true,
+            note: None,
+        },
+        Backend {
+            name: "cuda".into(),
+            compiled: false,
+            usable: false,
+            note: Some(if nvidia {
+                "an NVIDIA GPU is present, but this build has no CUDA backend".into()
+            } else {
+                "not in this build; needs an NVIDIA GPU".into()
+            }),
+        },
+        Backend {
+            name: "metal".into(),
+            compiled: false,
+            usable: false,
+            note: Some(if apple {
+                "a Metal GPU is present, but this build has no Metal backend".into()
+            } else {
+                "not in this build; needs macOS".into()
+            }),
+        },
+    ]
+}

@@ -1,0 +1,385 @@
+//! candle-transformers' causal language models behind one enum: quantised GGUF (llama, qwen2,
+//! qwen3, phi3, gemma3) and safetensors (llama, mistral, qwen2, qwen3, phi3, gemma 1–3).
+
+use std::path::{Path, PathBuf};
+
+use candle_core::quantized::gguf_file;
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models as m;
+use serde::Serialize;
+
+use super::InferError;
+
+/// Safetensors causal-LM architectures (config.json `model_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CausalArch {
+    /// `llama` (also SmolLM, TinyLlama, ...).
+    Llama,
+    /// `mistral`.
+    Mistral,
+    /// `qwen2`.
+    Qwen2,
+    /// `qwen3`.
+    Qwen3,
+    /// `phi3`.
+    Phi3,
+    /// `gemma`.
+    Gemma,
+    /// `gemma2`.
+    Gemma2,
+    /// `gemma3_text` (text-only Gemma 3).
+    Gemma3,
+}
+
+impl CausalArch {
+    /// From config.json's `model_type`.
+    pub fn from_model_type(model_type: &str) -> Option<CausalArch> {
+        Some(match model_type {
+            "llama" => CausalArch::Llama,
+            "mistral" => CausalArch::Mistral,
+            "qwen2" => CausalArch::Qwen2,
+            "qwen3" => CausalArch::Qwen3,
+            "phi3" => CausalArch::Phi3,
+            "gemma" => CausalArch::Gemma,
+            "gemma2" => CausalArch::Gemma2,
+            "gemma3_text" => CausalArch::Gemma3,
+            _ => return None,
+        })
+    }
+}
+
+/// A loaded causal LM on its device.
+pub struct CausalModel {
+    inner: Inner,
+    device: Device,
+}
+
+enum Inner {
+    /// GGUF llama.
+    QLlama(m::quantized_llama::ModelWeights),
+    /// GGUF qwen2.
+    QQwen2(m::quantized_qwen2::ModelWeights),
+    /// GGUF qwen3.
+    QQwen3(m::quantized_qwen3::ModelWeights),
+    /// GGUF phi3.
+    QPhi3(m::quantized_phi3::ModelWeights),
+    /// GGUF gemma3.
+    QGemma3(m::quantized_gemma3::ModelWeights),
+    /// Safetensors llama (the cache lives outside the model in candle).
+    Llama(Box<m::llama::Llama>, Box<m::llama::Cache>, m::llama::Config),
+    /// Safetensors mistral.
+    Mistral(m::mistral::Model),
+    /// Safetensors qwen2.
+    Qwen2(m::qwen2::ModelForCausalLM),
+    /// Safetensors qwen3.
+    Qwen3(m::qwen3::ModelForCausalLM),
+    /// Safetensors phi3.
+    Phi3(m::phi3::Model),
+    /// Safetensors gemma.
+    Gemma(m::gemma::Model),
+    /// Safetensors gemma2.
+    Gemma2(m::gemma2::Model),
+    /// Safetensors gemma3 (text).
+    Gemma3(m::gemma3::Model),
+}
+
+impl CausalModel {
+    /// Loads a quantised model from GGUF content already read from `reader`.
+    pub fn from_gguf<R: std::io::Read + std::io::Seek>(
+        content: gguf_file::Content,
+        reader: &mut R,
+        device: &Device,
+    ) -> Result<CausalModel, InferError> {
+        let arch = content
+            .metadata
+            .get("general.architecture")
+            .and_then(|v| v.to_string().ok())
+            .cloned()
+            .unwrap_or_default();
+        let inner = match arch.as_str() {
+            "llama" => Inner::QLlama(m::quantized_llama::ModelWeights::from_gguf(
+                content, reader, device,
+            )?),
+            "qwen2" => Inner::QQwen2(m::quantized_qwen2::ModelWeights::from_gguf(
+                content, reader, device,
+            )?),
+            "qwen3" => Inner::QQwen3(m::quantized_qwen3::ModelWeights::from_gguf(
+                content, reader, device,
+            )?),
+            "phi3" => Inner::QPhi3(m::quantized_phi3::ModelWeights::from_gguf(
+                false, content, reader, device,
+            )?),
+            "gemma3" => Inner::QGemma3(m::quantized_gemma3::ModelWeights::from_gguf(
+                content, reader, device,
+            )?),
+            other => {
+                return Err(InferError::NotSupported {
+                    architecture: format!("gguf {other}"),
+                    task: "text-generation".into(),
+                });
+            }
+        };
+        Ok(CausalModel {
+            inner,
+            device: device.clone(),
+        })
+    }
+
+    /// Loads a safetensors checkpoint (config.json + model*.safetensors) in F32.
+    pub fn from_safetensors(
+        dir: &Path,
+        arch: CausalArch,
+        device: &Device,
+    ) -> Result<CausalModel, InferError> {
+        let config_path = dir.join("config.json");
+        let config = normalize_config(super::read_json(&config_path)?);
+        let files = safetensors_files(dir)?;
+        // SAFETY: the files are memory-mapped read-only; like every mmap reader we rely on no
+        // other process truncating them while the model is loaded (the HF cache never does).
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&files, DType::F32, device)? };
+        let parse = |e: serde_json::Error| InferError::file(&config_path, e);
+        let inner = match arch {
+            CausalArch::Llama => {
+                let cfg: m::llama::LlamaConfig = serde_json::from_value(config).map_err(parse)?;
+                let cfg = cfg.into_config(false);
+                let cache = m::llama::Cache::new(true, DType::F32, &cfg, device)?;
+                let model = m::llama::Llama::load(vb, &cfg)?;
+                Inner::Llama(Box::new(model), Box::new(cache), cfg)
+            }
+            CausalArch::Mistral => {
+                let cfg: m::mistral::Config = serde_json::from_value(config).map_err(parse)?;
+                Inner::Mistral(m::mistral::Model::new(&cfg, vb)?)
+            }
+            CausalArch::Qwen2 => {
+                let cfg: m::qwen2::Config = serde_json::from_value(config).map_err(parse)?;
+                Inner::Qwen2(m::qwen2::ModelForCausalLM::new(&cfg, vb)?)
+            }
+            CausalArch::Qwen3 => {
+                let cfg: m::qwen3::Config = serde_json::from_value(config).map_err(parse)?;
+                Inner::Qwen3(m::qwen3::ModelForCausalLM::new(&cfg, vb)?)
+            }
+            CausalArch::Phi3 => {
+                let cfg: m::phi3::Config = serde_json::from_value(config).map_err(parse)?;
+                Inner::Phi3(m::phi3::Model::new(&cfg, vb)?)
+            }
+            CausalArch::Gemma => {
+                let cfg: m::gemma::Config = serde_json::from_value(config).map_err(parse)?;
+                Inner::Gemma(m::gemma::Model::new(false, &cfg, vb)?)
+            }
+            CausalArch::Gemma2 => {
+                let cfg: m::gemma2::Config = serde_json::from_value(config).map_err(parse)?;
+                Inner::Gemma2(m::gemma2::Model::new(false, &cfg, vb)?)
+            }
+            CausalArch::Gemma3 => {
+                let cfg: m::gemma3::Config = serde_json::from_value(config).map_err(parse)?;
+                Inner::Gemma3(m::gemma3::Model::new(false, &cfg, vb)?)
+            }
+        };
+        Ok(CausalModel {
+            inner,
+            device: device.clone(),
+        })
+    }
+
+    /// Runs `tokens` at positions `pos..` (using and extending the KV cache) and returns the
+    /// next-token logits of the last position as a 1-D F32 tensor.
+    pub fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<Tensor, InferError> {
+        // candle 0.11.1's Gemma 3 appends the transposed (non-contiguous) value states to its KV
+        // cache, which fails for more than one token at a time: feed the prompt token by token.
+        if matches!(self.inner, Inner::Gemma3(_)) && tokens.len() > 1 {
+            let mut last = None;
+            for (i, token) in tokens.iter().enumerate() {
+                last = Some(self.forward(std::slice::from_ref(token), pos + i)?);
+            }
+            return last.ok_or_else(|| InferError::InvalidInput("no tokens".into()));
+        }
+        let input = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
+        let logits = match &mut self.inner {
+            Inner::QLlama(model) => model.forward(&input, pos)?,
+            Inner::QQwen2(model) => model.forward(&input, pos)?,
+            Inner::QQwen3(model) => model.forward(&input, pos)?,
+            Inner::QPhi3(model) => model.forward(&input, pos)?,
+            Inner::QGemma3(model) => model.forward(&input, pos)?,
+            Inner::Llama(model, cache, _) => model.forward(&input, pos, cache)?,
+            Inner::Mistral(model) => model.forward(&input, pos)?,
+            Inner::Qwen2(model) => model.forward(&input, pos)?,
+            Inner::Qwen3(model) => model.forward(&input, pos)?,
+            Inner::Phi3(model) => model.forward(&input, pos)?,
+            Inner::Gemma(model) => model.forward(&input, pos)?,
+            Inner::Gemma2(model) => model.forward(&input, pos)?,
+            Inner::Gemma3(model) => model.forward(&input, pos)?,
+        };
+        Ok(logits.flatten_all()?.to_dtype(DType::F32)?)
+    }
+
+    /// Forgets the KV cache (a new conversation starts at position 0).
+    pub fn clear_kv_cache(&mut self) -> Result<(), InferError> {
+        match &mut self.inner {
+            Inner::QLlama(model) => model.clear_kv_cache(),
+            Inner::QQwen2(model) => model.clear_kv_cache(),
+            Inner::QQwen3(model) => model.clear_kv_cache(),
+            // These reset their cache when a forward pass starts at position 0.
+            Inner::QPhi3(_) | Inner::QGemma3(_) => {}
+            Inner::Llama(_, cache, cfg) => {
+                **cache = m::llama::Cache::new(true, DType::F32, cfg, &self.device)?;
+            }
+            Inner::Mistral(model) => model.clear_kv_cache(),
+            Inner::Qwen2(model) => model.clear_kv_cache(),
+            Inner::Qwen3(model) => model.clear_kv_cache(),
+            Inner::Phi3(model) => model.clear_kv_cache(),
+            Inner::Gemma(model) => model.clear_kv_cache(),
+            Inner::Gemma2(model) => model.clear_kv_cache(),
+            Inner::Gemma3(model) => model.clear_kv_cache(),
+        }
+        Ok(())
+    }
+
+    /// The device the model runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Short name for status lines.
+    pub fn name(&self) -> &'static str {
+        match &self.inner {
+            Inner::QLlama(_) => "gguf llama",
+            Inner::QQwen2(_) => "gguf qwen2",
+            Inner::QQwen3(_) => "gguf qwen3",
+            Inner::QPhi3(_) => "gguf phi3",
+            Inner::QGemma3(_) => "gguf gemma3",
+            Inner::Llama(..) => "llama",
+            Inner::Mistral(_) => "mistral",
+            Inner::Qwen2(_) => "qwen2",
+            Inner::Qwen3(_) => "qwen3",
+            Inner::Phi3(_) => "phi3",
+            Inner::Gemma(_) => "gemma",
+            Inner::Gemma2(_) => "gemma2",
+            Inner::Gemma3(_) => "gemma3",
+        }
+    }
+}
+
+/// The safetensors files of a checkpoint: `model.safetensors`, or the shards listed in
+/// `model.safetensors.index.json`.
+pub fn safetensors_files(dir: &Path) -> Result<Vec<PathBuf>, InferError> {
+    let single = dir.join("model.safetensors");
+    if single.is_file() {
+        return Ok(vec![single]);
+    }
+    let index_path = dir.join("model.safetensors.index.json");
+    if index_path.is_file() {
+        let index = super::read_json(&index_path)?;
+        let mut files: Vec<String> = index
+            .get("weight_map")
+            .and_then(|m| m.as_object())
+            .map(|m| {
+                m.values()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files.dedup();
+        return files
+            .iter()
+            .map(|f| {
+                crate::cache::safe_join(dir, f)
+                    .filter(|p| p.is_file())
+                    .ok_or_else(|| InferError::MissingFile {
+                        what: f.clone(),
+                        dir: dir.to_path_buf(),
+                    })
+            })
+            .collect();
+    }
+    Err(InferError::MissingFile {
+        what: "model.safetensors (or model.safetensors.index.json)".into(),
+        dir: dir.to_path_buf(),
+    })
+}
+
+/// Fills the fields candle's config structs expect from newer config.json layouts:
+/// transformers 5 moves `rope_theta` (and `partial_rotary_factor`) into `rope_parameters`,
+/// writes `sliding_window: null`, and Gemma 3 describes its sliding-window layers with
+/// `layer_types` instead of `sliding_window_pattern`.
+pub fn normalize_config(mut config: serde_json::Value) -> serde_json::Value {
+    let Some(obj) = config.as_object_mut() else {
+        return config;
+    };
+    if let Some(params) = obj.get("rope_parameters").cloned() {
+        let full = params.get("full_attention").unwrap_or(&params);
+        if !obj.contains_key("rope_theta")
+            && let Some(theta) = full.get("rope_theta")
+        {
+            obj.insert("rope_theta".into(), theta.clone());
+        }
+        if !obj.contains_key("rope_local_base_freq")
+            && let Some(theta) = params
+                .get("sliding_attention")
+                .and_then(|p| p.get("rope_theta"))
+        {
+            obj.insert("rope_local_base_freq".into(), theta.clone());
+        }
+    }
+    if let Some(factor) = obj
+        .get("rope_parameters")
+        .and_then(|p| p.get("partial_rotary_factor"))
+        .cloned()
+    {
+        obj.entry("partial_rotary_factor").or_insert(factor);
+    }
+    // `sliding_window: null` means no window; candle's Qwen2/Gemma 3 configs want a number.
+    if obj.get("sliding_window").is_none_or(|w| w.is_null())
+        && let Some(max) = obj.get("max_position_embeddings").cloned()
+    {
+        obj.insert("sliding_window".into(), max);
+    }
+    obj.entry("use_sliding_window").or_insert(false.into());
+    if let Some(layers) = obj.get("num_hidden_layers").cloned() {
+        obj.entry("max_window_layers").or_insert(layers);
+    }
+    if !obj.contains_key("sliding_window_pattern")
+        && let Some(types) = obj.get("layer_types").and_then(|t| t.as_array())
+        && let Some(first_full) = types.iter().position(|t| t == "full_attention")
+    {
+        obj.insert("sliding_window_pattern".into(), (first_full + 1).into());
+    }
+    config
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transformers_5_configs_are_normalised_for_candle() {
+        let config = normalize_config(serde_json::json!({
+            "num_hidden_layers": 2,
+            "max_position_embeddings": 128,
+            "sliding_window": null,
+            "layer_types": ["sliding_attention", "full_attention"],
+            "rope_parameters": {
+                "sliding_attention": {"rope_theta": 10000.0},
+                "full_attention": {"rope_theta": 1000000.0}
+            }
+        }));
+        assert_eq!(config["rope_theta"], 1000000.0);
+        assert_eq!(config["rope_local_base_freq"], 10000.0);
+        assert_eq!(config["sliding_window"], 128);
+        assert_eq!(config["sliding_window_pattern"], 2);
+        assert_eq!(config["max_window_layers"], 2);
+        assert_eq!(config["use_sliding_window"], false);
+        let config = normalize_config(serde_json::json!({
+            "rope_theta": 5.0, "rope_parameters": {"rope_theta": 7.0, "partial_rotary_factor": 0.5}
+        }));
+        assert_eq!(config["rope_theta"], 5.0);
+        assert_eq!(config["partial_rotary_factor"], 0.5);
+        assert_eq!(
+            CausalArch::from_model_type("gemma3_text"),
+            Some(CausalArch::Gemma3)
+        );
+        assert_eq!(CausalArch::from_model_type("gpt2"), None);
+    }
+}

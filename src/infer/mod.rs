@@ -1,0 +1,122 @@
+//! Inference: load a model from a snapshot folder, run it on its own thread, stream events back.
+//!
+//! - [`device`]: CUDA → Metal → CPU selection (`--device`).
+//! - [`registry`]: Hub metadata (pipeline tag, config.json, library, files) → a [`Plan`], or
+//!   "not supported yet: <architecture> for <task>".
+//! - [`pipeline`]: the [`Pipeline`] trait, [`CancelToken`], [`Event`]s and [`RunContext`].
+//! - [`worker`]: [`InferenceWorker`], a thread that owns one loaded pipeline; front ends send it
+//!   requests and poll its event channel, so they never wait on inference.
+//! - One file per task: [`text_generation`] (GGUF and safetensors causal LMs),
+//!   [`feature_extraction`] (sentence embeddings and similarity).
+//! - Helpers: [`chat_template`] (minijinja), [`gguf_tokenizer`] (a tokenizer from GGUF metadata),
+//!   [`causal`] (the candle model zoo behind one enum).
+
+pub mod causal;
+pub mod chat_template;
+pub mod device;
+pub mod feature_extraction;
+pub mod gguf_tokenizer;
+pub mod pipeline;
+pub mod registry;
+pub mod text_generation;
+pub mod worker;
+
+use std::path::PathBuf;
+
+pub use candle_core::Device;
+pub use device::DeviceRequest;
+pub use feature_extraction::{Embedder, EmbeddingOutput, EmbeddingRequest, Pooling};
+pub use pipeline::{CancelToken, Event, Output, Pipeline, Request, RunContext};
+pub use registry::{ModelFacts, Plan, Task, plan};
+pub use text_generation::{
+    ChatMessage, GenerationOutput, GenerationParams, GenerationRequest, Prompt, StopReason,
+    TextGenerator,
+};
+pub use worker::InferenceWorker;
+
+/// Everything that can go wrong loading or running a model; each message says what happened.
+#[derive(Debug, thiserror::Error)]
+pub enum InferError {
+    /// The model's architecture/format is not wired up for this task.
+    #[error("not supported yet: {architecture} for {task}")]
+    NotSupported {
+        /// What the model is (config.json architecture, model_type or GGUF architecture).
+        architecture: String,
+        /// The task asked for.
+        task: String,
+    },
+    /// Files the pipeline needs are not in the folder.
+    #[error("missing {what} in {}", dir.display())]
+    MissingFile {
+        /// The file or kind of file.
+        what: String,
+        /// The folder searched.
+        dir: PathBuf,
+    },
+    /// Bad input (empty prompt, bad option value, ...).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The device could not be opened.
+    #[error("device: {0}")]
+    Device(String),
+    /// A file could not be read or parsed.
+    #[error("{}: {message}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// Tokenizer construction or encoding failed.
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    /// The chat template failed to render (including `raise_exception` from the template).
+    #[error("chat template: {0}")]
+    Template(String),
+    /// candle failed while loading or running the model.
+    #[error("model: {0}")]
+    Model(String),
+    /// The run was cancelled before it produced anything.
+    #[error("cancelled")]
+    Cancelled,
+    /// The inference thread is gone.
+    #[error("the inference thread has stopped")]
+    WorkerGone,
+}
+
+impl From<candle_core::Error> for InferError {
+    fn from(e: candle_core::Error) -> InferError {
+        InferError::Model(e.to_string())
+    }
+}
+
+impl InferError {
+    /// A stable snake_case name for JSON output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            InferError::NotSupported { .. } => "not_supported",
+            InferError::MissingFile { .. } => "missing_file",
+            InferError::InvalidInput(_) => "invalid_input",
+            InferError::Device(_) => "device",
+            InferError::File { .. } => "file",
+            InferError::Tokenizer(_) => "tokenizer",
+            InferError::Template(_) => "template",
+            InferError::Model(_) => "model",
+            InferError::Cancelled => "cancelled",
+            InferError::WorkerGone => "worker_gone",
+        }
+    }
+
+    pub(crate) fn file(path: &std::path::Path, message: impl std::fmt::Display) -> InferError {
+        InferError::File {
+            path: path.to_path_buf(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// Reads and parses a JSON file.
+pub(crate) fn read_json(path: &std::path::Path) -> Result<serde_json::Value, InferError> {
+    let text = std::fs::read_to_string(path).map_err(|e| InferError::file(path, e))?;
+    serde_json::from_str(&text).map_err(|e| InferError::file(path, e))
+}

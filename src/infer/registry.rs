@@ -1,0 +1,522 @@
+//! From what is known about a model (Hub metadata or a folder's files) to a [`Plan`]: which
+//! pipeline and which loader, or "not supported yet: <architecture> for <task>".
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use super::InferError;
+use super::causal::CausalArch;
+use crate::hub::ModelInfo;
+
+/// The tasks Hubble knows by name (Hub `pipeline_tag`s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Task {
+    /// `text-generation` (also `text2text-generation` chat models are not this).
+    TextGeneration,
+    /// `feature-extraction`: one embedding per input.
+    FeatureExtraction,
+    /// `sentence-similarity`: embeddings + cosine similarity matrix.
+    SentenceSimilarity,
+    /// `text-classification`.
+    TextClassification,
+    /// `token-classification` (NER).
+    TokenClassification,
+    /// `fill-mask`.
+    FillMask,
+    /// `translation`.
+    Translation,
+    /// `summarization`.
+    Summarization,
+}
+
+impl Task {
+    /// Every task, in the order the Try tab lists them.
+    pub const ALL: [Task; 8] = [
+        Task::TextGeneration,
+        Task::FeatureExtraction,
+        Task::SentenceSimilarity,
+        Task::TextClassification,
+        Task::TokenClassification,
+        Task::FillMask,
+        Task::Translation,
+        Task::Summarization,
+    ];
+
+    /// The Hub's pipeline tag.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Task::TextGeneration => "text-generation",
+            Task::FeatureExtraction => "feature-extraction",
+            Task::SentenceSimilarity => "sentence-similarity",
+            Task::TextClassification => "text-classification",
+            Task::TokenClassification => "token-classification",
+            Task::FillMask => "fill-mask",
+            Task::Translation => "translation",
+            Task::Summarization => "summarization",
+        }
+    }
+
+    /// Whether Hubble can run this task at all in this build.
+    pub fn is_implemented(self) -> bool {
+        matches!(
+            self,
+            Task::TextGeneration | Task::FeatureExtraction | Task::SentenceSimilarity
+        )
+    }
+}
+
+impl fmt::Display for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Task {
+    type Err = InferError;
+
+    fn from_str(s: &str) -> Result<Task, InferError> {
+        let s = s.trim().to_ascii_lowercase().replace('_', "-");
+        Task::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .or(match s.as_str() {
+                "generate" | "chat" | "text2text-generation" => Some(Task::TextGeneration),
+                "embed" | "embeddings" => Some(Task::FeatureExtraction),
+                "similarity" => Some(Task::SentenceSimilarity),
+                "ner" => Some(Task::TokenClassification),
+                _ => None,
+            })
+            .ok_or_else(|| {
+                InferError::InvalidInput(format!(
+                    "unknown task {s:?} (expected one of: {})",
+                    Task::ALL.map(Task::as_str).join(", ")
+                ))
+            })
+    }
+}
+
+/// What is known about a model, from the Hub or from a folder.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ModelFacts {
+    /// The Hub's `pipeline_tag` (or the card's).
+    pub pipeline_tag: Option<String>,
+    /// The Hub's `library_name` (or the card's).
+    pub library_name: Option<String>,
+    /// config.json `architectures`.
+    pub architectures: Vec<String>,
+    /// config.json `model_type`.
+    pub model_type: Option<String>,
+    /// `general.architecture` of the GGUF file, when there is one.
+    pub gguf_architecture: Option<String>,
+    /// Repository-relative file paths.
+    pub files: Vec<String>,
+}
+
+impl ModelFacts {
+    /// Facts from a Hub model-info answer (siblings, config, gguf, tags).
+    pub fn from_model_info(info: &ModelInfo) -> ModelFacts {
+        let config = info.config.as_ref();
+        ModelFacts {
+            pipeline_tag: info.pipeline_tag.clone(),
+            library_name: info.library_name.clone(),
+            architectures: config
+                .and_then(|c| c.get("architectures"))
+                .and_then(|a| a.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            model_type: config
+                .and_then(|c| c.get("model_type"))
+                .and_then(|v| v.as_str())
+                .map(String::from),
+            gguf_architecture: info.gguf.as_ref().and_then(|g| g.architecture.clone()),
+            files: info.siblings.iter().map(|s| s.path.clone()).collect(),
+        }
+    }
+
+    /// Facts from a snapshot folder: its files, config.json, the first GGUF's header and the
+    /// model card's front matter.
+    pub fn from_dir(dir: &Path) -> Result<ModelFacts, InferError> {
+        if !dir.is_dir() {
+            return Err(InferError::file(dir, "not a folder"));
+        }
+        let mut facts = ModelFacts {
+            files: list_files(dir),
+            ..ModelFacts::default()
+        };
+        if let Ok(config) = super::read_json(&dir.join("config.json")) {
+            facts.architectures = config
+                .get("architectures")
+                .and_then(|a| a.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            facts.model_type = config
+                .get("model_type")
+                .and_then(|v| v.as_str())
+                .map(String::from);
+        }
+        if let Some(gguf) = facts.gguf_files().first() {
+            facts.gguf_architecture = gguf_architecture(&dir.join(gguf)).ok();
+        }
+        if let Ok(text) = std::fs::read_to_string(dir.join("README.md")) {
+            let card = crate::card::ModelCard::parse(&text);
+            facts.pipeline_tag = card.metadata.pipeline_tag;
+            facts.library_name = card.metadata.library_name;
+        }
+        Ok(facts)
+    }
+
+    /// Whether a file is present.
+    pub fn has(&self, path: &str) -> bool {
+        self.files.iter().any(|f| f == path)
+    }
+
+    /// Single-file GGUFs, best quantisation for a CPU first (Q4_K_M, Q4_0, Q4_1, Q5, Q8, ...).
+    pub fn gguf_files(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .files
+            .iter()
+            .filter(|f| f.to_ascii_lowercase().ends_with(".gguf") && !is_split_gguf(f))
+            .cloned()
+            .collect();
+        out.sort_by_key(|f| (quant_rank(f), f.clone()));
+        out
+    }
+
+    /// Whether safetensors weights are present (single file or sharded).
+    pub fn has_safetensors(&self) -> bool {
+        self.files.iter().any(|f| f.ends_with(".safetensors"))
+    }
+
+    /// The name to show for the architecture: config.json's first architecture, else the
+    /// model_type, else the GGUF architecture.
+    pub fn architecture_name(&self) -> String {
+        self.architectures
+            .first()
+            .cloned()
+            .or_else(|| self.model_type.clone())
+            .or_else(|| self.gguf_architecture.as_ref().map(|a| format!("gguf {a}")))
+            .unwrap_or_else(|| "unknown architecture".into())
+    }
+
+    /// The task to use when none is asked for: the pipeline tag, else what the files say.
+    pub fn default_task(&self) -> Option<Task> {
+        if let Some(task) = self.pipeline_tag.as_deref().and_then(|t| t.parse().ok()) {
+            return Some(task);
+        }
+        if !self.gguf_files().is_empty() {
+            return Some(Task::TextGeneration);
+        }
+        if self.has("modules.json") || self.library_name.as_deref() == Some("sentence-transformers")
+        {
+            return Some(Task::SentenceSimilarity);
+        }
+        if self
+            .architectures
+            .iter()
+            .any(|a| a.ends_with("ForCausalLM"))
+        {
+            return Some(Task::TextGeneration);
+        }
+        None
+    }
+
+    /// The tasks that would work for this model (the Try tab offers only these).
+    pub fn supported_tasks(&self) -> Vec<Task> {
+        Task::ALL
+            .into_iter()
+            .filter(|t| plan(self, Some(*t)).is_ok())
+            .collect()
+    }
+}
+
+/// How to load and run one model for one task.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// The task.
+    pub task: Task,
+    /// The loader.
+    pub backend: Backend,
+}
+
+/// Which loader a plan uses.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Backend {
+    /// A quantised GGUF causal LM (candle-transformers' quantized models).
+    Gguf {
+        /// The GGUF file, relative to the model folder.
+        file: String,
+        /// `general.architecture`.
+        architecture: String,
+    },
+    /// A safetensors causal LM with config.json and tokenizer.json.
+    Causal {
+        /// The architecture.
+        architecture: CausalArch,
+    },
+    /// A BERT encoder for embeddings (sentence-transformers pooling when present).
+    Bert,
+}
+
+/// GGUF architectures candle-transformers' quantised models load.
+pub const GGUF_ARCHITECTURES: [&str; 5] = ["llama", "qwen2", "qwen3", "phi3", "gemma3"];
+
+/// Picks the pipeline and loader for `task` (or the model's default task).
+pub fn plan(facts: &ModelFacts, task: Option<Task>) -> Result<Plan, InferError> {
+    let task = match task.or_else(|| facts.default_task()) {
+        Some(task) => task,
+        None => {
+            return Err(InferError::NotSupported {
+                architecture: facts.architecture_name(),
+                task: "an unknown task (pass --task)".into(),
+            });
+        }
+    };
+    let not_supported = |architecture: String| InferError::NotSupported {
+        architecture,
+        task: task.to_string(),
+    };
+    match task {
+        Task::TextGeneration => {
+            if let Some(file) = facts.gguf_files().into_iter().next() {
+                let architecture = facts
+                    .gguf_architecture
+                    .clone()
+                    .unwrap_or_else(|| "unknown".into());
+                return if GGUF_ARCHITECTURES.contains(&architecture.as_str()) {
+                    Ok(Plan {
+                        task,
+                        backend: Backend::Gguf { file, architecture },
+                    })
+                } else {
+                    Err(not_supported(format!("gguf {architecture}")))
+                };
+            }
+            if facts.files.iter().any(|f| is_split_gguf(f)) {
+                return Err(not_supported("split (multi-file) GGUF".into()));
+            }
+            match facts
+                .model_type
+                .as_deref()
+                .and_then(CausalArch::from_model_type)
+            {
+                Some(architecture) if facts.has_safetensors() => Ok(Plan {
+                    task,
+                    backend: Backend::Causal { architecture },
+                }),
+                Some(_) => Err(not_supported(format!(
+                    "{} without safetensors weights",
+                    facts.architecture_name()
+                ))),
+                None => Err(not_supported(facts.architecture_name())),
+            }
+        }
+        Task::FeatureExtraction | Task::SentenceSimilarity => {
+            if facts.model_type.as_deref() == Some("bert") && facts.has_safetensors() {
+                Ok(Plan {
+                    task,
+                    backend: Backend::Bert,
+                })
+            } else {
+                Err(not_supported(facts.architecture_name()))
+            }
+        }
+        _ => Err(not_supported(facts.architecture_name())),
+    }
+}
+
+/// `general.architecture` from a GGUF header (reads metadata only, not tensors).
+pub fn gguf_architecture(path: &Path) -> Result<String, InferError> {
+    let mut file = std::fs::File::open(path).map_err(|e| InferError::file(path, e))?;
+    let content = candle_core::quantized::gguf_file::Content::read(&mut file)
+        .map_err(|e| InferError::file(path, e))?;
+    content
+        .metadata
+        .get("general.architecture")
+        .and_then(|v| v.to_string().ok())
+        .cloned()
+        .ok_or_else(|| InferError::file(path, "no general.architecture in the GGUF metadata"))
+}
+
+fn is_split_gguf(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    lower.ends_with(".gguf") && lower.contains("-of-0")
+}
+
+fn quant_rank(path: &str) -> usize {
+    const ORDER: [&str; 10] = [
+        "q4_k_m", "q4_0", "q4_1", "q4_k_s", "q5_k_m", "q5_0", "q8_0", "q6_k", "f16", "f32",
+    ];
+    let lower = path.to_ascii_lowercase();
+    ORDER
+        .iter()
+        .position(|q| lower.contains(q))
+        .unwrap_or(ORDER.len())
+}
+
+/// Relative paths of the files under `dir` (two levels deep, as model repos are laid out).
+fn list_files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        if path.is_dir() {
+            if let Ok(inner) = std::fs::read_dir(&path) {
+                for inner in inner.flatten() {
+                    if inner.path().is_file() {
+                        out.push(format!("{name}/{}", inner.file_name().to_string_lossy()));
+                    }
+                }
+            }
+        } else if path.is_file() {
+            out.push(name);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(model_type: Option<&str>, files: &[&str]) -> ModelFacts {
+        ModelFacts {
+            model_type: model_type.map(String::from),
+            architectures: model_type
+                .map(|m| vec![format!("{m}ForCausalLM")])
+                .unwrap_or_default(),
+            files: files.iter().map(|f| f.to_string()).collect(),
+            ..ModelFacts::default()
+        }
+    }
+
+    #[test]
+    fn tasks_parse_from_pipeline_tags_and_aliases() {
+        for task in Task::ALL {
+            assert_eq!(task.as_str().parse::<Task>().unwrap(), task);
+        }
+        assert_eq!("chat".parse::<Task>().unwrap(), Task::TextGeneration);
+        assert_eq!(
+            "feature_extraction".parse::<Task>().unwrap(),
+            Task::FeatureExtraction
+        );
+        assert!("image-to-video".parse::<Task>().is_err());
+    }
+
+    #[test]
+    fn gguf_models_plan_by_their_architecture() {
+        let mut f = facts(None, &["a.Q8_0.gguf", "a.Q4_K_M.gguf", "README.md"]);
+        f.gguf_architecture = Some("llama".into());
+        let plan = plan(&f, None).unwrap();
+        assert_eq!(
+            plan.backend,
+            Backend::Gguf {
+                file: "a.Q4_K_M.gguf".into(),
+                architecture: "llama".into()
+            }
+        );
+        f.gguf_architecture = Some("mamba".into());
+        let err = super::plan(&f, None).unwrap_err().to_string();
+        assert_eq!(err, "not supported yet: gguf mamba for text-generation");
+    }
+
+    #[test]
+    fn safetensors_causal_lms_plan_by_model_type() {
+        for (model_type, arch) in [
+            ("llama", CausalArch::Llama),
+            ("mistral", CausalArch::Mistral),
+            ("qwen2", CausalArch::Qwen2),
+            ("qwen3", CausalArch::Qwen3),
+            ("phi3", CausalArch::Phi3),
+            ("gemma", CausalArch::Gemma),
+            ("gemma2", CausalArch::Gemma2),
+            ("gemma3_text", CausalArch::Gemma3),
+        ] {
+            let f = facts(Some(model_type), &["config.json", "model.safetensors"]);
+            assert_eq!(
+                plan(&f, Some(Task::TextGeneration)).unwrap().backend,
+                Backend::Causal { architecture: arch }
+            );
+        }
+        let f = facts(Some("gpt_neox"), &["config.json", "model.safetensors"]);
+        assert_eq!(
+            plan(&f, Some(Task::TextGeneration))
+                .unwrap_err()
+                .to_string(),
+            "not supported yet: gpt_neoxForCausalLM for text-generation"
+        );
+        let f = facts(Some("llama"), &["config.json", "pytorch_model.bin"]);
+        assert!(plan(&f, Some(Task::TextGeneration)).is_err());
+    }
+
+    #[test]
+    fn bert_embeddings_and_unsupported_tasks() {
+        let mut f = facts(
+            Some("bert"),
+            &["config.json", "model.safetensors", "modules.json"],
+        );
+        f.architectures = vec!["BertModel".into()];
+        assert_eq!(f.default_task(), Some(Task::SentenceSimilarity));
+        assert_eq!(plan(&f, None).unwrap().backend, Backend::Bert);
+        assert_eq!(
+            f.supported_tasks(),
+            vec![Task::FeatureExtraction, Task::SentenceSimilarity]
+        );
+        assert_eq!(
+            plan(&f, Some(Task::Translation)).unwrap_err().to_string(),
+            "not supported yet: BertModel for translation"
+        );
+        assert!(
+            plan(&ModelFacts::default(), None)
+                .unwrap_err()
+                .to_string()
+                .contains("pass --task")
+        );
+    }
+
+    #[test]
+    fn facts_from_a_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"architectures":["BertModel"],"model_type":"bert"}"#,
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("model.safetensors"), b"x").unwrap();
+        std::fs::create_dir(dir.path().join("1_Pooling")).unwrap();
+        std::fs::write(dir.path().join("1_Pooling/config.json"), b"{}").unwrap();
+        std::fs::write(
+            dir.path().join("README.md"),
+            "---\npipeline_tag: feature-extraction\nlibrary_name: sentence-transformers\n---\n# x",
+        )
+        .unwrap();
+        let f = ModelFacts::from_dir(dir.path()).unwrap();
+        assert_eq!(
+            f.files,
+            [
+                "1_Pooling/config.json",
+                "README.md",
+                "config.json",
+                "model.safetensors"
+            ]
+        );
+        assert_eq!(f.model_type.as_deref(), Some("bert"));
+        assert_eq!(f.default_task(), Some(Task::FeatureExtraction));
+    }
+}

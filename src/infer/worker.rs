@@ -1,0 +1,162 @@
+//! The inference thread: owns one loaded pipeline, takes [`Request`]s from a channel and sends
+//! [`Event`]s back, so a front end (the Try tab, `hubble run`) never blocks on a model.
+//!
+//! ```text
+//!  front end ── Request ──▶ [ inference thread: load(plan) → run → run … ]
+//!      ▲                              │
+//!      └──── Event (Status, Loaded, Token…, Finished | Failed) ◀──┘
+//!  CancelToken (shared AtomicBool): the stop button, checked between tokens / batches
+//! ```
+
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::feature_extraction::Embedder;
+use super::pipeline::{CancelToken, Event, Output, Pipeline, Request, RunContext};
+use super::registry::{Plan, Task};
+use super::text_generation::TextGenerator;
+use super::{DeviceRequest, InferError, device};
+
+/// A running inference thread with one model.
+pub struct InferenceWorker {
+    requests: Option<Sender<Request>>,
+    events: Receiver<Event>,
+    cancel: CancelToken,
+    thread: Option<JoinHandle<()>>,
+}
+
+enum Loaded {
+    Text(Box<TextGenerator>),
+    Embed(Box<Embedder>),
+}
+
+impl InferenceWorker {
+    /// Starts a thread that loads `plan` from `dir` on `device`, then serves requests. The first
+    /// events are `Status`es, then `Loaded(description)` or `Failed(message)`.
+    pub fn spawn(dir: PathBuf, plan: Plan, device: DeviceRequest) -> InferenceWorker {
+        let (request_tx, request_rx) = mpsc::channel::<Request>();
+        let (event_tx, event_rx) = mpsc::channel::<Event>();
+        let cancel = CancelToken::new();
+        let thread_cancel = cancel.clone();
+        let thread = std::thread::Builder::new()
+            .name("hubble-inference".into())
+            .spawn(move || serve(dir, plan, device, request_rx, event_tx, thread_cancel))
+            .ok();
+        InferenceWorker {
+            requests: Some(request_tx),
+            events: event_rx,
+            cancel,
+            thread,
+        }
+    }
+
+    /// Queues a request; its events follow the ones already queued.
+    pub fn submit(&self, request: Request) -> Result<(), InferError> {
+        self.cancel.reset();
+        self.requests
+            .as_ref()
+            .ok_or(InferError::WorkerGone)?
+            .send(request)
+            .map_err(|_| InferError::WorkerGone)
+    }
+
+    /// Asks the running job to stop (generation returns what it has, marked `cancelled`).
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    /// The shared cancel flag.
+    pub fn cancel_token(&self) -> &CancelToken {
+        &self.cancel
+    }
+
+    /// The next event if one is waiting (for a UI frame loop).
+    pub fn try_recv(&self) -> Option<Event> {
+        self.events.try_recv().ok()
+    }
+
+    /// Waits up to `timeout` for the next event; `Err(WorkerGone)` when the thread has ended.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Event>, InferError> {
+        match self.events.recv_timeout(timeout) {
+            Ok(event) => Ok(Some(event)),
+            Err(RecvTimeoutError::Timeout) => Ok(None),
+            Err(RecvTimeoutError::Disconnected) => Err(InferError::WorkerGone),
+        }
+    }
+
+    /// Waits for the next event; `None` when the thread has ended.
+    pub fn recv(&self) -> Option<Event> {
+        self.events.recv().ok()
+    }
+}
+
+impl Drop for InferenceWorker {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+        self.requests.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn serve(
+    dir: PathBuf,
+    plan: Plan,
+    device: DeviceRequest,
+    requests: Receiver<Request>,
+    events: Sender<Event>,
+    cancel: CancelToken,
+) {
+    let ctx = RunContext::new(cancel, Some(events));
+    let loaded = device::select(device).and_then(|device| {
+        ctx.emit(Event::Status(format!(
+            "loading {} on {}",
+            plan.task,
+            device::describe(&device)
+        )));
+        match plan.task {
+            Task::TextGeneration => {
+                TextGenerator::load(&dir, &plan, &device, &ctx).map(|p| Loaded::Text(Box::new(p)))
+            }
+            Task::FeatureExtraction | Task::SentenceSimilarity => {
+                Embedder::load(&dir, &plan, &device, &ctx).map(|p| Loaded::Embed(Box::new(p)))
+            }
+            task => Err(InferError::NotSupported {
+                architecture: format!("{:?}", plan.backend),
+                task: task.to_string(),
+            }),
+        }
+    });
+    let mut loaded = match loaded {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            ctx.emit(Event::Failed(e.to_string()));
+            return;
+        }
+    };
+    ctx.emit(Event::Loaded(match &loaded {
+        Loaded::Text(p) => p.describe(),
+        Loaded::Embed(p) => p.describe(),
+    }));
+    for request in requests {
+        let result = match (&mut loaded, request) {
+            (Loaded::Text(p), Request::Generate(r)) => p.run(r, &ctx).map(Output::TextGeneration),
+            (Loaded::Embed(p), Request::Embed(r)) => p.run(r, &ctx).map(Output::FeatureExtraction),
+            (_, other) => Err(InferError::InvalidInput(format!(
+                "this model was loaded for {}, not for {}",
+                plan.task,
+                match other {
+                    Request::Generate(_) => "text generation",
+                    Request::Embed(_) => "embeddings",
+                }
+            ))),
+        };
+        ctx.emit(match result {
+            Ok(output) => Event::Finished(output),
+            Err(e) => Event::Failed(e.to_string()),
+        });
+    }
+}

@@ -1,0 +1,387 @@
+//! The app: routes (search, model pages) with back/forward history, global shortcuts, the top
+//! bar with the offline banner, windows and toasts, and the reply pump from the worker.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+
+use eframe::egui::{self, Key, Modifiers, RichText};
+
+use super::about::{self, RendererInfo};
+use super::images::HubBytesLoader;
+use super::model::ModelView;
+use super::search::{SearchAction, SearchState};
+use super::settings::{STORAGE_KEY, Settings, SettingsAction, SettingsWindow};
+use super::toasts::Toasts;
+use super::worker::{Worker, is_unreachable};
+use crate::config::{HubConfig, Overrides};
+use crate::hub::{HubError, RepoId};
+
+/// Where the app is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// The search view.
+    Search,
+    /// A model page.
+    Model(RepoId),
+}
+
+/// How the app was started.
+#[derive(Debug, Clone, Default)]
+pub struct AppOptions {
+    /// Settings loaded from eframe storage (defaults in tests).
+    pub settings: Settings,
+    /// The command line's overrides (they win over the settings).
+    pub command_line: Overrides,
+    /// Renderer and adapter, for the About window.
+    pub renderer: RendererInfo,
+    /// Close after the first frame (benchmarks, CI).
+    pub exit_after_first_frame: bool,
+    /// When the process started, for the first-frame time.
+    pub started: Option<Instant>,
+}
+
+/// The desktop app's state.
+pub struct HubbleApp {
+    worker: Worker,
+    options: AppOptions,
+    settings: Settings,
+    settings_window: SettingsWindow,
+    /// The search view.
+    pub search: SearchState,
+    history: Vec<Route>,
+    position: usize,
+    pages: HashMap<RepoId, ModelView>,
+    toasts: Toasts,
+    offline: Option<String>,
+    about_open: bool,
+    frames: u64,
+    /// Per-frame (Unix time, CPU ms) pairs, recorded when `HUBBLE_FRAME_STATS=<file>` is set and
+    /// written to that file on exit (scripts/bench-ui.sh).
+    frame_stats: Option<(std::path::PathBuf, Vec<(f64, f32)>)>,
+}
+
+impl HubbleApp {
+    /// Builds the app for `config` (already merged with the settings) on `ctx`.
+    pub fn new(ctx: &egui::Context, config: HubConfig, options: AppOptions) -> HubbleApp {
+        let worker = Worker::new(config, ctx.clone());
+        egui_extras::install_image_loaders(ctx);
+        if !ctx.is_loader_installed(HubBytesLoader::ID) {
+            ctx.add_bytes_loader(Arc::new(HubBytesLoader::new(
+                worker.shared_client(),
+                worker.handle(),
+            )));
+        }
+        let settings = options.settings.clone();
+        settings.apply_look(ctx);
+        // A blinking text cursor repaints twice a second forever; idle must cost nothing.
+        ctx.all_styles_mut(|style| style.visuals.text_cursor.blink = false);
+        let mut search = SearchState::default();
+        search.recent = settings.recent_searches.clone();
+        let mut offline = None;
+        if worker.config().offline {
+            search.use_cache = true;
+            offline = Some(
+                "Offline mode is on (HF_HUB_OFFLINE or --offline): showing the models in your cache."
+                    .to_string(),
+            );
+        }
+        HubbleApp {
+            worker,
+            options,
+            settings,
+            settings_window: SettingsWindow::default(),
+            search,
+            history: vec![Route::Search],
+            position: 0,
+            pages: HashMap::new(),
+            toasts: Toasts::default(),
+            offline,
+            about_open: false,
+            frames: 0,
+            frame_stats: std::env::var_os("HUBBLE_FRAME_STATS")
+                .filter(|v| !v.is_empty())
+                .map(|path| (path.into(), Vec::new())),
+        }
+    }
+
+    /// The current route.
+    pub fn route(&self) -> &Route {
+        &self.history[self.position]
+    }
+
+    /// The configuration requests use.
+    pub fn config(&self) -> &HubConfig {
+        self.worker.config()
+    }
+
+    /// The files picked in a model's Files tab (what the download issue will fetch).
+    pub fn selected_files(&self, repo: &RepoId) -> Option<&BTreeSet<String>> {
+        self.pages.get(repo).map(|page| &page.selected)
+    }
+
+    /// Whether the offline banner is up.
+    pub fn is_offline(&self) -> bool {
+        self.offline.is_some()
+    }
+
+    /// Opens a model page (from a result, or by id).
+    pub fn open_model(&mut self, id: &str) {
+        let repo = match RepoId::parse(id) {
+            Ok(repo) => repo,
+            Err(error) => {
+                self.toasts.error(error.to_string());
+                return;
+            }
+        };
+        if !self.pages.contains_key(&repo) {
+            let page = ModelView::open(repo.clone(), &mut self.worker);
+            self.pages.insert(repo.clone(), page);
+        }
+        self.navigate(Route::Model(repo));
+    }
+
+    fn navigate(&mut self, route: Route) {
+        if *self.route() == route {
+            return;
+        }
+        self.history.truncate(self.position + 1);
+        self.history.push(route);
+        self.position = self.history.len() - 1;
+    }
+
+    /// Goes back in history, if it can.
+    pub fn back(&mut self) {
+        self.position = self.position.saturating_sub(1);
+    }
+
+    /// Goes forward in history, if it can.
+    pub fn forward(&mut self) {
+        if self.position + 1 < self.history.len() {
+            self.position += 1;
+        }
+    }
+
+    /// Rebuilds the client after a settings or token change.
+    fn reconfigure(&mut self) {
+        let config = HubConfig::from_env(&self.settings.overrides(&self.options.command_line));
+        if config != *self.worker.config() {
+            self.worker.set_config(config);
+            self.pages.clear();
+            self.history = vec![Route::Search];
+            self.position = 0;
+            self.go_online();
+        }
+    }
+
+    fn go_online(&mut self) {
+        if self.worker.config().offline {
+            return;
+        }
+        self.offline = None;
+        self.search.use_cache = false;
+        self.search.refresh();
+    }
+
+    fn handle_error(&mut self, error: &HubError) {
+        if is_unreachable(error) && !self.search.use_cache {
+            self.offline = Some(format!(
+                "Can't reach {}: showing the models in your cache.",
+                self.worker.config().endpoint
+            ));
+            self.search.use_cache = true;
+            self.search.refresh();
+        }
+        self.toasts.error(error.to_string());
+    }
+
+    fn pump_replies(&mut self) {
+        let endpoint = self.worker.config().endpoint.clone();
+        for reply in self.worker.poll() {
+            let mut reply = Some(reply);
+            let mut error = self.search.on_reply(&mut reply);
+            for page in self.pages.values_mut() {
+                if reply.is_none() {
+                    break;
+                }
+                error = error.or(page.on_reply(&mut reply, &endpoint));
+            }
+            if let Some(error) = error {
+                self.handle_error(&error);
+            }
+        }
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::Q)) {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+        let (focus, back, forward) = ctx.input_mut(|i| {
+            let focus = i.consume_key(Modifiers::COMMAND, Key::K)
+                | i.consume_key(Modifiers::COMMAND, Key::L);
+            let back = i.consume_key(Modifiers::ALT, Key::ArrowLeft)
+                | i.pointer.button_pressed(egui::PointerButton::Extra1);
+            let forward = i.consume_key(Modifiers::ALT, Key::ArrowRight)
+                | i.pointer.button_pressed(egui::PointerButton::Extra2);
+            (focus, back, forward)
+        });
+        if focus {
+            self.navigate(Route::Search);
+            self.search.focus();
+        }
+        if back {
+            self.back();
+        }
+        if forward {
+            self.forward();
+        }
+    }
+
+    fn top_bar(&mut self, ui: &mut egui::Ui) {
+        egui::Panel::top("top-bar").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                let can_back = self.position > 0;
+                let can_forward = self.position + 1 < self.history.len();
+                if ui
+                    .add_enabled(can_back, egui::Button::new("Back"))
+                    .on_hover_text("Alt+Left")
+                    .clicked()
+                {
+                    self.back();
+                }
+                if ui
+                    .add_enabled(can_forward, egui::Button::new("Forward"))
+                    .on_hover_text("Alt+Right")
+                    .clicked()
+                {
+                    self.forward();
+                }
+                if ui
+                    .selectable_label(*self.route() == Route::Search, "Search")
+                    .on_hover_text("Ctrl+K")
+                    .clicked()
+                {
+                    self.navigate(Route::Search);
+                    self.search.focus();
+                }
+                ui.label(RichText::new("Hubble").strong());
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    if ui.button("About").clicked() {
+                        self.about_open = !self.about_open;
+                    }
+                    if ui.button("Settings").clicked() {
+                        self.settings_window.open = !self.settings_window.open;
+                    }
+                });
+            });
+            if let Some(banner) = self.offline.clone() {
+                egui::Frame::new()
+                    .fill(ui.visuals().warn_fg_color.gamma_multiply(0.15))
+                    .inner_margin(6.0)
+                    .show(ui, |ui| {
+                        ui.horizontal(|ui| {
+                            ui.label(RichText::new(banner).color(ui.visuals().warn_fg_color));
+                            if !self.worker.config().offline && ui.button("Try online").clicked() {
+                                self.go_online();
+                            }
+                        });
+                    });
+            }
+        });
+    }
+
+    /// The whole UI for one frame (used by eframe and by the tests' harness).
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        self.pump_replies();
+        self.shortcuts(&ctx);
+        self.top_bar(ui);
+        match self.route().clone() {
+            Route::Search => {
+                if let Some(SearchAction::Open(id)) = self.search.show(ui, &mut self.worker) {
+                    self.open_model(&id);
+                }
+            }
+            Route::Model(repo) => {
+                egui::CentralPanel::default().show(ui, |ui| match self.pages.get_mut(&repo) {
+                    Some(page) => page.show(ui, &mut self.worker),
+                    None => {
+                        // Pages are dropped when the settings change; reopen.
+                        let page = ModelView::open(repo.clone(), &mut self.worker);
+                        self.pages.insert(repo.clone(), page);
+                    }
+                });
+            }
+        }
+        if let Some(action) = self
+            .settings_window
+            .show(&ctx, &self.settings, self.worker.config())
+        {
+            match action {
+                SettingsAction::Apply(settings) => {
+                    self.settings = Settings {
+                        recent_searches: self.search.recent.clone(),
+                        ..settings
+                    };
+                    self.settings.apply_look(&ctx);
+                    self.reconfigure();
+                }
+                SettingsAction::TokenChanged => {
+                    self.reconfigure();
+                    self.toasts.info("Token updated.");
+                }
+            }
+        }
+        about::show(
+            &ctx,
+            &mut self.about_open,
+            &self.options.renderer,
+            self.worker.config(),
+        );
+        self.toasts.show(&ctx);
+        self.frames += 1;
+        if self.frames == 1 && self.options.exit_after_first_frame {
+            if let Some(started) = self.options.started {
+                println!(
+                    "first frame: {:.1} ms ({} on {})",
+                    started.elapsed().as_secs_f64() * 1000.0,
+                    self.options.renderer.renderer,
+                    self.options.renderer.adapter
+                );
+            }
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+    }
+}
+
+impl eframe::App for HubbleApp {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        if let (Some((_, times)), Some(cpu)) = (&mut self.frame_stats, frame.info().cpu_usage) {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64());
+            times.push((now, cpu * 1000.0));
+        }
+        self.show(ui);
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        if let Some((path, times)) = &self.frame_stats {
+            let text: String = times
+                .iter()
+                .map(|(at, ms)| format!("{at:.3} {ms:.3}\n"))
+                .collect();
+            if let Err(e) = std::fs::write(path, text) {
+                eprintln!(
+                    "hubble: could not write frame stats to {}: {e}",
+                    path.display()
+                );
+            }
+        }
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        self.settings.recent_searches = self.search.recent.clone();
+        eframe::set_value(storage, STORAGE_KEY, &self.settings);
+    }
+}

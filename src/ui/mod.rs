@@ -1,0 +1,146 @@
+//! The desktop app (eframe/egui): search → model page (card, files, license).
+//!
+//! The UI thread never does I/O and never waits: [`worker::Worker`] runs every request on a
+//! small tokio runtime and sends results back over a channel, waking the UI with
+//! `request_repaint`. Nothing repaints while idle. See ARCHITECTURE.md.
+
+mod about;
+mod app;
+mod card_view;
+mod facets;
+mod files;
+mod html;
+mod images;
+mod model;
+mod search;
+mod settings;
+mod tasks;
+mod toasts;
+mod widgets;
+mod worker;
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use eframe::egui;
+
+pub use about::RendererInfo;
+pub use app::{AppOptions, HubbleApp, Route};
+pub use settings::{Settings, Theme, write_token_file};
+
+use crate::config::{HubConfig, Overrides};
+
+/// How `hubble` (no subcommand) was started.
+#[derive(Debug, Clone, Default)]
+pub struct UiOptions {
+    /// The command line's overrides.
+    pub command_line: Overrides,
+    /// Close after the first frame (start-up benchmarks, CI).
+    pub exit_after_first_frame: bool,
+    /// Force a renderer (`wgpu` or `glow`); by default wgpu, falling back to glow.
+    pub renderer: Option<String>,
+}
+
+/// The app icon (rendered from `assets/icon.svg`).
+const ICON_PNG: &[u8] = include_bytes!("../../assets/icon-256.png");
+
+/// Opens the window and runs until it is closed. wgpu is tried first; if it can't start (no
+/// adapter, no surface), the OpenGL (glow) renderer is tried, and the About window says so.
+pub fn run(options: UiOptions) -> ExitCode {
+    let started = Instant::now();
+    let forced = match options.renderer.as_deref() {
+        None => None,
+        Some("wgpu") => Some(eframe::Renderer::Wgpu),
+        Some("glow") => Some(eframe::Renderer::Glow),
+        Some(other) => {
+            eprintln!("error: unknown renderer {other:?}; use wgpu or glow");
+            return ExitCode::from(2);
+        }
+    };
+    let first = forced.unwrap_or(eframe::Renderer::Wgpu);
+    let error = match launch(first, &options, started, None) {
+        Ok(()) => return ExitCode::SUCCESS,
+        Err(error) => error,
+    };
+    if forced.is_none() && first == eframe::Renderer::Wgpu {
+        let reason = format!("wgpu could not start ({error}); using OpenGL instead");
+        eprintln!("hubble: {reason}");
+        match launch(eframe::Renderer::Glow, &options, started, Some(reason)) {
+            Ok(()) => return ExitCode::SUCCESS,
+            Err(error) => eprintln!("error: could not open a window with OpenGL either: {error}"),
+        }
+    } else {
+        eprintln!("error: could not open a window: {error}");
+    }
+    ExitCode::FAILURE
+}
+
+fn launch(
+    renderer: eframe::Renderer,
+    options: &UiOptions,
+    started: Instant,
+    fallback_reason: Option<String>,
+) -> Result<(), eframe::Error> {
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_title("Hubble")
+        .with_app_id("hubble")
+        .with_inner_size([1200.0, 800.0])
+        .with_min_inner_size([640.0, 420.0]);
+    if let Ok(icon) = eframe::icon_data::from_png_bytes(ICON_PNG) {
+        viewport = viewport.with_icon(icon);
+    }
+    let native = eframe::NativeOptions {
+        viewport,
+        renderer,
+        persist_window: true,
+        ..eframe::NativeOptions::default()
+    };
+    let options = options.clone();
+    eframe::run_native(
+        "Hubble",
+        native,
+        Box::new(move |cc| {
+            let settings: Settings = cc
+                .storage
+                .and_then(|s| eframe::get_value(s, settings::STORAGE_KEY))
+                .unwrap_or_default();
+            let config = HubConfig::from_env(&settings.overrides(&options.command_line));
+            let info = RendererInfo {
+                adapter: adapter_name(cc),
+                renderer: renderer.to_string(),
+                fallback_reason,
+            };
+            let app_options = AppOptions {
+                settings,
+                command_line: options.command_line.clone(),
+                renderer: info,
+                exit_after_first_frame: options.exit_after_first_frame,
+                started: Some(started),
+            };
+            Ok(Box::new(HubbleApp::new(&cc.egui_ctx, config, app_options)))
+        }),
+    )
+}
+
+/// The graphics adapter eframe got, in words.
+fn adapter_name(cc: &eframe::CreationContext<'_>) -> String {
+    if let Some(state) = &cc.wgpu_render_state {
+        let info = state.adapter.get_info();
+        return format!(
+            "{} ({:?}, {:?}, driver {} {})",
+            info.name, info.backend, info.device_type, info.driver, info.driver_info
+        );
+    }
+    if let Some(gl) = &cc.gl {
+        use eframe::glow::HasContext as _;
+        // SAFETY: plain string queries on the current, live GL context eframe created.
+        let (renderer, version) = unsafe {
+            (
+                gl.get_parameter_string(eframe::glow::RENDERER),
+                gl.get_parameter_string(eframe::glow::VERSION),
+            )
+        };
+        return format!("{renderer} (OpenGL {version})");
+    }
+    "unknown".into()
+}

@@ -1,0 +1,315 @@
+//! The model page: a header (id, author, task, library, counts, license chip, gated badge) and
+//! the tabs Card | Files | Fit | Try.
+
+use std::collections::BTreeSet;
+
+use eframe::egui::{self, Color32, RichText};
+use egui_commonmark::CommonMarkCache;
+
+use super::card_view::{self, CardLinks};
+use super::files::{self, FileLinks};
+use super::html::prepare_markdown;
+use super::tasks::task_label;
+use super::widgets::{chip, error_box, gated_badge, license_chip};
+use super::worker::{CardData, Job, ModelData, Outcome, Reply, Ticket, Worker};
+use crate::card::classify;
+use crate::format::{count, params, relative_time};
+use crate::hub::{HubError, RepoId, encode_revision};
+
+/// The revision pages show.
+const REVISION: &str = "main";
+
+/// The model page's tabs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    /// The rendered model card.
+    Card,
+    /// The file tree.
+    Files,
+    /// Memory fit (issue 6).
+    Fit,
+    /// Inference (issues 7 and 8).
+    Try,
+}
+
+/// Something loading, loaded, or failed with the client's message.
+pub enum Loadable<T> {
+    /// In flight.
+    Loading(Ticket),
+    /// Here.
+    Ready(T),
+    /// Failed; the message is the client's.
+    Failed(String),
+}
+
+/// One model page.
+pub struct ModelView {
+    /// The repository shown.
+    pub repo: RepoId,
+    /// Model info.
+    pub info: Loadable<ModelData>,
+    /// The card.
+    pub card: Loadable<CardData>,
+    /// The card body with HTML rewritten, once the card is here.
+    body: String,
+    /// The open tab.
+    pub tab: Tab,
+    /// Files picked in the Files tab (for downloads).
+    pub selected: BTreeSet<String>,
+    markdown: CommonMarkCache,
+}
+
+impl ModelView {
+    /// A page for `repo`, starting its requests.
+    pub fn open(repo: RepoId, worker: &mut Worker) -> ModelView {
+        let info = Loadable::Loading(worker.submit(Job::Model(repo.clone())));
+        let card = Loadable::Loading(worker.submit(Job::Card(repo.clone(), REVISION.into())));
+        ModelView {
+            repo,
+            info,
+            card,
+            body: String::new(),
+            tab: Tab::Card,
+            selected: BTreeSet::new(),
+            markdown: CommonMarkCache::default(),
+        }
+    }
+
+    /// Requests again whatever failed.
+    pub fn retry(&mut self, worker: &mut Worker) {
+        if matches!(self.info, Loadable::Failed(_)) {
+            self.info = Loadable::Loading(worker.submit(Job::Model(self.repo.clone())));
+        }
+        if matches!(self.card, Loadable::Failed(_)) {
+            self.card =
+                Loadable::Loading(worker.submit(Job::Card(self.repo.clone(), REVISION.into())));
+        }
+    }
+
+    /// Whether a request is in flight.
+    pub fn is_loading(&self) -> bool {
+        matches!(self.info, Loadable::Loading(_)) || matches!(self.card, Loadable::Loading(_))
+    }
+
+    /// Takes the reply if it belongs to this page; returns the error of a failed request so
+    /// the app can toast it.
+    pub fn on_reply(&mut self, reply: &mut Option<Reply>, endpoint: &str) -> Option<HubError> {
+        let id = reply.as_ref()?.id;
+        let for_info = matches!(&self.info, Loadable::Loading(t) if t.id == id);
+        let for_card = matches!(&self.card, Loadable::Loading(t) if t.id == id);
+        if !for_info && !for_card {
+            return None;
+        }
+        match reply.take()?.outcome {
+            Outcome::Model(Ok(data)) => self.info = Loadable::Ready(data),
+            Outcome::Card(Ok(data)) => {
+                self.body = prepare_markdown(&data.card.body, &self.resolve_base(endpoint));
+                self.card = Loadable::Ready(data);
+            }
+            Outcome::Model(Err(error)) => {
+                self.info = Loadable::Failed(error.to_string());
+                return Some(error);
+            }
+            Outcome::Card(Err(HubError::EntryNotFound { .. })) => {
+                self.card =
+                    Loadable::Failed(format!("{} has no model card (README.md).", self.repo));
+            }
+            Outcome::Card(Err(error)) => {
+                self.card = Loadable::Failed(error.to_string());
+                return Some(error);
+            }
+            Outcome::Page(_) => {}
+        }
+        None
+    }
+
+    fn resolve_base(&self, endpoint: &str) -> String {
+        format!(
+            "{endpoint}/{}/resolve/{}/",
+            self.repo,
+            encode_revision(REVISION)
+        )
+    }
+
+    fn blob_base(&self, endpoint: &str) -> String {
+        format!(
+            "{endpoint}/{}/blob/{}/",
+            self.repo,
+            encode_revision(REVISION)
+        )
+    }
+
+    /// Shows the page.
+    pub fn show(&mut self, ui: &mut egui::Ui, worker: &mut Worker) {
+        let endpoint = worker.config().endpoint.clone();
+        if self.header(ui, &endpoint) {
+            self.retry(worker);
+        }
+        ui.input_mut(|i| {
+            for (key, tab) in [
+                (egui::Key::Num1, Tab::Card),
+                (egui::Key::Num2, Tab::Files),
+                (egui::Key::Num3, Tab::Fit),
+                (egui::Key::Num4, Tab::Try),
+            ] {
+                if i.consume_key(egui::Modifiers::COMMAND, key) {
+                    self.tab = tab;
+                }
+            }
+        });
+        ui.horizontal(|ui| {
+            for (tab, name) in [
+                (Tab::Card, "Card"),
+                (Tab::Files, "Files"),
+                (Tab::Fit, "Fit"),
+                (Tab::Try, "Try"),
+            ] {
+                ui.selectable_value(&mut self.tab, tab, RichText::new(name).heading())
+                    .on_hover_text("Ctrl+1 … Ctrl+4");
+            }
+        });
+        ui.separator();
+        let mut retry = false;
+        match self.tab {
+            Tab::Card => match &self.card {
+                Loadable::Loading(_) => {
+                    ui.spinner();
+                }
+                Loadable::Failed(error) => retry = error_box(ui, error),
+                Loadable::Ready(data) => {
+                    let links = CardLinks {
+                        resolve_base: self.resolve_base(&endpoint),
+                        blob_base: self.blob_base(&endpoint),
+                    };
+                    egui::ScrollArea::vertical()
+                        .auto_shrink([false, false])
+                        .show(ui, |ui| {
+                            card_view::show(ui, data, &self.body, &mut self.markdown, &links);
+                        });
+                }
+            },
+            Tab::Files => match &self.info {
+                Loadable::Loading(_) => {
+                    ui.spinner();
+                }
+                Loadable::Failed(error) => retry = error_box(ui, error),
+                Loadable::Ready(data) => {
+                    let blob_base = self.blob_base(&endpoint);
+                    let links = FileLinks {
+                        blob_base: &blob_base,
+                    };
+                    files::show(ui, &data.info, &mut self.selected, &links);
+                }
+            },
+            Tab::Fit => placeholder(
+                ui,
+                "Will it fit?",
+                "Memory estimates for this model on this machine come with issue 6 (system probe and exact memory estimates).",
+            ),
+            Tab::Try => placeholder(
+                ui,
+                "Try it",
+                "Running this model locally comes with issue 7 (text tasks) and issue 8 (image and audio models).",
+            ),
+        }
+        if retry {
+            self.retry(worker);
+        }
+    }
+
+    /// The header; returns whether its retry button was clicked.
+    fn header(&self, ui: &mut egui::Ui, endpoint: &str) -> bool {
+        let data = match &self.info {
+            Loadable::Ready(data) => Some(data),
+            _ => None,
+        };
+        let card = match &self.card {
+            Loadable::Ready(card) => Some(card),
+            _ => None,
+        };
+        ui.horizontal(|ui| {
+            ui.heading(RichText::new(self.repo.as_str()).strong());
+            if ui.small_button("Copy id").clicked() {
+                ui.ctx().copy_text(self.repo.to_string());
+            }
+            if ui.small_button("Open on Hub").clicked() {
+                ui.ctx()
+                    .open_url(egui::OpenUrl::new_tab(format!("{endpoint}/{}", self.repo)));
+            }
+            if self.is_loading() {
+                ui.spinner();
+            }
+        });
+        let mut retry = false;
+        if let Loadable::Failed(error) = &self.info {
+            retry = error_box(ui, error);
+        }
+        let meta = card.map(|c| &c.card.metadata);
+        let task = data
+            .and_then(|d| d.info.pipeline_tag.clone())
+            .or_else(|| meta.and_then(|m| m.pipeline_tag.clone()));
+        let library = data
+            .and_then(|d| d.info.library_name.clone())
+            .or_else(|| meta.and_then(|m| m.library_name.clone()));
+        ui.horizontal_wrapped(|ui| {
+            let author = data
+                .and_then(|d| d.info.author.clone())
+                .or_else(|| self.repo.namespace().map(str::to_string));
+            let mut facts = Vec::new();
+            if let Some(author) = author {
+                facts.push(format!("by {author}"));
+            }
+            if let Some(info) = data.map(|d| &d.info) {
+                if let Some(n) = info.parameter_count() {
+                    facts.push(format!("{} params", params(n)));
+                }
+                if let Some(n) = info.downloads {
+                    facts.push(format!("{} downloads", count(n)));
+                }
+                if let Some(n) = info.likes {
+                    facts.push(format!("{} likes", count(n)));
+                }
+                if let Some(when) = &info.last_modified {
+                    facts.push(format!(
+                        "updated {}",
+                        relative_time(when, chrono::Utc::now())
+                    ));
+                }
+            }
+            ui.label(facts.join("  ·  "));
+        });
+        ui.horizontal_wrapped(|ui| {
+            if let Some(task) = &task {
+                chip(ui, &task_label(task), Color32::from_rgb(80, 140, 230));
+            }
+            if let Some(library) = &library {
+                chip(ui, library, Color32::from_rgb(40, 160, 150));
+            }
+            match (card, data.and_then(|d| d.info.license())) {
+                (Some(card), _) => {
+                    license_chip(ui, &card.license);
+                }
+                (None, Some(id)) => {
+                    license_chip(ui, &classify(Some(&id), None, None));
+                }
+                (None, None) => {}
+            }
+            if let Some(data) = data {
+                gated_badge(ui, data.info.gated);
+                if data.from_cache {
+                    chip(ui, "From the local cache", Color32::GRAY);
+                }
+            }
+        });
+        retry
+    }
+}
+
+fn placeholder(ui: &mut egui::Ui, title: &str, text: &str) {
+    ui.add_space(24.0);
+    ui.vertical_centered(|ui| {
+        ui.heading(title);
+        ui.label(text);
+        ui.label(RichText::new("Not part of this build yet.").weak());
+    });
+}

@@ -1,0 +1,107 @@
+//! Small shared widgets: chips, the license chip, the gated badge, the inline error box.
+
+use eframe::egui::{self, Color32, RichText};
+
+use crate::card::{License, LicenseFamily, Permission};
+use crate::hub::Gated;
+
+/// Longest chip text; longer ones are cut with `…` (the whole text is the hover text).
+const CHIP_MAX_CHARS: usize = 64;
+
+/// A rounded one-line label with a tinted background; it never wraps, so a row of chips in a
+/// wrapping layout flows chip by chip.
+pub fn chip(ui: &mut egui::Ui, text: &str, color: Color32) -> egui::Response {
+    let shown = if text.chars().count() > CHIP_MAX_CHARS {
+        let cut: String = text.chars().take(CHIP_MAX_CHARS - 1).collect();
+        format!("{cut}…")
+    } else {
+        text.to_string()
+    };
+    let response = egui::Frame::new()
+        .fill(color.gamma_multiply(0.18))
+        .stroke(egui::Stroke::new(1.0, color.gamma_multiply(0.6)))
+        .corner_radius(8.0)
+        .inner_margin(egui::Margin::symmetric(6, 1))
+        .show(ui, |ui| {
+            ui.add(
+                egui::Label::new(RichText::new(shown.as_str()).small().color(color))
+                    .wrap_mode(egui::TextWrapMode::Extend),
+            )
+        })
+        .inner;
+    if shown != text {
+        response.on_hover_text(text)
+    } else {
+        response
+    }
+}
+
+/// The colour of a license family.
+pub fn family_color(family: LicenseFamily) -> Color32 {
+    match family {
+        LicenseFamily::Permissive | LicenseFamily::PublicDomain => Color32::from_rgb(46, 160, 67),
+        LicenseFamily::Copyleft | LicenseFamily::OpenRail => Color32::from_rgb(56, 132, 224),
+        LicenseFamily::NonCommercial => Color32::from_rgb(214, 112, 36),
+        LicenseFamily::ModelSpecific => Color32::from_rgb(170, 110, 220),
+        LicenseFamily::Unknown => Color32::GRAY,
+    }
+}
+
+/// The text of a license chip: the id as the card writes it (`apache-2.0`), else the name.
+pub fn license_text(license: &License) -> String {
+    match &license.id {
+        Some(id) if id != "other" => id.clone(),
+        _ => license.name.clone(),
+    }
+}
+
+/// A license chip; hovering shows the license name, family and what it allows.
+pub fn license_chip(ui: &mut egui::Ui, license: &License) -> egui::Response {
+    let text = format!("License: {}", license_text(license));
+    chip(ui, &text, family_color(license.family)).on_hover_ui(|ui| {
+        ui.strong(&license.name);
+        ui.label(format!("Family: {}", license.family.label()));
+        let commercial = match license.conditions.commercial_use {
+            Permission::Allowed => "allowed",
+            Permission::NotAllowed => "not allowed",
+            Permission::Conditional => "allowed under conditions",
+            Permission::Unknown => "unknown",
+        };
+        ui.label(format!("Commercial use: {commercial}"));
+        for note in &license.conditions.notes {
+            ui.label(format!("• {note}"));
+        }
+        if let Some(link) = &license.link {
+            ui.label(RichText::new(link).small().weak());
+        }
+        ui.label(RichText::new("A summary, not legal advice.").small().weak());
+    })
+}
+
+/// A badge for gated repositories (nothing for ungated ones).
+pub fn gated_badge(ui: &mut egui::Ui, gated: Gated) {
+    let text = match gated {
+        Gated::No => return,
+        Gated::Auto => "Gated (accept terms)",
+        Gated::Manual => "Gated (manual approval)",
+    };
+    chip(ui, text, Color32::from_rgb(220, 160, 30)).on_hover_text(
+        "You need to accept the model's terms on the Hub and give Hubble a token to download it.",
+    );
+}
+
+/// What a failed request shows inline: the client's message and a retry button. Returns whether
+/// retry was clicked.
+pub fn error_box(ui: &mut egui::Ui, error: &str) -> bool {
+    let mut clicked = false;
+    egui::Frame::new()
+        .fill(ui.visuals().error_fg_color.gamma_multiply(0.12))
+        .stroke(egui::Stroke::new(1.0, ui.visuals().error_fg_color))
+        .corner_radius(4.0)
+        .inner_margin(8.0)
+        .show(ui, |ui| {
+            ui.label(RichText::new(error).color(ui.visuals().error_fg_color));
+            clicked = ui.button("Retry").clicked();
+        });
+    clicked
+}

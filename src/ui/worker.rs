@@ -1,0 +1,338 @@
+//! The background side of the app: a small tokio runtime that runs Hub requests and cache reads,
+//! and sends each result back over a channel, waking the UI with `request_repaint`.
+//!
+//! The UI thread only ever calls [`Worker::submit`] (which spawns and returns at once) and
+//! [`Worker::poll`] (a non-blocking `try_recv`). Every job has a [`RequestId`]; a view keeps
+//! the [`Ticket`] of the request it is waiting for and drops replies with any other id, and
+//! cancelling a ticket aborts its task.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+
+use eframe::egui;
+use url::Url;
+
+use crate::cache::{CachedRepo, cached_models};
+use crate::card::{License, ModelCard};
+use crate::config::HubConfig;
+use crate::hub::{HubClient, HubError, ModelInfo, ModelPage, ModelQuery, RepoId, Sibling};
+
+/// Identifies one submitted job; replies carry it back.
+pub type RequestId = u64;
+
+/// Largest model card read (the biggest real ones are a few hundred kB).
+const MAX_CARD_BYTES: usize = 16 * 1024 * 1024;
+
+/// Work the UI asks for.
+#[derive(Debug, Clone)]
+pub enum Job {
+    /// The first page of a search.
+    Search(ModelQuery),
+    /// The page after the current one (a `Link: rel="next"` URL).
+    NextPage(Url),
+    /// The models in the hub cache whose id contains the text (offline browsing).
+    Cached(String),
+    /// Model info (with file sizes), from the cache when the Hub can't be reached.
+    Model(RepoId),
+    /// The model card (README.md) at a revision, from the cache when the Hub can't be reached.
+    Card(RepoId, String),
+}
+
+/// A model's details and where they came from.
+#[derive(Debug, Clone)]
+pub struct ModelData {
+    /// The Hub's model info, or what the cache knows (id, commit, files).
+    pub info: ModelInfo,
+    /// Whether it came from the local cache.
+    pub from_cache: bool,
+}
+
+/// A parsed card, its license and where it came from.
+#[derive(Debug, Clone)]
+pub struct CardData {
+    /// The parsed card.
+    pub card: ModelCard,
+    /// Its classified license.
+    pub license: License,
+    /// Whether the text came from the local cache.
+    pub from_cache: bool,
+}
+
+/// The result of a job.
+#[derive(Debug)]
+pub enum Outcome {
+    /// For [`Job::Search`], [`Job::NextPage`] and [`Job::Cached`] (which has no next page).
+    Page(Result<ModelPage, HubError>),
+    /// For [`Job::Model`].
+    Model(Result<ModelData, HubError>),
+    /// For [`Job::Card`].
+    Card(Result<CardData, HubError>),
+}
+
+/// A job's result, tagged with the id it was submitted under.
+#[derive(Debug)]
+pub struct Reply {
+    /// The id from [`Ticket::id`].
+    pub id: RequestId,
+    /// What came back.
+    pub outcome: Outcome,
+}
+
+/// A submitted job: its id, and a handle to abort it.
+#[derive(Debug)]
+pub struct Ticket {
+    /// The id its reply will carry.
+    pub id: RequestId,
+    handle: tokio::task::AbortHandle,
+}
+
+impl Ticket {
+    /// Aborts the job; a reply already sent is still delivered, and must be dropped by id.
+    pub fn cancel(&self) {
+        self.handle.abort();
+    }
+}
+
+/// The client every job and the image loader use; replaced when the settings change.
+pub type SharedClient = Arc<Mutex<Result<HubClient, String>>>;
+
+/// Runs jobs on background threads and hands their replies to the UI thread.
+pub struct Worker {
+    runtime: tokio::runtime::Runtime,
+    client: SharedClient,
+    config: HubConfig,
+    sender: Sender<Reply>,
+    receiver: Receiver<Reply>,
+    next_id: RequestId,
+    ctx: egui::Context,
+}
+
+impl Worker {
+    /// Starts the runtime (two worker threads) for `config`; `ctx` is woken after each reply.
+    ///
+    /// # Panics
+    /// If the operating system refuses to start threads.
+    pub fn new(config: HubConfig, ctx: egui::Context) -> Worker {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("hubble-worker")
+            .enable_all()
+            .build()
+            .expect("could not start the background runtime");
+        let (sender, receiver) = channel();
+        let client = Arc::new(Mutex::new(
+            HubClient::new(config.clone()).map_err(|e| e.to_string()),
+        ));
+        Worker {
+            runtime,
+            client,
+            config,
+            sender,
+            receiver,
+            next_id: 0,
+            ctx,
+        }
+    }
+
+    /// The configuration jobs run with.
+    pub fn config(&self) -> &HubConfig {
+        &self.config
+    }
+
+    /// Switches to a new configuration (endpoint, cache, token); running jobs keep the old one.
+    pub fn set_config(&mut self, config: HubConfig) {
+        *lock(&self.client) = HubClient::new(config.clone()).map_err(|e| e.to_string());
+        self.config = config;
+    }
+
+    /// The client handle, shared with the card image loader.
+    pub fn shared_client(&self) -> SharedClient {
+        self.client.clone()
+    }
+
+    /// A handle to the runtime, for the image loader.
+    pub fn handle(&self) -> tokio::runtime::Handle {
+        self.runtime.handle().clone()
+    }
+
+    /// Starts `job` in the background and returns at once.
+    pub fn submit(&mut self, job: Job) -> Ticket {
+        self.next_id += 1;
+        let id = self.next_id;
+        let client = lock(&self.client).clone();
+        let hub_cache = self.config.hub_cache.clone();
+        let sender = self.sender.clone();
+        let ctx = self.ctx.clone();
+        let task = self.runtime.spawn(async move {
+            let outcome = run(job, client, hub_cache).await;
+            // The receiver only goes away when the app closes.
+            let _ = sender.send(Reply { id, outcome });
+            ctx.request_repaint();
+        });
+        Ticket {
+            id,
+            handle: task.abort_handle(),
+        }
+    }
+
+    /// Every reply that has arrived, without waiting.
+    pub fn poll(&self) -> Vec<Reply> {
+        self.receiver.try_iter().collect()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+async fn run(job: Job, client: Result<HubClient, String>, hub_cache: PathBuf) -> Outcome {
+    let client = match client {
+        Ok(client) => client,
+        Err(message) => {
+            let error = || HubError::InvalidInput(message.clone());
+            return match job {
+                Job::Search(_) | Job::NextPage(_) => Outcome::Page(Err(error())),
+                Job::Cached(filter) => Outcome::Page(Ok(cached_page(hub_cache, filter).await)),
+                Job::Model(_) => Outcome::Model(Err(error())),
+                Job::Card(..) => Outcome::Card(Err(error())),
+            };
+        }
+    };
+    match job {
+        Job::Search(query) => Outcome::Page(client.search_models(&query).await),
+        Job::NextPage(url) => Outcome::Page(client.next_models_page(&url).await),
+        Job::Cached(filter) => Outcome::Page(Ok(cached_page(hub_cache, filter).await)),
+        Job::Model(repo) => Outcome::Model(model(&client, &repo).await),
+        Job::Card(repo, revision) => Outcome::Card(card(&client, &repo, &revision).await),
+    }
+}
+
+/// Whether an error means the Hub can't be reached (so the cache should be used instead).
+pub fn is_unreachable(error: &HubError) -> bool {
+    matches!(
+        error,
+        HubError::Offline { .. } | HubError::Connection { .. } | HubError::Timeout { .. }
+    )
+}
+
+async fn model(client: &HubClient, repo: &RepoId) -> Result<ModelData, HubError> {
+    match client.model_info(repo, None).await {
+        Ok(info) => Ok(ModelData {
+            info,
+            from_cache: false,
+        }),
+        Err(error) if is_unreachable(&error) => {
+            let hub_cache = client.config().hub_cache.clone();
+            let repo = repo.clone();
+            let cached = tokio::task::spawn_blocking(move || cached_info(&hub_cache, &repo))
+                .await
+                .ok()
+                .flatten();
+            cached
+                .map(|info| ModelData {
+                    info,
+                    from_cache: true,
+                })
+                .ok_or(error)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+async fn card(client: &HubClient, repo: &RepoId, revision: &str) -> Result<CardData, HubError> {
+    let text = match client
+        .fetch_file(repo, Some(revision), "README.md", MAX_CARD_BYTES)
+        .await
+    {
+        Ok(text) => Ok((text, false)),
+        Err(error) if is_unreachable(&error) => {
+            let file = CachedRepo::new(&client.config().hub_cache, repo)
+                .snapshot_file(revision, "README.md");
+            match file.and_then(|f| std::fs::read(f).ok()) {
+                Some(text) => Ok((text, true)),
+                None => Err(error),
+            }
+        }
+        Err(error) => Err(error),
+    }?;
+    let (text, from_cache) = text;
+    let card = ModelCard::parse(&String::from_utf8_lossy(&text));
+    Ok(CardData {
+        license: card.license(),
+        card,
+        from_cache,
+    })
+}
+
+/// What the cache knows about a repo: id, commit and the files of its `main` snapshot (or of
+/// its only snapshot), plus task, library, license and tags from the cached card.
+fn cached_info(hub_cache: &std::path::Path, repo: &RepoId) -> Option<ModelInfo> {
+    let cached = CachedRepo::new(hub_cache, repo);
+    let revision = cached
+        .resolve_revision("main")
+        .or_else(|| only_snapshot(&cached))?;
+    let files = cached.snapshot_files(&revision)?;
+    let mut info = ModelInfo {
+        id: repo.as_str().to_string(),
+        author: repo.namespace().map(str::to_string),
+        sha: Some(revision.clone()),
+        siblings: files
+            .into_iter()
+            .map(|(path, size)| Sibling {
+                path,
+                size: Some(size),
+                blob_id: None,
+                lfs: None,
+            })
+            .collect(),
+        ..ModelInfo::default()
+    };
+    if let Some(text) = cached
+        .snapshot_file(&revision, "README.md")
+        .and_then(|f| std::fs::read_to_string(f).ok())
+    {
+        let meta = ModelCard::parse(&text).metadata;
+        info.pipeline_tag = meta.pipeline_tag;
+        info.library_name = meta.library_name;
+        info.tags = meta.tags;
+        if let Some(license) = meta.license {
+            info.tags.push(format!("license:{license}"));
+        }
+    }
+    Some(info)
+}
+
+fn only_snapshot(cached: &CachedRepo) -> Option<String> {
+    let mut snapshots = std::fs::read_dir(cached.folder().join("snapshots"))
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok());
+    let first = snapshots.next()?;
+    snapshots.next().is_none().then_some(first)
+}
+
+async fn cached_page(hub_cache: PathBuf, filter: String) -> ModelPage {
+    let models = tokio::task::spawn_blocking(move || {
+        let filter = filter.trim().to_lowercase();
+        cached_models(&hub_cache)
+            .into_iter()
+            .filter(|m| m.repo.as_str().to_lowercase().contains(&filter))
+            .map(|m| {
+                let mut info = cached_info(&hub_cache, &m.repo).unwrap_or_else(|| ModelInfo {
+                    id: m.repo.as_str().to_string(),
+                    ..ModelInfo::default()
+                });
+                info.siblings.clear();
+                info.last_modified = m.modified.map(|t| {
+                    chrono::DateTime::<chrono::Utc>::from(t)
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                });
+                info
+            })
+            .collect()
+    })
+    .await
+    .unwrap_or_default();
+    ModelPage { models, next: None }
+}

@@ -1,0 +1,194 @@
+//! `hubble run`: the binary end to end on the tiny committed checkpoints, the cache lookup and
+//! its "not downloaded" answer.
+
+#[path = "support/cli.rs"]
+mod cli;
+
+use std::path::Path;
+
+use cli::hubble;
+
+fn tiny(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tiny")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn generates_greedily_from_a_model_dir_as_json() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tiny("llama");
+    let run = hubble(
+        home.path(),
+        &[
+            "run",
+            "--model-dir",
+            &dir,
+            "--task",
+            "text-generation",
+            "--input",
+            "t3 t17 t42 t101 t7 t250 t64 t9 t33 t128",
+            "--raw",
+            "--temperature",
+            "0",
+            "--repeat-penalty",
+            "1",
+            "--max-tokens",
+            "8",
+            "--device",
+            "cpu",
+            "--json",
+        ],
+        &[],
+    )
+    .ok();
+    let out = run.json();
+    assert_eq!(out["task"], "text-generation");
+    // The same greedy tokens PyTorch produced (tests/fixtures/tiny/llama/reference.json).
+    assert_eq!(
+        out["token_ids"],
+        serde_json::json!([50, 48, 255, 3, 86, 50, 48, 255])
+    );
+    assert_eq!(out["stop_reason"], "max_tokens");
+    assert_eq!(out["generated_tokens"], 8);
+}
+
+#[test]
+fn streams_text_and_embeds_sentences() {
+    let home = tempfile::tempdir().unwrap();
+    let run = hubble(
+        home.path(),
+        &[
+            "run",
+            "--model-dir",
+            &tiny("qwen2"),
+            "--input",
+            "t1 t2 t3",
+            "--raw",
+            "--max-tokens",
+            "3",
+            "--seed",
+            "1",
+        ],
+        &[],
+    )
+    .ok();
+    assert_eq!(run.stdout.split_whitespace().count(), 3, "{}", run.stdout);
+    assert!(run.stderr.contains("generated at"), "{}", run.stderr);
+
+    let run = hubble(
+        home.path(),
+        &[
+            "run",
+            "--model-dir",
+            &tiny("bert"),
+            "--input",
+            "a man is eating food",
+            "--input",
+            "a man is riding a horse",
+            "--input",
+            "the cat sits on the mat",
+        ],
+        &[],
+    )
+    .ok();
+    assert!(
+        run.stdout
+            .starts_with("cosine similarity to \"a man is eating food\":"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.stdout.lines().count(), 3);
+}
+
+#[test]
+fn missing_models_and_unsupported_tasks_are_explained() {
+    let home = tempfile::tempdir().unwrap();
+    let run = hubble(home.path(), &["run", "org/absent", "--input", "hi"], &[]);
+    assert_eq!(run.status, Some(3), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("not downloaded") && run.stderr.contains("hubble download org/absent"),
+        "{}",
+        run.stderr
+    );
+
+    let run = hubble(
+        home.path(),
+        &[
+            "run",
+            "--model-dir",
+            &tiny("bert"),
+            "--task",
+            "translation",
+            "--input",
+            "x",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(run.status, Some(1));
+    let err: serde_json::Value = serde_json::from_str(run.stderr.trim()).unwrap();
+    assert_eq!(err["error"]["kind"], "not_supported");
+    assert_eq!(
+        err["error"]["message"],
+        "not supported yet: BertModel for translation"
+    );
+
+    let run = hubble(
+        home.path(),
+        &[
+            "run",
+            "--model-dir",
+            &tiny("bert"),
+            "--device",
+            "tpu",
+            "--input",
+            "x",
+        ],
+        &[],
+    );
+    assert_eq!(run.status, Some(2), "{}", run.stderr);
+}
+
+#[test]
+fn runs_from_the_hub_cache_snapshot() {
+    let home = tempfile::tempdir().unwrap();
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    let repo = home.path().join("hub/models--org--tiny-llama");
+    let snapshot = repo.join("snapshots").join(commit);
+    std::fs::create_dir_all(&snapshot).unwrap();
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::write(repo.join("refs/main"), commit).unwrap();
+    std::fs::write(snapshot.join("README.md"), "# only the card").unwrap();
+    let run = hubble(
+        home.path(),
+        &["run", "org/tiny-llama", "--input", "t1"],
+        &[],
+    );
+    assert_eq!(run.status, Some(3), "{}", run.stderr);
+    assert!(run.stderr.contains("not downloaded"), "{}", run.stderr);
+
+    for file in ["config.json", "model.safetensors", "tokenizer.json"] {
+        std::fs::copy(Path::new(&tiny("llama")).join(file), snapshot.join(file)).unwrap();
+    }
+    let run = hubble(
+        home.path(),
+        &[
+            "run",
+            "org/tiny-llama",
+            "--task",
+            "text-generation",
+            "--input",
+            "t1 t2",
+            "--raw",
+            "--max-tokens",
+            "2",
+            "--json",
+        ],
+        &[],
+    )
+    .ok();
+    assert_eq!(run.json()["generated_tokens"], 2);
+}

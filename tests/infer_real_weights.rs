@@ -1,0 +1,181 @@
+//! Real weights (fetched by scripts/fetch-test-weights.sh, never committed):
+//! SmolLM2-135M-Instruct Q4_1 GGUF answers a chat prompt through its own chat template and
+//! tokenizer, deterministically under a seed; all-MiniLM-L6-v2 ranks sentences sensibly and
+//! matches sentence-transformers' embeddings (tests/fixtures/minilm_reference.json, computed
+//! by scripts/reference/minilm_reference.py with PyTorch on CPU).
+
+#[path = "support/weights.rs"]
+mod weights;
+
+use std::path::Path;
+
+use hubble::infer::registry::{ModelFacts, Task, plan};
+use hubble::infer::{
+    ChatMessage, Device, Embedder, EmbeddingRequest, Event, GenerationParams, GenerationRequest,
+    InferenceWorker, Output, Pipeline, Prompt, Request, RunContext, StopReason, TextGenerator,
+};
+use weights::real_weights;
+
+const SMOLLM: &str = "smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+fn paris_request(seed: u64) -> GenerationRequest {
+    GenerationRequest {
+        prompt: Prompt::Chat(vec![ChatMessage::new(
+            "user",
+            "What is the capital of France?",
+        )]),
+        params: GenerationParams {
+            max_tokens: 40,
+            // Low temperature: sampled (so the seed matters) but focused, as a 135M model needs.
+            temperature: 0.2,
+            top_p: Some(0.9),
+            seed,
+            ..GenerationParams::default()
+        },
+    }
+}
+
+#[test]
+fn smollm2_gguf_answers_through_its_chat_template_deterministically() {
+    let Some(path) = real_weights(SMOLLM) else {
+        return;
+    };
+    let ctx = RunContext::default();
+    let mut generator = TextGenerator::load_gguf(&path, &Device::Cpu, &ctx).unwrap();
+    assert!(generator.has_chat_template());
+    // The template and the GGUF-built tokenizer: ChatML with special tokens kept whole.
+    let prompt = generator.prompt_text(&paris_request(1).prompt).unwrap();
+    assert!(prompt.starts_with("<|im_start|>system\n"), "{prompt}");
+    assert!(prompt.ends_with(
+        "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
+    ));
+    let ids = generator.encode(&prompt).unwrap();
+    // What transformers' own GGUF tokenizer gives for the same text.
+    let want: [u32; 37] = [
+        1, 9690, 198, 2683, 359, 253, 5356, 5646, 11173, 3365, 3511, 308, 34519, 28, 7018, 411,
+        407, 19712, 8182, 2, 198, 1, 4093, 198, 1780, 314, 260, 3575, 282, 4649, 47, 2, 198, 1,
+        520, 9531, 198,
+    ];
+    assert_eq!(ids, want);
+    assert_eq!(generator.tokenizer().decode(&ids, false).unwrap(), prompt);
+
+    let first = generator.generate(&paris_request(42), &ctx).unwrap();
+    eprintln!("SmolLM2: {:?} ({first:?})", first.text);
+    assert!(first.text.contains("Paris"), "{:?}", first.text);
+    assert!(
+        first.text.split_whitespace().count() >= 3,
+        "{:?}",
+        first.text
+    );
+    assert!(first.prompt_tokens_per_s > 0.0 && first.decode_tokens_per_s > 0.0);
+    let second = generator.generate(&paris_request(42), &ctx).unwrap();
+    assert_eq!(first.text, second.text, "same seed, same text");
+    assert_eq!(first.token_ids, second.token_ids);
+}
+
+#[test]
+fn smollm2_streams_tokens_over_the_worker_channel_and_stops_when_cancelled() {
+    let Some(path) = real_weights(SMOLLM) else {
+        return;
+    };
+    let dir = path.parent().unwrap().to_path_buf();
+    let facts = ModelFacts::from_dir(&dir).unwrap();
+    assert_eq!(facts.gguf_architecture.as_deref(), Some("llama"));
+    let plan = plan(&facts, None).unwrap();
+    assert_eq!(plan.task, Task::TextGeneration);
+    let worker = InferenceWorker::spawn(dir, plan, "cpu".parse().unwrap());
+    loop {
+        match worker.recv().expect("the worker answers") {
+            Event::Loaded(description) => {
+                assert!(description.contains("gguf llama"), "{description}");
+                break;
+            }
+            Event::Failed(e) => panic!("{e}"),
+            _ => {}
+        }
+    }
+    let mut request = paris_request(7);
+    request.params.max_tokens = 500;
+    request.prompt = Prompt::Chat(vec![ChatMessage::new(
+        "user",
+        "Write a long story about a dragon.",
+    )]);
+    worker.submit(Request::Generate(request)).unwrap();
+    let mut streamed = String::new();
+    let output = loop {
+        match worker.recv().expect("the worker answers") {
+            Event::Token(piece) => {
+                streamed.push_str(&piece);
+                if streamed.len() > 20 {
+                    worker.cancel();
+                }
+            }
+            Event::Finished(Output::TextGeneration(g)) => break g,
+            Event::Failed(e) => panic!("{e}"),
+            _ => {}
+        }
+    };
+    assert_eq!(output.stop_reason, StopReason::Cancelled);
+    assert_eq!(
+        output.text, streamed,
+        "the tokens streamed are the text returned"
+    );
+    assert!(
+        output.generated_tokens < 100,
+        "stopped early: {}",
+        output.generated_tokens
+    );
+}
+
+fn minilm() -> Option<(Embedder, serde_json::Value)> {
+    let dir = real_weights("all-MiniLM-L6-v2")?;
+    let facts = ModelFacts::from_dir(&dir).unwrap();
+    let plan = plan(&facts, None).unwrap();
+    assert_eq!(plan.task, Task::SentenceSimilarity);
+    let embedder = Embedder::load(&dir, &plan, &Device::Cpu, &RunContext::default()).unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minilm_reference.json");
+    let reference = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    Some((embedder, reference))
+}
+
+#[test]
+fn minilm_ranks_sentences_and_matches_sentence_transformers() {
+    let Some((mut embedder, reference)) = minilm() else {
+        return;
+    };
+    let sentences: Vec<String> = reference["sentences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(sentences[0], "A man is eating food.");
+    let out = embedder
+        .run(
+            EmbeddingRequest {
+                sentences: sentences.clone(),
+            },
+            &RunContext::default(),
+        )
+        .unwrap();
+    let bread = out.similarity[0][1];
+    let horse = out.similarity[0][2];
+    eprintln!("eating food ~ bread {bread:.4}, ~ horse {horse:.4}");
+    assert!(bread > horse + 0.2, "{bread} vs {horse}");
+
+    let mut worst = 0f32;
+    for (got, want) in out
+        .embeddings
+        .iter()
+        .zip(reference["embeddings"].as_array().unwrap())
+    {
+        assert_eq!(got.len(), 384);
+        for (x, y) in got.iter().zip(want.as_array().unwrap()) {
+            worst = worst.max((x - y.as_f64().unwrap() as f32).abs());
+        }
+    }
+    eprintln!("all-MiniLM-L6-v2: max abs diff to sentence-transformers {worst:.3e}");
+    assert!(worst <= 1e-4, "max abs diff {worst}");
+    let norm: f32 = out.embeddings[0].iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-5, "normalised: {norm}");
+}
