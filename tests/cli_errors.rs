@@ -53,6 +53,23 @@ fn missing_repo_revision_and_entry_have_clear_messages() {
             "revision_not_found",
         ),
         (
+            &[
+                "--token",
+                "revoked-token",
+                "info",
+                "google-bert/bert-base-uncased",
+            ],
+            ACCESS,
+            &["The Hub rejected your token", "/settings/tokens"],
+            "unauthorized",
+        ),
+        (
+            &["card", "hubble-tests/many-files"],
+            NOT_FOUND,
+            &["README.md does not exist in hubble-tests/many-files at revision \"main\""],
+            "entry_not_found",
+        ),
+        (
             &["info", "not//valid"],
             2,
             &["not a valid repository id"],

@@ -90,9 +90,6 @@ async fn load(
         .await
     {
         Ok(text) => Ok((text, "hub")),
-        Err(HubError::EntryNotFound { .. }) => Err(HubError::InvalidInput(format!(
-            "{repo} has no model card (README.md) at revision {revision:?}."
-        ))),
         Err(error) if error.is_transient() || matches!(error, HubError::Offline { .. }) => {
             match cached() {
                 Some(text) => {

@@ -22,6 +22,13 @@ pub(crate) fn route(hub: &Shared, request: &Request) -> Response {
     if request.method != "GET" && request.method != "HEAD" {
         return Response::json_error(405, "Method not allowed").header("Allow", "GET, HEAD");
     }
+    if request
+        .bearer()
+        .is_some_and(|token| !token.starts_with("hf_"))
+    {
+        // The Hub rejects a malformed or revoked token on every endpoint.
+        return invalid_credentials();
+    }
     let expand = request.flag("expand");
     if let Some(recorded) = hub
         .recorded_routes
@@ -474,10 +481,13 @@ fn whoami(hub: &Shared, request: &Request) -> Response {
                 },
             }),
         ),
-        Some(_) => {
-            let message = "Invalid credentials in Authorization header";
-            Response::json_error(401, message).header("X-Error-Message", message)
-        }
+        Some(_) => invalid_credentials(),
         None => Response::json_error(401, "Invalid username or password."),
     }
+}
+
+/// The Hub's answer to a token it does not accept.
+fn invalid_credentials() -> Response {
+    let message = "Invalid credentials in Authorization header";
+    Response::json_error(401, message).header("X-Error-Message", message)
 }
