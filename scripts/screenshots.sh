@@ -43,8 +43,10 @@ url=$(sed -n 's/^listening on //p' "$work/hub.log")
 
 "$bin/hubble" --endpoint "$url" >"$work/hubble.log" 2>&1 &
 pids+=($!)
-window=$(xdotool search --sync --name '^Hubble$' | head -1)
-xdotool windowsize "$window" 1400 900 windowmove "$window" 0 0 windowfocus "$window"
+window=$(xdotool search --sync --onlyvisible --name '^Hubble$' | head -1)
+xdotool windowsize "$window" 1400 900 windowmove "$window" 0 0
+# Focus can fail while a slow (software-rendered) window is still being mapped: retry.
+for _ in $(seq 20); do xdotool windowfocus --sync "$window" 2>/dev/null && break; sleep 0.25; done
 sleep 3
 
 shot() { import -window root "$out/$1.png"; echo "wrote $out/$1.png"; }
@@ -52,7 +54,7 @@ search_for() {
     xdotool key ctrl+k
     sleep 0.3
     xdotool type --delay 30 "$1"
-    sleep 1.5
+    sleep 3
 }
 open_first() {
     xdotool key Return

@@ -244,10 +244,22 @@ impl SearchState {
     }
 
     fn search_box(&mut self, ui: &mut egui::Ui, now: f64) -> egui::Id {
+        let id = egui::Id::new("hubble-search-box");
+        if std::mem::take(&mut self.focus_box) {
+            // Like a browser's address bar: focusing selects the text, so typing replaces it.
+            // Done before the box reads this frame's input, so keys typed right after the
+            // shortcut (in the same frame) already replace the selection.
+            ui.memory_mut(|m| m.request_focus(id));
+            let mut state = egui::TextEdit::load_state(ui.ctx(), id).unwrap_or_default();
+            let all = egui::text_selection::CCursorRange::select_all_str(&self.text);
+            state.cursor.set_char_range(Some(all));
+            state.store(ui.ctx(), id);
+        }
         let response = ui
             .horizontal(|ui| {
                 let label = ui.label(RichText::new("Search models").strong());
                 let edit = egui::TextEdit::singleline(&mut self.text)
+                    .id(id)
                     .hint_text("Type a model name…  (Ctrl+K)")
                     .desired_width(ui.available_width() - 120.0);
                 let response = ui.add(edit).labelled_by(label.id);
@@ -257,15 +269,6 @@ impl SearchState {
                 response
             })
             .inner;
-        if std::mem::take(&mut self.focus_box) {
-            response.request_focus();
-            // Like a browser's address bar: focusing selects the text, so typing replaces it.
-            if let Some(mut state) = egui::TextEdit::load_state(ui.ctx(), response.id) {
-                let all = egui::text_selection::CCursorRange::select_all_str(&self.text);
-                state.cursor.set_char_range(Some(all));
-                state.store(ui.ctx(), response.id);
-            }
-        }
         if response.changed() {
             self.dirty_at = Some(now);
         }
