@@ -244,7 +244,7 @@ impl SearchState {
     }
 
     fn search_box(&mut self, ui: &mut egui::Ui, now: f64) -> egui::Id {
-        let id = egui::Id::new("hubble-search-box");
+        let id = ui.make_persistent_id("hubble-search-box");
         if std::mem::take(&mut self.focus_box) {
             // Like a browser's address bar: focusing selects the text, so typing replaces it.
             // Done before the box reads this frame's input, so keys typed right after the
