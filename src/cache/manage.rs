@@ -11,6 +11,8 @@ use std::time::SystemTime;
 use serde::Serialize;
 use sha2::Digest;
 
+use super::files_under;
+
 /// One revision (snapshot) of a cached repo.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RevisionReport {
@@ -102,33 +104,6 @@ fn parse_folder_name(name: &str) -> Option<(String, String)> {
         _ => return None,
     };
     Some((kind.to_string(), id.replace("--", "/")))
-}
-
-/// Every file under `dir` (following no symlinked folders), as `/`-separated relative paths.
-fn files_under(dir: &Path) -> Vec<(String, PathBuf)> {
-    let mut out = Vec::new();
-    let mut stack = vec![(dir.to_path_buf(), String::new())];
-    while let Some((folder, prefix)) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&folder) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let rel = if prefix.is_empty() {
-                name
-            } else {
-                format!("{prefix}/{name}")
-            };
-            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-            if is_dir {
-                stack.push((entry.path(), rel));
-            } else {
-                out.push((rel, entry.path()));
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// The refs of a repo folder: ref name → commit.

@@ -54,6 +54,34 @@ pub fn repo_folder_name(repo: &RepoId) -> String {
     format!("models--{}", repo.as_str().replace('/', "--"))
 }
 
+/// Every file under `dir` as (`/`-separated relative path, full path), sorted by path.
+/// Symlinked folders are not followed (snapshot entries are links to blob files, not folders);
+/// a missing or unreadable folder has no files.
+pub fn files_under(dir: &Path) -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    let mut stack = vec![(dir.to_path_buf(), String::new())];
+    while let Some((folder, prefix)) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rel = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push((entry.path(), rel));
+            } else {
+                out.push((rel, entry.path()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// Whether `s` is a full 40-character hex git commit hash.
 pub fn is_commit_hash(s: &str) -> bool {
     s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use super::CachedRepo;
+use super::{CachedRepo, files_under};
 use crate::hub::RepoId;
 
 /// One model repository found in the hub cache.
@@ -34,9 +34,10 @@ pub fn cached_models(hub_cache: &Path) -> Vec<CachedModel> {
             let id = name.strip_prefix("models--")?.replace("--", "/");
             let repo = RepoId::parse(&id).ok()?;
             let folder = entry.path();
-            let mut refs = Vec::new();
-            collect_refs(&folder.join("refs"), "", &mut refs);
-            refs.sort();
+            let refs = files_under(&folder.join("refs"))
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect();
             let modified = std::fs::metadata(folder.join("snapshots"))
                 .and_then(|m| m.modified())
                 .ok();
@@ -52,52 +53,18 @@ pub fn cached_models(hub_cache: &Path) -> Vec<CachedModel> {
     models
 }
 
-fn collect_refs(dir: &Path, prefix: &str, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let Ok(name) = entry.file_name().into_string() else {
-            continue;
-        };
-        let path = entry.path();
-        let full = format!("{prefix}{name}");
-        if path.is_dir() {
-            collect_refs(&path, &format!("{full}/"), out);
-        } else {
-            out.push(full);
-        }
-    }
-}
-
 impl CachedRepo {
     /// The files of the snapshot `revision` points to, as (repo path, size in bytes), sorted by
     /// path; `None` when that revision is not cached. Sizes are the blobs' (links followed).
     pub fn snapshot_files(&self, revision: &str) -> Option<Vec<(String, u64)>> {
         let commit = self.resolve_revision(revision)?;
         let root = self.folder().join("snapshots").join(commit);
-        let mut files = Vec::new();
-        walk(&root, "", &mut files);
-        files.sort();
+        // Sizes are the blobs' (links followed); a dangling link (blob gone) is skipped.
+        let files = files_under(&root)
+            .into_iter()
+            .filter_map(|(path, full)| Some((path, std::fs::metadata(full).ok()?.len())))
+            .collect();
         Some(files)
-    }
-}
-
-fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, u64)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let Ok(name) = entry.file_name().into_string() else {
-            continue;
-        };
-        let path = entry.path();
-        let relative = format!("{prefix}{name}");
-        match std::fs::metadata(&path) {
-            Ok(meta) if meta.is_dir() => walk(&path, &format!("{relative}/"), out),
-            Ok(meta) => out.push((relative, meta.len())),
-            Err(_) => {} // a dangling link: the blob is gone
-        }
     }
 }
 

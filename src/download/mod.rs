@@ -819,10 +819,10 @@ pub fn offline(hub_cache: &Path, spec: &DownloadSpec) -> Result<DownloadOutcome,
             picked.into_iter().map(|f| (f.path, Some(f.etag))).collect()
         }
         None if !spec.files.is_empty() => spec.files.iter().map(|f| (f.clone(), None)).collect(),
-        None => walk_snapshot(&snapshot)
+        None => crate::cache::files_under(&snapshot)
             .into_iter()
-            .filter(|p| glob::selected(p, &spec.include, &spec.exclude))
-            .map(|p| (p, None))
+            .filter(|(p, _)| glob::selected(p, &spec.include, &spec.exclude))
+            .map(|(p, _)| (p, None))
             .collect(),
     };
     let mut files = Vec::new();
@@ -864,31 +864,4 @@ pub fn offline(hub_cache: &Path, spec: &DownloadSpec) -> Result<DownloadOutcome,
         downloaded_bytes: 0,
         file_list_known,
     })
-}
-
-/// Every file under a snapshot folder, as `/`-separated relative paths, sorted.
-fn walk_snapshot(snapshot: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![(snapshot.to_path_buf(), String::new())];
-    while let Some((dir, prefix)) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let rel = if prefix.is_empty() {
-                name
-            } else {
-                format!("{prefix}/{name}")
-            };
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push((path, rel));
-            } else {
-                out.push(rel);
-            }
-        }
-    }
-    out.sort();
-    out
 }
