@@ -17,6 +17,19 @@ pub fn chip(ui: &mut egui::Ui, text: &str, color: Color32) -> egui::Response {
     } else {
         text.to_string()
     };
+    // A frame can't wrap by itself in a wrapping layout (it is placed before its size is
+    // known): measure the text and start a new row when the chip would run past the edge.
+    let galley = egui::WidgetText::from(RichText::new(shown.as_str()).small()).into_galley(
+        ui,
+        Some(egui::TextWrapMode::Extend),
+        f32::INFINITY,
+        egui::TextStyle::Small,
+    );
+    let width = galley.size().x + 14.0;
+    let at_row_start = ui.cursor().min.x <= ui.max_rect().min.x + 1.0;
+    if ui.layout().main_wrap && !at_row_start && width > ui.available_size_before_wrap().x {
+        ui.end_row();
+    }
     let response = egui::Frame::new()
         .fill(color.gamma_multiply(0.18))
         .stroke(egui::Stroke::new(1.0, color.gamma_multiply(0.6)))
