@@ -360,33 +360,19 @@ fn from_safetensors(
     hub_total: Option<u64>,
     gguf_files: Vec<GgufChoice>,
 ) -> Weights {
-    let mut by_dtype: BTreeMap<String, DtypeTotals> = BTreeMap::new();
-    let mut files = Vec::new();
-    for read in &reads {
-        for (dtype, totals) in read.header.by_dtype() {
-            let entry = by_dtype.entry(dtype).or_default();
-            entry.parameters += totals.parameters;
-            entry.bytes += totals.bytes;
-        }
-        files.push(WeightFile {
-            path: read.path.clone(),
-            size: read.file_len,
-            parameters: Some(read.header.parameters()),
-            bytes: read.header.data_bytes(),
-            bytes_received: read.bytes_received,
-        });
-    }
-    Weights {
-        format: WeightFormat::Safetensors,
-        parameters: Some(by_dtype.values().map(|t| t.parameters).sum()),
-        bytes: by_dtype.values().map(|t| t.bytes).sum(),
-        files,
-        by_dtype,
-        exact: true,
+    let files = reads.iter().map(|read| {
+        let totals = read.header.by_dtype().into_iter();
+        let totals = totals.map(|(name, t)| (name, t.parameters, t.bytes));
+        let file = weight_file(read, read.header.parameters(), read.header.data_bytes());
+        (file, totals.collect())
+    });
+    summarize(
+        WeightFormat::Safetensors,
+        files.collect(),
         hub_total,
-        gguf: None,
+        None,
         gguf_files,
-    }
+    )
 }
 
 fn from_gguf(
@@ -394,31 +380,54 @@ fn from_gguf(
     hub_total: Option<u64>,
     gguf_files: Vec<GgufChoice>,
 ) -> Weights {
+    let files = reads.iter().map(|read| {
+        let totals = read.header.by_type().into_iter();
+        let totals = totals.map(|(name, t)| (name, t.parameters, t.bytes));
+        let file = weight_file(read, read.header.parameters(), read.header.tensor_bytes());
+        (file, totals.collect())
+    });
+    let files = files.collect();
+    let gguf = reads.into_iter().next().map(|r| r.header);
+    summarize(WeightFormat::Gguf, files, hub_total, gguf, gguf_files)
+}
+
+fn weight_file<T>(read: &HeaderRead<T>, parameters: u64, bytes: u64) -> WeightFile {
+    WeightFile {
+        path: read.path.clone(),
+        size: read.file_len,
+        parameters: Some(parameters),
+        bytes,
+        bytes_received: read.bytes_received,
+    }
+}
+
+/// Per type name (dtype or ggml quant type): parameters and bytes, as read from one header.
+type TypeTotalsRow = (String, u64, u64);
+
+/// Adds up the per-file totals (dtype or quant type name, parameters, bytes) of exactly read
+/// headers.
+fn summarize(
+    format: WeightFormat,
+    files: Vec<(WeightFile, Vec<TypeTotalsRow>)>,
+    hub_total: Option<u64>,
+    gguf: Option<GgufHeader>,
+    gguf_files: Vec<GgufChoice>,
+) -> Weights {
     let mut by_dtype: BTreeMap<String, DtypeTotals> = BTreeMap::new();
-    let mut files = Vec::new();
-    for read in &reads {
-        for (name, totals) in read.header.by_type() {
-            let entry = by_dtype.entry(name).or_default();
-            entry.parameters += totals.parameters;
-            entry.bytes += totals.bytes;
-        }
-        files.push(WeightFile {
-            path: read.path.clone(),
-            size: read.file_len,
-            parameters: Some(read.header.parameters()),
-            bytes: read.header.tensor_bytes(),
-            bytes_received: read.bytes_received,
-        });
+    for (name, parameters, bytes) in files.iter().flat_map(|(_, totals)| totals.iter().cloned()) {
+        let entry = by_dtype.entry(name).or_default();
+        entry.parameters += parameters;
+        entry.bytes += bytes;
     }
     Weights {
-        format: WeightFormat::Gguf,
+        format,
         parameters: Some(by_dtype.values().map(|t| t.parameters).sum()),
         bytes: by_dtype.values().map(|t| t.bytes).sum(),
-        files,
+        files: files.into_iter().map(|(file, _)| file).collect(),
         by_dtype,
         exact: true,
         hub_total,
-        gguf: reads.into_iter().next().map(|r| r.header),
+        gguf,
         gguf_files,
     }
 }
