@@ -26,7 +26,7 @@ use std::path::PathBuf;
 pub use candle_core::Device;
 pub use device::DeviceRequest;
 pub use feature_extraction::{Embedder, EmbeddingOutput, EmbeddingRequest, Pooling};
-pub use pipeline::{CancelToken, Event, Output, Pipeline, Request, RunContext};
+pub use pipeline::{CancelToken, Event, Output, Pipeline, Request, RunContext, Waker};
 pub use registry::{ModelFacts, Plan, Task, plan};
 pub use text_generation::{
     ChatMessage, GenerationOutput, GenerationParams, GenerationRequest, Prompt, StopReason,

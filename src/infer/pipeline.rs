@@ -74,17 +74,45 @@ pub enum Output {
     FeatureExtraction(EmbeddingOutput),
 }
 
+/// Called after every event is sent, so a front end that sleeps between frames (the app)
+/// wakes up to read it.
+#[derive(Clone)]
+pub struct Waker(Arc<dyn Fn() + Send + Sync>);
+
+impl Waker {
+    /// Wraps the function to call after each event.
+    pub fn new(wake: impl Fn() + Send + Sync + 'static) -> Waker {
+        Waker(Arc::new(wake))
+    }
+}
+
+impl std::fmt::Debug for Waker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Waker")
+    }
+}
+
 /// What a pipeline sees while it runs: the cancel flag and where to send events.
 #[derive(Debug, Clone, Default)]
 pub struct RunContext {
     cancel: CancelToken,
     events: Option<Sender<Event>>,
+    waker: Option<Waker>,
 }
 
 impl RunContext {
     /// A context with a cancel token and an optional event channel.
     pub fn new(cancel: CancelToken, events: Option<Sender<Event>>) -> RunContext {
-        RunContext { cancel, events }
+        RunContext {
+            cancel,
+            events,
+            waker: None,
+        }
+    }
+
+    /// The same context, also calling `waker` after each event.
+    pub fn with_waker(self, waker: Option<Waker>) -> RunContext {
+        RunContext { waker, ..self }
     }
 
     /// Whether the user asked to stop.
@@ -101,6 +129,9 @@ impl RunContext {
     pub fn emit(&self, event: Event) {
         if let Some(tx) = &self.events {
             let _ = tx.send(event);
+            if let Some(waker) = &self.waker {
+                (waker.0)();
+            }
         }
     }
 }

@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::feature_extraction::Embedder;
-use super::pipeline::{CancelToken, Event, Output, Pipeline, Request, RunContext};
+use super::pipeline::{CancelToken, Event, Output, Pipeline, Request, RunContext, Waker};
 use super::registry::{Plan, Task};
 use super::text_generation::TextGenerator;
 use super::{DeviceRequest, InferError, device};
@@ -36,13 +36,27 @@ impl InferenceWorker {
     /// Starts a thread that loads `plan` from `dir` on `device`, then serves requests. The first
     /// events are `Status`es, then `Loaded(description)` or `Failed(message)`.
     pub fn spawn(dir: PathBuf, plan: Plan, device: DeviceRequest) -> InferenceWorker {
+        InferenceWorker::spawn_with_waker(dir, plan, device, None)
+    }
+
+    /// Like [`InferenceWorker::spawn`], calling `waker` after every event it sends (the app
+    /// passes `request_repaint`, so it never polls while idle).
+    pub fn spawn_with_waker(
+        dir: PathBuf,
+        plan: Plan,
+        device: DeviceRequest,
+        waker: Option<Waker>,
+    ) -> InferenceWorker {
         let (request_tx, request_rx) = mpsc::channel::<Request>();
         let (event_tx, event_rx) = mpsc::channel::<Event>();
         let cancel = CancelToken::new();
         let thread_cancel = cancel.clone();
         let thread = std::thread::Builder::new()
             .name("hubble-inference".into())
-            .spawn(move || serve(dir, plan, device, request_rx, event_tx, thread_cancel))
+            .spawn(move || {
+                let ctx = RunContext::new(thread_cancel, Some(event_tx)).with_waker(waker);
+                serve(dir, plan, device, request_rx, ctx)
+            })
             .ok();
         InferenceWorker {
             requests: Some(request_tx),
@@ -107,10 +121,8 @@ fn serve(
     plan: Plan,
     device: DeviceRequest,
     requests: Receiver<Request>,
-    events: Sender<Event>,
-    cancel: CancelToken,
+    ctx: RunContext,
 ) {
-    let ctx = RunContext::new(cancel, Some(events));
     let loaded = device::select(device).and_then(|device| {
         ctx.emit(Event::Status(format!(
             "loading {} on {}",

@@ -16,6 +16,9 @@ mod search;
 mod settings;
 mod tasks;
 mod toasts;
+mod try_chat;
+mod try_embed;
+mod try_tab;
 mod widgets;
 mod worker;
 

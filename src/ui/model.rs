@@ -10,6 +10,7 @@ use super::card_view::{self, CardLinks};
 use super::files::{self, FileLinks};
 use super::html::prepare_markdown;
 use super::tasks::task_label;
+use super::try_tab::{TryAction, TryView};
 use super::widgets::{chip, error_box, gated_badge, license_chip};
 use super::worker::{CardData, Job, ModelData, Outcome, Reply, Ticket, Worker};
 use crate::card::classify;
@@ -57,6 +58,7 @@ pub struct ModelView {
     /// Files picked in the Files tab (for downloads).
     pub selected: BTreeSet<String>,
     markdown: CommonMarkCache,
+    try_view: TryView,
 }
 
 impl ModelView {
@@ -64,6 +66,7 @@ impl ModelView {
     pub fn open(repo: RepoId, worker: &mut Worker) -> ModelView {
         let info = Loadable::Loading(worker.submit(Job::Model(repo.clone())));
         let card = Loadable::Loading(worker.submit(Job::Card(repo.clone(), REVISION.into())));
+        let try_view = TryView::new(repo.clone());
         ModelView {
             repo,
             info,
@@ -72,6 +75,7 @@ impl ModelView {
             tab: Tab::Card,
             selected: BTreeSet::new(),
             markdown: CommonMarkCache::default(),
+            try_view,
         }
     }
 
@@ -206,11 +210,12 @@ impl ModelView {
                 "Will it fit?",
                 "Memory estimates for this model on this machine come with issue 6 (system probe and exact memory estimates).",
             ),
-            Tab::Try => placeholder(
-                ui,
-                "Try it",
-                "Running this model locally comes with issue 7 (text tasks) and issue 8 (image and audio models).",
-            ),
+            Tab::Try => {
+                let hub_cache = worker.config().hub_cache.clone();
+                if self.try_view.show(ui, &hub_cache) == TryAction::ShowFiles {
+                    self.tab = Tab::Files;
+                }
+            }
         }
         if retry {
             self.retry(worker);

@@ -54,6 +54,9 @@ impl Toasts {
         egui::Area::new(egui::Id::unique("toasts"))
             .anchor(egui::Align2::RIGHT_BOTTOM, [-12.0, -12.0])
             .order(egui::Order::Foreground)
+            // Clicks outside the Dismiss buttons reach what is under the toasts.
+            .movable(false)
+            .sense(egui::Sense::hover())
             .show(ctx, |ui| {
                 ui.set_max_width(420.0);
                 for (index, toast) in self.toasts.iter_mut().enumerate() {

@@ -11,11 +11,13 @@ mod dxgi;
 #[cfg(target_os = "macos")]
 mod metal;
 mod nvidia;
+mod process;
 mod vulkan;
 
 use serde::{Deserialize, Serialize};
 
 pub use cpu::CpuInfo;
+pub use process::resident_bytes;
 
 /// PCI vendor ids.
 pub const VENDOR_NVIDIA: u32 = 0x10de;

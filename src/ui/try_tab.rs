@@ -1,0 +1,388 @@
+//! The Try tab: finds the model's snapshot in the local cache (off the UI thread), offers only
+//! the tasks that will work, loads the model on an [`InferenceWorker`] thread, and hands its
+//! events to the task's view (chat, similarity, …). The UI thread never waits on the model: the
+//! worker's waker repaints the window when an event arrives.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, channel};
+
+use eframe::egui::{self, RichText};
+
+use super::try_chat::ChatView;
+use super::try_embed::EmbedView;
+use super::widgets::error_box;
+use crate::cache::CachedRepo;
+use crate::fit::system::resident_bytes;
+use crate::format::bytes;
+use crate::hub::RepoId;
+use crate::infer::registry::{self, ModelFacts, Task};
+use crate::infer::{DeviceRequest, Event, InferenceWorker, Output, Request, Waker, device};
+
+/// The revision the Try tab runs.
+const REVISION: &str = "main";
+
+/// What the tab asks of the rest of the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TryAction {
+    /// Nothing.
+    None,
+    /// Show the Files tab (to download the weights).
+    ShowFiles,
+}
+
+/// What the cache holds for the model.
+#[derive(Debug, Clone)]
+struct Found {
+    dir: PathBuf,
+    facts: ModelFacts,
+    tasks: Vec<Task>,
+    /// Why the default task can't run, when no task can.
+    reason: Option<String>,
+}
+
+enum Lookup {
+    Idle,
+    Pending(Receiver<Result<Found, String>>),
+    Done(Result<Found, String>),
+}
+
+/// A loaded (or loading) model.
+struct Session {
+    worker: InferenceWorker,
+    task: Task,
+    state: SessionState,
+    /// A job is running (the stop button shows).
+    busy: bool,
+    rss_before: Option<u64>,
+}
+
+enum SessionState {
+    Loading(String),
+    Ready(String),
+    Failed(String),
+}
+
+/// The Try tab of one model page.
+pub struct TryView {
+    repo: RepoId,
+    lookup: Lookup,
+    task: Option<Task>,
+    gguf_file: Option<String>,
+    device: DeviceRequest,
+    session: Option<Session>,
+    /// RAM the process gained while the model loaded (what the Fit tab shows as measured).
+    pub measured: Option<u64>,
+    chat: ChatView,
+    embed: EmbedView,
+}
+
+impl TryView {
+    /// A tab for `repo`; nothing happens until it is first shown.
+    pub fn new(repo: RepoId) -> TryView {
+        TryView {
+            repo,
+            lookup: Lookup::Idle,
+            task: None,
+            gguf_file: None,
+            device: DeviceRequest::Auto,
+            session: None,
+            measured: None,
+            chat: ChatView::default(),
+            embed: EmbedView::default(),
+        }
+    }
+
+    /// Shows the tab; `hub_cache` is where snapshots are looked up.
+    pub fn show(&mut self, ui: &mut egui::Ui, hub_cache: &std::path::Path) -> TryAction {
+        self.poll_lookup(ui.ctx(), hub_cache);
+        self.poll_session();
+        let found = match &self.lookup {
+            Lookup::Idle | Lookup::Pending(_) => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Looking for the model in the local cache…");
+                });
+                return TryAction::None;
+            }
+            Lookup::Done(Err(message)) => {
+                let message = message.clone();
+                return self.not_available(ui, &message);
+            }
+            Lookup::Done(Ok(found)) => found.clone(),
+        };
+        if found.tasks.is_empty() {
+            let reason = found
+                .reason
+                .clone()
+                .unwrap_or_else(|| "no task this build can run".into());
+            return self.not_available(ui, &reason);
+        }
+        self.controls(ui, &found);
+        ui.separator();
+        self.session_view(ui);
+        TryAction::None
+    }
+
+    fn not_available(&mut self, ui: &mut egui::Ui, message: &str) -> TryAction {
+        let mut action = TryAction::None;
+        ui.add_space(12.0);
+        ui.label(RichText::new("This model can't be tried here yet.").heading());
+        ui.label(message);
+        ui.horizontal(|ui| {
+            if ui.button("Go to Files to download it").clicked() {
+                action = TryAction::ShowFiles;
+            }
+            if ui.button("Look again").clicked() {
+                self.lookup = Lookup::Idle;
+            }
+        });
+        action
+    }
+
+    fn poll_lookup(&mut self, ctx: &egui::Context, hub_cache: &std::path::Path) {
+        match &self.lookup {
+            Lookup::Idle => {
+                let (tx, rx) = channel();
+                let repo = self.repo.clone();
+                let hub_cache = hub_cache.to_path_buf();
+                let ctx = ctx.clone();
+                std::thread::spawn(move || {
+                    let _ = tx.send(find(&hub_cache, &repo));
+                    ctx.request_repaint();
+                });
+                self.lookup = Lookup::Pending(rx);
+            }
+            Lookup::Pending(rx) => {
+                if let Ok(result) = rx.try_recv() {
+                    if let Ok(found) = &result {
+                        self.task = self.task.or_else(|| found.tasks.first().copied());
+                        self.gguf_file = found.facts.gguf_files().into_iter().next();
+                    }
+                    self.lookup = Lookup::Done(result);
+                }
+            }
+            Lookup::Done(_) => {}
+        }
+    }
+
+    fn controls(&mut self, ui: &mut egui::Ui, found: &Found) {
+        let loaded = self.session.is_some();
+        ui.horizontal_wrapped(|ui| {
+            ui.label("Task");
+            ui.add_enabled_ui(!loaded, |ui| {
+                egui::ComboBox::from_id_salt("try-task")
+                    .selected_text(self.task.map(Task::as_str).unwrap_or("—"))
+                    .show_ui(ui, |ui| {
+                        for task in &found.tasks {
+                            ui.selectable_value(&mut self.task, Some(*task), task.as_str());
+                        }
+                    });
+            });
+            let ggufs = found.facts.gguf_files();
+            if ggufs.len() > 1 && self.task == Some(Task::TextGeneration) {
+                ui.label("File");
+                ui.add_enabled_ui(!loaded, |ui| {
+                    egui::ComboBox::from_id_salt("try-gguf")
+                        .selected_text(self.gguf_file.as_deref().unwrap_or("—"))
+                        .show_ui(ui, |ui| {
+                            for file in &ggufs {
+                                ui.selectable_value(
+                                    &mut self.gguf_file,
+                                    Some(file.clone()),
+                                    file.as_str(),
+                                );
+                            }
+                        });
+                });
+            }
+            ui.label("Device");
+            ui.add_enabled_ui(!loaded, |ui| {
+                egui::ComboBox::from_id_salt("try-device")
+                    .selected_text(self.device.to_string())
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(&mut self.device, DeviceRequest::Auto, "auto");
+                        for choice in device::available() {
+                            ui.selectable_value(&mut self.device, choice, choice.to_string());
+                        }
+                    });
+            });
+            if loaded {
+                if ui
+                    .button("Unload")
+                    .on_hover_text("Free the model's memory")
+                    .clicked()
+                {
+                    self.session = None;
+                }
+            } else if ui.button("Load model").clicked() {
+                self.load(ui.ctx(), found);
+            }
+        });
+        ui.label(
+            RichText::new(format!(
+                "{} · {}",
+                found.facts.architecture_name(),
+                found.dir.display()
+            ))
+            .weak()
+            .small(),
+        );
+    }
+
+    fn load(&mut self, ctx: &egui::Context, found: &Found) {
+        let Some(task) = self.task else { return };
+        let mut facts = found.facts.clone();
+        if let Some(file) = &self.gguf_file {
+            facts.files.retain(|f| f == file || !f.ends_with(".gguf"));
+            facts.gguf_architecture = registry::gguf_architecture(&found.dir.join(file)).ok();
+        }
+        self.measured = None;
+        let plan = match registry::plan(&facts, Some(task)) {
+            Ok(plan) => plan,
+            Err(error) => {
+                self.lookup = Lookup::Done(Err(error.to_string()));
+                return;
+            }
+        };
+        let repaint = ctx.clone();
+        let waker = Waker::new(move || repaint.request_repaint());
+        self.session = Some(Session {
+            worker: InferenceWorker::spawn_with_waker(
+                found.dir.clone(),
+                plan,
+                self.device,
+                Some(waker),
+            ),
+            task,
+            state: SessionState::Loading("starting".into()),
+            busy: false,
+            rss_before: resident_bytes(),
+        });
+    }
+
+    fn poll_session(&mut self) {
+        let Some(session) = &mut self.session else {
+            return;
+        };
+        while let Some(event) = session.worker.try_recv() {
+            match event {
+                Event::Status(line) => {
+                    if let SessionState::Loading(status) = &mut session.state {
+                        *status = line;
+                    }
+                }
+                Event::Loaded(description) => {
+                    self.measured = session
+                        .rss_before
+                        .zip(resident_bytes())
+                        .map(|(before, after)| after.saturating_sub(before));
+                    session.state = SessionState::Ready(description);
+                }
+                Event::Token(piece) => self.chat.on_token(&piece),
+                Event::Finished(output) => {
+                    session.busy = false;
+                    match output {
+                        Output::TextGeneration(g) => self.chat.on_finished(&g),
+                        Output::FeatureExtraction(e) => self.embed.on_finished(e),
+                    }
+                }
+                Event::Failed(message) => {
+                    if matches!(session.state, SessionState::Loading(_)) {
+                        session.state = SessionState::Failed(message);
+                    } else {
+                        session.busy = false;
+                        self.chat.on_failed(&message);
+                        self.embed.on_failed(&message);
+                    }
+                }
+            }
+        }
+    }
+
+    fn session_view(&mut self, ui: &mut egui::Ui) {
+        let Some(session) = &mut self.session else {
+            ui.label("Pick a task and press Load model. The model runs on this machine.");
+            return;
+        };
+        match &session.state {
+            SessionState::Loading(status) => {
+                let mut cancel = false;
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label(format!("Loading: {status}…"));
+                    cancel = ui.button("Cancel").clicked();
+                });
+                if cancel {
+                    self.session = None;
+                }
+                return;
+            }
+            SessionState::Failed(message) => {
+                let message = format!("The model could not be loaded: {message}");
+                if error_box(ui, &message) {
+                    self.session = None;
+                }
+                return;
+            }
+            SessionState::Ready(description) => {
+                let mut line = format!("Loaded {description}");
+                if let Some(used) = self.measured {
+                    line.push_str(&format!(" · memory used: {}", bytes(used)));
+                }
+                ui.label(RichText::new(line).weak());
+            }
+        }
+        let request = match session.task {
+            Task::TextGeneration => self.chat.show(ui, session.busy),
+            _ => self.embed.show(ui, session.busy),
+        };
+        let session = self.session.as_mut().expect("shown above");
+        match request {
+            ViewRequest::None => {}
+            ViewRequest::Run(request) => {
+                if let Err(error) = session.worker.submit(request) {
+                    self.chat.on_failed(&error.to_string());
+                    self.embed.on_failed(&error.to_string());
+                } else {
+                    session.busy = true;
+                }
+            }
+            ViewRequest::Stop => session.worker.cancel(),
+        }
+    }
+}
+
+/// What a task view asks the tab to do.
+pub enum ViewRequest {
+    /// Nothing.
+    None,
+    /// Run this request on the loaded model.
+    Run(Request),
+    /// Stop the running job.
+    Stop,
+}
+
+/// Finds `repo`'s snapshot at [`REVISION`] and what can run from it (reads config.json and the
+/// GGUF header, so it runs off the UI thread).
+fn find(hub_cache: &std::path::Path, repo: &RepoId) -> Result<Found, String> {
+    let cached = CachedRepo::new(hub_cache, repo);
+    let commit = cached.resolve_revision(REVISION).ok_or_else(|| {
+        format!("{repo} is not downloaded yet: download it (or the files you want) first.")
+    })?;
+    let dir = cached.folder().join("snapshots").join(commit);
+    let facts = ModelFacts::from_dir(&dir).map_err(|e| e.to_string())?;
+    let tasks = facts.supported_tasks();
+    let reason = match registry::plan(&facts, None) {
+        Ok(_) => None,
+        Err(error) if facts.gguf_files().is_empty() && !facts.has_safetensors() => Some(format!(
+            "{error}. The weights (safetensors or GGUF) are not in the cache yet."
+        )),
+        Err(error) => Some(error.to_string()),
+    };
+    Ok(Found {
+        dir,
+        facts,
+        tasks,
+        reason,
+    })
+}

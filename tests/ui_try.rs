@@ -1,0 +1,177 @@
+//! The Try tab driven through its AccessKit tree (egui_kittest, no GPU): models cached from
+//! the tiny fixtures are loaded on the inference thread and answer in the app.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use hubble::config::{Env, HubConfig, Overrides};
+use hubble::ui::{AppOptions, HubbleApp};
+
+/// How long a test waits for something to appear (loading and generating on a debug build).
+const WAIT: Duration = Duration::from_secs(60);
+
+const COMMIT: &str = "89abcdef0123456789abcdef0123456789abcdef";
+
+struct TestEnv {
+    home: PathBuf,
+}
+
+impl Env for TestEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        (name == "HF_HOME").then(|| self.home.display().to_string())
+    }
+    fn home(&self) -> Option<PathBuf> {
+        Some(self.home.clone())
+    }
+}
+
+type App = Option<HubbleApp>;
+
+/// An offline app over `home`'s cache (the Try tab needs nothing but the cache).
+fn offline_harness(home: &Path) -> Harness<'static, App> {
+    let overrides = Overrides {
+        endpoint: Some("http://127.0.0.1:9".into()),
+        offline: true,
+        ..Overrides::default()
+    };
+    let config = HubConfig::resolve(
+        &TestEnv {
+            home: home.to_path_buf(),
+        },
+        &overrides,
+    );
+    Harness::builder()
+        .with_size(egui::vec2(1280.0, 900.0))
+        .build_ui_state(
+            move |ui, app: &mut App| {
+                app.get_or_insert_with(|| {
+                    HubbleApp::new(ui.ctx(), config.clone(), AppOptions::default())
+                })
+                .show(ui);
+            },
+            None,
+        )
+}
+
+fn wait_for(harness: &mut Harness<'static, App>, what: &str, done: impl Fn(&Harness<App>) -> bool) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        harness.step();
+        if done(harness) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn has(harness: &Harness<App>, label: &str) -> bool {
+    harness.query_all_by_label_contains(label).next().is_some()
+}
+
+/// Copies `files` of a tiny fixture into the cache as `id` at refs/main.
+fn cache_fixture(home: &Path, id: &str, fixture: &str, files: &[&str]) {
+    let folder = home
+        .join("hub")
+        .join(format!("models--{}", id.replace('/', "--")));
+    let snapshot = folder.join("snapshots").join(COMMIT);
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tiny")
+        .join(fixture);
+    for file in files {
+        let target = snapshot.join(file);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(source.join(file), &target).unwrap();
+    }
+    std::fs::create_dir_all(folder.join("refs")).unwrap();
+    std::fs::write(folder.join("refs/main"), COMMIT).unwrap();
+}
+
+fn open_try_tab(harness: &mut Harness<'static, App>, id: &str) {
+    harness.state_mut().as_mut().unwrap().open_model(id);
+    wait_for(harness, "the model page", |h| has(h, "Try"));
+    harness.get_by_label("Try").click();
+}
+
+#[test]
+fn chat_with_a_cached_causal_lm_streams_a_reply_with_speeds() {
+    let home = tempfile::tempdir().unwrap();
+    cache_fixture(
+        home.path(),
+        "acme/tiny-llama",
+        "llama",
+        &["config.json", "model.safetensors", "tokenizer.json"],
+    );
+    let mut harness = offline_harness(home.path());
+    open_try_tab(&mut harness, "acme/tiny-llama");
+    wait_for(&mut harness, "the Load button", |h| has(h, "Load model"));
+    harness.get_by_label("Load model").click();
+    wait_for(&mut harness, "the loaded model", |h| has(h, "Loaded "));
+    assert!(
+        has(&harness, "memory used:"),
+        "the measured memory is shown"
+    );
+    harness.get_by_label("Message").focus();
+    harness.step();
+    harness.get_by_label("Message").type_text("hello there");
+    harness.step();
+    harness.get_by_label("Send").click();
+    wait_for(&mut harness, "the finished reply", |h| {
+        has(h, "generated at")
+    });
+    assert!(
+        has(&harness, "hello there"),
+        "the user's message stays in the transcript"
+    );
+    assert!(has(&harness, "Model"), "the reply is shown as the model's");
+    assert!(has(&harness, "prompt tokens at"), "prompt speed shown");
+    harness.get_by_label("Unload").click();
+    wait_for(&mut harness, "Load offered again", |h| has(h, "Load model"));
+}
+
+#[test]
+fn similarity_of_sentences_with_a_cached_sentence_transformer() {
+    let home = tempfile::tempdir().unwrap();
+    cache_fixture(
+        home.path(),
+        "acme/tiny-bert",
+        "bert",
+        &[
+            "config.json",
+            "model.safetensors",
+            "tokenizer.json",
+            "modules.json",
+            "1_Pooling/config.json",
+        ],
+    );
+    let mut harness = offline_harness(home.path());
+    open_try_tab(&mut harness, "acme/tiny-bert");
+    wait_for(&mut harness, "the Load button", |h| has(h, "Load model"));
+    harness.get_by_label("Load model").click();
+    wait_for(&mut harness, "the Compare button", |h| has(h, "Compare"));
+    harness.get_by_label("Compare").click();
+    wait_for(&mut harness, "the similarity matrix", |h| {
+        has(h, "Cosine similarity")
+    });
+    assert!(has(&harness, "Most similar to “A man is eating food.”"));
+    assert!(has(&harness, "1.00"), "a sentence is identical to itself");
+}
+
+#[test]
+fn a_model_without_weights_in_the_cache_says_so_and_leads_to_files() {
+    let home = tempfile::tempdir().unwrap();
+    cache_fixture(home.path(), "acme/config-only", "llama", &["config.json"]);
+    let mut harness = offline_harness(home.path());
+    open_try_tab(&mut harness, "acme/config-only");
+    wait_for(&mut harness, "the explanation", |h| {
+        has(h, "can't be tried here yet")
+    });
+    assert!(has(&harness, "not in the cache yet"));
+    harness.get_by_label("Go to Files to download it").click();
+    wait_for(&mut harness, "the Files tab", |h| {
+        !has(h, "can't be tried here yet") && has(h, "config.json")
+    });
+}
