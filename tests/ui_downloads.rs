@@ -357,7 +357,7 @@ fn the_cache_page_lists_verifies_and_deletes_a_downloaded_repo() {
     assert_eq!(repo.nb_files, 7);
     assert!(repo.size_on_disk > 0);
     let size = hubble::format::bytes(repo.size_on_disk);
-    assert!(has_label(&harness, &format!("1 repos, {size} on disk")));
+    assert!(has_label(&harness, &format!("1 repo, {size} on disk")));
     assert!(has_label_containing(
         &harness,
         &format!("{size}  ·  7 files")
@@ -398,4 +398,41 @@ fn clicking_a_cached_repo_opens_its_model_page() {
         matches!(app(h).route(), hubble::ui::Route::Model(r) if r.as_str() == TINY)
             && has_label(h, "Tiny model")
     });
+}
+
+#[test]
+fn prune_on_the_cache_page_removes_a_detached_revision() {
+    let hub = FixtureHub::start();
+    let home = tempfile::tempdir().unwrap();
+    download_tiny(&hub, home.path());
+    // A revision no ref points at, with a blob of its own.
+    let folder = repo_folder(home.path(), TINY);
+    let detached = folder.join("snapshots/0000000000000000000000000000000000000001");
+    std::fs::create_dir_all(&detached).unwrap();
+    std::fs::write(folder.join("blobs/old-blob"), "old\n").unwrap();
+    std::os::unix::fs::symlink("../../blobs/old-blob", detached.join("old.txt")).unwrap();
+
+    let mut harness = harness(config(&hub.url(), home.path(), false));
+    harness.step();
+    harness.get_by_label("Cache").click();
+    wait_for(&mut harness, "both revisions", |h| {
+        app(h)
+            .cache_report()
+            .is_some_and(|r| r.repos.len() == 1 && r.repos[0].revisions.len() == 2)
+            && has_label_containing(h, "(detached)")
+    });
+    harness.get_by_label("Prune").click();
+    wait_for(&mut harness, "the confirmation", |h| {
+        has_label(h, "Yes, prune")
+    });
+    harness.get_by_label("Yes, prune").click();
+    wait_for(&mut harness, "one revision left", |h| {
+        app(h)
+            .cache_report()
+            .is_some_and(|r| r.repos.len() == 1 && r.repos[0].revisions.len() == 1)
+            && !has_label_containing(h, "(detached)")
+    });
+    assert!(!detached.exists());
+    assert!(!folder.join("blobs/old-blob").exists());
+    assert!(folder.join("refs/main").is_file());
 }

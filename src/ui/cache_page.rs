@@ -137,9 +137,10 @@ impl CachePage {
         });
         ui.horizontal(|ui| {
             if let Some(report) = &self.report {
+                let n = report.repos.len();
                 ui.strong(format!(
-                    "{} repos, {} on disk",
-                    report.repos.len(),
+                    "{n} {}, {} on disk",
+                    if n == 1 { "repo" } else { "repos" },
                     bytes(report.size_on_disk)
                 ));
             }
