@@ -717,6 +717,59 @@ fn the_handle_pauses_resumes_and_reports_progress() {
     assert_eq!(result.commit, outcome.commit);
 }
 
+#[test]
+fn a_download_that_would_not_leave_the_headroom_asked_for_is_refused() {
+    use hubble::download::{self, DownloadError, DownloadOptions, DownloadSpec};
+    const KEEP: u64 = u64::MAX / 2;
+    let hub = FixtureHub::start();
+    let home = tempfile::tempdir().unwrap();
+    let config = hubble::config::HubConfig::resolve(
+        &TestEnv(home.path().to_path_buf(), hub.url()),
+        &hubble::config::Overrides::default(),
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = hubble::hub::HubClient::new(config).unwrap();
+    let spec = DownloadSpec::new(hubble::hub::RepoId::parse(TINY).unwrap());
+    let options = DownloadOptions {
+        keep_free_bytes: KEEP,
+        ..DownloadOptions::default()
+    };
+    let error = runtime
+        .block_on(download::download(&client, spec.clone(), options))
+        .unwrap_err();
+    let DownloadError::NoSpace {
+        needed,
+        available,
+        keep_free,
+        ..
+    } = &error
+    else {
+        panic!("expected a no-space refusal, got {error:?}");
+    };
+    assert_eq!(*keep_free, KEEP);
+    assert!(*needed > 0 && *available < needed + KEEP);
+    assert_eq!(error.kind(), "no_space");
+    let message = error.to_string();
+    assert!(message.contains("must stay free"), "{message}");
+    assert!(message.contains("hubble cache prune"), "{message}");
+    // Refused before anything was written: no blob, no snapshot, no ref.
+    let folder = repo_folder(home.path(), TINY);
+    assert!(tree(&folder.join("blobs")).is_empty());
+    assert!(!folder.join("snapshots").exists());
+    assert!(!folder.join("refs/main").exists());
+
+    // Without the headroom the same download fits and completes.
+    let outcome = runtime
+        .block_on(download::download(
+            &client,
+            spec,
+            DownloadOptions::default(),
+        ))
+        .unwrap();
+    assert_eq!(outcome.files.len(), 7);
+    assert!(folder.join("refs/main").is_file());
+}
+
 struct TestEnv(PathBuf, String);
 
 impl hubble::config::Env for TestEnv {

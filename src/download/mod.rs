@@ -73,6 +73,10 @@ pub struct DownloadOptions {
     pub chunk_size: u64,
     /// How often [`DownloadEvent::Progress`] is sent.
     pub progress_interval: Duration,
+    /// Bytes that must still be free on the cache's disk once the download is complete
+    /// (headroom for other programs); a download that would eat into it is refused with
+    /// [`DownloadError::NoSpace`] before anything is written. Default 0.
+    pub keep_free_bytes: u64,
 }
 
 impl Default for DownloadOptions {
@@ -82,6 +86,7 @@ impl Default for DownloadOptions {
             streams_per_file: 4,
             chunk_size: 64 << 20,
             progress_interval: Duration::from_millis(100),
+            keep_free_bytes: 0,
         }
     }
 }
@@ -141,9 +146,11 @@ pub enum DownloadError {
     },
     /// The files do not fit on the cache's disk.
     #[error(
-        "Not enough disk space in {}: this download needs {needed} more bytes, {available} are \
-         free. Free some space (`hubble cache prune`, `hubble cache rm`) or pick fewer files.",
-        dir.display()
+        "Not enough disk space in {}: this download needs {needed} more bytes{}, {available} \
+         are free. Free some space (`hubble cache prune`, `hubble cache rm`) or pick fewer \
+         files.",
+        dir.display(),
+        keep_note(*.keep_free)
     )]
     NoSpace {
         /// The blobs folder.
@@ -152,6 +159,8 @@ pub enum DownloadError {
         needed: u64,
         /// Bytes free.
         available: u64,
+        /// Bytes that must stay free ([`DownloadOptions::keep_free_bytes`]).
+        keep_free: u64,
     },
     /// A file name would escape the cache folder; nothing was downloaded.
     #[error(
@@ -190,6 +199,15 @@ pub enum DownloadError {
     /// Paused (internal: streams stop this way and wait for resume).
     #[error("The download is paused.")]
     Paused,
+}
+
+/// The part of the no-space message about the headroom asked for (none when it is 0).
+fn keep_note(keep_free: u64) -> String {
+    if keep_free == 0 {
+        String::new()
+    } else {
+        format!(" and {keep_free} must stay free")
+    }
 }
 
 impl DownloadError {
@@ -518,9 +536,6 @@ async fn run(
             message: e.to_string(),
         }
     };
-    std::fs::create_dir_all(&snapshot).map_err(io(&snapshot))?;
-    fsutil::write_ref(&folder, spec.revision(), &commit).map_err(io(&folder.join("refs")))?;
-
     let blobs = folder.join("blobs");
     let mut planned = Vec::new();
     let mut to_fetch = 0;
@@ -543,16 +558,21 @@ async fn run(
             resumed_bytes: resumed,
         });
     }
+    let keep_free = options.keep_free_bytes;
     if to_fetch > 0
         && let Some(available) = fsutil::free_space(&blobs)
-        && available < to_fetch
+        && available < to_fetch.saturating_add(keep_free)
     {
         return Err(DownloadError::NoSpace {
             dir: blobs,
             needed: to_fetch,
             available,
+            keep_free,
         });
     }
+    // Only now, so a refused download leaves no ref to an empty snapshot.
+    std::fs::create_dir_all(&snapshot).map_err(io(&snapshot))?;
+    fsutil::write_ref(&folder, spec.revision(), &commit).map_err(io(&folder.join("refs")))?;
     let plan = Plan {
         repo: spec.repo.to_string(),
         commit: commit.clone(),

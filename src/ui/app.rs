@@ -1,5 +1,6 @@
-//! The app: routes (search, model pages) with back/forward history, global shortcuts, the top
-//! bar with the offline banner, windows and toasts, and the reply pump from the worker.
+//! The app: routes (search, model pages, the cache) with back/forward history, global
+//! shortcuts, the top bar with the offline banner, the Downloads panel, windows and toasts,
+//! and the reply pump from the worker.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -8,6 +9,9 @@ use std::time::Instant;
 use eframe::egui::{self, Key, Modifiers, RichText};
 
 use super::about::{self, RendererInfo};
+use super::cache_page::{CacheAction, CachePage};
+use super::downloads::Downloads;
+use super::downloads_panel;
 use super::images::HubBytesLoader;
 use super::model::ModelView;
 use super::search::{SearchAction, SearchState};
@@ -24,6 +28,8 @@ pub enum Route {
     Search,
     /// A model page.
     Model(RepoId),
+    /// The Cache page.
+    Cache,
 }
 
 /// How the app was started.
@@ -53,6 +59,8 @@ pub struct HubbleApp {
     position: usize,
     pages: HashMap<RepoId, ModelView>,
     toasts: Toasts,
+    downloads: Downloads,
+    cache_page: CachePage,
     offline: Option<String>,
     about_open: bool,
     frames: u64,
@@ -86,7 +94,10 @@ impl HubbleApp {
                     .to_string(),
             );
         }
+        let downloads = Downloads::new(&worker, ctx);
         HubbleApp {
+            downloads,
+            cache_page: CachePage::default(),
             worker,
             options,
             settings,
@@ -118,6 +129,26 @@ impl HubbleApp {
     /// The files picked in a model's Files tab (what the download issue will fetch).
     pub fn selected_files(&self, repo: &RepoId) -> Option<&BTreeSet<String>> {
         self.pages.get(repo).map(|page| &page.selected)
+    }
+
+    /// The downloads (what the Downloads panel shows).
+    pub fn downloads(&self) -> &Downloads {
+        &self.downloads
+    }
+
+    /// The Cache page's last scan, if one finished.
+    pub fn cache_report(&self) -> Option<&crate::cache::manage::CacheReport> {
+        self.cache_page.report()
+    }
+
+    /// Opens the Cache page and scans the cache again.
+    pub fn open_cache(&mut self, ctx: &egui::Context) {
+        self.cache_page.refresh(
+            &self.worker.handle(),
+            ctx,
+            self.worker.config().hub_cache.clone(),
+        );
+        self.navigate(Route::Cache);
     }
 
     /// Whether the offline banner is up.
@@ -168,6 +199,7 @@ impl HubbleApp {
         if config != *self.worker.config() {
             self.worker.set_config(config);
             self.pages.clear();
+            self.cache_page = CachePage::default();
             self.history = vec![Route::Search];
             self.position = 0;
             self.go_online();
@@ -215,6 +247,18 @@ impl HubbleApp {
     fn shortcuts(&mut self, ctx: &egui::Context) {
         if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::Q)) {
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+        let (cache, downloads) = ctx.input_mut(|i| {
+            (
+                i.consume_key(Modifiers::COMMAND | Modifiers::SHIFT, Key::C),
+                i.consume_key(Modifiers::COMMAND, Key::J),
+            )
+        });
+        if cache {
+            self.open_cache(ctx);
+        }
+        if downloads {
+            self.downloads.open = !self.downloads.open;
         }
         let (focus, back, forward) = ctx.input_mut(|i| {
             let focus = i.consume_key(Modifiers::COMMAND, Key::K)
@@ -264,6 +308,13 @@ impl HubbleApp {
                     self.navigate(Route::Search);
                     self.search.focus();
                 }
+                if ui
+                    .selectable_label(*self.route() == Route::Cache, "Cache")
+                    .on_hover_text("Ctrl+Shift+C")
+                    .clicked()
+                {
+                    self.open_cache(ui.ctx());
+                }
                 ui.label(RichText::new("Hubble").strong());
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     if ui.button("About").clicked() {
@@ -271,6 +322,17 @@ impl HubbleApp {
                     }
                     if ui.button("Settings").clicked() {
                         self.settings_window.open = !self.settings_window.open;
+                    }
+                    if ui
+                        .selectable_label(self.downloads.open, "Downloads")
+                        .on_hover_text("Ctrl+J")
+                        .clicked()
+                    {
+                        self.downloads.open = !self.downloads.open;
+                    }
+                    let active = self.downloads.active();
+                    if active > 0 {
+                        ui.label(RichText::new(format!("{active} active")).weak());
                     }
                 });
             });
@@ -294,8 +356,23 @@ impl HubbleApp {
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         self.pump_replies();
+        if self.downloads.poll(&ctx, &self.worker, &mut self.toasts)
+            && *self.route() == Route::Cache
+        {
+            self.open_cache(&ctx);
+        }
         self.shortcuts(&ctx);
         self.top_bar(ui);
+        if self.downloads.open {
+            let actions = egui::Panel::right("downloads")
+                .resizable(true)
+                .default_size(400.0)
+                .show(ui, |ui| downloads_panel::show(ui, &self.downloads))
+                .inner;
+            for action in actions {
+                self.downloads.apply(action, &self.worker, &mut self.toasts);
+            }
+        }
         match self.route().clone() {
             Route::Search => {
                 if let Some(SearchAction::Open(id)) = self.search.show(ui, &mut self.worker) {
@@ -311,6 +388,21 @@ impl HubbleApp {
                         self.pages.insert(repo.clone(), page);
                     }
                 });
+                if let Some(spec) = self.pages.get_mut(&repo).and_then(|p| p.download.take()) {
+                    self.downloads.start(spec, &self.worker, &mut self.toasts);
+                }
+            }
+            Route::Cache => {
+                let runtime = self.worker.handle();
+                let root = self.worker.config().hub_cache.clone();
+                let action = egui::CentralPanel::default()
+                    .show(ui, |ui| {
+                        self.cache_page.show(ui, &runtime, &root, &mut self.toasts)
+                    })
+                    .inner;
+                if let Some(CacheAction::OpenModel(id)) = action {
+                    self.open_model(&id);
+                }
             }
         }
         if let Some(action) = self

@@ -1,5 +1,6 @@
 //! The Files tab: the repository tree with sizes and LFS badges, the total, and checkboxes to
-//! pick files (the selection is kept for downloads), with copy-path and open-on-Hub buttons.
+//! pick files (the selection is kept for downloads), with copy-path and open-on-Hub buttons,
+//! and the Download buttons (the picked files, or all).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -43,17 +44,19 @@ pub struct FileLinks<'a> {
     pub blob_base: &'a str,
 }
 
-/// Shows the tree; `selected` holds the picked paths.
+/// Shows the tree; `selected` holds the picked paths. Returns the files to download when a
+/// Download button was clicked (empty: the whole repository).
 pub fn show(
     ui: &mut egui::Ui,
     info: &ModelInfo,
     selected: &mut BTreeSet<String>,
     links: &FileLinks<'_>,
-) {
+) -> Option<Vec<String>> {
     if info.siblings.is_empty() {
         ui.label("No files listed.");
-        return;
+        return None;
     }
+    let mut download = None;
     let total: u64 = info.siblings.iter().filter_map(|s| s.size).sum();
     let unknown = info.siblings.iter().filter(|s| s.size.is_none()).count();
     let picked: u64 = info
@@ -80,12 +83,28 @@ pub fn show(
         if ui.small_button("Select none").clicked() {
             selected.clear();
         }
+        ui.separator();
+        let hover = "Into the Hugging Face cache; progress in the Downloads panel (Ctrl+J)";
+        if !selected.is_empty() {
+            let files = if selected.len() == 1 { "file" } else { "files" };
+            if ui
+                .button(format!("Download {} picked {files}", selected.len()))
+                .on_hover_text(hover)
+                .clicked()
+            {
+                download = Some(selected.iter().cloned().collect());
+            }
+        }
+        if ui.button("Download all").on_hover_text(hover).clicked() {
+            download = Some(Vec::new());
+        }
     });
     ui.separator();
     let root = Folder::build(&info.siblings);
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| folder(ui, &root, "", selected, links));
+    download
 }
 
 fn folder(

@@ -1,4 +1,5 @@
-//! The desktop app (eframe/egui): search → model page (card, files, license).
+//! The desktop app (eframe/egui): search → model page (card, files, license), the Downloads
+//! panel and the Cache page.
 //!
 //! The UI thread never does I/O and never waits: [`worker::Worker`] runs every request on a
 //! small tokio runtime and sends results back over a channel, waking the UI with
@@ -6,12 +7,17 @@
 
 mod about;
 mod app;
+mod background;
+mod cache_page;
 mod card_view;
+mod downloads;
+mod downloads_panel;
 mod facets;
 mod files;
 mod html;
 mod images;
 mod model;
+mod queue_sync;
 mod search;
 mod settings;
 mod tasks;
@@ -29,6 +35,7 @@ use eframe::egui;
 
 pub use about::RendererInfo;
 pub use app::{AppOptions, HubbleApp, Route};
+pub use downloads::{DownloadRow, Downloads, FileRow, RowState};
 pub use settings::{Settings, Theme, write_token_file};
 
 use crate::config::{HubConfig, Overrides};

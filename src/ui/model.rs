@@ -14,6 +14,7 @@ use super::try_tab::{TryAction, TryView};
 use super::widgets::{chip, error_box, gated_badge, license_chip};
 use super::worker::{CardData, Job, ModelData, Outcome, Reply, Ticket, Worker};
 use crate::card::classify;
+use crate::download::DownloadSpec;
 use crate::format::{count, params, relative_time};
 use crate::hub::{HubError, RepoId, encode_revision};
 
@@ -57,6 +58,8 @@ pub struct ModelView {
     pub tab: Tab,
     /// Files picked in the Files tab (for downloads).
     pub selected: BTreeSet<String>,
+    /// A download the Files tab asked for; the app takes it and starts it.
+    pub download: Option<DownloadSpec>,
     markdown: CommonMarkCache,
     try_view: TryView,
 }
@@ -74,6 +77,7 @@ impl ModelView {
             body: String::new(),
             tab: Tab::Card,
             selected: BTreeSet::new(),
+            download: None,
             markdown: CommonMarkCache::default(),
             try_view,
         }
@@ -202,7 +206,13 @@ impl ModelView {
                     let links = FileLinks {
                         blob_base: &blob_base,
                     };
-                    files::show(ui, &data.info, &mut self.selected, &links);
+                    if let Some(files) = files::show(ui, &data.info, &mut self.selected, &links) {
+                        self.download = Some(DownloadSpec {
+                            revision: Some(REVISION.to_string()),
+                            files,
+                            ..DownloadSpec::new(self.repo.clone())
+                        });
+                    }
                 }
             },
             Tab::Fit => placeholder(
