@@ -2,94 +2,16 @@
 //! hub. Results arrive from worker threads, so each test steps the harness until the expected
 //! state appears, with a bounded wait.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+#[path = "support/ui.rs"]
+mod ui;
+
+use std::path::Path;
 
 use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use fixture_hub::FixtureHub;
-use hubble::config::{Env, HubConfig, Overrides};
-use hubble::ui::{AppOptions, HubbleApp};
-
-/// How long a test waits for something to appear.
-const WAIT: Duration = Duration::from_secs(10);
-
-/// An environment with nothing set but `HF_HOME` (so no real token or cache is ever read).
-struct TestEnv {
-    home: PathBuf,
-}
-
-impl Env for TestEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        (name == "HF_HOME").then(|| self.home.display().to_string())
-    }
-    fn home(&self) -> Option<PathBuf> {
-        Some(self.home.clone())
-    }
-}
-
-fn config(endpoint: &str, home: &Path, offline: bool) -> HubConfig {
-    let overrides = Overrides {
-        endpoint: Some(endpoint.to_string()),
-        offline,
-        ..Overrides::default()
-    };
-    HubConfig::resolve(
-        &TestEnv {
-            home: home.to_path_buf(),
-        },
-        &overrides,
-    )
-}
-
-type App = Option<HubbleApp>;
-
-/// A harness showing the app; the app is built on the harness's own context on the first frame.
-/// Any character no font can draw panics (egui_kittest's default).
-fn harness(config: HubConfig) -> Harness<'static, App> {
-    harness_with(config, Harness::builder())
-}
-
-fn harness_with(
-    config: HubConfig,
-    builder: egui_kittest::HarnessBuilder<App>,
-) -> Harness<'static, App> {
-    builder
-        .with_size(egui::vec2(1280.0, 900.0))
-        .with_wait_for_pending_images(false)
-        .with_context_setup(|ctx| {
-            // What eframe installs in the real app: system fonts for scripts egui lacks (CJK).
-            ctx.add_font_provider(Arc::new(
-                egui_system_font_provider::SystemFontProvider::new(),
-            ));
-        })
-        .build_ui_state(
-            move |ui, app: &mut App| {
-                app.get_or_insert_with(|| {
-                    HubbleApp::new(ui.ctx(), config.clone(), AppOptions::default())
-                })
-                .show(ui);
-            },
-            None,
-        )
-}
-
-/// Steps until `done` holds, panicking with `what` after [`WAIT`].
-fn wait_for(harness: &mut Harness<'static, App>, what: &str, done: impl Fn(&Harness<App>) -> bool) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        harness.step();
-        if done(harness) {
-            // Every input on screen has an accessible name.
-            harness.check_accessibility();
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(15));
-    }
-}
+use ui::{App, config, harness, harness_with, has_label, has_label_containing, wait_for};
 
 /// The ids of the result rows loaded so far (not only the visible ones).
 fn result_ids(harness: &Harness<App>) -> Vec<String> {
@@ -98,14 +20,6 @@ fn result_ids(harness: &Harness<App>) -> Vec<String> {
         .as_ref()
         .map(|app| app.search.rows.iter().map(|r| r.info.id.clone()).collect())
         .unwrap_or_default()
-}
-
-fn has_label(harness: &Harness<App>, label: &str) -> bool {
-    harness.query_all_by_label(label).next().is_some()
-}
-
-fn has_label_containing(harness: &Harness<App>, label: &str) -> bool {
-    harness.query_all_by_label_contains(label).next().is_some()
 }
 
 fn search_requests(hub: &FixtureHub) -> Vec<fixture_hub::RecordedRequest> {
@@ -202,10 +116,10 @@ fn opening_a_result_renders_its_card_and_license() {
     let picked: Vec<&String> = app.selected_files(&repo).unwrap().iter().collect();
     assert_eq!(picked, ["config.json"]);
 
-    // Fit and Try say which issue fills them; Alt+Left goes back to the results.
+    // The Fit tab reads the weights' headers; Alt+Left goes back to the results.
     harness.get_by_label("Fit").click();
-    wait_for(&mut harness, "the Fit placeholder", |h| {
-        has_label_containing(h, "issue 6")
+    wait_for(&mut harness, "the Fit tab's weights", |h| {
+        has_label_containing(h, "4 parameters")
     });
     harness.key_press_modifiers(egui::Modifiers::ALT, egui::Key::ArrowLeft);
     wait_for(&mut harness, "the search view again", |h| {

@@ -9,11 +9,14 @@ mod app;
 mod card_view;
 mod facets;
 mod files;
+mod fit_bars;
+mod fit_tab;
 mod html;
 mod images;
 mod model;
 mod search;
 mod settings;
+mod system_view;
 mod tasks;
 mod toasts;
 mod widgets;
@@ -26,6 +29,7 @@ use eframe::egui;
 
 pub use about::RendererInfo;
 pub use app::{AppOptions, HubbleApp, Route};
+pub use fit_tab::{FitView, Measured};
 pub use settings::{Settings, Theme, write_token_file};
 
 use crate::config::{HubConfig, Overrides};
@@ -116,6 +120,7 @@ fn launch(
                 renderer: info,
                 exit_after_first_frame: options.exit_after_first_frame,
                 started: Some(started),
+                system: None,
             };
             Ok(Box::new(HubbleApp::new(&cc.egui_ctx, config, app_options)))
         }),

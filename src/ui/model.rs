@@ -8,6 +8,7 @@ use egui_commonmark::CommonMarkCache;
 
 use super::card_view::{self, CardLinks};
 use super::files::{self, FileLinks};
+use super::fit_tab::FitView;
 use super::html::prepare_markdown;
 use super::tasks::task_label;
 use super::widgets::{chip, error_box, gated_badge, license_chip};
@@ -26,7 +27,7 @@ pub enum Tab {
     Card,
     /// The file tree.
     Files,
-    /// Memory fit (issue 6).
+    /// Memory fit: weights from headers, estimate and verdict per device.
     Fit,
     /// Inference (issues 7 and 8).
     Try,
@@ -56,6 +57,8 @@ pub struct ModelView {
     pub tab: Tab,
     /// Files picked in the Files tab (for downloads).
     pub selected: BTreeSet<String>,
+    /// The Fit tab (its reads start when it is first shown).
+    pub fit: FitView,
     markdown: CommonMarkCache,
 }
 
@@ -64,6 +67,7 @@ impl ModelView {
     pub fn open(repo: RepoId, worker: &mut Worker) -> ModelView {
         let info = Loadable::Loading(worker.submit(Job::Model(repo.clone())));
         let card = Loadable::Loading(worker.submit(Job::Card(repo.clone(), REVISION.into())));
+        let fit = FitView::new(repo.clone());
         ModelView {
             repo,
             info,
@@ -71,6 +75,7 @@ impl ModelView {
             body: String::new(),
             tab: Tab::Card,
             selected: BTreeSet::new(),
+            fit,
             markdown: CommonMarkCache::default(),
         }
     }
@@ -94,6 +99,9 @@ impl ModelView {
     /// Takes the reply if it belongs to this page; returns the error of a failed request so
     /// the app can toast it.
     pub fn on_reply(&mut self, reply: &mut Option<Reply>, endpoint: &str) -> Option<HubError> {
+        if let Some(error) = self.fit.on_reply(reply) {
+            return Some(error);
+        }
         let id = reply.as_ref()?.id;
         let for_info = matches!(&self.info, Loadable::Loading(t) if t.id == id);
         let for_card = matches!(&self.card, Loadable::Loading(t) if t.id == id);
@@ -118,7 +126,7 @@ impl ModelView {
                 self.card = Loadable::Failed(error.to_string());
                 return Some(error);
             }
-            Outcome::Page(_) => {}
+            Outcome::Page(_) | Outcome::Fit(_) => {}
         }
         None
     }
@@ -201,11 +209,13 @@ impl ModelView {
                     files::show(ui, &data.info, &mut self.selected, &links);
                 }
             },
-            Tab::Fit => placeholder(
-                ui,
-                "Will it fit?",
-                "Memory estimates for this model on this machine come with issue 6 (system probe and exact memory estimates).",
-            ),
+            Tab::Fit => match &self.info {
+                Loadable::Loading(_) => {
+                    ui.spinner();
+                }
+                Loadable::Failed(error) => retry = error_box(ui, error),
+                Loadable::Ready(data) => self.fit.show(ui, worker, &data.info),
+            },
             Tab::Try => placeholder(
                 ui,
                 "Try it",
