@@ -202,6 +202,42 @@ fn a_safetensors_model_shows_exact_weights_a_verdict_per_device_and_the_context_
     assert_eq!(estimate.context, 8192);
     assert_eq!(estimate.kv_cache_bytes, KV_PER_TOKEN_F16 * 8192);
     assert!(!has_label(&harness, &line(4096)));
+
+    // The pickers: BF16 weights converted to Q8_0 (8.5 bits), a q8_0 KV cache (34 B per 32).
+    let combos = |h: &Harness<App>| h.query_all_by_role(egui::accesskit::Role::ComboBox).count();
+    assert_eq!(combos(&harness), 2, "weights and KV-cache pickers");
+    let combo = |h: &Harness<'static, App>, i: usize| {
+        h.query_all_by_role(egui::accesskit::Role::ComboBox)
+            .nth(i)
+            .unwrap()
+            .click();
+    };
+    combo(&harness, 0);
+    harness.run_steps(2);
+    harness.get_by_label("Q8_0").click();
+    harness.run_steps(2);
+    combo(&harness, 1);
+    harness.run_steps(2);
+    harness.get_by_label("q8_0").click();
+    wait_for(&mut harness, "the converted estimate", |h| {
+        fit_view(h, "hubble-tests/llama-fit")
+            .and_then(FitView::estimate)
+            .is_some_and(|e| e.weights_dtype == "Q8_0" && e.kv_type.name() == "q8_0")
+    });
+    let estimate = fit_view(&harness, "hubble-tests/llama-fit")
+        .unwrap()
+        .estimate()
+        .unwrap();
+    let bf16 = parameters - LAYERS * 576;
+    assert_eq!(
+        estimate.weights_bytes,
+        (bf16 as f64 * 8.5 / 8.0).round() as u64 + LAYERS * 576 * 17 / 16
+    );
+    assert_eq!(
+        estimate.kv_cache_bytes,
+        KV_PER_TOKEN_F16 / 2 * 8192 * 34 / 32
+    );
+    assert!(!estimate.weights_exact);
 }
 
 #[test]

@@ -104,16 +104,6 @@ impl FitView {
         self.current.as_ref().map_or(&[], |c| &c.verdicts)
     }
 
-    /// The context length the estimate is for.
-    pub fn context(&self) -> u64 {
-        self.context
-    }
-
-    /// Whether a header read is in flight.
-    pub fn is_loading(&self) -> bool {
-        self.reads.values().any(|r| matches!(r, Read::Loading(_)))
-    }
-
     fn request(&mut self, worker: &mut Worker, info: &ModelInfo, file: Option<String>) {
         let job = Job::Fit(self.repo.clone(), Box::new(info.clone()), file.clone());
         self.reads.insert(file, Read::Loading(worker.submit(job)));
@@ -200,12 +190,12 @@ impl FitView {
                 _ => None,
             },
         };
+        // Converting to another dtype applies to safetensors and pickles; a GGUF file is
+        // already quantised (pick another file instead).
+        let convertible = active.is_some_and(|f| f.weights.format != WeightFormat::Gguf);
         let options = EstimateOptions {
             context: Some(self.context),
-            dtype: self
-                .dtype
-                .clone()
-                .filter(|_| base.weights.format != WeightFormat::Gguf),
+            dtype: self.dtype.clone().filter(|_| convertible),
             kv_type: self.kv_type,
         };
         let estimate = match active {
@@ -250,7 +240,7 @@ impl FitView {
             }
         });
         ui.horizontal(|ui| {
-            if base.weights.format != WeightFormat::Gguf {
+            if convertible {
                 let stored = format!("as stored ({})", stored_dtype(&base.weights.by_dtype));
                 egui::ComboBox::from_label("Weights as")
                     .selected_text(self.dtype.clone().unwrap_or_else(|| stored.clone()))
@@ -270,7 +260,7 @@ impl FitView {
                     }
                 });
         });
-        if base.weights.gguf_files.len() > 1 {
+        if !base.weights.gguf_files.is_empty() {
             let current = picked.clone().or(base_file.clone());
             if let Some(path) = self.quant_rows(ui, base, current.as_deref(), system, &options) {
                 let is_base = Some(&path) == base_file.as_ref();
@@ -286,27 +276,22 @@ impl FitView {
             self.current = None;
             return wanted;
         };
+        let verdicts = system.map_or_else(Vec::new, |s| verdicts(&estimate, s));
         match system {
-            Some(system) => {
-                let verdicts = verdicts(&estimate, system);
-                summary(ui, &estimate, &verdicts);
-                device_bars(ui, &verdicts, system);
-                self.current = Some(Current { estimate, verdicts });
-            }
+            Some(_) => summary(ui, &estimate, &verdicts),
             None => {
                 ui.horizontal(|ui| {
                     ui.spinner();
                     ui.label("Probing this machine (CPU, RAM, GPUs)…");
                 });
-                self.current = Some(Current {
-                    estimate,
-                    verdicts: Vec::new(),
-                });
             }
         }
-        if let Some(current) = &self.current {
-            self.formula(ui, &current.estimate);
+        self.measured_line(ui, &estimate);
+        if let Some(system) = system {
+            device_bars(ui, &verdicts, system);
         }
+        formula(ui, &estimate);
+        self.current = Some(Current { estimate, verdicts });
         wanted
     }
 
@@ -371,29 +356,34 @@ impl FitView {
         clicked
     }
 
-    fn formula(&self, ui: &mut egui::Ui, estimate: &Estimate) {
-        ui.add_space(8.0);
-        ui.label(RichText::new("How it is computed").strong());
-        for line in &estimate.formula {
-            ui.monospace(line);
-        }
-        for note in &estimate.notes {
-            ui.label(RichText::new(format!("Note: {note}")).weak());
-        }
-        if let Some(measured) = &self.measured {
-            ui.add_space(8.0);
-            let total = estimate.total_bytes.max(1);
-            let diff = (measured.bytes as f64 - total as f64) / total as f64 * 100.0;
-            ui.label(
-                RichText::new(format!(
-                    "Measured after loading in Try: {} on {} vs estimated {} ({diff:+.0}%)",
-                    gb(measured.bytes),
-                    measured.device,
-                    gb(estimate.total_bytes)
-                ))
-                .strong(),
-            );
-        }
+    /// What the Try tab measured, next to the estimate (only once set).
+    fn measured_line(&self, ui: &mut egui::Ui, estimate: &Estimate) {
+        let Some(measured) = &self.measured else {
+            return;
+        };
+        let total = estimate.total_bytes.max(1);
+        let diff = (measured.bytes as f64 - total as f64) / total as f64 * 100.0;
+        ui.label(
+            RichText::new(format!(
+                "Measured after loading in Try: {} on {} vs estimated {} ({diff:+.0}%)",
+                gb(measured.bytes),
+                measured.device,
+                gb(estimate.total_bytes)
+            ))
+            .strong(),
+        );
+    }
+}
+
+/// The formula with its numbers, and the estimate's caveats.
+fn formula(ui: &mut egui::Ui, estimate: &Estimate) {
+    ui.add_space(8.0);
+    ui.label(RichText::new("How it is computed").strong());
+    for line in &estimate.formula {
+        ui.monospace(line);
+    }
+    for note in &estimate.notes {
+        ui.label(RichText::new(format!("Note: {note}")).weak());
     }
 }
 
