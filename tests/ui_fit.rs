@@ -27,11 +27,16 @@ const GB: u64 = 1_000_000_000;
 
 /// A machine with one discrete 8 GB GPU and 16 GB of RAM (12 GB available).
 fn test_system() -> SystemInfo {
+    system_with_gpu("Test GPU 8GB", 8 * GB)
+}
+
+/// [`test_system`] with another GPU.
+fn system_with_gpu(name: &str, memory: u64) -> SystemInfo {
     let gpus = vec![GpuInfo {
-        name: "Test GPU 8GB".into(),
+        name: name.into(),
         vendor_id: 0x10de,
         kind: GpuKind::Discrete,
-        memory_total: 8 * GB,
+        memory_total: memory,
         memory_free: None,
         source: "test".into(),
         driver: None,
@@ -55,8 +60,16 @@ fn test_system() -> SystemInfo {
 }
 
 fn harness(hub: &FixtureHub, home: &std::path::Path) -> Harness<'static, App> {
+    harness_on(hub, home, test_system())
+}
+
+fn harness_on(
+    hub: &FixtureHub,
+    home: &std::path::Path,
+    system: SystemInfo,
+) -> Harness<'static, App> {
     let options = AppOptions {
-        system: Some(test_system()),
+        system: Some(system),
         ..AppOptions::default()
     };
     harness_with_options(config(&hub.url(), home, false), Harness::builder(), options)
@@ -71,16 +84,16 @@ fn fit_view<'a>(harness: &'a Harness<App>, repo: &str) -> Option<&'a FitView> {
 const LAYERS: u64 = 30;
 const KV_PER_TOKEN_F16: u64 = LAYERS * 2 * 3 * 64 * 2;
 
-/// A llama-style safetensors checkpoint (BF16 embeddings and layers, F32 norms) with its
-/// config.json; returns the repo and its exact parameter count.
-fn llama_repo(id: &str) -> (Repo, u64) {
+/// A llama-style safetensors checkpoint (BF16 embeddings and MLP layers of `mlp` rows, F32
+/// norms) with its config.json; returns the repo and its exact parameter count.
+fn llama_repo(id: &str, mlp: u64) -> (Repo, u64) {
     let mut tensors: Vec<(String, &str, Vec<u64>)> =
         vec![("model.embed_tokens.weight".into(), "BF16", vec![49152, 576])];
     for i in 0..LAYERS {
         tensors.push((
             format!("model.layers.{i}.mlp.up_proj.weight"),
             "BF16",
-            vec![1536, 576],
+            vec![mlp, 576],
         ));
         tensors.push((
             format!("model.layers.{i}.input_layernorm.weight"),
@@ -136,7 +149,7 @@ fn open_fit_tab(harness: &mut Harness<'static, App>, repo: &str, parameters: &st
 fn a_safetensors_model_shows_exact_weights_a_verdict_per_device_and_the_context_slider_moves_the_kv_cache()
  {
     let hub = FixtureHub::start();
-    let (repo, parameters) = llama_repo("hubble-tests/llama-fit");
+    let (repo, parameters) = llama_repo("hubble-tests/llama-fit", 1536);
     hub.add_repo(repo);
     let home = tempfile::tempdir().unwrap();
     let mut harness = harness(&hub, home.path());
@@ -241,9 +254,47 @@ fn a_safetensors_model_shows_exact_weights_a_verdict_per_device_and_the_context_
 }
 
 #[test]
+fn a_model_too_big_for_the_gpu_is_split_between_gpu_and_ram() {
+    let hub = FixtureHub::start();
+    // ~304M BF16 parameters: ~0.6 GB of weights for a 0.5 GB GPU and 12 GB of free RAM.
+    let (repo, parameters) = llama_repo("hubble-tests/llama-big", 16_000);
+    hub.add_repo(repo);
+    let home = tempfile::tempdir().unwrap();
+    let system = system_with_gpu("Small GPU", GB / 2);
+    let mut harness = harness_on(&hub, home.path(), system);
+    let count = format!("{} parameters", grouped(parameters));
+    open_fit_tab(&mut harness, "hubble-tests/llama-big", &count);
+    wait_for(&mut harness, "the device verdicts", |h| {
+        fit_view(h, "hubble-tests/llama-big").is_some_and(|f| f.verdicts().len() == 2)
+    });
+    let fit = fit_view(&harness, "hubble-tests/llama-big").unwrap();
+    let gpu = &fit.verdicts()[0];
+    let Verdict::PartialOffload {
+        gpu_layers,
+        total_layers,
+    } = gpu.verdict
+    else {
+        panic!("{gpu:?}");
+    };
+    assert_eq!(total_layers, LAYERS);
+    assert!((1..LAYERS).contains(&gpu_layers), "{gpu_layers}");
+    assert_eq!(gpu.gpu_bytes + gpu.ram_bytes, gpu.needed);
+    assert!(gpu.gpu_bytes <= GB / 2);
+    assert_eq!(fit.verdicts()[1].verdict, Verdict::CpuOnly);
+    assert!(has_label(
+        &harness,
+        &format!("partial offload ({gpu_layers}/30 layers on GPU)")
+    ));
+    assert!(has_label(
+        &harness,
+        &format!("and {} in RAM", hubble::fit::estimate::gb(gpu.ram_bytes))
+    ));
+}
+
+#[test]
 fn measured_memory_shows_only_once_set() {
     let hub = FixtureHub::start();
-    let (repo, parameters) = llama_repo("hubble-tests/llama-measured");
+    let (repo, parameters) = llama_repo("hubble-tests/llama-measured", 1536);
     hub.add_repo(repo);
     let home = tempfile::tempdir().unwrap();
     let mut harness = harness(&hub, home.path());
