@@ -184,10 +184,7 @@ fn finish(
     options: &EstimateOptions,
     mut notes: Vec<String>,
 ) -> Estimate {
-    let context = options
-        .context
-        .or(shape.max_context.map(|c| c.min(DEFAULT_CONTEXT_CAP)))
-        .unwrap_or(DEFAULT_CONTEXT_CAP);
+    let context = options.context.unwrap_or_else(|| default_context(shape));
     if let Some(max) = shape.max_context
         && context > max
     {
@@ -240,8 +237,17 @@ fn finish(
     }
 }
 
-/// The dtype the weights are stored in: the dominant one, with the format for GGUF.
-fn stored_dtype(weights: &Weights) -> String {
+/// The context estimated for when none is asked for: the model's trained context, capped at
+/// [`DEFAULT_CONTEXT_CAP`] (or the cap when the model does not say).
+pub fn default_context(shape: &ModelShape) -> u64 {
+    shape
+        .max_context
+        .map_or(DEFAULT_CONTEXT_CAP, |c| c.min(DEFAULT_CONTEXT_CAP))
+}
+
+/// The dtype the weights are stored in: the dominant one (`BF16`), with the file type for GGUF
+/// (`Q4_K_M (GGUF)`).
+pub fn stored_dtype(weights: &Weights) -> String {
     let main = weights
         .by_dtype
         .iter()

@@ -15,7 +15,8 @@ use super::widgets::error_box;
 use super::worker::{Job, Outcome, Reply, Ticket, Worker};
 use crate::fit::dtype::TARGET_DTYPES;
 use crate::fit::estimate::{
-    DEFAULT_CONTEXT_CAP, Estimate, EstimateOptions, KvType, estimate, estimate_sized, gb,
+    DEFAULT_CONTEXT_CAP, Estimate, EstimateOptions, KvType, default_context, estimate,
+    estimate_sized, gb, stored_dtype,
 };
 use crate::fit::read::ModelFit;
 use crate::fit::system::SystemInfo;
@@ -128,7 +129,7 @@ impl FitView {
         match result {
             Ok(fit) => {
                 if key.is_none() {
-                    self.context = default_context(&fit.shape);
+                    self.context = default_context(&fit.shape).max(1);
                 }
                 self.reads.insert(key, Read::Ready(fit));
                 None
@@ -241,7 +242,7 @@ impl FitView {
         });
         ui.horizontal(|ui| {
             if convertible {
-                let stored = format!("as stored ({})", stored_dtype(&base.weights.by_dtype));
+                let stored = format!("as stored ({})", stored_dtype(&base.weights));
                 egui::ComboBox::from_label("Weights as")
                     .selected_text(self.dtype.clone().unwrap_or_else(|| stored.clone()))
                     .show_ui(ui, |ui| {
@@ -262,7 +263,13 @@ impl FitView {
         });
         if !base.weights.gguf_files.is_empty() {
             let current = picked.clone().or(base_file.clone());
-            if let Some(path) = self.quant_rows(ui, base, current.as_deref(), system, &options) {
+            // GGUF files are sized as they are (a dtype picked for safetensors does not apply).
+            let gguf_options = EstimateOptions {
+                dtype: None,
+                ..options.clone()
+            };
+            let clicked = self.quant_rows(ui, base, current.as_deref(), system, &gguf_options);
+            if let Some(path) = clicked {
                 let is_base = Some(&path) == base_file.as_ref();
                 let key = Some(path.clone());
                 if !is_base && !self.reads.contains_key(&key) {
@@ -387,14 +394,6 @@ fn formula(ui: &mut egui::Ui, estimate: &Estimate) {
     }
 }
 
-/// The context the tab starts at: the model's own, capped like `hubble fit`.
-fn default_context(shape: &ModelShape) -> u64 {
-    shape
-        .max_context
-        .map_or(DEFAULT_CONTEXT_CAP, |c| c.min(DEFAULT_CONTEXT_CAP))
-        .max(1)
-}
-
 /// The estimate of a GGUF file not read yet, from its size.
 fn sized(choice: &GgufChoice, shape: &ModelShape, options: &EstimateOptions) -> Estimate {
     let dtype = format!(
@@ -402,14 +401,6 @@ fn sized(choice: &GgufChoice, shape: &ModelShape, options: &EstimateOptions) -> 
         choice.quant.as_deref().unwrap_or("unknown quant")
     );
     estimate_sized(choice.size.unwrap_or(0), &dtype, shape, options)
-}
-
-/// The dominant stored dtype.
-fn stored_dtype(by_dtype: &BTreeMap<String, crate::fit::safetensors::DtypeTotals>) -> String {
-    by_dtype
-        .iter()
-        .max_by_key(|(_, t)| t.bytes)
-        .map_or_else(|| "unknown dtype".into(), |(d, _)| d.clone())
 }
 
 /// Parameters, bytes per dtype, exact or approximate, the Hub's count, and the shape.
