@@ -139,11 +139,6 @@ impl HubbleApp {
         self.pages.get(repo).map(|page| &page.fit)
     }
 
-    /// The probed (or given) system, once known.
-    pub fn system(&self) -> Option<&SystemInfo> {
-        self.worker.system()
-    }
-
     /// Whether the offline banner is up.
     pub fn is_offline(&self) -> bool {
         self.offline.is_some()

@@ -4,7 +4,8 @@
 //! The UI thread only ever calls [`Worker::submit`] (which spawns and returns at once) and
 //! [`Worker::poll`] (a non-blocking `try_recv`). Every job has a [`RequestId`]; a view keeps
 //! the [`Ticket`] of the request it is waiting for and drops replies with any other id, and
-//! cancelling a ticket aborts its task.
+//! cancelling a ticket aborts its task. The system probe (blocking, up to a second) also runs
+//! here, once; [`Worker::system`] reads its result without waiting.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, channel};
