@@ -12,6 +12,19 @@ pub fn params(n: u64) -> String {
     scaled(n as f64, &["", "K", "M", "B", "T"], 1000.0)
 }
 
+/// An exact count with thousands separators: `110,106,428`.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A size in decimal units, as the Hub shows them: `345 B`, `440.5 MB`, `1.34 GB`.
 pub fn bytes(n: u64) -> String {
     if n < 1000 {
@@ -94,6 +107,10 @@ mod tests {
         assert_eq!(params(110_106_428), "110.1M");
         assert_eq!(params(22_713_216), "22.7M");
         assert_eq!(params(7_241_732_096), "7.2B");
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1000), "1,000");
+        assert_eq!(grouped(110_106_428), "110,106,428");
     }
 
     #[test]

@@ -116,10 +116,10 @@ fn opening_a_result_renders_its_card_and_license() {
     let picked: Vec<&String> = app.selected_files(&repo).unwrap().iter().collect();
     assert_eq!(picked, ["config.json"]);
 
-    // Fit and Try say which issue fills them; Alt+Left goes back to the results.
+    // The Fit tab reads the weights' headers; Alt+Left goes back to the results.
     harness.get_by_label("Fit").click();
-    wait_for(&mut harness, "the Fit placeholder", |h| {
-        has_label_containing(h, "issue 6")
+    wait_for(&mut harness, "the Fit tab's weights", |h| {
+        has_label_containing(h, "4 parameters")
     });
     harness.key_press_modifiers(egui::Modifiers::ALT, egui::Key::ArrowLeft);
     wait_for(&mut harness, "the search view again", |h| {

@@ -1,75 +1,28 @@
 //! The Try tab driven through its AccessKit tree (egui_kittest, no GPU): models cached from
 //! the tiny fixtures are loaded on the inference thread and answer in the app.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+#[path = "support/ui.rs"]
+mod ui;
 
-use eframe::egui;
+use std::path::Path;
+use std::time::Duration;
+
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use hubble::config::{Env, HubConfig, Overrides};
-use hubble::ui::{AppOptions, HubbleApp};
+use ui::{App, config, harness, has_label_containing as has, wait_up_to};
 
 /// How long a test waits for something to appear (loading and generating on a debug build).
 const WAIT: Duration = Duration::from_secs(60);
 
 const COMMIT: &str = "89abcdef0123456789abcdef0123456789abcdef";
 
-struct TestEnv {
-    home: PathBuf,
-}
-
-impl Env for TestEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        (name == "HF_HOME").then(|| self.home.display().to_string())
-    }
-    fn home(&self) -> Option<PathBuf> {
-        Some(self.home.clone())
-    }
-}
-
-type App = Option<HubbleApp>;
-
 /// An offline app over `home`'s cache (the Try tab needs nothing but the cache).
 fn offline_harness(home: &Path) -> Harness<'static, App> {
-    let overrides = Overrides {
-        endpoint: Some("http://127.0.0.1:9".into()),
-        offline: true,
-        ..Overrides::default()
-    };
-    let config = HubConfig::resolve(
-        &TestEnv {
-            home: home.to_path_buf(),
-        },
-        &overrides,
-    );
-    Harness::builder()
-        .with_size(egui::vec2(1280.0, 900.0))
-        .build_ui_state(
-            move |ui, app: &mut App| {
-                app.get_or_insert_with(|| {
-                    HubbleApp::new(ui.ctx(), config.clone(), AppOptions::default())
-                })
-                .show(ui);
-            },
-            None,
-        )
+    harness(config("http://127.0.0.1:9", home, true))
 }
 
 fn wait_for(harness: &mut Harness<'static, App>, what: &str, done: impl Fn(&Harness<App>) -> bool) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        harness.step();
-        if done(harness) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn has(harness: &Harness<App>, label: &str) -> bool {
-    harness.query_all_by_label_contains(label).next().is_some()
+    wait_up_to(harness, WAIT, what, done);
 }
 
 /// Copies `files` of a tiny fixture into the cache as `id` at refs/main.

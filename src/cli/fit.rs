@@ -8,12 +8,13 @@ use serde::Serialize;
 
 use super::format::{Table, bytes, params};
 use super::{exit, report};
+use crate::fit::FitError;
 use crate::fit::estimate::{Estimate, EstimateOptions, KvType, estimate};
+use crate::fit::read::{ModelFit, read_fit};
 use crate::fit::shape::ModelShape;
 use crate::fit::system::SystemInfo;
 use crate::fit::verdict::{DeviceVerdict, Verdict, best, verdicts};
-use crate::fit::weights::{Weights, read_weights};
-use crate::fit::{FitError, shape};
+use crate::fit::weights::Weights;
 use crate::hub::{HubClient, HubError, RepoId};
 
 /// Arguments of `hubble fit`.
@@ -104,11 +105,7 @@ fn print_error(kind: &str, message: &str, json: bool) {
 }
 
 async fn fit(config: crate::config::HubConfig, args: FitArgs) -> Result<FitOutput, FitError> {
-    let kv_type = match args.kv_type.as_str() {
-        "f32" => KvType::F32,
-        "q8_0" => KvType::Q8_0,
-        _ => KvType::F16,
-    };
+    let kv_type = KvType::parse(&args.kv_type).unwrap_or(KvType::F16);
     let options = EstimateOptions {
         context: args.context,
         dtype: args.dtype.clone(),
@@ -118,8 +115,8 @@ async fn fit(config: crate::config::HubConfig, args: FitArgs) -> Result<FitOutpu
         && crate::fit::dtype::target_bits(dtype).is_none()
     {
         return Err(HubError::InvalidInput(format!(
-            "unknown --dtype {dtype:?}: use f32, f16, bf16, q8_0, q6_k, q5_k_m, q4_k_m, q4_0, \
-             q3_k_m, q2_k"
+            "unknown --dtype {dtype:?}: use {}",
+            crate::fit::dtype::target_list()
         ))
         .into());
     }
@@ -129,33 +126,13 @@ async fn fit(config: crate::config::HubConfig, args: FitArgs) -> Result<FitOutpu
     let model = client
         .model_info(&args.repo, args.revision.as_deref())
         .await?;
-    let weights = read_weights(&client, &args.repo, &model, args.file.as_deref()).await?;
-    let shape = match &weights.gguf {
-        Some(header) => ModelShape::from_gguf(header),
-        None => {
-            let revision = model.sha.as_deref().or(args.revision.as_deref());
-            match client
-                .fetch_file(&args.repo, revision, "config.json", 4 << 20)
-                .await
-            {
-                Ok(bytes) => serde_json::from_slice(&bytes)
-                    .map(|c| shape::ModelShape::from_config(&c))
-                    .unwrap_or_default(),
-                Err(HubError::EntryNotFound { .. }) => ModelShape::default(),
-                Err(e) => return Err(e.into()),
-            }
-        }
-    };
+    let ModelFit { weights, shape } =
+        read_fit(&client, &args.repo, &model, args.file.as_deref()).await?;
     let estimate = estimate(&weights, &shape, &options)
         .map_err(|e| FitError::Hub(HubError::InvalidInput(e.0)))?;
-    let system = probe.await.unwrap_or_else(|_| SystemInfo {
-        os: String::new(),
-        cpu: Default::default(),
-        memory: Default::default(),
-        gpus: Vec::new(),
-        backends: crate::fit::system::backends(&[]),
-        notes: vec!["the system probe failed".into()],
-    });
+    let system = probe
+        .await
+        .unwrap_or_else(|_| SystemInfo::unknown("the system probe failed"));
     let verdicts = verdicts(&estimate, &system);
     Ok(FitOutput {
         repo: args.repo.to_string(),

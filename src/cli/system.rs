@@ -35,10 +35,7 @@ pub fn run(args: SystemArgs) -> ExitCode {
 /// The human text of `hubble system`.
 pub fn describe(system: &SystemInfo) -> String {
     let cpu = &system.cpu;
-    let cores = match cpu.physical_cores {
-        Some(p) => format!("{p} cores, {} threads", cpu.logical_cores),
-        None => format!("{} threads", cpu.logical_cores),
-    };
+    let cores = cpu.cores_text();
     let mut out = format!(
         "system  {}\ncpu     {} ({cores})\nsimd    {}\nram     {} total, {} available\n\n",
         system.os,
@@ -62,7 +59,7 @@ pub fn describe(system: &SystemInfo) -> String {
         for gpu in &system.gpus {
             table.row(vec![
                 gpu.name.clone(),
-                format!("{:?}", gpu.kind).to_lowercase(),
+                gpu.kind.name().to_string(),
                 bytes(gpu.memory_total),
                 gpu.memory_free.map(bytes).unwrap_or_else(|| "?".into()),
                 gpu.source.clone(),

@@ -94,6 +94,21 @@ pub fn ggml_type(id: u32) -> Option<GgmlType> {
         })
 }
 
+/// The dtypes and quantisations offered for estimates (`--dtype`, the app's picker), widest
+/// first; [`target_bits`] knows each (and a few aliases).
+pub const TARGET_DTYPES: &[&str] = &[
+    "F32", "F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K",
+];
+
+/// [`TARGET_DTYPES`] for an error message: `f32, f16, bf16, …, q2_k`.
+pub fn target_list() -> String {
+    TARGET_DTYPES
+        .iter()
+        .map(|d| d.to_ascii_lowercase())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A storage format the user can pick for an estimate (`--dtype`): bits per weight.
 ///
 /// Float names keep their exact width; ggml quant names use their storage size including scales
@@ -158,5 +173,7 @@ mod tests {
         assert_eq!(target_bits("q4_k_m"), Some(4.85));
         assert_eq!(target_bits("bf16"), Some(16.0));
         assert_eq!(target_bits("nonsense"), None);
+        assert!(TARGET_DTYPES.iter().all(|d| target_bits(d).is_some()));
+        assert!(target_list().starts_with("f32, f16, bf16, q8_0"));
     }
 }

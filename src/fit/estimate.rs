@@ -39,6 +39,23 @@ pub enum KvType {
 }
 
 impl KvType {
+    /// Every KV-cache type, the default first.
+    pub const ALL: [KvType; 3] = [KvType::F16, KvType::F32, KvType::Q8_0];
+
+    /// The name used by `--kv-type` and llama.cpp: `f16`, `f32`, `q8_0`.
+    pub fn name(self) -> &'static str {
+        match self {
+            KvType::F16 => "f16",
+            KvType::F32 => "f32",
+            KvType::Q8_0 => "q8_0",
+        }
+    }
+
+    /// The type named `name` (as [`KvType::name`] writes it).
+    pub fn parse(name: &str) -> Option<KvType> {
+        KvType::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     /// Bytes per cached value.
     pub fn bytes(self) -> f64 {
         match self {
@@ -114,8 +131,8 @@ pub fn estimate(
         Some(name) => {
             let bits = target_bits(name).ok_or_else(|| {
                 OptionError(format!(
-                    "unknown dtype {name:?}: use f32, f16, bf16, q8_0, q6_k, q5_k_m, q4_k_m, \
-                     q4_0, q3_k_m, q2_k, …"
+                    "unknown dtype {name:?}: use {}",
+                    super::dtype::target_list()
                 ))
             })?;
             if weights.format == super::weights::WeightFormat::Gguf {
@@ -135,10 +152,39 @@ pub fn estimate(
                 .into(),
         );
     }
-    let context = options
-        .context
-        .or(shape.max_context.map(|c| c.min(DEFAULT_CONTEXT_CAP)))
-        .unwrap_or(DEFAULT_CONTEXT_CAP);
+    Ok(finish(
+        (weights_bytes, weights_dtype, weights_exact),
+        shape,
+        options,
+        notes,
+    ))
+}
+
+/// The estimate for weights known only by their file size (a GGUF quant whose header is not
+/// read yet): `weights_bytes` of `weights_dtype`, not exact; `options.dtype` is not applied.
+pub fn estimate_sized(
+    weights_bytes: u64,
+    weights_dtype: &str,
+    shape: &ModelShape,
+    options: &EstimateOptions,
+) -> Estimate {
+    let notes = vec!["the weights term is the file's size (its header is not read yet)".into()];
+    finish(
+        (weights_bytes, weights_dtype.to_string(), false),
+        shape,
+        options,
+        notes,
+    )
+}
+
+/// KV cache and overhead for weights of `(bytes, dtype, exact)`.
+fn finish(
+    (weights_bytes, weights_dtype, weights_exact): (u64, String, bool),
+    shape: &ModelShape,
+    options: &EstimateOptions,
+    mut notes: Vec<String>,
+) -> Estimate {
+    let context = options.context.unwrap_or_else(|| default_context(shape));
     if let Some(max) = shape.max_context
         && context > max
     {
@@ -176,7 +222,7 @@ pub fn estimate(
             _ => format!("overhead = 5% of weights ({slack}) + 256 MiB compute buffer"),
         },
     ];
-    Ok(Estimate {
+    Estimate {
         weights_bytes,
         weights_dtype,
         weights_exact,
@@ -188,11 +234,20 @@ pub fn estimate(
         layers: shape.layers,
         formula,
         notes,
-    })
+    }
 }
 
-/// The dtype the weights are stored in: the dominant one, with the format for GGUF.
-fn stored_dtype(weights: &Weights) -> String {
+/// The context estimated for when none is asked for: the model's trained context, capped at
+/// [`DEFAULT_CONTEXT_CAP`] (or the cap when the model does not say).
+pub fn default_context(shape: &ModelShape) -> u64 {
+    shape
+        .max_context
+        .map_or(DEFAULT_CONTEXT_CAP, |c| c.min(DEFAULT_CONTEXT_CAP))
+}
+
+/// The dtype the weights are stored in: the dominant one (`BF16`), with the file type for GGUF
+/// (`Q4_K_M (GGUF)`).
+pub fn stored_dtype(weights: &Weights) -> String {
     let main = weights
         .by_dtype
         .iter()
@@ -285,5 +340,61 @@ pub fn gb(bytes: u64) -> String {
         format!("{:.1} MB", bytes as f64 / 1e6)
     } else {
         format!("{:.2} GB", bytes as f64 / 1e9)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fit::shape::{Attention, LayerKv};
+
+    fn llama_shape() -> ModelShape {
+        let layer = LayerKv {
+            kv_heads: 3,
+            key_length: 64,
+            value_length: 64,
+            attention: Attention::Full,
+        };
+        ModelShape {
+            source: "test".into(),
+            architecture: Some("llama".into()),
+            decoder: true,
+            layers: Some(30),
+            hidden_size: Some(576),
+            vocab_size: Some(49152),
+            max_context: Some(8192),
+            sliding_window: None,
+            kv_layers: vec![layer; 30],
+        }
+    }
+
+    #[test]
+    fn kv_type_names_round_trip() {
+        for kv in KvType::ALL {
+            assert_eq!(KvType::parse(kv.name()), Some(kv));
+        }
+        assert_eq!(KvType::parse("q4"), None);
+    }
+
+    #[test]
+    fn an_estimate_from_a_file_size_is_not_exact() {
+        let options = EstimateOptions {
+            context: Some(2048),
+            ..EstimateOptions::default()
+        };
+        let e = estimate_sized(100_000_000, "Q8_0 (GGUF)", &llama_shape(), &options);
+        assert_eq!(e.weights_bytes, 100_000_000);
+        assert!(!e.weights_exact);
+        assert_eq!(e.kv_cache_bytes, 30 * 2 * 3 * 64 * 2048 * 2);
+        assert_eq!(
+            e.overhead_bytes,
+            100_000_000 / 20 + BATCH_TOKENS * (4 * 576 + 49152) * 4
+        );
+        assert_eq!(
+            e.total_bytes,
+            e.weights_bytes + e.kv_cache_bytes + e.overhead_bytes
+        );
+        assert!(e.notes.iter().any(|n| n.contains("file's size")));
+        assert!(e.formula[1].starts_with("weights = Q8_0 (GGUF) tensors"));
     }
 }

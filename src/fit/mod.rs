@@ -5,7 +5,8 @@
 //! - [`safetensors`], [`gguf`]: pure, bounded header parsers; [`remote`] reads them from the
 //!   Hub with HTTP `Range` (or from a server that ignores it, stopping early).
 //! - [`weights`]: a repository's weights (single, sharded, GGUF files, `.bin` approximations).
-//! - [`shape`]: what the KV cache depends on, from `config.json` or GGUF metadata.
+//! - [`shape`]: what the KV cache depends on, from `config.json` or GGUF metadata; [`read`]:
+//!   weights and shape of one model, as `hubble fit` and the app's Fit tab read them.
 //! - [`estimate`]: weights + KV cache + overhead; [`verdict`]: per device; [`badge`]: the
 //!   search-result badge from listing data alone.
 
@@ -15,6 +16,7 @@ pub mod error;
 pub mod estimate;
 pub mod format_error;
 pub mod gguf;
+pub mod read;
 pub mod remote;
 pub mod safetensors;
 pub mod shape;

@@ -1,8 +1,10 @@
-//! The About window: version, renderer and graphics adapter, endpoint and cache.
+//! The About window: version, renderer and graphics adapter, endpoint and cache, and what the
+//! system probe found.
 
 use eframe::egui;
 
 use crate::config::HubConfig;
+use crate::fit::system::SystemInfo;
 
 /// Which renderer drew the first frame, on which adapter, and why a fallback happened.
 #[derive(Debug, Clone, Default)]
@@ -15,8 +17,14 @@ pub struct RendererInfo {
     pub fallback_reason: Option<String>,
 }
 
-/// Shows the About window when `open`.
-pub fn show(ctx: &egui::Context, open: &mut bool, renderer: &RendererInfo, config: &HubConfig) {
+/// Shows the About window when `open`; `system` is the probe's result (`None` while it runs).
+pub fn show(
+    ctx: &egui::Context,
+    open: &mut bool,
+    renderer: &RendererInfo,
+    config: &HubConfig,
+    system: Option<&SystemInfo>,
+) {
     egui::Window::new("About Hubble")
         .open(open)
         .resizable(false)
@@ -51,5 +59,7 @@ pub fn show(ctx: &egui::Context, open: &mut bool, renderer: &RendererInfo, confi
                 ui.label(if config.offline { "on" } else { "off" });
                 ui.end_row();
             });
+            ui.separator();
+            super::system_view::show(ui, system);
         });
 }

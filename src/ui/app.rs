@@ -12,6 +12,7 @@ use super::about::{self, RendererInfo};
 use super::cache_page::{CacheAction, CachePage};
 use super::downloads::Downloads;
 use super::downloads_panel;
+use super::fit_tab::FitView;
 use super::images::HubBytesLoader;
 use super::model::ModelView;
 use super::search::{SearchAction, SearchState};
@@ -19,6 +20,7 @@ use super::settings::{STORAGE_KEY, Settings, SettingsAction, SettingsWindow};
 use super::toasts::Toasts;
 use super::worker::{Worker, is_unreachable};
 use crate::config::{HubConfig, Overrides};
+use crate::fit::system::SystemInfo;
 use crate::hub::{HubError, RepoId};
 
 /// Where the app is.
@@ -45,6 +47,9 @@ pub struct AppOptions {
     pub exit_after_first_frame: bool,
     /// When the process started, for the first-frame time.
     pub started: Option<Instant>,
+    /// The machine the Fit tab and the search results' fit badges judge against; `None` (the
+    /// app) probes it once in the background, tests give a fixed one for stable verdicts.
+    pub system: Option<SystemInfo>,
 }
 
 /// The desktop app's state.
@@ -73,6 +78,10 @@ impl HubbleApp {
     /// Builds the app for `config` (already merged with the settings) on `ctx`.
     pub fn new(ctx: &egui::Context, config: HubConfig, options: AppOptions) -> HubbleApp {
         let worker = Worker::new(config, ctx.clone());
+        match options.system.clone() {
+            Some(system) => worker.set_system(system),
+            None => worker.probe_system(),
+        }
         egui_extras::install_image_loaders(ctx);
         if !ctx.is_loader_installed(HubBytesLoader::ID) {
             ctx.add_bytes_loader(Arc::new(HubBytesLoader::new(
@@ -149,6 +158,16 @@ impl HubbleApp {
             self.worker.config().hub_cache.clone(),
         );
         self.navigate(Route::Cache);
+    }
+
+    /// The Fit tab of an open model page (the Try tab reports measured memory through it).
+    pub fn fit_view_mut(&mut self, repo: &RepoId) -> Option<&mut FitView> {
+        self.pages.get_mut(repo).map(|page| &mut page.fit)
+    }
+
+    /// The Fit tab of an open model page.
+    pub fn fit_view(&self, repo: &RepoId) -> Option<&FitView> {
+        self.pages.get(repo).map(|page| &page.fit)
     }
 
     /// Whether the offline banner is up.
@@ -429,6 +448,7 @@ impl HubbleApp {
             &mut self.about_open,
             &self.options.renderer,
             self.worker.config(),
+            self.worker.system(),
         );
         self.toasts.show(&ctx);
         self.frames += 1;

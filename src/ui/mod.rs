@@ -14,12 +14,15 @@ mod downloads;
 mod downloads_panel;
 mod facets;
 mod files;
+mod fit_bars;
+mod fit_tab;
 mod html;
 mod images;
 mod model;
 mod queue_sync;
 mod search;
 mod settings;
+mod system_view;
 mod tasks;
 mod toasts;
 mod try_chat;
@@ -36,6 +39,7 @@ use eframe::egui;
 pub use about::RendererInfo;
 pub use app::{AppOptions, HubbleApp, Route};
 pub use downloads::{DownloadRow, Downloads, FileRow, RowState};
+pub use fit_tab::{FitView, Measured};
 pub use settings::{Settings, Theme, write_token_file};
 
 use crate::config::{HubConfig, Overrides};
@@ -126,6 +130,7 @@ fn launch(
                 renderer: info,
                 exit_after_first_frame: options.exit_after_first_frame,
                 started: Some(started),
+                system: None,
             };
             Ok(Box::new(HubbleApp::new(&cc.egui_ctx, config, app_options)))
         }),

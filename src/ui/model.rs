@@ -8,6 +8,7 @@ use egui_commonmark::CommonMarkCache;
 
 use super::card_view::{self, CardLinks};
 use super::files::{self, FileLinks};
+use super::fit_tab::FitView;
 use super::html::prepare_markdown;
 use super::tasks::task_label;
 use super::try_tab::{TryAction, TryView};
@@ -28,7 +29,7 @@ pub enum Tab {
     Card,
     /// The file tree.
     Files,
-    /// Memory fit (issue 6).
+    /// Memory fit: weights from headers, estimate and verdict per device.
     Fit,
     /// Inference (issues 7 and 8).
     Try,
@@ -60,6 +61,8 @@ pub struct ModelView {
     pub selected: BTreeSet<String>,
     /// A download the Files tab asked for; the app takes it and starts it.
     pub download: Option<DownloadSpec>,
+    /// The Fit tab (its reads start when it is first shown).
+    pub fit: FitView,
     markdown: CommonMarkCache,
     try_view: TryView,
 }
@@ -70,6 +73,7 @@ impl ModelView {
         let info = Loadable::Loading(worker.submit(Job::Model(repo.clone())));
         let card = Loadable::Loading(worker.submit(Job::Card(repo.clone(), REVISION.into())));
         let try_view = TryView::new(repo.clone());
+        let fit = FitView::new(repo.clone());
         ModelView {
             repo,
             info,
@@ -78,6 +82,7 @@ impl ModelView {
             tab: Tab::Card,
             selected: BTreeSet::new(),
             download: None,
+            fit,
             markdown: CommonMarkCache::default(),
             try_view,
         }
@@ -102,6 +107,9 @@ impl ModelView {
     /// Takes the reply if it belongs to this page; returns the error of a failed request so
     /// the app can toast it.
     pub fn on_reply(&mut self, reply: &mut Option<Reply>, endpoint: &str) -> Option<HubError> {
+        if let Some(error) = self.fit.on_reply(reply) {
+            return Some(error);
+        }
         let id = reply.as_ref()?.id;
         let for_info = matches!(&self.info, Loadable::Loading(t) if t.id == id);
         let for_card = matches!(&self.card, Loadable::Loading(t) if t.id == id);
@@ -126,7 +134,7 @@ impl ModelView {
                 self.card = Loadable::Failed(error.to_string());
                 return Some(error);
             }
-            Outcome::Page(_) => {}
+            Outcome::Page(_) | Outcome::Fit(_) => {}
         }
         None
     }
@@ -215,15 +223,20 @@ impl ModelView {
                     }
                 }
             },
-            Tab::Fit => placeholder(
-                ui,
-                "Will it fit?",
-                "Memory estimates for this model on this machine come with issue 6 (system probe and exact memory estimates).",
-            ),
+            Tab::Fit => match &self.info {
+                Loadable::Loading(_) => {
+                    ui.spinner();
+                }
+                Loadable::Failed(error) => retry = error_box(ui, error),
+                Loadable::Ready(data) => self.fit.show(ui, worker, &data.info),
+            },
             Tab::Try => {
                 let hub_cache = worker.config().hub_cache.clone();
                 if self.try_view.show(ui, &hub_cache) == TryAction::ShowFiles {
                     self.tab = Tab::Files;
+                }
+                if let Some((bytes, device)) = self.try_view.take_measured() {
+                    self.fit.set_measured(bytes, device);
                 }
             }
         }
@@ -318,13 +331,4 @@ impl ModelView {
         });
         retry
     }
-}
-
-fn placeholder(ui: &mut egui::Ui, title: &str, text: &str) {
-    ui.add_space(24.0);
-    ui.vertical_centered(|ui| {
-        ui.heading(title);
-        ui.label(text);
-        ui.label(RichText::new("Not part of this build yet.").weak());
-    });
 }

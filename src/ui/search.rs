@@ -1,14 +1,20 @@
 //! The search view: the search box (debounced search-as-you-type), the facets panel and the
-//! virtualised results list with infinite scroll.
+//! virtualised results list with infinite scroll; each row has a fit badge once the system
+//! probe is done.
+
+use std::cell::OnceCell;
 
 use eframe::egui::{self, Align2, Color32, FontId, Key, RichText, Sense};
 use url::Url;
 
 use super::facets::{FacetChange, Facets};
+use super::fit_bars::badge_color;
 use super::tasks::task_label;
 use super::widgets::{error_box, family_color};
 use super::worker::{Job, Outcome, Reply, Ticket, Worker};
 use crate::card::classify;
+use crate::fit::badge::{FitBadge, fit_badge};
+use crate::fit::system::SystemInfo;
 use crate::format::{count, params, relative_time};
 use crate::hub::{HubError, ModelInfo, ModelPage, ModelQuery};
 
@@ -27,6 +33,9 @@ pub struct ResultRow {
     pub info: ModelInfo,
     subtitle: String,
     license: Option<(String, Color32)>,
+    /// The fit badge, worked out from the listing data the first time the row is drawn with
+    /// the system known.
+    badge: OnceCell<Option<FitBadge>>,
 }
 
 impl ResultRow {
@@ -55,7 +64,20 @@ impl ResultRow {
             subtitle: parts.join("  ·  "),
             license,
             info,
+            badge: OnceCell::new(),
         }
+    }
+
+    /// The fit badge, once the row has been drawn with the system known (`None` also when the
+    /// listing has no size information).
+    pub fn fit_badge(&self) -> Option<&FitBadge> {
+        self.badge.get().and_then(Option::as_ref)
+    }
+
+    fn badge_for(&self, system: &SystemInfo) -> Option<&FitBadge> {
+        self.badge
+            .get_or_init(|| fit_badge(&self.info, system))
+            .as_ref()
     }
 }
 
@@ -377,11 +399,13 @@ impl SearchState {
                 scroll = scroll.vertical_scroll_offset(top + ROW_HEIGHT - view + spacing);
             }
         }
+        let system = worker.system();
         let output = scroll.show_rows(ui, ROW_HEIGHT, total, |ui, range| {
             for index in range.clone() {
                 match self.rows.get(index) {
                     Some(row) => {
-                        let response = result_row(ui, row, index == self.selected);
+                        let badge = system.and_then(|s| row.badge_for(s));
+                        let response = result_row(ui, row, index == self.selected, badge);
                         if response.clicked() {
                             self.selected = index;
                             *action = Some(SearchAction::Open(row.info.id.clone()));
@@ -412,8 +436,13 @@ impl SearchState {
 }
 
 /// One result row, painted directly (cheap for thousands of rows); its accessible label is the
-/// model id.
-fn result_row(ui: &mut egui::Ui, row: &ResultRow, selected: bool) -> egui::Response {
+/// model id. The fit badge is a hover area of its own (`Fit: GPU`, the numbers on hover).
+fn result_row(
+    ui: &mut egui::Ui,
+    row: &ResultRow,
+    selected: bool,
+    badge: Option<&FitBadge>,
+) -> egui::Response {
     let width = ui.available_width();
     let (rect, response) = ui.allocate_exact_size(egui::vec2(width, ROW_HEIGHT), Sense::click());
     response
@@ -446,21 +475,39 @@ fn result_row(ui: &mut egui::Ui, row: &ResultRow, selected: bool) -> egui::Respo
         FontId::proportional(12.0),
         visuals.weak_text_color(),
     );
+    let mut right = rect.right() - 8.0;
     if let Some((license, color)) = &row.license {
-        let galley = painter.layout_no_wrap(license.clone(), FontId::proportional(11.0), *color);
-        let size = galley.size() + egui::vec2(12.0, 4.0);
-        let chip = egui::Rect::from_min_size(
-            egui::pos2(rect.right() - size.x - 8.0, rect.top() + 6.0),
-            size,
-        );
-        painter.rect(
-            chip,
-            8.0,
-            color.gamma_multiply(0.15),
-            egui::Stroke::new(1.0, color.gamma_multiply(0.6)),
-            egui::StrokeKind::Inside,
-        );
-        painter.galley(chip.min + egui::vec2(6.0, 2.0), galley, *color);
+        right = painted_chip(ui, license, *color, right, rect.top()).left() - 6.0;
+    }
+    if let Some(badge) = badge {
+        let text = format!("fit: {}", badge.label);
+        let chip = painted_chip(ui, &text, badge_color(badge.level), right, rect.top());
+        let id = ui.scope_id().with(("fit-badge", &row.info.id));
+        let label = format!("Fit: {}", badge.label);
+        ui.interact(chip, id, Sense::hover())
+            .on_hover_text(format!(
+                "Will it fit this machine? {}. From the listing's weight sizes only; open the \
+                 model's Fit tab for the exact estimate.",
+                badge.tooltip
+            ))
+            .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, &label));
     }
     response
+}
+
+/// A small rounded chip painted with its right edge at `right`; returns its rectangle.
+fn painted_chip(ui: &egui::Ui, text: &str, color: Color32, right: f32, top: f32) -> egui::Rect {
+    let painter = ui.painter();
+    let galley = painter.layout_no_wrap(text.to_string(), FontId::proportional(11.0), color);
+    let size = galley.size() + egui::vec2(12.0, 4.0);
+    let chip = egui::Rect::from_min_size(egui::pos2(right - size.x, top + 6.0), size);
+    painter.rect(
+        chip,
+        8.0,
+        color.gamma_multiply(0.15),
+        egui::Stroke::new(1.0, color.gamma_multiply(0.6)),
+        egui::StrokeKind::Inside,
+    );
+    painter.galley(chip.min + egui::vec2(6.0, 2.0), galley, color);
+    chip
 }

@@ -178,30 +178,27 @@ impl ChatView {
         ui.add(egui::Slider::new(&mut p.temperature, 0.0..=2.0).text("temperature"))
             .on_hover_text("0 always picks the most likely token (greedy).");
         ui.horizontal(|ui| {
-            ui.checkbox(&mut self.top_p_on, "");
+            let toggle = ui.checkbox(&mut self.top_p_on, "top-p");
             let mut top_p = p.top_p.unwrap_or(0.9);
             if ui
-                .add_enabled(
-                    self.top_p_on,
-                    egui::Slider::new(&mut top_p, 0.05..=1.0).text("top-p"),
-                )
+                .add_enabled(self.top_p_on, egui::Slider::new(&mut top_p, 0.05..=1.0))
+                .labelled_by(toggle.id)
                 .changed()
             {
                 p.top_p = Some(top_p);
             }
         });
         ui.horizontal(|ui| {
-            ui.checkbox(&mut self.top_k_on, "");
-            ui.add_enabled(
-                self.top_k_on,
-                egui::Slider::new(&mut self.top_k, 1..=200).text("top-k"),
-            );
+            let toggle = ui.checkbox(&mut self.top_k_on, "top-k");
+            ui.add_enabled(self.top_k_on, egui::Slider::new(&mut self.top_k, 1..=200))
+                .labelled_by(toggle.id);
         });
         ui.add(egui::Slider::new(&mut p.repeat_penalty, 1.0..=2.0).text("repeat penalty"));
         ui.add(egui::Slider::new(&mut p.max_tokens, 1..=4096).text("max tokens"));
         ui.horizontal(|ui| {
-            ui.label("seed");
-            ui.add(egui::DragValue::new(&mut p.seed));
+            let label = ui.label("seed");
+            ui.add(egui::DragValue::new(&mut p.seed))
+                .labelled_by(label.id);
         });
         if ui.button("Reset to defaults").clicked() {
             *self = ChatView {

@@ -70,8 +70,10 @@ pub struct TryView {
     gguf_file: Option<String>,
     device: DeviceRequest,
     session: Option<Session>,
-    /// RAM the process gained while the model loaded (what the Fit tab shows as measured).
-    pub measured: Option<u64>,
+    /// RAM the process gained while the model loaded.
+    measured: Option<u64>,
+    /// The measurement not yet handed to the Fit tab: bytes and where the model runs.
+    unreported: Option<(u64, String)>,
     chat: ChatView,
     embed: EmbedView,
 }
@@ -87,6 +89,7 @@ impl TryView {
             device: DeviceRequest::Auto,
             session: None,
             measured: None,
+            unreported: None,
             chat: ChatView::default(),
             embed: EmbedView::default(),
         }
@@ -121,6 +124,11 @@ impl TryView {
         ui.separator();
         self.session_view(ui);
         TryAction::None
+    }
+
+    /// The memory measured when the model last loaded (bytes, device), once.
+    pub fn take_measured(&mut self) -> Option<(u64, String)> {
+        self.unreported.take()
     }
 
     fn not_available(&mut self, ui: &mut egui::Ui, message: &str) -> TryAction {
@@ -168,7 +176,7 @@ impl TryView {
     fn controls(&mut self, ui: &mut egui::Ui, found: &Found) {
         let loaded = self.session.is_some();
         ui.horizontal_wrapped(|ui| {
-            ui.label("Task");
+            let label = ui.label("Task");
             ui.add_enabled_ui(!loaded, |ui| {
                 egui::ComboBox::from_id_salt("try-task")
                     .selected_text(self.task.map(Task::as_str).unwrap_or("—"))
@@ -176,11 +184,13 @@ impl TryView {
                         for task in &found.tasks {
                             ui.selectable_value(&mut self.task, Some(*task), task.as_str());
                         }
-                    });
+                    })
+                    .response
+                    .labelled_by(label.id);
             });
             let ggufs = found.facts.gguf_files();
             if ggufs.len() > 1 && self.task == Some(Task::TextGeneration) {
-                ui.label("File");
+                let label = ui.label("File");
                 ui.add_enabled_ui(!loaded, |ui| {
                     egui::ComboBox::from_id_salt("try-gguf")
                         .selected_text(self.gguf_file.as_deref().unwrap_or("—"))
@@ -192,10 +202,12 @@ impl TryView {
                                     file.as_str(),
                                 );
                             }
-                        });
+                        })
+                        .response
+                        .labelled_by(label.id);
                 });
             }
-            ui.label("Device");
+            let label = ui.label("Device");
             ui.add_enabled_ui(!loaded, |ui| {
                 egui::ComboBox::from_id_salt("try-device")
                     .selected_text(self.device.to_string())
@@ -204,7 +216,9 @@ impl TryView {
                         for choice in device::available() {
                             ui.selectable_value(&mut self.device, choice, choice.to_string());
                         }
-                    });
+                    })
+                    .response
+                    .labelled_by(label.id);
             });
             if loaded {
                 if ui
@@ -276,6 +290,10 @@ impl TryView {
                         .rss_before
                         .zip(resident_bytes())
                         .map(|(before, after)| after.saturating_sub(before));
+                    let device = description
+                        .rsplit_once(" on ")
+                        .map_or("cpu", |(_, device)| device);
+                    self.unreported = self.measured.map(|bytes| (bytes, device.to_string()));
                     session.state = SessionState::Ready(description);
                 }
                 Event::Token(piece) => self.chat.on_token(&piece),

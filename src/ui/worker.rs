@@ -4,11 +4,12 @@
 //! The UI thread only ever calls [`Worker::submit`] (which spawns and returns at once) and
 //! [`Worker::poll`] (a non-blocking `try_recv`). Every job has a [`RequestId`]; a view keeps
 //! the [`Ticket`] of the request it is waiting for and drops replies with any other id, and
-//! cancelling a ticket aborts its task.
+//! cancelling a ticket aborts its task. The system probe (blocking, up to a second) also runs
+//! here, once; [`Worker::system`] reads its result without waiting.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use eframe::egui;
 use url::Url;
@@ -16,6 +17,9 @@ use url::Url;
 use crate::cache::{CachedRepo, cached_models};
 use crate::card::{License, ModelCard};
 use crate::config::HubConfig;
+use crate::fit::FitError;
+use crate::fit::read::{ModelFit, read_fit};
+use crate::fit::system::SystemInfo;
 use crate::hub::{HubClient, HubError, ModelInfo, ModelPage, ModelQuery, RepoId, Sibling};
 
 /// Identifies one submitted job; replies carry it back.
@@ -37,6 +41,9 @@ pub enum Job {
     Model(RepoId),
     /// The model card (README.md) at a revision, from the cache when the Hub can't be reached.
     Card(RepoId, String),
+    /// A model's weights (file headers by HTTP Range) and shape, for the Fit tab: the model
+    /// info already loaded, and the weight file to size (`None`: the default choice).
+    Fit(RepoId, Box<ModelInfo>, Option<String>),
 }
 
 /// A model's details and where they came from.
@@ -68,6 +75,8 @@ pub enum Outcome {
     Model(Result<ModelData, HubError>),
     /// For [`Job::Card`].
     Card(Result<CardData, HubError>),
+    /// For [`Job::Fit`].
+    Fit(Result<Box<ModelFit>, FitError>),
 }
 
 /// A job's result, tagged with the id it was submitted under.
@@ -106,6 +115,7 @@ pub struct Worker {
     receiver: Receiver<Reply>,
     next_id: RequestId,
     ctx: egui::Context,
+    system: Arc<OnceLock<SystemInfo>>,
 }
 
 impl Worker {
@@ -132,7 +142,35 @@ impl Worker {
             receiver,
             next_id: 0,
             ctx,
+            system: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// Probes this machine (CPU, RAM, GPUs) on a blocking thread, once; [`Worker::system`]
+    /// answers `None` until it is done, then the UI is woken.
+    pub fn probe_system(&self) {
+        let slot = self.system.clone();
+        let ctx = self.ctx.clone();
+        let probe = self.runtime.spawn_blocking(SystemInfo::probe);
+        self.runtime.spawn(async move {
+            let system = probe
+                .await
+                .unwrap_or_else(|_| SystemInfo::unknown("the system probe failed"));
+            // A system given with `set_system` first wins.
+            let _ = slot.set(system);
+            ctx.request_repaint();
+        });
+    }
+
+    /// Uses `system` instead of probing (tests, for deterministic verdicts); only before a
+    /// probe has finished.
+    pub fn set_system(&self, system: SystemInfo) {
+        let _ = self.system.set(system);
+    }
+
+    /// The probed (or given) system, once known.
+    pub fn system(&self) -> Option<&SystemInfo> {
+        self.system.get()
     }
 
     /// The configuration jobs run with.
@@ -196,6 +234,7 @@ async fn run(job: Job, client: Result<HubClient, String>, hub_cache: PathBuf) ->
                 Job::Cached(filter) => Outcome::Page(Ok(cached_page(hub_cache, filter).await)),
                 Job::Model(_) => Outcome::Model(Err(error())),
                 Job::Card(..) => Outcome::Card(Err(error())),
+                Job::Fit(..) => Outcome::Fit(Err(error().into())),
             };
         }
     };
@@ -205,6 +244,11 @@ async fn run(job: Job, client: Result<HubClient, String>, hub_cache: PathBuf) ->
         Job::Cached(filter) => Outcome::Page(Ok(cached_page(hub_cache, filter).await)),
         Job::Model(repo) => Outcome::Model(model(&client, &repo).await),
         Job::Card(repo, revision) => Outcome::Card(card(&client, &repo, &revision).await),
+        Job::Fit(repo, info, file) => Outcome::Fit(
+            read_fit(&client, &repo, &info, file.as_deref())
+                .await
+                .map(Box::new),
+        ),
     }
 }
 

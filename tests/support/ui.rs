@@ -58,6 +58,15 @@ pub fn harness_with(
     config: HubConfig,
     builder: egui_kittest::HarnessBuilder<App>,
 ) -> Harness<'static, App> {
+    harness_with_options(config, builder, AppOptions::default())
+}
+
+/// [`harness_with`] with the app's options (e.g. a fixed system for the fit verdicts).
+pub fn harness_with_options(
+    config: HubConfig,
+    builder: egui_kittest::HarnessBuilder<App>,
+    options: AppOptions,
+) -> Harness<'static, App> {
     builder
         .with_size(egui::vec2(1280.0, 900.0))
         .with_wait_for_pending_images(false)
@@ -70,7 +79,7 @@ pub fn harness_with(
         .build_ui_state(
             move |ui, app: &mut App| {
                 app.get_or_insert_with(|| {
-                    HubbleApp::new(ui.ctx(), config.clone(), AppOptions::default())
+                    HubbleApp::new(ui.ctx(), config.clone(), options.clone())
                 })
                 .show(ui);
             },

@@ -18,6 +18,17 @@ pub struct CpuInfo {
     pub features: Vec<String>,
 }
 
+impl CpuInfo {
+    /// Cores in words: `8 cores, 16 threads`, or `16 threads` when the physical count is
+    /// unknown.
+    pub fn cores_text(&self) -> String {
+        match self.physical_cores {
+            Some(p) => format!("{p} cores, {} threads", self.logical_cores),
+            None => format!("{} threads", self.logical_cores),
+        }
+    }
+}
+
 pub(super) fn probe() -> (CpuInfo, MemoryInfo) {
     let Ok(system) = System::new_with_specifics(
         RefreshKind::nothing()

@@ -38,6 +38,17 @@ pub enum GpuKind {
     Unified,
 }
 
+impl GpuKind {
+    /// `discrete`, `integrated` or `unified`.
+    pub fn name(self) -> &'static str {
+        match self {
+            GpuKind::Discrete => "discrete",
+            GpuKind::Integrated => "integrated",
+            GpuKind::Unified => "unified",
+        }
+    }
+}
+
 /// One GPU.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GpuInfo {
@@ -148,6 +159,21 @@ impl SystemInfo {
             gpus,
             backends,
             notes,
+        }
+    }
+}
+
+impl SystemInfo {
+    /// What is known when the probe could not run (it panicked): nothing but the backends of
+    /// this build, and `note` saying why.
+    pub fn unknown(note: &str) -> SystemInfo {
+        SystemInfo {
+            os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+            cpu: CpuInfo::default(),
+            memory: MemoryInfo::default(),
+            gpus: Vec::new(),
+            backends: backends(&[]),
+            notes: vec![note.to_string()],
         }
     }
 }
