@@ -192,3 +192,86 @@ fn runs_from_the_hub_cache_snapshot() {
     .ok();
     assert_eq!(run.json()["generated_tokens"], 2);
 }
+
+#[test]
+fn classifies_tags_and_fills_masks() {
+    let home = tempfile::tempdir().unwrap();
+    let run = hubble(
+        home.path(),
+        &[
+            "run",
+            "--model-dir",
+            &tiny("distilbert-cls"),
+            "--input",
+            "a man is eating food",
+            "--input",
+            "the cat sits",
+            "--json",
+        ],
+        &[],
+    )
+    .ok();
+    let out = run.json();
+    assert_eq!(out["task"], "text-classification");
+    assert_eq!(out["results"].as_array().unwrap().len(), 2);
+    let labels = out["results"][0]["labels"].as_array().unwrap();
+    let total: f64 = labels.iter().map(|l| l["score"].as_f64().unwrap()).sum();
+    assert!((total - 1.0).abs() < 1e-5, "{out}");
+
+    let run = hubble(
+        home.path(),
+        &[
+            "run",
+            "--model-dir",
+            &tiny("roberta-ner"),
+            "--task",
+            "ner",
+            "--input",
+            "a dog runs in the park",
+            "--json",
+        ],
+        &[],
+    )
+    .ok();
+    let out = run.json();
+    assert_eq!(out["task"], "token-classification");
+    assert_eq!(out["results"][0]["tokens"].as_array().unwrap().len(), 6);
+
+    let run = hubble(
+        home.path(),
+        &[
+            "run",
+            "--model-dir",
+            &tiny("bert-mlm"),
+            "--input",
+            "a man is [MASK] food",
+        ],
+        &[],
+    )
+    .ok();
+    // The human answer: the text, then five candidates with their filled sentences.
+    assert_eq!(run.stdout.lines().count(), 6, "{}", run.stdout);
+    assert!(
+        run.stdout.lines().nth(1).unwrap().contains("a man is"),
+        "{}",
+        run.stdout
+    );
+
+    let run = hubble(
+        home.path(),
+        &[
+            "run",
+            "--model-dir",
+            &tiny("bert-mlm"),
+            "--input",
+            "no mask",
+        ],
+        &[],
+    );
+    assert_eq!(run.status, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("put [MASK] where a word is missing"),
+        "{}",
+        run.stderr
+    );
+}

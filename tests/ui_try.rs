@@ -128,3 +128,27 @@ fn a_model_without_weights_in_the_cache_says_so_and_leads_to_files() {
         !has(h, "can't be tried here yet") && has(h, "config.json")
     });
 }
+
+#[test]
+fn text_classification_shows_labelled_probability_bars() {
+    let home = tempfile::tempdir().unwrap();
+    cache_fixture(
+        home.path(),
+        "acme/tiny-sentiment",
+        "bert-cls",
+        &["config.json", "model.safetensors", "tokenizer.json"],
+    );
+    let mut harness = offline_harness(home.path());
+    open_try_tab(&mut harness, "acme/tiny-sentiment");
+    wait_for(&mut harness, "the Load button", |h| has(h, "Load model"));
+    harness.get_by_label("Load model").click();
+    wait_for(&mut harness, "the Run button", |h| has(h, "Run"));
+    harness.get_by_label("Run").click();
+    wait_for(&mut harness, "the labels", |h| {
+        has(h, "negative") && has(h, "neutral") && has(h, "positive")
+    });
+    assert!(
+        has(&harness, "I love this movie"),
+        "the classified text is shown"
+    );
+}

@@ -14,7 +14,7 @@ use crate::hub::RepoId;
 use crate::infer::registry::{self, ModelFacts, Task};
 use crate::infer::{
     ChatMessage, DeviceRequest, EmbeddingRequest, Event, GenerationParams, GenerationRequest,
-    InferError, InferenceWorker, Output, Prompt, Request,
+    InferError, InferenceWorker, Output, Prompt, Request, TextsRequest,
 };
 
 /// Arguments of `hubble run`.
@@ -29,7 +29,8 @@ pub struct RunArgs {
     /// Branch, tag or commit in the cache (default: main).
     #[arg(long)]
     pub revision: Option<String>,
-    /// text-generation, feature-extraction, sentence-similarity (default: the model's own).
+    /// text-generation, feature-extraction, sentence-similarity, text-classification,
+    /// token-classification (ner), fill-mask (default: the model's own).
     #[arg(long)]
     pub task: Option<String>,
     /// The input text; repeat for several sentences (similarity).
@@ -164,7 +165,10 @@ fn run(config: &HubConfig, args: RunArgs) -> Result<(), Failure> {
                 },
             })
         }
-        _ => Request::Embed(EmbeddingRequest { sentences: inputs }),
+        Task::FeatureExtraction | Task::SentenceSimilarity => {
+            Request::Embed(EmbeddingRequest { sentences: inputs })
+        }
+        _ => Request::Texts(TextsRequest { texts: inputs }),
     };
     let worker = InferenceWorker::spawn(dir, plan, device);
     let mut submitted = false;
@@ -210,6 +214,9 @@ fn print_output(output: &Output, json: bool) -> Result<(), Failure> {
         return Ok(());
     }
     match output {
+        Output::TextClassification(_) | Output::TokenClassification(_) | Output::FillMask(_) => {
+            print_encoder(output)
+        }
         Output::TextGeneration(g) => {
             println!();
             eprintln!(
@@ -246,6 +253,56 @@ fn print_output(output: &Output, json: bool) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+fn print_encoder(output: &Output) {
+    match output {
+        Output::TextClassification(texts) => {
+            for text in &texts.results {
+                println!("{}", text.text);
+                for label in text.labels.iter().take(5) {
+                    println!("  {:>6.2}%  {}", label.score * 100.0, label.label);
+                }
+            }
+        }
+        Output::TokenClassification(texts) => {
+            for text in &texts.results {
+                println!("{}", text.text);
+                if text.entities.is_empty() {
+                    println!("  (no entities)");
+                }
+                for entity in &text.entities {
+                    println!(
+                        "  {:<6} {:>6.2}%  {}  [{}..{}]",
+                        entity.group,
+                        entity.score * 100.0,
+                        entity.word,
+                        entity.start,
+                        entity.end
+                    );
+                }
+            }
+        }
+        Output::FillMask(texts) => {
+            for text in &texts.results {
+                println!("{}", text.text);
+                for (i, fills) in text.masks.iter().enumerate() {
+                    if text.masks.len() > 1 {
+                        println!(" mask {}:", i + 1);
+                    }
+                    for fill in fills {
+                        println!(
+                            "  {:>6.2}%  {:<12} {}",
+                            fill.score * 100.0,
+                            fill.token,
+                            fill.sequence
+                        );
+                    }
+                }
+            }
+        }
+        Output::TextGeneration(_) | Output::FeatureExtraction(_) => {}
+    }
 }
 
 fn read_inputs(args: &RunArgs) -> Result<Vec<String>, Failure> {

@@ -14,10 +14,15 @@
 pub mod causal;
 pub mod chat_template;
 pub mod device;
+pub mod distilbert;
+pub mod encoder;
+pub mod encoder_heads;
+pub mod entities;
 pub mod feature_extraction;
 pub mod gguf_tokenizer;
 pub mod pipeline;
 pub mod registry;
+pub mod text_classification;
 pub mod text_generation;
 pub mod worker;
 
@@ -28,6 +33,7 @@ pub use device::DeviceRequest;
 pub use feature_extraction::{Embedder, EmbeddingOutput, EmbeddingRequest, Pooling};
 pub use pipeline::{CancelToken, Event, Output, Pipeline, Request, RunContext, Waker};
 pub use registry::{ModelFacts, Plan, Task, plan};
+pub use text_classification::{EncoderPipeline, Results, TextsRequest};
 pub use text_generation::{
     ChatMessage, GenerationOutput, GenerationParams, GenerationRequest, Prompt, StopReason,
     TextGenerator,

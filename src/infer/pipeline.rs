@@ -11,6 +11,7 @@ use candle_core::Device;
 use super::InferError;
 use super::feature_extraction::{EmbeddingOutput, EmbeddingRequest};
 use super::registry::Plan;
+use super::text_classification::{Results, TextEntities, TextFills, TextLabels, TextsRequest};
 use super::text_generation::{GenerationOutput, GenerationRequest};
 
 /// A cancel flag shared between the front end and the inference thread (the stop button).
@@ -62,6 +63,8 @@ pub enum Request {
     Generate(GenerationRequest),
     /// Sentence embeddings (+ similarity matrix).
     Embed(EmbeddingRequest),
+    /// Texts for text classification, token classification or fill-mask.
+    Texts(TextsRequest),
 }
 
 /// A finished job's typed result.
@@ -72,6 +75,12 @@ pub enum Output {
     TextGeneration(GenerationOutput),
     /// Feature extraction / sentence similarity.
     FeatureExtraction(EmbeddingOutput),
+    /// Text classification: labels per text.
+    TextClassification(Results<TextLabels>),
+    /// Token classification: labelled tokens and entities per text.
+    TokenClassification(Results<TextEntities>),
+    /// Fill-mask: candidates per mask per text.
+    FillMask(Results<TextFills>),
 }
 
 /// Called after every event is sent, so a front end that sleeps between frames (the app)

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::InferError;
 use super::causal::CausalArch;
+use super::encoder::Family;
 use crate::hub::ModelInfo;
 
 /// The tasks Hubble knows by name (Hub `pipeline_tag`s).
@@ -62,10 +63,7 @@ impl Task {
 
     /// Whether Hubble can run this task at all in this build.
     pub fn is_implemented(self) -> bool {
-        matches!(
-            self,
-            Task::TextGeneration | Task::FeatureExtraction | Task::SentenceSimilarity
-        )
+        !matches!(self, Task::Translation | Task::Summarization)
     }
 }
 
@@ -222,14 +220,18 @@ impl ModelFacts {
         {
             return Some(Task::SentenceSimilarity);
         }
-        if self
-            .architectures
-            .iter()
-            .any(|a| a.ends_with("ForCausalLM"))
-        {
-            return Some(Task::TextGeneration);
-        }
-        None
+        let heads = [
+            ("ForCausalLM", Task::TextGeneration),
+            ("ForSequenceClassification", Task::TextClassification),
+            ("ForTokenClassification", Task::TokenClassification),
+            ("ForMaskedLM", Task::FillMask),
+        ];
+        self.architectures.iter().find_map(|a| {
+            heads
+                .iter()
+                .find(|(suffix, _)| a.ends_with(suffix))
+                .map(|(_, task)| *task)
+        })
     }
 
     /// The tasks that would work for this model (the Try tab offers only these).
@@ -268,6 +270,11 @@ pub enum Backend {
     },
     /// A BERT encoder for embeddings (sentence-transformers pooling when present).
     Bert,
+    /// A BERT-family encoder with a task head (classification, NER, fill-mask).
+    Encoder {
+        /// The family.
+        family: Family,
+    },
 }
 
 /// GGUF architectures candle-transformers' quantised models load.
@@ -331,6 +338,31 @@ pub fn plan(facts: &ModelFacts, task: Option<Task>) -> Result<Plan, InferError> 
                 })
             } else {
                 Err(not_supported(facts.architecture_name()))
+            }
+        }
+        Task::TextClassification | Task::TokenClassification | Task::FillMask => {
+            let head = match task {
+                Task::TextClassification => "ForSequenceClassification",
+                Task::TokenClassification => "ForTokenClassification",
+                _ => "ForMaskedLM",
+            };
+            let family = facts
+                .model_type
+                .as_deref()
+                .and_then(Family::from_model_type);
+            let has_head = facts.architectures.iter().any(|a| a.ends_with(head))
+                || (facts.architectures.is_empty()
+                    && facts.pipeline_tag.as_deref() == Some(task.as_str()));
+            match family {
+                Some(family) if has_head && facts.has_safetensors() => Ok(Plan {
+                    task,
+                    backend: Backend::Encoder { family },
+                }),
+                Some(_) if has_head => Err(not_supported(format!(
+                    "{} without safetensors weights",
+                    facts.architecture_name()
+                ))),
+                _ => Err(not_supported(facts.architecture_name())),
             }
         }
         _ => Err(not_supported(facts.architecture_name())),

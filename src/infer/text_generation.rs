@@ -185,7 +185,7 @@ impl TextGenerator {
                     description,
                 )
             }
-            Backend::Bert => Err(InferError::NotSupported {
+            Backend::Bert | Backend::Encoder { .. } => Err(InferError::NotSupported {
                 architecture: "bert".into(),
                 task: "text-generation".into(),
             }),

@@ -16,6 +16,7 @@ use std::time::Duration;
 use super::feature_extraction::Embedder;
 use super::pipeline::{CancelToken, Event, Output, Pipeline, Request, RunContext, Waker};
 use super::registry::{Plan, Task};
+use super::text_classification::EncoderPipeline;
 use super::text_generation::TextGenerator;
 use super::{DeviceRequest, InferError, device};
 
@@ -30,6 +31,7 @@ pub struct InferenceWorker {
 enum Loaded {
     Text(Box<TextGenerator>),
     Embed(Box<Embedder>),
+    Encoder(Box<EncoderPipeline>),
 }
 
 impl InferenceWorker {
@@ -136,6 +138,10 @@ fn serve(
             Task::FeatureExtraction | Task::SentenceSimilarity => {
                 Embedder::load(&dir, &plan, &device, &ctx).map(|p| Loaded::Embed(Box::new(p)))
             }
+            Task::TextClassification | Task::TokenClassification | Task::FillMask => {
+                EncoderPipeline::load(&dir, &plan, &device, &ctx)
+                    .map(|p| Loaded::Encoder(Box::new(p)))
+            }
             task => Err(InferError::NotSupported {
                 architecture: format!("{:?}", plan.backend),
                 task: task.to_string(),
@@ -152,17 +158,20 @@ fn serve(
     ctx.emit(Event::Loaded(match &loaded {
         Loaded::Text(p) => p.describe(),
         Loaded::Embed(p) => p.describe(),
+        Loaded::Encoder(p) => p.describe(),
     }));
     for request in requests {
         let result = match (&mut loaded, request) {
             (Loaded::Text(p), Request::Generate(r)) => p.run(r, &ctx).map(Output::TextGeneration),
             (Loaded::Embed(p), Request::Embed(r)) => p.run(r, &ctx).map(Output::FeatureExtraction),
+            (Loaded::Encoder(p), Request::Texts(r)) => p.run(r, &ctx),
             (_, other) => Err(InferError::InvalidInput(format!(
                 "this model was loaded for {}, not for {}",
                 plan.task,
                 match other {
                     Request::Generate(_) => "text generation",
                     Request::Embed(_) => "embeddings",
+                    Request::Texts(_) => "text classification or fill-mask",
                 }
             ))),
         };

@@ -28,6 +28,7 @@ mod toasts;
 mod try_chat;
 mod try_embed;
 mod try_tab;
+mod try_texts;
 mod widgets;
 mod worker;
 

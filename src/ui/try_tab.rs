@@ -10,6 +10,7 @@ use eframe::egui::{self, RichText};
 
 use super::try_chat::ChatView;
 use super::try_embed::EmbedView;
+use super::try_texts::TextsView;
 use super::widgets::error_box;
 use crate::cache::CachedRepo;
 use crate::fit::system::resident_bytes;
@@ -76,6 +77,7 @@ pub struct TryView {
     unreported: Option<(u64, String)>,
     chat: ChatView,
     embed: EmbedView,
+    texts: TextsView,
 }
 
 impl TryView {
@@ -92,6 +94,7 @@ impl TryView {
             unreported: None,
             chat: ChatView::default(),
             embed: EmbedView::default(),
+            texts: TextsView::default(),
         }
     }
 
@@ -163,7 +166,11 @@ impl TryView {
             Lookup::Pending(rx) => {
                 if let Ok(result) = rx.try_recv() {
                     if let Ok(found) = &result {
-                        self.task = self.task.or_else(|| found.tasks.first().copied());
+                        let default = found.facts.default_task();
+                        self.task = self
+                            .task
+                            .or(default.filter(|t| found.tasks.contains(t)))
+                            .or_else(|| found.tasks.first().copied());
                         self.gguf_file = found.facts.gguf_files().into_iter().next();
                     }
                     self.lookup = Lookup::Done(result);
@@ -302,6 +309,7 @@ impl TryView {
                     match output {
                         Output::TextGeneration(g) => self.chat.on_finished(&g),
                         Output::FeatureExtraction(e) => self.embed.on_finished(e),
+                        other => self.texts.on_finished(other),
                     }
                 }
                 Event::Failed(message) => {
@@ -311,6 +319,7 @@ impl TryView {
                         session.busy = false;
                         self.chat.on_failed(&message);
                         self.embed.on_failed(&message);
+                        self.texts.on_failed(&message);
                     }
                 }
             }
@@ -352,7 +361,8 @@ impl TryView {
         }
         let request = match session.task {
             Task::TextGeneration => self.chat.show(ui, session.busy),
-            _ => self.embed.show(ui, session.busy),
+            Task::FeatureExtraction | Task::SentenceSimilarity => self.embed.show(ui, session.busy),
+            task => self.texts.show(ui, task, session.busy),
         };
         let session = self.session.as_mut().expect("shown above");
         match request {
@@ -361,6 +371,7 @@ impl TryView {
                 if let Err(error) = session.worker.submit(request) {
                     self.chat.on_failed(&error.to_string());
                     self.embed.on_failed(&error.to_string());
+                    self.texts.on_failed(&error.to_string());
                 } else {
                     session.busy = true;
                 }
