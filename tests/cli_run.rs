@@ -275,3 +275,34 @@ fn classifies_tags_and_fills_masks() {
         run.stderr
     );
 }
+
+#[test]
+fn summarises_with_the_models_own_prefix() {
+    let home = tempfile::tempdir().unwrap();
+    let run = hubble(
+        home.path(),
+        &[
+            "run",
+            "--model-dir",
+            &tiny("flan-t5"),
+            "--task",
+            "summarization",
+            "--input",
+            "a man is eating food on the mat",
+            "--max-tokens",
+            "8",
+            "--json",
+        ],
+        &[],
+    )
+    .ok();
+    let out = run.json();
+    assert_eq!(out["task"], "summarization");
+    // Greedy by default, so the same tokens PyTorch produced
+    // (tests/fixtures/tiny/flan-t5/reference.json).
+    assert_eq!(
+        out["token_ids"],
+        serde_json::json!([33, 33, 28, 34, 34, 34, 33, 28])
+    );
+    assert_eq!(out["input_tokens"], 11, "summarize: + 9 words + </s>");
+}

@@ -152,3 +152,44 @@ fn text_classification_shows_labelled_probability_bars() {
         "the classified text is shown"
     );
 }
+
+#[test]
+fn summarisation_streams_the_output_with_the_models_prefix() {
+    let home = tempfile::tempdir().unwrap();
+    cache_fixture(
+        home.path(),
+        "acme/tiny-t5",
+        "flan-t5",
+        &["config.json", "model.safetensors", "tokenizer.json"],
+    );
+    let mut harness = offline_harness(home.path());
+    open_try_tab(&mut harness, "acme/tiny-t5");
+    wait_for(&mut harness, "the Load button", |h| has(h, "Load model"));
+    // The tab offers translation first (T5's default); pick summarisation.
+    harness.get_by_label("Task").click();
+    wait_for(&mut harness, "the task list", |h| has(h, "summarization"));
+    harness.get_by_label("summarization").click();
+    harness.step();
+    harness.get_by_label("Load model").click();
+    wait_for(&mut harness, "the Summarize button", |h| {
+        has(h, "Text to summarise:")
+    });
+    assert!(
+        has(&harness, "summarization"),
+        "the model's own prefix is offered"
+    );
+    harness.get_by_label("Text to summarise:").focus();
+    harness.step();
+    harness
+        .get_by_label("Text to summarise:")
+        .type_text("a man is eating food on the mat");
+    harness.step();
+    harness.get_by_label("Summarize").click();
+    wait_for(&mut harness, "the finished summary", |h| {
+        has(h, "generated at")
+    });
+    assert!(
+        has(&harness, "11 input tokens"),
+        "prefix + text + </s> were encoded"
+    );
+}

@@ -14,7 +14,7 @@ use crate::hub::RepoId;
 use crate::infer::registry::{self, ModelFacts, Task};
 use crate::infer::{
     ChatMessage, DeviceRequest, EmbeddingRequest, Event, GenerationParams, GenerationRequest,
-    InferError, InferenceWorker, Output, Prompt, Request, TextsRequest,
+    InferError, InferenceWorker, Output, Prompt, Request, Seq2SeqRequest, TextsRequest,
 };
 
 /// Arguments of `hubble run`.
@@ -30,7 +30,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub revision: Option<String>,
     /// text-generation, feature-extraction, sentence-similarity, text-classification,
-    /// token-classification (ner), fill-mask (default: the model's own).
+    /// token-classification (ner), fill-mask, translation, summarization (default: the
+    /// model's own).
     #[arg(long)]
     pub task: Option<String>,
     /// The input text; repeat for several sentences (similarity).
@@ -51,9 +52,14 @@ pub struct RunArgs {
     /// Most new tokens to generate.
     #[arg(long, default_value_t = 256)]
     pub max_tokens: usize,
-    /// Sampling temperature; 0 is greedy.
-    #[arg(long, default_value_t = 0.7)]
-    pub temperature: f64,
+    /// Sampling temperature; 0 is greedy (default: 0.7 for chat, 0 for translation and
+    /// summarisation).
+    #[arg(long)]
+    pub temperature: Option<f64>,
+    /// Translation / summarisation: the prefix before the input (default: the model's own from
+    /// config.json, e.g. "translate English to German: ").
+    #[arg(long)]
+    pub prefix: Option<String>,
     /// Nucleus sampling threshold (1 turns it off).
     #[arg(long, default_value_t = 0.9)]
     pub top_p: f64,
@@ -156,7 +162,7 @@ fn run(config: &HubConfig, args: RunArgs) -> Result<(), Failure> {
                 prompt,
                 params: GenerationParams {
                     max_tokens: args.max_tokens,
-                    temperature: args.temperature,
+                    temperature: args.temperature.unwrap_or(0.7),
                     top_p: Some(args.top_p),
                     top_k: args.top_k,
                     repeat_penalty: args.repeat_penalty,
@@ -168,6 +174,19 @@ fn run(config: &HubConfig, args: RunArgs) -> Result<(), Failure> {
         Task::FeatureExtraction | Task::SentenceSimilarity => {
             Request::Embed(EmbeddingRequest { sentences: inputs })
         }
+        Task::Translation | Task::Summarization => Request::Seq2Seq(Seq2SeqRequest {
+            text: inputs.join("\n"),
+            prefix: args.prefix.clone(),
+            params: GenerationParams {
+                max_tokens: args.max_tokens,
+                temperature: args.temperature.unwrap_or(0.0),
+                top_p: Some(args.top_p),
+                top_k: args.top_k,
+                repeat_penalty: 1.0,
+                seed: args.seed,
+                ..GenerationParams::default()
+            },
+        }),
         _ => Request::Texts(TextsRequest { texts: inputs }),
     };
     let worker = InferenceWorker::spawn(dir, plan, device);
@@ -216,6 +235,13 @@ fn print_output(output: &Output, json: bool) -> Result<(), Failure> {
     match output {
         Output::TextClassification(_) | Output::TokenClassification(_) | Output::FillMask(_) => {
             print_encoder(output)
+        }
+        Output::Translation(g) | Output::Summarization(g) => {
+            println!();
+            eprintln!(
+                "[{} input tokens, {} generated at {:.1} tok/s, stop: {:?}]",
+                g.input_tokens, g.generated_tokens, g.decode_tokens_per_s, g.stop_reason
+            );
         }
         Output::TextGeneration(g) => {
             println!();
@@ -301,7 +327,7 @@ fn print_encoder(output: &Output) {
                 }
             }
         }
-        Output::TextGeneration(_) | Output::FeatureExtraction(_) => {}
+        _ => {}
     }
 }
 

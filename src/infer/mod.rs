@@ -22,6 +22,7 @@ pub mod feature_extraction;
 pub mod gguf_tokenizer;
 pub mod pipeline;
 pub mod registry;
+pub mod seq2seq;
 pub mod text_classification;
 pub mod text_generation;
 pub mod worker;
@@ -33,6 +34,7 @@ pub use device::DeviceRequest;
 pub use feature_extraction::{Embedder, EmbeddingOutput, EmbeddingRequest, Pooling};
 pub use pipeline::{CancelToken, Event, Output, Pipeline, Request, RunContext, Waker};
 pub use registry::{ModelFacts, Plan, Task, plan};
+pub use seq2seq::{Seq2Seq, Seq2SeqOutput, Seq2SeqRequest};
 pub use text_classification::{EncoderPipeline, Results, TextsRequest};
 pub use text_generation::{
     ChatMessage, GenerationOutput, GenerationParams, GenerationRequest, Prompt, StopReason,

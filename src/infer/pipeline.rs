@@ -11,6 +11,7 @@ use candle_core::Device;
 use super::InferError;
 use super::feature_extraction::{EmbeddingOutput, EmbeddingRequest};
 use super::registry::Plan;
+use super::seq2seq::{Seq2SeqOutput, Seq2SeqRequest};
 use super::text_classification::{Results, TextEntities, TextFills, TextLabels, TextsRequest};
 use super::text_generation::{GenerationOutput, GenerationRequest};
 
@@ -65,6 +66,8 @@ pub enum Request {
     Embed(EmbeddingRequest),
     /// Texts for text classification, token classification or fill-mask.
     Texts(TextsRequest),
+    /// Translation or summarisation.
+    Seq2Seq(Seq2SeqRequest),
 }
 
 /// A finished job's typed result.
@@ -81,6 +84,10 @@ pub enum Output {
     TokenClassification(Results<TextEntities>),
     /// Fill-mask: candidates per mask per text.
     FillMask(Results<TextFills>),
+    /// Translation.
+    Translation(Seq2SeqOutput),
+    /// Summarisation.
+    Summarization(Seq2SeqOutput),
 }
 
 /// Called after every event is sent, so a front end that sleeps between frames (the app)

@@ -63,7 +63,7 @@ impl Task {
 
     /// Whether Hubble can run this task at all in this build.
     pub fn is_implemented(self) -> bool {
-        !matches!(self, Task::Translation | Task::Summarization)
+        true
     }
 }
 
@@ -225,6 +225,7 @@ impl ModelFacts {
             ("ForSequenceClassification", Task::TextClassification),
             ("ForTokenClassification", Task::TokenClassification),
             ("ForMaskedLM", Task::FillMask),
+            ("ForConditionalGeneration", Task::Translation),
         ];
         self.architectures.iter().find_map(|a| {
             heads
@@ -275,6 +276,8 @@ pub enum Backend {
         /// The family.
         family: Family,
     },
+    /// A T5-family encoder–decoder (translation, summarisation).
+    T5,
 }
 
 /// GGUF architectures candle-transformers' quantised models load.
@@ -365,7 +368,20 @@ pub fn plan(facts: &ModelFacts, task: Option<Task>) -> Result<Plan, InferError> 
                 _ => Err(not_supported(facts.architecture_name())),
             }
         }
-        _ => Err(not_supported(facts.architecture_name())),
+        Task::Translation | Task::Summarization => match facts.model_type.as_deref() {
+            Some("t5" | "mt5") if facts.has_safetensors() => Ok(Plan {
+                task,
+                backend: Backend::T5,
+            }),
+            Some("t5" | "mt5") => Err(not_supported(format!(
+                "{} without safetensors weights",
+                facts.architecture_name()
+            ))),
+            Some("marian") if !facts.has("tokenizer.json") => Err(not_supported(
+                "Marian with SentencePiece (.spm) tokenizers and no tokenizer.json".into(),
+            )),
+            _ => Err(not_supported(facts.architecture_name())),
+        },
     }
 }
 

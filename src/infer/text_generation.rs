@@ -64,7 +64,7 @@ impl GenerationParams {
         }
     }
 
-    fn sampling(&self) -> Sampling {
+    pub(crate) fn sampling(&self) -> Sampling {
         if self.temperature <= 0.0 {
             return Sampling::ArgMax;
         }
@@ -185,10 +185,12 @@ impl TextGenerator {
                     description,
                 )
             }
-            Backend::Bert | Backend::Encoder { .. } => Err(InferError::NotSupported {
-                architecture: "bert".into(),
-                task: "text-generation".into(),
-            }),
+            Backend::Bert | Backend::Encoder { .. } | Backend::T5 => {
+                Err(InferError::NotSupported {
+                    architecture: "bert".into(),
+                    task: "text-generation".into(),
+                })
+            }
         }
     }
 
@@ -498,7 +500,7 @@ impl Pipeline for TextGenerator {
     }
 }
 
-fn rate(tokens: usize, secs: f64) -> f64 {
+pub(crate) fn rate(tokens: usize, secs: f64) -> f64 {
     if secs > 0.0 {
         tokens as f64 / secs
     } else {
@@ -530,13 +532,17 @@ fn load_tokenizer_json(dir: &Path) -> Result<Option<Tokenizer>, InferError> {
 /// Turns ids into text pieces as soon as they decode to whole characters (byte-level BPE can
 /// split a character across tokens).
 #[derive(Debug, Default)]
-struct TokenStream {
+pub(crate) struct TokenStream {
     ids: Vec<u32>,
     emitted: usize,
 }
 
 impl TokenStream {
-    fn push(&mut self, tokenizer: &Tokenizer, id: u32) -> Result<Option<String>, InferError> {
+    pub(crate) fn push(
+        &mut self,
+        tokenizer: &Tokenizer,
+        id: u32,
+    ) -> Result<Option<String>, InferError> {
         self.ids.push(id);
         let text = decode(tokenizer, &self.ids)?;
         if text.len() > self.emitted
@@ -551,7 +557,7 @@ impl TokenStream {
         }
     }
 
-    fn finish(&mut self, tokenizer: &Tokenizer) -> Result<Option<String>, InferError> {
+    pub(crate) fn finish(&mut self, tokenizer: &Tokenizer) -> Result<Option<String>, InferError> {
         let text = decode(tokenizer, &self.ids)?;
         if text.len() > self.emitted && text.is_char_boundary(self.emitted) {
             let piece = text[self.emitted..].to_string();

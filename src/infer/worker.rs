@@ -16,6 +16,7 @@ use std::time::Duration;
 use super::feature_extraction::Embedder;
 use super::pipeline::{CancelToken, Event, Output, Pipeline, Request, RunContext, Waker};
 use super::registry::{Plan, Task};
+use super::seq2seq::Seq2Seq;
 use super::text_classification::EncoderPipeline;
 use super::text_generation::TextGenerator;
 use super::{DeviceRequest, InferError, device};
@@ -32,6 +33,7 @@ enum Loaded {
     Text(Box<TextGenerator>),
     Embed(Box<Embedder>),
     Encoder(Box<EncoderPipeline>),
+    Seq2Seq(Box<Seq2Seq>),
 }
 
 impl InferenceWorker {
@@ -142,10 +144,9 @@ fn serve(
                 EncoderPipeline::load(&dir, &plan, &device, &ctx)
                     .map(|p| Loaded::Encoder(Box::new(p)))
             }
-            task => Err(InferError::NotSupported {
-                architecture: format!("{:?}", plan.backend),
-                task: task.to_string(),
-            }),
+            Task::Translation | Task::Summarization => {
+                Seq2Seq::load(&dir, &plan, &device, &ctx).map(|p| Loaded::Seq2Seq(Box::new(p)))
+            }
         }
     });
     let mut loaded = match loaded {
@@ -159,12 +160,20 @@ fn serve(
         Loaded::Text(p) => p.describe(),
         Loaded::Embed(p) => p.describe(),
         Loaded::Encoder(p) => p.describe(),
+        Loaded::Seq2Seq(p) => p.describe(),
     }));
     for request in requests {
         let result = match (&mut loaded, request) {
             (Loaded::Text(p), Request::Generate(r)) => p.run(r, &ctx).map(Output::TextGeneration),
             (Loaded::Embed(p), Request::Embed(r)) => p.run(r, &ctx).map(Output::FeatureExtraction),
             (Loaded::Encoder(p), Request::Texts(r)) => p.run(r, &ctx),
+            (Loaded::Seq2Seq(p), Request::Seq2Seq(r)) => p.run(r, &ctx).map(|out| {
+                if plan.task == Task::Summarization {
+                    Output::Summarization(out)
+                } else {
+                    Output::Translation(out)
+                }
+            }),
             (_, other) => Err(InferError::InvalidInput(format!(
                 "this model was loaded for {}, not for {}",
                 plan.task,
@@ -172,6 +181,7 @@ fn serve(
                     Request::Generate(_) => "text generation",
                     Request::Embed(_) => "embeddings",
                     Request::Texts(_) => "text classification or fill-mask",
+                    Request::Seq2Seq(_) => "translation or summarisation",
                 }
             ))),
         };

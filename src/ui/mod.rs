@@ -27,6 +27,7 @@ mod tasks;
 mod toasts;
 mod try_chat;
 mod try_embed;
+mod try_seq2seq;
 mod try_tab;
 mod try_texts;
 mod widgets;

@@ -10,6 +10,7 @@ use eframe::egui::{self, RichText};
 
 use super::try_chat::ChatView;
 use super::try_embed::EmbedView;
+use super::try_seq2seq::Seq2SeqView;
 use super::try_texts::TextsView;
 use super::widgets::error_box;
 use crate::cache::CachedRepo;
@@ -17,6 +18,7 @@ use crate::fit::system::resident_bytes;
 use crate::format::bytes;
 use crate::hub::RepoId;
 use crate::infer::registry::{self, ModelFacts, Task};
+use crate::infer::seq2seq::task_prefixes;
 use crate::infer::{DeviceRequest, Event, InferenceWorker, Output, Request, Waker, device};
 
 /// The revision the Try tab runs.
@@ -39,12 +41,14 @@ struct Found {
     tasks: Vec<Task>,
     /// Why the default task can't run, when no task can.
     reason: Option<String>,
+    /// config.json, for the translation / summarisation prefixes.
+    config: serde_json::Value,
 }
 
 enum Lookup {
     Idle,
-    Pending(Receiver<Result<Found, String>>),
-    Done(Result<Found, String>),
+    Pending(Receiver<Result<Box<Found>, String>>),
+    Done(Result<Box<Found>, String>),
 }
 
 /// A loaded (or loading) model.
@@ -78,6 +82,7 @@ pub struct TryView {
     chat: ChatView,
     embed: EmbedView,
     texts: TextsView,
+    seq2seq: Seq2SeqView,
 }
 
 impl TryView {
@@ -95,6 +100,7 @@ impl TryView {
             chat: ChatView::default(),
             embed: EmbedView::default(),
             texts: TextsView::default(),
+            seq2seq: Seq2SeqView::default(),
         }
     }
 
@@ -114,7 +120,7 @@ impl TryView {
                 let message = message.clone();
                 return self.not_available(ui, &message);
             }
-            Lookup::Done(Ok(found)) => found.clone(),
+            Lookup::Done(Ok(found)) => found.as_ref().clone(),
         };
         if found.tasks.is_empty() {
             let reason = found
@@ -125,7 +131,7 @@ impl TryView {
         }
         self.controls(ui, &found);
         ui.separator();
-        self.session_view(ui);
+        self.session_view(ui, &found);
         TryAction::None
     }
 
@@ -158,7 +164,7 @@ impl TryView {
                 let hub_cache = hub_cache.to_path_buf();
                 let ctx = ctx.clone();
                 std::thread::spawn(move || {
-                    let _ = tx.send(find(&hub_cache, &repo));
+                    let _ = tx.send(find(&hub_cache, &repo).map(Box::new));
                     ctx.request_repaint();
                 });
                 self.lookup = Lookup::Pending(rx);
@@ -303,12 +309,18 @@ impl TryView {
                     self.unreported = self.measured.map(|bytes| (bytes, device.to_string()));
                     session.state = SessionState::Ready(description);
                 }
-                Event::Token(piece) => self.chat.on_token(&piece),
+                Event::Token(piece) => match session.task {
+                    Task::Translation | Task::Summarization => self.seq2seq.on_token(&piece),
+                    _ => self.chat.on_token(&piece),
+                },
                 Event::Finished(output) => {
                     session.busy = false;
                     match output {
                         Output::TextGeneration(g) => self.chat.on_finished(&g),
                         Output::FeatureExtraction(e) => self.embed.on_finished(e),
+                        Output::Translation(o) | Output::Summarization(o) => {
+                            self.seq2seq.on_finished(&o);
+                        }
                         other => self.texts.on_finished(other),
                     }
                 }
@@ -320,13 +332,14 @@ impl TryView {
                         self.chat.on_failed(&message);
                         self.embed.on_failed(&message);
                         self.texts.on_failed(&message);
+                        self.seq2seq.on_failed(&message);
                     }
                 }
             }
         }
     }
 
-    fn session_view(&mut self, ui: &mut egui::Ui) {
+    fn session_view(&mut self, ui: &mut egui::Ui, found: &Found) {
         let Some(session) = &mut self.session else {
             ui.label("Pick a task and press Load model. The model runs on this machine.");
             return;
@@ -362,6 +375,10 @@ impl TryView {
         let request = match session.task {
             Task::TextGeneration => self.chat.show(ui, session.busy),
             Task::FeatureExtraction | Task::SentenceSimilarity => self.embed.show(ui, session.busy),
+            Task::Translation | Task::Summarization => {
+                let prefixes = task_prefixes(&found.config, session.task);
+                self.seq2seq.show(ui, session.task, &prefixes, session.busy)
+            }
             task => self.texts.show(ui, task, session.busy),
         };
         let session = self.session.as_mut().expect("shown above");
@@ -372,6 +389,7 @@ impl TryView {
                     self.chat.on_failed(&error.to_string());
                     self.embed.on_failed(&error.to_string());
                     self.texts.on_failed(&error.to_string());
+                    self.seq2seq.on_failed(&error.to_string());
                 } else {
                     session.busy = true;
                 }
@@ -408,10 +426,15 @@ fn find(hub_cache: &std::path::Path, repo: &RepoId) -> Result<Found, String> {
         )),
         Err(error) => Some(error.to_string()),
     };
+    let config = std::fs::read(dir.join("config.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
     Ok(Found {
         dir,
         facts,
         tasks,
         reason,
+        config,
     })
 }
