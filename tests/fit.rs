@@ -478,3 +478,52 @@ fn fit_and_system_commands_print_json() {
     assert!(system["cpu"]["logical_cores"].as_u64().unwrap() >= 1);
     assert_eq!(system["backends"][0]["name"], "cpu");
 }
+
+#[test]
+fn offline_fit_reads_the_cached_files_without_the_network() {
+    // A downloaded model, and a client that may not use the network.
+    let home = tempfile::tempdir().unwrap();
+    let overrides = Overrides {
+        endpoint: Some("http://127.0.0.1:9".into()),
+        cache_dir: Some(home.path().join("hub")),
+        offline: true,
+        ..Overrides::default()
+    };
+    let config = HubConfig::from_env(&overrides);
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    let folder = config.hub_cache.join("models--acme--tiny-llama");
+    let snapshot = folder.join("snapshots").join(commit);
+    std::fs::create_dir_all(&snapshot).unwrap();
+    std::fs::create_dir_all(folder.join("refs")).unwrap();
+    std::fs::write(folder.join("refs/main"), commit).unwrap();
+    let tiny = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny/llama");
+    for file in ["config.json", "model.safetensors"] {
+        std::fs::copy(tiny.join(file), snapshot.join(file)).unwrap();
+    }
+    let client = HubClient::new(config).unwrap();
+    let repo: RepoId = "acme/tiny-llama".parse().unwrap();
+    let info = hubble::hub::ModelInfo {
+        id: repo.to_string(),
+        sha: Some(commit.into()),
+        siblings: ["config.json", "model.safetensors"]
+            .into_iter()
+            .map(|p| hubble::hub::Sibling {
+                path: p.into(),
+                size: None,
+                blob_id: None,
+                lfs: None,
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let fit = block_on(hubble::fit::read::read_fit(&client, &repo, &info, None)).unwrap();
+    let bytes = std::fs::read(tiny.join("model.safetensors")).unwrap();
+    let whole = safetensors::parse(&bytes, Some(bytes.len() as u64)).unwrap();
+    assert_eq!(fit.weights.parameters, Some(whole.parameters()));
+    assert!(fit.weights.exact);
+    assert_eq!(
+        fit.weights.files[0].bytes_received, 0,
+        "nothing came over the network"
+    );
+    assert_eq!(fit.shape.layers, Some(2), "config.json read from the cache");
+}

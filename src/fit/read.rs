@@ -5,6 +5,7 @@
 use super::error::FitError;
 use super::shape::ModelShape;
 use super::weights::{Weights, read_weights};
+use crate::cache::CachedRepo;
 use crate::hub::{HubClient, HubError, ModelInfo, RepoId};
 
 /// Largest `config.json` read (real ones are a few kB).
@@ -32,10 +33,18 @@ pub async fn read_fit(
     let shape = match &weights.gguf {
         Some(header) => ModelShape::from_gguf(header),
         None => {
-            match client
-                .fetch_file(repo, model.sha.as_deref(), "config.json", MAX_CONFIG)
-                .await
-            {
+            let cached = CachedRepo::new(&client.config().hub_cache, repo)
+                .snapshot_file(model.sha.as_deref().unwrap_or("main"), "config.json")
+                .filter(|path| path.metadata().is_ok_and(|m| m.len() <= MAX_CONFIG as u64))
+                .and_then(|path| std::fs::read(path).ok());
+            let fetched = match cached {
+                Some(bytes) => Ok(bytes),
+                None => client
+                    .fetch_file(repo, model.sha.as_deref(), "config.json", MAX_CONFIG)
+                    .await
+                    .map(|bytes| bytes.to_vec()),
+            };
+            match fetched {
                 Ok(bytes) => serde_json::from_slice(&bytes)
                     .map(|c| ModelShape::from_config(&c))
                     .unwrap_or_default(),

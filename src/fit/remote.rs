@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::error::FitError;
 use super::format_error::FormatError;
 use super::{gguf, safetensors};
+use crate::cache::CachedRepo;
 use crate::hub::{HubClient, RangeBody, RepoId};
 
 /// Bytes asked for by the first request of a file: enough for most safetensors headers and the
@@ -31,8 +32,10 @@ pub struct HeaderRead<T> {
     pub range_honoured: bool,
 }
 
-/// The start of a remote file, fetched on demand.
+/// The start of a remote file, fetched on demand (from the local cache's copy when there is one,
+/// so offline pages and downloaded models need no network).
 struct RemotePrefix<'a> {
+    local: Option<std::fs::File>,
     client: &'a HubClient,
     repo: &'a RepoId,
     revision: Option<&'a str>,
@@ -55,7 +58,10 @@ impl<'a> RemotePrefix<'a> {
         revision: Option<&'a str>,
         path: &'a str,
     ) -> Self {
+        let cached = CachedRepo::new(&client.config().hub_cache, repo)
+            .snapshot_file(revision.unwrap_or("main"), path);
         RemotePrefix {
+            local: cached.and_then(|file| std::fs::File::open(file).ok()),
             client,
             repo,
             revision,
@@ -74,6 +80,9 @@ impl<'a> RemotePrefix<'a> {
     /// Makes the buffer hold the first `len` bytes of the file (fewer if the file is shorter),
     /// asking the server for at least `ask` bytes when a new request is needed.
     async fn ensure(&mut self, len: u64, ask: u64) -> Result<(), FitError> {
+        if self.local.is_some() {
+            return self.ensure_local(len);
+        }
         loop {
             // The file's length is known after the first answer.
             let target = self.file_len.map_or(len, |f| len.min(f));
@@ -117,6 +126,34 @@ impl<'a> RemotePrefix<'a> {
             self.skip -= drop as u64;
             self.buf.extend_from_slice(&chunk[drop..]);
         }
+    }
+
+    /// [`RemotePrefix::ensure`] from the cached copy: reads the missing bytes of the first `len`.
+    fn ensure_local(&mut self, len: u64) -> Result<(), FitError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let Some(file) = self.local.as_mut() else {
+            return Ok(());
+        };
+        let io = |e: std::io::Error| FitError::Format {
+            path: self.path.to_string(),
+            error: FormatError::invalid(format!("reading the cached file: {e}")),
+        };
+        let file_len = file.metadata().map_err(io)?.len();
+        self.file_len = Some(file_len);
+        let target = len.min(file_len);
+        let held = self.buf.len() as u64;
+        if held >= target {
+            self.ended = held >= file_len;
+            return Ok(());
+        }
+        file.seek(SeekFrom::Start(held)).map_err(io)?;
+        let mut chunk = Vec::new();
+        file.take(target - held)
+            .read_to_end(&mut chunk)
+            .map_err(io)?;
+        self.buf.extend_from_slice(&chunk);
+        self.ended = self.buf.len() as u64 >= file_len;
+        Ok(())
     }
 
     /// Drops the connection (if a body is still open) and reports what was read.

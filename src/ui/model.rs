@@ -126,6 +126,13 @@ impl ModelView {
                 self.info = Loadable::Failed(error.to_string());
                 return Some(error);
             }
+            Outcome::Card(Err(HubError::Offline { .. })) => {
+                self.card = Loadable::Failed(format!(
+                    "The model card (README.md) of {} is not in the local cache, and offline mode \
+                     is on. Go online to read it.",
+                    self.repo
+                ));
+            }
             Outcome::Card(Err(HubError::EntryNotFound { .. })) => {
                 self.card =
                     Loadable::Failed(format!("{} has no model card (README.md).", self.repo));

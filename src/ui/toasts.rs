@@ -67,8 +67,10 @@ impl Toasts {
                         ui.visuals().text_color()
                     };
                     egui::Frame::popup(ui.style()).show(ui, |ui| {
-                        ui.horizontal(|ui| {
-                            ui.label(RichText::new(&toast.text).color(color));
+                        // Long messages wrap inside the toast instead of running off screen.
+                        ui.set_max_width(420.0);
+                        ui.add(egui::Label::new(RichText::new(&toast.text).color(color)).wrap());
+                        ui.with_layout(egui::Layout::right_to_left(egui::Align::Min), |ui| {
                             if ui.small_button("Dismiss").clicked() {
                                 dismissed = Some(index);
                             }
