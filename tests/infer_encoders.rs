@@ -66,6 +66,7 @@ fn sequence_classification_heads_match_pytorch() {
     check("bert-cls", Task::TextClassification);
     check("distilbert-cls", Task::TextClassification);
     check("roberta-cls", Task::TextClassification);
+    check("deberta-cls", Task::TextClassification);
 }
 
 #[test]
@@ -73,6 +74,7 @@ fn token_classification_heads_match_pytorch() {
     check("bert-ner", Task::TokenClassification);
     check("distilbert-ner", Task::TokenClassification);
     check("roberta-ner", Task::TokenClassification);
+    check("deberta-ner", Task::TokenClassification);
 }
 
 #[test]
@@ -135,7 +137,7 @@ fn models_without_the_head_or_family_are_refused_clearly() {
         error.to_string(),
         "not supported yet: BertModel for text-classification"
     );
-    assert_eq!(Family::from_model_type("deberta-v2"), None);
+    assert_eq!(Family::from_model_type("electra"), None);
     // A fill-mask checkpoint asked for classification: the head's weights are missing.
     let dir = fixture("bert-mlm");
     let mut facts = ModelFacts::from_dir(&dir).unwrap();

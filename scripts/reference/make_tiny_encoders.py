@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Tiny random encoder checkpoints with task heads + PyTorch reference outputs.
 
-For BERT, DistilBERT and RoBERTa it builds a 2-layer, 32-wide model for each head
+For BERT, DistilBERT, RoBERTa and DeBERTa-v2 (v3-style relative attention) it builds a 2-layer, 32-wide model for each head
 (sequence classification, token classification, masked LM) with transformers (fp32, CPU),
 saves config.json (with id2label) + model.safetensors + tokenizer.json under
 tests/fixtures/tiny/<family>-<head>/, and writes reference.json with the logits for fixed
@@ -26,6 +26,7 @@ from make_tiny_checkpoints import BERT_WORDS, randomize  # noqa: E402
 WORDS = BERT_WORDS[5:]
 SENTENCES = ["A man is eating food.", "the cat sits on the mat", "a dog runs quickly in the park"]
 MASKED = {"bert": "a man is [MASK] food", "distilbert": "a man is [MASK] food",
+          "deberta": "a man is [MASK] food",
           "roberta": "a man is <mask> food"}
 SEQ_LABELS = ["negative", "neutral", "positive"]
 TOKEN_LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
@@ -63,6 +64,13 @@ def config(family, labels):
         return tf.DistilBertConfig(vocab_size=len(BERT_WORDS), dim=32, n_layers=2, n_heads=4,
                                    hidden_dim=64, max_position_embeddings=64, pad_token_id=0,
                                    **label_args)
+    if family == "deberta":
+        return tf.DebertaV2Config(vocab_size=len(BERT_WORDS), max_position_embeddings=64,
+                                  pad_token_id=0, relative_attention=True,
+                                  pos_att_type=["p2c", "c2p"], position_buckets=16,
+                                  max_relative_positions=-1, norm_rel_ebd="layer_norm",
+                                  share_att_key=True, position_biased_input=False,
+                                  type_vocab_size=0, **SIZE, **label_args)
     return tf.RobertaConfig(vocab_size=len(WORDS) + 5, max_position_embeddings=66, pad_token_id=1,
                             bos_token_id=0, eos_token_id=2, type_vocab_size=1, **SIZE,
                             **label_args)
@@ -71,10 +79,12 @@ def config(family, labels):
 HEADS = {
     "cls": (SEQ_LABELS, {"bert": tf.BertForSequenceClassification,
                          "distilbert": tf.DistilBertForSequenceClassification,
-                         "roberta": tf.RobertaForSequenceClassification}),
+                         "roberta": tf.RobertaForSequenceClassification,
+                         "deberta": tf.DebertaV2ForSequenceClassification}),
     "ner": (TOKEN_LABELS, {"bert": tf.BertForTokenClassification,
                            "distilbert": tf.DistilBertForTokenClassification,
-                           "roberta": tf.RobertaForTokenClassification}),
+                           "roberta": tf.RobertaForTokenClassification,
+                           "deberta": tf.DebertaV2ForTokenClassification}),
     "mlm": (None, {"bert": tf.BertForMaskedLM, "distilbert": tf.DistilBertForMaskedLM,
                    "roberta": tf.RobertaForMaskedLM}),
 }
@@ -111,6 +121,8 @@ def main():
     for family in ["bert", "distilbert", "roberta"]:
         for head in HEADS:
             make(family, head, args.out)
+    for head in ["cls", "ner"]:
+        make("deberta", head, args.out)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config as BertConfig};
+use candle_transformers::models::debertav2::{Config as DebertaConfig, DebertaV2Model};
 use candle_transformers::models::xlm_roberta::{Config as RobertaConfig, XLMRobertaModel};
 use serde::Serialize;
 use serde_json::Value;
@@ -27,6 +28,8 @@ pub enum Family {
     DistilBert,
     /// `roberta`, `xlm-roberta`, `camembert` (the same layout under `roberta.`).
     Roberta,
+    /// `deberta-v2` (DeBERTa v2 and v3).
+    DebertaV2,
 }
 
 impl Family {
@@ -36,6 +39,7 @@ impl Family {
             "bert" => Some(Family::Bert),
             "distilbert" => Some(Family::DistilBert),
             "roberta" | "xlm-roberta" | "camembert" => Some(Family::Roberta),
+            "deberta-v2" => Some(Family::DebertaV2),
             _ => None,
         }
     }
@@ -46,6 +50,7 @@ impl Family {
             Family::Bert => "bert",
             Family::DistilBert => "distilbert",
             Family::Roberta => "roberta",
+            Family::DebertaV2 => "deberta",
         }
     }
 }
@@ -54,6 +59,7 @@ enum Model {
     Bert(BertModel),
     DistilBert(DistilBert),
     Roberta(XLMRobertaModel),
+    DebertaV2(Box<DebertaV2Model>),
 }
 
 /// A loaded encoder with its tokenizer, config and weights (the heads load from `weights`).
@@ -117,6 +123,16 @@ impl Encoder {
                     positions,
                 )
             }
+            Family::DebertaV2 => {
+                let c: DebertaConfig =
+                    serde_json::from_value(config.clone()).map_err(bad_config)?;
+                let positions = c.max_position_embeddings;
+                (
+                    Model::DebertaV2(Box::new(DebertaV2Model::load(vb, &c)?)),
+                    c.hidden_size,
+                    positions,
+                )
+            }
         };
         let tokenizer = load_tokenizer(dir, positions)?;
         Ok(Encoder {
@@ -154,6 +170,7 @@ impl Encoder {
                 let type_ids = input.zeros_like()?;
                 model.forward(&input, &mask, &type_ids, None, None, None)?
             }
+            Model::DebertaV2(model) => model.forward(&input, None, None)?,
         };
         Ok(hidden.squeeze(0)?)
     }
@@ -235,7 +252,11 @@ mod tests {
             Family::from_model_type("distilbert"),
             Some(Family::DistilBert)
         );
-        assert_eq!(Family::from_model_type("deberta-v2"), None);
+        assert_eq!(
+            Family::from_model_type("deberta-v2"),
+            Some(Family::DebertaV2)
+        );
+        assert_eq!(Family::from_model_type("electra"), None);
     }
 
     #[test]

@@ -8,6 +8,17 @@ use candle_nn::{LayerNorm, Linear, VarBuilder, layer_norm, linear};
 use super::InferError;
 use super::encoder::{Encoder, Family, config_usize};
 
+/// The activation after a sequence head's dense layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreActivation {
+    /// BERT's pooler, RoBERTa's classification head.
+    Tanh,
+    /// DistilBERT's pre-classifier.
+    Relu,
+    /// DeBERTa's context pooler (exact GELU).
+    Gelu,
+}
+
 /// Which head a checkpoint is run with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeadKind {
@@ -21,10 +32,10 @@ pub enum HeadKind {
 
 /// A loaded head.
 pub enum Head {
-    /// `[CLS]` → optional dense (tanh or ReLU) → classifier.
+    /// `[CLS]` → optional dense + activation → classifier.
     Sequence {
-        /// The dense layer before the classifier and whether it is followed by ReLU (else tanh).
-        pre: Option<(Linear, bool)>,
+        /// The dense layer before the classifier and its activation.
+        pre: Option<(Linear, PreActivation)>,
         /// hidden → labels.
         classifier: Linear,
     },
@@ -62,16 +73,29 @@ impl Head {
                     Family::Bert => Head::Sequence {
                         pre: linear(hidden, hidden, vb.pp("bert.pooler.dense"))
                             .ok()
-                            .map(|l| (l, false)),
+                            .map(|l| (l, PreActivation::Tanh)),
                         classifier: linear(hidden, labels, vb.pp("classifier"))?,
                     },
                     Family::DistilBert => Head::Sequence {
-                        pre: Some((linear(hidden, hidden, vb.pp("pre_classifier"))?, true)),
+                        pre: Some((
+                            linear(hidden, hidden, vb.pp("pre_classifier"))?,
+                            PreActivation::Relu,
+                        )),
                         classifier: linear(hidden, labels, vb.pp("classifier"))?,
                     },
                     Family::Roberta => Head::Sequence {
-                        pre: Some((linear(hidden, hidden, vb.pp("classifier.dense"))?, false)),
+                        pre: Some((
+                            linear(hidden, hidden, vb.pp("classifier.dense"))?,
+                            PreActivation::Tanh,
+                        )),
                         classifier: linear(hidden, labels, vb.pp("classifier.out_proj"))?,
+                    },
+                    Family::DebertaV2 => Head::Sequence {
+                        pre: Some((
+                            linear(hidden, hidden, vb.pp("pooler.dense"))?,
+                            PreActivation::Gelu,
+                        )),
+                        classifier: linear(hidden, labels, vb.pp("classifier"))?,
                     },
                 })
             }
@@ -93,6 +117,9 @@ impl Head {
                         "vocab_projector.bias",
                     ),
                     Family::Roberta => ("lm_head.dense", "lm_head.layer_norm", "lm_head.bias"),
+                    Family::DebertaV2 => {
+                        return Err(missing("masked-LM (DeBERTa's is not supported yet)"));
+                    }
                 };
                 if !vb.contains_tensor(bias) {
                     return Err(missing("masked-LM"));
@@ -127,9 +154,13 @@ impl Head {
         Ok(match self {
             Head::Sequence { pre, classifier } => {
                 let mut x = hidden.narrow(0, 0, 1)?;
-                if let Some((dense, relu)) = pre {
+                if let Some((dense, activation)) = pre {
                     x = dense.forward(&x)?;
-                    x = if *relu { x.relu()? } else { x.tanh()? };
+                    x = match activation {
+                        PreActivation::Tanh => x.tanh()?,
+                        PreActivation::Relu => x.relu()?,
+                        PreActivation::Gelu => x.gelu_erf()?,
+                    };
                 }
                 classifier.forward(&x)?.squeeze(0)?
             }
