@@ -31,7 +31,7 @@ pub const VERSION: &str = concat!(
 
 /// Hubble: explore the Hugging Face Hub from your desktop or terminal.
 #[derive(Debug, Parser)]
-#[command(name = "hubble", version = VERSION, about, long_about = None, args_conflicts_with_subcommands = true)]
+#[command(name = "hubble", version = VERSION, about, long_about = None)]
 pub struct Cli {
     /// Hub endpoint URL (overrides HF_ENDPOINT).
     #[arg(long, global = true, value_name = "URL")]
@@ -104,6 +104,12 @@ pub fn main() -> ExitCode {
         token: cli.token.clone(),
         offline: cli.offline,
     };
+    if let (Some(link), Some(_)) = (&cli.link, &cli.command) {
+        eprintln!(
+            "error: {link:?} is neither a subcommand nor a global option; a model link opens the app and takes no subcommand"
+        );
+        return ExitCode::from(exit::USAGE);
+    }
     let Some(command) = cli.command else {
         let link = match cli.link.as_deref().map(ModelLink::parse).transpose() {
             Ok(link) => link,
@@ -209,4 +215,22 @@ fn print_json<T: serde::Serialize>(value: &T) -> Result<(), HubError> {
         .map_err(|e| HubError::InvalidInput(format!("could not write JSON: {e}")))?;
     println!("{text}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    #[test]
+    fn a_link_and_subcommands_after_global_flags_parse() {
+        let cli = Cli::try_parse_from(["hubble", "--offline", "download", "org/name"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Download(_))));
+        assert_eq!(cli.link, None);
+
+        let cli = Cli::try_parse_from(["hubble", "--offline", "hubble://model/org/name"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.link.as_deref(), Some("hubble://model/org/name"));
+    }
 }
