@@ -11,7 +11,13 @@ use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use fixture_hub::FixtureHub;
-use ui::{App, config, harness, harness_with, has_label, has_label_containing, wait_for};
+use hubble::hub::RepoId;
+use hubble::link::ModelLink;
+use hubble::ui::{AppOptions, Inbox, Route};
+use ui::{
+    App, config, harness, harness_with, harness_with_options, has_label, has_label_containing,
+    wait_for,
+};
 
 /// The ids of the result rows loaded so far (not only the visible ones).
 fn result_ids(harness: &Harness<App>) -> Vec<String> {
@@ -205,4 +211,74 @@ fn cjk_cards_render_without_missing_glyphs() {
             "no installed font draws {text:?} ({repo}): install fonts-wqy-microhei or fonts-noto-cjk"
         );
     }
+}
+
+/// A harness whose app was started with (or is later handed) the links in `links`.
+fn harness_with_links(hub: &FixtureHub, home: &Path, links: Inbox) -> Harness<'static, App> {
+    let options = AppOptions {
+        links,
+        ..AppOptions::default()
+    };
+    harness_with_options(config(&hub.url(), home, false), Harness::builder(), options)
+}
+
+fn on_model_page(harness: &Harness<App>, id: &str) -> bool {
+    harness.state().as_ref().map(|app| app.route().clone())
+        == Some(Route::Model(RepoId::parse(id).unwrap()))
+}
+
+#[test]
+fn a_hubble_link_opens_the_model_page() {
+    let hub = FixtureHub::start();
+    let home = tempfile::tempdir().unwrap();
+    let link = ModelLink::parse("hubble://model/hubble-tests/tiny-model").unwrap();
+    let mut harness = harness_with_links(&hub, home.path(), Inbox::with(Some(link)));
+    wait_for(&mut harness, "the linked model's card", |h| {
+        on_model_page(h, "hubble-tests/tiny-model") && has_label(h, "Tiny model")
+    });
+    assert!(has_label(&harness, "License: apache-2.0"));
+}
+
+#[test]
+fn a_linked_revision_is_requested() {
+    let hub = FixtureHub::start();
+    let home = tempfile::tempdir().unwrap();
+    let link = ModelLink::parse("hubble://model/hubble-tests/tiny-model?revision=v1.0").unwrap();
+    let mut harness = harness_with_links(&hub, home.path(), Inbox::with(Some(link)));
+    wait_for(&mut harness, "the info request at v1.0", |_| {
+        hub.requests()
+            .iter()
+            .any(|r| r.path == "/api/models/hubble-tests/tiny-model/revision/v1.0")
+    });
+    let repo = RepoId::parse("hubble-tests/tiny-model").unwrap();
+    let app = harness.state().as_ref().unwrap();
+    assert_eq!(app.page_revision(&repo), Some("v1.0"));
+    assert!(on_model_page(&harness, "hubble-tests/tiny-model"));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_second_launch_hands_its_link_to_the_running_window() {
+    use hubble::ui::instance::{Claim, claim};
+
+    let hub = FixtureHub::start();
+    let home = tempfile::tempdir().unwrap();
+    let socket = home.path().join("hubble.sock");
+    // The first launch (no link) listens and opens the search.
+    let Claim::Open(Some(listener)) = claim(&socket, None) else {
+        panic!("the first launch should listen on {}", socket.display());
+    };
+    let links = Inbox::default();
+    let inbox = links.clone();
+    let _serving = listener.serve(move |link| inbox.push(link));
+    let mut harness = harness_with_links(&hub, home.path(), links);
+    harness.step();
+    assert_eq!(harness.state().as_ref().unwrap().route(), &Route::Search);
+
+    // The second launch hands its link over and would exit.
+    let link = ModelLink::parse("hubble://model/hubble-tests/tiny-model").unwrap();
+    assert!(matches!(claim(&socket, Some(&link)), Claim::HandedOver));
+    wait_for(&mut harness, "the handed-over model's card", |h| {
+        on_model_page(h, "hubble-tests/tiny-model") && has_label(h, "Tiny model")
+    });
 }

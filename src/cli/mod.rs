@@ -17,10 +17,21 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{HubConfig, Overrides};
 use crate::hub::{HubClient, HubError};
+use crate::link::ModelLink;
+
+/// `hubble --version`: version, git commit and the inference backends compiled in.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("HUBBLE_GIT_COMMIT"),
+    "; backends: ",
+    env!("HUBBLE_BACKENDS"),
+    ")"
+);
 
 /// Hubble: explore the Hugging Face Hub from your desktop or terminal.
 #[derive(Debug, Parser)]
-#[command(name = "hubble", version, about, long_about = None)]
+#[command(name = "hubble", version = VERSION, about, long_about = None)]
 pub struct Cli {
     /// Hub endpoint URL (overrides HF_ENDPOINT).
     #[arg(long, global = true, value_name = "URL")]
@@ -40,6 +51,10 @@ pub struct Cli {
     /// Desktop app: the renderer, `wgpu` or `glow` (default: wgpu, falling back to glow).
     #[arg(long, value_name = "NAME")]
     pub renderer: Option<String>,
+    /// A model page for the app to open: hubble://model/<org>/<name>[?revision=<rev>] or
+    /// <org>/<name> (with a window already open, the link goes to that window).
+    #[arg(value_name = "LINK")]
+    pub link: Option<String>,
     /// What to do; without one, the desktop app opens.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -89,11 +104,25 @@ pub fn main() -> ExitCode {
         token: cli.token.clone(),
         offline: cli.offline,
     };
+    if let (Some(link), Some(_)) = (&cli.link, &cli.command) {
+        eprintln!(
+            "error: {link:?} is neither a subcommand nor a global option; a model link opens the app and takes no subcommand"
+        );
+        return ExitCode::from(exit::USAGE);
+    }
     let Some(command) = cli.command else {
+        let link = match cli.link.as_deref().map(ModelLink::parse).transpose() {
+            Ok(link) => link,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::from(exit::USAGE);
+            }
+        };
         return crate::ui::run(crate::ui::UiOptions {
             command_line: overrides,
             exit_after_first_frame: cli.exit_after_first_frame,
             renderer: cli.renderer,
+            link,
         });
     };
     let config = HubConfig::from_env(&overrides);
@@ -186,4 +215,22 @@ fn print_json<T: serde::Serialize>(value: &T) -> Result<(), HubError> {
         .map_err(|e| HubError::InvalidInput(format!("could not write JSON: {e}")))?;
     println!("{text}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    #[test]
+    fn a_link_and_subcommands_after_global_flags_parse() {
+        let cli = Cli::try_parse_from(["hubble", "--offline", "download", "org/name"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Download(_))));
+        assert_eq!(cli.link, None);
+
+        let cli = Cli::try_parse_from(["hubble", "--offline", "hubble://model/org/name"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.link.as_deref(), Some("hubble://model/org/name"));
+    }
 }

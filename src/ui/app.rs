@@ -14,7 +14,8 @@ use super::downloads::Downloads;
 use super::downloads_panel;
 use super::fit_tab::FitView;
 use super::images::HubBytesLoader;
-use super::model::ModelView;
+use super::inbox::Inbox;
+use super::model::{DEFAULT_REVISION, ModelView};
 use super::search::{SearchAction, SearchState};
 use super::settings::{STORAGE_KEY, Settings, SettingsAction, SettingsWindow};
 use super::toasts::Toasts;
@@ -22,6 +23,7 @@ use super::worker::{Worker, is_unreachable};
 use crate::config::{HubConfig, Overrides};
 use crate::fit::system::SystemInfo;
 use crate::hub::{HubError, RepoId};
+use crate::link::ModelLink;
 
 /// Where the app is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +52,8 @@ pub struct AppOptions {
     /// The machine the Fit tab and the search results' fit badges judge against; `None` (the
     /// app) probes it once in the background, tests give a fixed one for stable verdicts.
     pub system: Option<SystemInfo>,
+    /// Model links to open: the start-up one, then those other launches hand over.
+    pub links: Inbox,
 }
 
 /// The desktop app's state.
@@ -89,6 +93,7 @@ impl HubbleApp {
                 worker.handle(),
             )));
         }
+        options.links.attach(ctx);
         let settings = options.settings.clone();
         settings.apply_look(ctx);
         // A blinking text cursor repaints twice a second forever; idle must cost nothing.
@@ -177,18 +182,31 @@ impl HubbleApp {
 
     /// Opens a model page (from a result, or by id).
     pub fn open_model(&mut self, id: &str) {
-        let repo = match RepoId::parse(id) {
-            Ok(repo) => repo,
-            Err(error) => {
-                self.toasts.error(error.to_string());
-                return;
-            }
-        };
-        if !self.pages.contains_key(&repo) {
-            let page = ModelView::open(repo.clone(), &mut self.worker);
+        match RepoId::parse(id) {
+            Ok(repo) => self.open_link(ModelLink {
+                repo,
+                revision: None,
+            }),
+            Err(error) => self.toasts.error(error.to_string()),
+        }
+    }
+
+    /// Opens a model page at a link's revision (an open page of another revision is replaced).
+    pub fn open_link(&mut self, link: ModelLink) {
+        let revision = link
+            .revision
+            .unwrap_or_else(|| DEFAULT_REVISION.to_string());
+        let repo = link.repo;
+        if self.pages.get(&repo).is_none_or(|p| p.revision != revision) {
+            let page = ModelView::open(repo.clone(), revision, &mut self.worker);
             self.pages.insert(repo.clone(), page);
         }
         self.navigate(Route::Model(repo));
+    }
+
+    /// The revision an open model page shows.
+    pub fn page_revision(&self, repo: &RepoId) -> Option<&str> {
+        self.pages.get(repo).map(|page| page.revision.as_str())
     }
 
     fn navigate(&mut self, route: Route) {
@@ -374,6 +392,10 @@ impl HubbleApp {
     /// The whole UI for one frame (used by eframe and by the tests' harness).
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
+        for link in self.options.links.take() {
+            self.open_link(link);
+            ctx.send_viewport_cmd(egui::ViewportCommand::Focus);
+        }
         self.pump_replies();
         if self.downloads.poll(&ctx, &self.worker, &mut self.toasts)
             && *self.route() == Route::Cache
@@ -403,7 +425,11 @@ impl HubbleApp {
                     Some(page) => page.show(ui, &mut self.worker),
                     None => {
                         // Pages are dropped when the settings change; reopen.
-                        let page = ModelView::open(repo.clone(), &mut self.worker);
+                        let page = ModelView::open(
+                            repo.clone(),
+                            DEFAULT_REVISION.to_string(),
+                            &mut self.worker,
+                        );
                         self.pages.insert(repo.clone(), page);
                     }
                 });

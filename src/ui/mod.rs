@@ -18,6 +18,8 @@ mod fit_bars;
 mod fit_tab;
 mod html;
 mod images;
+mod inbox;
+pub mod instance;
 mod model;
 mod queue_sync;
 mod search;
@@ -42,9 +44,11 @@ pub use about::RendererInfo;
 pub use app::{AppOptions, HubbleApp, Route};
 pub use downloads::{DownloadRow, Downloads, FileRow, RowState};
 pub use fit_tab::{FitView, Measured};
+pub use inbox::Inbox;
 pub use settings::{Settings, Theme, write_token_file};
 
 use crate::config::{HubConfig, Overrides};
+use crate::link::ModelLink;
 
 /// How `hubble` (no subcommand) was started.
 #[derive(Debug, Clone, Default)]
@@ -55,6 +59,8 @@ pub struct UiOptions {
     pub exit_after_first_frame: bool,
     /// Force a renderer (`wgpu` or `glow`); by default wgpu, falling back to glow.
     pub renderer: Option<String>,
+    /// A model page to open (`hubble hubble://model/org/name` or `hubble org/name`).
+    pub link: Option<ModelLink>,
 }
 
 /// The app icon (rendered from `assets/icon.svg`).
@@ -62,8 +68,32 @@ const ICON_PNG: &[u8] = include_bytes!("../../assets/icon-256.png");
 
 /// Opens the window and runs until it is closed. wgpu is tried first; if it can't start (no
 /// adapter, no surface), the OpenGL (glow) renderer is tried, and the About window says so.
+/// With a link and a window already running, the link goes to that window instead
+/// ([`instance`]); `--exit-after-first-frame` runs stay out of that.
 pub fn run(options: UiOptions) -> ExitCode {
     let started = Instant::now();
+    let links = Inbox::with(options.link.clone());
+    let _serving = if options.exit_after_first_frame {
+        None
+    } else {
+        let hf_home = HubConfig::from_env(&options.command_line).hf_home;
+        let path = instance::socket_path(&hf_home);
+        match instance::claim(&path, options.link.as_ref()) {
+            instance::Claim::HandedOver => {
+                if let Some(link) = &options.link {
+                    println!(
+                        "hubble: opened {} in the running window",
+                        instance::describe(link)
+                    );
+                }
+                return ExitCode::SUCCESS;
+            }
+            instance::Claim::Open(listener) => listener.map(|listener| {
+                let links = links.clone();
+                listener.serve(move |link| links.push(link))
+            }),
+        }
+    };
     let forced = match options.renderer.as_deref() {
         None => None,
         Some("wgpu") => Some(eframe::Renderer::Wgpu),
@@ -74,14 +104,20 @@ pub fn run(options: UiOptions) -> ExitCode {
         }
     };
     let first = forced.unwrap_or(eframe::Renderer::Wgpu);
-    let error = match launch(first, &options, started, None) {
+    let error = match launch(first, &options, &links, started, None) {
         Ok(()) => return ExitCode::SUCCESS,
         Err(error) => error,
     };
     if forced.is_none() && first == eframe::Renderer::Wgpu {
         let reason = format!("wgpu could not start ({error}); using OpenGL instead");
         eprintln!("hubble: {reason}");
-        match launch(eframe::Renderer::Glow, &options, started, Some(reason)) {
+        match launch(
+            eframe::Renderer::Glow,
+            &options,
+            &links,
+            started,
+            Some(reason),
+        ) {
             Ok(()) => return ExitCode::SUCCESS,
             Err(error) => eprintln!("error: could not open a window with OpenGL either: {error}"),
         }
@@ -94,6 +130,7 @@ pub fn run(options: UiOptions) -> ExitCode {
 fn launch(
     renderer: eframe::Renderer,
     options: &UiOptions,
+    links: &Inbox,
     started: Instant,
     fallback_reason: Option<String>,
 ) -> Result<(), eframe::Error> {
@@ -112,6 +149,7 @@ fn launch(
         ..eframe::NativeOptions::default()
     };
     let options = options.clone();
+    let links = links.clone();
     eframe::run_native(
         "Hubble",
         native,
@@ -133,6 +171,7 @@ fn launch(
                 exit_after_first_frame: options.exit_after_first_frame,
                 started: Some(started),
                 system: None,
+                links,
             };
             Ok(Box::new(HubbleApp::new(&cc.egui_ctx, config, app_options)))
         }),

@@ -19,8 +19,8 @@ use crate::download::DownloadSpec;
 use crate::format::{count, params, relative_time};
 use crate::hub::{HubError, RepoId, encode_revision};
 
-/// The revision pages show.
-const REVISION: &str = "main";
+/// The revision pages show unless a link names another.
+pub const DEFAULT_REVISION: &str = "main";
 
 /// The model page's tabs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +49,9 @@ pub enum Loadable<T> {
 pub struct ModelView {
     /// The repository shown.
     pub repo: RepoId,
+    /// The revision the card, the file list and downloads come from (the Fit and Try tabs use
+    /// `main`).
+    pub revision: String,
     /// Model info.
     pub info: Loadable<ModelData>,
     /// The card.
@@ -68,14 +71,15 @@ pub struct ModelView {
 }
 
 impl ModelView {
-    /// A page for `repo`, starting its requests.
-    pub fn open(repo: RepoId, worker: &mut Worker) -> ModelView {
-        let info = Loadable::Loading(worker.submit(Job::Model(repo.clone())));
-        let card = Loadable::Loading(worker.submit(Job::Card(repo.clone(), REVISION.into())));
+    /// A page for `repo` at `revision`, starting its requests.
+    pub fn open(repo: RepoId, revision: String, worker: &mut Worker) -> ModelView {
+        let info = Loadable::Loading(worker.submit(Job::Model(repo.clone(), revision.clone())));
+        let card = Loadable::Loading(worker.submit(Job::Card(repo.clone(), revision.clone())));
         let try_view = TryView::new(repo.clone());
         let fit = FitView::new(repo.clone());
         ModelView {
             repo,
+            revision,
             info,
             card,
             body: String::new(),
@@ -91,11 +95,14 @@ impl ModelView {
     /// Requests again whatever failed.
     pub fn retry(&mut self, worker: &mut Worker) {
         if matches!(self.info, Loadable::Failed(_)) {
-            self.info = Loadable::Loading(worker.submit(Job::Model(self.repo.clone())));
+            self.info = Loadable::Loading(
+                worker.submit(Job::Model(self.repo.clone(), self.revision.clone())),
+            );
         }
         if matches!(self.card, Loadable::Failed(_)) {
-            self.card =
-                Loadable::Loading(worker.submit(Job::Card(self.repo.clone(), REVISION.into())));
+            self.card = Loadable::Loading(
+                worker.submit(Job::Card(self.repo.clone(), self.revision.clone())),
+            );
         }
     }
 
@@ -150,7 +157,7 @@ impl ModelView {
         format!(
             "{endpoint}/{}/resolve/{}/",
             self.repo,
-            encode_revision(REVISION)
+            encode_revision(&self.revision)
         )
     }
 
@@ -158,7 +165,7 @@ impl ModelView {
         format!(
             "{endpoint}/{}/blob/{}/",
             self.repo,
-            encode_revision(REVISION)
+            encode_revision(&self.revision)
         )
     }
 
@@ -223,7 +230,7 @@ impl ModelView {
                     };
                     if let Some(files) = files::show(ui, &data.info, &mut self.selected, &links) {
                         self.download = Some(DownloadSpec {
-                            revision: Some(REVISION.to_string()),
+                            revision: Some(self.revision.clone()),
                             files,
                             ..DownloadSpec::new(self.repo.clone())
                         });
@@ -264,6 +271,9 @@ impl ModelView {
         };
         ui.horizontal(|ui| {
             ui.heading(RichText::new(self.repo.as_str()).strong());
+            if self.revision != DEFAULT_REVISION {
+                ui.label(RichText::new(format!("@ {}", self.revision)).monospace());
+            }
             if ui.small_button("Copy id").clicked() {
                 ui.ctx().copy_text(self.repo.to_string());
             }

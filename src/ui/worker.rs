@@ -37,8 +37,8 @@ pub enum Job {
     NextPage(Url),
     /// The models in the hub cache whose id contains the text (offline browsing).
     Cached(String),
-    /// Model info (with file sizes), from the cache when the Hub can't be reached.
-    Model(RepoId),
+    /// Model info (with file sizes) at a revision, from the cache when the Hub can't be reached.
+    Model(RepoId, String),
     /// The model card (README.md) at a revision, from the cache when the Hub can't be reached.
     Card(RepoId, String),
     /// A model's weights (file headers by HTTP Range) and shape, for the Fit tab: the model
@@ -232,7 +232,7 @@ async fn run(job: Job, client: Result<HubClient, String>, hub_cache: PathBuf) ->
             return match job {
                 Job::Search(_) | Job::NextPage(_) => Outcome::Page(Err(error())),
                 Job::Cached(filter) => Outcome::Page(Ok(cached_page(hub_cache, filter).await)),
-                Job::Model(_) => Outcome::Model(Err(error())),
+                Job::Model(..) => Outcome::Model(Err(error())),
                 Job::Card(..) => Outcome::Card(Err(error())),
                 Job::Fit(..) => Outcome::Fit(Err(error().into())),
             };
@@ -242,7 +242,7 @@ async fn run(job: Job, client: Result<HubClient, String>, hub_cache: PathBuf) ->
         Job::Search(query) => Outcome::Page(client.search_models(&query).await),
         Job::NextPage(url) => Outcome::Page(client.next_models_page(&url).await),
         Job::Cached(filter) => Outcome::Page(Ok(cached_page(hub_cache, filter).await)),
-        Job::Model(repo) => Outcome::Model(model(&client, &repo).await),
+        Job::Model(repo, revision) => Outcome::Model(model(&client, &repo, &revision).await),
         Job::Card(repo, revision) => Outcome::Card(card(&client, &repo, &revision).await),
         Job::Fit(repo, info, file) => Outcome::Fit(
             read_fit(&client, &repo, &info, file.as_deref())
@@ -260,8 +260,8 @@ pub fn is_unreachable(error: &HubError) -> bool {
     )
 }
 
-async fn model(client: &HubClient, repo: &RepoId) -> Result<ModelData, HubError> {
-    match client.model_info(repo, None).await {
+async fn model(client: &HubClient, repo: &RepoId, revision: &str) -> Result<ModelData, HubError> {
+    match client.model_info(repo, Some(revision)).await {
         Ok(info) => Ok(ModelData {
             info,
             from_cache: false,
