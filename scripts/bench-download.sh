@@ -8,6 +8,7 @@
 #   scripts/bench-download.sh               # release build (cold: 15+ minutes)
 #   PROFILE=dev scripts/bench-download.sh   # debug build of hubble (dependencies optimised)
 #   RUNS=5 PORT=18777 scripts/bench-download.sh
+#   BIN_DIR=/path/with/hubble+fixture-hub scripts/bench-download.sh   # prebuilt binaries
 # Needs `hf` (pip install huggingface_hub==2.4.0) on PATH. Results go in docs/BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +18,9 @@ RUNS=${RUNS:-3}
 PORT=${PORT:-18777}
 REPOS=${REPOS:-"hubble-bench/single-1g hubble-bench/many-40"}
 
-if [ "$PROFILE" = release ]; then
+if [ -n "${BIN_DIR:-}" ]; then
+    bin=$BIN_DIR
+elif [ "$PROFILE" = release ]; then
     cargo build --release --bin hubble && cargo build --release -p fixture-hub --bin fixture-hub
     bin=target/release
 else
