@@ -6,6 +6,7 @@ mod download;
 mod fit;
 mod format;
 mod info;
+mod revisions;
 mod run;
 mod search;
 mod system;
@@ -64,6 +65,8 @@ pub enum Command {
     Fit(Box<fit::FitArgs>),
     /// Show this machine: CPU, RAM, GPUs and inference backends.
     System(system::SystemArgs),
+    /// List a repository's branches and tags, and the newest commits of a revision.
+    Revisions(revisions::RevisionsArgs),
 }
 
 /// Exit statuses, documented in README.md.
@@ -126,6 +129,7 @@ pub fn main() -> ExitCode {
             Command::Search(args) => search::run(&client, *args).await,
             Command::Info(args) => info::run(&client, args).await,
             Command::Card(args) => card::run(&client, args).await,
+            Command::Revisions(args) => revisions::run(&client, args).await,
             Command::Run(_) => unreachable!("`run` returns before the runtime starts"),
             Command::Download(_) | Command::Cache(_) | Command::Fit(_) | Command::System(_) => {
                 unreachable!("handled above")
@@ -149,6 +153,7 @@ impl Command {
             Command::Cache(a) => a.json(),
             Command::Fit(a) => a.json,
             Command::System(a) => a.json,
+            Command::Revisions(a) => a.json,
         }
     }
 }

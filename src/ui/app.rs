@@ -140,6 +140,11 @@ impl HubbleApp {
         self.pages.get(repo).map(|page| &page.selected)
     }
 
+    /// The revision an open model page shows (its revision picker's choice).
+    pub fn model_revision(&self, repo: &RepoId) -> Option<&str> {
+        self.pages.get(repo).map(|page| page.revision.as_str())
+    }
+
     /// The downloads (what the Downloads panel shows).
     pub fn downloads(&self) -> &Downloads {
         &self.downloads

@@ -10,6 +10,7 @@ mod app;
 mod background;
 mod cache_page;
 mod card_view;
+mod community;
 mod downloads;
 mod downloads_panel;
 mod facets;

@@ -20,10 +20,16 @@ use crate::config::HubConfig;
 use crate::fit::FitError;
 use crate::fit::read::{ModelFit, read_fit};
 use crate::fit::system::SystemInfo;
-use crate::hub::{HubClient, HubError, ModelInfo, ModelPage, ModelQuery, RepoId, Sibling};
+use crate::hub::{
+    Discussions, GitRefs, HubClient, HubError, ModelInfo, ModelPage, ModelQuery, RepoId, RepoType,
+    Sibling, SpaceInfo, SpaceQuery,
+};
 
 /// Identifies one submitted job; replies carry it back.
 pub type RequestId = u64;
+
+/// How many Spaces using a model the model page lists.
+const SPACES_SHOWN: usize = 20;
 
 /// Largest model card read (the biggest real ones are a few hundred kB).
 const MAX_CARD_BYTES: usize = 16 * 1024 * 1024;
@@ -37,13 +43,19 @@ pub enum Job {
     NextPage(Url),
     /// The models in the hub cache whose id contains the text (offline browsing).
     Cached(String),
-    /// Model info (with file sizes), from the cache when the Hub can't be reached.
-    Model(RepoId),
+    /// Model info (with file sizes) at a revision, from the cache when the Hub can't be reached.
+    Model(RepoId, String),
     /// The model card (README.md) at a revision, from the cache when the Hub can't be reached.
     Card(RepoId, String),
     /// A model's weights (file headers by HTTP Range) and shape, for the Fit tab: the model
     /// info already loaded, and the weight file to size (`None`: the default choice).
     Fit(RepoId, Box<ModelInfo>, Option<String>),
+    /// A model's branches and tags (the revision picker).
+    Refs(RepoId),
+    /// A model's discussions and pull requests (the Community tab).
+    Discussions(RepoId),
+    /// The Spaces that use a model.
+    Spaces(RepoId),
 }
 
 /// A model's details and where they came from.
@@ -77,6 +89,12 @@ pub enum Outcome {
     Card(Result<CardData, HubError>),
     /// For [`Job::Fit`].
     Fit(Result<Box<ModelFit>, FitError>),
+    /// For [`Job::Refs`].
+    Refs(Result<GitRefs, HubError>),
+    /// For [`Job::Discussions`].
+    Discussions(Result<Discussions, HubError>),
+    /// For [`Job::Spaces`].
+    Spaces(Result<Vec<SpaceInfo>, HubError>),
 }
 
 /// A job's result, tagged with the id it was submitted under.
@@ -232,7 +250,10 @@ async fn run(job: Job, client: Result<HubClient, String>, hub_cache: PathBuf) ->
             return match job {
                 Job::Search(_) | Job::NextPage(_) => Outcome::Page(Err(error())),
                 Job::Cached(filter) => Outcome::Page(Ok(cached_page(hub_cache, filter).await)),
-                Job::Model(_) => Outcome::Model(Err(error())),
+                Job::Model(..) => Outcome::Model(Err(error())),
+                Job::Refs(_) => Outcome::Refs(Err(error())),
+                Job::Discussions(_) => Outcome::Discussions(Err(error())),
+                Job::Spaces(_) => Outcome::Spaces(Err(error())),
                 Job::Card(..) => Outcome::Card(Err(error())),
                 Job::Fit(..) => Outcome::Fit(Err(error().into())),
             };
@@ -242,7 +263,20 @@ async fn run(job: Job, client: Result<HubClient, String>, hub_cache: PathBuf) ->
         Job::Search(query) => Outcome::Page(client.search_models(&query).await),
         Job::NextPage(url) => Outcome::Page(client.next_models_page(&url).await),
         Job::Cached(filter) => Outcome::Page(Ok(cached_page(hub_cache, filter).await)),
-        Job::Model(repo) => Outcome::Model(model(&client, &repo).await),
+        Job::Model(repo, revision) => Outcome::Model(model(&client, &repo, &revision).await),
+        Job::Refs(repo) => Outcome::Refs(client.list_refs(RepoType::Model, &repo).await),
+        Job::Discussions(repo) => {
+            Outcome::Discussions(client.list_discussions(RepoType::Model, &repo).await)
+        }
+        Job::Spaces(repo) => Outcome::Spaces(
+            client
+                .search_spaces(&SpaceQuery {
+                    model: Some(repo.to_string()),
+                    limit: SPACES_SHOWN,
+                    ..SpaceQuery::default()
+                })
+                .await,
+        ),
         Job::Card(repo, revision) => Outcome::Card(card(&client, &repo, &revision).await),
         Job::Fit(repo, info, file) => Outcome::Fit(
             read_fit(&client, &repo, &info, file.as_deref())
@@ -260,8 +294,8 @@ pub fn is_unreachable(error: &HubError) -> bool {
     )
 }
 
-async fn model(client: &HubClient, repo: &RepoId) -> Result<ModelData, HubError> {
-    match client.model_info(repo, None).await {
+async fn model(client: &HubClient, repo: &RepoId, revision: &str) -> Result<ModelData, HubError> {
+    match client.model_info(repo, Some(revision)).await {
         Ok(info) => Ok(ModelData {
             info,
             from_cache: false,
@@ -269,10 +303,12 @@ async fn model(client: &HubClient, repo: &RepoId) -> Result<ModelData, HubError>
         Err(error) if is_unreachable(&error) => {
             let hub_cache = client.config().hub_cache.clone();
             let repo = repo.clone();
-            let cached = tokio::task::spawn_blocking(move || cached_info(&hub_cache, &repo))
-                .await
-                .ok()
-                .flatten();
+            let revision = revision.to_owned();
+            let cached =
+                tokio::task::spawn_blocking(move || cached_info(&hub_cache, &repo, &revision))
+                    .await
+                    .ok()
+                    .flatten();
             cached
                 .map(|info| ModelData {
                     info,
@@ -309,13 +345,15 @@ async fn card(client: &HubClient, repo: &RepoId, revision: &str) -> Result<CardD
     })
 }
 
-/// What the cache knows about a repo: id, commit and the files of its `main` snapshot (or of
-/// its only snapshot), plus task, library, license and tags from the cached card.
-fn cached_info(hub_cache: &std::path::Path, repo: &RepoId) -> Option<ModelInfo> {
+/// What the cache knows about a repo: id, commit and the files of its `revision` snapshot (or,
+/// for `main`, of its only snapshot), plus task, library, license and tags from the cached card.
+fn cached_info(hub_cache: &std::path::Path, repo: &RepoId, revision: &str) -> Option<ModelInfo> {
     let cached = CachedRepo::new(hub_cache, repo);
-    let revision = cached
-        .resolve_revision("main")
-        .or_else(|| only_snapshot(&cached))?;
+    let revision = cached.resolve_revision(revision).or_else(|| {
+        (revision == "main")
+            .then(|| only_snapshot(&cached))
+            .flatten()
+    })?;
     let files = cached.snapshot_files(&revision)?;
     let mut info = ModelInfo {
         id: repo.as_str().to_string(),
@@ -363,10 +401,11 @@ async fn cached_page(hub_cache: PathBuf, filter: String) -> ModelPage {
             .into_iter()
             .filter(|m| m.repo.as_str().to_lowercase().contains(&filter))
             .map(|m| {
-                let mut info = cached_info(&hub_cache, &m.repo).unwrap_or_else(|| ModelInfo {
-                    id: m.repo.as_str().to_string(),
-                    ..ModelInfo::default()
-                });
+                let mut info =
+                    cached_info(&hub_cache, &m.repo, "main").unwrap_or_else(|| ModelInfo {
+                        id: m.repo.as_str().to_string(),
+                        ..ModelInfo::default()
+                    });
                 info.siblings.clear();
                 info.last_modified = m.modified.map(|t| {
                     chrono::DateTime::<chrono::Utc>::from(t)

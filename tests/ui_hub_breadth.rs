@@ -1,0 +1,91 @@
+//! The model page's revision picker (Card and Files follow it) and its Community tab
+//! (discussions, PRs, Spaces using the model), against the fixture hub.
+
+#[path = "support/ui.rs"]
+mod support;
+
+use egui_kittest::kittest::Queryable;
+use fixture_hub::FixtureHub;
+use support::{app, config, harness, has_label, has_label_containing, wait_for};
+
+#[test]
+fn the_revision_picker_changes_the_card_and_the_files() {
+    let hub = FixtureHub::start();
+    let home = tempfile::tempdir().unwrap();
+    let mut harness = harness(config(&hub.url(), home.path(), false));
+    harness.step();
+    harness
+        .state_mut()
+        .as_mut()
+        .unwrap()
+        .open_model("hubble-tests/tiny-model");
+    wait_for(&mut harness, "the main card and the refs", |h| {
+        has_label(h, "Tiny model") && has_label(h, "Revision: main")
+    });
+
+    harness.get_by_label("Revision: main").click();
+    wait_for(&mut harness, "the revision menu", |h| has_label(h, "dev"));
+    harness.get_by_label("dev").click();
+    wait_for(&mut harness, "the dev branch's card", |h| {
+        has_label(h, "Tiny model (dev branch)") && has_label(h, "Revision: dev")
+    });
+    assert!(!has_label(&harness, "A fixture model for Hubble's tests."));
+
+    harness.get_by_label("Files").click();
+    wait_for(&mut harness, "the dev branch's files", |h| {
+        has_label(h, "dev-notes.txt") && has_label(h, "model.safetensors")
+    });
+
+    harness.get_by_label("Revision: dev").click();
+    wait_for(&mut harness, "the revision menu", |h| has_label(h, "v1.0"));
+    harness.get_by_label("v1.0").click();
+    wait_for(&mut harness, "the v1.0 tag's files", |h| {
+        has_label(h, "config.json") && !has_label(h, "dev-notes.txt")
+    });
+    assert!(!has_label(&harness, "model.safetensors"));
+    harness.get_by_label("Card").click();
+    wait_for(&mut harness, "the v1.0 card", |h| {
+        has_label(h, "Tiny model v1.0")
+    });
+
+    // The revision went with every request: info, tree-less info and card at v1.0.
+    let asked: Vec<String> = hub.requests().iter().map(|r| r.path.clone()).collect();
+    assert!(
+        asked
+            .iter()
+            .any(|p| p == "/api/models/hubble-tests/tiny-model/revision/v1.0")
+    );
+    assert!(
+        asked
+            .iter()
+            .any(|p| p == "/hubble-tests/tiny-model/resolve/v1.0/README.md")
+    );
+    let repo = hubble::hub::RepoId::parse("hubble-tests/tiny-model").unwrap();
+    assert_eq!(app(&harness).model_revision(&repo), Some("v1.0"));
+}
+
+#[test]
+fn the_community_tab_lists_discussions_and_spaces() {
+    let hub = FixtureHub::start();
+    let home = tempfile::tempdir().unwrap();
+    let mut harness = harness(config(&hub.url(), home.path(), false));
+    harness.step();
+    harness
+        .state_mut()
+        .as_mut()
+        .unwrap()
+        .open_model("hubble-tests/tiny-model");
+    wait_for(&mut harness, "the card", |h| has_label(h, "Tiny model"));
+    harness.get_by_label("Community").click();
+    wait_for(&mut harness, "discussions and Spaces", |h| {
+        has_label(h, "#1 Add a chat template") && has_label(h, "hubble-tests/tiny-chat")
+    });
+    assert!(has_label(&harness, "PR · open"));
+    assert!(has_label(&harness, "Discussion · closed"));
+    assert!(has_label(&harness, "PR · merged"));
+    assert!(has_label(&harness, "1 open, 2 closed"));
+    assert!(has_label(&harness, "hubble-tests/tiny-bench"));
+    assert!(has_label(&harness, "gradio"));
+    assert!(has_label_containing(&harness, "7"));
+    assert!(!has_label(&harness, "hubble-tests/unrelated"));
+}
