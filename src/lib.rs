@@ -7,6 +7,7 @@ pub mod cache;
 pub mod card;
 pub mod cli;
 pub mod config;
+pub mod datasets;
 pub mod download;
 pub mod fit;
 pub mod format;

@@ -2,6 +2,7 @@
 
 mod cache;
 mod card;
+mod datasets;
 mod download;
 mod fit;
 mod format;
@@ -9,6 +10,7 @@ mod info;
 mod revisions;
 mod run;
 mod search;
+mod spaces;
 mod system;
 
 use std::path::PathBuf;
@@ -67,6 +69,10 @@ pub enum Command {
     System(system::SystemArgs),
     /// List a repository's branches and tags, and the newest commits of a revision.
     Revisions(revisions::RevisionsArgs),
+    /// Datasets: search with facets, info, preview of the first rows.
+    Datasets(datasets::DatasetsArgs),
+    /// Search Spaces, or list those using a model (`--model REPO`).
+    Spaces(spaces::SpacesArgs),
 }
 
 /// Exit statuses, documented in README.md.
@@ -120,6 +126,12 @@ pub fn main() -> ExitCode {
     };
     let command = match command {
         Command::Download(args) => return runtime.block_on(download::run(config, *args)),
+        Command::Datasets(args) => {
+            return match HubClient::new(config) {
+                Ok(client) => runtime.block_on(datasets::run(&client, args)),
+                Err(error) => report(&error, json),
+            };
+        }
         Command::Fit(args) => return runtime.block_on(fit::run(config, *args)),
         other => other,
     };
@@ -130,8 +142,13 @@ pub fn main() -> ExitCode {
             Command::Info(args) => info::run(&client, args).await,
             Command::Card(args) => card::run(&client, args).await,
             Command::Revisions(args) => revisions::run(&client, args).await,
+            Command::Spaces(args) => spaces::run(&client, args).await,
             Command::Run(_) => unreachable!("`run` returns before the runtime starts"),
-            Command::Download(_) | Command::Cache(_) | Command::Fit(_) | Command::System(_) => {
+            Command::Download(_)
+            | Command::Cache(_)
+            | Command::Fit(_)
+            | Command::System(_)
+            | Command::Datasets(_) => {
                 unreachable!("handled above")
             }
         }
@@ -154,6 +171,8 @@ impl Command {
             Command::Fit(a) => a.json,
             Command::System(a) => a.json,
             Command::Revisions(a) => a.json,
+            Command::Datasets(a) => a.json(),
+            Command::Spaces(a) => a.json,
         }
     }
 }
