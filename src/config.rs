@@ -46,6 +46,8 @@ pub struct HubConfig {
     /// Connect and per-read timeout for file transfers (`HF_HUB_DOWNLOAD_TIMEOUT`).
     #[serde(with = "secs")]
     pub download_timeout: Duration,
+    /// The dataset viewer API (`HUBBLE_VIEWER_ENDPOINT`, default the Hub's), no trailing slash.
+    pub viewer_endpoint: String,
 }
 
 impl std::fmt::Debug for HubConfig {
@@ -60,6 +62,7 @@ impl std::fmt::Debug for HubConfig {
             .field("offline", &self.offline)
             .field("metadata_timeout", &self.metadata_timeout)
             .field("download_timeout", &self.download_timeout)
+            .field("viewer_endpoint", &self.viewer_endpoint)
             .finish()
     }
 }
@@ -148,6 +151,12 @@ impl HubConfig {
             offline,
             metadata_timeout: timeout_from(env.var("HF_HUB_ETAG_TIMEOUT")),
             download_timeout: timeout_from(env.var("HF_HUB_DOWNLOAD_TIMEOUT")),
+            viewer_endpoint: env
+                .var(crate::hub::viewer::VIEWER_ENDPOINT_ENV)
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| crate::hub::viewer::DEFAULT_VIEWER_ENDPOINT.to_owned())
+                .trim_end_matches('/')
+                .to_owned(),
         }
     }
 

@@ -89,3 +89,47 @@ fn the_community_tab_lists_discussions_and_spaces() {
     assert!(has_label_containing(&harness, "7"));
     assert!(!has_label(&harness, "hubble-tests/unrelated"));
 }
+
+#[test]
+fn a_cards_dataset_link_opens_the_dataset_page_with_its_preview() {
+    let hub = FixtureHub::start();
+    let home = tempfile::tempdir().unwrap();
+    let mut config = config(&hub.url(), home.path(), false);
+    config.viewer_endpoint = hub.url();
+    let mut harness = harness(config);
+    harness.step();
+    harness
+        .state_mut()
+        .as_mut()
+        .unwrap()
+        .open_model("hubble-tests/tiny-model");
+    wait_for(&mut harness, "the refs", |h| has_label(h, "Revision: main"));
+    harness.get_by_label("Revision: main").click();
+    wait_for(&mut harness, "the revision menu", |h| has_label(h, "dev"));
+    harness.get_by_label("dev").click();
+    wait_for(&mut harness, "the dev card's dataset link", |h| {
+        has_label(h, "dataset: hubble-tests/tiny-dataset")
+    });
+    harness
+        .get_by_label("dataset: hubble-tests/tiny-dataset")
+        .click();
+    wait_for(&mut harness, "the dataset page and its card", |h| {
+        has_label(h, "Tiny dataset") && has_label(h, "text-classification")
+    });
+    let repo = hubble::hub::RepoId::parse("hubble-tests/tiny-dataset").unwrap();
+    assert_eq!(
+        *app(&harness).route(),
+        hubble::ui::Route::Dataset(repo.clone())
+    );
+
+    harness.get_by_label("Files").click();
+    wait_for(&mut harness, "the dataset's files", |h| {
+        has_label(h, "data/train.csv") && has_label(h, "49 B")
+    });
+    harness.get_by_label("Preview").click();
+    wait_for(&mut harness, "the viewer's first rows", |h| {
+        has_label(h, "text (string)") && has_label(h, "great film")
+    });
+    assert!(has_label(&harness, "default/train from the dataset viewer"));
+    assert!(has_label(&harness, "label (int64)"));
+}

@@ -7,10 +7,10 @@ use clap::{Args, Subcommand};
 
 use super::format::{Table, bytes, count, relative_time};
 use super::{exit, print_json, report};
-use crate::cache::CachedRepo;
-use crate::datasets::{DEFAULT_ROWS, Preview, cell_text, preview_file, preview_snapshot};
-use crate::hub::viewer::viewer_endpoint;
-use crate::hub::{DatasetInfo, DatasetQuery, HubClient, HubError, RepoId, RepoType, SortKey};
+use crate::datasets::{
+    DEFAULT_ROWS, Preview, PreviewError, PreviewRequest, cell_text, load_preview,
+};
+use crate::hub::{DatasetInfo, DatasetQuery, HubClient, HubError, RepoId, SortKey};
 
 /// Arguments of `hubble datasets`.
 #[derive(Debug, Args)]
@@ -221,57 +221,26 @@ fn describe(d: &DatasetInfo, endpoint: &str) -> String {
 
 /// The viewer first (unless `--local`/offline), then the downloaded snapshot.
 async fn preview(client: &HubClient, args: PreviewArgs) -> ExitCode {
-    let mut viewer_error = None;
-    if !args.local && !client.config().offline {
-        match from_viewer(client, &args).await {
-            Ok(preview) => return print_preview(&preview, args.json),
-            Err(error) => viewer_error = Some(error),
+    let request = PreviewRequest {
+        repo: args.repo,
+        viewer: (!args.local).then(|| {
+            args.viewer_endpoint
+                .unwrap_or_else(|| client.config().viewer_endpoint.clone())
+        }),
+        revision: args.revision,
+        file: args.file,
+        rows: args.rows,
+    };
+    match load_preview(client, &request).await {
+        Ok(preview) => print_preview(&preview, args.json),
+        Err(error) => {
+            let status = match error {
+                PreviewError::NotCached { .. } => exit::NETWORK,
+                PreviewError::Unreadable(_) => exit::FAILURE,
+            };
+            fail(error.kind(), &error.to_string(), status, args.json)
         }
     }
-    let cached = CachedRepo::of_type(&client.config().hub_cache, RepoType::Dataset, &args.repo);
-    let Some(commit) = cached.resolve_revision(&args.revision) else {
-        let why = viewer_error.map_or_else(String::new, |e| {
-            format!("The dataset viewer could not answer ({e}); ")
-        });
-        let message = format!(
-            "{why}{} at {} is not downloaded: run `hubble download {} --repo-type dataset` and \
-             preview again.",
-            args.repo, args.revision, args.repo
-        );
-        return fail("not_cached", &message, exit::NETWORK, args.json);
-    };
-    let snapshot = cached.folder().join("snapshots").join(commit);
-    let result = match &args.file {
-        Some(file) => match crate::cache::safe_join(&snapshot, file) {
-            Some(path) => preview_file(&path, file, args.rows),
-            None => Err(format!("{file:?} is not a path inside the repository.")),
-        },
-        None => preview_snapshot(&snapshot, args.rows),
-    };
-    match result {
-        Ok(preview) => print_preview(&preview, args.json),
-        Err(message) => fail("preview", &message, exit::FAILURE, args.json),
-    }
-}
-
-async fn from_viewer(client: &HubClient, args: &PreviewArgs) -> Result<Preview, HubError> {
-    let viewer = viewer_endpoint(args.viewer_endpoint.as_deref());
-    let splits = client.dataset_splits(&viewer, &args.repo).await?;
-    let split = splits
-        .iter()
-        .find(|s| s.split == "train")
-        .or_else(|| splits.first())
-        .ok_or_else(|| HubError::InvalidResponse {
-            url: viewer.clone(),
-            detail: format!("the viewer lists no split for {}", args.repo),
-        })?;
-    let first = client.first_rows(&viewer, &args.repo, split).await?;
-    Ok(Preview::from_viewer(
-        &first,
-        &split.config,
-        &split.split,
-        args.rows,
-    ))
 }
 
 fn print_preview(preview: &Preview, json: bool) -> ExitCode {

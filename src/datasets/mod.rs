@@ -3,11 +3,13 @@
 //! Lines files.
 
 mod csv;
+mod load;
 mod local;
 mod parquet_file;
 
 use serde::Serialize;
 
+pub use load::{PreviewError, PreviewRequest, load_preview};
 pub use local::{data_files, preview_file, preview_snapshot};
 
 use crate::hub::viewer::FirstRows;

@@ -126,13 +126,24 @@ impl HubClient {
         path: &str,
         max_bytes: usize,
     ) -> Result<Vec<u8>, HubError> {
+        self.fetch_repo_file(RepoType::Model, repo, revision, path, max_bytes)
+            .await
+    }
+
+    /// [`HubClient::fetch_file`] for any repo type (a dataset's README.md).
+    pub async fn fetch_repo_file(
+        &self,
+        repo_type: RepoType,
+        repo: &RepoId,
+        revision: Option<&str>,
+        path: &str,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, HubError> {
         let revision = revision.unwrap_or(DEFAULT_REVISION);
         self.ensure_online(&format!("downloading {path} from {repo}"))?;
-        let mut request = HubRequest::get(self, self.resolve_url(repo, revision, path)?).about(
-            repo.as_str(),
-            Some(revision),
-            Some(path),
-        );
+        let url = self.repo_resolve_url(repo_type, repo, revision, path)?;
+        let mut request =
+            HubRequest::get(self, url).about(repo.as_str(), Some(revision), Some(path));
         request.timeout = self.config().download_timeout;
         let response = self.send(&request).await?;
         read_limited(response, request.timeout, max_bytes).await

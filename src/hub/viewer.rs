@@ -10,17 +10,9 @@ use super::{HubClient, HubError, RepoId};
 /// Where the Hub's dataset viewer API lives.
 pub const DEFAULT_VIEWER_ENDPOINT: &str = "https://datasets-server.huggingface.co";
 
-/// The environment variable that overrides [`DEFAULT_VIEWER_ENDPOINT`].
+/// The environment variable that overrides [`DEFAULT_VIEWER_ENDPOINT`] (read into
+/// [`crate::config::HubConfig::viewer_endpoint`]).
 pub const VIEWER_ENDPOINT_ENV: &str = "HUBBLE_VIEWER_ENDPOINT";
-
-/// The viewer endpoint: `explicit`, else `$HUBBLE_VIEWER_ENDPOINT`, else the Hub's.
-pub fn viewer_endpoint(explicit: Option<&str>) -> String {
-    explicit
-        .map(str::to_owned)
-        .or_else(|| std::env::var(VIEWER_ENDPOINT_ENV).ok())
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_VIEWER_ENDPOINT.to_owned())
-}
 
 /// One config/split pair of a dataset.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ use eframe::egui::{self, Key, Modifiers, RichText};
 
 use super::about::{self, RendererInfo};
 use super::cache_page::{CacheAction, CachePage};
+use super::dataset_page::{DatasetView, take_dataset_link};
 use super::downloads::Downloads;
 use super::downloads_panel;
 use super::fit_tab::FitView;
@@ -32,6 +33,8 @@ pub enum Route {
     Model(RepoId),
     /// The Cache page.
     Cache,
+    /// A dataset page.
+    Dataset(RepoId),
 }
 
 /// How the app was started.
@@ -63,6 +66,7 @@ pub struct HubbleApp {
     history: Vec<Route>,
     position: usize,
     pages: HashMap<RepoId, ModelView>,
+    datasets: HashMap<RepoId, DatasetView>,
     toasts: Toasts,
     downloads: Downloads,
     cache_page: CachePage,
@@ -115,6 +119,7 @@ impl HubbleApp {
             history: vec![Route::Search],
             position: 0,
             pages: HashMap::new(),
+            datasets: HashMap::new(),
             toasts: Toasts::default(),
             offline,
             about_open: false,
@@ -205,6 +210,22 @@ impl HubbleApp {
         self.position = self.history.len() - 1;
     }
 
+    /// Opens a dataset page (from a model card's `datasets:` link, or by id).
+    pub fn open_dataset(&mut self, id: &str) {
+        let repo = match RepoId::parse(id) {
+            Ok(repo) => repo,
+            Err(error) => {
+                self.toasts.error(error.to_string());
+                return;
+            }
+        };
+        if !self.datasets.contains_key(&repo) {
+            let page = DatasetView::open(repo.clone(), &mut self.worker);
+            self.datasets.insert(repo.clone(), page);
+        }
+        self.navigate(Route::Dataset(repo));
+    }
+
     /// Goes back in history, if it can.
     pub fn back(&mut self) {
         self.position = self.position.saturating_sub(1);
@@ -223,6 +244,7 @@ impl HubbleApp {
         if config != *self.worker.config() {
             self.worker.set_config(config);
             self.pages.clear();
+            self.datasets.clear();
             self.cache_page = CachePage::default();
             self.history = vec![Route::Search];
             self.position = 0;
@@ -261,6 +283,9 @@ impl HubbleApp {
                     break;
                 }
                 error = error.or(page.on_reply(&mut reply, &endpoint));
+            }
+            for page in self.datasets.values_mut() {
+                page.on_reply(&mut reply, &endpoint);
             }
             if let Some(error) = error {
                 self.handle_error(&error);
@@ -416,6 +441,18 @@ impl HubbleApp {
                     self.downloads.start(spec, &self.worker, &mut self.toasts);
                 }
             }
+            Route::Dataset(repo) => {
+                egui::CentralPanel::default().show(ui, |ui| match self.datasets.get_mut(&repo) {
+                    Some(page) => page.show(ui, &mut self.worker),
+                    None => {
+                        let page = DatasetView::open(repo.clone(), &mut self.worker);
+                        self.datasets.insert(repo.clone(), page);
+                    }
+                });
+                if let Some(spec) = self.datasets.get_mut(&repo).and_then(|p| p.download.take()) {
+                    self.downloads.start(spec, &self.worker, &mut self.toasts);
+                }
+            }
             Route::Cache => {
                 let runtime = self.worker.handle();
                 let root = self.worker.config().hub_cache.clone();
@@ -428,6 +465,10 @@ impl HubbleApp {
                     self.open_model(&id);
                 }
             }
+        }
+        let endpoint = self.worker.config().endpoint.clone();
+        if let Some(dataset) = take_dataset_link(&ctx, &endpoint) {
+            self.open_dataset(dataset.as_str());
         }
         if let Some(action) = self
             .settings_window

@@ -11,6 +11,7 @@ mod background;
 mod cache_page;
 mod card_view;
 mod community;
+mod dataset_page;
 mod downloads;
 mod downloads_panel;
 mod facets;

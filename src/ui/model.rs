@@ -183,11 +183,7 @@ impl ModelView {
                 self.card = Loadable::Failed(error.to_string());
                 return Some(error);
             }
-            Outcome::Page(_)
-            | Outcome::Fit(_)
-            | Outcome::Refs(_)
-            | Outcome::Discussions(_)
-            | Outcome::Spaces(_) => {}
+            _ => {}
         }
         None
     }
@@ -255,6 +251,7 @@ impl ModelView {
                     let links = CardLinks {
                         resolve_base: self.resolve_base(&endpoint),
                         blob_base: self.blob_base(&endpoint),
+                        endpoint: endpoint.clone(),
                     };
                     egui::ScrollArea::vertical()
                         .auto_shrink([false, false])

@@ -17,12 +17,13 @@ use url::Url;
 use crate::cache::{CachedRepo, cached_models};
 use crate::card::{License, ModelCard};
 use crate::config::HubConfig;
+use crate::datasets::{Preview, PreviewError, PreviewRequest, load_preview};
 use crate::fit::FitError;
 use crate::fit::read::{ModelFit, read_fit};
 use crate::fit::system::SystemInfo;
 use crate::hub::{
-    Discussions, GitRefs, HubClient, HubError, ModelInfo, ModelPage, ModelQuery, RepoId, RepoType,
-    Sibling, SpaceInfo, SpaceQuery,
+    DatasetInfo, Discussions, GitRefs, HubClient, HubError, ModelInfo, ModelPage, ModelQuery,
+    RepoId, RepoType, Sibling, SpaceInfo, SpaceQuery,
 };
 
 /// Identifies one submitted job; replies carry it back.
@@ -56,6 +57,12 @@ pub enum Job {
     Discussions(RepoId),
     /// The Spaces that use a model.
     Spaces(RepoId),
+    /// Dataset info (facets, files with sizes).
+    Dataset(RepoId),
+    /// A dataset's card (README.md) at `main`, answered as [`Outcome::Card`].
+    DatasetCard(RepoId),
+    /// A dataset's first rows: the viewer, else the downloaded files.
+    DatasetPreview(PreviewRequest),
 }
 
 /// A model's details and where they came from.
@@ -95,6 +102,10 @@ pub enum Outcome {
     Discussions(Result<Discussions, HubError>),
     /// For [`Job::Spaces`].
     Spaces(Result<Vec<SpaceInfo>, HubError>),
+    /// For [`Job::Dataset`].
+    Dataset(Result<DatasetInfo, HubError>),
+    /// For [`Job::DatasetPreview`].
+    Preview(Result<Preview, PreviewError>),
 }
 
 /// A job's result, tagged with the id it was submitted under.
@@ -254,6 +265,11 @@ async fn run(job: Job, client: Result<HubClient, String>, hub_cache: PathBuf) ->
                 Job::Refs(_) => Outcome::Refs(Err(error())),
                 Job::Discussions(_) => Outcome::Discussions(Err(error())),
                 Job::Spaces(_) => Outcome::Spaces(Err(error())),
+                Job::Dataset(_) => Outcome::Dataset(Err(error())),
+                Job::DatasetCard(_) => Outcome::Card(Err(error())),
+                Job::DatasetPreview(_) => {
+                    Outcome::Preview(Err(PreviewError::Unreadable(message.clone())))
+                }
                 Job::Card(..) => Outcome::Card(Err(error())),
                 Job::Fit(..) => Outcome::Fit(Err(error().into())),
             };
@@ -277,7 +293,14 @@ async fn run(job: Job, client: Result<HubClient, String>, hub_cache: PathBuf) ->
                 })
                 .await,
         ),
-        Job::Card(repo, revision) => Outcome::Card(card(&client, &repo, &revision).await),
+        Job::Card(repo, revision) => {
+            Outcome::Card(card(&client, RepoType::Model, &repo, &revision).await)
+        }
+        Job::Dataset(repo) => Outcome::Dataset(client.dataset_info(&repo, None).await),
+        Job::DatasetCard(repo) => {
+            Outcome::Card(card(&client, RepoType::Dataset, &repo, "main").await)
+        }
+        Job::DatasetPreview(request) => Outcome::Preview(load_preview(&client, &request).await),
         Job::Fit(repo, info, file) => Outcome::Fit(
             read_fit(&client, &repo, &info, file.as_deref())
                 .await
@@ -320,14 +343,19 @@ async fn model(client: &HubClient, repo: &RepoId, revision: &str) -> Result<Mode
     }
 }
 
-async fn card(client: &HubClient, repo: &RepoId, revision: &str) -> Result<CardData, HubError> {
+async fn card(
+    client: &HubClient,
+    repo_type: RepoType,
+    repo: &RepoId,
+    revision: &str,
+) -> Result<CardData, HubError> {
     let text = match client
-        .fetch_file(repo, Some(revision), "README.md", MAX_CARD_BYTES)
+        .fetch_repo_file(repo_type, repo, Some(revision), "README.md", MAX_CARD_BYTES)
         .await
     {
         Ok(text) => Ok((text, false)),
         Err(error) if is_unreachable(&error) => {
-            let file = CachedRepo::new(&client.config().hub_cache, repo)
+            let file = CachedRepo::of_type(&client.config().hub_cache, repo_type, repo)
                 .snapshot_file(revision, "README.md");
             match file.and_then(|f| std::fs::read(f).ok()) {
                 Some(text) => Ok((text, true)),

@@ -55,7 +55,8 @@ pub fn default_repos() -> Vec<Repo> {
 /// - `many-files`: 120 small files in 4 folders, for tree paging.
 /// - `large-files`: one 6 MiB virtual LFS file (`large.bin`), for streaming and ranges.
 ///
-/// `tiny-model` also has a branch `dev` (another README, an extra `dev-notes.txt`), a tag
+/// `tiny-model` also has a branch `dev` (another README naming `hubble-tests/tiny-dataset` in
+/// `datasets:`, an extra `dev-notes.txt`), a tag
 /// `v1.0` (README and config only) and three discussions/PRs; the datasets and Spaces of
 /// [`crate::catalog_hub`] come along.
 pub fn test_repos() -> Vec<Repo> {
@@ -102,7 +103,8 @@ pub fn test_repos() -> Vec<Repo> {
         })
         .collect();
     let tiny_files = model_files("hubble-tests/tiny-model");
-    let dev_readme = "---\nlicense: apache-2.0\npipeline_tag: text-generation\n---\n\n\
+    let dev_readme = "---\nlicense: apache-2.0\npipeline_tag: text-generation\ndatasets:\n\
+                      - hubble-tests/tiny-dataset\n---\n\n\
                       # Tiny model (dev branch)\n\nWork in progress on the dev branch.\n";
     let mut dev_files: Vec<RepoFile> = tiny_files
         .iter()
