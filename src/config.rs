@@ -48,6 +48,10 @@ pub struct HubConfig {
     pub download_timeout: Duration,
     /// The dataset viewer API (`HUBBLE_VIEWER_ENDPOINT`, default the Hub's), no trailing slash.
     pub viewer_endpoint: String,
+    /// The inference router's OpenAI-compatible API (`HUBBLE_ROUTER_ENDPOINT`, default
+    /// `https://router.huggingface.co/v1`), no trailing slash. Remote inference sends the token
+    /// here.
+    pub router_endpoint: String,
 }
 
 impl std::fmt::Debug for HubConfig {
@@ -63,6 +67,7 @@ impl std::fmt::Debug for HubConfig {
             .field("metadata_timeout", &self.metadata_timeout)
             .field("download_timeout", &self.download_timeout)
             .field("viewer_endpoint", &self.viewer_endpoint)
+            .field("router_endpoint", &self.router_endpoint)
             .finish()
     }
 }
@@ -155,6 +160,12 @@ impl HubConfig {
                 .var(crate::hub::viewer::VIEWER_ENDPOINT_ENV)
                 .filter(|v| !v.trim().is_empty())
                 .unwrap_or_else(|| crate::hub::viewer::DEFAULT_VIEWER_ENDPOINT.to_owned())
+                .trim_end_matches('/')
+                .to_owned(),
+            router_endpoint: env
+                .var(crate::remote::ROUTER_ENDPOINT_ENV)
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| crate::remote::DEFAULT_ROUTER_ENDPOINT.to_owned())
                 .trim_end_matches('/')
                 .to_owned(),
         }

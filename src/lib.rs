@@ -13,4 +13,5 @@ pub mod fit;
 pub mod format;
 pub mod hub;
 pub mod infer;
+pub mod remote;
 pub mod ui;

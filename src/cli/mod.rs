@@ -7,6 +7,7 @@ mod download;
 mod fit;
 mod format;
 mod info;
+mod remote;
 mod revisions;
 mod run;
 mod search;
@@ -73,6 +74,8 @@ pub enum Command {
     Datasets(datasets::DatasetsArgs),
     /// Search Spaces, or list those using a model (`--model REPO`).
     Spaces(spaces::SpacesArgs),
+    /// Chat with a model on the Hub's inference router (remote, with your token), streamed.
+    RemoteChat(remote::RemoteChatArgs),
 }
 
 /// Exit statuses, documented in README.md.
@@ -143,6 +146,7 @@ pub fn main() -> ExitCode {
             Command::Card(args) => card::run(&client, args).await,
             Command::Revisions(args) => revisions::run(&client, args).await,
             Command::Spaces(args) => spaces::run(&client, args).await,
+            Command::RemoteChat(args) => remote::run(&client, args).await,
             Command::Run(_) => unreachable!("`run` returns before the runtime starts"),
             Command::Download(_)
             | Command::Cache(_)
@@ -173,6 +177,7 @@ impl Command {
             Command::Revisions(a) => a.json,
             Command::Datasets(a) => a.json(),
             Command::Spaces(a) => a.json,
+            Command::RemoteChat(a) => a.json,
         }
     }
 }

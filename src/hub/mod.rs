@@ -26,7 +26,7 @@ pub use community::{Discussion, DiscussionAuthor, Discussions, SpaceInfo, SpaceQ
 pub use datasets::{DatasetInfo, DatasetQuery};
 pub use error::HubError;
 pub use git::{CommitAuthor, GitCommit, GitRef, GitRefs};
-pub(crate) use http::HubRequest;
+pub(crate) use http::{HubRequest, transport_error};
 pub use range::RangeBody;
 pub use repo_id::{RepoId, encode_path, encode_revision};
 pub use repo_type::RepoType;
