@@ -1,12 +1,21 @@
 //! The model page's revision picker (Card and Files follow it) and its Community tab
 //! (discussions, PRs, Spaces using the model), against the fixture hub.
 
+#[path = "support/router.rs"]
+mod router;
 #[path = "support/ui.rs"]
 mod support;
 
-use egui_kittest::kittest::Queryable;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
 use fixture_hub::FixtureHub;
-use support::{app, config, harness, has_label, has_label_containing, wait_for};
+use support::{App, app, config, harness, has_label, has_label_containing, wait_for};
+
+/// Whether the revision menu is there and enabled (the refs have arrived).
+fn picker_ready(h: &Harness<App>, current: &str) -> bool {
+    h.query_by_label(&format!("Revision: {current}"))
+        .is_some_and(|n| !n.accesskit_node().is_disabled())
+}
 
 #[test]
 fn the_revision_picker_changes_the_card_and_the_files() {
@@ -20,7 +29,7 @@ fn the_revision_picker_changes_the_card_and_the_files() {
         .unwrap()
         .open_model("hubble-tests/tiny-model");
     wait_for(&mut harness, "the main card and the refs", |h| {
-        has_label(h, "Tiny model") && has_label(h, "Revision: main")
+        has_label(h, "Tiny model") && picker_ready(h, "main")
     });
 
     harness.get_by_label("Revision: main").click();
@@ -103,7 +112,7 @@ fn a_cards_dataset_link_opens_the_dataset_page_with_its_preview() {
         .as_mut()
         .unwrap()
         .open_model("hubble-tests/tiny-model");
-    wait_for(&mut harness, "the refs", |h| has_label(h, "Revision: main"));
+    wait_for(&mut harness, "the refs", |h| picker_ready(h, "main"));
     harness.get_by_label("Revision: main").click();
     wait_for(&mut harness, "the revision menu", |h| has_label(h, "dev"));
     harness.get_by_label("dev").click();
@@ -132,4 +141,44 @@ fn a_cards_dataset_link_opens_the_dataset_page_with_its_preview() {
     });
     assert!(has_label(&harness, "default/train from the dataset viewer"));
     assert!(has_label(&harness, "label (int64)"));
+}
+
+#[test]
+fn the_remote_tab_streams_the_routers_answer_into_the_chat() {
+    let hub = FixtureHub::start();
+    let (router, seen) = router::fake_router();
+    let home = tempfile::tempdir().unwrap();
+    let mut config = config(&hub.url(), home.path(), false);
+    config.router_endpoint = router.clone();
+    let mut harness = harness(config);
+    harness.step();
+    harness
+        .state_mut()
+        .as_mut()
+        .unwrap()
+        .open_model("hubble-tests/tiny-model");
+    wait_for(&mut harness, "the card", |h| has_label(h, "Tiny model"));
+    harness.get_by_label("Remote").click();
+    wait_for(&mut harness, "the remote label", |h| {
+        has_label_containing(h, "Remote inference: runs on")
+    });
+    assert!(has_label_containing(&harness, &router));
+    harness.get_by_label("Remote message").focus();
+    harness.step();
+    harness.get_by_label("Remote message").type_text("Hi there");
+    harness.step();
+    harness.get_by_label("Send remotely").click();
+    wait_for(&mut harness, "the streamed answer", |h| {
+        has_label(h, "Hello world") && has_label(h, "Send remotely")
+    });
+    assert!(has_label(&harness, "Hi there"));
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    assert!(
+        !seen[0]
+            .headers
+            .iter()
+            .any(|h| h.starts_with("authorization:"))
+    );
+    assert_eq!(seen[0].body["messages"][0]["content"], "Hi there");
 }

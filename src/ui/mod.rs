@@ -22,6 +22,7 @@ mod html;
 mod images;
 mod model;
 mod queue_sync;
+mod remote_chat;
 mod search;
 mod settings;
 mod system_view;

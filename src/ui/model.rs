@@ -1,5 +1,5 @@
 //! The model page: a header (id, revision picker, author, task, library, counts, license chip,
-//! gated badge) and the tabs Card | Files | Fit | Try | Community. Card, Files (and its
+//! gated badge) and the tabs Card | Files | Fit | Try | Community | Remote. Card, Files (and its
 //! downloads) and Fit follow the picked revision.
 
 use std::collections::BTreeSet;
@@ -12,6 +12,7 @@ use super::community::CommunityView;
 use super::files::{self, FileLinks};
 use super::fit_tab::FitView;
 use super::html::prepare_markdown;
+use super::remote_chat::RemoteChatView;
 use super::tasks::task_label;
 use super::try_tab::{TryAction, TryView};
 use super::widgets::{chip, error_box, gated_badge, license_chip};
@@ -37,6 +38,8 @@ pub enum Tab {
     Try,
     /// Discussions, pull requests and the Spaces using the model.
     Community,
+    /// Chat through the Hub's inference router (remote).
+    Remote,
 }
 
 /// Something loading, loaded, or failed with the client's message.
@@ -59,6 +62,7 @@ pub struct ModelView {
     refs: Loadable<GitRefs>,
     /// The Community tab.
     pub community: CommunityView,
+    remote: RemoteChatView,
     /// Model info.
     pub info: Loadable<ModelData>,
     /// The card.
@@ -88,6 +92,7 @@ impl ModelView {
         let fit = FitView::new(repo.clone());
         ModelView {
             community: CommunityView::new(repo.clone()),
+            remote: RemoteChatView::new(repo.clone()),
             repo,
             revision,
             refs,
@@ -234,6 +239,7 @@ impl ModelView {
                 (Tab::Fit, "Fit"),
                 (Tab::Try, "Try"),
                 (Tab::Community, "Community"),
+                (Tab::Remote, "Remote"),
             ] {
                 ui.selectable_value(&mut self.tab, tab, RichText::new(name).heading())
                     .on_hover_text("Ctrl+1 … Ctrl+5");
@@ -296,6 +302,7 @@ impl ModelView {
                 }
             }
             Tab::Community => self.community.show(ui, worker, &endpoint),
+            Tab::Remote => self.remote.show(ui, worker),
         }
         if retry {
             self.retry(worker);
