@@ -6,6 +6,7 @@ mod router;
 #[path = "support/ui.rs"]
 mod support;
 
+use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use fixture_hub::FixtureHub;
@@ -181,4 +182,42 @@ fn the_remote_tab_streams_the_routers_answer_into_the_chat() {
             .any(|h| h.starts_with("authorization:"))
     );
     assert_eq!(seen[0].body["messages"][0]["content"], "Hi there");
+}
+
+#[test]
+fn the_datasets_view_searches_by_facet_and_opens_a_dataset() {
+    let hub = FixtureHub::start();
+    let home = tempfile::tempdir().unwrap();
+    let mut harness = harness(config(&hub.url(), home.path(), false));
+    harness.step();
+    harness.get_by_label("Datasets").click();
+    wait_for(&mut harness, "the first datasets", |h| {
+        has_label(h, "hubble-tests/tiny-dataset")
+    });
+    harness.get_by_label("License").focus();
+    harness.step();
+    harness.get_by_label("License").type_text("gpl-3.0");
+    harness.key_press(egui::Key::Enter);
+    wait_for(&mut harness, "no match for gpl-3.0", |h| {
+        has_label(h, "No dataset matches.")
+    });
+    let sent = hub.requests();
+    let last = sent
+        .iter()
+        .rev()
+        .find(|r| r.path == "/api/datasets")
+        .unwrap();
+    assert_eq!(last.query_all("filter"), ["license:gpl-3.0"]);
+
+    harness.get_by_label("License").focus();
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    harness.get_by_label("License").type_text("mit");
+    harness.key_press(egui::Key::Enter);
+    wait_for(&mut harness, "the mit dataset", |h| {
+        has_label(h, "hubble-tests/tiny-dataset")
+    });
+    harness.get_by_label("hubble-tests/tiny-dataset").click();
+    wait_for(&mut harness, "the dataset page", |h| {
+        has_label(h, "Tiny dataset")
+    });
 }

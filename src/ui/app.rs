@@ -11,6 +11,7 @@ use eframe::egui::{self, Key, Modifiers, RichText};
 use super::about::{self, RendererInfo};
 use super::cache_page::{CacheAction, CachePage};
 use super::dataset_page::{DatasetView, take_dataset_link};
+use super::dataset_search::{DatasetSearch, DatasetSearchAction};
 use super::downloads::Downloads;
 use super::downloads_panel;
 use super::fit_tab::FitView;
@@ -35,6 +36,8 @@ pub enum Route {
     Cache,
     /// A dataset page.
     Dataset(RepoId),
+    /// The dataset search view.
+    Datasets,
 }
 
 /// How the app was started.
@@ -67,6 +70,7 @@ pub struct HubbleApp {
     position: usize,
     pages: HashMap<RepoId, ModelView>,
     datasets: HashMap<RepoId, DatasetView>,
+    dataset_search: DatasetSearch,
     toasts: Toasts,
     downloads: Downloads,
     cache_page: CachePage,
@@ -120,6 +124,7 @@ impl HubbleApp {
             position: 0,
             pages: HashMap::new(),
             datasets: HashMap::new(),
+            dataset_search: DatasetSearch::default(),
             toasts: Toasts::default(),
             offline,
             about_open: false,
@@ -245,6 +250,7 @@ impl HubbleApp {
             self.worker.set_config(config);
             self.pages.clear();
             self.datasets.clear();
+            self.dataset_search = DatasetSearch::default();
             self.cache_page = CachePage::default();
             self.history = vec![Route::Search];
             self.position = 0;
@@ -287,6 +293,7 @@ impl HubbleApp {
             for page in self.datasets.values_mut() {
                 page.on_reply(&mut reply, &endpoint);
             }
+            self.dataset_search.on_reply(&mut reply);
             if let Some(error) = error {
                 self.handle_error(&error);
             }
@@ -356,6 +363,12 @@ impl HubbleApp {
                 {
                     self.navigate(Route::Search);
                     self.search.focus();
+                }
+                if ui
+                    .selectable_label(*self.route() == Route::Datasets, "Datasets")
+                    .clicked()
+                {
+                    self.navigate(Route::Datasets);
                 }
                 if ui
                     .selectable_label(*self.route() == Route::Cache, "Cache")
@@ -439,6 +452,14 @@ impl HubbleApp {
                 });
                 if let Some(spec) = self.pages.get_mut(&repo).and_then(|p| p.download.take()) {
                     self.downloads.start(spec, &self.worker, &mut self.toasts);
+                }
+            }
+            Route::Datasets => {
+                let action = egui::CentralPanel::default()
+                    .show(ui, |ui| self.dataset_search.show(ui, &mut self.worker))
+                    .inner;
+                if let Some(DatasetSearchAction::Open(id)) = action {
+                    self.open_dataset(&id);
                 }
             }
             Route::Dataset(repo) => {

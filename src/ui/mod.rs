@@ -12,6 +12,7 @@ mod cache_page;
 mod card_view;
 mod community;
 mod dataset_page;
+mod dataset_search;
 mod downloads;
 mod downloads_panel;
 mod facets;

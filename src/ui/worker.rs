@@ -22,8 +22,8 @@ use crate::fit::FitError;
 use crate::fit::read::{ModelFit, read_fit};
 use crate::fit::system::SystemInfo;
 use crate::hub::{
-    DatasetInfo, Discussions, GitRefs, HubClient, HubError, ModelInfo, ModelPage, ModelQuery,
-    RepoId, RepoType, Sibling, SpaceInfo, SpaceQuery,
+    DatasetInfo, DatasetQuery, Discussions, GitRefs, HubClient, HubError, ModelInfo, ModelPage,
+    ModelQuery, RepoId, RepoType, Sibling, SpaceInfo, SpaceQuery,
 };
 
 /// Identifies one submitted job; replies carry it back.
@@ -63,6 +63,8 @@ pub enum Job {
     DatasetCard(RepoId),
     /// A dataset's first rows: the viewer, else the downloaded files.
     DatasetPreview(PreviewRequest),
+    /// A dataset search.
+    SearchDatasets(DatasetQuery),
 }
 
 /// A model's details and where they came from.
@@ -106,6 +108,8 @@ pub enum Outcome {
     Dataset(Result<DatasetInfo, HubError>),
     /// For [`Job::DatasetPreview`].
     Preview(Result<Preview, PreviewError>),
+    /// For [`Job::SearchDatasets`].
+    Datasets(Result<Vec<DatasetInfo>, HubError>),
 }
 
 /// A job's result, tagged with the id it was submitted under.
@@ -266,6 +270,7 @@ async fn run(job: Job, client: Result<HubClient, String>, hub_cache: PathBuf) ->
                 Job::Discussions(_) => Outcome::Discussions(Err(error())),
                 Job::Spaces(_) => Outcome::Spaces(Err(error())),
                 Job::Dataset(_) => Outcome::Dataset(Err(error())),
+                Job::SearchDatasets(_) => Outcome::Datasets(Err(error())),
                 Job::DatasetCard(_) => Outcome::Card(Err(error())),
                 Job::DatasetPreview(_) => {
                     Outcome::Preview(Err(PreviewError::Unreadable(message.clone())))
@@ -297,6 +302,7 @@ async fn run(job: Job, client: Result<HubClient, String>, hub_cache: PathBuf) ->
             Outcome::Card(card(&client, RepoType::Model, &repo, &revision).await)
         }
         Job::Dataset(repo) => Outcome::Dataset(client.dataset_info(&repo, None).await),
+        Job::SearchDatasets(query) => Outcome::Datasets(client.search_datasets(&query).await),
         Job::DatasetCard(repo) => {
             Outcome::Card(card(&client, RepoType::Dataset, &repo, "main").await)
         }
