@@ -329,3 +329,49 @@ fn spaces_using_a_model() {
         .unwrap();
     assert_eq!(sent.query_all("models"), ["hubble-tests/tiny-model"]);
 }
+
+#[test]
+fn collections_search_and_show() {
+    let hub = FixtureHub::start();
+    let url = hub.url();
+    let found = hubble_at(
+        &url,
+        &[
+            "collections",
+            "--item",
+            "datasets/hubble-tests/tiny-dataset",
+            "--json",
+        ],
+        &[],
+    )
+    .ok()
+    .json();
+    assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
+    let slug = found[0]["slug"].as_str().unwrap().to_owned();
+    assert_eq!(found[0]["items"].as_array().unwrap().len(), 4);
+    let sent = hub
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/api/collections")
+        .unwrap();
+    assert_eq!(
+        sent.query_all("item"),
+        ["datasets/hubble-tests/tiny-dataset"]
+    );
+
+    let shown = hubble_at(&url, &["collections", "show", &slug, "--json"], &[])
+        .ok()
+        .json();
+    let items: Vec<(&str, &str)> = shown["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["type"].as_str().unwrap(), i["id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(items.len(), 5);
+    assert_eq!(items[1], ("dataset", "hubble-tests/tiny-dataset"));
+    assert_eq!(shown["items"][0]["note"]["text"], "Start here");
+
+    let bad = hubble_at(&url, &["collections", "show", "../etc"], &[]);
+    assert_eq!(bad.status, Some(2), "{}", bad.stderr);
+}

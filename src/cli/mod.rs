@@ -2,6 +2,7 @@
 
 mod cache;
 mod card;
+mod collections;
 mod datasets;
 mod download;
 mod fit;
@@ -76,6 +77,8 @@ pub enum Command {
     Spaces(spaces::SpacesArgs),
     /// Chat with a model on the Hub's inference router (remote, with your token), streamed.
     RemoteChat(remote::RemoteChatArgs),
+    /// Search collections, or show one (`collections show SLUG`).
+    Collections(collections::CollectionsArgs),
 }
 
 /// Exit statuses, documented in README.md.
@@ -147,6 +150,7 @@ pub fn main() -> ExitCode {
             Command::Revisions(args) => revisions::run(&client, args).await,
             Command::Spaces(args) => spaces::run(&client, args).await,
             Command::RemoteChat(args) => remote::run(&client, args).await,
+            Command::Collections(args) => collections::run(&client, args).await,
             Command::Run(_) => unreachable!("`run` returns before the runtime starts"),
             Command::Download(_)
             | Command::Cache(_)
@@ -178,6 +182,7 @@ impl Command {
             Command::Datasets(a) => a.json(),
             Command::Spaces(a) => a.json,
             Command::RemoteChat(a) => a.json,
+            Command::Collections(a) => a.json(),
         }
     }
 }

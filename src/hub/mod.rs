@@ -6,6 +6,7 @@
 //! `datasets.rs`, `community.rs` (discussions, Spaces) and `viewer.rs` (dataset viewer).
 
 mod api;
+mod collections;
 mod community;
 mod datasets;
 mod error;
@@ -22,6 +23,7 @@ pub mod viewer;
 
 use std::sync::Arc;
 
+pub use collections::{Collection, CollectionItem, CollectionOwner, CollectionQuery, ItemNote};
 pub use community::{Discussion, DiscussionAuthor, Discussions, SpaceInfo, SpaceQuery};
 pub use datasets::{DatasetInfo, DatasetQuery};
 pub use error::HubError;

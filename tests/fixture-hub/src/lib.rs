@@ -15,7 +15,7 @@
 //! - `GET /api/models/{id}/refs`, `/commits/{rev}`, `/discussions` (shapes from the Hub API docs).
 //! - The same under `/api/datasets/…` and `/api/spaces/…`, listings `/api/datasets?…` and
 //!   `/api/spaces?…` (`models=` too), dataset files at `/datasets/{id}/resolve/{rev}/{path}`, and
-//!   the dataset viewer's `/splits` and `/first-rows`.
+//!   the dataset viewer's `/splits` and `/first-rows`; `/api/collections[/{slug}]`.
 //! - `GET /api/whoami-v2`.
 //!
 //! Every request is recorded ([`FixtureHub::requests`]) and faults can be injected
@@ -30,6 +30,7 @@
 mod cards;
 mod catalog;
 mod catalog_hub;
+mod collections;
 mod community;
 mod faults;
 mod files;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use crate::collections;
 use crate::community;
 use crate::files;
 use crate::git;
@@ -50,6 +51,8 @@ pub(crate) fn route(hub: &Shared, request: &Request) -> Response {
         ["api", "datasets", rest @ ..] => repo_api(hub, request, RepoKind::Dataset, rest),
         ["api", "spaces", rest @ ..] => repo_api(hub, request, RepoKind::Space, rest),
         ["splits" | "first-rows"] => viewer::route(hub, request),
+        ["api", "collections"] => collections::list(request),
+        ["api", "collections", slug @ ..] if !slug.is_empty() => collections::get(&slug.join("/")),
         ["datasets", org, name, "resolve", rev, path @ ..] if !path.is_empty() => {
             let target = Target {
                 kind: RepoKind::Dataset,
