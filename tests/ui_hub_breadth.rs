@@ -221,3 +221,31 @@ fn the_datasets_view_searches_by_facet_and_opens_a_dataset() {
         has_label(h, "Tiny dataset")
     });
 }
+
+#[test]
+fn the_collections_view_opens_a_collection_and_its_items() {
+    let hub = FixtureHub::start();
+    let home = tempfile::tempdir().unwrap();
+    let mut harness = harness(config(&hub.url(), home.path(), false));
+    harness.step();
+    harness.get_by_label("Collections").click();
+    wait_for(&mut harness, "the collections", |h| {
+        has_label(h, "Tiny things") && has_label(h, "Big files")
+    });
+    harness.get_by_label("Tiny things").click();
+    wait_for(&mut harness, "the collection's items", |h| {
+        has_label(h, "Start here") && has_label(h, "hubble-tests/gated-model")
+    });
+    harness.get_by_label("hubble-tests/tiny-dataset").click();
+    wait_for(&mut harness, "the dataset page", |h| {
+        has_label(h, "Tiny dataset")
+    });
+    harness.key_press_modifiers(egui::Modifiers::ALT, egui::Key::ArrowLeft);
+    wait_for(&mut harness, "the collection again", |h| {
+        has_label(h, "hubble-tests/tiny-model")
+    });
+    harness.get_by_label("hubble-tests/tiny-model").click();
+    wait_for(&mut harness, "the model page", |h| {
+        has_label(h, "A fixture model for Hubble's tests.")
+    });
+}

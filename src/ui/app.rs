@@ -10,6 +10,7 @@ use eframe::egui::{self, Key, Modifiers, RichText};
 
 use super::about::{self, RendererInfo};
 use super::cache_page::{CacheAction, CachePage};
+use super::collections_view::{CollectionsAction, CollectionsView};
 use super::dataset_page::{DatasetView, take_dataset_link};
 use super::dataset_search::{DatasetSearch, DatasetSearchAction};
 use super::downloads::Downloads;
@@ -38,6 +39,8 @@ pub enum Route {
     Dataset(RepoId),
     /// The dataset search view.
     Datasets,
+    /// The Collections view.
+    Collections,
 }
 
 /// How the app was started.
@@ -71,6 +74,7 @@ pub struct HubbleApp {
     pages: HashMap<RepoId, ModelView>,
     datasets: HashMap<RepoId, DatasetView>,
     dataset_search: DatasetSearch,
+    collections: CollectionsView,
     toasts: Toasts,
     downloads: Downloads,
     cache_page: CachePage,
@@ -125,6 +129,7 @@ impl HubbleApp {
             pages: HashMap::new(),
             datasets: HashMap::new(),
             dataset_search: DatasetSearch::default(),
+            collections: CollectionsView::default(),
             toasts: Toasts::default(),
             offline,
             about_open: false,
@@ -251,6 +256,7 @@ impl HubbleApp {
             self.pages.clear();
             self.datasets.clear();
             self.dataset_search = DatasetSearch::default();
+            self.collections = CollectionsView::default();
             self.cache_page = CachePage::default();
             self.history = vec![Route::Search];
             self.position = 0;
@@ -294,6 +300,7 @@ impl HubbleApp {
                 page.on_reply(&mut reply, &endpoint);
             }
             self.dataset_search.on_reply(&mut reply);
+            self.collections.on_reply(&mut reply);
             if let Some(error) = error {
                 self.handle_error(&error);
             }
@@ -369,6 +376,12 @@ impl HubbleApp {
                     .clicked()
                 {
                     self.navigate(Route::Datasets);
+                }
+                if ui
+                    .selectable_label(*self.route() == Route::Collections, "Collections")
+                    .clicked()
+                {
+                    self.navigate(Route::Collections);
                 }
                 if ui
                     .selectable_label(*self.route() == Route::Cache, "Cache")
@@ -460,6 +473,16 @@ impl HubbleApp {
                     .inner;
                 if let Some(DatasetSearchAction::Open(id)) = action {
                     self.open_dataset(&id);
+                }
+            }
+            Route::Collections => {
+                let action = egui::CentralPanel::default()
+                    .show(ui, |ui| self.collections.show(ui, &mut self.worker))
+                    .inner;
+                match action {
+                    Some(CollectionsAction::OpenModel(id)) => self.open_model(&id),
+                    Some(CollectionsAction::OpenDataset(id)) => self.open_dataset(&id),
+                    None => {}
                 }
             }
             Route::Dataset(repo) => {

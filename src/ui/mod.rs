@@ -10,6 +10,7 @@ mod app;
 mod background;
 mod cache_page;
 mod card_view;
+mod collections_view;
 mod community;
 mod dataset_page;
 mod dataset_search;

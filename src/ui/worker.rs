@@ -22,8 +22,8 @@ use crate::fit::FitError;
 use crate::fit::read::{ModelFit, read_fit};
 use crate::fit::system::SystemInfo;
 use crate::hub::{
-    DatasetInfo, DatasetQuery, Discussions, GitRefs, HubClient, HubError, ModelInfo, ModelPage,
-    ModelQuery, RepoId, RepoType, Sibling, SpaceInfo, SpaceQuery,
+    Collection, CollectionQuery, DatasetInfo, DatasetQuery, Discussions, GitRefs, HubClient,
+    HubError, ModelInfo, ModelPage, ModelQuery, RepoId, RepoType, Sibling, SpaceInfo, SpaceQuery,
 };
 
 /// Identifies one submitted job; replies carry it back.
@@ -65,6 +65,10 @@ pub enum Job {
     DatasetPreview(PreviewRequest),
     /// A dataset search.
     SearchDatasets(DatasetQuery),
+    /// A collections search.
+    SearchCollections(CollectionQuery),
+    /// One collection with every item, by slug.
+    Collection(String),
 }
 
 /// A model's details and where they came from.
@@ -110,6 +114,10 @@ pub enum Outcome {
     Preview(Result<Preview, PreviewError>),
     /// For [`Job::SearchDatasets`].
     Datasets(Result<Vec<DatasetInfo>, HubError>),
+    /// For [`Job::SearchCollections`].
+    Collections(Result<Vec<Collection>, HubError>),
+    /// For [`Job::Collection`].
+    Collection(Result<Collection, HubError>),
 }
 
 /// A job's result, tagged with the id it was submitted under.
@@ -271,6 +279,8 @@ async fn run(job: Job, client: Result<HubClient, String>, hub_cache: PathBuf) ->
                 Job::Spaces(_) => Outcome::Spaces(Err(error())),
                 Job::Dataset(_) => Outcome::Dataset(Err(error())),
                 Job::SearchDatasets(_) => Outcome::Datasets(Err(error())),
+                Job::SearchCollections(_) => Outcome::Collections(Err(error())),
+                Job::Collection(_) => Outcome::Collection(Err(error())),
                 Job::DatasetCard(_) => Outcome::Card(Err(error())),
                 Job::DatasetPreview(_) => {
                     Outcome::Preview(Err(PreviewError::Unreadable(message.clone())))
@@ -303,6 +313,10 @@ async fn run(job: Job, client: Result<HubClient, String>, hub_cache: PathBuf) ->
         }
         Job::Dataset(repo) => Outcome::Dataset(client.dataset_info(&repo, None).await),
         Job::SearchDatasets(query) => Outcome::Datasets(client.search_datasets(&query).await),
+        Job::SearchCollections(query) => {
+            Outcome::Collections(client.search_collections(&query).await)
+        }
+        Job::Collection(slug) => Outcome::Collection(client.collection(&slug).await),
         Job::DatasetCard(repo) => {
             Outcome::Card(card(&client, RepoType::Dataset, &repo, "main").await)
         }
