@@ -46,6 +46,12 @@ pub struct HubConfig {
     /// Connect and per-read timeout for file transfers (`HF_HUB_DOWNLOAD_TIMEOUT`).
     #[serde(with = "secs")]
     pub download_timeout: Duration,
+    /// The dataset viewer API (`HUBBLE_VIEWER_ENDPOINT`, default the Hub's), no trailing slash.
+    pub viewer_endpoint: String,
+    /// The inference router's OpenAI-compatible API (`HUBBLE_ROUTER_ENDPOINT`, default
+    /// `https://router.huggingface.co/v1`), no trailing slash. Remote inference sends the token
+    /// here.
+    pub router_endpoint: String,
 }
 
 impl std::fmt::Debug for HubConfig {
@@ -60,6 +66,8 @@ impl std::fmt::Debug for HubConfig {
             .field("offline", &self.offline)
             .field("metadata_timeout", &self.metadata_timeout)
             .field("download_timeout", &self.download_timeout)
+            .field("viewer_endpoint", &self.viewer_endpoint)
+            .field("router_endpoint", &self.router_endpoint)
             .finish()
     }
 }
@@ -148,6 +156,18 @@ impl HubConfig {
             offline,
             metadata_timeout: timeout_from(env.var("HF_HUB_ETAG_TIMEOUT")),
             download_timeout: timeout_from(env.var("HF_HUB_DOWNLOAD_TIMEOUT")),
+            viewer_endpoint: env
+                .var(crate::hub::viewer::VIEWER_ENDPOINT_ENV)
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| crate::hub::viewer::DEFAULT_VIEWER_ENDPOINT.to_owned())
+                .trim_end_matches('/')
+                .to_owned(),
+            router_endpoint: env
+                .var(crate::remote::ROUTER_ENDPOINT_ENV)
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| crate::remote::DEFAULT_ROUTER_ENDPOINT.to_owned())
+                .trim_end_matches('/')
+                .to_owned(),
         }
     }
 

@@ -8,7 +8,7 @@ mod scan;
 
 pub use scan::{CachedModel, cached_models};
 
-use crate::hub::RepoId;
+use crate::hub::{RepoId, RepoType};
 
 /// One model repository's folder in the hub cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,10 +17,15 @@ pub struct CachedRepo {
 }
 
 impl CachedRepo {
-    /// The cache folder of `repo` under `hub_cache` (which need not exist).
+    /// The cache folder of model `repo` under `hub_cache` (which need not exist).
     pub fn new(hub_cache: &Path, repo: &RepoId) -> CachedRepo {
+        CachedRepo::of_type(hub_cache, RepoType::Model, repo)
+    }
+
+    /// The cache folder of a repo of any type (`datasets--org--name`).
+    pub fn of_type(hub_cache: &Path, repo_type: RepoType, repo: &RepoId) -> CachedRepo {
         CachedRepo {
-            folder: hub_cache.join(repo_folder_name(repo)),
+            folder: hub_cache.join(typed_folder_name(repo_type, repo)),
         }
     }
 
@@ -51,7 +56,16 @@ impl CachedRepo {
 
 /// `org/name` → `models--org--name`, as huggingface_hub's `repo_folder_name`.
 pub fn repo_folder_name(repo: &RepoId) -> String {
-    format!("models--{}", repo.as_str().replace('/', "--"))
+    typed_folder_name(RepoType::Model, repo)
+}
+
+/// `org/name` → `models--org--name`, `datasets--org--name` or `spaces--org--name`.
+pub fn typed_folder_name(repo_type: RepoType, repo: &RepoId) -> String {
+    format!(
+        "{}--{}",
+        repo_type.plural(),
+        repo.as_str().replace('/', "--")
+    )
 }
 
 /// Every file under `dir` as (`/`-separated relative path, full path), sorted by path.

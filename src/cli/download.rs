@@ -13,7 +13,7 @@ use crate::config::HubConfig;
 use crate::download::{
     self, DownloadError, DownloadEvent, DownloadOptions, DownloadOutcome, DownloadSpec,
 };
-use crate::hub::{HubClient, RepoId};
+use crate::hub::{HubClient, RepoId, RepoType};
 
 /// Arguments of `hubble download`.
 #[derive(Debug, Args)]
@@ -31,6 +31,9 @@ pub struct DownloadArgs {
     /// Branch, tag or commit (default: main).
     #[arg(long)]
     pub revision: Option<String>,
+    /// `model` (default), `dataset` or `space`.
+    #[arg(long, value_name = "TYPE", default_value = "model", value_parser = super::revisions::parse_repo_type)]
+    pub repo_type: RepoType,
     /// Files downloaded at once.
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub max_workers: usize,
@@ -74,6 +77,7 @@ async fn download(config: HubConfig, args: DownloadArgs) -> Result<DownloadOutco
         files: args.files,
         include: args.include,
         exclude: args.exclude,
+        repo_type: args.repo_type,
     };
     if config.offline {
         return download::offline(&config.hub_cache, &spec);

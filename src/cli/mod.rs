@@ -2,12 +2,17 @@
 
 mod cache;
 mod card;
+mod collections;
+mod datasets;
 mod download;
 mod fit;
 mod format;
 mod info;
+mod remote;
+mod revisions;
 mod run;
 mod search;
+mod spaces;
 mod system;
 
 use std::path::PathBuf;
@@ -79,6 +84,16 @@ pub enum Command {
     Fit(Box<fit::FitArgs>),
     /// Show this machine: CPU, RAM, GPUs and inference backends.
     System(system::SystemArgs),
+    /// List a repository's branches and tags, and the newest commits of a revision.
+    Revisions(revisions::RevisionsArgs),
+    /// Datasets: search with facets, info, preview of the first rows.
+    Datasets(datasets::DatasetsArgs),
+    /// Search Spaces, or list those using a model (`--model REPO`).
+    Spaces(spaces::SpacesArgs),
+    /// Chat with a model on the Hub's inference router (remote, with your token), streamed.
+    RemoteChat(remote::RemoteChatArgs),
+    /// Search collections, or show one (`collections show SLUG`).
+    Collections(collections::CollectionsArgs),
 }
 
 /// Exit statuses, documented in README.md.
@@ -146,6 +161,12 @@ pub fn main() -> ExitCode {
     };
     let command = match command {
         Command::Download(args) => return runtime.block_on(download::run(config, *args)),
+        Command::Datasets(args) => {
+            return match HubClient::new(config) {
+                Ok(client) => runtime.block_on(datasets::run(&client, args)),
+                Err(error) => report(&error, json),
+            };
+        }
         Command::Fit(args) => return runtime.block_on(fit::run(config, *args)),
         other => other,
     };
@@ -155,8 +176,16 @@ pub fn main() -> ExitCode {
             Command::Search(args) => search::run(&client, *args).await,
             Command::Info(args) => info::run(&client, args).await,
             Command::Card(args) => card::run(&client, args).await,
+            Command::Revisions(args) => revisions::run(&client, args).await,
+            Command::Spaces(args) => spaces::run(&client, args).await,
+            Command::RemoteChat(args) => remote::run(&client, args).await,
+            Command::Collections(args) => collections::run(&client, args).await,
             Command::Run(_) => unreachable!("`run` returns before the runtime starts"),
-            Command::Download(_) | Command::Cache(_) | Command::Fit(_) | Command::System(_) => {
+            Command::Download(_)
+            | Command::Cache(_)
+            | Command::Fit(_)
+            | Command::System(_)
+            | Command::Datasets(_) => {
                 unreachable!("handled above")
             }
         }
@@ -178,6 +207,11 @@ impl Command {
             Command::Cache(a) => a.json(),
             Command::Fit(a) => a.json,
             Command::System(a) => a.json,
+            Command::Revisions(a) => a.json,
+            Command::Datasets(a) => a.json(),
+            Command::Spaces(a) => a.json,
+            Command::RemoteChat(a) => a.json,
+            Command::Collections(a) => a.json(),
         }
     }
 }

@@ -61,7 +61,7 @@ pub struct SearchArgs {
     pub json: bool,
 }
 
-fn parse_sort(name: &str) -> Result<SortKey, String> {
+pub(crate) fn parse_sort(name: &str) -> Result<SortKey, String> {
     SortKey::parse(name).ok_or_else(|| {
         format!("unknown sort {name:?}; use trending, downloads, likes, updated or created")
     })

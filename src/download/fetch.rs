@@ -24,7 +24,7 @@ use tokio::sync::watch;
 
 use super::plan::RemoteFile;
 use super::{Control, DownloadError, DownloadOptions};
-use crate::hub::{HubClient, HubError, HubRequest, RepoId};
+use crate::hub::{HubClient, HubError, HubRequest, RepoId, RepoType};
 
 /// How often a stream's progress is written to the sidecar.
 pub(crate) const SAVE_EVERY: Duration = Duration::from_millis(200);
@@ -36,6 +36,7 @@ const MAX_BODY_RETRIES: u32 = 5;
 pub(crate) struct BlobContext<'a> {
     pub client: &'a HubClient,
     pub repo: &'a RepoId,
+    pub repo_type: RepoType,
     pub commit: &'a str,
     pub options: &'a DownloadOptions,
     pub control: watch::Receiver<Control>,
@@ -472,7 +473,9 @@ async fn request_range(
         let (start, end) = r.bounds(k, shared.size);
         (start + r.done[k], end)
     };
-    let url = ctx.client.resolve_url(ctx.repo, ctx.commit, &file.path)?;
+    let url = ctx
+        .client
+        .repo_resolve_url(ctx.repo_type, ctx.repo, ctx.commit, &file.path)?;
     let mut request = HubRequest::get(ctx.client, url).about(
         ctx.repo.as_str(),
         Some(ctx.commit),

@@ -26,8 +26,8 @@ use tokio::sync::{mpsc, watch};
 pub use plan::RemoteFile;
 pub use queue::{DownloadQueue, QueueEntry, QueueStatus};
 
-use crate::cache::{CachedRepo, repo_folder_name, safe_join};
-use crate::hub::{HubClient, HubError, RepoId};
+use crate::cache::{CachedRepo, safe_join, typed_folder_name};
+use crate::hub::{HubClient, HubError, RepoId, RepoType};
 
 /// What to download.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -42,12 +42,16 @@ pub struct DownloadSpec {
     pub include: Vec<String>,
     /// Patterns that drop a file.
     pub exclude: Vec<String>,
+    /// Model (the default), dataset or Space.
+    #[serde(default, skip_serializing_if = "RepoType::is_model")]
+    pub repo_type: RepoType,
 }
 
 impl DownloadSpec {
-    /// The whole repository at `main`.
+    /// The whole model repository at `main`.
     pub fn new(repo: RepoId) -> DownloadSpec {
         DownloadSpec {
+            repo_type: RepoType::Model,
             repo,
             revision: None,
             files: Vec::new(),
@@ -59,6 +63,11 @@ impl DownloadSpec {
     /// The revision asked for (`main` by default).
     pub fn revision(&self) -> &str {
         self.revision.as_deref().unwrap_or("main")
+    }
+
+    /// Its folder in the cache: `models--org--name`, `datasets--org--name`, ….
+    pub fn folder_name(&self) -> String {
+        typed_folder_name(self.repo_type, &self.repo)
     }
 }
 
@@ -514,7 +523,7 @@ async fn run(
     if client.config().offline {
         return offline(&hub_cache, &spec);
     }
-    let folder = hub_cache.join(repo_folder_name(&spec.repo));
+    let folder = hub_cache.join(spec.folder_name());
     let (commit, listing) = plan::list_remote(&client, &spec, &folder).await?;
     let (files, missing) = plan::select(&listing, &spec);
     if let Some(first) = missing.first() {
@@ -675,7 +684,7 @@ async fn ensure_file(job: &Job, index: usize) -> Result<OutcomeFile, DownloadErr
             .config()
             .hub_cache
             .join(".locks")
-            .join(repo_folder_name(&job.spec.repo))
+            .join(job.spec.folder_name())
             .join(format!("{}.lock", file.etag));
         let _lock = tokio::select! {
             lock = fsutil::FileLock::acquire(&lock_path) => lock.map_err(|e| DownloadError::Io {
@@ -689,6 +698,7 @@ async fn ensure_file(job: &Job, index: usize) -> Result<OutcomeFile, DownloadErr
             let ctx = fetch::BlobContext {
                 client: &job.client,
                 repo: &job.spec.repo,
+                repo_type: job.spec.repo_type,
                 commit: &job.commit,
                 options: &job.options,
                 control: job.control.clone(),
@@ -814,7 +824,7 @@ async fn report_progress(job: Arc<Job>) {
 /// Offline: the snapshot from the cache alone, or which files are missing.
 pub fn offline(hub_cache: &Path, spec: &DownloadSpec) -> Result<DownloadOutcome, DownloadError> {
     let revision = spec.revision().to_string();
-    let cached = CachedRepo::new(hub_cache, &spec.repo);
+    let cached = CachedRepo::of_type(hub_cache, spec.repo_type, &spec.repo);
     let not_cached = || DownloadError::NotCached {
         repo: spec.repo.to_string(),
         revision: revision.clone(),

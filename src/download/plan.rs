@@ -116,14 +116,16 @@ pub(crate) async fn list_remote(
     let (commit, files) = if is_commit_hash(revision) {
         (revision.to_string(), None)
     } else {
-        let info = client.model_info(&spec.repo, Some(revision)).await?;
+        let info = client
+            .repo_info(spec.repo_type, &spec.repo, Some(revision))
+            .await?;
         let commit = info
             .sha
             .clone()
             .filter(|s| is_commit_hash(s))
             .ok_or_else(|| HubError::InvalidResponse {
                 url: client.config().endpoint.clone(),
-                detail: format!("model info for {} has no commit sha", spec.repo),
+                detail: format!("repo info for {} has no commit sha", spec.repo),
             })?;
         // Siblings are enough when they carry sizes and blob ids (the Hub with blobs=true).
         let complete = info
@@ -155,7 +157,7 @@ pub(crate) async fn list_remote(
         Some(files) => files,
         None => {
             let tree = client
-                .list_tree(&spec.repo, Some(&commit), None, true)
+                .list_repo_tree(spec.repo_type, &spec.repo, Some(&commit), None, true)
                 .await?;
             tree.into_iter()
                 .filter(|e| e.kind == "file")

@@ -6,7 +6,7 @@ use reqwest::{Method, Response};
 use super::http::{Follow, HubRequest, read_limited};
 use super::search::next_link;
 use super::{
-    FileMetadata, HubClient, HubError, ModelInfo, RepoId, TreeEntry, WhoAmI, encode_path,
+    FileMetadata, HubClient, HubError, ModelInfo, RepoId, RepoType, TreeEntry, WhoAmI, encode_path,
     encode_revision,
 };
 
@@ -26,10 +26,23 @@ impl HubClient {
         repo: &RepoId,
         revision: Option<&str>,
     ) -> Result<ModelInfo, HubError> {
+        self.repo_info(RepoType::Model, repo, revision).await
+    }
+
+    /// Like [`HubClient::model_info`] for any repo type: the fields models, datasets and
+    /// Spaces share (`id`, `sha`, `siblings` with sizes, `tags`, `cardData`, counts) are read
+    /// into a [`ModelInfo`]; the model-only ones stay empty for the others.
+    pub async fn repo_info(
+        &self,
+        repo_type: RepoType,
+        repo: &RepoId,
+        revision: Option<&str>,
+    ) -> Result<ModelInfo, HubError> {
         let revision = revision.unwrap_or(DEFAULT_REVISION);
-        self.ensure_online(&format!("fetching model info for {repo}"))?;
+        self.ensure_online(&format!("fetching {} info for {repo}", repo_type.as_str()))?;
         let path = format!(
-            "/api/models/{repo}/revision/{}?blobs=true",
+            "/api/{}/{repo}/revision/{}?blobs=true",
+            repo_type.plural(),
             encode_revision(revision)
         );
         let request =
@@ -39,7 +52,7 @@ impl HubClient {
             let commit = info.sha.clone().unwrap_or_else(|| revision.to_string());
             // Best effort: the info itself is already valid without sizes.
             let tree = self
-                .list_tree(repo, Some(&commit), None, true)
+                .list_repo_tree(repo_type, repo, Some(&commit), None, true)
                 .await
                 .unwrap_or_default();
             for sibling in info.siblings.iter_mut().filter(|s| s.size.is_none()) {
@@ -63,13 +76,27 @@ impl HubClient {
         path: Option<&str>,
         recursive: bool,
     ) -> Result<Vec<TreeEntry>, HubError> {
+        self.list_repo_tree(RepoType::Model, repo, revision, path, recursive)
+            .await
+    }
+
+    /// [`HubClient::list_tree`] for any repo type.
+    pub async fn list_repo_tree(
+        &self,
+        repo_type: RepoType,
+        repo: &RepoId,
+        revision: Option<&str>,
+        path: Option<&str>,
+        recursive: bool,
+    ) -> Result<Vec<TreeEntry>, HubError> {
         let revision = revision.unwrap_or(DEFAULT_REVISION);
         self.ensure_online(&format!("listing the files of {repo}"))?;
         let sub_path = path
             .map(|p| format!("/{}", encode_path(p)))
             .unwrap_or_default();
         let api = format!(
-            "/api/models/{repo}/tree/{}{sub_path}?recursive={recursive}&expand=false",
+            "/api/{}/{repo}/tree/{}{sub_path}?recursive={recursive}&expand=false",
+            repo_type.plural(),
             encode_revision(revision)
         );
         let mut url = Some(self.url(&api)?);
@@ -99,13 +126,24 @@ impl HubClient {
         path: &str,
         max_bytes: usize,
     ) -> Result<Vec<u8>, HubError> {
+        self.fetch_repo_file(RepoType::Model, repo, revision, path, max_bytes)
+            .await
+    }
+
+    /// [`HubClient::fetch_file`] for any repo type (a dataset's README.md).
+    pub async fn fetch_repo_file(
+        &self,
+        repo_type: RepoType,
+        repo: &RepoId,
+        revision: Option<&str>,
+        path: &str,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, HubError> {
         let revision = revision.unwrap_or(DEFAULT_REVISION);
         self.ensure_online(&format!("downloading {path} from {repo}"))?;
-        let mut request = HubRequest::get(self, self.resolve_url(repo, revision, path)?).about(
-            repo.as_str(),
-            Some(revision),
-            Some(path),
-        );
+        let url = self.repo_resolve_url(repo_type, repo, revision, path)?;
+        let mut request =
+            HubRequest::get(self, url).about(repo.as_str(), Some(revision), Some(path));
         request.timeout = self.config().download_timeout;
         let response = self.send(&request).await?;
         read_limited(response, request.timeout, max_bytes).await
@@ -172,21 +210,33 @@ impl HubClient {
         revision: &str,
         path: &str,
     ) -> Result<url::Url, HubError> {
+        self.repo_resolve_url(RepoType::Model, repo, revision, path)
+    }
+
+    /// [`HubClient::resolve_url`] for any repo type (`/datasets/{id}/resolve/…`).
+    pub fn repo_resolve_url(
+        &self,
+        repo_type: RepoType,
+        repo: &RepoId,
+        revision: &str,
+        path: &str,
+    ) -> Result<url::Url, HubError> {
         self.url(&format!(
-            "/{repo}/resolve/{}/{}",
+            "/{}{repo}/resolve/{}/{}",
+            repo_type.url_prefix(),
             encode_revision(revision),
             encode_path(path)
         ))
     }
 
-    fn ensure_online(&self, what: &str) -> Result<(), HubError> {
+    pub(super) fn ensure_online(&self, what: &str) -> Result<(), HubError> {
         if self.config().offline {
             return Err(HubError::Offline { what: what.into() });
         }
         Ok(())
     }
 
-    async fn json<T: serde::de::DeserializeOwned>(
+    pub(super) async fn json<T: serde::de::DeserializeOwned>(
         &self,
         request: &HubRequest,
     ) -> Result<T, HubError> {

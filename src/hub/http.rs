@@ -36,6 +36,11 @@ pub(crate) struct HubRequest {
     pub follow: Follow,
     pub timeout: Duration,
     pub headers: HeaderMap,
+    /// A request body (sent again on a retry).
+    pub body: Option<Vec<u8>>,
+    /// A remote-inference request: the token may also go to the router's origin
+    /// ([`crate::config::HubConfig::router_endpoint`]).
+    pub to_router: bool,
 }
 
 impl HubRequest {
@@ -48,6 +53,8 @@ impl HubRequest {
             follow: Follow::All,
             timeout: client.config().metadata_timeout,
             headers: HeaderMap::new(),
+            body: None,
+            to_router: false,
         }
     }
 
@@ -126,7 +133,16 @@ impl HubClient {
             .http()
             .request(request.method.clone(), url.clone())
             .headers(request.headers.clone());
-        if let Some(token) = self.token_for(url) {
+        if let Some(body) = &request.body {
+            builder = builder.body(body.clone());
+        }
+        let token = self.token_for(url).or_else(|| {
+            request
+                .to_router
+                .then(|| self.router_token_for(url))
+                .flatten()
+        });
+        if let Some(token) = token {
             builder = builder.bearer_auth(token);
         }
         match tokio::time::timeout(request.timeout, builder.send()).await {
@@ -141,11 +157,15 @@ impl HubClient {
 
     /// The token, but only for URLs on the endpoint's own origin (scheme, host and port).
     fn token_for(&self, url: &Url) -> Option<&str> {
-        let endpoint = self.endpoint_url();
-        let same_origin = url.scheme() == endpoint.scheme()
-            && url.host_str() == endpoint.host_str()
-            && url.port_or_known_default() == endpoint.port_or_known_default();
-        same_origin
+        same_origin(url, self.endpoint_url())
+            .then(|| self.config().token.as_deref())
+            .flatten()
+    }
+
+    /// The token for a remote-inference request, only on the router's own origin.
+    fn router_token_for(&self, url: &Url) -> Option<&str> {
+        let router = Url::parse(&self.config().router_endpoint).ok()?;
+        same_origin(url, &router)
             .then(|| self.config().token.as_deref())
             .flatten()
     }
@@ -170,9 +190,17 @@ impl HubClient {
                 error_body_message(response, request.timeout).await
             },
         };
-        let authenticated = self.token_for(&request.url).is_some();
+        let authenticated = self.token_for(&request.url).is_some()
+            || (request.to_router && self.router_token_for(&request.url).is_some());
         failed.classify(&request.subject, &self.config().endpoint, authenticated)
     }
+}
+
+/// Whether two URLs share scheme, host and port.
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
 }
 
 /// Maps a transport-level failure (no HTTP answer) to a typed error.

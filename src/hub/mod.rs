@@ -2,23 +2,36 @@
 //!
 //! All network traffic goes through [`HubClient`], which owns the policy: timeouts, retries,
 //! redirects and where the token may be sent. Endpoint-specific calls live in `api.rs`
-//! (repositories and files) and `search.rs` (model listings).
+//! (repositories and files), `search.rs` (model listings), `git.rs` (refs, commits),
+//! `datasets.rs`, `community.rs` (discussions, Spaces) and `viewer.rs` (dataset viewer).
 
 mod api;
+mod collections;
+mod community;
+mod datasets;
 mod error;
+mod git;
 mod http;
+mod listing;
 mod range;
 mod repo_id;
+mod repo_type;
 mod retry;
 mod search;
 mod types;
+pub mod viewer;
 
 use std::sync::Arc;
 
+pub use collections::{Collection, CollectionItem, CollectionOwner, CollectionQuery, ItemNote};
+pub use community::{Discussion, DiscussionAuthor, Discussions, SpaceInfo, SpaceQuery};
+pub use datasets::{DatasetInfo, DatasetQuery};
 pub use error::HubError;
-pub(crate) use http::HubRequest;
+pub use git::{CommitAuthor, GitCommit, GitRef, GitRefs};
+pub(crate) use http::{HubRequest, transport_error};
 pub use range::RangeBody;
 pub use repo_id::{RepoId, encode_path, encode_revision};
+pub use repo_type::RepoType;
 pub use retry::RetryPolicy;
 pub use search::{ModelPage, ModelQuery, SortKey};
 pub use types::{

@@ -10,6 +10,9 @@ use eframe::egui::{self, Key, Modifiers, RichText};
 
 use super::about::{self, RendererInfo};
 use super::cache_page::{CacheAction, CachePage};
+use super::collections_view::{CollectionsAction, CollectionsView};
+use super::dataset_page::{DatasetView, take_dataset_link};
+use super::dataset_search::{DatasetSearch, DatasetSearchAction};
 use super::downloads::Downloads;
 use super::downloads_panel;
 use super::fit_tab::FitView;
@@ -34,6 +37,12 @@ pub enum Route {
     Model(RepoId),
     /// The Cache page.
     Cache,
+    /// A dataset page.
+    Dataset(RepoId),
+    /// The dataset search view.
+    Datasets,
+    /// The Collections view.
+    Collections,
 }
 
 /// How the app was started.
@@ -67,6 +76,9 @@ pub struct HubbleApp {
     history: Vec<Route>,
     position: usize,
     pages: HashMap<RepoId, ModelView>,
+    datasets: HashMap<RepoId, DatasetView>,
+    dataset_search: DatasetSearch,
+    collections: CollectionsView,
     toasts: Toasts,
     downloads: Downloads,
     cache_page: CachePage,
@@ -120,6 +132,9 @@ impl HubbleApp {
             history: vec![Route::Search],
             position: 0,
             pages: HashMap::new(),
+            datasets: HashMap::new(),
+            dataset_search: DatasetSearch::default(),
+            collections: CollectionsView::default(),
             toasts: Toasts::default(),
             offline,
             about_open: false,
@@ -143,6 +158,11 @@ impl HubbleApp {
     /// The files picked in a model's Files tab (what the download issue will fetch).
     pub fn selected_files(&self, repo: &RepoId) -> Option<&BTreeSet<String>> {
         self.pages.get(repo).map(|page| &page.selected)
+    }
+
+    /// The revision an open model page shows (its revision picker's choice).
+    pub fn model_revision(&self, repo: &RepoId) -> Option<&str> {
+        self.pages.get(repo).map(|page| page.revision.as_str())
     }
 
     /// The downloads (what the Downloads panel shows).
@@ -218,6 +238,22 @@ impl HubbleApp {
         self.position = self.history.len() - 1;
     }
 
+    /// Opens a dataset page (from a model card's `datasets:` link, or by id).
+    pub fn open_dataset(&mut self, id: &str) {
+        let repo = match RepoId::parse(id) {
+            Ok(repo) => repo,
+            Err(error) => {
+                self.toasts.error(error.to_string());
+                return;
+            }
+        };
+        if !self.datasets.contains_key(&repo) {
+            let page = DatasetView::open(repo.clone(), &mut self.worker);
+            self.datasets.insert(repo.clone(), page);
+        }
+        self.navigate(Route::Dataset(repo));
+    }
+
     /// Goes back in history, if it can.
     pub fn back(&mut self) {
         self.position = self.position.saturating_sub(1);
@@ -236,6 +272,9 @@ impl HubbleApp {
         if config != *self.worker.config() {
             self.worker.set_config(config);
             self.pages.clear();
+            self.datasets.clear();
+            self.dataset_search = DatasetSearch::default();
+            self.collections = CollectionsView::default();
             self.cache_page = CachePage::default();
             self.history = vec![Route::Search];
             self.position = 0;
@@ -275,6 +314,11 @@ impl HubbleApp {
                 }
                 error = error.or(page.on_reply(&mut reply, &endpoint));
             }
+            for page in self.datasets.values_mut() {
+                page.on_reply(&mut reply, &endpoint);
+            }
+            self.dataset_search.on_reply(&mut reply);
+            self.collections.on_reply(&mut reply);
             if let Some(error) = error {
                 self.handle_error(&error);
             }
@@ -344,6 +388,18 @@ impl HubbleApp {
                 {
                     self.navigate(Route::Search);
                     self.search.focus();
+                }
+                if ui
+                    .selectable_label(*self.route() == Route::Datasets, "Datasets")
+                    .clicked()
+                {
+                    self.navigate(Route::Datasets);
+                }
+                if ui
+                    .selectable_label(*self.route() == Route::Collections, "Collections")
+                    .clicked()
+                {
+                    self.navigate(Route::Collections);
                 }
                 if ui
                     .selectable_label(*self.route() == Route::Cache, "Cache")
@@ -437,6 +493,36 @@ impl HubbleApp {
                     self.downloads.start(spec, &self.worker, &mut self.toasts);
                 }
             }
+            Route::Datasets => {
+                let action = egui::CentralPanel::default()
+                    .show(ui, |ui| self.dataset_search.show(ui, &mut self.worker))
+                    .inner;
+                if let Some(DatasetSearchAction::Open(id)) = action {
+                    self.open_dataset(&id);
+                }
+            }
+            Route::Collections => {
+                let action = egui::CentralPanel::default()
+                    .show(ui, |ui| self.collections.show(ui, &mut self.worker))
+                    .inner;
+                match action {
+                    Some(CollectionsAction::OpenModel(id)) => self.open_model(&id),
+                    Some(CollectionsAction::OpenDataset(id)) => self.open_dataset(&id),
+                    None => {}
+                }
+            }
+            Route::Dataset(repo) => {
+                egui::CentralPanel::default().show(ui, |ui| match self.datasets.get_mut(&repo) {
+                    Some(page) => page.show(ui, &mut self.worker),
+                    None => {
+                        let page = DatasetView::open(repo.clone(), &mut self.worker);
+                        self.datasets.insert(repo.clone(), page);
+                    }
+                });
+                if let Some(spec) = self.datasets.get_mut(&repo).and_then(|p| p.download.take()) {
+                    self.downloads.start(spec, &self.worker, &mut self.toasts);
+                }
+            }
             Route::Cache => {
                 let runtime = self.worker.handle();
                 let root = self.worker.config().hub_cache.clone();
@@ -449,6 +535,10 @@ impl HubbleApp {
                     self.open_model(&id);
                 }
             }
+        }
+        let endpoint = self.worker.config().endpoint.clone();
+        if let Some(dataset) = take_dataset_link(&ctx, &endpoint) {
+            self.open_dataset(dataset.as_str());
         }
         if let Some(action) = self
             .settings_window

@@ -18,6 +18,8 @@ pub struct CardLinks {
     pub resolve_base: String,
     /// `<endpoint>/<repo>/blob/<rev>/`, for links to files.
     pub blob_base: String,
+    /// The Hub endpoint, for links to the datasets the card names (opened in the app).
+    pub endpoint: String,
 }
 
 /// Shows a parsed card. `body` is the Markdown with its HTML already rewritten.
@@ -45,7 +47,7 @@ pub fn show(
             "The card's front matter could not be read fully; the text below is complete.",
         );
     }
-    metadata_chips(ui, &data.card.metadata, data);
+    metadata_chips(ui, &data.card.metadata, data, &links.endpoint);
     model_index(ui, &data.card.metadata);
     ui.separator();
     let viewer = CommonMarkViewer::new()
@@ -75,7 +77,7 @@ fn fix_relative_links(ctx: &egui::Context, blob_base: &str) {
     });
 }
 
-fn metadata_chips(ui: &mut egui::Ui, meta: &CardMetadata, data: &CardData) {
+fn metadata_chips(ui: &mut egui::Ui, meta: &CardMetadata, data: &CardData, endpoint: &str) {
     let blue = Color32::from_rgb(80, 140, 230);
     let teal = Color32::from_rgb(40, 160, 150);
     let gray = Color32::from_gray(140);
@@ -93,7 +95,11 @@ fn metadata_chips(ui: &mut egui::Ui, meta: &CardMetadata, data: &CardData) {
             chip(ui, &format!("language: {language}"), gray);
         }
         for dataset in &meta.datasets {
-            chip(ui, &format!("dataset: {dataset}"), gray);
+            ui.hyperlink_to(
+                RichText::new(format!("dataset: {dataset}")).small(),
+                format!("{endpoint}/datasets/{dataset}"),
+            )
+            .on_hover_text("Open the dataset's page");
         }
         for base in &meta.base_model {
             let relation = meta.base_model_relation.as_deref().unwrap_or("base model");

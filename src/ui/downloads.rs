@@ -13,7 +13,6 @@ use eframe::egui;
 use super::queue_sync::{QueueNotice, QueueOp, QueueSync};
 use super::toasts::Toasts;
 use super::worker::Worker;
-use crate::cache::repo_folder_name;
 use crate::download::{
     self, DownloadEvent, DownloadHandle, DownloadOptions, DownloadQueue, DownloadSpec, Progress,
     QueueEntry, QueueStatus,
@@ -250,19 +249,16 @@ impl Downloads {
                 worker
                     .config()
                     .hub_cache
-                    .join(repo_folder_name(&entry.spec.repo))
+                    .join(entry.spec.folder_name())
                     .join("snapshots")
                     .join(commit)
             };
             let state = match entry.status {
                 QueueStatus::Done => match &entry.commit {
                     Some(commit) => RowState::Done(snapshot(commit)),
-                    None => RowState::Done(
-                        worker
-                            .config()
-                            .hub_cache
-                            .join(repo_folder_name(&entry.spec.repo)),
-                    ),
+                    None => {
+                        RowState::Done(worker.config().hub_cache.join(entry.spec.folder_name()))
+                    }
                 },
                 QueueStatus::Failed => RowState::Failed(
                     entry

@@ -1,5 +1,6 @@
-//! The model page: a header (id, author, task, library, counts, license chip, gated badge) and
-//! the tabs Card | Files | Fit | Try.
+//! The model page: a header (id, revision picker, author, task, library, counts, license chip,
+//! gated badge) and the tabs Card | Files | Fit | Try | Community | Remote. Card, Files (and its
+//! downloads) and Fit follow the picked revision.
 
 use std::collections::BTreeSet;
 
@@ -7,9 +8,11 @@ use eframe::egui::{self, Color32, RichText};
 use egui_commonmark::CommonMarkCache;
 
 use super::card_view::{self, CardLinks};
+use super::community::CommunityView;
 use super::files::{self, FileLinks};
 use super::fit_tab::FitView;
 use super::html::prepare_markdown;
+use super::remote_chat::RemoteChatView;
 use super::tasks::task_label;
 use super::try_tab::{TryAction, TryView};
 use super::widgets::{chip, error_box, gated_badge, license_chip};
@@ -17,7 +20,7 @@ use super::worker::{CardData, Job, ModelData, Outcome, Reply, Ticket, Worker};
 use crate::card::classify;
 use crate::download::DownloadSpec;
 use crate::format::{count, params, relative_time};
-use crate::hub::{HubError, RepoId, encode_revision};
+use crate::hub::{GitRefs, HubError, RepoId, encode_revision};
 
 /// The revision pages show unless a link names another.
 pub const DEFAULT_REVISION: &str = "main";
@@ -33,6 +36,10 @@ pub enum Tab {
     Fit,
     /// Inference (issues 7 and 8).
     Try,
+    /// Discussions, pull requests and the Spaces using the model.
+    Community,
+    /// Chat through the Hub's inference router (remote).
+    Remote,
 }
 
 /// Something loading, loaded, or failed with the client's message.
@@ -49,9 +56,13 @@ pub enum Loadable<T> {
 pub struct ModelView {
     /// The repository shown.
     pub repo: RepoId,
-    /// The revision the card, the file list and downloads come from (the Fit and Try tabs use
-    /// `main`).
+    /// The branch, tag or commit shown (`main` at first).
     pub revision: String,
+    /// The branches and tags the revision picker offers.
+    refs: Loadable<GitRefs>,
+    /// The Community tab.
+    pub community: CommunityView,
+    remote: RemoteChatView,
     /// Model info.
     pub info: Loadable<ModelData>,
     /// The card.
@@ -71,15 +82,20 @@ pub struct ModelView {
 }
 
 impl ModelView {
-    /// A page for `repo` at `revision`, starting its requests.
+    /// A page for `repo` at `revision` (`main` unless a link names another), starting its
+    /// requests.
     pub fn open(repo: RepoId, revision: String, worker: &mut Worker) -> ModelView {
         let info = Loadable::Loading(worker.submit(Job::Model(repo.clone(), revision.clone())));
         let card = Loadable::Loading(worker.submit(Job::Card(repo.clone(), revision.clone())));
+        let refs = Loadable::Loading(worker.submit(Job::Refs(repo.clone())));
         let try_view = TryView::new(repo.clone());
         let fit = FitView::new(repo.clone());
         ModelView {
+            community: CommunityView::new(repo.clone()),
+            remote: RemoteChatView::new(repo.clone()),
             repo,
             revision,
+            refs,
             info,
             card,
             body: String::new(),
@@ -95,15 +111,35 @@ impl ModelView {
     /// Requests again whatever failed.
     pub fn retry(&mut self, worker: &mut Worker) {
         if matches!(self.info, Loadable::Failed(_)) {
-            self.info = Loadable::Loading(
-                worker.submit(Job::Model(self.repo.clone(), self.revision.clone())),
-            );
+            let job = Job::Model(self.repo.clone(), self.revision.clone());
+            self.info = Loadable::Loading(worker.submit(job));
         }
         if matches!(self.card, Loadable::Failed(_)) {
-            self.card = Loadable::Loading(
-                worker.submit(Job::Card(self.repo.clone(), self.revision.clone())),
-            );
+            let job = Job::Card(self.repo.clone(), self.revision.clone());
+            self.card = Loadable::Loading(worker.submit(job));
         }
+    }
+
+    /// Shows `revision` instead: info and card are requested again, the picked files and the
+    /// Fit tab start over (its weights are read at the new revision).
+    pub fn set_revision(&mut self, revision: &str, worker: &mut Worker) {
+        if revision == self.revision {
+            return;
+        }
+        if let Loadable::Loading(ticket) = &self.info {
+            ticket.cancel();
+        }
+        if let Loadable::Loading(ticket) = &self.card {
+            ticket.cancel();
+        }
+        self.revision = revision.to_owned();
+        let job = Job::Model(self.repo.clone(), self.revision.clone());
+        self.info = Loadable::Loading(worker.submit(job));
+        let job = Job::Card(self.repo.clone(), self.revision.clone());
+        self.card = Loadable::Loading(worker.submit(job));
+        self.body.clear();
+        self.selected.clear();
+        self.fit = FitView::new(self.repo.clone());
     }
 
     /// Whether a request is in flight.
@@ -117,7 +153,18 @@ impl ModelView {
         if let Some(error) = self.fit.on_reply(reply) {
             return Some(error);
         }
+        self.community.on_reply(reply);
         let id = reply.as_ref()?.id;
+        if matches!(&self.refs, Loadable::Loading(t) if t.id == id) {
+            if let Some(Outcome::Refs(result)) = reply.take().map(|r| r.outcome) {
+                // No picker beyond the current revision is a fine fallback: no toast.
+                self.refs = match result {
+                    Ok(refs) => Loadable::Ready(refs),
+                    Err(error) => Loadable::Failed(error.to_string()),
+                };
+            }
+            return None;
+        }
         let for_info = matches!(&self.info, Loadable::Loading(t) if t.id == id);
         let for_card = matches!(&self.card, Loadable::Loading(t) if t.id == id);
         if !for_info && !for_card {
@@ -148,7 +195,7 @@ impl ModelView {
                 self.card = Loadable::Failed(error.to_string());
                 return Some(error);
             }
-            Outcome::Page(_) | Outcome::Fit(_) => {}
+            _ => {}
         }
         None
     }
@@ -172,8 +219,12 @@ impl ModelView {
     /// Shows the page.
     pub fn show(&mut self, ui: &mut egui::Ui, worker: &mut Worker) {
         let endpoint = worker.config().endpoint.clone();
-        if self.header(ui, &endpoint) {
+        let (retry_header, picked) = self.header(ui, &endpoint);
+        if retry_header {
             self.retry(worker);
+        }
+        if let Some(revision) = picked {
+            self.set_revision(&revision, worker);
         }
         ui.input_mut(|i| {
             for (key, tab) in [
@@ -181,6 +232,7 @@ impl ModelView {
                 (egui::Key::Num2, Tab::Files),
                 (egui::Key::Num3, Tab::Fit),
                 (egui::Key::Num4, Tab::Try),
+                (egui::Key::Num5, Tab::Community),
             ] {
                 if i.consume_key(egui::Modifiers::COMMAND, key) {
                     self.tab = tab;
@@ -193,9 +245,11 @@ impl ModelView {
                 (Tab::Files, "Files"),
                 (Tab::Fit, "Fit"),
                 (Tab::Try, "Try"),
+                (Tab::Community, "Community"),
+                (Tab::Remote, "Remote"),
             ] {
                 ui.selectable_value(&mut self.tab, tab, RichText::new(name).heading())
-                    .on_hover_text("Ctrl+1 … Ctrl+4");
+                    .on_hover_text("Ctrl+1 … Ctrl+5");
             }
         });
         ui.separator();
@@ -210,6 +264,7 @@ impl ModelView {
                     let links = CardLinks {
                         resolve_base: self.resolve_base(&endpoint),
                         blob_base: self.blob_base(&endpoint),
+                        endpoint: endpoint.clone(),
                     };
                     egui::ScrollArea::vertical()
                         .auto_shrink([false, false])
@@ -246,21 +301,23 @@ impl ModelView {
             },
             Tab::Try => {
                 let hub_cache = worker.config().hub_cache.clone();
-                if self.try_view.show(ui, &hub_cache) == TryAction::ShowFiles {
+                if self.try_view.show(ui, &hub_cache, &self.revision) == TryAction::ShowFiles {
                     self.tab = Tab::Files;
                 }
                 if let Some((bytes, device)) = self.try_view.take_measured() {
                     self.fit.set_measured(bytes, device);
                 }
             }
+            Tab::Community => self.community.show(ui, worker, &endpoint),
+            Tab::Remote => self.remote.show(ui, worker),
         }
         if retry {
             self.retry(worker);
         }
     }
 
-    /// The header; returns whether its retry button was clicked.
-    fn header(&self, ui: &mut egui::Ui, endpoint: &str) -> bool {
+    /// The header; returns whether its retry button was clicked, and a revision picked.
+    fn header(&self, ui: &mut egui::Ui, endpoint: &str) -> (bool, Option<String>) {
         let data = match &self.info {
             Loadable::Ready(data) => Some(data),
             _ => None,
@@ -269,6 +326,7 @@ impl ModelView {
             Loadable::Ready(card) => Some(card),
             _ => None,
         };
+        let mut picked = None;
         ui.horizontal(|ui| {
             ui.heading(RichText::new(self.repo.as_str()).strong());
             if self.revision != DEFAULT_REVISION {
@@ -281,6 +339,7 @@ impl ModelView {
                 ui.ctx()
                     .open_url(egui::OpenUrl::new_tab(format!("{endpoint}/{}", self.repo)));
             }
+            picked = self.revision_picker(ui);
             if self.is_loading() {
                 ui.spinner();
             }
@@ -346,6 +405,31 @@ impl ModelView {
                 }
             }
         });
-        retry
+        (retry, picked)
+    }
+
+    /// The revision menu (`Revision: main`): branches, then tags; returns the one picked.
+    fn revision_picker(&self, ui: &mut egui::Ui) -> Option<String> {
+        let names = match &self.refs {
+            Loadable::Ready(refs) => refs.names(),
+            _ => Vec::new(),
+        };
+        let mut picked = None;
+        ui.add_enabled_ui(!names.is_empty(), |ui| {
+            ui.menu_button(format!("Revision: {}", self.revision), |ui| {
+                for name in &names {
+                    if ui
+                        .selectable_label(*name == self.revision, name.as_str())
+                        .clicked()
+                    {
+                        picked = Some(name.clone());
+                        ui.close();
+                    }
+                }
+            })
+            .response
+            .on_hover_text("The branch or tag the Card, Files and Fit tabs show");
+        });
+        picked
     }
 }

@@ -21,9 +21,6 @@ use crate::infer::registry::{self, ModelFacts, Task};
 use crate::infer::seq2seq::task_prefixes;
 use crate::infer::{DeviceRequest, Event, InferenceWorker, Output, Request, Waker, device};
 
-/// The revision the Try tab runs.
-const REVISION: &str = "main";
-
 /// What the tab asks of the rest of the page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TryAction {
@@ -70,6 +67,8 @@ enum SessionState {
 /// The Try tab of one model page.
 pub struct TryView {
     repo: RepoId,
+    /// The revision whose snapshot is looked up (the page's revision picker).
+    revision: String,
     lookup: Lookup,
     task: Option<Task>,
     gguf_file: Option<String>,
@@ -90,6 +89,7 @@ impl TryView {
     pub fn new(repo: RepoId) -> TryView {
         TryView {
             repo,
+            revision: "main".into(),
             lookup: Lookup::Idle,
             task: None,
             gguf_file: None,
@@ -104,8 +104,17 @@ impl TryView {
         }
     }
 
-    /// Shows the tab; `hub_cache` is where snapshots are looked up.
-    pub fn show(&mut self, ui: &mut egui::Ui, hub_cache: &std::path::Path) -> TryAction {
+    /// Shows the tab for the page's `revision`; `hub_cache` is where snapshots are looked up.
+    pub fn show(
+        &mut self,
+        ui: &mut egui::Ui,
+        hub_cache: &std::path::Path,
+        revision: &str,
+    ) -> TryAction {
+        if revision != self.revision && self.session.is_none() {
+            self.revision = revision.to_string();
+            self.lookup = Lookup::Idle;
+        }
         self.poll_lookup(ui.ctx(), hub_cache);
         self.poll_session();
         let found = match &self.lookup {
@@ -161,10 +170,11 @@ impl TryView {
             Lookup::Idle => {
                 let (tx, rx) = channel();
                 let repo = self.repo.clone();
+                let revision = self.revision.clone();
                 let hub_cache = hub_cache.to_path_buf();
                 let ctx = ctx.clone();
                 std::thread::spawn(move || {
-                    let _ = tx.send(find(&hub_cache, &repo).map(Box::new));
+                    let _ = tx.send(find(&hub_cache, &repo, &revision).map(Box::new));
                     ctx.request_repaint();
                 });
                 self.lookup = Lookup::Pending(rx);
@@ -409,12 +419,14 @@ pub enum ViewRequest {
     Stop,
 }
 
-/// Finds `repo`'s snapshot at [`REVISION`] and what can run from it (reads config.json and the
+/// Finds `repo`'s snapshot at `revision` and what can run from it (reads config.json and the
 /// GGUF header, so it runs off the UI thread).
-fn find(hub_cache: &std::path::Path, repo: &RepoId) -> Result<Found, String> {
+fn find(hub_cache: &std::path::Path, repo: &RepoId, revision: &str) -> Result<Found, String> {
     let cached = CachedRepo::new(hub_cache, repo);
-    let commit = cached.resolve_revision(REVISION).ok_or_else(|| {
-        format!("{repo} is not downloaded yet: download it (or the files you want) first.")
+    let commit = cached.resolve_revision(revision).ok_or_else(|| {
+        format!(
+            "{repo} at {revision} is not downloaded yet: download it (or the files you want) first."
+        )
     })?;
     let dir = cached.folder().join("snapshots").join(commit);
     let facts = ModelFacts::from_dir(&dir).map_err(|e| e.to_string())?;

@@ -17,13 +17,20 @@ use url::Url;
 use crate::cache::{CachedRepo, cached_models};
 use crate::card::{License, ModelCard};
 use crate::config::HubConfig;
+use crate::datasets::{Preview, PreviewError, PreviewRequest, load_preview};
 use crate::fit::FitError;
 use crate::fit::read::{ModelFit, read_fit};
 use crate::fit::system::SystemInfo;
-use crate::hub::{HubClient, HubError, ModelInfo, ModelPage, ModelQuery, RepoId, Sibling};
+use crate::hub::{
+    Collection, CollectionQuery, DatasetInfo, DatasetQuery, Discussions, GitRefs, HubClient,
+    HubError, ModelInfo, ModelPage, ModelQuery, RepoId, RepoType, Sibling, SpaceInfo, SpaceQuery,
+};
 
 /// Identifies one submitted job; replies carry it back.
 pub type RequestId = u64;
+
+/// How many Spaces using a model the model page lists.
+const SPACES_SHOWN: usize = 20;
 
 /// Largest model card read (the biggest real ones are a few hundred kB).
 const MAX_CARD_BYTES: usize = 16 * 1024 * 1024;
@@ -44,6 +51,24 @@ pub enum Job {
     /// A model's weights (file headers by HTTP Range) and shape, for the Fit tab: the model
     /// info already loaded, and the weight file to size (`None`: the default choice).
     Fit(RepoId, Box<ModelInfo>, Option<String>),
+    /// A model's branches and tags (the revision picker).
+    Refs(RepoId),
+    /// A model's discussions and pull requests (the Community tab).
+    Discussions(RepoId),
+    /// The Spaces that use a model.
+    Spaces(RepoId),
+    /// Dataset info (facets, files with sizes).
+    Dataset(RepoId),
+    /// A dataset's card (README.md) at `main`, answered as [`Outcome::Card`].
+    DatasetCard(RepoId),
+    /// A dataset's first rows: the viewer, else the downloaded files.
+    DatasetPreview(PreviewRequest),
+    /// A dataset search.
+    SearchDatasets(DatasetQuery),
+    /// A collections search.
+    SearchCollections(CollectionQuery),
+    /// One collection with every item, by slug.
+    Collection(String),
 }
 
 /// A model's details and where they came from.
@@ -77,6 +102,22 @@ pub enum Outcome {
     Card(Result<CardData, HubError>),
     /// For [`Job::Fit`].
     Fit(Result<Box<ModelFit>, FitError>),
+    /// For [`Job::Refs`].
+    Refs(Result<GitRefs, HubError>),
+    /// For [`Job::Discussions`].
+    Discussions(Result<Discussions, HubError>),
+    /// For [`Job::Spaces`].
+    Spaces(Result<Vec<SpaceInfo>, HubError>),
+    /// For [`Job::Dataset`].
+    Dataset(Result<DatasetInfo, HubError>),
+    /// For [`Job::DatasetPreview`].
+    Preview(Result<Preview, PreviewError>),
+    /// For [`Job::SearchDatasets`].
+    Datasets(Result<Vec<DatasetInfo>, HubError>),
+    /// For [`Job::SearchCollections`].
+    Collections(Result<Vec<Collection>, HubError>),
+    /// For [`Job::Collection`].
+    Collection(Result<Collection, HubError>),
 }
 
 /// A job's result, tagged with the id it was submitted under.
@@ -233,6 +274,17 @@ async fn run(job: Job, client: Result<HubClient, String>, hub_cache: PathBuf) ->
                 Job::Search(_) | Job::NextPage(_) => Outcome::Page(Err(error())),
                 Job::Cached(filter) => Outcome::Page(Ok(cached_page(hub_cache, filter).await)),
                 Job::Model(..) => Outcome::Model(Err(error())),
+                Job::Refs(_) => Outcome::Refs(Err(error())),
+                Job::Discussions(_) => Outcome::Discussions(Err(error())),
+                Job::Spaces(_) => Outcome::Spaces(Err(error())),
+                Job::Dataset(_) => Outcome::Dataset(Err(error())),
+                Job::SearchDatasets(_) => Outcome::Datasets(Err(error())),
+                Job::SearchCollections(_) => Outcome::Collections(Err(error())),
+                Job::Collection(_) => Outcome::Collection(Err(error())),
+                Job::DatasetCard(_) => Outcome::Card(Err(error())),
+                Job::DatasetPreview(_) => {
+                    Outcome::Preview(Err(PreviewError::Unreadable(message.clone())))
+                }
                 Job::Card(..) => Outcome::Card(Err(error())),
                 Job::Fit(..) => Outcome::Fit(Err(error().into())),
             };
@@ -243,7 +295,32 @@ async fn run(job: Job, client: Result<HubClient, String>, hub_cache: PathBuf) ->
         Job::NextPage(url) => Outcome::Page(client.next_models_page(&url).await),
         Job::Cached(filter) => Outcome::Page(Ok(cached_page(hub_cache, filter).await)),
         Job::Model(repo, revision) => Outcome::Model(model(&client, &repo, &revision).await),
-        Job::Card(repo, revision) => Outcome::Card(card(&client, &repo, &revision).await),
+        Job::Refs(repo) => Outcome::Refs(client.list_refs(RepoType::Model, &repo).await),
+        Job::Discussions(repo) => {
+            Outcome::Discussions(client.list_discussions(RepoType::Model, &repo).await)
+        }
+        Job::Spaces(repo) => Outcome::Spaces(
+            client
+                .search_spaces(&SpaceQuery {
+                    model: Some(repo.to_string()),
+                    limit: SPACES_SHOWN,
+                    ..SpaceQuery::default()
+                })
+                .await,
+        ),
+        Job::Card(repo, revision) => {
+            Outcome::Card(card(&client, RepoType::Model, &repo, &revision).await)
+        }
+        Job::Dataset(repo) => Outcome::Dataset(client.dataset_info(&repo, None).await),
+        Job::SearchDatasets(query) => Outcome::Datasets(client.search_datasets(&query).await),
+        Job::SearchCollections(query) => {
+            Outcome::Collections(client.search_collections(&query).await)
+        }
+        Job::Collection(slug) => Outcome::Collection(client.collection(&slug).await),
+        Job::DatasetCard(repo) => {
+            Outcome::Card(card(&client, RepoType::Dataset, &repo, "main").await)
+        }
+        Job::DatasetPreview(request) => Outcome::Preview(load_preview(&client, &request).await),
         Job::Fit(repo, info, file) => Outcome::Fit(
             read_fit(&client, &repo, &info, file.as_deref())
                 .await
@@ -269,10 +346,12 @@ async fn model(client: &HubClient, repo: &RepoId, revision: &str) -> Result<Mode
         Err(error) if is_unreachable(&error) => {
             let hub_cache = client.config().hub_cache.clone();
             let repo = repo.clone();
-            let cached = tokio::task::spawn_blocking(move || cached_info(&hub_cache, &repo))
-                .await
-                .ok()
-                .flatten();
+            let revision = revision.to_owned();
+            let cached =
+                tokio::task::spawn_blocking(move || cached_info(&hub_cache, &repo, &revision))
+                    .await
+                    .ok()
+                    .flatten();
             cached
                 .map(|info| ModelData {
                     info,
@@ -284,14 +363,19 @@ async fn model(client: &HubClient, repo: &RepoId, revision: &str) -> Result<Mode
     }
 }
 
-async fn card(client: &HubClient, repo: &RepoId, revision: &str) -> Result<CardData, HubError> {
+async fn card(
+    client: &HubClient,
+    repo_type: RepoType,
+    repo: &RepoId,
+    revision: &str,
+) -> Result<CardData, HubError> {
     let text = match client
-        .fetch_file(repo, Some(revision), "README.md", MAX_CARD_BYTES)
+        .fetch_repo_file(repo_type, repo, Some(revision), "README.md", MAX_CARD_BYTES)
         .await
     {
         Ok(text) => Ok((text, false)),
         Err(error) if is_unreachable(&error) => {
-            let file = CachedRepo::new(&client.config().hub_cache, repo)
+            let file = CachedRepo::of_type(&client.config().hub_cache, repo_type, repo)
                 .snapshot_file(revision, "README.md");
             match file.and_then(|f| std::fs::read(f).ok()) {
                 Some(text) => Ok((text, true)),
@@ -309,13 +393,15 @@ async fn card(client: &HubClient, repo: &RepoId, revision: &str) -> Result<CardD
     })
 }
 
-/// What the cache knows about a repo: id, commit and the files of its `main` snapshot (or of
-/// its only snapshot), plus task, library, license and tags from the cached card.
-fn cached_info(hub_cache: &std::path::Path, repo: &RepoId) -> Option<ModelInfo> {
+/// What the cache knows about a repo: id, commit and the files of its `revision` snapshot (or,
+/// for `main`, of its only snapshot), plus task, library, license and tags from the cached card.
+fn cached_info(hub_cache: &std::path::Path, repo: &RepoId, revision: &str) -> Option<ModelInfo> {
     let cached = CachedRepo::new(hub_cache, repo);
-    let revision = cached
-        .resolve_revision("main")
-        .or_else(|| only_snapshot(&cached))?;
+    let revision = cached.resolve_revision(revision).or_else(|| {
+        (revision == "main")
+            .then(|| only_snapshot(&cached))
+            .flatten()
+    })?;
     let files = cached.snapshot_files(&revision)?;
     let mut info = ModelInfo {
         id: repo.as_str().to_string(),
@@ -363,10 +449,11 @@ async fn cached_page(hub_cache: PathBuf, filter: String) -> ModelPage {
             .into_iter()
             .filter(|m| m.repo.as_str().to_lowercase().contains(&filter))
             .map(|m| {
-                let mut info = cached_info(&hub_cache, &m.repo).unwrap_or_else(|| ModelInfo {
-                    id: m.repo.as_str().to_string(),
-                    ..ModelInfo::default()
-                });
+                let mut info =
+                    cached_info(&hub_cache, &m.repo, "main").unwrap_or_else(|| ModelInfo {
+                        id: m.repo.as_str().to_string(),
+                        ..ModelInfo::default()
+                    });
                 info.siblings.clear();
                 info.last_modified = m.modified.map(|t| {
                     chrono::DateTime::<chrono::Utc>::from(t)

@@ -4,7 +4,7 @@ use std::fs;
 
 use serde_json::json;
 
-use crate::repos::{Gated, Repo, RepoFile};
+use crate::repos::{Discussion, Gated, Repo, RepoFile, Revision};
 
 /// Reads a file under [`crate::fixtures_dir`].
 ///
@@ -54,6 +54,11 @@ pub fn default_repos() -> Vec<Repo> {
 /// - `tiny-model-GGUF`: one LFS `.gguf` file, tags `gguf`, a `gguf` info block.
 /// - `many-files`: 120 small files in 4 folders, for tree paging.
 /// - `large-files`: one 6 MiB virtual LFS file (`large.bin`), for streaming and ranges.
+///
+/// `tiny-model` also has a branch `dev` (another README naming `hubble-tests/tiny-dataset` in
+/// `datasets:`, an extra `dev-notes.txt`), a tag
+/// `v1.0` (README and config only) and three discussions/PRs; the datasets and Spaces of
+/// [`crate::catalog_hub`] come along.
 pub fn test_repos() -> Vec<Repo> {
     let gitattributes = fixture_bytes("hub-api/gitattributes__TheBloke__Llama-2-7B-Chat-GGUF.txt");
     let readme = "---\nlicense: apache-2.0\nlanguage:\n- en\npipeline_tag: text-generation\n\
@@ -97,10 +102,42 @@ pub fn test_repos() -> Vec<Repo> {
             )
         })
         .collect();
-    vec![
+    let tiny_files = model_files("hubble-tests/tiny-model");
+    let dev_readme = "---\nlicense: apache-2.0\npipeline_tag: text-generation\ndatasets:\n\
+                      - hubble-tests/tiny-dataset\n---\n\n\
+                      # Tiny model (dev branch)\n\nWork in progress on the dev branch.\n";
+    let mut dev_files: Vec<RepoFile> = tiny_files
+        .iter()
+        .filter(|f| f.path != "README.md")
+        .cloned()
+        .collect();
+    dev_files.push(RepoFile::new("README.md", dev_readme));
+    dev_files.push(RepoFile::new("dev-notes.txt", "only on the dev branch\n"));
+    let v1_files = vec![
+        RepoFile::new("README.md", "# Tiny model v1.0\n\nThe first release.\n"),
+        RepoFile::new("config.json", "{\"model_type\": \"llama\"}\n"),
+    ];
+    let mut repos = vec![
         Repo {
-            files: model_files("hubble-tests/tiny-model"),
+            files: tiny_files,
             info_extra: model_info.clone(),
+            revisions: vec![
+                Revision {
+                    name: "dev".to_owned(),
+                    tag: false,
+                    files: dev_files,
+                },
+                Revision {
+                    name: "v1.0".to_owned(),
+                    tag: true,
+                    files: v1_files,
+                },
+            ],
+            discussions: vec![
+                discussion("Add a chat template", "alice", "open", true, 2),
+                discussion("Does it run on a Raspberry Pi?", "bob", "closed", false, 5),
+                discussion("Fix the config", "carol", "merged", true, 1),
+            ],
             ..Repo::new("hubble-tests/tiny-model")
         },
         Repo {
@@ -131,7 +168,26 @@ pub fn test_repos() -> Vec<Repo> {
             files: vec![RepoFile::virtual_lfs("large.bin", 6 * 1024 * 1024 + 7, 1)],
             ..Repo::new("hubble-tests/large-files")
         },
-    ]
+    ];
+    repos.extend(crate::catalog_hub::datasets_and_spaces());
+    repos
+}
+
+/// A discussion of the test catalogue.
+fn discussion(
+    title: &str,
+    author: &str,
+    status: &str,
+    pull_request: bool,
+    comments: u64,
+) -> Discussion {
+    Discussion {
+        title: title.to_owned(),
+        author: author.to_owned(),
+        status: status.to_owned(),
+        pull_request,
+        comments,
+    }
 }
 
 /// `n` synthetic repos `hubble-synthetic/model-00000`, … for benchmarks of long result lists:

@@ -100,11 +100,12 @@ pub(crate) struct State {
 impl State {
     fn insert(&mut self, repo: Repo) {
         let stored = StoredRepo::new(repo);
+        let key = stored.key();
         for old in &stored.renamed_from {
-            self.aliases.insert(old.clone(), stored.id.clone());
+            self.aliases.insert(stored.kind.key(old), key.clone());
         }
-        self.aliases.remove(&stored.id);
-        self.repos.insert(stored.id.clone(), Arc::new(stored));
+        self.aliases.remove(&key);
+        self.repos.insert(key, Arc::new(stored));
     }
 }
 

@@ -12,6 +12,10 @@
 //!   `num_parameters`, `apps`, `sort`, `limit`, `expand[]`, `full`, `config`), paged the same way.
 //! - `GET|HEAD /{id}/resolve/{rev}/{path}` — file bytes with `Range`, Hub headers and errors;
 //!   `/api/resolve-cache/models/{id}/{sha}/{path}` and `/cdn/{sha256}` serve the redirected flavours.
+//! - `GET /api/models/{id}/refs`, `/commits/{rev}`, `/discussions` (shapes from the Hub API docs).
+//! - The same under `/api/datasets/…` and `/api/spaces/…`, listings `/api/datasets?…` and
+//!   `/api/spaces?…` (`models=` too), dataset files at `/datasets/{id}/resolve/{rev}/{path}`, and
+//!   the dataset viewer's `/splits` and `/first-rows`; `/api/collections[/{slug}]`.
 //! - `GET /api/whoami-v2`.
 //!
 //! Every request is recorded ([`FixtureHub::requests`]) and faults can be injected
@@ -25,8 +29,12 @@
 
 mod cards;
 mod catalog;
+mod catalog_hub;
+mod collections;
+mod community;
 mod faults;
 mod files;
+mod git;
 mod http;
 mod hub;
 mod paging;
@@ -35,6 +43,7 @@ mod repos;
 mod routes;
 mod search;
 mod util;
+mod viewer;
 
 use std::path::PathBuf;
 
@@ -43,7 +52,7 @@ pub use catalog::{default_repos, synthetic_repos, test_repos};
 pub use faults::Faults;
 pub use hub::{FixtureHub, HubOptions, RecordedRequest};
 pub use recorded::recorded_repos;
-pub use repos::{FileContent, Gated, Recorded, Repo, RepoFile};
+pub use repos::{Discussion, FileContent, Gated, Recorded, Repo, RepoFile, RepoKind, Revision};
 pub use routes::USER_NAME;
 
 /// The shared fixtures folder (holding `hub-api/` and `cards/`): `$HUBBLE_FIXTURES` if set,

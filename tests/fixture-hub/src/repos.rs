@@ -184,6 +184,72 @@ pub struct Recorded {
     pub headers: Vec<(String, String)>,
 }
 
+/// Which of the Hub's three repository kinds a [`Repo`] is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RepoKind {
+    /// `/api/models/…`, `/{id}/resolve/…`.
+    #[default]
+    Model,
+    /// `/api/datasets/…`, `/datasets/{id}/resolve/…`.
+    Dataset,
+    /// `/api/spaces/…`, `/spaces/{id}/resolve/…`.
+    Space,
+}
+
+impl RepoKind {
+    /// The plural used in API paths: `models`, `datasets`, `spaces`.
+    pub fn plural(self) -> &'static str {
+        match self {
+            RepoKind::Model => "models",
+            RepoKind::Dataset => "datasets",
+            RepoKind::Space => "spaces",
+        }
+    }
+
+    /// The key a repo of this kind is stored under: its id, prefixed with `datasets/` or
+    /// `spaces/` for those kinds (ids are unique per kind on the Hub).
+    pub(crate) fn key(self, id: &str) -> String {
+        match self {
+            RepoKind::Model => id.to_owned(),
+            other => format!("{}/{id}", other.plural()),
+        }
+    }
+}
+
+/// Another branch or tag of a repository: its own commit and files (the repo's own `sha` and
+/// `files` are `main`).
+#[derive(Clone, Debug)]
+pub struct Revision {
+    /// Branch or tag name (`dev`, `v1.0`).
+    pub name: String,
+    /// A tag rather than a branch.
+    pub tag: bool,
+    /// The files at that commit.
+    pub files: Vec<RepoFile>,
+}
+
+impl Revision {
+    /// The commit sha of revision `name` of repo `id`, derived from both.
+    pub fn sha(id: &str, name: &str) -> String {
+        sha1_hex(&format!("commit {id}@{name}"))
+    }
+}
+
+/// A discussion or pull request on a repository's Community tab.
+#[derive(Clone, Debug)]
+pub struct Discussion {
+    /// Its title.
+    pub title: String,
+    /// The user who opened it.
+    pub author: String,
+    /// `open`, `closed`, `merged` or `draft`.
+    pub status: String,
+    /// A pull request rather than a discussion.
+    pub pull_request: bool,
+    /// How many comments it has.
+    pub comments: u64,
+}
+
 /// A model repository served by the hub.
 #[derive(Clone, Debug)]
 pub struct Repo {
@@ -206,6 +272,15 @@ pub struct Repo {
     /// When true, resolving a non-LFS file at a branch name (`main`) answers `307` with a
     /// relative `Location: /api/resolve-cache/models/{id}/{sha}/{path}?…`, as the real Hub does.
     pub resolve_cache: bool,
+    /// Model, dataset or Space.
+    pub kind: RepoKind,
+    /// Branches and tags besides `main` (`/refs`, `/revision/{name}`, `/tree/{name}`, resolve).
+    pub revisions: Vec<Revision>,
+    /// The Community tab (`/api/{kind}/{id}/discussions`), numbered from 1 in order.
+    pub discussions: Vec<Discussion>,
+    /// For a dataset: what the dataset viewer's `/first-rows` answers for config `default`,
+    /// split `train` (`{features, rows}`); `None` answers 404 there and on `/splits`.
+    pub first_rows: Option<Value>,
 }
 
 impl Repo {
@@ -220,6 +295,10 @@ impl Repo {
             recorded_info: None,
             renamed_from: Vec::new(),
             resolve_cache: false,
+            kind: RepoKind::Model,
+            revisions: Vec::new(),
+            discussions: Vec::new(),
+            first_rows: None,
         }
     }
 }
@@ -329,10 +408,34 @@ pub(crate) struct StoredRepo {
     pub renamed_from: Vec<String>,
     pub resolve_cache: bool,
     pub facets: Facets,
+    pub kind: RepoKind,
+    /// The branch or tag this is, for the other revisions (`None` for `main`).
+    pub ref_name: Option<(String, bool)>,
+    /// Branches and tags besides `main`, each a repo of its own.
+    pub revisions: Vec<Arc<StoredRepo>>,
+    pub discussions: Vec<Discussion>,
+    pub first_rows: Option<Value>,
 }
 
 impl StoredRepo {
-    pub fn new(repo: Repo) -> StoredRepo {
+    pub fn new(mut repo: Repo) -> StoredRepo {
+        let revisions = std::mem::take(&mut repo.revisions)
+            .into_iter()
+            .map(|revision| {
+                let sha = Revision::sha(&repo.id, &revision.name);
+                let mut stored = StoredRepo::new(Repo {
+                    sha,
+                    files: revision.files,
+                    info_extra: repo.info_extra.clone(),
+                    recorded_info: None,
+                    discussions: Vec::new(),
+                    first_rows: None,
+                    ..repo.clone()
+                });
+                stored.ref_name = Some((revision.name, revision.tag));
+                Arc::new(stored)
+            })
+            .collect();
         let mut files: Vec<StoredFile> = repo.files.into_iter().map(StoredFile::new).collect();
         files.sort_by(|a, b| a.path.cmp(&b.path));
         files.dedup_by(|later, earlier| later.path == earlier.path);
@@ -341,7 +444,14 @@ impl StoredRepo {
                 Ok(Value::Object(map)) => map,
                 _ => Map::new(),
             },
-            None => synthetic_info(&repo.id, &repo.sha, repo.gated, &files, &repo.info_extra),
+            None => synthetic_info(
+                repo.kind,
+                &repo.id,
+                &repo.sha,
+                repo.gated,
+                &files,
+                &repo.info_extra,
+            ),
         };
         let trending = info.remove("trendingScore");
         let facets = Facets::of(&repo.id, &info, trending.as_ref());
@@ -355,7 +465,29 @@ impl StoredRepo {
             renamed_from: repo.renamed_from,
             resolve_cache: repo.resolve_cache,
             facets,
+            kind: repo.kind,
+            ref_name: None,
+            revisions,
+            discussions: repo.discussions,
+            first_rows: repo.first_rows,
         }
+    }
+
+    /// The key this repo is stored under (see [`RepoKind::key`]).
+    pub fn key(&self) -> String {
+        self.kind.key(&self.id)
+    }
+
+    /// The repo as of `rev`: `main` or its sha is this one, another branch, tag or sha one of
+    /// [`StoredRepo::revisions`].
+    pub fn at(self: &Arc<Self>, rev: &str) -> Option<Arc<StoredRepo>> {
+        if rev == "main" || rev == self.sha {
+            return Some(self.clone());
+        }
+        self.revisions
+            .iter()
+            .find(|r| r.sha == rev || r.ref_name.as_ref().is_some_and(|(name, _)| name == rev))
+            .cloned()
     }
 
     /// Looks a file up by path.
@@ -364,11 +496,6 @@ impl StoredRepo {
             .binary_search_by(|f| f.path.as_str().cmp(path))
             .ok()
             .map(|i| &self.files[i])
-    }
-
-    /// Whether `rev` names the one commit this repo has (`main` or its sha).
-    pub fn has_revision(&self, rev: &str) -> bool {
-        rev == "main" || rev == self.sha
     }
 
     /// The `siblings` array; with `blobs`, each entry has `blobId`, `size` and `lfs`.
@@ -427,6 +554,7 @@ pub(crate) fn object_id(id: &str) -> String {
 
 /// The model-info JSON of a synthetic repo, `extra` merged over the generated fields.
 fn synthetic_info(
+    kind: RepoKind,
     id: &str,
     sha: &str,
     gated: Gated,
@@ -437,7 +565,6 @@ fn synthetic_info(
     let mut info = json!({
         "_id": object_id(id),
         "id": id,
-        "modelId": id,
         "private": false,
         "tags": [],
         "downloads": 0,
@@ -450,6 +577,9 @@ fn synthetic_info(
         "siblings": files.iter().map(|f| json!({ "rfilename": f.path })).collect::<Vec<_>>(),
         "usedStorage": files.iter().map(StoredFile::len).sum::<u64>(),
     });
+    if kind == RepoKind::Model {
+        info["modelId"] = id.into();
+    }
     if let Some((author, _)) = id.split_once('/') {
         info["author"] = author.into();
     }

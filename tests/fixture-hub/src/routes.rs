@@ -6,13 +6,17 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use crate::collections;
+use crate::community;
 use crate::files;
+use crate::git;
 use crate::http::{Body, Request, Response};
 use crate::hub::Shared;
 use crate::paging;
-use crate::repos::{Gated, Recorded, StoredFile, StoredRepo};
+use crate::repos::{Gated, Recorded, RepoKind, StoredFile, StoredRepo};
 use crate::search;
 use crate::util::{percent_encode, sha1_hex};
+use crate::viewer;
 
 /// The name `/api/whoami-v2` reports for the accepted token.
 pub const USER_NAME: &str = "hubble-tester";
@@ -40,10 +44,29 @@ pub(crate) fn route(hub: &Shared, request: &Request) -> Response {
     let segments: Vec<&str> = request.segments.iter().map(String::as_str).collect();
     match segments.as_slice() {
         ["api", "whoami-v2"] => whoami(hub, request),
-        ["api", "models"] => search::list_models(hub, request),
-        ["api", "models", rest @ ..] => model_api(hub, request, rest),
+        ["api", "models"] => search::list_repos(hub, request, RepoKind::Model),
+        ["api", "datasets"] => search::list_repos(hub, request, RepoKind::Dataset),
+        ["api", "spaces"] => search::list_repos(hub, request, RepoKind::Space),
+        ["api", "models", rest @ ..] => repo_api(hub, request, RepoKind::Model, rest),
+        ["api", "datasets", rest @ ..] => repo_api(hub, request, RepoKind::Dataset, rest),
+        ["api", "spaces", rest @ ..] => repo_api(hub, request, RepoKind::Space, rest),
+        ["splits" | "first-rows"] => viewer::route(hub, request),
+        ["api", "collections"] => collections::list(request),
+        ["api", "collections", slug @ ..] if !slug.is_empty() => collections::get(&slug.join("/")),
+        ["datasets", org, name, "resolve", rev, path @ ..] if !path.is_empty() => {
+            let target = Target {
+                kind: RepoKind::Dataset,
+                id: format!("{org}/{name}"),
+                rev,
+                path: path.join("/"),
+                prefix: "/datasets/",
+                via_cache: false,
+            };
+            resolve(hub, request, &target)
+        }
         ["api", "resolve-cache", "models", org, name, rev, path @ ..] if !path.is_empty() => {
             let target = Target {
+                kind: RepoKind::Model,
                 id: format!("{org}/{name}"),
                 rev,
                 path: path.join("/"),
@@ -55,6 +78,7 @@ pub(crate) fn route(hub: &Shared, request: &Request) -> Response {
         ["cdn", sha] => cdn(hub, request, sha),
         [org, name, "resolve", rev, path @ ..] if !path.is_empty() => {
             let target = Target {
+                kind: RepoKind::Model,
                 id: format!("{org}/{name}"),
                 rev,
                 path: path.join("/"),
@@ -65,6 +89,7 @@ pub(crate) fn route(hub: &Shared, request: &Request) -> Response {
         }
         [name, "resolve", rev, path @ ..] if !path.is_empty() => {
             let target = Target {
+                kind: RepoKind::Model,
                 id: (*name).to_owned(),
                 rev,
                 path: path.join("/"),
@@ -93,12 +118,20 @@ enum Found {
     Missing,
 }
 
-fn find(hub: &Shared, id: &str) -> Found {
+fn find(hub: &Shared, kind: RepoKind, id: &str) -> Found {
     let state = hub.state();
-    if let Some(repo) = state.repos.get(id) {
+    let key = kind.key(id);
+    if let Some(repo) = state.repos.get(&key) {
         Found::Repo(repo.clone())
-    } else if let Some(new_id) = state.aliases.get(id) {
-        Found::Renamed(new_id.clone())
+    } else if let Some(new_key) = state.aliases.get(&key) {
+        let new_id = match kind {
+            RepoKind::Model => new_key.as_str(),
+            other => new_key
+                .strip_prefix(other.plural())
+                .and_then(|rest| rest.strip_prefix('/'))
+                .unwrap_or(new_key),
+        };
+        Found::Renamed(new_id.to_owned())
     } else {
         Found::Missing
     }
@@ -109,10 +142,11 @@ fn find(hub: &Shared, id: &str) -> Found {
 fn access(
     hub: &Shared,
     request: &Request,
+    kind: RepoKind,
     id: &str,
     prefix: &str,
 ) -> Result<Arc<StoredRepo>, Response> {
-    match find(hub, id) {
+    match find(hub, kind, id) {
         Found::Repo(repo) => Ok(repo),
         Found::Renamed(new_id) => {
             let rest = request
@@ -206,35 +240,40 @@ fn gate(hub: &Shared, request: &Request, repo: &StoredRepo) -> Result<(), Respon
     }
 }
 
-/// `/api/models/{id}[/revision/{rev} | /tree/{rev}[/{path}]]`; ids without an org are legacy
-/// ids (`bert-base-uncased`).
-fn model_api(hub: &Shared, request: &Request, rest: &[&str]) -> Response {
+/// `/api/{kind}/{id}[/revision/{rev} | /tree/{rev}[/{path}] | /refs | /commits/{rev} |
+/// /discussions]`; model ids without an org are legacy ids (`bert-base-uncased`).
+fn repo_api(hub: &Shared, request: &Request, kind: RepoKind, rest: &[&str]) -> Response {
     let (id, tail) = match rest {
         [] | [""] => return Response::text(404, "Not Found"),
         [name] => ((*name).to_owned(), &rest[1..]),
-        [name, "revision" | "tree", ..] if !matches!(find(hub, name), Found::Missing) => {
-            ((*name).to_owned(), &rest[1..])
-        }
+        [
+            name,
+            "revision" | "tree" | "refs" | "commits" | "discussions",
+            ..,
+        ] if !matches!(find(hub, kind, name), Found::Missing) => ((*name).to_owned(), &rest[1..]),
         [org, name, ..] => (format!("{org}/{name}"), &rest[2..]),
     };
-    let repo = match access(hub, request, &id, "/api/models/") {
+    let prefix = format!("/api/{}/", kind.plural());
+    let repo = match access(hub, request, kind, &id, &prefix) {
         Ok(repo) => repo,
         Err(response) => return response,
     };
-    match tail {
-        [] => model_info(request, &repo, "main"),
-        ["revision", rev] => model_info(request, &repo, rev),
-        ["tree", rev, path @ ..] => tree(hub, request, &repo, rev, &path.join("/")),
-        _ => Response::text(404, "Not Found"),
-    }
+    let at = |rev: &str| repo.at(rev).ok_or_else(|| revision_not_found(rev));
+    let answer = match tail {
+        [] => at("main").map(|repo| model_info(request, &repo)),
+        ["revision", rev] => at(rev).map(|repo| model_info(request, &repo)),
+        ["tree", rev, path @ ..] => at(rev).map(|repo| tree(hub, request, &repo, &path.join("/"))),
+        ["refs"] => Ok(git::refs(&repo)),
+        ["commits", rev] => at(rev).map(|at| git::commits(hub, request, &repo, &at)),
+        ["discussions"] => Ok(community::discussions(hub, request, &repo)),
+        _ => Ok(Response::text(404, "Not Found")),
+    };
+    answer.unwrap_or_else(|response| response)
 }
 
-/// Model info: the recorded body when there is one and nothing asks for changes, else the
+/// Repo info: the recorded body when there is one and nothing asks for changes, else the
 /// JSON built from the repo (`blobs=true` adds blob fields to siblings; `expand[]` selects).
-fn model_info(request: &Request, repo: &StoredRepo, rev: &str) -> Response {
-    if !repo.has_revision(rev) {
-        return revision_not_found(rev);
-    }
+fn model_info(request: &Request, repo: &StoredRepo) -> Response {
     let blobs = request.flag("blobs");
     let fields = match search::expand_fields(request) {
         Ok(fields) => fields,
@@ -270,10 +309,7 @@ impl Entry<'_> {
 }
 
 /// `/api/models/{id}/tree/{rev}[/{path}]?recursive=…&expand=…`, paged with `Link`.
-fn tree(hub: &Shared, request: &Request, repo: &StoredRepo, rev: &str, path: &str) -> Response {
-    if !repo.has_revision(rev) {
-        return revision_not_found(rev);
-    }
+fn tree(hub: &Shared, request: &Request, repo: &StoredRepo, path: &str) -> Response {
     let recursive = request.flag("recursive");
     let expand = request.flag("expand");
     let prefix = if path.is_empty() {
@@ -346,6 +382,7 @@ fn tree(hub: &Shared, request: &Request, repo: &StoredRepo, rev: &str, path: &st
 
 /// A file to resolve, and how the request named it.
 struct Target<'a> {
+    kind: RepoKind,
     id: String,
     rev: &'a str,
     path: String,
@@ -358,7 +395,7 @@ struct Target<'a> {
 /// Resolve: 200/206/416 with the file, 302 to the CDN for LFS files when configured, or 307
 /// to the resolve cache for non-LFS files at a branch of `resolve_cache` repos.
 fn resolve(hub: &Shared, request: &Request, target: &Target) -> Response {
-    let repo = match access(hub, request, &target.id, target.prefix) {
+    let repo = match access(hub, request, target.kind, &target.id, target.prefix) {
         Ok(repo) => repo,
         Err(response) => return response,
     };
@@ -366,9 +403,9 @@ fn resolve(hub: &Shared, request: &Request, target: &Target) -> Response {
         return response;
     }
     let rev = target.rev;
-    if !repo.has_revision(rev) || (target.via_cache && rev != repo.sha) {
+    let Some(repo) = repo.at(rev).filter(|at| !target.via_cache || rev == at.sha) else {
         return revision_not_found(rev);
-    }
+    };
     let Some(file) = repo.file(&target.path) else {
         return entry_not_found(false);
     };
@@ -446,6 +483,7 @@ fn cdn(hub: &Shared, request: &Request, sha: &str) -> Response {
     let repos: Vec<Arc<StoredRepo>> = hub.state().repos.values().cloned().collect();
     repos
         .iter()
+        .flat_map(|repo| std::iter::once(repo).chain(&repo.revisions))
         .flat_map(|repo| repo.files.iter().filter(|f| f.lfs))
         .find(|file| file.sha256() == sha)
         .map_or_else(

@@ -1,5 +1,5 @@
-//! `GET /api/models?…`: filtering, sorting and paging the catalogue like the Hub, plus the
-//! `expand[]` field selection shared with model info.
+//! `GET /api/models?…` (and `/api/datasets`, `/api/spaces`): filtering, sorting and paging the
+//! catalogue like the Hub, plus the `expand[]` field selection shared with model info.
 
 use std::sync::Arc;
 
@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::http::{Request, Response};
 use crate::hub::Shared;
 use crate::paging;
-use crate::repos::{Facets, StoredRepo};
+use crate::repos::{Facets, RepoKind, StoredRepo};
 
 /// Largest `limit` honoured.
 const MAX_LIMIT: usize = 1000;
@@ -94,6 +94,9 @@ pub(crate) fn expanded(repo: &StoredRepo, fields: &[String], blobs: bool) -> Val
 /// The compact entry of a listing (like the recorded list_models bodies); `full` adds the
 /// repo-level fields and siblings, `config` the config.
 fn entry(repo: &StoredRepo, full: bool, config: bool) -> Value {
+    if repo.kind != RepoKind::Model {
+        return other_entry(repo, full);
+    }
     let mut fields: Vec<String> = [
         "likes",
         "trendingScore",
@@ -127,6 +130,21 @@ fn entry(repo: &StoredRepo, full: bool, config: bool) -> Value {
     value
 }
 
+/// A dataset or Space listing entry: the info's fields (shapes of `/api/datasets` and
+/// `/api/spaces` from the Hub API docs, not recordings), `cardData` and siblings only when `full`.
+fn other_entry(repo: &StoredRepo, full: bool) -> Value {
+    let mut out = repo.info.clone();
+    if !full {
+        out.remove("cardData");
+        out.remove("siblings");
+    }
+    out.insert(
+        "trendingScore".to_owned(),
+        repo.facets.trending_score.into(),
+    );
+    Value::Object(out)
+}
+
 /// The sort orders the Hub accepts; all descending.
 #[derive(Clone, Copy)]
 enum Sort {
@@ -146,6 +164,8 @@ struct Query {
     gated: Option<bool>,
     parameters: Option<(Option<f64>, Option<f64>)>,
     apps: Vec<String>,
+    /// `/api/spaces?models=`: Spaces whose `models` list names one of these.
+    models: Vec<String>,
     sort: Sort,
     limit: usize,
     expand: Vec<String>,
@@ -210,6 +230,7 @@ impl Query {
             gated,
             parameters,
             apps: split("apps"),
+            models: split("models"),
             sort,
             limit,
             expand: expand_fields(request)?,
@@ -248,7 +269,16 @@ impl Query {
                 })
             })
             && (self.apps.is_empty() || self.apps.iter().any(|app| app_supports(app, f)))
+            && (self.models.is_empty() || self.models.iter().any(|m| uses_model(repo, m)))
     }
+}
+
+/// Whether a Space's `models` field names `model`.
+fn uses_model(repo: &StoredRepo, model: &str) -> bool {
+    repo.info
+        .get("models")
+        .and_then(Value::as_array)
+        .is_some_and(|models| models.iter().any(|m| m.as_str() == Some(model)))
 }
 
 /// `min:6B,max:128B` (either part optional; units K, M, B, T; decimals allowed).
@@ -304,8 +334,8 @@ fn app_supports(app: &str, f: &Facets) -> bool {
     }
 }
 
-/// Answers `GET /api/models?…`.
-pub(crate) fn list_models(hub: &Shared, request: &Request) -> Response {
+/// Answers `GET /api/models?…`, `/api/datasets?…` or `/api/spaces?…` (`kind`).
+pub(crate) fn list_repos(hub: &Shared, request: &Request, kind: RepoKind) -> Response {
     let query = match Query::parse(request, hub.page_size_default) {
         Ok(query) => query,
         Err(response) => return response,
@@ -314,7 +344,7 @@ pub(crate) fn list_models(hub: &Shared, request: &Request) -> Response {
         .state()
         .repos
         .values()
-        .filter(|r| query.matches(r))
+        .filter(|r| r.kind == kind && query.matches(r))
         .cloned()
         .collect();
     repos.sort_by(|a, b| {
