@@ -7,6 +7,7 @@ mod fit;
 mod format;
 mod info;
 mod run;
+mod run_image;
 mod search;
 mod system;
 

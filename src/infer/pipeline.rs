@@ -10,6 +10,7 @@ use candle_core::Device;
 
 use super::InferError;
 use super::feature_extraction::{EmbeddingOutput, EmbeddingRequest};
+use super::image_classification::{ImageLabels, ImageRequest};
 use super::registry::Plan;
 use super::text_classification::{Results, TextEntities, TextFills, TextLabels, TextsRequest};
 use super::text_generation::{GenerationOutput, GenerationRequest};
@@ -65,6 +66,8 @@ pub enum Request {
     Embed(EmbeddingRequest),
     /// Texts for text classification, token classification or fill-mask.
     Texts(TextsRequest),
+    /// An image for image classification or zero-shot image classification.
+    Image(ImageRequest),
 }
 
 /// A finished job's typed result.
@@ -81,6 +84,10 @@ pub enum Output {
     TokenClassification(Results<TextEntities>),
     /// Fill-mask: candidates per mask per text.
     FillMask(Results<TextFills>),
+    /// Image classification: the top labels.
+    ImageClassification(ImageLabels),
+    /// Zero-shot image classification: the candidate labels, ranked.
+    ZeroShotImageClassification(ImageLabels),
 }
 
 /// Called after every event is sent, so a front end that sleeps between frames (the app)

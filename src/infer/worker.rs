@@ -14,10 +14,12 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::feature_extraction::Embedder;
+use super::image_classification::ImageClassifier;
 use super::pipeline::{CancelToken, Event, Output, Pipeline, Request, RunContext, Waker};
 use super::registry::{Plan, Task};
 use super::text_classification::EncoderPipeline;
 use super::text_generation::TextGenerator;
+use super::zero_shot_image::ZeroShotImage;
 use super::{DeviceRequest, InferError, device};
 
 /// A running inference thread with one model.
@@ -32,6 +34,8 @@ enum Loaded {
     Text(Box<TextGenerator>),
     Embed(Box<Embedder>),
     Encoder(Box<EncoderPipeline>),
+    ImageClassifier(Box<ImageClassifier>),
+    ZeroShotImage(Box<ZeroShotImage>),
 }
 
 impl InferenceWorker {
@@ -142,6 +146,10 @@ fn serve(
                 EncoderPipeline::load(&dir, &plan, &device, &ctx)
                     .map(|p| Loaded::Encoder(Box::new(p)))
             }
+            Task::ImageClassification => ImageClassifier::load(&dir, &plan, &device, &ctx)
+                .map(|p| Loaded::ImageClassifier(Box::new(p))),
+            Task::ZeroShotImageClassification => ZeroShotImage::load(&dir, &plan, &device, &ctx)
+                .map(|p| Loaded::ZeroShotImage(Box::new(p))),
             task => Err(InferError::NotSupported {
                 architecture: format!("{:?}", plan.backend),
                 task: task.to_string(),
@@ -159,12 +167,16 @@ fn serve(
         Loaded::Text(p) => p.describe(),
         Loaded::Embed(p) => p.describe(),
         Loaded::Encoder(p) => p.describe(),
+        Loaded::ImageClassifier(p) => p.describe(),
+        Loaded::ZeroShotImage(p) => p.describe(),
     }));
     for request in requests {
         let result = match (&mut loaded, request) {
             (Loaded::Text(p), Request::Generate(r)) => p.run(r, &ctx).map(Output::TextGeneration),
             (Loaded::Embed(p), Request::Embed(r)) => p.run(r, &ctx).map(Output::FeatureExtraction),
             (Loaded::Encoder(p), Request::Texts(r)) => p.run(r, &ctx),
+            (Loaded::ImageClassifier(p), Request::Image(r)) => p.run(r, &ctx),
+            (Loaded::ZeroShotImage(p), Request::Image(r)) => p.run(r, &ctx),
             (_, other) => Err(InferError::InvalidInput(format!(
                 "this model was loaded for {}, not for {}",
                 plan.task,
@@ -172,6 +184,7 @@ fn serve(
                     Request::Generate(_) => "text generation",
                     Request::Embed(_) => "embeddings",
                     Request::Texts(_) => "text classification or fill-mask",
+                    Request::Image(_) => "image classification",
                 }
             ))),
         };
