@@ -101,7 +101,7 @@ pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, MediaError> {
     let decoded = reader.decode().map_err(corrupt)?;
     Ok(match decoded {
         image::DynamicImage::ImageRgb8(rgb) => rgb,
-        other => composite_on_white(&other.to_rgba8()),
+        other => rgba_to_rgb(&other.to_rgba8()),
     })
 }
 
@@ -116,8 +116,9 @@ fn format_name(format: ImageFormat) -> &'static str {
     format.extensions_str().first().copied().unwrap_or("image")
 }
 
-/// Pillow's `alpha_composite` of the image over opaque white, then RGB (fixed point, 7 bits).
-fn composite_on_white(rgba: &image::RgbaImage) -> RgbImage {
+/// Pillow's `alpha_composite` of the image over opaque white, then RGB (fixed point, 7 bits),
+/// as transformers' `convert_rgb` does for images with transparency.
+pub fn rgba_to_rgb(rgba: &image::RgbaImage) -> RgbImage {
     const SHIFT: u32 = 7;
     let div255 = |a: u32| ((a >> 8) + a) >> 8;
     let mut out = RgbImage::new(rgba.width(), rgba.height());
@@ -165,7 +166,7 @@ mod tests {
         rgba.put_pixel(0, 0, image::Rgba([10, 20, 30, 255]));
         rgba.put_pixel(1, 0, image::Rgba([10, 20, 30, 0]));
         rgba.put_pixel(2, 0, image::Rgba([0, 100, 200, 128]));
-        let rgb = composite_on_white(&rgba);
+        let rgb = rgba_to_rgb(&rgba);
         assert_eq!(rgb.get_pixel(0, 0).0, [10, 20, 30]);
         assert_eq!(rgb.get_pixel(1, 0).0, [255, 255, 255]);
         // Pillow: Image.alpha_composite(white, (0, 100, 200, 128)) → (127, 177, 227).

@@ -10,6 +10,7 @@ use eframe::egui::{self, RichText};
 
 use super::try_chat::ChatView;
 use super::try_embed::EmbedView;
+use super::try_image::ImageView;
 use super::try_texts::TextsView;
 use super::widgets::error_box;
 use crate::cache::CachedRepo;
@@ -78,6 +79,7 @@ pub struct TryView {
     chat: ChatView,
     embed: EmbedView,
     texts: TextsView,
+    image: ImageView,
 }
 
 impl TryView {
@@ -95,6 +97,7 @@ impl TryView {
             chat: ChatView::default(),
             embed: EmbedView::default(),
             texts: TextsView::default(),
+            image: ImageView::default(),
         }
     }
 
@@ -309,6 +312,9 @@ impl TryView {
                     match output {
                         Output::TextGeneration(g) => self.chat.on_finished(&g),
                         Output::FeatureExtraction(e) => self.embed.on_finished(e),
+                        Output::ImageClassification(r) | Output::ZeroShotImageClassification(r) => {
+                            self.image.on_finished(r)
+                        }
                         other => self.texts.on_finished(other),
                     }
                 }
@@ -320,6 +326,7 @@ impl TryView {
                         self.chat.on_failed(&message);
                         self.embed.on_failed(&message);
                         self.texts.on_failed(&message);
+                        self.image.on_failed(&message);
                     }
                 }
             }
@@ -362,6 +369,9 @@ impl TryView {
         let request = match session.task {
             Task::TextGeneration => self.chat.show(ui, session.busy),
             Task::FeatureExtraction | Task::SentenceSimilarity => self.embed.show(ui, session.busy),
+            Task::ImageClassification | Task::ZeroShotImageClassification => {
+                self.image.show(ui, session.task, session.busy)
+            }
             task => self.texts.show(ui, task, session.busy),
         };
         let session = self.session.as_mut().expect("shown above");
@@ -372,6 +382,7 @@ impl TryView {
                     self.chat.on_failed(&error.to_string());
                     self.embed.on_failed(&error.to_string());
                     self.texts.on_failed(&error.to_string());
+                    self.image.on_failed(&error.to_string());
                 } else {
                     session.busy = true;
                 }
