@@ -103,12 +103,7 @@ impl ImageClassifier {
     ) -> Result<ImageClassifier, InferError> {
         let config_path = dir.join("config.json");
         let config = super::read_json(&config_path)?;
-        let labels = id2label(&config).ok_or_else(|| {
-            InferError::file(
-                &config_path,
-                "no id2label: this is not a classification checkpoint",
-            )
-        })?;
+        let labels = id2label(&config);
         let processor = ImageProcessor::from_dir(dir)?;
         let vb = weights(dir, device)?;
         let parse = |e: serde_json::Error| InferError::file(&config_path, e);
@@ -163,19 +158,27 @@ impl ImageClassifier {
     }
 }
 
-/// config.json's `id2label` in id order (`None` when absent or empty).
-pub(crate) fn id2label(config: &Value) -> Option<Vec<String>> {
-    let map = config.get("id2label")?.as_object()?;
-    let count = map.keys().filter_map(|k| k.parse::<usize>().ok()).max()? + 1;
-    Some(
-        (0..count)
-            .map(|i| {
-                map.get(&i.to_string())
-                    .and_then(Value::as_str)
-                    .map_or_else(|| format!("LABEL_{i}"), str::to_string)
-            })
-            .collect(),
-    )
+/// config.json's `id2label` in id order; without one, `num_labels` (transformers' default 2)
+/// labels named `LABEL_i`, as transformers names them.
+pub(crate) fn id2label(config: &Value) -> Vec<String> {
+    let map = config.get("id2label").and_then(Value::as_object);
+    let count = map
+        .and_then(|m| m.keys().filter_map(|k| k.parse::<usize>().ok()).max())
+        .map(|max| max + 1)
+        .or_else(|| {
+            config
+                .get("num_labels")
+                .and_then(Value::as_u64)
+                .map(|n| n as usize)
+        })
+        .unwrap_or(2);
+    (0..count)
+        .map(|i| {
+            map.and_then(|m| m.get(&i.to_string()))
+                .and_then(Value::as_str)
+                .map_or_else(|| format!("LABEL_{i}"), str::to_string)
+        })
+        .collect()
 }
 
 impl Pipeline for ImageClassifier {
@@ -229,7 +232,8 @@ mod tests {
             ["b", "a"]
         );
         let config = serde_json::json!({"id2label": {"0": "x", "2": "z"}});
-        assert_eq!(id2label(&config).unwrap(), ["x", "LABEL_1", "z"]);
-        assert_eq!(id2label(&serde_json::json!({})), None);
+        assert_eq!(id2label(&config), ["x", "LABEL_1", "z"]);
+        assert_eq!(id2label(&serde_json::json!({})), ["LABEL_0", "LABEL_1"]);
+        assert_eq!(id2label(&serde_json::json!({"num_labels": 3})).len(), 3);
     }
 }
