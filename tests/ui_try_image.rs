@@ -43,27 +43,28 @@ fn drop_file(harness: &mut Harness<'static, App>, path: &Path) {
     harness.step();
 }
 
-/// Caches the tiny ViT fixture as `acme/tiny-vit` and opens its Try tab with the model loaded.
-fn loaded_vit(home: &Path) -> Harness<'static, App> {
-    let folder = home.join("hub/models--acme--tiny-vit");
+/// Caches tiny fixture `fixture` (weights, config, processor and `extra` files) as
+/// `acme/<fixture>` and opens its Try tab with the model loaded.
+fn loaded(home: &Path, fixture: &str, extra: &[&str]) -> Harness<'static, App> {
+    let folder = home.join(format!("hub/models--acme--{fixture}"));
     let snapshot = folder.join("snapshots").join(COMMIT);
     std::fs::create_dir_all(&snapshot).unwrap();
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny/vit-cls");
-    for file in [
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tiny")
+        .join(fixture);
+    let files = [
         "config.json",
         "model.safetensors",
         "preprocessor_config.json",
-    ] {
+    ];
+    for file in files.iter().chain(extra) {
         std::fs::copy(source.join(file), snapshot.join(file)).unwrap();
     }
     std::fs::create_dir_all(folder.join("refs")).unwrap();
     std::fs::write(folder.join("refs/main"), COMMIT).unwrap();
     let mut harness = harness(config("http://127.0.0.1:9", home, true));
-    harness
-        .state_mut()
-        .as_mut()
-        .unwrap()
-        .open_model("acme/tiny-vit");
+    let id = format!("acme/{fixture}");
+    harness.state_mut().as_mut().unwrap().open_model(&id);
     wait_for(&mut harness, "the model page", |h| has(h, "Try"));
     harness.get_by_label("Try").click();
     wait_for(&mut harness, "the Load button", |h| has(h, "Load model"));
@@ -75,7 +76,7 @@ fn loaded_vit(home: &Path) -> Harness<'static, App> {
 #[test]
 fn dropping_an_image_shows_ranked_labels() {
     let home = tempfile::tempdir().unwrap();
-    let mut harness = loaded_vit(home.path());
+    let mut harness = loaded(home.path(), "vit-cls", &[]);
     let photo = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images/chelsea.png");
     drop_file(&mut harness, &photo);
     wait_for(&mut harness, "the labels", |h| has(h, "47.2%"));
@@ -95,7 +96,7 @@ fn dropping_an_image_shows_ranked_labels() {
 #[test]
 fn wrong_type_and_truncated_images_are_refused_with_a_message() {
     let home = tempfile::tempdir().unwrap();
-    let mut harness = loaded_vit(home.path());
+    let mut harness = loaded(home.path(), "vit-cls", &[]);
     let notes = home.path().join("notes.txt");
     std::fs::write(&notes, "not an image").unwrap();
     drop_file(&mut harness, &notes);
@@ -111,4 +112,24 @@ fn wrong_type_and_truncated_images_are_refused_with_a_message() {
         has(h, "truncated.png: could not decode the png image")
     });
     assert!(!has(&harness, "%"), "nothing was classified");
+}
+
+#[test]
+fn zero_shot_scores_the_typed_labels() {
+    let home = tempfile::tempdir().unwrap();
+    let mut harness = loaded(home.path(), "clip", &["tokenizer.json"]);
+    let photo = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images/chelsea.png");
+    drop_file(&mut harness, &photo);
+    // CLIP's softmax over the default labels (reference logits): dog 35.7%, cat 33.2%, car 31.1%.
+    wait_for(&mut harness, "the scores", |h| has(h, "35.7%"));
+    let labels = "Candidate labels (comma-separated):";
+    harness.get_by_label(labels).focus();
+    harness.step();
+    harness.get_by_label(labels).type_text(", tree");
+    harness.step();
+    harness.get_by_label("Classify").click();
+    // With "tree" added: dog 26.5%, tree 25.7%, cat 24.7%, car 23.1%.
+    wait_for(&mut harness, "the new scores", |h| {
+        has(h, "26.5%") && has(h, "25.7%")
+    });
 }
