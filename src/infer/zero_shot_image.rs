@@ -22,7 +22,10 @@ use crate::media::ImageProcessor;
 pub const HYPOTHESIS_TEMPLATE: &str = "a photo of {}";
 
 enum Model {
-    Clip(Box<clip::ClipModel>),
+    Clip {
+        model: Box<clip::ClipModel>,
+        max_len: usize,
+    },
     Siglip {
         model: Box<siglip::Model>,
         max_len: usize,
@@ -74,7 +77,9 @@ impl ZeroShotImage {
         let (model, logit_bias) = match arch {
             VisionArch::Clip => {
                 let c = clip_config(&config).map_err(|e| InferError::file(&config_path, e))?;
-                (Model::Clip(Box::new(clip::ClipModel::new(vb, &c)?)), 0.0)
+                let max_len = c.text_config.max_position_embeddings;
+                let model = Box::new(clip::ClipModel::new(vb, &c)?);
+                (Model::Clip { model, max_len }, 0.0)
             }
             VisionArch::Siglip => {
                 let c: siglip::Config = serde_json::from_value(config.clone())
@@ -120,13 +125,19 @@ impl ZeroShotImage {
             .map(|l| HYPOTHESIS_TEMPLATE.replace("{}", l.trim()))
             .collect();
         let (image_features, text_features) = match &self.model {
-            Model::Clip(m) => {
+            Model::Clip { model, max_len } => {
                 let mut rows = Vec::with_capacity(texts.len());
                 for text in &texts {
                     let ids = self.encode(text, None)?;
-                    rows.push(m.get_text_features(&ids)?);
+                    if ids.dim(1)? > *max_len {
+                        return Err(InferError::InvalidInput(format!(
+                            "the label text “{text}” is {} tokens, more than this model's {max_len}: shorten it",
+                            ids.dim(1)?
+                        )));
+                    }
+                    rows.push(model.get_text_features(&ids)?);
                 }
-                (m.get_image_features(&pixels)?, Tensor::cat(&rows, 0)?)
+                (model.get_image_features(&pixels)?, Tensor::cat(&rows, 0)?)
             }
             Model::Siglip {
                 model,
@@ -163,7 +174,7 @@ impl ZeroShotImage {
     ) -> Result<Vec<f32>, InferError> {
         let logits = Tensor::new(self.logits(image, labels)?, &self.device)?;
         let scores = match self.model {
-            Model::Clip(_) => softmax_last_dim(&logits)?,
+            Model::Clip { .. } => softmax_last_dim(&logits)?,
             Model::Siglip { .. } => sigmoid(&logits)?,
         };
         Ok(scores.to_vec1()?)

@@ -92,13 +92,14 @@ impl FileInput {
             ));
         if open.clicked() {
             let (tx, rx) = channel();
-            let accept = self.accept;
             let ctx = ui.ctx().clone();
+            // Created here (the UI thread), awaited on another thread: the UI never waits.
+            let dialog = rfd::AsyncFileDialog::new()
+                .set_title(format!("Open {}", self.accept.what))
+                .add_filter(self.accept.what, self.accept.extensions)
+                .pick_file();
             std::thread::spawn(move || {
-                let path = rfd::FileDialog::new()
-                    .set_title(format!("Open {}", accept.what))
-                    .add_filter(accept.what, accept.extensions)
-                    .pick_file();
+                let path = pollster::block_on(dialog).map(|file| file.path().to_path_buf());
                 let _ = tx.send(path);
                 ctx.request_repaint();
             });
