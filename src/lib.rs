@@ -14,5 +14,6 @@ pub mod format;
 pub mod hub;
 pub mod infer;
 pub mod link;
+pub mod media;
 pub mod remote;
 pub mod ui;

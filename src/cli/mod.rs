@@ -11,6 +11,7 @@ mod info;
 mod remote;
 mod revisions;
 mod run;
+mod run_image;
 mod search;
 mod spaces;
 mod system;

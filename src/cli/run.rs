@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::exit;
+use super::run_image;
 use crate::cache::CachedRepo;
 use crate::config::HubConfig;
 use crate::hub::RepoId;
@@ -30,16 +31,20 @@ pub struct RunArgs {
     #[arg(long)]
     pub revision: Option<String>,
     /// text-generation, feature-extraction, sentence-similarity, text-classification,
-    /// token-classification (ner), fill-mask, translation, summarization (default: the
-    /// model's own).
+    /// token-classification (ner), fill-mask, translation, summarization, image-classification,
+    /// zero-shot-image-classification (default: the model's own).
     #[arg(long)]
     pub task: Option<String>,
     /// The input text; repeat for several sentences (similarity).
     #[arg(long, conflicts_with = "input_file")]
     pub input: Vec<String>,
-    /// Read the input from a file (one sentence per line for embeddings; `-` is stdin).
+    /// Read the input from a file (one sentence per line for embeddings; `-` is stdin; an image
+    /// for the image tasks).
     #[arg(long, value_name = "FILE")]
     pub input_file: Option<PathBuf>,
+    /// Candidate labels for zero-shot image classification, comma-separated.
+    #[arg(long, value_name = "A,B,C")]
+    pub labels: Option<String>,
     /// The GGUF file to use when the repo has several.
     #[arg(long, value_name = "NAME")]
     pub file: Option<String>,
@@ -63,7 +68,7 @@ pub struct RunArgs {
     /// Nucleus sampling threshold (1 turns it off).
     #[arg(long, default_value_t = 0.9)]
     pub top_p: f64,
-    /// Sample only among the k most likely tokens.
+    /// Sample only among the k most likely tokens (generation); labels to print (images).
     #[arg(long)]
     pub top_k: Option<usize>,
     /// Penalty for repeating recent tokens (1 turns it off).
@@ -142,8 +147,23 @@ fn run(config: &HubConfig, args: RunArgs) -> Result<(), Failure> {
             _ => fail(e),
         }
     })?;
-    let inputs = read_inputs(&args)?;
+    let image_task = matches!(
+        plan.task,
+        Task::ImageClassification | Task::ZeroShotImageClassification
+    );
+    let inputs = if image_task {
+        Vec::new()
+    } else {
+        read_inputs(&args)?
+    };
     let request = match plan.task {
+        Task::ImageClassification | Task::ZeroShotImageClassification => run_image::request(
+            plan.task,
+            args.input_file.as_deref(),
+            args.labels.as_deref(),
+            args.top_k,
+        )
+        .map_err(|e| (run_image::status(&e), e.kind(), e.to_string()))?,
         Task::TextGeneration => {
             let text = inputs.join("\n");
             let mut messages = Vec::new();
@@ -242,6 +262,9 @@ fn print_output(output: &Output, json: bool) -> Result<(), Failure> {
                 "[{} input tokens, {} generated at {:.1} tok/s, stop: {:?}]",
                 g.input_tokens, g.generated_tokens, g.decode_tokens_per_s, g.stop_reason
             );
+        }
+        Output::ImageClassification(r) | Output::ZeroShotImageClassification(r) => {
+            run_image::print(r)
         }
         Output::TextGeneration(g) => {
             println!();

@@ -7,12 +7,15 @@
 //! - [`worker`]: [`InferenceWorker`], a thread that owns one loaded pipeline; front ends send it
 //!   requests and poll its event channel, so they never wait on inference.
 //! - One file per task: [`text_generation`] (GGUF and safetensors causal LMs),
-//!   [`feature_extraction`] (sentence embeddings and similarity).
+//!   [`feature_extraction`] (sentence embeddings and similarity), [`image_classification`]
+//!   (ViT, ConvNeXt, ResNet), [`zero_shot_image`] (CLIP, SigLIP).
+//! - Models written here for transformers' weight names: [`distilbert`], [`convnext`], [`resnet`].
 //! - Helpers: [`chat_template`] (minijinja), [`gguf_tokenizer`] (a tokenizer from GGUF metadata),
 //!   [`causal`] (the candle model zoo behind one enum).
 
 pub mod causal;
 pub mod chat_template;
+pub mod convnext;
 pub mod device;
 pub mod distilbert;
 pub mod encoder;
@@ -20,18 +23,22 @@ pub mod encoder_heads;
 pub mod entities;
 pub mod feature_extraction;
 pub mod gguf_tokenizer;
+pub mod image_classification;
 pub mod pipeline;
 pub mod registry;
+pub mod resnet;
 pub mod seq2seq;
 pub mod text_classification;
 pub mod text_generation;
 pub mod worker;
+pub mod zero_shot_image;
 
 use std::path::PathBuf;
 
 pub use candle_core::Device;
 pub use device::DeviceRequest;
 pub use feature_extraction::{Embedder, EmbeddingOutput, EmbeddingRequest, Pooling};
+pub use image_classification::{ImageClassifier, ImageLabels, ImageRequest};
 pub use pipeline::{CancelToken, Event, Output, Pipeline, Request, RunContext, Waker};
 pub use registry::{ModelFacts, Plan, Task, plan};
 pub use seq2seq::{Seq2Seq, Seq2SeqOutput, Seq2SeqRequest};
@@ -41,6 +48,7 @@ pub use text_generation::{
     TextGenerator,
 };
 pub use worker::InferenceWorker;
+pub use zero_shot_image::ZeroShotImage;
 
 /// Everything that can go wrong loading or running a model; each message says what happened.
 #[derive(Debug, thiserror::Error)]

@@ -10,6 +10,7 @@ use candle_core::Device;
 
 use super::InferError;
 use super::feature_extraction::{EmbeddingOutput, EmbeddingRequest};
+use super::image_classification::{ImageLabels, ImageRequest};
 use super::registry::Plan;
 use super::seq2seq::{Seq2SeqOutput, Seq2SeqRequest};
 use super::text_classification::{Results, TextEntities, TextFills, TextLabels, TextsRequest};
@@ -68,6 +69,8 @@ pub enum Request {
     Texts(TextsRequest),
     /// Translation or summarisation.
     Seq2Seq(Seq2SeqRequest),
+    /// An image for image classification or zero-shot image classification.
+    Image(ImageRequest),
 }
 
 /// A finished job's typed result.
@@ -88,6 +91,10 @@ pub enum Output {
     Translation(Seq2SeqOutput),
     /// Summarisation.
     Summarization(Seq2SeqOutput),
+    /// Image classification: the top labels.
+    ImageClassification(ImageLabels),
+    /// Zero-shot image classification: the candidate labels, ranked.
+    ZeroShotImageClassification(ImageLabels),
 }
 
 /// Called after every event is sent, so a front end that sleeps between frames (the app)

@@ -32,11 +32,15 @@ pub enum Task {
     Translation,
     /// `summarization`.
     Summarization,
+    /// `image-classification`: labels from `id2label` for an image.
+    ImageClassification,
+    /// `zero-shot-image-classification`: an image scored against labels the user types.
+    ZeroShotImageClassification,
 }
 
 impl Task {
     /// Every task, in the order the Try tab lists them.
-    pub const ALL: [Task; 8] = [
+    pub const ALL: [Task; 10] = [
         Task::TextGeneration,
         Task::FeatureExtraction,
         Task::SentenceSimilarity,
@@ -45,6 +49,8 @@ impl Task {
         Task::FillMask,
         Task::Translation,
         Task::Summarization,
+        Task::ImageClassification,
+        Task::ZeroShotImageClassification,
     ];
 
     /// The Hub's pipeline tag.
@@ -58,6 +64,8 @@ impl Task {
             Task::FillMask => "fill-mask",
             Task::Translation => "translation",
             Task::Summarization => "summarization",
+            Task::ImageClassification => "image-classification",
+            Task::ZeroShotImageClassification => "zero-shot-image-classification",
         }
     }
 
@@ -226,7 +234,11 @@ impl ModelFacts {
             ("ForTokenClassification", Task::TokenClassification),
             ("ForMaskedLM", Task::FillMask),
             ("ForConditionalGeneration", Task::Translation),
+            ("ForImageClassification", Task::ImageClassification),
         ];
+        if matches!(self.model_type.as_deref(), Some("clip" | "siglip")) {
+            return Some(Task::ZeroShotImageClassification);
+        }
         self.architectures.iter().find_map(|a| {
             heads
                 .iter()
@@ -278,6 +290,41 @@ pub enum Backend {
     },
     /// A T5-family encoder–decoder (translation, summarisation).
     T5,
+    /// An image model (classifier or image-text model) with preprocessor_config.json.
+    Vision {
+        /// The architecture.
+        arch: VisionArch,
+    },
+}
+
+/// The image architectures Hubble runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VisionArch {
+    /// `ViTForImageClassification`.
+    Vit,
+    /// `ConvNextForImageClassification` (v1).
+    ConvNext,
+    /// `ResNetForImageClassification`.
+    ResNet,
+    /// `CLIPModel` (quick_gelu).
+    Clip,
+    /// `SiglipModel`.
+    Siglip,
+}
+
+impl VisionArch {
+    /// The architecture for config.json's `model_type` and `task`, if Hubble runs it.
+    pub fn for_task(model_type: &str, task: Task) -> Option<VisionArch> {
+        match (task, model_type) {
+            (Task::ImageClassification, "vit") => Some(VisionArch::Vit),
+            (Task::ImageClassification, "convnext") => Some(VisionArch::ConvNext),
+            (Task::ImageClassification, "resnet") => Some(VisionArch::ResNet),
+            (Task::ZeroShotImageClassification, "clip") => Some(VisionArch::Clip),
+            (Task::ZeroShotImageClassification, "siglip") => Some(VisionArch::Siglip),
+            _ => None,
+        }
+    }
 }
 
 /// GGUF architectures candle-transformers' quantised models load.
@@ -382,7 +429,51 @@ pub fn plan(facts: &ModelFacts, task: Option<Task>) -> Result<Plan, InferError> 
             )),
             _ => Err(not_supported(facts.architecture_name())),
         },
+        Task::ImageClassification | Task::ZeroShotImageClassification => plan_vision(facts, task),
     }
+}
+
+fn plan_vision(facts: &ModelFacts, task: Task) -> Result<Plan, InferError> {
+    let not_supported = |architecture: String| InferError::NotSupported {
+        architecture,
+        task: task.to_string(),
+    };
+    let arch = facts
+        .model_type
+        .as_deref()
+        .and_then(|m| VisionArch::for_task(m, task))
+        .ok_or_else(|| not_supported(facts.architecture_name()))?;
+    if task == Task::ImageClassification
+        && !facts
+            .architectures
+            .iter()
+            .any(|a| a.ends_with("ForImageClassification"))
+    {
+        return Err(not_supported(format!(
+            "{} without an image-classification head",
+            facts.architecture_name()
+        )));
+    }
+    let mut needs = vec!["preprocessor_config.json"];
+    if task == Task::ZeroShotImageClassification {
+        needs.push("tokenizer.json");
+    }
+    if let Some(missing) = needs.into_iter().find(|f| !facts.has(f)) {
+        return Err(not_supported(format!(
+            "{} without {missing}",
+            facts.architecture_name()
+        )));
+    }
+    if !facts.has_safetensors() {
+        return Err(not_supported(format!(
+            "{} without safetensors weights",
+            facts.architecture_name()
+        )));
+    }
+    Ok(Plan {
+        task,
+        backend: Backend::Vision { arch },
+    })
 }
 
 /// `general.architecture` from a GGUF header (reads metadata only, not tensors).
@@ -535,6 +626,50 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("pass --task")
+        );
+    }
+
+    #[test]
+    fn vision_models_plan_by_model_type_head_and_files() {
+        let files = [
+            "config.json",
+            "model.safetensors",
+            "preprocessor_config.json",
+        ];
+        let mut f = facts(Some("vit"), &files);
+        f.architectures = vec!["ViTForImageClassification".into()];
+        assert_eq!(f.default_task(), Some(Task::ImageClassification));
+        assert_eq!(
+            plan(&f, None).unwrap().backend,
+            Backend::Vision {
+                arch: VisionArch::Vit
+            }
+        );
+        f.architectures = vec!["ViTModel".into()];
+        assert_eq!(
+            plan(&f, Some(Task::ImageClassification))
+                .unwrap_err()
+                .to_string(),
+            "not supported yet: ViTModel without an image-classification head for image-classification"
+        );
+        let mut clip = facts(Some("clip"), &files);
+        clip.architectures = vec!["CLIPModel".into()];
+        assert_eq!(clip.default_task(), Some(Task::ZeroShotImageClassification));
+        assert_eq!(
+            plan(&clip, None).unwrap_err().to_string(),
+            "not supported yet: CLIPModel without tokenizer.json for zero-shot-image-classification"
+        );
+        clip.files.push("tokenizer.json".into());
+        assert_eq!(
+            clip.supported_tasks(),
+            vec![Task::ZeroShotImageClassification]
+        );
+        let mut swin = facts(Some("swin"), &files);
+        swin.architectures = vec!["SwinForImageClassification".into()];
+        assert!(plan(&swin, None).is_err());
+        assert_eq!(
+            "zero_shot_image_classification".parse::<Task>().unwrap(),
+            Task::ZeroShotImageClassification
         );
     }
 

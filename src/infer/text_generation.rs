@@ -185,7 +185,7 @@ impl TextGenerator {
                     description,
                 )
             }
-            Backend::Bert | Backend::Encoder { .. } | Backend::T5 => {
+            Backend::Bert | Backend::Encoder { .. } | Backend::T5 | Backend::Vision { .. } => {
                 Err(InferError::NotSupported {
                     architecture: "bert".into(),
                     task: "text-generation".into(),

@@ -14,11 +14,13 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::feature_extraction::Embedder;
+use super::image_classification::ImageClassifier;
 use super::pipeline::{CancelToken, Event, Output, Pipeline, Request, RunContext, Waker};
 use super::registry::{Plan, Task};
 use super::seq2seq::Seq2Seq;
 use super::text_classification::EncoderPipeline;
 use super::text_generation::TextGenerator;
+use super::zero_shot_image::ZeroShotImage;
 use super::{DeviceRequest, InferError, device};
 
 /// A running inference thread with one model.
@@ -34,6 +36,8 @@ enum Loaded {
     Embed(Box<Embedder>),
     Encoder(Box<EncoderPipeline>),
     Seq2Seq(Box<Seq2Seq>),
+    ImageClassifier(Box<ImageClassifier>),
+    ZeroShotImage(Box<ZeroShotImage>),
 }
 
 impl InferenceWorker {
@@ -147,6 +151,10 @@ fn serve(
             Task::Translation | Task::Summarization => {
                 Seq2Seq::load(&dir, &plan, &device, &ctx).map(|p| Loaded::Seq2Seq(Box::new(p)))
             }
+            Task::ImageClassification => ImageClassifier::load(&dir, &plan, &device, &ctx)
+                .map(|p| Loaded::ImageClassifier(Box::new(p))),
+            Task::ZeroShotImageClassification => ZeroShotImage::load(&dir, &plan, &device, &ctx)
+                .map(|p| Loaded::ZeroShotImage(Box::new(p))),
         }
     });
     let mut loaded = match loaded {
@@ -161,6 +169,8 @@ fn serve(
         Loaded::Embed(p) => p.describe(),
         Loaded::Encoder(p) => p.describe(),
         Loaded::Seq2Seq(p) => p.describe(),
+        Loaded::ImageClassifier(p) => p.describe(),
+        Loaded::ZeroShotImage(p) => p.describe(),
     }));
     for request in requests {
         let result = match (&mut loaded, request) {
@@ -174,6 +184,8 @@ fn serve(
                     Output::Translation(out)
                 }
             }),
+            (Loaded::ImageClassifier(p), Request::Image(r)) => p.run(r, &ctx),
+            (Loaded::ZeroShotImage(p), Request::Image(r)) => p.run(r, &ctx),
             (_, other) => Err(InferError::InvalidInput(format!(
                 "this model was loaded for {}, not for {}",
                 plan.task,
@@ -182,6 +194,7 @@ fn serve(
                     Request::Embed(_) => "embeddings",
                     Request::Texts(_) => "text classification or fill-mask",
                     Request::Seq2Seq(_) => "translation or summarisation",
+                    Request::Image(_) => "image classification",
                 }
             ))),
         };

@@ -10,6 +10,7 @@ use eframe::egui::{self, RichText};
 
 use super::try_chat::ChatView;
 use super::try_embed::EmbedView;
+use super::try_image::ImageView;
 use super::try_seq2seq::Seq2SeqView;
 use super::try_texts::TextsView;
 use super::widgets::error_box;
@@ -82,6 +83,7 @@ pub struct TryView {
     embed: EmbedView,
     texts: TextsView,
     seq2seq: Seq2SeqView,
+    image: ImageView,
 }
 
 impl TryView {
@@ -101,6 +103,7 @@ impl TryView {
             embed: EmbedView::default(),
             texts: TextsView::default(),
             seq2seq: Seq2SeqView::default(),
+            image: ImageView::default(),
         }
     }
 
@@ -331,6 +334,9 @@ impl TryView {
                         Output::Translation(o) | Output::Summarization(o) => {
                             self.seq2seq.on_finished(&o);
                         }
+                        Output::ImageClassification(r) | Output::ZeroShotImageClassification(r) => {
+                            self.image.on_finished(r)
+                        }
                         other => self.texts.on_finished(other),
                     }
                 }
@@ -343,6 +349,7 @@ impl TryView {
                         self.embed.on_failed(&message);
                         self.texts.on_failed(&message);
                         self.seq2seq.on_failed(&message);
+                        self.image.on_failed(&message);
                     }
                 }
             }
@@ -389,6 +396,9 @@ impl TryView {
                 let prefixes = task_prefixes(&found.config, session.task);
                 self.seq2seq.show(ui, session.task, &prefixes, session.busy)
             }
+            Task::ImageClassification | Task::ZeroShotImageClassification => {
+                self.image.show(ui, session.task, session.busy)
+            }
             task => self.texts.show(ui, task, session.busy),
         };
         let session = self.session.as_mut().expect("shown above");
@@ -400,6 +410,7 @@ impl TryView {
                     self.embed.on_failed(&error.to_string());
                     self.texts.on_failed(&error.to_string());
                     self.seq2seq.on_failed(&error.to_string());
+                    self.image.on_failed(&error.to_string());
                 } else {
                     session.busy = true;
                 }

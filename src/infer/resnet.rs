@@ -1,0 +1,198 @@
+//! ResNet (basic and bottleneck blocks) with transformers' weight names (`resnet.embedder`,
+//! `resnet.encoder.stages.N.layers.M.{layer.K,shortcut}`, `classifier.1`), written here because
+//! candle-transformers' `resnet` reads torchvision's layout (`conv1`, `layer1.0.bn1`).
+//! Batch norms run in inference mode (running statistics, eps 1e-5).
+
+use candle_core::{D, Module, ModuleT, Tensor};
+use candle_nn::{
+    BatchNorm, Conv2d, Conv2dConfig, Linear, VarBuilder, batch_norm, conv2d_no_bias, linear,
+};
+use serde::Deserialize;
+
+/// The config.json fields ResNet needs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    /// Input channels.
+    #[serde(default = "three")]
+    pub num_channels: usize,
+    /// Channels after the stem.
+    pub embedding_size: usize,
+    /// Channels per stage.
+    pub hidden_sizes: Vec<usize>,
+    /// Blocks per stage.
+    pub depths: Vec<usize>,
+    /// `basic` or `bottleneck`.
+    #[serde(default = "bottleneck")]
+    pub layer_type: String,
+    /// Only `relu` is supported.
+    #[serde(default = "relu")]
+    pub hidden_act: String,
+    /// Whether the first stage halves the resolution.
+    #[serde(default)]
+    pub downsample_in_first_stage: bool,
+    /// Whether a bottleneck strides in its first 1×1 convolution (else in the 3×3).
+    #[serde(default)]
+    pub downsample_in_bottleneck: bool,
+}
+
+fn three() -> usize {
+    3
+}
+fn bottleneck() -> String {
+    "bottleneck".into()
+}
+fn relu() -> String {
+    "relu".into()
+}
+
+/// Convolution (padding k/2, no bias) + batch norm + optional ReLU.
+struct ConvLayer {
+    conv: Conv2d,
+    norm: BatchNorm,
+    relu: bool,
+}
+
+impl ConvLayer {
+    fn load(
+        vb: VarBuilder,
+        (c_in, c_out, kernel, stride): (usize, usize, usize, usize),
+        relu: bool,
+    ) -> candle_core::Result<ConvLayer> {
+        let cfg = Conv2dConfig {
+            padding: kernel / 2,
+            stride,
+            ..Default::default()
+        };
+        Ok(ConvLayer {
+            conv: conv2d_no_bias(c_in, c_out, kernel, cfg, vb.pp("convolution"))?,
+            norm: batch_norm(c_out, 1e-5, vb.pp("normalization"))?,
+            relu,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let x = self.norm.forward_t(&self.conv.forward(x)?, false)?;
+        if self.relu { x.relu() } else { Ok(x) }
+    }
+}
+
+struct Block {
+    layers: Vec<ConvLayer>,
+    shortcut: Option<ConvLayer>,
+}
+
+impl Block {
+    fn load(
+        vb: VarBuilder,
+        c: &Config,
+        c_in: usize,
+        c_out: usize,
+        stride: usize,
+    ) -> candle_core::Result<Block> {
+        let l = vb.pp("layer");
+        let layers = if c.layer_type == "bottleneck" {
+            let mid = c_out / 4;
+            let (s1, s2) = if c.downsample_in_bottleneck {
+                (stride, 1)
+            } else {
+                (1, stride)
+            };
+            vec![
+                ConvLayer::load(l.pp("0"), (c_in, mid, 1, s1), true)?,
+                ConvLayer::load(l.pp("1"), (mid, mid, 3, s2), true)?,
+                ConvLayer::load(l.pp("2"), (mid, c_out, 1, 1), false)?,
+            ]
+        } else {
+            vec![
+                ConvLayer::load(l.pp("0"), (c_in, c_out, 3, stride), true)?,
+                ConvLayer::load(l.pp("1"), (c_out, c_out, 3, 1), false)?,
+            ]
+        };
+        let shortcut = if c_in != c_out || stride != 1 {
+            Some(ConvLayer::load(
+                vb.pp("shortcut"),
+                (c_in, c_out, 1, stride),
+                false,
+            )?)
+        } else {
+            None
+        };
+        Ok(Block { layers, shortcut })
+    }
+
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let mut h = x.clone();
+        for layer in &self.layers {
+            h = layer.forward(&h)?;
+        }
+        let residual = match &self.shortcut {
+            Some(s) => s.forward(x)?,
+            None => x.clone(),
+        };
+        (h + residual)?.relu()
+    }
+}
+
+/// ResNet with its classification head.
+pub struct ResNet {
+    stem: ConvLayer,
+    blocks: Vec<Block>,
+    classifier: Linear,
+}
+
+impl ResNet {
+    /// Loads `ResNetForImageClassification` weights (`vb` at the checkpoint's root).
+    pub fn load(vb: VarBuilder, c: &Config, num_labels: usize) -> candle_core::Result<ResNet> {
+        if c.hidden_act != "relu" {
+            candle_core::bail!("ResNet with hidden_act {:?} (only relu)", c.hidden_act);
+        }
+        if !matches!(c.layer_type.as_str(), "basic" | "bottleneck") {
+            candle_core::bail!("ResNet layer_type {:?} (basic or bottleneck)", c.layer_type);
+        }
+        if c.hidden_sizes.is_empty() || c.hidden_sizes.len() != c.depths.len() {
+            candle_core::bail!("config.json: hidden_sizes and depths must have the same length");
+        }
+        let m = vb.pp("resnet");
+        let stem = ConvLayer::load(
+            m.pp("embedder.embedder"),
+            (c.num_channels, c.embedding_size, 7, 2),
+            true,
+        )?;
+        let mut blocks = Vec::new();
+        let mut prev = c.embedding_size;
+        for (i, (&dim, &depth)) in c.hidden_sizes.iter().zip(&c.depths).enumerate() {
+            let s = m.pp(format!("encoder.stages.{i}.layers"));
+            let stride = if i > 0 || c.downsample_in_first_stage {
+                2
+            } else {
+                1
+            };
+            for j in 0..depth {
+                let (c_in, stride) = if j == 0 { (prev, stride) } else { (dim, 1) };
+                blocks.push(Block::load(s.pp(j.to_string()), c, c_in, dim, stride)?);
+            }
+            prev = dim;
+        }
+        Ok(ResNet {
+            stem,
+            blocks,
+            classifier: linear(prev, num_labels, vb.pp("classifier.1"))?,
+        })
+    }
+
+    /// Logits `(N, labels)` of pixel values `(N, 3, H, W)`.
+    pub fn forward(&self, pixels: &Tensor) -> candle_core::Result<Tensor> {
+        let x = self.stem.forward(pixels)?;
+        // MaxPool2d(3, stride 2, padding 1): the input is ReLU output (≥ 0), so zero padding
+        // never wins a window that holds a real value.
+        let mut x = x
+            .pad_with_zeros(D::Minus1, 1, 1)?
+            .pad_with_zeros(D::Minus2, 1, 1)?
+            .max_pool2d_with_stride(3, 2)?;
+        for block in &self.blocks {
+            x = block.forward(&x)?;
+        }
+        let pooled = x.mean(D::Minus1)?.mean(D::Minus1)?;
+        self.classifier.forward(&pooled)
+    }
+}

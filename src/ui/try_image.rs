@@ -1,0 +1,275 @@
+//! The Try tab's image view (image classification, zero-shot image classification): an image
+//! dropped on the view, opened with Open… or pasted is decoded on its own thread (size limits in
+//! [`crate::media`]), shown, and classified; the labels come back as ranked probability bars.
+//! Zero-shot models get a text box for the candidate labels.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, channel};
+
+use eframe::egui::{self, ColorImage, RichText};
+use image::RgbImage;
+
+use super::file_input::{Accept, FileInput, Picked};
+use super::try_tab::ViewRequest;
+use crate::infer::{ImageLabels, ImageRequest, Request, Task};
+use crate::media::{self, IMAGE_EXTENSIONS, MediaError};
+
+/// The longest side of the preview texture (the model gets the full image).
+const PREVIEW_SIDE: u32 = 1024;
+
+/// What the image input accepts.
+pub const IMAGES: Accept = Accept {
+    what: "an image",
+    extensions: &IMAGE_EXTENSIONS,
+};
+
+/// A decoded image: the pixels for the model and a preview for the screen.
+struct Decoded {
+    name: String,
+    image: Arc<RgbImage>,
+    preview: ColorImage,
+}
+
+struct Shown {
+    name: String,
+    image: Arc<RgbImage>,
+    texture: egui::TextureHandle,
+}
+
+/// The image view's state.
+pub struct ImageView {
+    input: FileInput,
+    decoding: Option<Receiver<Result<Decoded, String>>>,
+    shown: Option<Shown>,
+    labels: String,
+    result: Option<ImageLabels>,
+    error: Option<String>,
+}
+
+impl Default for ImageView {
+    fn default() -> ImageView {
+        ImageView {
+            input: FileInput::new(IMAGES),
+            decoding: None,
+            shown: None,
+            labels: "cat, dog, car".into(),
+            result: None,
+            error: None,
+        }
+    }
+}
+
+impl ImageView {
+    /// The labels are here.
+    pub fn on_finished(&mut self, labels: ImageLabels) {
+        self.result = Some(labels);
+        self.error = None;
+    }
+
+    /// The job failed.
+    pub fn on_failed(&mut self, message: &str) {
+        self.error = Some(message.to_string());
+    }
+
+    /// Shows the view for `task`; `busy` while a job runs.
+    pub fn show(&mut self, ui: &mut egui::Ui, task: Task, busy: bool) -> ViewRequest {
+        let zero_shot = task == Task::ZeroShotImageClassification;
+        let area = ui.max_rect();
+        let mut picked = self.input.drop_zone(ui, area);
+        let mut run = false;
+        ui.horizontal(|ui| {
+            if let Some(p) = self.input.open_button(ui) {
+                picked = Some(p);
+            }
+            ui.label(RichText::new("or drop an image anywhere here, or paste one (Ctrl+V)").weak());
+        });
+        if zero_shot {
+            ui.horizontal(|ui| {
+                let label = ui.label("Candidate labels (comma-separated):");
+                let edit = ui
+                    .add(egui::TextEdit::singleline(&mut self.labels).desired_width(320.0))
+                    .labelled_by(label.id);
+                run |= edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                run |= ui
+                    .add_enabled(!busy && self.shown.is_some(), egui::Button::new("Classify"))
+                    .clicked();
+            });
+        }
+        self.input.show_refusal(ui);
+        if let Some(picked) = picked {
+            self.start_decoding(ui.ctx(), picked);
+        }
+        run |= self.poll_decoding(ui.ctx());
+        if self.decoding.is_some() {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Reading the image…");
+            });
+        }
+        if let Some(error) = &self.error {
+            ui.colored_label(ui.visuals().error_fg_color, error);
+        }
+        let Some(shown) = &self.shown else {
+            ui.add_space(24.0);
+            ui.label("No image yet.");
+            return ViewRequest::None;
+        };
+        ui.horizontal_top(|ui| {
+            let size = shown.texture.size_vec2();
+            let scale = (320.0 / size.x.max(size.y)).min(1.0);
+            ui.vertical(|ui| {
+                ui.add(egui::Image::new(&shown.texture).fit_to_exact_size(size * scale));
+                ui.label(
+                    RichText::new(format!(
+                        "{} · {} × {}",
+                        shown.name,
+                        shown.image.width(),
+                        shown.image.height()
+                    ))
+                    .weak()
+                    .small(),
+                );
+            });
+            ui.vertical(|ui| {
+                if busy {
+                    ui.spinner();
+                }
+                if let Some(result) = &self.result {
+                    bars(ui, result);
+                }
+            });
+        });
+        if run && !busy {
+            self.result = None;
+            return ViewRequest::Run(Request::Image(ImageRequest {
+                image: shown.image.clone(),
+                top_k: None,
+                labels: if zero_shot {
+                    self.labels
+                        .split(',')
+                        .map(|l| l.trim().to_string())
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+            }));
+        }
+        ViewRequest::None
+    }
+
+    fn start_decoding(&mut self, ctx: &egui::Context, picked: Picked) {
+        let (tx, rx) = channel();
+        let ctx = ctx.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(decode(picked));
+            ctx.request_repaint();
+        });
+        self.decoding = Some(rx);
+        self.error = None;
+    }
+
+    /// Takes a finished decode; true when a new image is ready to classify.
+    fn poll_decoding(&mut self, ctx: &egui::Context) -> bool {
+        let Some(rx) = &self.decoding else {
+            return false;
+        };
+        let Ok(result) = rx.try_recv() else {
+            return false;
+        };
+        self.decoding = None;
+        match result {
+            Ok(decoded) => {
+                let texture =
+                    ctx.load_texture("try-image", decoded.preview, egui::TextureOptions::LINEAR);
+                self.shown = Some(Shown {
+                    name: decoded.name,
+                    image: decoded.image,
+                    texture,
+                });
+                self.result = None;
+                true
+            }
+            Err(message) => {
+                self.error = Some(message);
+                false
+            }
+        }
+    }
+}
+
+/// Reads and decodes an input (on a background thread).
+fn decode(picked: Picked) -> Result<Decoded, String> {
+    let (name, image) = match picked {
+        Picked::File(path) => {
+            let name = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            let image = media::load_image(&path).map_err(|e| format!("{name}: {e}"))?;
+            (name, image)
+        }
+        Picked::Bytes { name, bytes } => {
+            let image = media::decode_image(&bytes).map_err(|e| format!("{name}: {e}"))?;
+            (name, image)
+        }
+        Picked::Pasted(color) => ("pasted image".to_string(), from_color_image(&color)?),
+    };
+    let preview = preview(&image);
+    Ok(Decoded {
+        name,
+        image: Arc::new(image),
+        preview,
+    })
+}
+
+fn from_color_image(color: &ColorImage) -> Result<RgbImage, String> {
+    let [w, h] = color.size;
+    if (w as u64) * (h as u64) > media::MAX_PIXELS {
+        return Err(MediaError::TooLarge {
+            width: w as u32,
+            height: h as u32,
+        }
+        .to_string());
+    }
+    let rgba: Vec<u8> = color
+        .pixels
+        .iter()
+        .flat_map(|p| p.to_srgba_unmultiplied())
+        .collect();
+    let rgba = image::RgbaImage::from_raw(w as u32, h as u32, rgba)
+        .ok_or_else(|| "the pasted image has no pixels".to_string())?;
+    Ok(media::rgba_to_rgb(&rgba))
+}
+
+fn preview(image: &RgbImage) -> ColorImage {
+    let (w, h) = image.dimensions();
+    let scale = (f64::from(PREVIEW_SIDE) / f64::from(w.max(h))).min(1.0);
+    let small;
+    let shown = if scale < 1.0 {
+        let (pw, ph) = (
+            ((f64::from(w) * scale) as u32).max(1),
+            ((f64::from(h) * scale) as u32).max(1),
+        );
+        small = media::resample::resize(image, pw, ph, media::resample::Filter::Bilinear);
+        &small
+    } else {
+        image
+    };
+    ColorImage::from_rgb(
+        [shown.width() as usize, shown.height() as usize],
+        shown.as_raw(),
+    )
+}
+
+fn bars(ui: &mut egui::Ui, result: &ImageLabels) {
+    for label in &result.labels {
+        ui.horizontal(|ui| {
+            ui.add(
+                egui::ProgressBar::new(label.score)
+                    .desired_width(240.0)
+                    .text(format!("{:.1}%", label.score * 100.0)),
+            );
+            ui.label(&label.label);
+        });
+    }
+}
