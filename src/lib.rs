@@ -12,4 +12,5 @@ pub mod fit;
 pub mod format;
 pub mod hub;
 pub mod infer;
+pub mod media;
 pub mod ui;

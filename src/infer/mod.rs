@@ -8,6 +8,8 @@
 //!   requests and poll its event channel, so they never wait on inference.
 //! - One file per task: [`text_generation`] (GGUF and safetensors causal LMs),
 //!   [`feature_extraction`] (sentence embeddings and similarity).
+//! - [`speech_recognition`] (Whisper ASR) on [`whisper`] (the model) and [`whisper_mel`] (the
+//!   log-mel front end).
 //! - Helpers: [`chat_template`] (minijinja), [`gguf_tokenizer`] (a tokenizer from GGUF metadata),
 //!   [`causal`] (the candle model zoo behind one enum).
 
@@ -22,8 +24,11 @@ pub mod feature_extraction;
 pub mod gguf_tokenizer;
 pub mod pipeline;
 pub mod registry;
+pub mod speech_recognition;
 pub mod text_classification;
 pub mod text_generation;
+pub mod whisper;
+pub mod whisper_mel;
 pub mod worker;
 
 use std::path::PathBuf;
@@ -33,6 +38,7 @@ pub use device::DeviceRequest;
 pub use feature_extraction::{Embedder, EmbeddingOutput, EmbeddingRequest, Pooling};
 pub use pipeline::{CancelToken, Event, Output, Pipeline, Request, RunContext, Waker};
 pub use registry::{ModelFacts, Plan, Task, plan};
+pub use speech_recognition::{Segment, SpeechRecognizer, SpeechRequest, SpeechTask, Transcript};
 pub use text_classification::{EncoderPipeline, Results, TextsRequest};
 pub use text_generation::{
     ChatMessage, GenerationOutput, GenerationParams, GenerationRequest, Prompt, StopReason,

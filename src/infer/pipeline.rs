@@ -11,6 +11,7 @@ use candle_core::Device;
 use super::InferError;
 use super::feature_extraction::{EmbeddingOutput, EmbeddingRequest};
 use super::registry::Plan;
+use super::speech_recognition::{Segment, SpeechRequest, Transcript};
 use super::text_classification::{Results, TextEntities, TextFills, TextLabels, TextsRequest};
 use super::text_generation::{GenerationOutput, GenerationRequest};
 
@@ -50,6 +51,8 @@ pub enum Event {
     Loaded(String),
     /// A piece of streamed text (text generation), already decoded.
     Token(String),
+    /// A finished piece of a transcript (speech recognition), streamed as it is decoded.
+    Segment(Segment),
     /// A job finished (also when cancelled: generation returns what it had).
     Finished(Output),
     /// A job (or the load) failed; the message says why.
@@ -65,6 +68,8 @@ pub enum Request {
     Embed(EmbeddingRequest),
     /// Texts for text classification, token classification or fill-mask.
     Texts(TextsRequest),
+    /// Audio for speech recognition.
+    Transcribe(SpeechRequest),
 }
 
 /// A finished job's typed result.
@@ -81,6 +86,8 @@ pub enum Output {
     TokenClassification(Results<TextEntities>),
     /// Fill-mask: candidates per mask per text.
     FillMask(Results<TextFills>),
+    /// Automatic speech recognition: the transcript with its segments.
+    AutomaticSpeechRecognition(Transcript),
 }
 
 /// Called after every event is sent, so a front end that sleeps between frames (the app)

@@ -32,11 +32,13 @@ pub enum Task {
     Translation,
     /// `summarization`.
     Summarization,
+    /// `automatic-speech-recognition` (Whisper).
+    AutomaticSpeechRecognition,
 }
 
 impl Task {
     /// Every task, in the order the Try tab lists them.
-    pub const ALL: [Task; 8] = [
+    pub const ALL: [Task; 9] = [
         Task::TextGeneration,
         Task::FeatureExtraction,
         Task::SentenceSimilarity,
@@ -45,6 +47,7 @@ impl Task {
         Task::FillMask,
         Task::Translation,
         Task::Summarization,
+        Task::AutomaticSpeechRecognition,
     ];
 
     /// The Hub's pipeline tag.
@@ -58,6 +61,7 @@ impl Task {
             Task::FillMask => "fill-mask",
             Task::Translation => "translation",
             Task::Summarization => "summarization",
+            Task::AutomaticSpeechRecognition => "automatic-speech-recognition",
         }
     }
 
@@ -86,6 +90,9 @@ impl FromStr for Task {
                 "embed" | "embeddings" => Some(Task::FeatureExtraction),
                 "similarity" => Some(Task::SentenceSimilarity),
                 "ner" => Some(Task::TokenClassification),
+                "asr" | "transcribe" | "speech-recognition" => {
+                    Some(Task::AutomaticSpeechRecognition)
+                }
                 _ => None,
             })
             .ok_or_else(|| {
@@ -225,6 +232,10 @@ impl ModelFacts {
             ("ForSequenceClassification", Task::TextClassification),
             ("ForTokenClassification", Task::TokenClassification),
             ("ForMaskedLM", Task::FillMask),
+            (
+                "WhisperForConditionalGeneration",
+                Task::AutomaticSpeechRecognition,
+            ),
         ];
         self.architectures.iter().find_map(|a| {
             heads
@@ -275,6 +286,8 @@ pub enum Backend {
         /// The family.
         family: Family,
     },
+    /// A transformers Whisper checkpoint (`WhisperForConditionalGeneration`).
+    Whisper,
 }
 
 /// GGUF architectures candle-transformers' quantised models load.
@@ -363,6 +376,18 @@ pub fn plan(facts: &ModelFacts, task: Option<Task>) -> Result<Plan, InferError> 
                     facts.architecture_name()
                 ))),
                 _ => Err(not_supported(facts.architecture_name())),
+            }
+        }
+        Task::AutomaticSpeechRecognition => {
+            if facts.model_type.as_deref() == Some("whisper") && facts.has_safetensors() {
+                Ok(Plan {
+                    task,
+                    backend: Backend::Whisper,
+                })
+            } else if facts.model_type.as_deref() == Some("whisper") {
+                Err(not_supported("whisper without safetensors weights".into()))
+            } else {
+                Err(not_supported(facts.architecture_name()))
             }
         }
         _ => Err(not_supported(facts.architecture_name())),
@@ -520,6 +545,27 @@ mod tests {
                 .to_string()
                 .contains("pass --task")
         );
+    }
+
+    #[test]
+    fn whisper_plans_for_speech_recognition() {
+        let mut f = facts(Some("whisper"), &["config.json", "model.safetensors"]);
+        f.architectures = vec!["WhisperForConditionalGeneration".into()];
+        assert_eq!(f.default_task(), Some(Task::AutomaticSpeechRecognition));
+        assert_eq!(plan(&f, None).unwrap().backend, Backend::Whisper);
+        assert_eq!(f.supported_tasks(), vec![Task::AutomaticSpeechRecognition]);
+        assert_eq!(
+            "asr".parse::<Task>().unwrap(),
+            Task::AutomaticSpeechRecognition
+        );
+        f.files = vec!["config.json".into(), "pytorch_model.bin".into()];
+        assert_eq!(
+            plan(&f, None).unwrap_err().to_string(),
+            "not supported yet: whisper without safetensors weights for automatic-speech-recognition"
+        );
+        let mut t5 = facts(Some("t5"), &["config.json", "model.safetensors"]);
+        t5.architectures = vec!["T5ForConditionalGeneration".into()];
+        assert_eq!(t5.default_task(), None);
     }
 
     #[test]

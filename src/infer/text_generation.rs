@@ -185,10 +185,12 @@ impl TextGenerator {
                     description,
                 )
             }
-            Backend::Bert | Backend::Encoder { .. } => Err(InferError::NotSupported {
-                architecture: "bert".into(),
-                task: "text-generation".into(),
-            }),
+            Backend::Bert | Backend::Encoder { .. } | Backend::Whisper => {
+                Err(InferError::NotSupported {
+                    architecture: "bert".into(),
+                    task: "text-generation".into(),
+                })
+            }
         }
     }
 

@@ -16,6 +16,7 @@ use std::time::Duration;
 use super::feature_extraction::Embedder;
 use super::pipeline::{CancelToken, Event, Output, Pipeline, Request, RunContext, Waker};
 use super::registry::{Plan, Task};
+use super::speech_recognition::SpeechRecognizer;
 use super::text_classification::EncoderPipeline;
 use super::text_generation::TextGenerator;
 use super::{DeviceRequest, InferError, device};
@@ -32,6 +33,7 @@ enum Loaded {
     Text(Box<TextGenerator>),
     Embed(Box<Embedder>),
     Encoder(Box<EncoderPipeline>),
+    Speech(Box<SpeechRecognizer>),
 }
 
 impl InferenceWorker {
@@ -142,6 +144,8 @@ fn serve(
                 EncoderPipeline::load(&dir, &plan, &device, &ctx)
                     .map(|p| Loaded::Encoder(Box::new(p)))
             }
+            Task::AutomaticSpeechRecognition => SpeechRecognizer::load(&dir, &plan, &device, &ctx)
+                .map(|p| Loaded::Speech(Box::new(p))),
             task => Err(InferError::NotSupported {
                 architecture: format!("{:?}", plan.backend),
                 task: task.to_string(),
@@ -159,12 +163,16 @@ fn serve(
         Loaded::Text(p) => p.describe(),
         Loaded::Embed(p) => p.describe(),
         Loaded::Encoder(p) => p.describe(),
+        Loaded::Speech(p) => p.describe(),
     }));
     for request in requests {
         let result = match (&mut loaded, request) {
             (Loaded::Text(p), Request::Generate(r)) => p.run(r, &ctx).map(Output::TextGeneration),
             (Loaded::Embed(p), Request::Embed(r)) => p.run(r, &ctx).map(Output::FeatureExtraction),
             (Loaded::Encoder(p), Request::Texts(r)) => p.run(r, &ctx),
+            (Loaded::Speech(p), Request::Transcribe(r)) => {
+                p.run(r, &ctx).map(Output::AutomaticSpeechRecognition)
+            }
             (_, other) => Err(InferError::InvalidInput(format!(
                 "this model was loaded for {}, not for {}",
                 plan.task,
@@ -172,6 +180,7 @@ fn serve(
                     Request::Generate(_) => "text generation",
                     Request::Embed(_) => "embeddings",
                     Request::Texts(_) => "text classification or fill-mask",
+                    Request::Transcribe(_) => "speech recognition",
                 }
             ))),
         };

@@ -8,6 +8,7 @@ use std::sync::mpsc::{Receiver, channel};
 
 use eframe::egui::{self, RichText};
 
+use super::try_audio::AudioView;
 use super::try_chat::ChatView;
 use super::try_embed::EmbedView;
 use super::try_texts::TextsView;
@@ -78,6 +79,7 @@ pub struct TryView {
     chat: ChatView,
     embed: EmbedView,
     texts: TextsView,
+    audio: AudioView,
 }
 
 impl TryView {
@@ -95,6 +97,7 @@ impl TryView {
             chat: ChatView::default(),
             embed: EmbedView::default(),
             texts: TextsView::default(),
+            audio: AudioView::default(),
         }
     }
 
@@ -304,11 +307,13 @@ impl TryView {
                     session.state = SessionState::Ready(description);
                 }
                 Event::Token(piece) => self.chat.on_token(&piece),
+                Event::Segment(segment) => self.audio.on_segment(segment),
                 Event::Finished(output) => {
                     session.busy = false;
                     match output {
                         Output::TextGeneration(g) => self.chat.on_finished(&g),
                         Output::FeatureExtraction(e) => self.embed.on_finished(e),
+                        Output::AutomaticSpeechRecognition(t) => self.audio.on_finished(t),
                         other => self.texts.on_finished(other),
                     }
                 }
@@ -320,6 +325,7 @@ impl TryView {
                         self.chat.on_failed(&message);
                         self.embed.on_failed(&message);
                         self.texts.on_failed(&message);
+                        self.audio.on_failed(&message);
                     }
                 }
             }
@@ -362,6 +368,7 @@ impl TryView {
         let request = match session.task {
             Task::TextGeneration => self.chat.show(ui, session.busy),
             Task::FeatureExtraction | Task::SentenceSimilarity => self.embed.show(ui, session.busy),
+            Task::AutomaticSpeechRecognition => self.audio.show(ui, session.busy),
             task => self.texts.show(ui, task, session.busy),
         };
         let session = self.session.as_mut().expect("shown above");
@@ -372,6 +379,7 @@ impl TryView {
                     self.chat.on_failed(&error.to_string());
                     self.embed.on_failed(&error.to_string());
                     self.texts.on_failed(&error.to_string());
+                    self.audio.on_failed(&error.to_string());
                 } else {
                     session.busy = true;
                 }

@@ -80,7 +80,9 @@ impl TextsView {
                         r.results.iter().for_each(|t| entities(ui, t));
                     }
                     Output::FillMask(r) => r.results.iter().for_each(|t| fills(ui, t)),
-                    Output::TextGeneration(_) | Output::FeatureExtraction(_) => {}
+                    Output::TextGeneration(_)
+                    | Output::FeatureExtraction(_)
+                    | Output::AutomaticSpeechRecognition(_) => {}
                 });
         }
         request
