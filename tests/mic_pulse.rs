@@ -66,7 +66,13 @@ fn the_microphone_records_what_pulseaudio_plays() {
     eprintln!("input devices: {devices:?}");
 
     let recorder = Recorder::start(None, || {}).expect("recording starts");
-    std::thread::sleep(Duration::from_millis(300));
+    // The capture stream takes a moment to run: start playing only once samples arrive.
+    for _ in 0..100 {
+        if recorder.seconds() > 0.2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let wav = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio/speech.wav");
     let played = Command::new(script())
         .arg("play")
@@ -75,7 +81,8 @@ fn the_microphone_records_what_pulseaudio_plays() {
         .status()
         .unwrap();
     assert!(played.success(), "paplay failed");
-    std::thread::sleep(Duration::from_millis(500));
+    // paplay returns once its stream is drained; the monitor and ALSA buffers lag behind.
+    std::thread::sleep(Duration::from_millis(1500));
     assert!(recorder.level() >= 0.0);
     assert!(recorder.error().is_none(), "{:?}", recorder.error());
     let clip = recorder.stop();
@@ -86,6 +93,9 @@ fn the_microphone_records_what_pulseaudio_plays() {
     );
     let recorded = resample_mono(&clip.samples, clip.rate, 16_000).unwrap();
     let source = load_16k_mono(&wav).unwrap().samples;
+    if let Some(dump) = std::env::var_os("HUBBLE_MIC_DUMP") {
+        hubble::media::audio::write_wav(Path::new(&dump), &recorded, 16_000).unwrap();
+    }
     assert!(
         recorded.len() > source.len(),
         "recording shorter than the speech"
