@@ -43,7 +43,7 @@ pids+=($!)
 export DISPLAY=$display
 for _ in $(seq 50); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
 
-target/debug/hubble --offline >"$work/hubble.log" 2>&1 &
+target/debug/hubble --offline --renderer wgpu >"$work/hubble.log" 2>&1 &
 pids+=($!)
 window=$(xdotool search --sync --onlyvisible --name '^Hubble$' | head -1)
 xdotool windowsize "$window" 1400 900 windowmove "$window" 0 0
@@ -56,7 +56,7 @@ xdotool key ctrl+k; sleep 0.3; xdotool type --delay 30 "tiny-whisper"; sleep 2
 xdotool key Return; sleep 3
 xdotool key ctrl+4; sleep 3
 shot audio-try-tab
-click "${LOAD_X:-0}" "${LOAD_Y:-0}" 4
+click "${LOAD_X:-453}" "${LOAD_Y:-185}" 4
 shot audio-loaded
-click "${RECORD_X:-0}" "${RECORD_Y:-0}" 4
+click "${RECORD_X:-561}" "${RECORD_Y:-248}" 4
 shot audio-recording
