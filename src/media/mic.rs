@@ -50,7 +50,6 @@ pub fn input_devices() -> Vec<InputDevice> {
 #[derive(Default)]
 struct Shared {
     samples: Vec<f32>,
-    level: f32,
     error: Option<String>,
 }
 
@@ -98,7 +97,6 @@ impl Recorder {
                 move |data: &Data, _: &_| {
                     let mono = to_mono(data, channels);
                     if let Ok(mut shared) = writer.lock() {
-                        shared.level = level(&mono);
                         let room = max_len.saturating_sub(shared.samples.len());
                         shared.samples.extend(mono.into_iter().take(room));
                     }
@@ -133,9 +131,9 @@ impl Recorder {
         &self.device
     }
 
-    /// The level of the last buffer, 0 (silence, −60 dBFS or less) to 1 (full scale).
+    /// The level of the last 100 ms, 0 (silence, −60 dBFS or less) to 1 (full scale).
     pub fn level(&self) -> f32 {
-        self.shared.lock().map(|s| s.level).unwrap_or(0.0)
+        level(&self.tail(self.rate as usize / 10))
     }
 
     /// Seconds recorded so far.
