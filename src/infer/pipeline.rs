@@ -13,6 +13,7 @@ use super::feature_extraction::{EmbeddingOutput, EmbeddingRequest};
 use super::image_classification::{ImageLabels, ImageRequest};
 use super::registry::Plan;
 use super::seq2seq::{Seq2SeqOutput, Seq2SeqRequest};
+use super::speech_recognition::{Segment, SpeechRequest, Transcript};
 use super::text_classification::{Results, TextEntities, TextFills, TextLabels, TextsRequest};
 use super::text_generation::{GenerationOutput, GenerationRequest};
 
@@ -52,6 +53,8 @@ pub enum Event {
     Loaded(String),
     /// A piece of streamed text (text generation), already decoded.
     Token(String),
+    /// A finished piece of a transcript (speech recognition), streamed as it is decoded.
+    Segment(Segment),
     /// A job finished (also when cancelled: generation returns what it had).
     Finished(Output),
     /// A job (or the load) failed; the message says why.
@@ -71,6 +74,8 @@ pub enum Request {
     Seq2Seq(Seq2SeqRequest),
     /// An image for image classification or zero-shot image classification.
     Image(ImageRequest),
+    /// Audio for speech recognition.
+    Transcribe(SpeechRequest),
 }
 
 /// A finished job's typed result.
@@ -95,6 +100,8 @@ pub enum Output {
     ImageClassification(ImageLabels),
     /// Zero-shot image classification: the candidate labels, ranked.
     ZeroShotImageClassification(ImageLabels),
+    /// Automatic speech recognition: the transcript with its segments.
+    AutomaticSpeechRecognition(Transcript),
 }
 
 /// Called after every event is sent, so a front end that sleeps between frames (the app)

@@ -36,11 +36,13 @@ pub enum Task {
     ImageClassification,
     /// `zero-shot-image-classification`: an image scored against labels the user types.
     ZeroShotImageClassification,
+    /// `automatic-speech-recognition` (Whisper).
+    AutomaticSpeechRecognition,
 }
 
 impl Task {
     /// Every task, in the order the Try tab lists them.
-    pub const ALL: [Task; 10] = [
+    pub const ALL: [Task; 11] = [
         Task::TextGeneration,
         Task::FeatureExtraction,
         Task::SentenceSimilarity,
@@ -51,6 +53,7 @@ impl Task {
         Task::Summarization,
         Task::ImageClassification,
         Task::ZeroShotImageClassification,
+        Task::AutomaticSpeechRecognition,
     ];
 
     /// The Hub's pipeline tag.
@@ -66,6 +69,7 @@ impl Task {
             Task::Summarization => "summarization",
             Task::ImageClassification => "image-classification",
             Task::ZeroShotImageClassification => "zero-shot-image-classification",
+            Task::AutomaticSpeechRecognition => "automatic-speech-recognition",
         }
     }
 
@@ -94,6 +98,9 @@ impl FromStr for Task {
                 "embed" | "embeddings" => Some(Task::FeatureExtraction),
                 "similarity" => Some(Task::SentenceSimilarity),
                 "ner" => Some(Task::TokenClassification),
+                "asr" | "transcribe" | "speech-recognition" => {
+                    Some(Task::AutomaticSpeechRecognition)
+                }
                 _ => None,
             })
             .ok_or_else(|| {
@@ -233,6 +240,10 @@ impl ModelFacts {
             ("ForSequenceClassification", Task::TextClassification),
             ("ForTokenClassification", Task::TokenClassification),
             ("ForMaskedLM", Task::FillMask),
+            (
+                "WhisperForConditionalGeneration",
+                Task::AutomaticSpeechRecognition,
+            ),
             ("ForConditionalGeneration", Task::Translation),
             ("ForImageClassification", Task::ImageClassification),
         ];
@@ -295,6 +306,8 @@ pub enum Backend {
         /// The architecture.
         arch: VisionArch,
     },
+    /// A transformers Whisper checkpoint (`WhisperForConditionalGeneration`).
+    Whisper,
 }
 
 /// The image architectures Hubble runs.
@@ -430,6 +443,18 @@ pub fn plan(facts: &ModelFacts, task: Option<Task>) -> Result<Plan, InferError> 
             _ => Err(not_supported(facts.architecture_name())),
         },
         Task::ImageClassification | Task::ZeroShotImageClassification => plan_vision(facts, task),
+        Task::AutomaticSpeechRecognition => {
+            if facts.model_type.as_deref() == Some("whisper") && facts.has_safetensors() {
+                Ok(Plan {
+                    task,
+                    backend: Backend::Whisper,
+                })
+            } else if facts.model_type.as_deref() == Some("whisper") {
+                Err(not_supported("whisper without safetensors weights".into()))
+            } else {
+                Err(not_supported(facts.architecture_name()))
+            }
+        }
     }
 }
 
@@ -671,6 +696,27 @@ mod tests {
             "zero_shot_image_classification".parse::<Task>().unwrap(),
             Task::ZeroShotImageClassification
         );
+    }
+
+    #[test]
+    fn whisper_plans_for_speech_recognition() {
+        let mut f = facts(Some("whisper"), &["config.json", "model.safetensors"]);
+        f.architectures = vec!["WhisperForConditionalGeneration".into()];
+        assert_eq!(f.default_task(), Some(Task::AutomaticSpeechRecognition));
+        assert_eq!(plan(&f, None).unwrap().backend, Backend::Whisper);
+        assert_eq!(f.supported_tasks(), vec![Task::AutomaticSpeechRecognition]);
+        assert_eq!(
+            "asr".parse::<Task>().unwrap(),
+            Task::AutomaticSpeechRecognition
+        );
+        f.files = vec!["config.json".into(), "pytorch_model.bin".into()];
+        assert_eq!(
+            plan(&f, None).unwrap_err().to_string(),
+            "not supported yet: whisper without safetensors weights for automatic-speech-recognition"
+        );
+        let mut t5 = facts(Some("t5"), &["config.json", "model.safetensors"]);
+        t5.architectures = vec!["T5ForConditionalGeneration".into()];
+        assert_eq!(t5.default_task(), Some(Task::Translation));
     }
 
     #[test]

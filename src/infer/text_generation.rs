@@ -185,12 +185,14 @@ impl TextGenerator {
                     description,
                 )
             }
-            Backend::Bert | Backend::Encoder { .. } | Backend::T5 | Backend::Vision { .. } => {
-                Err(InferError::NotSupported {
-                    architecture: "bert".into(),
-                    task: "text-generation".into(),
-                })
-            }
+            Backend::Bert
+            | Backend::Encoder { .. }
+            | Backend::T5
+            | Backend::Vision { .. }
+            | Backend::Whisper => Err(InferError::NotSupported {
+                architecture: "bert".into(),
+                task: "text-generation".into(),
+            }),
         }
     }
 

@@ -18,6 +18,7 @@ use super::image_classification::ImageClassifier;
 use super::pipeline::{CancelToken, Event, Output, Pipeline, Request, RunContext, Waker};
 use super::registry::{Plan, Task};
 use super::seq2seq::Seq2Seq;
+use super::speech_recognition::SpeechRecognizer;
 use super::text_classification::EncoderPipeline;
 use super::text_generation::TextGenerator;
 use super::zero_shot_image::ZeroShotImage;
@@ -38,6 +39,7 @@ enum Loaded {
     Seq2Seq(Box<Seq2Seq>),
     ImageClassifier(Box<ImageClassifier>),
     ZeroShotImage(Box<ZeroShotImage>),
+    Speech(Box<SpeechRecognizer>),
 }
 
 impl InferenceWorker {
@@ -155,6 +157,8 @@ fn serve(
                 .map(|p| Loaded::ImageClassifier(Box::new(p))),
             Task::ZeroShotImageClassification => ZeroShotImage::load(&dir, &plan, &device, &ctx)
                 .map(|p| Loaded::ZeroShotImage(Box::new(p))),
+            Task::AutomaticSpeechRecognition => SpeechRecognizer::load(&dir, &plan, &device, &ctx)
+                .map(|p| Loaded::Speech(Box::new(p))),
         }
     });
     let mut loaded = match loaded {
@@ -171,6 +175,7 @@ fn serve(
         Loaded::Seq2Seq(p) => p.describe(),
         Loaded::ImageClassifier(p) => p.describe(),
         Loaded::ZeroShotImage(p) => p.describe(),
+        Loaded::Speech(p) => p.describe(),
     }));
     for request in requests {
         let result = match (&mut loaded, request) {
@@ -186,6 +191,9 @@ fn serve(
             }),
             (Loaded::ImageClassifier(p), Request::Image(r)) => p.run(r, &ctx),
             (Loaded::ZeroShotImage(p), Request::Image(r)) => p.run(r, &ctx),
+            (Loaded::Speech(p), Request::Transcribe(r)) => {
+                p.run(r, &ctx).map(Output::AutomaticSpeechRecognition)
+            }
             (_, other) => Err(InferError::InvalidInput(format!(
                 "this model was loaded for {}, not for {}",
                 plan.task,
@@ -195,6 +203,7 @@ fn serve(
                     Request::Texts(_) => "text classification or fill-mask",
                     Request::Seq2Seq(_) => "translation or summarisation",
                     Request::Image(_) => "image classification",
+                    Request::Transcribe(_) => "speech recognition",
                 }
             ))),
         };

@@ -1,5 +1,6 @@
 //! Media files for the Try tab and `hubble run`: images decoded with the `image` crate behind
-//! size limits, and the image processors' preprocessing (Pillow-exact resampling).
+//! size limits, and the image processors' preprocessing (Pillow-exact resampling); audio files,
+//! audio resampling, the microphone and transcripts.
 //!
 //! - [`image`](self::load_image): bytes or a file → an RGB image, refusing decompression bombs
 //!   (dimensions are read from the header before anything is decoded).
@@ -7,8 +8,12 @@
 //! - [`preprocess`]: preprocessor_config.json → resize, center-crop, rescale, normalise → CHW
 //!   floats, equal to transformers' PIL image processors.
 
+pub mod audio;
+pub mod audio_resample;
+pub mod mic;
 pub mod preprocess;
 pub mod resample;
+pub mod transcript;
 
 use std::io::Cursor;
 use std::path::Path;

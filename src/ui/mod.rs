@@ -7,6 +7,7 @@
 
 mod about;
 mod app;
+mod audio_visual;
 mod background;
 mod cache_page;
 mod card_view;
@@ -33,6 +34,7 @@ mod settings;
 mod system_view;
 mod tasks;
 mod toasts;
+mod try_audio;
 mod try_chat;
 mod try_embed;
 mod try_image;
@@ -161,6 +163,9 @@ fn launch(
         "Hubble",
         native,
         Box::new(move |cc| {
+            if let Some(state) = &cc.wgpu_render_state {
+                audio_visual::register(&cc.egui_ctx, state);
+            }
             let settings: Settings = cc
                 .storage
                 .and_then(|s| eframe::get_value(s, settings::STORAGE_KEY))

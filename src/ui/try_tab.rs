@@ -8,6 +8,7 @@ use std::sync::mpsc::{Receiver, channel};
 
 use eframe::egui::{self, RichText};
 
+use super::try_audio::AudioView;
 use super::try_chat::ChatView;
 use super::try_embed::EmbedView;
 use super::try_image::ImageView;
@@ -84,6 +85,7 @@ pub struct TryView {
     texts: TextsView,
     seq2seq: Seq2SeqView,
     image: ImageView,
+    audio: AudioView,
 }
 
 impl TryView {
@@ -104,6 +106,7 @@ impl TryView {
             texts: TextsView::default(),
             seq2seq: Seq2SeqView::default(),
             image: ImageView::default(),
+            audio: AudioView::default(),
         }
     }
 
@@ -326,6 +329,7 @@ impl TryView {
                     Task::Translation | Task::Summarization => self.seq2seq.on_token(&piece),
                     _ => self.chat.on_token(&piece),
                 },
+                Event::Segment(segment) => self.audio.on_segment(segment),
                 Event::Finished(output) => {
                     session.busy = false;
                     match output {
@@ -337,6 +341,7 @@ impl TryView {
                         Output::ImageClassification(r) | Output::ZeroShotImageClassification(r) => {
                             self.image.on_finished(r)
                         }
+                        Output::AutomaticSpeechRecognition(t) => self.audio.on_finished(t),
                         other => self.texts.on_finished(other),
                     }
                 }
@@ -350,6 +355,7 @@ impl TryView {
                         self.texts.on_failed(&message);
                         self.seq2seq.on_failed(&message);
                         self.image.on_failed(&message);
+                        self.audio.on_failed(&message);
                     }
                 }
             }
@@ -399,6 +405,7 @@ impl TryView {
             Task::ImageClassification | Task::ZeroShotImageClassification => {
                 self.image.show(ui, session.task, session.busy)
             }
+            Task::AutomaticSpeechRecognition => self.audio.show(ui, session.busy),
             task => self.texts.show(ui, task, session.busy),
         };
         let session = self.session.as_mut().expect("shown above");
@@ -411,6 +418,7 @@ impl TryView {
                     self.texts.on_failed(&error.to_string());
                     self.seq2seq.on_failed(&error.to_string());
                     self.image.on_failed(&error.to_string());
+                    self.audio.on_failed(&error.to_string());
                 } else {
                     session.busy = true;
                 }

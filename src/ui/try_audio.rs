@@ -1,0 +1,424 @@
+//! The speech-recognition view of the Try tab: audio from the microphone (device picker,
+//! record/stop, level meter) or from a file (path + Open, or dropped on the window), a live
+//! waveform and spectrogram ([`audio_visual`](super::audio_visual)), Whisper's options, and the
+//! transcript streaming in segment by segment with Copy and Save as .txt / .srt.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, channel};
+
+use eframe::egui::{self, RichText};
+
+use super::audio_visual::{self, Picture};
+use super::try_tab::ViewRequest;
+use crate::infer::{Request, Segment, SpeechRequest, SpeechTask, Transcript};
+use crate::media::audio::{EXTENSIONS, TARGET_RATE, load_16k_mono};
+use crate::media::audio_resample::resample_mono;
+use crate::media::mic::{InputDevice, Recorder, input_devices};
+use crate::media::transcript::{clock, to_srt, to_text};
+
+/// Audio ready to transcribe: 16 kHz mono, where it came from, and the file it was read from.
+struct Clip {
+    label: String,
+    samples: Vec<f32>,
+    source: Option<PathBuf>,
+}
+
+/// The speech view's state.
+#[derive(Default)]
+pub struct AudioView {
+    devices: Option<Vec<InputDevice>>,
+    devices_pending: Option<Receiver<Vec<InputDevice>>>,
+    device: Option<String>,
+    recorder: Option<Recorder>,
+    clip: Option<Clip>,
+    clip_pending: Option<Receiver<Result<Clip, String>>>,
+    path: String,
+    language: String,
+    translate: bool,
+    timestamps: bool,
+    segments: Vec<Segment>,
+    result: Option<Transcript>,
+    error: Option<String>,
+    note: Option<String>,
+    save_pending: Option<Receiver<Result<String, String>>>,
+}
+
+impl AudioView {
+    /// A segment of the running transcription arrived.
+    pub fn on_segment(&mut self, segment: Segment) {
+        self.segments.push(segment);
+    }
+
+    /// The transcription finished.
+    pub fn on_finished(&mut self, transcript: Transcript) {
+        self.segments = transcript.segments.clone();
+        self.result = Some(transcript);
+        self.error = None;
+    }
+
+    /// The job failed.
+    pub fn on_failed(&mut self, message: &str) {
+        self.error = Some(message.to_string());
+    }
+
+    /// Shows the view; `busy` while a transcription runs.
+    pub fn show(&mut self, ui: &mut egui::Ui, busy: bool) -> ViewRequest {
+        self.poll(ui.ctx());
+        self.microphone_row(ui);
+        self.file_row(ui);
+        self.picture(ui);
+        let request = self.options_row(ui, busy);
+        if let Some(error) = &self.error {
+            ui.colored_label(ui.visuals().error_fg_color, error);
+        }
+        if let Some(note) = &self.note {
+            ui.label(RichText::new(note).weak());
+        }
+        self.transcript(ui);
+        request
+    }
+
+    fn poll(&mut self, ctx: &egui::Context) {
+        if self.devices.is_none() && self.devices_pending.is_none() {
+            let (tx, rx) = channel();
+            let ctx = ctx.clone();
+            std::thread::spawn(move || {
+                let _ = tx.send(input_devices());
+                ctx.request_repaint();
+            });
+            self.devices_pending = Some(rx);
+        }
+        if let Some(devices) = self
+            .devices_pending
+            .as_ref()
+            .and_then(|rx| rx.try_recv().ok())
+        {
+            self.device = self
+                .device
+                .take()
+                .or_else(|| devices.first().map(|d| d.id.clone()));
+            self.devices = Some(devices);
+            self.devices_pending = None;
+        }
+        if let Some(result) = self.clip_pending.as_ref().and_then(|rx| rx.try_recv().ok()) {
+            self.clip_pending = None;
+            match result {
+                Ok(clip) => {
+                    self.clip = Some(clip);
+                    self.error = None;
+                }
+                Err(message) => self.error = Some(message),
+            }
+        }
+        if let Some(result) = self.save_pending.as_ref().and_then(|rx| rx.try_recv().ok()) {
+            self.save_pending = None;
+            match result {
+                Ok(note) => self.note = Some(note),
+                Err(message) => self.error = Some(message),
+            }
+        }
+        let dropped = ctx.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()));
+        if let Some(path) = dropped {
+            self.path = path.display().to_string();
+            self.open(ctx, path);
+        }
+    }
+
+    fn microphone_row(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal_wrapped(|ui| {
+            let label = ui.label("Microphone");
+            let devices = self.devices.clone().unwrap_or_default();
+            let selected = devices
+                .iter()
+                .find(|d| Some(&d.id) == self.device.as_ref())
+                .map_or("—".to_string(), |d| d.name.clone());
+            ui.add_enabled_ui(self.recorder.is_none(), |ui| {
+                egui::ComboBox::from_id_salt("audio-device")
+                    .selected_text(selected)
+                    .show_ui(ui, |ui| {
+                        for d in &devices {
+                            let name = if d.is_default {
+                                format!("{} (default)", d.name)
+                            } else {
+                                d.name.clone()
+                            };
+                            ui.selectable_value(&mut self.device, Some(d.id.clone()), name);
+                        }
+                    })
+                    .response
+                    .labelled_by(label.id);
+            });
+            if ui
+                .add_enabled(self.recorder.is_none(), egui::Button::new("Refresh"))
+                .on_hover_text("List the input devices again")
+                .clicked()
+            {
+                self.devices = None;
+            }
+            match &self.recorder {
+                None => {
+                    if ui.button("⏺ Record").clicked() {
+                        let ctx = ui.ctx().clone();
+                        match Recorder::start(self.device.as_deref(), move || ctx.request_repaint())
+                        {
+                            Ok(recorder) => {
+                                self.recorder = Some(recorder);
+                                self.error = None;
+                            }
+                            Err(message) => self.error = Some(message),
+                        }
+                    }
+                }
+                Some(recorder) => {
+                    let level = recorder.level();
+                    let seconds = recorder.seconds();
+                    if ui.button("⏹ Stop").clicked() {
+                        self.stop_recording(ui.ctx());
+                    } else {
+                        ui.add(
+                            egui::ProgressBar::new(level)
+                                .desired_width(160.0)
+                                .text(format!("level {:.0}%", level * 100.0)),
+                        );
+                        ui.label(format!("recording {}", clock(seconds)));
+                    }
+                }
+            }
+            if devices.is_empty() && self.devices.is_some() {
+                ui.label(RichText::new("no input device found").weak());
+            }
+        });
+        if let Some(error) = self.recorder.as_ref().and_then(Recorder::error) {
+            ui.colored_label(ui.visuals().error_fg_color, error);
+        }
+    }
+
+    fn stop_recording(&mut self, ctx: &egui::Context) {
+        let Some(recorder) = self.recorder.take() else {
+            return;
+        };
+        let device = recorder.device().to_string();
+        let clip = recorder.stop();
+        self.spawn_clip(ctx, move || {
+            let samples = resample_mono(&clip.samples, clip.rate, TARGET_RATE)?;
+            Ok(Clip {
+                label: format!("recording from {device}"),
+                samples,
+                source: None,
+            })
+        });
+    }
+
+    fn file_row(&mut self, ui: &mut egui::Ui) {
+        let hovering = ui.ctx().input(|i| !i.raw.hovered_files.is_empty());
+        ui.horizontal(|ui| {
+            let label = ui.label("Audio file");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.path)
+                    .hint_text(format!(
+                        "path to a {} file, or drop one here",
+                        EXTENSIONS.join("/")
+                    ))
+                    .desired_width(360.0),
+            )
+            .labelled_by(label.id);
+            if ui
+                .add_enabled(!self.path.trim().is_empty(), egui::Button::new("Open"))
+                .clicked()
+            {
+                let path = PathBuf::from(self.path.trim());
+                self.open(ui.ctx(), path);
+            }
+            if self.clip_pending.is_some() {
+                ui.spinner();
+            }
+        });
+        if hovering {
+            ui.label(RichText::new("Drop the audio file to open it").strong());
+        }
+    }
+
+    fn open(&mut self, ctx: &egui::Context, path: PathBuf) {
+        self.spawn_clip(ctx, move || {
+            let clip = load_16k_mono(&path).map_err(|e| e.to_string())?;
+            Ok(Clip {
+                label: path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |n| n.to_string_lossy().into(),
+                ),
+                samples: clip.samples,
+                source: Some(path),
+            })
+        });
+    }
+
+    /// Decodes or resamples off the UI thread.
+    fn spawn_clip(
+        &mut self,
+        ctx: &egui::Context,
+        work: impl FnOnce() -> Result<Clip, String> + Send + 'static,
+    ) {
+        let (tx, rx) = channel();
+        let ctx = ctx.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(work());
+            ctx.request_repaint();
+        });
+        self.clip_pending = Some(rx);
+    }
+
+    fn picture(&mut self, ui: &mut egui::Ui) {
+        let picture = match (&self.recorder, &self.clip) {
+            (Some(recorder), _) => {
+                let rate = recorder.rate();
+                let tail = recorder.tail((audio_visual::SECONDS * rate as f32) as usize);
+                Picture::from_samples(&tail, rate)
+            }
+            (None, Some(clip)) => Picture::from_samples(&clip.samples, TARGET_RATE),
+            (None, None) => Picture::from_samples(&[], TARGET_RATE),
+        };
+        let width = ui.available_width().min(900.0);
+        let (rect, _) = ui.allocate_exact_size(egui::vec2(width, 180.0), egui::Sense::hover());
+        audio_visual::paint(ui, rect, picture);
+        if let Some(clip) = &self.clip {
+            ui.label(
+                RichText::new(format!(
+                    "{} · {}",
+                    clip.label,
+                    clock(clip.samples.len() as f64 / f64::from(TARGET_RATE))
+                ))
+                .weak(),
+            );
+        }
+    }
+
+    fn options_row(&mut self, ui: &mut egui::Ui, busy: bool) -> ViewRequest {
+        let mut request = ViewRequest::None;
+        ui.horizontal_wrapped(|ui| {
+            let label = ui.label("Language");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.language)
+                    .hint_text("detect")
+                    .desired_width(60.0),
+            )
+            .labelled_by(label.id);
+            ui.checkbox(&mut self.translate, "Translate to English");
+            ui.checkbox(&mut self.timestamps, "Timestamps");
+            let ready = !busy && self.recorder.is_none() && self.clip.is_some();
+            if ui
+                .add_enabled(ready, egui::Button::new("Transcribe"))
+                .clicked()
+                && let Some(clip) = &self.clip
+            {
+                self.segments.clear();
+                self.result = None;
+                self.error = None;
+                self.note = None;
+                let language = self.language.trim();
+                request = ViewRequest::Run(Request::Transcribe(SpeechRequest {
+                    samples: clip.samples.clone(),
+                    language: (!language.is_empty()).then(|| language.to_string()),
+                    task: if self.translate {
+                        SpeechTask::Translate
+                    } else {
+                        SpeechTask::Transcribe
+                    },
+                    timestamps: self.timestamps,
+                }));
+            }
+            if busy {
+                ui.spinner();
+                if ui.button("Stop").clicked() {
+                    request = ViewRequest::Stop;
+                }
+            }
+        });
+        request
+    }
+
+    fn transcript(&mut self, ui: &mut egui::Ui) {
+        if self.segments.is_empty() {
+            return;
+        }
+        ui.separator();
+        if let Some(result) = &self.result {
+            ui.label(
+                RichText::new(format!(
+                    "{} of audio in {:.1} s (real-time factor {:.2}){}",
+                    clock(result.audio_seconds),
+                    result.elapsed_seconds,
+                    result.real_time_factor,
+                    result
+                        .language
+                        .as_ref()
+                        .map(|l| format!(" · language {l}"))
+                        .unwrap_or_default()
+                ))
+                .weak(),
+            );
+        }
+        ui.horizontal(|ui| {
+            if ui.button("Copy").clicked() {
+                let text: Vec<&str> = self.segments.iter().map(|s| s.text.as_str()).collect();
+                ui.ctx().copy_text(text.join(" "));
+                self.note = Some("Transcript copied".into());
+            }
+            for (button, extension) in [("Save .txt", "txt"), ("Save .srt", "srt")] {
+                if ui.button(button).clicked() {
+                    self.save(ui.ctx(), extension);
+                }
+            }
+        });
+        egui::ScrollArea::vertical()
+            .auto_shrink([false, true])
+            .max_height(240.0)
+            .show(ui, |ui| {
+                for segment in &self.segments {
+                    ui.horizontal_wrapped(|ui| {
+                        ui.label(
+                            RichText::new(format!(
+                                "{} → {}",
+                                clock(segment.start),
+                                clock(segment.end)
+                            ))
+                            .monospace()
+                            .weak(),
+                        );
+                        ui.label(&segment.text);
+                    });
+                }
+            });
+    }
+
+    /// Writes the transcript next to the audio file (recordings: in the home folder), off the
+    /// UI thread; the note says where.
+    fn save(&mut self, ctx: &egui::Context, extension: &str) {
+        let base = self
+            .clip
+            .as_ref()
+            .and_then(|c| c.source.clone())
+            .unwrap_or_else(|| {
+                let home = std::env::var_os("HOME").map_or_else(PathBuf::new, PathBuf::from);
+                home.join(format!(
+                    "hubble-recording-{}",
+                    chrono::Local::now().format("%Y%m%d-%H%M%S")
+                ))
+            });
+        let path = base.with_extension(extension);
+        let text = if extension == "srt" {
+            to_srt(&self.segments)
+        } else {
+            to_text(&self.segments)
+        };
+        let (tx, rx) = channel();
+        let ctx = ctx.clone();
+        std::thread::spawn(move || {
+            let result = std::fs::write(&path, text)
+                .map(|()| format!("Saved to {}", path.display()))
+                .map_err(|e| format!("Could not save {}: {e}", path.display()));
+            let _ = tx.send(result);
+            ctx.request_repaint();
+        });
+        self.save_pending = Some(rx);
+    }
+}
