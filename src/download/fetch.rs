@@ -10,7 +10,6 @@
 //! `.incomplete` is not trusted and is restarted from zero.
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -22,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use tokio::sync::watch;
 
+use super::fsutil;
 use super::plan::RemoteFile;
 use super::{Control, DownloadError, DownloadOptions};
 use crate::hub::{HubClient, HubError, HubRequest, RepoId, RepoType};
@@ -109,7 +109,7 @@ impl Shared {
             }
         };
         if let Ok(bytes) = serde_json::to_vec(&state) {
-            let _ = super::fsutil::atomic_write(&self.sidecar, &bytes);
+            let _ = fsutil::atomic_write(&self.sidecar, &bytes);
         }
         *self.last_save.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
     }
@@ -343,7 +343,7 @@ fn trail_hash(shared: &Shared, git_sha1: bool) -> Option<(String, Option<String>
         }
         while hashed < upto {
             let n = (upto - hashed).min(buf.len() as u64) as usize;
-            if shared.file.read_exact_at(&mut buf[..n], hashed).is_err() {
+            if fsutil::read_exact_at(&shared.file, &mut buf[..n], hashed).is_err() {
                 if shared.lock().generation != generation {
                     break; // truncated by a restart: the next round starts over
                 }
@@ -621,13 +621,12 @@ async fn stream_range(
                 Ok(Ok(Some(bytes))) => bytes,
             };
             let take = ((end - pos) as usize).min(bytes.len());
-            shared
-                .file
-                .write_all_at(&bytes[..take], pos)
-                .map_err(|e| DownloadError::Io {
+            fsutil::write_all_at(&shared.file, &bytes[..take], pos).map_err(|e| {
+                DownloadError::Io {
                     path: shared.sidecar.with_extension(""),
                     message: e.to_string(),
-                })?;
+                }
+            })?;
             pos += take as u64;
             {
                 let mut r = shared.lock();
