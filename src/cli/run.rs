@@ -329,14 +329,7 @@ fn print_output(output: &Output, json: bool) -> Result<(), Failure> {
                 println!("{dims} dimensions: [{}, …]", shown.join(", "));
             } else {
                 println!("cosine similarity to {:?}:", e.sentences[0]);
-                let mut ranked: Vec<(usize, f32)> = e.similarity[0]
-                    .iter()
-                    .copied()
-                    .enumerate()
-                    .skip(1)
-                    .collect();
-                ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-                for (i, score) in ranked {
+                for (i, score) in e.ranked_against_first() {
                     println!("  {score:>7.4}  {}", e.sentences[i]);
                 }
             }

@@ -177,14 +177,7 @@ impl Encoder {
 
     /// The labels of config.json's `id2label`, in id order (`LABEL_i` where one is missing).
     pub fn labels(&self, count: usize) -> Vec<String> {
-        let map = self.config.get("id2label").and_then(Value::as_object);
-        (0..count)
-            .map(|i| {
-                map.and_then(|m| m.get(&i.to_string()))
-                    .and_then(Value::as_str)
-                    .map_or_else(|| format!("LABEL_{i}"), str::to_string)
-            })
-            .collect()
+        super::image_classification::labels_for(&self.config, count)
     }
 }
 
@@ -218,14 +211,7 @@ pub fn config_usize(config: &Value, key: &str) -> Option<usize> {
 }
 
 fn load_tokenizer(dir: &Path, max_length: usize) -> Result<Tokenizer, InferError> {
-    let path = dir.join("tokenizer.json");
-    if !path.is_file() {
-        return Err(InferError::MissingFile {
-            what: "tokenizer.json".into(),
-            dir: dir.to_path_buf(),
-        });
-    }
-    let mut tokenizer = Tokenizer::from_file(&path).map_err(|e| InferError::file(&path, e))?;
+    let mut tokenizer = super::read_tokenizer(dir)?;
     tokenizer.with_padding(None);
     tokenizer
         .with_truncation(Some(TruncationParams {

@@ -49,6 +49,19 @@ pub struct EmbeddingOutput {
     pub normalized: bool,
 }
 
+impl EmbeddingOutput {
+    /// The other sentences as (index, similarity to the first), most similar first.
+    pub fn ranked_against_first(&self) -> Vec<(usize, f32)> {
+        let mut ranked: Vec<(usize, f32)> = self
+            .similarity
+            .first()
+            .map(|row| row.iter().copied().enumerate().skip(1).collect())
+            .unwrap_or_default();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        ranked
+    }
+}
+
 /// A loaded BERT sentence encoder.
 pub struct Embedder {
     model: BertModel,
@@ -69,15 +82,7 @@ impl Embedder {
         // SAFETY: read-only mmap of files nobody truncates while loaded (see causal.rs).
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&files, DType::F32, device)? };
         let model = BertModel::load(vb, &config)?;
-        let tokenizer_path = dir.join("tokenizer.json");
-        if !tokenizer_path.is_file() {
-            return Err(InferError::MissingFile {
-                what: "tokenizer.json".into(),
-                dir: dir.to_path_buf(),
-            });
-        }
-        let mut tokenizer = Tokenizer::from_file(&tokenizer_path)
-            .map_err(|e| InferError::file(&tokenizer_path, e))?;
+        let mut tokenizer = super::read_tokenizer(dir)?;
         let max_len = read_json(&dir.join("sentence_bert_config.json"))
             .ok()
             .and_then(|c| c.get("max_seq_length").and_then(|v| v.as_u64()))

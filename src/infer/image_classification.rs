@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::causal::safetensors_files;
 use super::pipeline::{Event, Output, Pipeline, RunContext};
-use super::registry::{Backend, Plan, VisionArch};
+use super::registry::{Plan, VisionArch};
 use super::text_classification::LabelScore;
 use super::{InferError, convnext, device, resnet};
 use crate::media::ImageProcessor;
@@ -172,6 +172,12 @@ pub(crate) fn id2label(config: &Value) -> Vec<String> {
                 .map(|n| n as usize)
         })
         .unwrap_or(2);
+    labels_for(config, count)
+}
+
+/// The first `count` labels of config.json's `id2label` (`LABEL_i` where one is missing).
+pub(crate) fn labels_for(config: &Value, count: usize) -> Vec<String> {
+    let map = config.get("id2label").and_then(Value::as_object);
     (0..count)
         .map(|i| {
             map.and_then(|m| m.get(&i.to_string()))
@@ -191,12 +197,7 @@ impl Pipeline for ImageClassifier {
         device: &Device,
         ctx: &RunContext,
     ) -> Result<ImageClassifier, InferError> {
-        let Backend::Vision { arch } = plan.backend else {
-            return Err(InferError::Model(format!(
-                "{} needs a vision plan, not {:?}",
-                plan.task, plan.backend
-            )));
-        };
+        let arch = plan.vision_arch()?;
         ctx.emit(Event::Status(format!("loading {arch:?} weights")));
         ImageClassifier::load_dir(dir, arch, device)
     }

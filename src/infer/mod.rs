@@ -142,3 +142,15 @@ pub(crate) fn read_json(path: &std::path::Path) -> Result<serde_json::Value, Inf
     let text = std::fs::read_to_string(path).map_err(|e| InferError::file(path, e))?;
     serde_json::from_str(&text).map_err(|e| InferError::file(path, e))
 }
+
+/// `dir/tokenizer.json`, or a "missing file" error naming it.
+pub(crate) fn read_tokenizer(dir: &std::path::Path) -> Result<tokenizers::Tokenizer, InferError> {
+    let path = dir.join("tokenizer.json");
+    if !path.is_file() {
+        return Err(InferError::MissingFile {
+            what: "tokenizer.json".into(),
+            dir: dir.to_path_buf(),
+        });
+    }
+    tokenizers::Tokenizer::from_file(&path).map_err(|e| InferError::file(&path, e))
+}

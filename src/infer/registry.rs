@@ -276,6 +276,31 @@ pub struct Plan {
     pub backend: Backend,
 }
 
+impl Plan {
+    /// The image architecture of a vision plan.
+    pub fn vision_arch(&self) -> Result<VisionArch, InferError> {
+        match self.backend {
+            Backend::Vision { arch } => Ok(arch),
+            _ => Err(self.wrong_backend("a vision")),
+        }
+    }
+
+    /// The encoder family of an encoder plan.
+    pub fn encoder_family(&self) -> Result<Family, InferError> {
+        match self.backend {
+            Backend::Encoder { family } => Ok(family),
+            _ => Err(self.wrong_backend("an encoder")),
+        }
+    }
+
+    fn wrong_backend(&self, wanted: &str) -> InferError {
+        InferError::Model(format!(
+            "{} needs {wanted} plan, not {:?}",
+            self.task, self.backend
+        ))
+    }
+}
+
 /// Which loader a plan uses.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -96,15 +96,7 @@ impl Seq2Seq {
             1.0
         };
         let model = T5ForConditionalGeneration::load(vb, &t5)?;
-        let tokenizer_path = dir.join("tokenizer.json");
-        if !tokenizer_path.is_file() {
-            return Err(InferError::MissingFile {
-                what: "tokenizer.json".into(),
-                dir: dir.to_path_buf(),
-            });
-        }
-        let tokenizer = Tokenizer::from_file(&tokenizer_path)
-            .map_err(|e| InferError::file(&tokenizer_path, e))?;
+        let tokenizer = super::read_tokenizer(dir)?;
         Ok(Seq2Seq {
             model,
             logit_scale: wanted / candle,

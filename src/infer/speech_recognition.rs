@@ -114,15 +114,7 @@ impl SpeechRecognizer {
         let config: WhisperConfig = serde_json::from_value(config_value.clone())
             .map_err(|e| InferError::file(&config_path, e))?;
         let generation = super::read_json(&dir.join("generation_config.json")).ok();
-        let tokenizer_path = dir.join("tokenizer.json");
-        if !tokenizer_path.is_file() {
-            return Err(InferError::MissingFile {
-                what: "tokenizer.json".into(),
-                dir: dir.to_path_buf(),
-            });
-        }
-        let tokenizer = Tokenizer::from_file(&tokenizer_path)
-            .map_err(|e| InferError::file(&tokenizer_path, e))?;
+        let tokenizer = super::read_tokenizer(dir)?;
         let specials = Specials::find(&tokenizer, generation.as_ref())?;
         let ids = |key: &str| -> Vec<u32> {
             generation

@@ -12,7 +12,7 @@ use super::encoder::{Encoder, Family};
 use super::encoder_heads::{Head, HeadKind};
 use super::entities::{Entity, TokenLabel, group_entities};
 use super::pipeline::{Event, Output, Pipeline, RunContext};
-use super::registry::{Backend, Plan, Task};
+use super::registry::{Plan, Task};
 use super::{InferError, device};
 
 /// How many candidates fill-mask returns per mask.
@@ -257,12 +257,7 @@ impl Pipeline for EncoderPipeline {
         device: &Device,
         ctx: &RunContext,
     ) -> Result<EncoderPipeline, InferError> {
-        let Backend::Encoder { family } = plan.backend else {
-            return Err(InferError::Model(format!(
-                "{} needs an encoder plan, not {:?}",
-                plan.task, plan.backend
-            )));
-        };
+        let family = plan.encoder_family()?;
         ctx.emit(Event::Status(format!(
             "loading {} weights",
             family.prefix()

@@ -522,13 +522,10 @@ fn ids_of(value: Option<&serde_json::Value>) -> Vec<u32> {
 }
 
 fn load_tokenizer_json(dir: &Path) -> Result<Option<Tokenizer>, InferError> {
-    let path = dir.join("tokenizer.json");
-    if !path.is_file() {
+    if !dir.join("tokenizer.json").is_file() {
         return Ok(None);
     }
-    Tokenizer::from_file(&path)
-        .map(Some)
-        .map_err(|e| InferError::file(&path, e))
+    super::read_tokenizer(dir).map(Some)
 }
 
 /// Turns ids into text pieces as soon as they decode to whole characters (byte-level BPE can

@@ -14,7 +14,7 @@ use tokenizers::Tokenizer;
 
 use super::image_classification::{ImageLabels, ImageRequest, pixel_tensor, ranked, weights};
 use super::pipeline::{Event, Output, Pipeline, RunContext};
-use super::registry::{Backend, Plan, VisionArch};
+use super::registry::{Plan, VisionArch};
 use super::{InferError, device};
 use crate::media::ImageProcessor;
 
@@ -53,15 +53,7 @@ impl ZeroShotImage {
     ) -> Result<ZeroShotImage, InferError> {
         let config_path = dir.join("config.json");
         let config = super::read_json(&config_path)?;
-        let tokenizer_path = dir.join("tokenizer.json");
-        if !tokenizer_path.is_file() {
-            return Err(InferError::MissingFile {
-                what: "tokenizer.json".into(),
-                dir: dir.to_path_buf(),
-            });
-        }
-        let tokenizer = Tokenizer::from_file(&tokenizer_path)
-            .map_err(|e| InferError::Tokenizer(e.to_string()))?;
+        let tokenizer = super::read_tokenizer(dir)?;
         let processor = ImageProcessor::from_dir(dir)?;
         let vb = weights(dir, device)?;
         let scalar = |name: &str| -> Result<f32, InferError> {
@@ -253,12 +245,7 @@ impl Pipeline for ZeroShotImage {
         device: &Device,
         ctx: &RunContext,
     ) -> Result<ZeroShotImage, InferError> {
-        let Backend::Vision { arch } = plan.backend else {
-            return Err(InferError::Model(format!(
-                "{} needs a vision plan, not {:?}",
-                plan.task, plan.backend
-            )));
-        };
+        let arch = plan.vision_arch()?;
         ctx.emit(Event::Status(format!("loading {arch:?} weights")));
         ZeroShotImage::load_dir(dir, arch, device)
     }

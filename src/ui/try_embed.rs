@@ -5,6 +5,7 @@
 use eframe::egui::{self, Color32, RichText};
 
 use super::try_tab::ViewRequest;
+use super::widgets::nonempty_lines;
 use crate::infer::{EmbeddingOutput, EmbeddingRequest, Request};
 
 /// The similarity view's state.
@@ -48,13 +49,7 @@ impl EmbedView {
                 .desired_width(f32::INFINITY),
         )
         .labelled_by(label.id);
-        let sentences: Vec<String> = self
-            .text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_string)
-            .collect();
+        let sentences = nonempty_lines(&self.text);
         ui.horizontal(|ui| {
             let ready = !busy && !sentences.is_empty();
             if ui
@@ -99,14 +94,7 @@ fn results(ui: &mut egui::Ui, result: &EmbeddingOutput) {
     );
     if result.sentences.len() > 1 {
         ui.heading(format!("Most similar to “{}”", result.sentences[0]));
-        let mut ranked: Vec<(usize, f32)> = result.similarity[0]
-            .iter()
-            .copied()
-            .enumerate()
-            .skip(1)
-            .collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-        for (rank, (i, score)) in ranked.iter().enumerate() {
+        for (rank, (i, score)) in result.ranked_against_first().iter().enumerate() {
             ui.horizontal(|ui| {
                 ui.label(format!("{}.", rank + 1));
                 ui.add(

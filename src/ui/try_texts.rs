@@ -5,6 +5,7 @@
 use eframe::egui::{self, Color32, RichText, text::LayoutJob};
 
 use super::try_tab::ViewRequest;
+use super::widgets::nonempty_lines;
 use crate::infer::text_classification::{TextEntities, TextFills, TextLabels};
 use crate::infer::{Output, Request, Task, TextsRequest};
 
@@ -46,13 +47,7 @@ impl TextsView {
                 .desired_width(f32::INFINITY),
         )
         .labelled_by(label.id);
-        let texts: Vec<String> = self
-            .text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_string)
-            .collect();
+        let texts = nonempty_lines(&self.text);
         ui.horizontal(|ui| {
             let ready = !busy && !texts.is_empty();
             let clicked = ui

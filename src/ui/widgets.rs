@@ -118,3 +118,12 @@ pub fn error_box(ui: &mut egui::Ui, error: &str) -> bool {
         });
     clicked
 }
+
+/// The non-empty lines of a text box, trimmed (one input per line).
+pub fn nonempty_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
