@@ -6,6 +6,8 @@
 mod cli;
 #[path = "support/olah.rs"]
 mod olah;
+#[path = "support/python.rs"]
+mod python;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,6 +16,7 @@ use std::time::{Duration, Instant};
 use cli::{Run, hubble};
 use fixture_hub::{Faults, FixtureHub, HubOptions, Repo, RepoFile};
 use olah::{MirrorRepo, Olah};
+use python::python;
 
 const TINY: &str = "hubble-tests/tiny-model";
 
@@ -60,43 +63,6 @@ fn tree(dir: &Path) -> Vec<String> {
     }
     out.sort();
     out
-}
-
-/// `python3 tests/python/NAME ARGS` → parsed JSON / stdout; `None` when the test is skipped.
-fn python(script: &str, args: &[&str]) -> Option<String> {
-    let ok = Command::new("python3")
-        .args(["-c", "import huggingface_hub"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        if std::env::var("HUBBLE_SKIP_PYTHON").is_ok_and(|v| v == "1") {
-            eprintln!("NOTICE: skipping: python3 with huggingface_hub is not installed");
-            return None;
-        }
-        panic!(
-            "python3 with huggingface_hub==2.4.0 is needed (pip install -r scripts/requirements-test.txt), \
-             or set HUBBLE_SKIP_PYTHON=1"
-        );
-    }
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/python")
-        .join(script);
-    let out = Command::new("python3")
-        .arg(path)
-        .args(args)
-        .env("HF_HUB_DISABLE_TELEMETRY", "1")
-        .env_remove("HF_TOKEN")
-        .env_remove("HF_ENDPOINT")
-        .env_remove("HF_HUB_OFFLINE")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{script} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 #[test]
@@ -171,7 +137,7 @@ fn download_writes_the_huggingface_layout_that_python_reads() {
     ];
     args.extend(names.iter().map(|s| s.to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    if let Some(text) = python("check_cache.py", &args) {
+    if let Some(text) = python("huggingface_hub", "check_cache.py", &args) {
         let py: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(py["warnings"], serde_json::json!([]), "{py}");
         let repo = &py["repos"][0];
@@ -211,6 +177,7 @@ fn python_downloads_are_seen_by_cache_ls_and_offline_download() {
     let home = tempfile::tempdir().unwrap();
     let cache = home.path().join("hub");
     let Some(snapshot) = python(
+        "huggingface_hub",
         "snapshot_download.py",
         &[&hub.url(), cache.to_str().unwrap(), TINY],
     ) else {

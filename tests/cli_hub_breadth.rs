@@ -2,12 +2,12 @@
 
 #[path = "support/cli.rs"]
 mod cli;
-
-use std::path::Path;
-use std::process::Command;
+#[path = "support/python.rs"]
+mod python;
 
 use cli::{hubble, hubble_at};
 use fixture_hub::{FixtureHub, Repo, RepoFile, RepoKind};
+use python::python;
 
 #[test]
 fn revisions_lists_branches_tags_and_commits() {
@@ -47,44 +47,6 @@ fn revisions_lists_branches_tags_and_commits() {
 
     let missing = hubble_at(&hub.url(), &["revisions", "nobody/nothing"], &[]);
     assert_eq!(missing.status, Some(3), "{}", missing.stderr);
-}
-
-/// `python3 tests/python/SCRIPT ARGS` → stdout; `None` (skip) when python3 lacks `module` and
-/// `HUBBLE_SKIP_PYTHON=1`.
-fn python(module: &str, script: &str, args: &[&str]) -> Option<String> {
-    let ok = Command::new("python3")
-        .args(["-c", &format!("import {module}")])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        if std::env::var("HUBBLE_SKIP_PYTHON").is_ok_and(|v| v == "1") {
-            eprintln!("NOTICE: skipping: python3 with {module} is not installed");
-            return None;
-        }
-        panic!(
-            "python3 with {module} is needed (pip install -r scripts/requirements-test.txt), \
-             or set HUBBLE_SKIP_PYTHON=1"
-        );
-    }
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/python")
-        .join(script);
-    let out = Command::new("python3")
-        .arg(path)
-        .args(args)
-        .env("HF_HUB_DISABLE_TELEMETRY", "1")
-        .env_remove("HF_TOKEN")
-        .env_remove("HF_ENDPOINT")
-        .env_remove("HF_HUB_OFFLINE")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{script} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 #[test]
