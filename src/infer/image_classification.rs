@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::causal::safetensors_files;
 use super::pipeline::{Event, Output, Pipeline, RunContext};
 use super::registry::{Plan, VisionArch};
-use super::text_classification::LabelScore;
+use super::text_classification::{LabelScore, ranked};
 use super::{InferError, convnext, device, resnet};
 use crate::media::ImageProcessor;
 use crate::media::preprocess::PixelValues;
@@ -62,21 +62,6 @@ pub(crate) fn weights(dir: &Path, device: &Device) -> Result<VarBuilder<'static>
     let files = safetensors_files(dir)?;
     // SAFETY: the files are not modified while mapped (the cache never rewrites a blob).
     Ok(unsafe { VarBuilder::from_mmaped_safetensors(&files, DType::F32, device)? })
-}
-
-/// Scores sorted high to low, cut to `top_k`.
-pub(crate) fn ranked(labels: &[String], scores: &[f32], top_k: usize) -> Vec<LabelScore> {
-    let mut out: Vec<LabelScore> = labels
-        .iter()
-        .zip(scores)
-        .map(|(label, score)| LabelScore {
-            label: label.clone(),
-            score: *score,
-        })
-        .collect();
-    out.sort_by(|a, b| b.score.total_cmp(&a.score));
-    out.truncate(top_k);
-    out
 }
 
 enum Model {

@@ -34,6 +34,21 @@ pub struct LabelScore {
     pub score: f32,
 }
 
+/// Scores sorted high to low, cut to `top_k`.
+pub(crate) fn ranked(labels: &[String], scores: &[f32], top_k: usize) -> Vec<LabelScore> {
+    let mut out: Vec<LabelScore> = labels
+        .iter()
+        .zip(scores)
+        .map(|(label, score)| LabelScore {
+            label: label.clone(),
+            score: *score,
+        })
+        .collect();
+    out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    out.truncate(top_k);
+    out
+}
+
 /// One text's labels, most likely first.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TextLabels {
@@ -151,19 +166,9 @@ impl EncoderPipeline {
         } else {
             softmax_last_dim(&logits)?
         };
-        let mut labels: Vec<LabelScore> = probs
-            .to_vec1::<f32>()?
-            .into_iter()
-            .zip(&self.labels)
-            .map(|(score, label)| LabelScore {
-                label: label.clone(),
-                score,
-            })
-            .collect();
-        labels.sort_by(|a, b| b.score.total_cmp(&a.score));
         Ok(TextLabels {
             text: text.to_string(),
-            labels,
+            labels: ranked(&self.labels, &probs.to_vec1::<f32>()?, usize::MAX),
         })
     }
 

@@ -12,9 +12,10 @@ use candle_transformers::models::{clip, siglip};
 use serde_json::Value;
 use tokenizers::Tokenizer;
 
-use super::image_classification::{ImageLabels, ImageRequest, pixel_tensor, ranked, weights};
+use super::image_classification::{ImageLabels, ImageRequest, pixel_tensor, weights};
 use super::pipeline::{Event, Output, Pipeline, RunContext};
 use super::registry::{Plan, VisionArch};
+use super::text_classification::ranked;
 use super::{InferError, device};
 use crate::media::ImageProcessor;
 

@@ -4,6 +4,7 @@
 //! worker's waker repaints the window when an event arrives.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, channel};
 
 use eframe::egui::{self, RichText};
@@ -46,8 +47,8 @@ struct Found {
 
 enum Lookup {
     Idle,
-    Pending(Receiver<Result<Box<Found>, String>>),
-    Done(Result<Box<Found>, String>),
+    Pending(Receiver<Result<Arc<Found>, String>>),
+    Done(Result<Arc<Found>, String>),
 }
 
 /// A loaded (or loading) model.
@@ -135,7 +136,8 @@ impl TryView {
                 let message = message.clone();
                 return self.not_available(ui, &message);
             }
-            Lookup::Done(Ok(found)) => found.as_ref().clone(),
+            // A shared handle: the facts and config are not copied every frame.
+            Lookup::Done(Ok(found)) => Arc::clone(found),
         };
         if found.tasks.is_empty() {
             let reason = found
@@ -180,7 +182,7 @@ impl TryView {
                 let hub_cache = hub_cache.to_path_buf();
                 let ctx = ctx.clone();
                 std::thread::spawn(move || {
-                    let _ = tx.send(find(&hub_cache, &repo, &revision).map(Box::new));
+                    let _ = tx.send(find(&hub_cache, &repo, &revision).map(Arc::new));
                     ctx.request_repaint();
                 });
                 self.lookup = Lookup::Pending(rx);
