@@ -10,7 +10,7 @@ zero-shot models, the token ids of each "a photo of {label}" text).
 
 It also writes tests/fixtures/images/preprocess_reference.json: the output tensor of the real
 processors (ViT bilinear 224x224, ConvNeXt crop_pct, CLIP shortest-edge + center crop, SigLIP
-bicubic 224x224) on the real photos, as statistics and a strided sample of values, so the Rust
+bicubic 224x224, BLIP bicubic 224x224 with CLIP's mean/std) on the real photos, as statistics and a strided sample of values, so the Rust
 preprocessing is checked pixel for pixel without committing 600 KB tensors.
 
 The PIL backend of the processors is used on purpose (`*ImageProcessorPil`): it is what
@@ -56,6 +56,8 @@ def processor(kind, side):
                                         crop_size={"height": side, "width": side}, resample=3)
     if kind == "siglip":
         return tf.SiglipImageProcessorPil(size={"height": side, "width": side}, resample=3)
+    if kind == "blip":
+        return tf.BlipImageProcessorPil(size={"height": side, "width": side})
     raise ValueError(kind)
 
 
@@ -190,7 +192,7 @@ def make_preprocess_reference():
         out["photos"][photo] = {
             kind: {"config": processor(kind, 224).to_dict(), "pixel_values": summary(
                 pixels(processor(kind, 224), photo))}
-            for kind in ("vit", "convnext", "clip", "siglip")}
+            for kind in ("vit", "convnext", "clip", "siglip", "blip")}
     for per in out["photos"].values():
         for entry in per.values():
             entry["config"] = {k: v for k, v in entry["config"].items()
