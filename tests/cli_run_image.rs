@@ -1,5 +1,5 @@
-//! `hubble run` on images: image classification and zero-shot classification on the tiny
-//! committed checkpoints, and clear errors (exit 2) for unusable input files.
+//! `hubble run` on images: image classification, zero-shot classification and captions on the
+//! tiny committed checkpoints, and clear errors (exit 2) for unusable input files.
 
 #[path = "support/cli.rs"]
 mod cli;
@@ -129,6 +129,42 @@ fn unusable_inputs_exit_2_with_a_clear_message() {
     assert_eq!(run.status, Some(2));
     assert!(
         run.stderr.contains("pass --labels cat,dog,car"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn captions_a_photo_streamed_and_as_json() {
+    let home = tempfile::tempdir().unwrap();
+    let blip = fixture("tiny/blip");
+    let text = std::fs::read_to_string(Path::new(&blip).join("reference.json")).unwrap();
+    let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let photo = fixture("images/chelsea.png");
+    let base = ["run", "--model-dir", &blip, "--input-file", &photo, "--max-tokens", "8"];
+    let run = hubble(home.path(), &base, &[]).ok();
+    // The model's default task is image-to-text; PyTorch's greedy caption, streamed to stdout.
+    assert_eq!(run.stdout.trim_end(), reference["caption"].as_str().unwrap());
+    assert!(
+        run.stderr.contains("451 × 300 image, 8 tokens"),
+        "{}",
+        run.stderr
+    );
+    let prompt = reference["prompt"].as_str().unwrap();
+    let mut args = base.to_vec();
+    args.extend(["--prompt", prompt, "--json"]);
+    let out = hubble(home.path(), &args, &[]).ok().json();
+    assert_eq!(out["task"], "image-to-text");
+    assert_eq!(out["text"], reference["prompted_caption"]);
+    assert_eq!(out["stop_reason"], "max_tokens");
+    let ids: Vec<u64> = serde_json::from_value(reference["prompted_ids"].clone()).unwrap();
+    let start = reference["prompt_ids"].as_array().unwrap().len();
+    assert_eq!(out["token_ids"], serde_json::to_value(&ids[start..]).unwrap());
+    let run = hubble(home.path(), &["run", "--model-dir", &blip], &[]);
+    assert_eq!(run.status, Some(2));
+    assert!(
+        run.stderr
+            .contains("image-to-text needs an image: pass --input-file IMAGE"),
         "{}",
         run.stderr
     );

@@ -1,11 +1,16 @@
 //! Vision parity with PyTorch transformers on tiny random checkpoints
-//! (`scripts/reference/make_tiny_vision.py`): the whole path from the PNG file through
-//! preprocessor_config.json to the logits, max abs diff ≤ 1e-4 (fp32, CPU).
+//! (`scripts/reference/make_tiny_vision.py`, `make_tiny_blip.py`): the whole path from the PNG
+//! file through preprocessor_config.json to the logits, max abs diff ≤ 1e-4 (fp32, CPU), and
+//! BLIP's greedy captions token for token.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use hubble::infer::registry::{Backend, ModelFacts, Task, plan};
-use hubble::infer::{Device, ImageClassifier, ZeroShotImage};
+use hubble::infer::registry::{Backend, ModelFacts, Task, VisionArch, plan};
+use hubble::infer::{
+    CancelToken, CaptionRequest, Captioner, Device, Event, GenerationParams, ImageClassifier,
+    RunContext, StopReason, Waker, ZeroShotImage,
+};
 use serde_json::Value;
 
 const TOLERANCE: f32 = 1e-4;
@@ -35,7 +40,7 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
-fn vision_arch(dir: &Path, task: Task) -> hubble::infer::registry::VisionArch {
+fn vision_arch(dir: &Path, task: Task) -> VisionArch {
     let facts = ModelFacts::from_dir(dir).unwrap();
     assert_eq!(facts.default_task(), Some(task));
     match plan(&facts, None).unwrap().backend {
@@ -73,4 +78,82 @@ fn zero_shot_models_match_pytorch() {
         assert!(diff <= TOLERANCE, "{name}: {diff}");
         assert!(score_diff <= TOLERANCE, "{name}: {score_diff}");
     }
+}
+
+/// The tiny BLIP captioner (`scripts/reference/make_tiny_blip.py`): the first decoder step's
+/// logits after `[DEC]` and after `[DEC]` + the prompt within 1e-4 of PyTorch, and
+/// `model.generate`'s greedy ids and decoded captions exactly, unconditional and prompted.
+#[test]
+fn blip_captions_match_pytorch() {
+    let (dir, reference) = fixture("blip");
+    assert_eq!(vision_arch(&dir, Task::ImageToText), VisionArch::Blip);
+    let mut model = Captioner::load_dir(&dir, &Device::Cpu).unwrap();
+    let image = Arc::new(photo(&reference));
+    let steps = reference["steps"].as_u64().unwrap() as usize;
+    let prompt = reference["prompt"].as_str().unwrap();
+    let prompt_ids: Vec<u32> = serde_json::from_value(reference["prompt_ids"].clone()).unwrap();
+    assert_eq!(model.prompt_ids(Some(prompt)).unwrap(), prompt_ids);
+    for (ids, key) in [(&prompt_ids[..1], "start_logits"), (&prompt_ids[..], "prompt_logits")] {
+        let logits = model.step_logits(&image, ids).unwrap();
+        let diff = max_diff(&logits, &floats(&reference[key]));
+        eprintln!("blip {key}: max |logit diff| {diff:e}");
+        assert!(diff <= TOLERANCE, "{key}: {diff}");
+    }
+    for (prompt, ids_key, caption_key) in [
+        (None, "greedy_ids", "caption"),
+        (Some(prompt), "prompted_ids", "prompted_caption"),
+    ] {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let ctx = RunContext::new(CancelToken::new(), Some(tx));
+        let request = CaptionRequest {
+            image: image.clone(),
+            prompt: prompt.map(String::from),
+            params: GenerationParams::greedy(steps),
+        };
+        let out = model.caption(&request, &ctx).unwrap();
+        let all: Vec<u32> = serde_json::from_value(reference[ids_key].clone()).unwrap();
+        let start = model.prompt_ids(prompt).unwrap().len();
+        assert_eq!(out.token_ids, all[start..], "{ids_key}");
+        assert_eq!(out.text, reference[caption_key].as_str().unwrap());
+        assert_eq!(out.stop_reason, StopReason::MaxTokens);
+        assert_eq!((out.width, out.height), (451, 300));
+        // The streamed pieces (the prompt first) add up to the caption.
+        drop(ctx);
+        let streamed: String = rx
+            .iter()
+            .filter_map(|e| match e {
+                Event::Token(piece) => Some(piece),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(streamed, out.text);
+        eprintln!("blip caption {:?}", out.text);
+    }
+}
+
+/// The stop button: a cancel after the first streamed piece ends the caption there, marked
+/// cancelled; a cancel before the run starts is an error.
+#[test]
+fn blip_caption_stops_when_cancelled() {
+    let (dir, reference) = fixture("blip");
+    let mut model = Captioner::load_dir(&dir, &Device::Cpu).unwrap();
+    let request = CaptionRequest {
+        image: Arc::new(photo(&reference)),
+        prompt: None,
+        params: GenerationParams::greedy(8),
+    };
+    let (tx, _rx) = std::sync::mpsc::channel();
+    let token = CancelToken::new();
+    let stopper = token.clone();
+    let ctx = RunContext::new(token.clone(), Some(tx))
+        .with_waker(Some(Waker::new(move || stopper.cancel())));
+    let out = model.caption(&request, &ctx).unwrap();
+    assert_eq!(out.stop_reason, StopReason::Cancelled);
+    assert_eq!(out.generated_tokens, 1);
+    let first: u32 = serde_json::from_value(reference["greedy_ids"][1].clone()).unwrap();
+    assert_eq!(out.token_ids, [first]);
+    assert!(matches!(
+        model.caption(&request, &ctx),
+        Err(hubble::infer::InferError::Cancelled)
+    ));
 }

@@ -1,7 +1,8 @@
 //! The Try tab's image view driven through its AccessKit tree (egui_kittest, no GPU): a tiny
 //! ViT classifier cached from the fixtures is loaded, an image file is dropped on the tab
 //! (`RawInput::dropped_files`, as winit delivers it) and the ranked labels appear; a file of
-//! the wrong type and a truncated PNG are refused with a message.
+//! the wrong type and a truncated PNG are refused with a message; the tiny BLIP captioner
+//! writes its caption beside the dropped photo, and with a typed prompt.
 
 #[path = "support/ui.rs"]
 mod ui;
@@ -132,4 +133,29 @@ fn zero_shot_scores_the_typed_labels() {
     wait_for(&mut harness, "the new scores", |h| {
         has(h, "26.5%") && has(h, "25.7%")
     });
+}
+
+#[test]
+fn a_captioner_writes_the_caption_beside_the_image() {
+    let home = tempfile::tempdir().unwrap();
+    let mut harness = loaded(home.path(), "blip", &["tokenizer.json"]);
+    assert!(has(&harness, "Loaded BLIP captioner"), "image-to-text is the default task");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let text = std::fs::read_to_string(fixtures.join("tiny/blip/reference.json")).unwrap();
+    let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
+    drop_file(&mut harness, &fixtures.join("images/chelsea.png"));
+    // PyTorch's 8 greedy tokens; the tab generates more, which continue the same text.
+    let caption = reference["caption"].as_str().unwrap();
+    wait_for(&mut harness, "the caption", |h| has(h, caption));
+    assert!(has(&harness, "chelsea.png · 451 × 300"), "the image is shown");
+    let prompt = "Caption starts with (optional):";
+    harness.get_by_label(prompt).focus();
+    harness.step();
+    harness
+        .get_by_label(prompt)
+        .type_text(reference["prompt"].as_str().unwrap());
+    harness.step();
+    harness.get_by_label("Caption").click();
+    let prompted = reference["prompted_caption"].as_str().unwrap();
+    wait_for(&mut harness, "the prompted caption", |h| has(h, prompted));
 }

@@ -34,8 +34,8 @@ pub struct RunArgs {
     pub revision: Option<String>,
     /// text-generation, feature-extraction, sentence-similarity, text-classification,
     /// token-classification (ner), fill-mask, translation, summarization, image-classification,
-    /// zero-shot-image-classification, automatic-speech-recognition (asr) (default: the model's
-    /// own).
+    /// zero-shot-image-classification, automatic-speech-recognition (asr), image-to-text
+    /// (caption) (default: the model's own).
     #[arg(long)]
     pub task: Option<String>,
     /// The input text; repeat for several sentences (similarity).
@@ -46,6 +46,10 @@ pub struct RunArgs {
     /// recognition).
     #[arg(long, value_name = "FILE")]
     pub input_file: Option<PathBuf>,
+    /// Image-to-text: how the caption starts (BLIP's conditional captioning, e.g.
+    /// "a photography of"); the caption printed includes it.
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: Option<String>,
     /// Candidate labels for zero-shot image classification, comma-separated.
     #[arg(long, value_name = "A,B,C")]
     pub labels: Option<String>,
@@ -61,8 +65,8 @@ pub struct RunArgs {
     /// Most new tokens to generate.
     #[arg(long, default_value_t = 256)]
     pub max_tokens: usize,
-    /// Sampling temperature; 0 is greedy (default: 0.7 for chat, 0 for translation and
-    /// summarisation).
+    /// Sampling temperature; 0 is greedy (default: 0.7 for chat, 0 for translation,
+    /// summarisation and image-to-text).
     #[arg(long)]
     pub temperature: Option<f64>,
     /// Translation / summarisation: the prefix before the input (default: the model's own from
@@ -169,6 +173,12 @@ fn run(config: &HubConfig, args: RunArgs) -> Result<(), Failure> {
             args.top_k,
         )
         .map_err(|e| (run_image::status(&e), e.kind(), e.to_string()))?,
+        Task::ImageToText => run_image::caption_request(
+            args.input_file.as_deref(),
+            args.prompt.as_deref(),
+            decoding_params(&args),
+        )
+        .map_err(|e| (run_image::status(&e), e.kind(), e.to_string()))?,
         task => text_request(&args, task)?,
     };
     let worker = InferenceWorker::spawn(dir, plan, device);
@@ -271,18 +281,24 @@ fn text_request(args: &RunArgs, task: Task) -> Result<Request, Failure> {
         Task::Translation | Task::Summarization => Request::Seq2Seq(Seq2SeqRequest {
             text: inputs.join("\n"),
             prefix: args.prefix.clone(),
-            params: GenerationParams {
-                max_tokens: args.max_tokens,
-                temperature: args.temperature.unwrap_or(0.0),
-                top_p: Some(args.top_p),
-                top_k: args.top_k,
-                repeat_penalty: 1.0,
-                seed: args.seed,
-                ..GenerationParams::default()
-            },
+            params: decoding_params(args),
         }),
         _ => Request::Texts(TextsRequest { texts: inputs }),
     })
+}
+
+/// Sampling for translation, summarisation and captions: greedy unless `--temperature`, no
+/// repeat penalty (transformers' defaults for these models).
+fn decoding_params(args: &RunArgs) -> GenerationParams {
+    GenerationParams {
+        max_tokens: args.max_tokens,
+        temperature: args.temperature.unwrap_or(0.0),
+        top_p: Some(args.top_p),
+        top_k: args.top_k,
+        repeat_penalty: 1.0,
+        seed: args.seed,
+        ..GenerationParams::default()
+    }
 }
 
 fn print_output(output: &Output, json: bool) -> Result<(), Failure> {
@@ -307,6 +323,7 @@ fn print_output(output: &Output, json: bool) -> Result<(), Failure> {
         Output::ImageClassification(r) | Output::ZeroShotImageClassification(r) => {
             run_image::print(r)
         }
+        Output::ImageToText(caption) => run_image::print_caption(caption),
         Output::TextGeneration(g) => {
             println!();
             eprintln!(

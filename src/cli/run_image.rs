@@ -1,12 +1,27 @@
 //! The image tasks of `hubble run`: `--input-file` is decoded as an image (size limits as in the
-//! app), `--labels a,b,c` are the zero-shot candidates, and the ranked labels are printed.
+//! app), `--labels a,b,c` are the zero-shot candidates, and the ranked labels are printed;
+//! image-to-text streams the caption (`--prompt` starts it).
 
 use std::path::Path;
 use std::sync::Arc;
 
+use image::RgbImage;
+
 use super::exit;
 use crate::infer::registry::Task;
-use crate::infer::{ImageLabels, ImageRequest, InferError, Request};
+use crate::infer::{
+    CaptionOutput, CaptionRequest, GenerationParams, ImageLabels, ImageRequest, InferError,
+    Request,
+};
+
+/// `--input-file` decoded as an image for `task`.
+fn load(task: Task, input_file: Option<&Path>) -> Result<Arc<RgbImage>, InferError> {
+    let path = input_file.ok_or_else(|| {
+        InferError::InvalidInput(format!("{task} needs an image: pass --input-file IMAGE"))
+    })?;
+    let image = crate::media::load_image(path).map_err(|e| InferError::file(path, e))?;
+    Ok(Arc::new(image))
+}
 
 /// The request for an image task from `--input-file`, `--labels` and `--top-k`.
 pub fn request(
@@ -15,10 +30,7 @@ pub fn request(
     labels: Option<&str>,
     top_k: Option<usize>,
 ) -> Result<Request, InferError> {
-    let path = input_file.ok_or_else(|| {
-        InferError::InvalidInput(format!("{task} needs an image: pass --input-file IMAGE"))
-    })?;
-    let image = crate::media::load_image(path).map_err(|e| InferError::file(path, e))?;
+    let image = load(task, input_file)?;
     let labels: Vec<String> = labels
         .unwrap_or_default()
         .split(',')
@@ -33,10 +45,36 @@ pub fn request(
         ));
     }
     Ok(Request::Image(ImageRequest {
-        image: Arc::new(image),
+        image,
         top_k,
         labels,
     }))
+}
+
+/// The image-to-text request from `--input-file`, `--prompt` and the sampling flags.
+pub fn caption_request(
+    input_file: Option<&Path>,
+    prompt: Option<&str>,
+    params: GenerationParams,
+) -> Result<Request, InferError> {
+    Ok(Request::Caption(CaptionRequest {
+        image: load(Task::ImageToText, input_file)?,
+        prompt: prompt.map(String::from),
+        params,
+    }))
+}
+
+/// Ends the streamed caption's line and reports the run on stderr.
+pub fn print_caption(caption: &CaptionOutput) {
+    println!();
+    eprintln!(
+        "[{} × {} image, {} tokens at {:.1} tok/s, stop: {:?}]",
+        caption.width,
+        caption.height,
+        caption.generated_tokens,
+        caption.decode_tokens_per_s,
+        caption.stop_reason
+    );
 }
 
 /// Prints the labels, most likely first, as `  97.12%  label`.

@@ -8,13 +8,15 @@
 //!   requests and poll its event channel, so they never wait on inference.
 //! - One file per task: [`text_generation`] (GGUF and safetensors causal LMs),
 //!   [`feature_extraction`] (sentence embeddings and similarity), [`image_classification`]
-//!   (ViT, ConvNeXt, ResNet), [`zero_shot_image`] (CLIP, SigLIP).
+//!   (ViT, ConvNeXt, ResNet), [`zero_shot_image`] (CLIP, SigLIP), [`image_to_text`] (BLIP
+//!   captions, on [`blip`]'s loader for candle-transformers' model).
 //! - Models written here for transformers' weight names: [`distilbert`], [`convnext`], [`resnet`].
 //! - [`speech_recognition`] (Whisper ASR) on [`whisper`] (the model) and [`whisper_mel`] (the
 //!   log-mel front end).
 //! - Helpers: [`chat_template`] (minijinja), [`gguf_tokenizer`] (a tokenizer from GGUF metadata),
 //!   [`causal`] (the candle model zoo behind one enum).
 
+pub mod blip;
 pub mod causal;
 pub mod chat_template;
 pub mod convnext;
@@ -26,6 +28,7 @@ pub mod entities;
 pub mod feature_extraction;
 pub mod gguf_tokenizer;
 pub mod image_classification;
+pub mod image_to_text;
 pub mod pipeline;
 pub mod registry;
 pub mod resnet;
@@ -44,6 +47,7 @@ pub use candle_core::Device;
 pub use device::DeviceRequest;
 pub use feature_extraction::{Embedder, EmbeddingOutput, EmbeddingRequest, Pooling};
 pub use image_classification::{ImageClassifier, ImageLabels, ImageRequest};
+pub use image_to_text::{CaptionOutput, CaptionRequest, Captioner};
 pub use pipeline::{CancelToken, Event, Output, Pipeline, Request, RunContext, Waker};
 pub use registry::{ModelFacts, Plan, Task, plan};
 pub use seq2seq::{Seq2Seq, Seq2SeqOutput, Seq2SeqRequest};

@@ -11,6 +11,7 @@ use candle_core::Device;
 use super::InferError;
 use super::feature_extraction::{EmbeddingOutput, EmbeddingRequest};
 use super::image_classification::{ImageLabels, ImageRequest};
+use super::image_to_text::{CaptionOutput, CaptionRequest};
 use super::registry::Plan;
 use super::seq2seq::{Seq2SeqOutput, Seq2SeqRequest};
 use super::speech_recognition::{Segment, SpeechRequest, Transcript};
@@ -51,7 +52,7 @@ pub enum Event {
     Status(String),
     /// The model is loaded and ready for requests: a short description.
     Loaded(String),
-    /// A piece of streamed text (text generation), already decoded.
+    /// A piece of streamed text (text generation, captions), already decoded.
     Token(String),
     /// A finished piece of a transcript (speech recognition), streamed as it is decoded.
     Segment(Segment),
@@ -76,6 +77,8 @@ pub enum Request {
     Image(ImageRequest),
     /// Audio for speech recognition.
     Transcribe(SpeechRequest),
+    /// An image to caption (image-to-text).
+    Caption(CaptionRequest),
 }
 
 /// A finished job's typed result.
@@ -102,6 +105,8 @@ pub enum Output {
     ZeroShotImageClassification(ImageLabels),
     /// Automatic speech recognition: the transcript with its segments.
     AutomaticSpeechRecognition(Transcript),
+    /// Image-to-text: the caption.
+    ImageToText(CaptionOutput),
 }
 
 /// Called after every event is sent, so a front end that sleeps between frames (the app)

@@ -38,11 +38,13 @@ pub enum Task {
     ZeroShotImageClassification,
     /// `automatic-speech-recognition` (Whisper).
     AutomaticSpeechRecognition,
+    /// `image-to-text`: a caption for an image (BLIP captioners).
+    ImageToText,
 }
 
 impl Task {
     /// Every task, in the order the Try tab lists them.
-    pub const ALL: [Task; 11] = [
+    pub const ALL: [Task; 12] = [
         Task::TextGeneration,
         Task::FeatureExtraction,
         Task::SentenceSimilarity,
@@ -54,6 +56,7 @@ impl Task {
         Task::ImageClassification,
         Task::ZeroShotImageClassification,
         Task::AutomaticSpeechRecognition,
+        Task::ImageToText,
     ];
 
     /// The Hub's pipeline tag.
@@ -70,6 +73,7 @@ impl Task {
             Task::ImageClassification => "image-classification",
             Task::ZeroShotImageClassification => "zero-shot-image-classification",
             Task::AutomaticSpeechRecognition => "automatic-speech-recognition",
+            Task::ImageToText => "image-to-text",
         }
     }
 
@@ -101,6 +105,7 @@ impl FromStr for Task {
                 "asr" | "transcribe" | "speech-recognition" => {
                     Some(Task::AutomaticSpeechRecognition)
                 }
+                "caption" | "image-captioning" => Some(Task::ImageToText),
                 _ => None,
             })
             .ok_or_else(|| {
@@ -190,6 +195,11 @@ impl ModelFacts {
         Ok(facts)
     }
 
+    /// Whether config.json's `architectures` names `architecture`.
+    pub fn has_architecture(&self, architecture: &str) -> bool {
+        self.architectures.iter().any(|a| a == architecture)
+    }
+
     /// Whether a file is present.
     pub fn has(&self, path: &str) -> bool {
         self.files.iter().any(|f| f == path)
@@ -249,6 +259,12 @@ impl ModelFacts {
         ];
         if matches!(self.model_type.as_deref(), Some("clip" | "siglip")) {
             return Some(Task::ZeroShotImageClassification);
+        }
+        let model_type = self.model_type.as_deref().unwrap_or_default();
+        if (model_type == "blip" && self.has_architecture(BLIP_CAPTIONER))
+            || OTHER_CAPTIONERS.contains(&model_type)
+        {
+            return Some(Task::ImageToText);
         }
         self.architectures.iter().find_map(|a| {
             heads
@@ -349,6 +365,8 @@ pub enum VisionArch {
     Clip,
     /// `SiglipModel`.
     Siglip,
+    /// `BlipForConditionalGeneration` (image captioning).
+    Blip,
 }
 
 impl VisionArch {
@@ -360,10 +378,21 @@ impl VisionArch {
             (Task::ImageClassification, "resnet") => Some(VisionArch::ResNet),
             (Task::ZeroShotImageClassification, "clip") => Some(VisionArch::Clip),
             (Task::ZeroShotImageClassification, "siglip") => Some(VisionArch::Siglip),
+            (Task::ImageToText, "blip") => Some(VisionArch::Blip),
             _ => None,
         }
     }
 }
+
+/// The image-to-text architecture Hubble runs: BLIP captioners in the
+/// Salesforce/blip-image-captioning-base/-large layout (config.json with `text_config` and
+/// `vision_config`, a BERT tokenizer.json with `[DEC]`, BlipImageProcessor's
+/// preprocessor_config.json, safetensors).
+pub const BLIP_CAPTIONER: &str = "BlipForConditionalGeneration";
+
+/// `model_type`s of other image-to-text models (BLIP-2, GIT, VisionEncoderDecoder such as
+/// TrOCR, Pix2Struct): planned for image-to-text so the answer is "not supported yet".
+const OTHER_CAPTIONERS: [&str; 4] = ["blip-2", "git", "vision-encoder-decoder", "pix2struct"];
 
 /// GGUF architectures candle-transformers' quantised models load.
 pub const GGUF_ARCHITECTURES: [&str; 5] = ["llama", "qwen2", "qwen3", "phi3", "gemma3"];
@@ -467,7 +496,9 @@ pub fn plan(facts: &ModelFacts, task: Option<Task>) -> Result<Plan, InferError> 
             )),
             _ => Err(not_supported(facts.architecture_name())),
         },
-        Task::ImageClassification | Task::ZeroShotImageClassification => plan_vision(facts, task),
+        Task::ImageClassification | Task::ZeroShotImageClassification | Task::ImageToText => {
+            plan_vision(facts, task)
+        }
         Task::AutomaticSpeechRecognition => {
             if facts.model_type.as_deref() == Some("whisper") && facts.has_safetensors() {
                 Ok(Plan {
@@ -504,8 +535,15 @@ fn plan_vision(facts: &ModelFacts, task: Task) -> Result<Plan, InferError> {
             facts.architecture_name()
         )));
     }
+    // BLIP's other heads (question answering, retrieval) are other tasks.
+    if task == Task::ImageToText
+        && !facts.architectures.is_empty()
+        && !facts.has_architecture(BLIP_CAPTIONER)
+    {
+        return Err(not_supported(facts.architecture_name()));
+    }
     let mut needs = vec!["preprocessor_config.json"];
-    if task == Task::ZeroShotImageClassification {
+    if matches!(task, Task::ZeroShotImageClassification | Task::ImageToText) {
         needs.push("tokenizer.json");
     }
     if let Some(missing) = needs.into_iter().find(|f| !facts.has(f)) {
@@ -721,6 +759,51 @@ mod tests {
             "zero_shot_image_classification".parse::<Task>().unwrap(),
             Task::ZeroShotImageClassification
         );
+    }
+
+    #[test]
+    fn blip_captioners_plan_for_image_to_text_and_other_captioners_do_not() {
+        let files = [
+            "config.json",
+            "model.safetensors",
+            "preprocessor_config.json",
+            "tokenizer.json",
+        ];
+        let mut blip = facts(Some("blip"), &files);
+        blip.architectures = vec![BLIP_CAPTIONER.into()];
+        assert_eq!(blip.default_task(), Some(Task::ImageToText));
+        assert_eq!(
+            plan(&blip, None).unwrap().backend,
+            Backend::Vision {
+                arch: VisionArch::Blip
+            }
+        );
+        assert_eq!(blip.supported_tasks(), vec![Task::ImageToText]);
+        assert_eq!("caption".parse::<Task>().unwrap(), Task::ImageToText);
+        blip.files.retain(|f| f != "tokenizer.json");
+        assert_eq!(
+            plan(&blip, None).unwrap_err().to_string(),
+            "not supported yet: BlipForConditionalGeneration without tokenizer.json for image-to-text"
+        );
+        let mut vqa = facts(Some("blip"), &files);
+        vqa.architectures = vec!["BlipForQuestionAnswering".into()];
+        assert_eq!(
+            plan(&vqa, Some(Task::ImageToText)).unwrap_err().to_string(),
+            "not supported yet: BlipForQuestionAnswering for image-to-text"
+        );
+        for (model_type, architecture) in [
+            ("blip-2", "Blip2ForConditionalGeneration"),
+            ("git", "GitForCausalLM"),
+            ("vision-encoder-decoder", "VisionEncoderDecoderModel"),
+        ] {
+            let mut other = facts(Some(model_type), &files);
+            other.architectures = vec![architecture.into()];
+            assert_eq!(other.default_task(), Some(Task::ImageToText));
+            assert_eq!(
+                plan(&other, None).unwrap_err().to_string(),
+                format!("not supported yet: {architecture} for image-to-text")
+            );
+        }
     }
 
     #[test]

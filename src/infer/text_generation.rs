@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use candle_core::Device;
+use candle_core::{Device, Tensor};
 use candle_core::quantized::gguf_file;
 use candle_transformers::generation::{LogitsProcessor, Sampling};
 use serde::Serialize;
@@ -62,6 +62,20 @@ impl GenerationParams {
             repeat_penalty: 1.0,
             ..GenerationParams::default()
         }
+    }
+
+    /// `logits` with the repeat penalty applied to the last `repeat_last_n` ids of `context`
+    /// (unchanged when the penalty is 1).
+    pub(crate) fn penalize(&self, logits: Tensor, context: &[u32]) -> Result<Tensor, InferError> {
+        if self.repeat_penalty == 1.0 {
+            return Ok(logits);
+        }
+        let start = context.len().saturating_sub(self.repeat_last_n);
+        Ok(candle_transformers::utils::apply_repeat_penalty(
+            &logits,
+            self.repeat_penalty,
+            &context[start..],
+        )?)
     }
 
     pub(crate) fn sampling(&self) -> Sampling {
@@ -415,14 +429,7 @@ impl TextGenerator {
                 stop_reason = StopReason::Cancelled;
                 break;
             }
-            if params.repeat_penalty != 1.0 {
-                let start = context.len().saturating_sub(params.repeat_last_n);
-                logits = candle_transformers::utils::apply_repeat_penalty(
-                    &logits,
-                    params.repeat_penalty,
-                    &context[start..],
-                )?;
-            }
+            logits = params.penalize(logits, &context)?;
             let next = sampler.sample(&logits)?;
             if self.eos_ids.contains(&next) {
                 stop_reason = StopReason::Eos;

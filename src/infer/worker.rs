@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use super::feature_extraction::Embedder;
 use super::image_classification::ImageClassifier;
+use super::image_to_text::Captioner;
 use super::pipeline::{CancelToken, Event, Output, Pipeline, Request, RunContext, Waker};
 use super::registry::{Plan, Task};
 use super::seq2seq::Seq2Seq;
@@ -40,6 +41,7 @@ enum Loaded {
     ImageClassifier(Box<ImageClassifier>),
     ZeroShotImage(Box<ZeroShotImage>),
     Speech(Box<SpeechRecognizer>),
+    Caption(Box<Captioner>),
 }
 
 impl InferenceWorker {
@@ -159,6 +161,9 @@ fn serve(
                 .map(|p| Loaded::ZeroShotImage(Box::new(p))),
             Task::AutomaticSpeechRecognition => SpeechRecognizer::load(&dir, &plan, &device, &ctx)
                 .map(|p| Loaded::Speech(Box::new(p))),
+            Task::ImageToText => {
+                Captioner::load(&dir, &plan, &device, &ctx).map(|p| Loaded::Caption(Box::new(p)))
+            }
         }
     });
     let mut loaded = match loaded {
@@ -176,6 +181,7 @@ fn serve(
         Loaded::ImageClassifier(p) => p.describe(),
         Loaded::ZeroShotImage(p) => p.describe(),
         Loaded::Speech(p) => p.describe(),
+        Loaded::Caption(p) => p.describe(),
     }));
     for request in requests {
         let result = match (&mut loaded, request) {
@@ -194,6 +200,7 @@ fn serve(
             (Loaded::Speech(p), Request::Transcribe(r)) => {
                 p.run(r, &ctx).map(Output::AutomaticSpeechRecognition)
             }
+            (Loaded::Caption(p), Request::Caption(r)) => p.run(r, &ctx).map(Output::ImageToText),
             (_, other) => Err(InferError::InvalidInput(format!(
                 "this model was loaded for {}, not for {}",
                 plan.task,
@@ -204,6 +211,7 @@ fn serve(
                     Request::Seq2Seq(_) => "translation or summarisation",
                     Request::Image(_) => "image classification",
                     Request::Transcribe(_) => "speech recognition",
+                    Request::Caption(_) => "image captioning",
                 }
             ))),
         };

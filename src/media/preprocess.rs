@@ -1,4 +1,4 @@
-//! transformers' image processors (ViT, ConvNeXt/ResNet, CLIP, SigLIP, and any other that
+//! transformers' image processors (ViT, ConvNeXt/ResNet, CLIP, SigLIP, BLIP, and any other that
 //! resizes, center-crops, rescales and normalises) read from preprocessor_config.json.
 //! The steps and their rounding follow the PIL backend: resize in u8 through Pillow's filters,
 //! crop (zero padding when the crop is larger), `u8 as f64 * scale` stored as f32, then
@@ -80,15 +80,17 @@ impl ImageProcessor {
             .trim_end_matches("Pil")
             .to_string();
         let convnext = kind.starts_with("ConvNext");
+        let blip = kind.starts_with("Blip");
         let shortest_default = kind.starts_with("CLIP") || convnext;
         let flag =
             |key: &str, default: bool| json.get(key).and_then(Value::as_bool).unwrap_or(default);
+        let side = if blip { 384 } else { 224 };
         let size = parse_size(json.get("size"), shortest_default)?.unwrap_or(if shortest_default {
-            Size::ShortestEdge(224)
+            Size::ShortestEdge(side)
         } else {
             Size::Exact {
-                height: 224,
-                width: 224,
+                height: side,
+                width: side,
             }
         });
         let resample = json
@@ -123,7 +125,7 @@ impl ImageProcessor {
                 Some(other) => Err(format!("{key} must be three numbers, not {other}")),
             }
         };
-        let (mean_default, std_default) = if kind.starts_with("CLIP") {
+        let (mean_default, std_default) = if kind.starts_with("CLIP") || blip {
             (
                 [0.481_454_66, 0.457_827_5, 0.408_210_73],
                 [0.268_629_54, 0.261_302_6, 0.275_777_1],
@@ -300,6 +302,20 @@ mod tests {
             "image_processor_type": "ConvNextImageProcessor", "size": {"shortest_edge": 224}}))
         .unwrap();
         assert_eq!(convnext.crop_pct, Some(0.875));
+        let blip = ImageProcessor::from_json(&json!({"image_processor_type": "BlipImageProcessor"}))
+            .unwrap();
+        assert_eq!(
+            blip.resize,
+            Some(Size::Exact {
+                height: 384,
+                width: 384
+            })
+        );
+        assert_eq!((blip.filter, blip.center_crop), (Filter::Bicubic, None));
+        assert_eq!(
+            blip.normalize.map(|(mean, _)| mean),
+            Some([0.481_454_66, 0.457_827_5, 0.408_210_73])
+        );
         assert!(ImageProcessor::from_json(&json!({"resample": 0})).is_err());
         assert!(ImageProcessor::from_json(&json!({"size": {"long": 3}})).is_err());
         assert!(ImageProcessor::from_json(&json!({"size": 0})).is_err());

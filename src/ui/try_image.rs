@@ -1,7 +1,8 @@
-//! The Try tab's image view (image classification, zero-shot image classification): an image
-//! dropped on the view, opened with Open… or pasted is decoded on its own thread (size limits in
-//! [`crate::media`]), shown, and classified; the labels come back as ranked probability bars.
-//! Zero-shot models get a text box for the candidate labels.
+//! The Try tab's image view (image classification, zero-shot image classification,
+//! image-to-text): an image dropped on the view, opened with Open… or pasted is decoded on its
+//! own thread (size limits in [`crate::media`]), shown, and classified or captioned; labels
+//! come back as ranked probability bars, a caption streams in beside the image. Zero-shot
+//! models get a text box for the candidate labels, captioners one for the caption's beginning.
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, channel};
@@ -11,7 +12,10 @@ use image::RgbImage;
 
 use super::file_input::{Accept, FileInput, Picked};
 use super::try_tab::ViewRequest;
-use crate::infer::{ImageLabels, ImageRequest, Request, Task};
+use crate::infer::image_to_text::DEFAULT_MAX_TOKENS;
+use crate::infer::{
+    CaptionOutput, CaptionRequest, GenerationParams, ImageLabels, ImageRequest, Request, Task,
+};
 use crate::media::{self, IMAGE_EXTENSIONS, MediaError};
 
 /// The longest side of the preview texture (the model gets the full image).
@@ -43,6 +47,12 @@ pub struct ImageView {
     shown: Option<Shown>,
     labels: String,
     result: Option<ImageLabels>,
+    /// Image-to-text: how the caption starts (may be empty).
+    prompt: String,
+    /// Image-to-text: the caption so far (streamed pieces, then the finished text).
+    caption: Option<String>,
+    /// Image-to-text: tokens, speed and why the last caption stopped.
+    caption_stats: Option<String>,
     error: Option<String>,
 }
 
@@ -54,6 +64,9 @@ impl Default for ImageView {
             shown: None,
             labels: "cat, dog, car".into(),
             result: None,
+            prompt: String::new(),
+            caption: None,
+            caption_stats: None,
             error: None,
         }
     }
@@ -66,6 +79,21 @@ impl ImageView {
         self.error = None;
     }
 
+    /// A streamed piece of the caption.
+    pub fn on_token(&mut self, piece: &str) {
+        self.caption.get_or_insert_default().push_str(piece);
+    }
+
+    /// The caption is finished (its text replaces the streamed pieces).
+    pub fn on_caption(&mut self, caption: &CaptionOutput) {
+        self.caption = Some(caption.text.clone());
+        self.caption_stats = Some(format!(
+            "{} tokens at {:.1} tok/s · {:?}",
+            caption.generated_tokens, caption.decode_tokens_per_s, caption.stop_reason
+        ));
+        self.error = None;
+    }
+
     /// The job failed.
     pub fn on_failed(&mut self, message: &str) {
         self.error = Some(message.to_string());
@@ -74,25 +102,37 @@ impl ImageView {
     /// Shows the view for `task`; `busy` while a job runs.
     pub fn show(&mut self, ui: &mut egui::Ui, task: Task, busy: bool) -> ViewRequest {
         let zero_shot = task == Task::ZeroShotImageClassification;
+        let captioning = task == Task::ImageToText;
         let area = ui.max_rect();
         let mut picked = self.input.drop_zone(ui, area);
         let mut run = false;
+        let mut stop = false;
         ui.horizontal(|ui| {
             if let Some(p) = self.input.open_button(ui) {
                 picked = Some(p);
             }
             ui.label(RichText::new("or drop an image anywhere here, or paste one (Ctrl+V)").weak());
         });
+        let ready = !busy && self.shown.is_some();
         if zero_shot {
+            run |= text_and_button(
+                ui,
+                "Candidate labels (comma-separated):",
+                &mut self.labels,
+                "Classify",
+                ready,
+            );
+        }
+        if captioning {
             ui.horizontal(|ui| {
-                let label = ui.label("Candidate labels (comma-separated):");
-                let edit = ui
-                    .add(egui::TextEdit::singleline(&mut self.labels).desired_width(320.0))
-                    .labelled_by(label.id);
-                run |= edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-                run |= ui
-                    .add_enabled(!busy && self.shown.is_some(), egui::Button::new("Classify"))
-                    .clicked();
+                run |= text_and_button(
+                    ui,
+                    "Caption starts with (optional):",
+                    &mut self.prompt,
+                    "Caption",
+                    ready,
+                );
+                stop = ui.add_enabled(busy, egui::Button::new("Stop")).clicked();
             });
         }
         self.input.show_refusal(ui);
@@ -134,11 +174,31 @@ impl ImageView {
                 if busy {
                     ui.spinner();
                 }
-                if let Some(result) = &self.result {
+                if captioning {
+                    if let Some(caption) = &self.caption {
+                        ui.add(egui::Label::new(RichText::new(caption).size(18.0)).wrap());
+                    }
+                    if let Some(stats) = self.caption_stats.as_ref().filter(|_| !busy) {
+                        ui.label(RichText::new(stats).weak().small());
+                    }
+                } else if let Some(result) = &self.result {
                     bars(ui, result);
                 }
             });
         });
+        if stop {
+            return ViewRequest::Stop;
+        }
+        if run && !busy && captioning {
+            self.caption = None;
+            self.caption_stats = None;
+            let prompt = self.prompt.trim();
+            return ViewRequest::Run(Request::Caption(CaptionRequest {
+                image: shown.image.clone(),
+                prompt: (!prompt.is_empty()).then(|| prompt.to_string()),
+                params: GenerationParams::greedy(DEFAULT_MAX_TOKENS),
+            }));
+        }
         if run && !busy {
             self.result = None;
             return ViewRequest::Run(Request::Image(ImageRequest {
@@ -187,6 +247,8 @@ impl ImageView {
                     texture,
                 });
                 self.result = None;
+                self.caption = None;
+                self.caption_stats = None;
                 true
             }
             Err(message) => {
@@ -259,6 +321,29 @@ fn preview(image: &RgbImage) -> ColorImage {
         [shown.width() as usize, shown.height() as usize],
         shown.as_raw(),
     )
+}
+
+/// A labelled one-line text box and a button in a row; true when the button is clicked or
+/// Enter pressed in the box while `enabled`.
+fn text_and_button(
+    ui: &mut egui::Ui,
+    label: &str,
+    text: &mut String,
+    button: &str,
+    enabled: bool,
+) -> bool {
+    ui.horizontal(|ui| {
+        let label = ui.label(label);
+        let edit = ui
+            .add(egui::TextEdit::singleline(text).desired_width(320.0))
+            .labelled_by(label.id);
+        let entered = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        let clicked = ui
+            .add_enabled(enabled, egui::Button::new(button))
+            .clicked();
+        (entered && enabled) || clicked
+    })
+    .inner
 }
 
 fn bars(ui: &mut egui::Ui, result: &ImageLabels) {

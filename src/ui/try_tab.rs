@@ -329,6 +329,7 @@ impl TryView {
                 }
                 Event::Token(piece) => match session.task {
                     Task::Translation | Task::Summarization => self.seq2seq.on_token(&piece),
+                    Task::ImageToText => self.image.on_token(&piece),
                     _ => self.chat.on_token(&piece),
                 },
                 Event::Segment(segment) => self.audio.on_segment(segment),
@@ -344,6 +345,7 @@ impl TryView {
                             self.image.on_finished(r)
                         }
                         Output::AutomaticSpeechRecognition(t) => self.audio.on_finished(t),
+                        Output::ImageToText(c) => self.image.on_caption(&c),
                         other => self.texts.on_finished(other),
                     }
                 }
@@ -404,7 +406,7 @@ impl TryView {
                 let prefixes = task_prefixes(&found.config, session.task);
                 self.seq2seq.show(ui, session.task, &prefixes, session.busy)
             }
-            Task::ImageClassification | Task::ZeroShotImageClassification => {
+            Task::ImageClassification | Task::ZeroShotImageClassification | Task::ImageToText => {
                 self.image.show(ui, session.task, session.busy)
             }
             Task::AutomaticSpeechRecognition => self.audio.show(ui, session.busy),
