@@ -141,10 +141,21 @@ fn captions_a_photo_streamed_and_as_json() {
     let text = std::fs::read_to_string(Path::new(&blip).join("reference.json")).unwrap();
     let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
     let photo = fixture("images/chelsea.png");
-    let base = ["run", "--model-dir", &blip, "--input-file", &photo, "--max-tokens", "8"];
+    let base = [
+        "run",
+        "--model-dir",
+        &blip,
+        "--input-file",
+        &photo,
+        "--max-tokens",
+        "8",
+    ];
     let run = hubble(home.path(), &base, &[]).ok();
     // The model's default task is image-to-text; PyTorch's greedy caption, streamed to stdout.
-    assert_eq!(run.stdout.trim_end(), reference["caption"].as_str().unwrap());
+    assert_eq!(
+        run.stdout.trim_end(),
+        reference["caption"].as_str().unwrap()
+    );
     assert!(
         run.stderr.contains("451 × 300 image, 8 tokens"),
         "{}",
@@ -159,7 +170,10 @@ fn captions_a_photo_streamed_and_as_json() {
     assert_eq!(out["stop_reason"], "max_tokens");
     let ids: Vec<u64> = serde_json::from_value(reference["prompted_ids"].clone()).unwrap();
     let start = reference["prompt_ids"].as_array().unwrap().len();
-    assert_eq!(out["token_ids"], serde_json::to_value(&ids[start..]).unwrap());
+    assert_eq!(
+        out["token_ids"],
+        serde_json::to_value(&ids[start..]).unwrap()
+    );
     let run = hubble(home.path(), &["run", "--model-dir", &blip], &[]);
     assert_eq!(run.status, Some(2));
     assert!(

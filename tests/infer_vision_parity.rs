@@ -93,7 +93,10 @@ fn blip_captions_match_pytorch() {
     let prompt = reference["prompt"].as_str().unwrap();
     let prompt_ids: Vec<u32> = serde_json::from_value(reference["prompt_ids"].clone()).unwrap();
     assert_eq!(model.prompt_ids(Some(prompt)).unwrap(), prompt_ids);
-    for (ids, key) in [(&prompt_ids[..1], "start_logits"), (&prompt_ids[..], "prompt_logits")] {
+    for (ids, key) in [
+        (&prompt_ids[..1], "start_logits"),
+        (&prompt_ids[..], "prompt_logits"),
+    ] {
         let logits = model.step_logits(&image, ids).unwrap();
         let diff = max_diff(&logits, &floats(&reference[key]));
         eprintln!("blip {key}: max |logit diff| {diff:e}");

@@ -139,15 +139,23 @@ fn zero_shot_scores_the_typed_labels() {
 fn a_captioner_writes_the_caption_beside_the_image() {
     let home = tempfile::tempdir().unwrap();
     let mut harness = loaded(home.path(), "blip", &["tokenizer.json"]);
-    assert!(has(&harness, "Loaded BLIP captioner"), "image-to-text is the default task");
+    assert!(
+        has(&harness, "Loaded BLIP captioner"),
+        "image-to-text is the default task"
+    );
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let text = std::fs::read_to_string(fixtures.join("tiny/blip/reference.json")).unwrap();
     let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
     drop_file(&mut harness, &fixtures.join("images/chelsea.png"));
     // PyTorch's 8 greedy tokens; the tab generates more, which continue the same text.
     let caption = reference["caption"].as_str().unwrap();
-    wait_for(&mut harness, "the caption", |h| has(h, caption));
-    assert!(has(&harness, "chelsea.png · 451 × 300"), "the image is shown");
+    wait_for(&mut harness, "the finished caption", |h| {
+        has(h, caption) && has(h, "tok/s")
+    });
+    assert!(
+        has(&harness, "chelsea.png · 451 × 300"),
+        "the image is shown"
+    );
     let prompt = "Caption starts with (optional):";
     harness.get_by_label(prompt).focus();
     harness.step();

@@ -10,8 +10,7 @@ use image::RgbImage;
 use super::exit;
 use crate::infer::registry::Task;
 use crate::infer::{
-    CaptionOutput, CaptionRequest, GenerationParams, ImageLabels, ImageRequest, InferError,
-    Request,
+    CaptionOutput, CaptionRequest, GenerationParams, ImageLabels, ImageRequest, InferError, Request,
 };
 
 /// `--input-file` decoded as an image for `task`.

@@ -166,14 +166,14 @@ mod tests {
 
     #[test]
     fn bad_values_are_errors_that_name_the_field() {
-        let err = BlipSpec::from_config(&json!({"vision_config": {"image_size": "big"}}))
-            .unwrap_err();
+        let err =
+            BlipSpec::from_config(&json!({"vision_config": {"image_size": "big"}})).unwrap_err();
         assert!(err.contains("vision_config.image_size"), "{err}");
-        let err = BlipSpec::from_config(&json!({"text_config": {"hidden_act": "mish"}}))
-            .unwrap_err();
+        let err =
+            BlipSpec::from_config(&json!({"text_config": {"hidden_act": "mish"}})).unwrap_err();
         assert!(err.contains("\"mish\" is not supported"), "{err}");
-        let err = BlipSpec::from_config(&json!({"text_config": {"num_attention_heads": 7}}))
-            .unwrap_err();
+        let err =
+            BlipSpec::from_config(&json!({"text_config": {"num_attention_heads": 7}})).unwrap_err();
         assert!(err.contains("not a multiple"), "{err}");
         let untied = BlipSpec::from_config(&json!({
             "tie_word_embeddings": false, "text_config": {"tie_word_embeddings": false}}))

@@ -78,8 +78,7 @@ impl Captioner {
     pub fn load_dir(dir: &Path, device: &Device) -> Result<Captioner, InferError> {
         let config_path = dir.join("config.json");
         let config = super::read_json(&config_path)?;
-        let spec =
-            BlipSpec::from_config(&config).map_err(|e| InferError::file(&config_path, e))?;
+        let spec = BlipSpec::from_config(&config).map_err(|e| InferError::file(&config_path, e))?;
         let tokenizer = super::read_tokenizer(dir)?;
         let processor = ImageProcessor::from_dir(dir)?;
         let model = spec.load(weights(dir, device)?)?;

@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::time::Instant;
 
-use candle_core::{Device, Tensor};
 use candle_core::quantized::gguf_file;
+use candle_core::{Device, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
 use serde::Serialize;
 use tokenizers::Tokenizer;

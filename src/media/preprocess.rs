@@ -302,8 +302,9 @@ mod tests {
             "image_processor_type": "ConvNextImageProcessor", "size": {"shortest_edge": 224}}))
         .unwrap();
         assert_eq!(convnext.crop_pct, Some(0.875));
-        let blip = ImageProcessor::from_json(&json!({"image_processor_type": "BlipImageProcessor"}))
-            .unwrap();
+        let blip =
+            ImageProcessor::from_json(&json!({"image_processor_type": "BlipImageProcessor"}))
+                .unwrap();
         assert_eq!(
             blip.resize,
             Some(Size::Exact {

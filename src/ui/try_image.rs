@@ -338,9 +338,7 @@ fn text_and_button(
             .add(egui::TextEdit::singleline(text).desired_width(320.0))
             .labelled_by(label.id);
         let entered = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-        let clicked = ui
-            .add_enabled(enabled, egui::Button::new(button))
-            .clicked();
+        let clicked = ui.add_enabled(enabled, egui::Button::new(button)).clicked();
         (entered && enabled) || clicked
     })
     .inner
