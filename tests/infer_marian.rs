@@ -55,7 +55,7 @@ fn input_ids_match_marian_tokenizer() {
     let reference = reference();
     let tokenizer = MarianTokenizer::load(&fixture()).unwrap();
     let cases = reference["cases"].as_array().unwrap();
-    assert!(cases.len() >= 7);
+    assert!(cases.len() >= 30);
     for case in cases {
         let text = case["text"].as_str().unwrap();
         assert_eq!(tokenizer.encode(text).unwrap(), ids(&case["ids"]), "{text:?}");

@@ -93,7 +93,8 @@ LANGUAGES = [">>de<<", ">>nl<<"]
 # Source pieces left out of vocab.json: the tokenizer must map them to <unk>.
 DROPPED = ["rain", "lease"]
 # What the tokenizer is checked on: a language code, extra and odd whitespace, NFKC (full-width
-# letters, the ﬁ ligature), characters no piece covers, a literal special token, an empty text.
+# letters, the ﬁ ligature), characters no piece covers, literal special tokens, empty and blank
+# texts, other whitespace and combining characters, and the training sentences.
 TEXTS = [
     ">>de<< The cat sat on the mat.",
     "A man is eating food on the table.",
@@ -102,7 +103,12 @@ TEXTS = [
     "The ﬁsh café in Zürich 日本 ok",
     ">>nl<<Please close the window </s> now",
     "",
-]
+    "Line one\nline two\r\n\u00a0and\u2003spaces\u3000here",
+    "Cafe\u0301 na\u0308ive \U0001F600 <pad> <unk>",
+    ">>xx<< unknown code >>de<< inside",
+    ">>de<<</s>",
+    "   ",
+] + SOURCE
 STEPS = 8
 # Tied random models soon repeat one token under greedy decoding (the input embedding wins), so
 # the seed with the most varied greedy output among these is used; the teacher-forced German

@@ -245,6 +245,7 @@ impl ModelFacts {
                 Task::AutomaticSpeechRecognition,
             ),
             ("ForConditionalGeneration", Task::Translation),
+            ("MarianMTModel", Task::Translation),
             ("ForImageClassification", Task::ImageClassification),
         ];
         if matches!(self.model_type.as_deref(), Some("clip" | "siglip")) {
