@@ -58,7 +58,11 @@ fn input_ids_match_marian_tokenizer() {
     assert!(cases.len() >= 30);
     for case in cases {
         let text = case["text"].as_str().unwrap();
-        assert_eq!(tokenizer.encode(text).unwrap(), ids(&case["ids"]), "{text:?}");
+        assert_eq!(
+            tokenizer.encode(text).unwrap(),
+            ids(&case["ids"]),
+            "{text:?}"
+        );
     }
 }
 
@@ -68,7 +72,11 @@ fn decoded_texts_match_marian_tokenizer() {
     let tokenizer = MarianTokenizer::load(&fixture()).unwrap();
     for case in reference["decodes"].as_array().unwrap() {
         let ids = ids(&case["ids"]);
-        assert_eq!(tokenizer.decode(&ids), case["text"].as_str().unwrap(), "{ids:?}");
+        assert_eq!(
+            tokenizer.decode(&ids),
+            case["text"].as_str().unwrap(),
+            "{ids:?}"
+        );
     }
 }
 
@@ -141,7 +149,10 @@ fn streamed_pieces_make_the_text_and_sampling_is_seeded() {
             })
             .collect();
         assert_eq!(streamed, out.text);
-        assert!(!out.token_ids.contains(&pad), "the pad token is never generated");
+        assert!(
+            !out.token_ids.contains(&pad),
+            "the pad token is never generated"
+        );
         out.token_ids
     };
     let a = run(1);

@@ -142,7 +142,11 @@ fn candle_config(config: &Value) -> Result<Config, ConfigError> {
         }
     }
     for key in ["eos_token_id", "forced_eos_token_id"] {
-        if let Some(first) = obj.get(key).and_then(Value::as_array).map(|a| a.first().cloned()) {
+        if let Some(first) = obj
+            .get(key)
+            .and_then(Value::as_array)
+            .map(|a| a.first().cloned())
+        {
             obj.insert(key.into(), first.unwrap_or(Value::Null));
         }
     }
@@ -161,7 +165,9 @@ fn candle_config(config: &Value) -> Result<Config, ConfigError> {
         ));
     }
     if obj.get("tie_word_embeddings").and_then(Value::as_bool) == Some(false) {
-        return Err(ConfigError::Unsupported("an untied output projection".into()));
+        return Err(ConfigError::Unsupported(
+            "an untied output projection".into(),
+        ));
     }
     if config
         .decoder_vocab_size
@@ -171,7 +177,7 @@ fn candle_config(config: &Value) -> Result<Config, ConfigError> {
             "decoder_vocab_size differs from vocab_size with shared embeddings".into(),
         ));
     }
-    let heads_fit = |heads: usize| heads > 0 && config.d_model % heads == 0;
+    let heads_fit = |heads: usize| heads > 0 && config.d_model.is_multiple_of(heads);
     if !heads_fit(config.encoder_attention_heads) || !heads_fit(config.decoder_attention_heads) {
         return Err(ConfigError::Invalid(
             "d_model is not a multiple of the attention heads".into(),

@@ -79,7 +79,10 @@ impl MarianTokenizer {
         };
         let unk = token("unk_token", "<unk>");
         let unk_id = *vocab.get(&unk).ok_or_else(|| {
-            InferError::file(&dir.join("vocab.json"), format!("{unk} is not in the vocabulary"))
+            InferError::file(
+                &dir.join("vocab.json"),
+                format!("{unk} is not in the vocabulary"),
+            )
         })?;
         let id_of = |t: &str| vocab.get(t).copied().unwrap_or(unk_id);
         let eos = token("eos_token", "</s>");
@@ -151,13 +154,16 @@ impl MarianTokenizer {
     /// The text of `ids`, special tokens skipped.
     pub fn decode(&self, ids: &[u32]) -> String {
         let special_ids: HashSet<u32> = self.specials.iter().map(|(_, id)| *id).collect();
-        let tokens = ids
-            .iter()
-            .filter(|id| !special_ids.contains(id))
-            .map(|id| match self.pieces.get(id) {
-                Some(piece) => piece.as_str(),
-                None => self.decoding.piece(*id as usize).unwrap_or(self.unk.as_str()),
-            });
+        let tokens =
+            ids.iter()
+                .filter(|id| !special_ids.contains(id))
+                .map(|id| match self.pieces.get(id) {
+                    Some(piece) => piece.as_str(),
+                    None => self
+                        .decoding
+                        .piece(*id as usize)
+                        .unwrap_or(self.unk.as_str()),
+                });
         // A token spelled like a special token is not joined by SentencePiece but kept,
         // followed by a space (transformers' `convert_tokens_to_string`).
         let mut text = String::new();
@@ -287,7 +293,10 @@ mod tests {
 
     #[test]
     fn language_codes_split_off_the_front_only() {
-        assert_eq!(split_language_code(">>de<< Hallo"), (Some(">>de<<"), " Hallo"));
+        assert_eq!(
+            split_language_code(">>de<< Hallo"),
+            (Some(">>de<<"), " Hallo")
+        );
         assert_eq!(split_language_code(">>fr<<x<<y"), (Some(">>fr<<"), "x<<y"));
         assert_eq!(split_language_code("a >>de<<"), (None, "a >>de<<"));
         assert_eq!(split_language_code(">>open"), (None, ">>open"));

@@ -192,9 +192,20 @@ mod tests {
             (&[0x08, 0x80], WireError::Truncated { offset: 2 }),
             (&[0x12, 5, b'a'], WireError::Truncated { offset: 3 }),
             (&[0x1d, 1, 2], WireError::Truncated { offset: 3 }),
-            (&[0x0b], WireError::BadKey { key: 0x0b, offset: 0 }),
+            (
+                &[0x0b],
+                WireError::BadKey {
+                    key: 0x0b,
+                    offset: 0,
+                },
+            ),
             (&[0x00, 0x01], WireError::BadKey { key: 0, offset: 0 }),
-            (&[0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], WireError::Overlong { offset: 1 }),
+            (
+                &[
+                    0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                ],
+                WireError::Overlong { offset: 1 },
+            ),
         ];
         for (buf, want) in cases {
             assert_eq!(all(buf).unwrap_err(), want, "{buf:?}");

@@ -466,11 +466,14 @@ pub fn plan(facts: &ModelFacts, task: Option<Task>) -> Result<Plan, InferError> 
                 facts.architecture_name()
             ))),
             Some("marian") if task == Task::Translation => {
-                match ["source.spm", "vocab.json"].into_iter().find(|f| !facts.has(f)) {
+                match ["source.spm", "vocab.json"]
+                    .into_iter()
+                    .find(|f| !facts.has(f))
+                {
                     Some(missing) => Err(not_supported(format!("Marian without {missing}"))),
-                    None if !facts.has_safetensors() => Err(not_supported(
-                        "Marian without safetensors weights".into(),
-                    )),
+                    None if !facts.has_safetensors() => {
+                        Err(not_supported("Marian without safetensors weights".into()))
+                    }
                     None => Ok(Plan {
                         task,
                         backend: Backend::Marian,
@@ -758,7 +761,13 @@ mod tests {
 
     #[test]
     fn marian_plans_for_translation_with_its_sentencepiece_files() {
-        let files = ["config.json", "model.safetensors", "source.spm", "target.spm", "vocab.json"];
+        let files = [
+            "config.json",
+            "model.safetensors",
+            "source.spm",
+            "target.spm",
+            "vocab.json",
+        ];
         let mut f = facts(Some("marian"), &files);
         f.architectures = vec!["MarianMTModel".into()];
         assert_eq!(plan(&f, None).unwrap().backend, Backend::Marian);
@@ -768,7 +777,12 @@ mod tests {
             plan(&f, None).unwrap_err().to_string(),
             "not supported yet: Marian without vocab.json for translation"
         );
-        f.files = vec!["config.json".into(), "pytorch_model.bin".into(), "source.spm".into(), "vocab.json".into()];
+        f.files = vec![
+            "config.json".into(),
+            "pytorch_model.bin".into(),
+            "source.spm".into(),
+            "vocab.json".into(),
+        ];
         assert_eq!(
             plan(&f, None).unwrap_err().to_string(),
             "not supported yet: Marian without safetensors weights for translation"

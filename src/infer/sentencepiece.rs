@@ -294,11 +294,7 @@ impl SentencePieceModel {
     /// `<unk>` is its surface, a piece this model lacks is kept as it is, byte pieces join into
     /// UTF-8, `▁` is a space and the first one (the dummy prefix) is dropped.
     pub fn decode_pieces<S: AsRef<str>>(&self, pieces: &[S]) -> String {
-        let ids: HashMap<&str, &Piece> = self
-            .pieces
-            .iter()
-            .map(|p| (p.text.as_str(), p))
-            .collect();
+        let ids: HashMap<&str, &Piece> = self.pieces.iter().map(|p| (p.text.as_str(), p)).collect();
         let mut out = String::new();
         let mut bytes = Vec::new();
         let mut at_start = true;
@@ -396,7 +392,11 @@ fn check_charsmap(blob: &[u8]) -> Result<(), SpmError> {
     let label = |unit: usize| unit & ((1 << 31) | 0xff);
     let has_leaf = |unit: usize| (unit >> 8) & 1 == 1;
     let value = |unit: usize| unit & ((1 << 31) - 1);
-    let unit_at = |i: usize| trie.get(i).copied().ok_or_else(|| bad("a node is outside the trie"));
+    let unit_at = |i: usize| {
+        trie.get(i)
+            .copied()
+            .ok_or_else(|| bad("a node is outside the trie"))
+    };
     let mut stack = vec![offset(unit_at(0)?)];
     let mut seen = HashSet::new();
     while let Some(node) = stack.pop() {
@@ -483,16 +483,13 @@ mod tests {
             .unwrap()
             .to_tokenizer()
             .unwrap();
-        let tokens = |text: &str| {
-            tokenizer
-                .encode(text, false)
-                .unwrap()
-                .get_tokens()
-                .to_vec()
-        };
+        let tokens = |text: &str| tokenizer.encode(text, false).unwrap().get_tokens().to_vec();
         // Extra spaces collapse, the dummy prefix is added, unknown runs are fused, and the
         // control and unknown pieces' own text is not matched.
-        assert_eq!(tokens("  ab   cab "), ["\u{2581}ab", "\u{2581}", "c", "a", "b"]);
+        assert_eq!(
+            tokens("  ab   cab "),
+            ["\u{2581}ab", "\u{2581}", "c", "a", "b"]
+        );
         assert_eq!(tokens("xyz b"), ["\u{2581}", "xyz", "\u{2581}", "b"]);
         assert_eq!(tokens("</s>"), ["\u{2581}", "</s>"]);
         assert!(tokens("   ").is_empty());
@@ -502,7 +499,14 @@ mod tests {
     fn decodes_pieces_like_sentencepiece() {
         let model = SentencePieceModel::parse(&tiny()).unwrap();
         let text = model.decode_pieces(&[
-            "\u{2581}ab", "</s>", "\u{2581}", "c", "<unk>", "<0x41>", ">>de<<", "\u{2581}ab",
+            "\u{2581}ab",
+            "</s>",
+            "\u{2581}",
+            "c",
+            "<unk>",
+            "<0x41>",
+            ">>de<<",
+            "\u{2581}ab",
             "\u{2581}a",
         ]);
         // `▁a` is no piece of this model, so it stays as it is.
@@ -519,7 +523,10 @@ mod tests {
             }
         }
         let err = SentencePieceModel::parse(&good[..good.len() - 3]).unwrap_err();
-        assert!(matches!(err, SpmError::Wire(WireError::Truncated { .. })), "{err}");
+        assert!(
+            matches!(err, SpmError::Wire(WireError::Truncated { .. })),
+            "{err}"
+        );
         assert!(matches!(
             SentencePieceModel::parse(b"\xff\xff\xff"),
             Err(SpmError::Wire(_))
@@ -531,7 +538,12 @@ mod tests {
             Err(SpmError::Invalid(_))
         ));
         let twice = model_bytes(&[("<unk>", 0.0, 2), ("a", 0.0, 1), ("a", 0.0, 1)], &[], &[]);
-        assert!(SentencePieceModel::parse(&twice).unwrap_err().to_string().contains("twice"));
+        assert!(
+            SentencePieceModel::parse(&twice)
+                .unwrap_err()
+                .to_string()
+                .contains("twice")
+        );
         let mut latin1 = model_bytes(&[("<unk>", 0.0, 2), ("\u{e9}", 0.0, 1)], &[], &[]);
         let at = latin1.iter().position(|&b| b == 0xc3).unwrap();
         latin1[at] = 0xe9;
@@ -542,7 +554,10 @@ mod tests {
             .unwrap()
             .to_tokenizer()
             .unwrap_err();
-        assert_eq!(err.to_string(), "not supported yet: SentencePiece BPE models");
+        assert_eq!(
+            err.to_string(),
+            "not supported yet: SentencePiece BPE models"
+        );
     }
 
     #[test]
@@ -574,7 +589,8 @@ mod tests {
 
     #[test]
     fn a_real_model_survives_cuts_and_flipped_bytes() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny/marian/source.spm");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny/marian/source.spm");
         let good = std::fs::read(path).unwrap();
         let model = SentencePieceModel::parse(&good).unwrap();
         assert!(!model.precompiled_charsmap.is_empty());

@@ -166,7 +166,14 @@ impl Seq2Seq {
                         "dense feed-forward"
                     }
                 );
-                (network, codec, start, t5.eos_token_id as u32, None, described)
+                (
+                    network,
+                    codec,
+                    start,
+                    t5.eos_token_id as u32,
+                    None,
+                    described,
+                )
             }
         };
         Ok(Seq2Seq {
