@@ -38,7 +38,12 @@ fn text_classification_sends_json_and_no_token_without_one() {
     )
     .ok();
     let lines: Vec<&str> = run.stdout.lines().collect();
-    assert_eq!(lines, ["  87.5%  POSITIVE", "  12.5%  NEGATIVE"], "{}", run.stdout);
+    assert_eq!(
+        lines,
+        ["  87.5%  POSITIVE", "  12.5%  NEGATIVE"],
+        "{}",
+        run.stdout
+    );
     assert!(run.stderr.contains("Remote inference"), "{}", run.stderr);
     assert!(run.stderr.contains("without a token"), "{}", run.stderr);
     let seen = seen.lock().unwrap().clone();
@@ -150,6 +155,36 @@ fn a_loading_model_says_so_with_the_routers_estimate() {
 }
 
 #[test]
+fn a_refused_input_shows_the_routers_error() {
+    let (router, _) = fake_router();
+    let home = tempfile::tempdir().unwrap();
+    let run = hubble(
+        home.path(),
+        &[
+            "remote",
+            "hubble-tests/refusing-model",
+            "--task",
+            "text-classification",
+            "--input",
+            "hi",
+            "--json",
+        ],
+        &[("HUBBLE_ROUTER_ENDPOINT", &router)],
+    );
+    assert_eq!(run.status, Some(1), "{}", run.stderr);
+    // The remote notice comes first, the JSON error last.
+    let last = run.stderr.lines().last().unwrap_or_default();
+    let error: serde_json::Value = serde_json::from_str(last).unwrap();
+    assert_eq!(error["error"]["kind"], "http");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(message.contains("400"), "{message}");
+    assert!(
+        message.contains("Input is too long for this model"),
+        "{message}"
+    );
+}
+
+#[test]
 fn the_wrong_kind_of_input_is_refused_before_anything_is_sent() {
     let (router, seen) = fake_router();
     let home = tempfile::tempdir().unwrap();
@@ -166,7 +201,12 @@ fn the_wrong_kind_of_input_is_refused_before_anything_is_sent() {
         ],
         &env,
     );
-    assert_eq!(text_for_images.status, Some(2), "{}", text_for_images.stderr);
+    assert_eq!(
+        text_for_images.status,
+        Some(2),
+        "{}",
+        text_for_images.stderr
+    );
     assert!(text_for_images.stderr.contains("--input-file"));
     let wav = fixture("audio/speech.wav");
     let audio_as_image = hubble(

@@ -320,7 +320,9 @@ fn the_remote_tab_runs_a_classifier_and_reports_a_loading_model() {
     harness.get_by_label("Remote text").focus();
     harness.step();
     harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-    harness.get_by_label("Remote text").type_text("What a lovely day");
+    harness
+        .get_by_label("Remote text")
+        .type_text("What a lovely day");
     harness.step();
     harness.get_by_label("Run remotely").click();
     wait_for(&mut harness, "the remote labels", |h| {
@@ -346,7 +348,10 @@ fn the_remote_tab_runs_a_classifier_and_reports_a_loading_model() {
     );
     harness.get_by_label("Run remotely").click();
     wait_for(&mut harness, "the loading message", |h| {
-        has_label_containing(h, "is still loading on the inference router (ready in about 20 s)")
+        has_label_containing(
+            h,
+            "is still loading on the inference router (ready in about 20 s)",
+        )
     });
 }
 
@@ -402,17 +407,21 @@ fn png(width: u32, height: u32) -> Vec<u8> {
 /// (while it loads it is a 24-point placeholder).
 fn wait_for_thumbnail(harness: &mut Harness<'static, App>, alt: &str, width: f32, height: f32) {
     wait_for(harness, &format!("the decoded thumbnail {alt}"), |h| {
-        h.query_by_role_and_label(Role::Image, alt).is_some_and(|node| {
-            let size = node.rect().size();
-            (size.x - width).abs() < 0.5 && (size.y - height).abs() < 0.5
-        })
+        h.query_by_role_and_label(Role::Image, alt)
+            .is_some_and(|node| {
+                let size = node.rect().size();
+                (size.x - width).abs() < 0.5 && (size.y - height).abs() < 0.5
+            })
     });
 }
 
 #[test]
 fn the_viewer_preview_shows_image_thumbnails_and_audio_entries() {
     let hub = FixtureHub::start();
-    let base = format!("{}/datasets/hubble-tests/media-dataset/resolve/main", hub.url());
+    let base = format!(
+        "{}/datasets/hubble-tests/media-dataset/resolve/main",
+        hub.url()
+    );
     hub.add_repo(Repo {
         kind: RepoKind::Dataset,
         files: vec![
@@ -444,7 +453,9 @@ fn the_viewer_preview_shows_image_thumbnails_and_audio_entries() {
         .as_mut()
         .unwrap()
         .open_dataset("hubble-tests/media-dataset");
-    wait_for(&mut harness, "the dataset page", |h| has_label(h, "Preview"));
+    wait_for(&mut harness, "the dataset page", |h| {
+        has_label(h, "Preview")
+    });
     harness.get_by_label("Preview").click();
     wait_for(&mut harness, "the viewer's first rows", |h| {
         has_label(h, "image (Image)") && has_label(h, "a green block")
@@ -490,7 +501,9 @@ fn a_cached_parquet_files_embedded_images_render_as_thumbnails() {
         .as_mut()
         .unwrap()
         .open_dataset("hubble-tests/local-media");
-    wait_for(&mut harness, "the dataset page", |h| has_label(h, "Preview"));
+    wait_for(&mut harness, "the dataset page", |h| {
+        has_label(h, "Preview")
+    });
     harness.get_by_label("Preview").click();
     wait_for(&mut harness, "the file's first rows", |h| {
         has_label(h, "image (Image)") && has_label(h, "label (int64)")

@@ -258,7 +258,11 @@ fn print_preview(preview: &Preview, json: bool) -> ExitCode {
     let mut table = Table::new(&titles.iter().map(String::as_str).collect::<Vec<_>>());
     for row in &preview.rows {
         let cells = row.iter().zip(&preview.columns);
-        table.row(cells.map(|(v, c)| short_cell(&cell_text(v, &c.dtype))).collect());
+        table.row(
+            cells
+                .map(|(v, c)| short_cell(&cell_text(v, &c.dtype)))
+                .collect(),
+        );
     }
     let from = match preview.source {
         crate::datasets::PreviewSource::Viewer => "dataset viewer",

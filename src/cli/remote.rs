@@ -36,7 +36,7 @@ pub struct RemoteChatArgs {
 
 /// `hubble remote-chat --json` output.
 #[derive(Debug, serde::Serialize)]
-struct RemoteOutput {
+struct ChatOutput {
     #[serde(flatten)]
     reply: crate::remote::ChatReply,
     /// Where it ran.
@@ -88,7 +88,7 @@ pub async fn run(client: &HubClient, args: RemoteChatArgs) -> Result<(), HubErro
         })
         .await?;
     if json {
-        return print_json(&RemoteOutput {
+        return print_json(&ChatOutput {
             reply,
             router,
             remote: true,

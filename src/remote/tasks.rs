@@ -42,7 +42,9 @@ impl RemoteTask {
 
     /// The task for a model's pipeline tag, if it is one of these.
     pub fn from_pipeline_tag(tag: &str) -> Option<RemoteTask> {
-        RemoteTask::ALL.into_iter().find(|t| t.pipeline_tag() == tag)
+        RemoteTask::ALL
+            .into_iter()
+            .find(|t| t.pipeline_tag() == tag)
     }
 
     /// Whether the input is text (else a file).
@@ -228,8 +230,9 @@ pub async fn read_input_file(
     task: RemoteTask,
     path: &std::path::Path,
 ) -> Result<RemoteInput, HubError> {
-    let unreadable =
-        |e: std::io::Error| HubError::InvalidInput(format!("Could not read {}: {e}", path.display()));
+    let unreadable = |e: std::io::Error| {
+        HubError::InvalidInput(format!("Could not read {}: {e}", path.display()))
+    };
     let size = tokio::fs::metadata(path).await.map_err(unreadable)?.len();
     if size > crate::media::MAX_FILE_BYTES {
         return Err(HubError::InvalidInput(format!(
@@ -301,10 +304,13 @@ impl HubClient {
                 })?,
                 "application/json".to_owned(),
             ),
-            (false, RemoteInput::File {
-                bytes,
-                content_type,
-            }) => (bytes, content_type),
+            (
+                false,
+                RemoteInput::File {
+                    bytes,
+                    content_type,
+                },
+            ) => (bytes, content_type),
             (true, RemoteInput::File { .. }) => {
                 return Err(HubError::InvalidInput(format!(
                     "{task} takes text, not a file."
@@ -327,10 +333,8 @@ impl HubClient {
         let content_type = HeaderValue::from_str(&content_type)
             .map_err(|_| HubError::InvalidInput(format!("bad media type {content_type:?}")))?;
         http.headers.insert(header::CONTENT_TYPE, content_type);
-        http.headers.insert(
-            header::ACCEPT,
-            HeaderValue::from_static("application/json"),
-        );
+        http.headers
+            .insert(header::ACCEPT, HeaderValue::from_static("application/json"));
         let value: serde_json::Value = self.json(&http).await?;
         let parsed = match task {
             RemoteTask::TextClassification | RemoteTask::ImageClassification => {
@@ -396,8 +400,14 @@ mod tests {
         let asr = RemoteTask::AutomaticSpeechRecognition;
         assert_eq!(media_type(asr, "x.bin", &wav).unwrap(), "audio/wav");
         assert_eq!(media_type(asr, "x", b"fLaC....").unwrap(), "audio/flac");
-        assert_eq!(media_type(asr, "x", &[0xFF, 0xFB, 0x90]).unwrap(), "audio/mpeg");
-        assert_eq!(media_type(asr, "x", &[0xFF, 0xF1, 0x50]).unwrap(), "audio/aac");
+        assert_eq!(
+            media_type(asr, "x", &[0xFF, 0xFB, 0x90]).unwrap(),
+            "audio/mpeg"
+        );
+        assert_eq!(
+            media_type(asr, "x", &[0xFF, 0xF1, 0x50]).unwrap(),
+            "audio/aac"
+        );
         assert_eq!(media_type(asr, "song.MP3", b"??").unwrap(), "audio/mpeg");
         assert!(media_type(asr, "notes.txt", b"hello").is_err());
         let png = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0];
@@ -414,7 +424,10 @@ mod tests {
         );
         assert_eq!(router_root("http://127.0.0.1:9/x"), "http://127.0.0.1:9/x");
         for tag in ["text-classification", "automatic-speech-recognition"] {
-            assert_eq!(RemoteTask::from_pipeline_tag(tag).unwrap().pipeline_tag(), tag);
+            assert_eq!(
+                RemoteTask::from_pipeline_tag(tag).unwrap().pipeline_tag(),
+                tag
+            );
         }
         assert_eq!(RemoteTask::from_pipeline_tag("text-generation"), None);
     }

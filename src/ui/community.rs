@@ -2,7 +2,7 @@
 //! and the Spaces that use the model (SDK, likes, open in the browser). Both load the first
 //! time the tab is shown.
 
-use eframe::egui::{self, Color32, RichText};
+use eframe::egui::{self, Color32};
 
 use super::spaces_view::space_rows;
 use super::widgets::{chip, error_box};

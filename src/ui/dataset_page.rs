@@ -91,9 +91,8 @@ impl DatasetView {
                 self.card = Slot::Failed(format!("No dataset card: {error}"));
             }
             Some(Outcome::Preview(result)) => {
-                self.preview = result.map_or_else(|e| Slot::Failed(e.to_string()), |table| {
-                    Slot::Ready(*table)
-                });
+                self.preview = result
+                    .map_or_else(|e| Slot::Failed(e.to_string()), |table| Slot::Ready(*table));
             }
             _ => {}
         }

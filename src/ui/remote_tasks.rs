@@ -61,7 +61,10 @@ impl RemoteTaskView {
     /// Shows the tab for `task`, taking in a finished request.
     pub fn show(&mut self, ui: &mut egui::Ui, worker: &Worker, task: RemoteTask) {
         self.poll();
-        let router = format!("{}/hf-inference", router_root(&worker.config().router_endpoint));
+        let router = format!(
+            "{}/hf-inference",
+            router_root(&worker.config().router_endpoint)
+        );
         notice(ui, worker.config(), &router);
         ui.label(RichText::new(format!("{} (remote)", task_label(task.pipeline_tag()))).strong());
         let ready = if task.takes_text() {

@@ -14,10 +14,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use eframe::egui;
 use url::Url;
 
+use super::dataset_preview::PreviewTable;
 use crate::cache::{CachedRepo, cached_models};
 use crate::card::{License, ModelCard};
 use crate::config::HubConfig;
-use super::dataset_preview::PreviewTable;
 use crate::datasets::{PreviewError, PreviewRequest, load_preview};
 use crate::fit::FitError;
 use crate::fit::read::{ModelFit, read_fit};

@@ -2,7 +2,8 @@
 //! `POST /v1/chat/completions` with `stream: true` (server-sent events), and its HF-inference
 //! provider `POST /hf-inference/models/{id}` (text classification for JSON bodies, image
 //! classification for `image/*`, speech recognition for `audio/*`; a model whose name contains
-//! `loading` answers 503 with `estimated_time`, as a cold model does).
+//! `loading` answers 503 with `estimated_time`, as a cold model does, and one named `refusing`
+//! a 400 with `{"error": …}`).
 #![allow(dead_code)] // Shared by several test binaries; each uses a part.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -35,7 +36,8 @@ impl Seen {
 pub const TEXT_LABELS: &str =
     r#"[[{"label":"POSITIVE","score":0.875},{"label":"NEGATIVE","score":0.125}]]"#;
 /// What the image classifier answers.
-pub const IMAGE_LABELS: &str = r#"[{"label":"tiger cat","score":0.25},{"label":"tabby, tabby cat","score":0.625}]"#;
+pub const IMAGE_LABELS: &str =
+    r#"[{"label":"tiger cat","score":0.25},{"label":"tabby, tabby cat","score":0.625}]"#;
 /// What the speech recognizer answers.
 pub const TRANSCRIPT: &str = r#"{"text":" Hello from the router.","chunks":[{"text":" Hello","timestamp":[0.0,0.4]},{"text":" from the router.","timestamp":[0.4,1.5]}]}"#;
 
@@ -52,7 +54,10 @@ pub fn fake_router() -> (String, Arc<Mutex<Vec<Seen>>>) {
             let Ok(mut stream) = stream else { return };
             let request = read_request(&stream);
             log.lock().unwrap().push(request.clone());
-            if request.request_line.starts_with("POST /hf-inference/models/") {
+            if request
+                .request_line
+                .starts_with("POST /hf-inference/models/")
+            {
                 answer_inference(&mut stream, &request);
             } else {
                 stream_chat(&mut stream);
@@ -95,6 +100,11 @@ fn answer_inference(stream: &mut TcpStream, request: &Seen) {
         (
             "503 Service Unavailable",
             r#"{"error":"Model hubble-tests/loading-model is currently loading","estimated_time":20.0}"#,
+        )
+    } else if request.request_line.contains("refusing") {
+        (
+            "400 Bad Request",
+            r#"{"error":"Input is too long for this model"}"#,
         )
     } else if content_type.starts_with("application/json") {
         ("200 OK", TEXT_LABELS)
