@@ -11,6 +11,7 @@ use image::RgbImage;
 
 use super::file_input::{Accept, FileInput, Picked};
 use super::try_tab::ViewRequest;
+use super::widgets::label_bars;
 use crate::infer::{ImageLabels, ImageRequest, Request, Task};
 use crate::media::{self, IMAGE_EXTENSIONS, MediaError};
 
@@ -135,7 +136,7 @@ impl ImageView {
                     ui.spinner();
                 }
                 if let Some(result) = &self.result {
-                    bars(ui, result);
+                    label_bars(ui, &result.labels);
                 }
             });
         });
@@ -259,17 +260,4 @@ fn preview(image: &RgbImage) -> ColorImage {
         [shown.width() as usize, shown.height() as usize],
         shown.as_raw(),
     )
-}
-
-fn bars(ui: &mut egui::Ui, result: &ImageLabels) {
-    for label in &result.labels {
-        ui.horizontal(|ui| {
-            ui.add(
-                egui::ProgressBar::new(label.score)
-                    .desired_width(240.0)
-                    .text(format!("{:.1}%", label.score * 100.0)),
-            );
-            ui.label(&label.label);
-        });
-    }
 }
