@@ -306,3 +306,34 @@ fn summarises_with_the_models_own_prefix() {
     );
     assert_eq!(out["input_tokens"], 11, "summarize: + 9 words + </s>");
 }
+
+#[test]
+fn translates_with_a_marian_model_and_its_sentencepiece_files() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tiny("marian");
+    let run = hubble(
+        home.path(),
+        &[
+            "run",
+            "--model-dir",
+            &dir,
+            "--task",
+            "translation",
+            "--input",
+            ">>de<< The cat sat on the mat.",
+            "--max-tokens",
+            "8",
+            "--json",
+        ],
+        &[],
+    )
+    .ok();
+    let out = run.json();
+    assert_eq!(out["task"], "translation");
+    // Greedy by default: the tokens and text PyTorch produced for this input.
+    let text = std::fs::read_to_string(Path::new(&dir).join("reference.json")).unwrap();
+    let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(out["token_ids"], reference["greedy"]);
+    assert_eq!(out["text"], reference["greedy_text"]);
+    assert_eq!(out["input_tokens"], 14, ">>de<< + 12 pieces + </s>");
+}

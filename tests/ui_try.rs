@@ -193,3 +193,49 @@ fn summarisation_streams_the_output_with_the_models_prefix() {
         "prefix + text + </s> were encoded"
     );
 }
+
+#[test]
+fn translation_with_a_marian_model_reads_its_sentencepiece_files() {
+    let home = tempfile::tempdir().unwrap();
+    let files = [
+        "config.json",
+        "generation_config.json",
+        "model.safetensors",
+        "source.spm",
+        "target.spm",
+        "tokenizer_config.json",
+        "vocab.json",
+    ];
+    cache_fixture(home.path(), "acme/tiny-marian", "marian", &files);
+    let mut harness = offline_harness(home.path());
+    open_try_tab(&mut harness, "acme/tiny-marian");
+    wait_for(&mut harness, "the Load button", |h| has(h, "Load model"));
+    harness.get_by_label("Load model").click();
+    wait_for(&mut harness, "the Translate button", |h| {
+        has(h, "Text to translate:")
+    });
+    harness.get_by_label("Prefix").focus();
+    harness.step();
+    harness.get_by_label("Prefix").type_text(">>de<< ");
+    harness.get_by_label("Text to translate:").focus();
+    harness.step();
+    harness
+        .get_by_label("Text to translate:")
+        .type_text("The cat sat on the mat.");
+    harness.step();
+    harness.get_by_label("Translate").click();
+    wait_for(&mut harness, "the finished translation", |h| {
+        has(h, "generated at")
+    });
+    assert!(
+        has(&harness, "14 input tokens"),
+        ">>de<< + the pieces + </s> were encoded"
+    );
+    // Greedy, so it begins with the text PyTorch produced (tests/fixtures/tiny/marian).
+    let reference = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny/marian/reference.json"),
+    )
+    .unwrap();
+    let reference: serde_json::Value = serde_json::from_str(&reference).unwrap();
+    assert!(has(&harness, reference["greedy_text"].as_str().unwrap()));
+}

@@ -257,7 +257,12 @@ fn print_preview(preview: &Preview, json: bool) -> ExitCode {
         .collect();
     let mut table = Table::new(&titles.iter().map(String::as_str).collect::<Vec<_>>());
     for row in &preview.rows {
-        table.row(row.iter().map(|v| short_cell(&cell_text(v))).collect());
+        let cells = row.iter().zip(&preview.columns);
+        table.row(
+            cells
+                .map(|(v, c)| short_cell(&cell_text(v, &c.dtype)))
+                .collect(),
+        );
     }
     let from = match preview.source {
         crate::datasets::PreviewSource::Viewer => "dataset viewer",

@@ -93,6 +93,8 @@ pub enum Command {
     Spaces(spaces::SpacesArgs),
     /// Chat with a model on the Hub's inference router (remote, with your token), streamed.
     RemoteChat(remote::RemoteChatArgs),
+    /// Run a text/image classifier or speech recognizer on the Hub's inference router (remote).
+    Remote(remote::RemoteArgs),
     /// Search collections, or show one (`collections show SLUG`).
     Collections(collections::CollectionsArgs),
 }
@@ -180,6 +182,7 @@ pub fn main() -> ExitCode {
             Command::Revisions(args) => revisions::run(&client, args).await,
             Command::Spaces(args) => spaces::run(&client, args).await,
             Command::RemoteChat(args) => remote::run(&client, args).await,
+            Command::Remote(args) => remote::run_task(&client, args).await,
             Command::Collections(args) => collections::run(&client, args).await,
             Command::Run(_) => unreachable!("`run` returns before the runtime starts"),
             Command::Download(_)
@@ -212,6 +215,7 @@ impl Command {
             Command::Datasets(a) => a.json(),
             Command::Spaces(a) => a.json,
             Command::RemoteChat(a) => a.json,
+            Command::Remote(a) => a.json,
             Command::Collections(a) => a.json(),
         }
     }

@@ -5,12 +5,14 @@
 mod csv;
 mod load;
 mod local;
+mod media;
 mod parquet_file;
 
 use serde::Serialize;
 
 pub use load::{PreviewError, PreviewRequest, load_preview};
 pub use local::{data_files, preview_file, preview_snapshot};
+pub use media::{CellMedia, MediaKind, MediaSource, cell_media};
 
 use crate::hub::viewer::FirstRows;
 
@@ -80,27 +82,30 @@ impl Preview {
     }
 }
 
-/// A cell as one line of text: strings as they are, images and audio as a placeholder with
-/// their URL, anything else as compact JSON.
-pub fn cell_text(value: &serde_json::Value) -> String {
+/// A cell of a column of type `dtype` as one line of text: strings as they are, images and
+/// audio as `[image] URL` / `[audio] name (size, length)` ([`CellMedia::describe`]), anything
+/// else as compact JSON.
+pub fn cell_text(value: &serde_json::Value, dtype: &str) -> String {
     use serde_json::Value;
     match value {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
-        Value::Object(map) if map.contains_key("src") => {
-            let src = map.get("src").and_then(Value::as_str).unwrap_or_default();
-            format!("[media] {src}")
+        other => {
+            let media = cell_media(other, dtype);
+            if media.is_empty() {
+                other.to_string()
+            } else {
+                let lines: Vec<String> = media.iter().map(CellMedia::describe).collect();
+                lines.join(", ")
+            }
         }
-        Value::Array(items) if items.iter().any(|i| i.get("src").is_some()) => {
-            format!("[{} media files]", items.len())
-        }
-        other => other.to_string(),
     }
 }
 
 /// The viewer's feature type as a short name: `Value` → its dtype, else the `_type`
 /// (`Image`, `Audio`, `ClassLabel`, `Sequence`), or `list`/`struct` for bare JSON shapes.
-fn viewer_dtype(feature: &serde_json::Value) -> String {
+/// The `datasets` library writes the same features into Parquet metadata.
+pub(crate) fn viewer_dtype(feature: &serde_json::Value) -> String {
     use serde_json::Value;
     match feature {
         Value::Object(map) => match map.get("_type").and_then(Value::as_str) {
@@ -138,7 +143,10 @@ mod tests {
         let preview = Preview::from_viewer(&first, "default", "train", 10);
         assert_eq!(preview.columns[0].dtype, "string");
         assert_eq!(preview.columns[1].dtype, "Image");
-        assert_eq!(cell_text(&preview.rows[0][1]), "[media] https://x/1.jpg");
+        assert_eq!(
+            cell_text(&preview.rows[0][1], &preview.columns[1].dtype),
+            "[image] https://x/1.jpg"
+        );
         assert_eq!(preview.rows[1][1], serde_json::Value::Null);
         assert_eq!(preview.origin, "default/train");
     }

@@ -5,24 +5,29 @@ use std::fs::File;
 use std::path::Path;
 
 use parquet::basic::{ConvertedType, LogicalType};
+use parquet::file::metadata::KeyValue;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::schema::types::Type;
 use serde_json::Value;
 
-use super::Column;
+use super::{Column, viewer_dtype};
 
 /// Columns and up to `limit` rows of the file at `path`.
 pub(super) fn read(path: &Path, limit: usize) -> Result<(Vec<Column>, Vec<Vec<Value>>), String> {
     let file = File::open(path).map_err(|e| e.to_string())?;
     let reader = SerializedFileReader::new(file).map_err(|e| e.to_string())?;
-    let schema = reader.metadata().file_metadata().schema_descr_ptr();
-    let columns: Vec<Column> = schema
+    let metadata = reader.metadata().file_metadata();
+    let features = hf_features(metadata.key_value_metadata());
+    let columns: Vec<Column> = metadata
+        .schema_descr_ptr()
         .root_schema()
         .get_fields()
         .iter()
         .map(|field| Column {
             name: field.name().to_owned(),
-            dtype: type_name(field),
+            dtype: features
+                .get(field.name())
+                .map_or_else(|| type_name(field), viewer_dtype),
         })
         .collect();
     let mut rows = Vec::new();
@@ -40,6 +45,21 @@ pub(super) fn read(path: &Path, limit: usize) -> Result<(Vec<Column>, Vec<Vec<Va
         );
     }
     Ok((columns, rows))
+}
+
+/// The features the `datasets` library records under the `huggingface` metadata key
+/// (`{"info": {"features": {name: {"_type": "Image"}, …}}}`), by column name; empty without.
+fn hf_features(metadata: Option<&Vec<KeyValue>>) -> serde_json::Map<String, Value> {
+    metadata
+        .into_iter()
+        .flatten()
+        .find(|kv| kv.key == "huggingface")
+        .and_then(|kv| serde_json::from_str::<Value>(kv.value.as_deref()?).ok())
+        .and_then(|mut json| match json["info"]["features"].take() {
+            Value::Object(features) => Some(features),
+            _ => None,
+        })
+        .unwrap_or_default()
 }
 
 /// `string`, `int64`, `double`, `timestamp`, `list`, `struct`, … for a top-level field.

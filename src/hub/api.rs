@@ -236,7 +236,7 @@ impl HubClient {
         Ok(())
     }
 
-    pub(super) async fn json<T: serde::de::DeserializeOwned>(
+    pub(crate) async fn json<T: serde::de::DeserializeOwned>(
         &self,
         request: &HubRequest,
     ) -> Result<T, HubError> {

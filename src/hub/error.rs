@@ -120,6 +120,17 @@ pub enum HubError {
         /// What the server said.
         message: String,
     },
+    /// The inference router is still loading the model (`503` with `estimated_time`).
+    #[error(
+        "{model} is still loading on the inference router{}. Try again in a moment.",
+        match .estimated_time { Some(d) => format!(" (ready in about {} s)", d.as_secs().max(1)), None => String::new() }
+    )]
+    ModelLoading {
+        /// The model (or the URL, when the request named none).
+        model: String,
+        /// How long the router expects loading to take.
+        estimated_time: Option<Duration>,
+    },
     /// Any other unexpected HTTP status.
     #[error("The Hub answered {status} for {url}: {message}")]
     Http {
@@ -158,6 +169,7 @@ impl HubError {
             HubError::Timeout { .. } => "timeout",
             HubError::Connection { .. } => "connection",
             HubError::Server { .. } => "server",
+            HubError::ModelLoading { .. } => "model_loading",
             HubError::Http { .. } => "http",
             HubError::InvalidResponse { .. } => "invalid_response",
             HubError::InvalidInput(_) => "invalid_input",
@@ -172,6 +184,7 @@ impl HubError {
                 | HubError::Timeout { .. }
                 | HubError::Connection { .. }
                 | HubError::Server { .. }
+                | HubError::ModelLoading { .. }
         )
     }
 }
@@ -185,6 +198,8 @@ pub(crate) struct FailedResponse {
     pub error_message: Option<String>,
     pub body_message: Option<String>,
     pub retry_after: Option<Duration>,
+    /// The inference router's `estimated_time` (seconds) in a `503` body: the model is loading.
+    pub estimated_time: Option<f64>,
 }
 
 /// Which repository/revision/path a request was about, to fill in error messages.
@@ -238,6 +253,14 @@ impl FailedResponse {
                 };
             }
             _ => {}
+        }
+        if self.status == 503
+            && let Some(seconds) = self.estimated_time
+        {
+            return HubError::ModelLoading {
+                model: subject.repo.clone().unwrap_or(self.url),
+                estimated_time: Duration::try_from_secs_f64(seconds).ok(),
+            };
         }
         let invalid_credentials = message == "Invalid credentials in Authorization header";
         match self.status {

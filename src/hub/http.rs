@@ -178,17 +178,21 @@ impl HubClient {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
         };
+        let status = response.status().as_u16();
+        let url = response.url().to_string();
+        let (body_message, estimated_time) = if request.method == Method::HEAD {
+            (None, None)
+        } else {
+            error_body(response, request.timeout).await
+        };
         let failed = FailedResponse {
-            status: response.status().as_u16(),
-            url: response.url().to_string(),
+            status,
+            url,
             error_code: text("x-error-code"),
             error_message: text("x-error-message"),
             retry_after: text("retry-after").and_then(|v| parse_retry_after(&v, SystemTime::now())),
-            body_message: if request.method == Method::HEAD {
-                None
-            } else {
-                error_body_message(response, request.timeout).await
-            },
+            body_message,
+            estimated_time,
         };
         let authenticated = self.token_for(&request.url).is_some()
             || (request.to_router && self.router_token_for(&request.url).is_some());
@@ -223,17 +227,25 @@ pub(crate) fn transport_error(url: &Url, timeout: Duration, error: &reqwest::Err
     }
 }
 
-/// The server's explanation in an error body: `{"error": "..."}` or short plain text.
-async fn error_body_message(response: Response, timeout: Duration) -> Option<String> {
-    let bytes = read_limited(response, timeout, MAX_ERROR_BODY).await.ok()?;
+/// The server's explanation in an error body (`{"error": "..."}` or short plain text), and the
+/// inference router's `estimated_time` (seconds) when it says a model is loading.
+async fn error_body(response: Response, timeout: Duration) -> (Option<String>, Option<f64>) {
+    let Ok(bytes) = read_limited(response, timeout, MAX_ERROR_BODY).await else {
+        return (None, None);
+    };
     let text = String::from_utf8_lossy(&bytes);
     if let Ok(json) = serde_json::from_str::<serde_json::Value>(&text)
         && let Some(message) = json.get("error").and_then(|e| e.as_str())
     {
-        return Some(message.to_string());
+        let estimated = json
+            .get("estimated_time")
+            .and_then(serde_json::Value::as_f64)
+            .filter(|s| s.is_finite() && *s >= 0.0);
+        return (Some(message.to_string()), estimated);
     }
     let text = text.trim();
-    (!text.is_empty() && text.len() < 500).then(|| text.to_string())
+    let message = (!text.is_empty() && text.len() < 500).then(|| text.to_string());
+    (message, None)
 }
 
 /// Reads a response body of at most `limit` bytes, with `timeout` between chunks.

@@ -14,7 +14,8 @@
 //! - [`speech_recognition`] (Whisper ASR) on [`whisper`] (the model) and [`whisper_mel`] (the
 //!   log-mel front end).
 //! - Helpers: [`chat_template`] (minijinja), [`gguf_tokenizer`] (a tokenizer from GGUF metadata),
-//!   [`causal`] (the candle model zoo behind one enum).
+//!   [`causal`] (the candle model zoo behind one enum), [`sentencepiece`] (SentencePiece models
+//!   read with [`protobuf`]) and [`marian_tokenizer`] for [`marian`] translation in [`seq2seq`].
 
 pub mod blip;
 pub mod causal;
@@ -29,9 +30,13 @@ pub mod feature_extraction;
 pub mod gguf_tokenizer;
 pub mod image_classification;
 pub mod image_to_text;
+pub mod marian;
+pub mod marian_tokenizer;
 pub mod pipeline;
+pub mod protobuf;
 pub mod registry;
 pub mod resnet;
+pub mod sentencepiece;
 pub mod seq2seq;
 pub mod speech_recognition;
 pub mod text_classification;

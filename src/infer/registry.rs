@@ -255,6 +255,7 @@ impl ModelFacts {
                 Task::AutomaticSpeechRecognition,
             ),
             ("ForConditionalGeneration", Task::Translation),
+            ("MarianMTModel", Task::Translation),
             ("ForImageClassification", Task::ImageClassification),
         ];
         if matches!(self.model_type.as_deref(), Some("clip" | "siglip")) {
@@ -342,6 +343,8 @@ pub enum Backend {
     },
     /// A T5-family encoder–decoder (translation, summarisation).
     T5,
+    /// A Marian translation model (opus-mt: SentencePiece `source.spm` + vocab.json).
+    Marian,
     /// An image model (classifier or image-text model) with preprocessor_config.json.
     Vision {
         /// The architecture.
@@ -491,9 +494,21 @@ pub fn plan(facts: &ModelFacts, task: Option<Task>) -> Result<Plan, InferError> 
                 "{} without safetensors weights",
                 facts.architecture_name()
             ))),
-            Some("marian") if !facts.has("tokenizer.json") => Err(not_supported(
-                "Marian with SentencePiece (.spm) tokenizers and no tokenizer.json".into(),
-            )),
+            Some("marian") if task == Task::Translation => {
+                match ["source.spm", "vocab.json"]
+                    .into_iter()
+                    .find(|f| !facts.has(f))
+                {
+                    Some(missing) => Err(not_supported(format!("Marian without {missing}"))),
+                    None if !facts.has_safetensors() => {
+                        Err(not_supported("Marian without safetensors weights".into()))
+                    }
+                    None => Ok(Plan {
+                        task,
+                        backend: Backend::Marian,
+                    }),
+                }
+            }
             _ => Err(not_supported(facts.architecture_name())),
         },
         Task::ImageClassification | Task::ZeroShotImageClassification | Task::ImageToText => {
@@ -825,6 +840,36 @@ mod tests {
         let mut t5 = facts(Some("t5"), &["config.json", "model.safetensors"]);
         t5.architectures = vec!["T5ForConditionalGeneration".into()];
         assert_eq!(t5.default_task(), Some(Task::Translation));
+    }
+
+    #[test]
+    fn marian_plans_for_translation_with_its_sentencepiece_files() {
+        let files = [
+            "config.json",
+            "model.safetensors",
+            "source.spm",
+            "target.spm",
+            "vocab.json",
+        ];
+        let mut f = facts(Some("marian"), &files);
+        f.architectures = vec!["MarianMTModel".into()];
+        assert_eq!(plan(&f, None).unwrap().backend, Backend::Marian);
+        assert_eq!(f.supported_tasks(), vec![Task::Translation]);
+        f.files.retain(|file| file != "vocab.json");
+        assert_eq!(
+            plan(&f, None).unwrap_err().to_string(),
+            "not supported yet: Marian without vocab.json for translation"
+        );
+        f.files = vec![
+            "config.json".into(),
+            "pytorch_model.bin".into(),
+            "source.spm".into(),
+            "vocab.json".into(),
+        ];
+        assert_eq!(
+            plan(&f, None).unwrap_err().to_string(),
+            "not supported yet: Marian without safetensors weights for translation"
+        );
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! Translation and summarisation with T5-family encoder–decoders (T5, T5 v1.1, FLAN-T5, mT5
-//! layouts that candle-transformers' `t5` loads): the task prefix from config.json's
-//! `task_specific_params`, encode once, then decode token by token with the KV cache, streaming
-//! text pieces and stopping at `</s>`, max tokens or the stop button.
+//! Translation and summarisation with encoder–decoders: T5-family (T5, T5 v1.1, FLAN-T5, mT5
+//! layouts that candle-transformers' `t5` loads) and Marian ([`marian`](super::marian), with its
+//! SentencePiece [`MarianTokenizer`]): the task prefix from config.json's
+//! `task_specific_params`, encode once, then decode token by token with the KV cache (ids in
+//! `bad_words_ids` never picked), streaming text pieces and stopping at `</s>`, max tokens, the
+//! model's last position or the stop button.
 
 use std::path::Path;
 use std::time::Instant;
@@ -15,9 +17,11 @@ use serde_json::Value;
 use tokenizers::Tokenizer;
 
 use super::causal::safetensors_files;
+use super::marian::Marian;
+use super::marian_tokenizer::MarianTokenizer;
 use super::pipeline::{Event, Pipeline, RunContext};
-use super::registry::{Plan, Task};
-use super::text_generation::{GenerationParams, StopReason, TokenStream, rate};
+use super::registry::{Backend, Plan, Task};
+use super::text_generation::{Detokenize, GenerationParams, StopReason, TokenStream, rate};
 use super::{InferError, device, read_json};
 
 /// One translation or summarisation job.
@@ -49,72 +53,139 @@ pub struct Seq2SeqOutput {
     pub token_ids: Vec<u32>,
 }
 
-/// A loaded T5 model for one task.
+/// A loaded encoder–decoder for one task.
 pub struct Seq2Seq {
-    model: T5ForConditionalGeneration,
-    /// Multiplies candle's logits into transformers' (see `load_dir`).
-    logit_scale: f64,
-    tokenizer: Tokenizer,
+    network: Network,
+    tokenizer: Codec,
     config: Value,
     task: Task,
     start_id: u32,
     eos_id: u32,
+    /// Never generated: the single-token `bad_words_ids` (Marian's pad token).
+    suppressed: Vec<u32>,
+    /// The most input and output positions (Marian's sinusoidal tables), if bounded.
+    max_positions: Option<usize>,
     device: Device,
     description: String,
 }
 
+/// The encoder–decoder behind a [`Seq2Seq`].
+enum Network {
+    /// candle-transformers' T5; its logits are multiplied by `logit_scale` (see `load_t5`).
+    T5 {
+        model: Box<T5ForConditionalGeneration>,
+        logit_scale: f64,
+    },
+    /// Marian (opus-mt).
+    Marian(Box<Marian>),
+}
+
+impl Network {
+    /// The encoder's output for `input` (1 × tokens), caches cleared first.
+    fn encode(&mut self, input: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Network::T5 { model, .. } => {
+                model.clear_kv_cache();
+                model.encode(input)
+            }
+            Network::Marian(model) => model.encode(input),
+        }
+    }
+
+    /// The next-token logits after `tokens` (1 × n), `past` earlier tokens being cached.
+    fn decode(
+        &mut self,
+        tokens: &Tensor,
+        past: usize,
+        encoded: &Tensor,
+    ) -> candle_core::Result<Tensor> {
+        match self {
+            Network::T5 { model, logit_scale } => {
+                model.decode(tokens, encoded)?.squeeze(0)? * *logit_scale
+            }
+            Network::Marian(model) => model.decode(tokens, past, encoded),
+        }
+    }
+}
+
+/// The tokenizer behind a [`Seq2Seq`]: tokenizer.json, or Marian's SentencePiece files.
+enum Codec {
+    Json(Box<Tokenizer>),
+    Marian(Box<MarianTokenizer>),
+}
+
+impl Codec {
+    fn encode(&self, text: &str) -> Result<Vec<u32>, InferError> {
+        match self {
+            Codec::Json(tokenizer) => Ok(tokenizer
+                .encode(text, true)
+                .map_err(|e| InferError::Tokenizer(e.to_string()))?
+                .get_ids()
+                .to_vec()),
+            Codec::Marian(tokenizer) => tokenizer.encode(text),
+        }
+    }
+}
+
+impl Detokenize for Codec {
+    fn detokenize(&self, ids: &[u32]) -> Result<String, InferError> {
+        match self {
+            Codec::Json(tokenizer) => tokenizer.detokenize(ids),
+            Codec::Marian(tokenizer) => tokenizer.detokenize(ids),
+        }
+    }
+}
+
 impl Seq2Seq {
-    /// Loads config.json, the safetensors weights and tokenizer.json from `dir`.
-    pub fn load_dir(dir: &Path, task: Task, device: &Device) -> Result<Seq2Seq, InferError> {
-        let config_path = dir.join("config.json");
-        let config = read_json(&config_path)?;
-        let mut t5: T5Config = serde_json::from_value(config.clone())
-            .map_err(|e| InferError::file(&config_path, e))?;
-        let files = safetensors_files(dir)?;
-        // SAFETY: read-only mmap of files nobody truncates while loaded (see causal.rs).
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&files, DType::F32, device)? };
-        // The output projection is `lm_head` when the checkpoint has one, else the shared
-        // embeddings; transformers scales the decoder output by d_model^-0.5 when
-        // `scale_decoder_outputs` says so (configs saved by transformers 5) or, in older configs,
-        // when the embeddings are tied. candle scales by d_model^+0.5 whenever it ties, so the
-        // logits are corrected by the ratio (they are linear in that factor).
-        t5.tie_word_embeddings = !vb.contains_tensor("lm_head.weight");
-        let hf_scales = config
-            .get("scale_decoder_outputs")
-            .and_then(Value::as_bool)
-            .unwrap_or_else(|| {
-                config
-                    .get("tie_word_embeddings")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(true)
-            });
-        let d_model = t5.d_model as f64;
-        let wanted = if hf_scales { d_model.powf(-0.5) } else { 1.0 };
-        let candle = if t5.tie_word_embeddings {
-            d_model.sqrt()
-        } else {
-            1.0
+    /// Loads config.json, the safetensors weights and the tokenizer (tokenizer.json, or
+    /// Marian's SentencePiece files) from `dir`, for the plan's model family.
+    pub fn load_dir(dir: &Path, plan: &Plan, device: &Device) -> Result<Seq2Seq, InferError> {
+        let config = read_json(&dir.join("config.json"))?;
+        let suppressed = suppressed_ids(dir, &config);
+        let task = plan.task;
+        let (network, tokenizer, start_id, eos_id, max_positions, model) = match plan.backend {
+            Backend::Marian => {
+                let model = Marian::load(dir, device)?;
+                let tokenizer = MarianTokenizer::load(dir)?;
+                let (start, eos) = (model.start_id(), model.eos_id());
+                let (max, described) = (model.max_positions(), model.describe());
+                let network = Network::Marian(Box::new(model));
+                let codec = Codec::Marian(Box::new(tokenizer));
+                (network, codec, start, eos, Some(max), described)
+            }
+            _ => {
+                let (network, t5) = load_t5(dir, &config, device)?;
+                let codec = Codec::Json(Box::new(super::read_tokenizer(dir)?));
+                let start = t5.decoder_start_token_id.unwrap_or(t5.pad_token_id) as u32;
+                let described = format!(
+                    "t5 ({} layers, {})",
+                    t5.num_layers,
+                    if t5.feed_forward_proj.gated {
+                        "gated feed-forward"
+                    } else {
+                        "dense feed-forward"
+                    }
+                );
+                (
+                    network,
+                    codec,
+                    start,
+                    t5.eos_token_id as u32,
+                    None,
+                    described,
+                )
+            }
         };
-        let model = T5ForConditionalGeneration::load(vb, &t5)?;
-        let tokenizer = super::read_tokenizer(dir)?;
         Ok(Seq2Seq {
-            model,
-            logit_scale: wanted / candle,
+            network,
             tokenizer,
-            task,
-            start_id: t5.decoder_start_token_id.unwrap_or(t5.pad_token_id) as u32,
-            eos_id: t5.eos_token_id as u32,
-            description: format!(
-                "t5 ({} layers, {}) for {task} on {}",
-                t5.num_layers,
-                if t5.feed_forward_proj.gated {
-                    "gated feed-forward"
-                } else {
-                    "dense feed-forward"
-                },
-                device::describe(device)
-            ),
             config,
+            task,
+            start_id,
+            eos_id,
+            suppressed,
+            max_positions,
+            description: format!("{model} for {task} on {}", device::describe(device)),
             device: device.clone(),
         })
     }
@@ -128,20 +199,46 @@ impl Seq2Seq {
     /// The logits of one decoder step after `decoded` (which starts with the start token),
     /// recomputed from scratch (for parity checks).
     pub fn step_logits(&mut self, input: &[u32], decoded: &[u32]) -> Result<Vec<f32>, InferError> {
-        self.model.clear_kv_cache();
-        let input = Tensor::new(input, &self.device)?.unsqueeze(0)?;
+        let encoded = self.encode_ids(input)?;
         let decoded = Tensor::new(decoded, &self.device)?.unsqueeze(0)?;
-        let logits = (self.model.forward(&input, &decoded)? * self.logit_scale)?;
-        Ok(logits.squeeze(0)?.to_vec1::<f32>()?)
+        let logits = self.network.decode(&decoded, 0, &encoded)?;
+        Ok(logits.to_vec1::<f32>()?)
+    }
+
+    /// The logits after each token of `decoded`, fed one at a time through the KV cache as
+    /// generation does (for parity checks).
+    pub fn cached_logits(
+        &mut self,
+        input: &[u32],
+        decoded: &[u32],
+    ) -> Result<Vec<Vec<f32>>, InferError> {
+        let encoded = self.encode_ids(input)?;
+        let mut out = Vec::with_capacity(decoded.len());
+        for (past, token) in decoded.iter().enumerate() {
+            let token = Tensor::new(&[*token], &self.device)?.unsqueeze(0)?;
+            let logits = self.network.decode(&token, past, &encoded)?;
+            out.push(logits.to_vec1::<f32>()?);
+        }
+        Ok(out)
     }
 
     /// Tokenizes `prefix + text`.
     pub fn encode(&self, prefix: &str, text: &str) -> Result<Vec<u32>, InferError> {
-        let encoding = self
-            .tokenizer
-            .encode(format!("{prefix}{text}"), true)
-            .map_err(|e| InferError::Tokenizer(e.to_string()))?;
-        Ok(encoding.get_ids().to_vec())
+        self.tokenizer.encode(&format!("{prefix}{text}"))
+    }
+
+    /// The encoder's output for `ids`, checked against the model's positions.
+    fn encode_ids(&mut self, ids: &[u32]) -> Result<Tensor, InferError> {
+        if let Some(max) = self.max_positions
+            && ids.len() > max
+        {
+            return Err(InferError::InvalidInput(format!(
+                "the text is {} tokens long; this model reads at most {max}",
+                ids.len()
+            )));
+        }
+        let input = Tensor::new(ids, &self.device)?.unsqueeze(0)?;
+        Ok(self.network.encode(&input)?)
     }
 
     /// Translates or summarises, streaming pieces through `ctx`.
@@ -162,25 +259,29 @@ impl Seq2Seq {
                 .unwrap_or_default(),
         };
         let ids = self.encode(&prefix, &request.text)?;
-        self.model.clear_kv_cache();
-        let input = Tensor::new(ids.as_slice(), &self.device)?.unsqueeze(0)?;
-        let encoded = self.model.encode(&input)?;
+        let encoded = self.encode_ids(&ids)?;
         let params = &request.params;
+        let max_tokens = match self.max_positions {
+            // The start token takes a position too.
+            Some(max) => params.max_tokens.min(max.saturating_sub(1)),
+            None => params.max_tokens,
+        };
         let mut sampler = LogitsProcessor::from_sampling(params.seed, params.sampling());
         let mut decoded = vec![self.start_id];
         let mut stream = TokenStream::default();
         let mut text = String::new();
         let mut stop_reason = StopReason::MaxTokens;
         let start = Instant::now();
-        while decoded.len() <= params.max_tokens {
+        while decoded.len() <= max_tokens {
             if ctx.is_cancelled() {
                 stop_reason = StopReason::Cancelled;
                 break;
             }
             // With the KV cache only the newest token is fed.
-            let last = Tensor::new(&decoded[decoded.len() - 1..], &self.device)?.unsqueeze(0)?;
-            let logits = (self.model.decode(&last, &encoded)?.squeeze(0)? * self.logit_scale)?;
-            let next = sampler.sample(&logits)?;
+            let past = decoded.len() - 1;
+            let last = Tensor::new(&decoded[past..], &self.device)?.unsqueeze(0)?;
+            let logits = self.network.decode(&last, past, &encoded)?;
+            let next = sampler.sample(&self.suppress(logits)?)?;
             if next == self.eos_id {
                 stop_reason = StopReason::Eos;
                 break;
@@ -205,6 +306,75 @@ impl Seq2Seq {
             token_ids: generated,
         })
     }
+
+    /// `logits` with the suppressed ids at −∞.
+    fn suppress(&self, logits: Tensor) -> Result<Tensor, InferError> {
+        if self.suppressed.is_empty() {
+            return Ok(logits);
+        }
+        let mut values = logits.to_vec1::<f32>()?;
+        for id in &self.suppressed {
+            if let Some(v) = values.get_mut(*id as usize) {
+                *v = f32::NEG_INFINITY;
+            }
+        }
+        Ok(Tensor::new(values, &self.device)?)
+    }
+}
+
+/// A T5 checkpoint and its config. The output projection is `lm_head` when the checkpoint has
+/// one, else the shared embeddings; transformers scales the decoder output by d_model^-0.5 when
+/// `scale_decoder_outputs` says so (configs saved by transformers 5) or, in older configs, when
+/// the embeddings are tied. candle scales by d_model^+0.5 whenever it ties, so the logits are
+/// corrected by the ratio (they are linear in that factor).
+fn load_t5(dir: &Path, config: &Value, device: &Device) -> Result<(Network, T5Config), InferError> {
+    let mut t5: T5Config = serde_json::from_value(config.clone())
+        .map_err(|e| InferError::file(&dir.join("config.json"), e))?;
+    let files = safetensors_files(dir)?;
+    // SAFETY: read-only mmap of files nobody truncates while loaded (see causal.rs).
+    let vb = unsafe { VarBuilder::from_mmaped_safetensors(&files, DType::F32, device)? };
+    t5.tie_word_embeddings = !vb.contains_tensor("lm_head.weight");
+    let hf_scales = config
+        .get("scale_decoder_outputs")
+        .and_then(Value::as_bool)
+        .unwrap_or_else(|| {
+            config
+                .get("tie_word_embeddings")
+                .and_then(Value::as_bool)
+                .unwrap_or(true)
+        });
+    let d_model = t5.d_model as f64;
+    let wanted = if hf_scales { d_model.powf(-0.5) } else { 1.0 };
+    let candle = if t5.tie_word_embeddings {
+        d_model.sqrt()
+    } else {
+        1.0
+    };
+    let model = T5ForConditionalGeneration::load(vb, &t5)?;
+    let network = Network::T5 {
+        model: Box::new(model),
+        logit_scale: wanted / candle,
+    };
+    Ok((network, t5))
+}
+
+/// The single-token `bad_words_ids` of generation_config.json (else config.json): ids never to
+/// generate, as transformers' generation applies them (Marian lists its pad token).
+fn suppressed_ids(dir: &Path, config: &Value) -> Vec<u32> {
+    let generation = read_json(&dir.join("generation_config.json")).ok();
+    let lists = generation
+        .as_ref()
+        .and_then(|g| g.get("bad_words_ids"))
+        .or_else(|| config.get("bad_words_ids"))
+        .and_then(Value::as_array);
+    lists
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_array)
+        .filter(|words| words.len() == 1)
+        .filter_map(|words| words[0].as_u64())
+        .filter_map(|id| u32::try_from(id).ok())
+        .collect()
 }
 
 /// `task_specific_params` entries for `task`: `summarization`, or every `translation_*`.
@@ -245,8 +415,8 @@ impl Pipeline for Seq2Seq {
         device: &Device,
         ctx: &RunContext,
     ) -> Result<Seq2Seq, InferError> {
-        ctx.emit(Event::Status("loading T5 weights".into()));
-        Seq2Seq::load_dir(dir, plan.task, device)
+        ctx.emit(Event::Status("loading the encoder–decoder weights".into()));
+        Seq2Seq::load_dir(dir, plan, device)
     }
 
     fn run(

@@ -202,6 +202,7 @@ impl TextGenerator {
             Backend::Bert
             | Backend::Encoder { .. }
             | Backend::T5
+            | Backend::Marian
             | Backend::Vision { .. }
             | Backend::Whisper => Err(InferError::NotSupported {
                 architecture: "bert".into(),
@@ -546,11 +547,11 @@ pub(crate) struct TokenStream {
 impl TokenStream {
     pub(crate) fn push(
         &mut self,
-        tokenizer: &Tokenizer,
+        tokenizer: &impl Detokenize,
         id: u32,
     ) -> Result<Option<String>, InferError> {
         self.ids.push(id);
-        let text = decode(tokenizer, &self.ids)?;
+        let text = tokenizer.detokenize(&self.ids)?;
         if text.len() > self.emitted
             && !text.ends_with('\u{FFFD}')
             && text.is_char_boundary(self.emitted)
@@ -563,8 +564,11 @@ impl TokenStream {
         }
     }
 
-    pub(crate) fn finish(&mut self, tokenizer: &Tokenizer) -> Result<Option<String>, InferError> {
-        let text = decode(tokenizer, &self.ids)?;
+    pub(crate) fn finish(
+        &mut self,
+        tokenizer: &impl Detokenize,
+    ) -> Result<Option<String>, InferError> {
+        let text = tokenizer.detokenize(&self.ids)?;
         if text.len() > self.emitted && text.is_char_boundary(self.emitted) {
             let piece = text[self.emitted..].to_string();
             self.emitted = text.len();
@@ -575,10 +579,17 @@ impl TokenStream {
     }
 }
 
-fn decode(tokenizer: &Tokenizer, ids: &[u32]) -> Result<String, InferError> {
-    tokenizer
-        .decode(ids, true)
-        .map_err(|e| InferError::Tokenizer(e.to_string()))
+/// Ids back to text, special tokens skipped (what [`TokenStream`] streams).
+pub(crate) trait Detokenize {
+    /// The text of `ids`.
+    fn detokenize(&self, ids: &[u32]) -> Result<String, InferError>;
+}
+
+impl Detokenize for Tokenizer {
+    fn detokenize(&self, ids: &[u32]) -> Result<String, InferError> {
+        self.decode(ids, true)
+            .map_err(|e| InferError::Tokenizer(e.to_string()))
+    }
 }
 
 #[cfg(test)]

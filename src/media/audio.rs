@@ -236,6 +236,31 @@ pub fn write_wav(path: &Path, samples: &[f32], rate: u32) -> std::io::Result<()>
     std::fs::write(path, bytes)
 }
 
+/// The length in seconds an in-memory audio file's header states (frames ÷ sample rate), read
+/// without decoding it; `None` when the container does not say or is not understood.
+pub fn duration_of(bytes: &[u8]) -> Option<f64> {
+    let stream = MediaSourceStream::new(
+        Box::new(std::io::Cursor::new(bytes.to_vec())),
+        Default::default(),
+    );
+    // Probing only reads headers, but a malformed one must not panic the caller.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let probed = symphonia::default::get_probe()
+            .format(
+                &Hint::new(),
+                stream,
+                &FormatOptions::default(),
+                &MetadataOptions::default(),
+            )
+            .ok()?;
+        let params = &probed.format.default_track()?.codec_params;
+        let rate = params.sample_rate.filter(|r| *r > 0)?;
+        Some(params.n_frames? as f64 / f64::from(rate))
+    }))
+    .ok()
+    .flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,6 +280,10 @@ mod tests {
         let clip = load_16k_mono(&path).unwrap();
         assert_eq!(clip.rate, 16_000);
         assert!((clip.seconds() - 1.0).abs() < 0.01);
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(duration_of(&bytes), Some(1.0));
+        assert_eq!(duration_of(&bytes[..20]), None);
+        assert_eq!(duration_of(b"not audio at all"), None);
     }
 
     #[test]

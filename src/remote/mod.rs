@@ -1,15 +1,19 @@
-//! Remote inference through the Hub's inference router (its OpenAI-compatible
-//! `POST /v1/chat/completions` with `stream: true`), for models that don't fit or aren't
-//! supported locally. The user's token goes to the router's origin only for these requests
-//! (and not at all when no token is set); everything goes through `HubClient::send`.
+//! Remote inference through the Hub's inference router, for models that don't fit or aren't
+//! supported locally: chat through its OpenAI-compatible `POST /v1/chat/completions` with
+//! `stream: true`, and text classification, image classification and speech recognition
+//! through its HF-inference provider ([`tasks`]). The user's token goes to the router's origin
+//! only for these requests (and not at all when no token is set); everything goes through
+//! `HubClient::send`.
 
 mod sse;
+pub mod tasks;
 
 use reqwest::Method;
 use reqwest::header::{self, HeaderValue};
 use serde::{Deserialize, Serialize};
 
 pub use sse::SseParser;
+pub use tasks::{RemoteInput, RemoteOutput, RemoteTask, RemoteTranscript, TranscriptChunk};
 
 use crate::hub::{HubClient, HubError, HubRequest};
 
@@ -56,6 +60,19 @@ pub struct ChatReply {
     pub chunks: usize,
 }
 
+/// `base` + `path` as an http(s) URL, or an error naming [`ROUTER_ENDPOINT_ENV`].
+fn router_url(base: &str, path: &str) -> Result<url::Url, HubError> {
+    url::Url::parse(&format!("{base}{path}"))
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .ok_or_else(|| {
+            HubError::InvalidInput(format!(
+                "The inference router {base:?} is not an http(s) URL; set \
+                 {ROUTER_ENDPOINT_ENV} to something like {DEFAULT_ROUTER_ENDPOINT}."
+            ))
+        })
+}
+
 /// The fields of a `chat.completion.chunk` read here.
 #[derive(Deserialize)]
 struct Chunk {
@@ -95,16 +112,7 @@ impl HubClient {
         request: &ChatRequest,
         mut on_token: impl FnMut(&str),
     ) -> Result<ChatReply, HubError> {
-        let base = self.config().router_endpoint.clone();
-        let url = url::Url::parse(&format!("{base}/chat/completions"))
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https"))
-            .ok_or_else(|| {
-                HubError::InvalidInput(format!(
-                    "The inference router {base:?} is not an http(s) URL; set \
-                     {ROUTER_ENDPOINT_ENV} to something like {DEFAULT_ROUTER_ENDPOINT}."
-                ))
-            })?;
+        let url = router_url(&self.config().router_endpoint, "/chat/completions")?;
         let body = serde_json::to_vec(&Body {
             request,
             stream: true,

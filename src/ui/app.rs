@@ -1,6 +1,6 @@
-//! The app: routes (search, model pages, the cache) with back/forward history, global
-//! shortcuts, the top bar with the offline banner, the Downloads panel, windows and toasts,
-//! and the reply pump from the worker.
+//! The app: routes (search, model pages, datasets, collections, Spaces, the cache) with
+//! back/forward history, global shortcuts, the top bar with the offline banner, the Downloads
+//! panel, windows and toasts, and the reply pump from the worker.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -21,6 +21,7 @@ use super::inbox::Inbox;
 use super::model::{DEFAULT_REVISION, ModelView};
 use super::search::{SearchAction, SearchState};
 use super::settings::{STORAGE_KEY, Settings, SettingsAction, SettingsWindow};
+use super::spaces_view::SpacesView;
 use super::toasts::Toasts;
 use super::worker::{Worker, is_unreachable};
 use crate::config::{HubConfig, Overrides};
@@ -43,6 +44,8 @@ pub enum Route {
     Datasets,
     /// The Collections view.
     Collections,
+    /// The Spaces view.
+    Spaces,
 }
 
 /// How the app was started.
@@ -79,6 +82,7 @@ pub struct HubbleApp {
     datasets: HashMap<RepoId, DatasetView>,
     dataset_search: DatasetSearch,
     collections: CollectionsView,
+    spaces: SpacesView,
     toasts: Toasts,
     downloads: Downloads,
     cache_page: CachePage,
@@ -135,6 +139,7 @@ impl HubbleApp {
             datasets: HashMap::new(),
             dataset_search: DatasetSearch::default(),
             collections: CollectionsView::default(),
+            spaces: SpacesView::default(),
             toasts: Toasts::default(),
             offline,
             about_open: false,
@@ -275,6 +280,7 @@ impl HubbleApp {
             self.datasets.clear();
             self.dataset_search = DatasetSearch::default();
             self.collections = CollectionsView::default();
+            self.spaces = SpacesView::default();
             self.cache_page = CachePage::default();
             self.history = vec![Route::Search];
             self.position = 0;
@@ -319,6 +325,7 @@ impl HubbleApp {
             }
             self.dataset_search.on_reply(&mut reply);
             self.collections.on_reply(&mut reply);
+            self.spaces.on_reply(&mut reply);
             if let Some(error) = error {
                 self.handle_error(&error);
             }
@@ -400,6 +407,12 @@ impl HubbleApp {
                     .clicked()
                 {
                     self.navigate(Route::Collections);
+                }
+                if ui
+                    .selectable_label(*self.route() == Route::Spaces, "Spaces")
+                    .clicked()
+                {
+                    self.navigate(Route::Spaces);
                 }
                 if ui
                     .selectable_label(*self.route() == Route::Cache, "Cache")
@@ -510,6 +523,9 @@ impl HubbleApp {
                     Some(CollectionsAction::OpenDataset(id)) => self.open_dataset(&id),
                     None => {}
                 }
+            }
+            Route::Spaces => {
+                egui::CentralPanel::default().show(ui, |ui| self.spaces.show(ui, &mut self.worker));
             }
             Route::Dataset(repo) => {
                 egui::CentralPanel::default().show(ui, |ui| match self.datasets.get_mut(&repo) {

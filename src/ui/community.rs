@@ -2,8 +2,9 @@
 //! and the Spaces that use the model (SDK, likes, open in the browser). Both load the first
 //! time the tab is shown.
 
-use eframe::egui::{self, Color32, RichText};
+use eframe::egui::{self, Color32};
 
+use super::spaces_view::space_rows;
 use super::widgets::{chip, error_box};
 use super::worker::{Job, Outcome, Reply, Ticket, Worker};
 use crate::format::{count, relative_time};
@@ -164,23 +165,5 @@ fn spaces(ui: &mut egui::Ui, list: &[SpaceInfo], endpoint: &str) {
         ui.label("No Space uses this model yet.");
         return;
     }
-    egui::Grid::new("spaces")
-        .striped(true)
-        .num_columns(3)
-        .show(ui, |ui| {
-            for space in list {
-                ui.hyperlink_to(
-                    RichText::new(&space.id).strong(),
-                    format!("{endpoint}/spaces/{}", space.id),
-                )
-                .on_hover_text("Open in the browser");
-                chip(
-                    ui,
-                    space.sdk.as_deref().unwrap_or("unknown SDK"),
-                    Color32::from_rgb(80, 140, 230),
-                );
-                ui.label(format!("♥ {}", count(space.likes.unwrap_or(0))));
-                ui.end_row();
-            }
-        });
+    space_rows(ui, "spaces", list, endpoint);
 }

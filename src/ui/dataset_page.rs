@@ -7,16 +7,14 @@ use eframe::egui::{self, Color32, RichText};
 use egui_commonmark::CommonMarkCache;
 
 use super::card_view::{self, CardLinks};
+use super::dataset_preview::PreviewTable;
 use super::html::prepare_markdown;
 use super::widgets::{chip, error_box};
 use super::worker::{CardData, Job, Outcome, Reply, Ticket, Worker};
-use crate::datasets::{DEFAULT_ROWS, Preview, PreviewRequest, PreviewSource, cell_text};
+use crate::datasets::{DEFAULT_ROWS, PreviewRequest, PreviewSource};
 use crate::download::DownloadSpec;
 use crate::format::{bytes, count};
 use crate::hub::{DatasetInfo, RepoId, RepoType};
-
-/// Characters of a preview cell shown before `…`.
-const CELL_CHARS: usize = 80;
 
 /// The dataset page's tabs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +48,7 @@ pub struct DatasetView {
     info: Slot<DatasetInfo>,
     card: Slot<CardData>,
     body: String,
-    preview: Slot<Preview>,
+    preview: Slot<PreviewTable>,
     /// The open tab.
     pub tab: DatasetTab,
     /// A download the Files tab asked for; the app takes it and starts it.
@@ -93,7 +91,8 @@ impl DatasetView {
                 self.card = Slot::Failed(format!("No dataset card: {error}"));
             }
             Some(Outcome::Preview(result)) => {
-                self.preview = result.map_or_else(|e| Slot::Failed(e.to_string()), Slot::Ready);
+                self.preview = result
+                    .map_or_else(|e| Slot::Failed(e.to_string()), |table| Slot::Ready(*table));
             }
             _ => {}
         }
@@ -226,7 +225,8 @@ impl DatasetView {
                 ui.spinner();
             }
             Slot::Failed(error) => again = error_box(ui, error),
-            Slot::Ready(preview) => {
+            Slot::Ready(table) => {
+                let preview = &table.preview;
                 ui.horizontal(|ui| {
                     let from = match preview.source {
                         PreviewSource::Viewer => "from the dataset viewer",
@@ -235,7 +235,7 @@ impl DatasetView {
                     ui.label(format!("{} {from}", preview.origin));
                     again = ui.small_button("Reload").clicked();
                 });
-                preview_table(ui, preview);
+                table.show(ui);
             }
         }
         if again {
@@ -253,37 +253,6 @@ impl DatasetView {
         };
         self.preview = Slot::Loading(worker.submit(Job::DatasetPreview(request)));
     }
-}
-
-/// Columns as `name (type)` headers, one row per record, long cells cut (whole on hover).
-fn preview_table(ui: &mut egui::Ui, preview: &Preview) {
-    egui::ScrollArea::both()
-        .auto_shrink([false, false])
-        .show(ui, |ui| {
-            egui::Grid::new("dataset-preview")
-                .striped(true)
-                .num_columns(preview.columns.len())
-                .show(ui, |ui| {
-                    for column in &preview.columns {
-                        ui.label(
-                            RichText::new(format!("{} ({})", column.name, column.dtype)).strong(),
-                        );
-                    }
-                    ui.end_row();
-                    for row in &preview.rows {
-                        for value in row {
-                            let text = cell_text(value);
-                            if text.chars().count() > CELL_CHARS {
-                                let cut: String = text.chars().take(CELL_CHARS - 1).collect();
-                                ui.label(format!("{cut}…")).on_hover_text(text);
-                            } else {
-                                ui.label(text);
-                            }
-                        }
-                        ui.end_row();
-                    }
-                });
-        });
 }
 
 /// Removes this frame's requests to open `<endpoint>/datasets/<org>/<name>` in the browser and

@@ -13,6 +13,7 @@ use super::files::{self, FileLinks};
 use super::fit_tab::FitView;
 use super::html::prepare_markdown;
 use super::remote_chat::RemoteChatView;
+use super::remote_tasks::RemoteTaskView;
 use super::tasks::task_label;
 use super::try_tab::{TryAction, TryView};
 use super::widgets::{chip, error_box, gated_badge, license_chip};
@@ -21,6 +22,7 @@ use crate::card::classify;
 use crate::download::DownloadSpec;
 use crate::format::{count, params, relative_time};
 use crate::hub::{GitRefs, HubError, RepoId, encode_revision};
+use crate::remote::RemoteTask;
 
 /// The revision pages show unless a link names another.
 pub const DEFAULT_REVISION: &str = "main";
@@ -38,7 +40,8 @@ pub enum Tab {
     Try,
     /// Discussions, pull requests and the Spaces using the model.
     Community,
-    /// Chat through the Hub's inference router (remote).
+    /// The Hub's inference router (remote): the model's classification or speech task, else
+    /// chat.
     Remote,
 }
 
@@ -63,6 +66,7 @@ pub struct ModelView {
     /// The Community tab.
     pub community: CommunityView,
     remote: RemoteChatView,
+    remote_task: RemoteTaskView,
     /// Model info.
     pub info: Loadable<ModelData>,
     /// The card.
@@ -93,6 +97,7 @@ impl ModelView {
         ModelView {
             community: CommunityView::new(repo.clone()),
             remote: RemoteChatView::new(repo.clone()),
+            remote_task: RemoteTaskView::new(repo.clone()),
             repo,
             revision,
             refs,
@@ -309,7 +314,13 @@ impl ModelView {
                 }
             }
             Tab::Community => self.community.show(ui, worker, &endpoint),
-            Tab::Remote => self.remote.show(ui, worker),
+            Tab::Remote => match self
+                .pipeline_tag()
+                .and_then(|tag| RemoteTask::from_pipeline_tag(&tag))
+            {
+                Some(task) => self.remote_task.show(ui, worker, task),
+                None => self.remote.show(ui, worker),
+            },
         }
         if retry {
             self.retry(worker);
@@ -349,9 +360,7 @@ impl ModelView {
             retry = error_box(ui, error);
         }
         let meta = card.map(|c| &c.card.metadata);
-        let task = data
-            .and_then(|d| d.info.pipeline_tag.clone())
-            .or_else(|| meta.and_then(|m| m.pipeline_tag.clone()));
+        let task = self.pipeline_tag();
         let library = data
             .and_then(|d| d.info.library_name.clone())
             .or_else(|| meta.and_then(|m| m.library_name.clone()));
@@ -406,6 +415,18 @@ impl ModelView {
             }
         });
         (retry, picked)
+    }
+
+    /// The model's task: the info's pipeline tag, else the card's.
+    fn pipeline_tag(&self) -> Option<String> {
+        let from_info = match &self.info {
+            Loadable::Ready(data) => data.info.pipeline_tag.clone(),
+            _ => None,
+        };
+        from_info.or_else(|| match &self.card {
+            Loadable::Ready(card) => card.card.metadata.pipeline_tag.clone(),
+            _ => None,
+        })
     }
 
     /// The revision menu (`Revision: main`): branches, then tags; returns the one picked.

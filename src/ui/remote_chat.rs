@@ -7,6 +7,7 @@ use std::sync::mpsc::{Receiver, channel};
 use eframe::egui::{self, RichText};
 
 use super::worker::Worker;
+use crate::config::HubConfig;
 use crate::hub::{HubError, RepoId};
 use crate::remote::{ChatMessage, ChatReply, ChatRequest};
 
@@ -46,19 +47,7 @@ impl RemoteChatView {
     /// Shows the tab, taking in the tokens that arrived.
     pub fn show(&mut self, ui: &mut egui::Ui, worker: &Worker) {
         self.drain();
-        let config = worker.config();
-        let token = if config.token.is_some() {
-            "with your token"
-        } else {
-            "without a token (set one in Settings; the router usually requires it)"
-        };
-        ui.label(
-            RichText::new(format!(
-                "Remote inference: runs on {} {token}, not on this machine.",
-                config.router_endpoint
-            ))
-            .color(ui.visuals().warn_fg_color),
-        );
+        notice(ui, worker.config(), &worker.config().router_endpoint);
         egui::ScrollArea::vertical()
             .max_height(ui.available_height() - 80.0)
             .auto_shrink([false, true])
@@ -101,11 +90,7 @@ impl RemoteChatView {
     }
 
     fn send(&mut self, ctx: &egui::Context, worker: &Worker) {
-        let client = match worker.shared_client().lock() {
-            Ok(client) => client.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        let client = match client {
+        let client = match worker.client() {
             Ok(client) => client,
             Err(message) => {
                 self.error = Some(message);
@@ -179,6 +164,21 @@ impl RemoteChatView {
             None => {}
         }
     }
+}
+
+/// The warning every remote view starts with: where it runs, and whether the token goes along.
+pub(super) fn notice(ui: &mut egui::Ui, config: &HubConfig, router: &str) {
+    let token = if config.token.is_some() {
+        "with your token"
+    } else {
+        "without a token (set one in Settings; the router usually requires it)"
+    };
+    ui.label(
+        RichText::new(format!(
+            "Remote inference: runs on {router} {token}, not on this machine."
+        ))
+        .color(ui.visuals().warn_fg_color),
+    );
 }
 
 impl Drop for RemoteChatView {

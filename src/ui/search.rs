@@ -20,6 +20,19 @@ use crate::hub::{HubError, ModelInfo, ModelPage, ModelQuery};
 
 /// Seconds between the last keystroke and the search.
 pub const DEBOUNCE_SECS: f64 = 0.25;
+/// Whether a search whose input last changed at `dirty_at` (input time; `None`: nothing to do)
+/// is due at `now`; if it is not due yet, a repaint is asked for when it will be.
+pub(super) fn debounced(ctx: &egui::Context, dirty_at: Option<f64>, now: f64) -> bool {
+    let Some(dirty) = dirty_at else {
+        return false;
+    };
+    let wait = dirty + DEBOUNCE_SECS - now;
+    if wait > 0.0 {
+        ctx.request_repaint_after(std::time::Duration::from_secs_f64(wait));
+    }
+    wait <= 0.0
+}
+
 /// Results per page.
 const PAGE_SIZE: usize = 50;
 /// Height of one result row.
@@ -246,14 +259,8 @@ impl SearchState {
         egui::CentralPanel::default().show(ui, |ui| {
             let box_id = self.search_box(ui, now);
             self.keys(ui, box_id, &mut action);
-            if let Some(dirty) = self.dirty_at {
-                let wait = dirty + DEBOUNCE_SECS - now;
-                if wait <= 0.0 {
-                    self.start(worker);
-                } else {
-                    ui.ctx()
-                        .request_repaint_after(std::time::Duration::from_secs_f64(wait));
-                }
+            if debounced(ui.ctx(), self.dirty_at, now) {
+                self.start(worker);
             }
             if let Some(error) = self.error.clone()
                 && error_box(ui, &error)

@@ -12,6 +12,7 @@ use image::RgbImage;
 
 use super::file_input::{Accept, FileInput, Picked};
 use super::try_tab::ViewRequest;
+use super::widgets::label_bars;
 use crate::infer::image_to_text::DEFAULT_MAX_TOKENS;
 use crate::infer::{
     CaptionOutput, CaptionRequest, GenerationParams, ImageLabels, ImageRequest, Request, Task,
@@ -182,7 +183,7 @@ impl ImageView {
                         ui.label(RichText::new(stats).weak().small());
                     }
                 } else if let Some(result) = &self.result {
-                    bars(ui, result);
+                    label_bars(ui, &result.labels);
                 }
             });
         });
@@ -342,17 +343,4 @@ fn text_and_button(
         (entered && enabled) || clicked
     })
     .inner
-}
-
-fn bars(ui: &mut egui::Ui, result: &ImageLabels) {
-    for label in &result.labels {
-        ui.horizontal(|ui| {
-            ui.add(
-                egui::ProgressBar::new(label.score)
-                    .desired_width(240.0)
-                    .text(format!("{:.1}%", label.score * 100.0)),
-            );
-            ui.label(&label.label);
-        });
-    }
 }

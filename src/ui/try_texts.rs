@@ -5,7 +5,7 @@
 use eframe::egui::{self, Color32, RichText, text::LayoutJob};
 
 use super::try_tab::ViewRequest;
-use super::widgets::nonempty_lines;
+use super::widgets::{label_bars, nonempty_lines};
 use crate::infer::text_classification::{TextEntities, TextFills, TextLabels};
 use crate::infer::{Output, Request, Task, TextsRequest};
 
@@ -92,16 +92,7 @@ fn example(task: Task) -> &'static str {
 
 fn labels(ui: &mut egui::Ui, result: &TextLabels) {
     ui.label(RichText::new(&result.text).strong());
-    for label in result.labels.iter().take(10) {
-        ui.horizontal(|ui| {
-            ui.add(
-                egui::ProgressBar::new(label.score)
-                    .desired_width(240.0)
-                    .text(format!("{:.1}%", label.score * 100.0)),
-            );
-            ui.label(&label.label);
-        });
-    }
+    label_bars(ui, &result.labels[..result.labels.len().min(10)]);
     ui.add_space(8.0);
 }
 

@@ -4,6 +4,7 @@ use eframe::egui::{self, Color32, RichText};
 
 use crate::card::{License, LicenseFamily, Permission};
 use crate::hub::Gated;
+use crate::infer::text_classification::LabelScore;
 
 /// Longest chip text; longer ones are cut with `…` (the whole text is the hover text).
 const CHIP_MAX_CHARS: usize = 64;
@@ -126,4 +127,19 @@ pub fn nonempty_lines(text: &str) -> Vec<String> {
         .filter(|l| !l.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+/// Labels with their probabilities as bars (the percentage on the bar, the label beside it),
+/// in the order given: the Try tab's classifiers and the Remote tab share it.
+pub fn label_bars(ui: &mut egui::Ui, labels: &[LabelScore]) {
+    for label in labels {
+        ui.horizontal(|ui| {
+            ui.add(
+                egui::ProgressBar::new(label.score)
+                    .desired_width(240.0)
+                    .text(format!("{:.1}%", label.score * 100.0)),
+            );
+            ui.label(&label.label);
+        });
+    }
 }

@@ -14,10 +14,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use eframe::egui;
 use url::Url;
 
+use super::dataset_preview::PreviewTable;
 use crate::cache::{CachedRepo, cached_models};
 use crate::card::{License, ModelCard};
 use crate::config::HubConfig;
-use crate::datasets::{Preview, PreviewError, PreviewRequest, load_preview};
+use crate::datasets::{PreviewError, PreviewRequest, load_preview};
 use crate::fit::FitError;
 use crate::fit::read::{ModelFit, read_fit};
 use crate::fit::system::SystemInfo;
@@ -57,6 +58,8 @@ pub enum Job {
     Discussions(RepoId),
     /// The Spaces that use a model.
     Spaces(RepoId),
+    /// A Spaces search (the Spaces view), answered as [`Outcome::Spaces`].
+    SearchSpaces(SpaceQuery),
     /// Dataset info (facets, files with sizes).
     Dataset(RepoId),
     /// A dataset's card (README.md) at `main`, answered as [`Outcome::Card`].
@@ -106,12 +109,12 @@ pub enum Outcome {
     Refs(Result<GitRefs, HubError>),
     /// For [`Job::Discussions`].
     Discussions(Result<Discussions, HubError>),
-    /// For [`Job::Spaces`].
+    /// For [`Job::Spaces`] and [`Job::SearchSpaces`].
     Spaces(Result<Vec<SpaceInfo>, HubError>),
     /// For [`Job::Dataset`].
     Dataset(Result<DatasetInfo, HubError>),
-    /// For [`Job::DatasetPreview`].
-    Preview(Result<Preview, PreviewError>),
+    /// For [`Job::DatasetPreview`]: the rows with their media cells already decoded.
+    Preview(Result<Box<PreviewTable>, PreviewError>),
     /// For [`Job::SearchDatasets`].
     Datasets(Result<Vec<DatasetInfo>, HubError>),
     /// For [`Job::SearchCollections`].
@@ -225,6 +228,11 @@ impl Worker {
         self.config = config;
     }
 
+    /// The current client, or why none could be built (a bad endpoint URL).
+    pub fn client(&self) -> Result<HubClient, String> {
+        lock(&self.client).clone()
+    }
+
     /// The client handle, shared with the card image loader.
     pub fn shared_client(&self) -> SharedClient {
         self.client.clone()
@@ -276,7 +284,7 @@ async fn run(job: Job, client: Result<HubClient, String>, hub_cache: PathBuf) ->
                 Job::Model(..) => Outcome::Model(Err(error())),
                 Job::Refs(_) => Outcome::Refs(Err(error())),
                 Job::Discussions(_) => Outcome::Discussions(Err(error())),
-                Job::Spaces(_) => Outcome::Spaces(Err(error())),
+                Job::Spaces(_) | Job::SearchSpaces(_) => Outcome::Spaces(Err(error())),
                 Job::Dataset(_) => Outcome::Dataset(Err(error())),
                 Job::SearchDatasets(_) => Outcome::Datasets(Err(error())),
                 Job::SearchCollections(_) => Outcome::Collections(Err(error())),
@@ -308,6 +316,7 @@ async fn run(job: Job, client: Result<HubClient, String>, hub_cache: PathBuf) ->
                 })
                 .await,
         ),
+        Job::SearchSpaces(query) => Outcome::Spaces(client.search_spaces(&query).await),
         Job::Card(repo, revision) => {
             Outcome::Card(card(&client, RepoType::Model, &repo, &revision).await)
         }
@@ -320,7 +329,11 @@ async fn run(job: Job, client: Result<HubClient, String>, hub_cache: PathBuf) ->
         Job::DatasetCard(repo) => {
             Outcome::Card(card(&client, RepoType::Dataset, &repo, "main").await)
         }
-        Job::DatasetPreview(request) => Outcome::Preview(load_preview(&client, &request).await),
+        Job::DatasetPreview(request) => Outcome::Preview(
+            load_preview(&client, &request)
+                .await
+                .map(|preview| Box::new(PreviewTable::new(preview))),
+        ),
         Job::Fit(repo, info, file) => Outcome::Fit(
             read_fit(&client, &repo, &info, file.as_deref())
                 .await
