@@ -9,7 +9,8 @@
 //! - One file per task: [`text_generation`] (GGUF and safetensors causal LMs),
 //!   [`feature_extraction`] (sentence embeddings and similarity), [`image_classification`]
 //!   (ViT, ConvNeXt, ResNet), [`zero_shot_image`] (CLIP, SigLIP).
-//! - Models written here for transformers' weight names: [`distilbert`], [`convnext`], [`resnet`].
+//! - Models written here for transformers' weight names: [`distilbert`], [`convnext`], [`resnet`];
+//!   and for GGUF: [`gguf_llama`] (quantised embedding, memory near the file's size).
 //! - [`speech_recognition`] (Whisper ASR) on [`whisper`] (the model) and [`whisper_mel`] (the
 //!   log-mel front end).
 //! - Helpers: [`chat_template`] (minijinja), [`gguf_tokenizer`] (a tokenizer from GGUF metadata),
@@ -24,6 +25,7 @@ pub mod encoder;
 pub mod encoder_heads;
 pub mod entities;
 pub mod feature_extraction;
+pub mod gguf_llama;
 pub mod gguf_tokenizer;
 pub mod image_classification;
 pub mod pipeline;
