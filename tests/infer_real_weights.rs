@@ -1,6 +1,7 @@
 //! Real weights (fetched by scripts/fetch-test-weights.sh, never committed):
 //! SmolLM2-135M-Instruct Q4_1 GGUF answers a chat prompt through its own chat template and
-//! tokenizer, deterministically under a seed; all-MiniLM-L6-v2 ranks sentences sensibly and
+//! tokenizer, deterministically under a seed, and Hubble's own GGUF llama gives the logits
+//! candle-transformers' quantized_llama gives; all-MiniLM-L6-v2 ranks sentences sensibly and
 //! matches sentence-transformers' embeddings (tests/fixtures/minilm_reference.json, computed
 //! by scripts/reference/minilm_reference.py with PyTorch on CPU); faster-whisper's tiny.en
 //! (converted) transcribes espeak-ng speech as PyTorch transformers does.
@@ -18,6 +19,13 @@ use hubble::infer::{
 use weights::real_weights;
 
 const SMOLLM: &str = "smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+/// The Paris chat prompt through SmolLM2's template, as transformers' own GGUF tokenizer encodes it.
+const PARIS_PROMPT_IDS: [u32; 37] = [
+    1, 9690, 198, 2683, 359, 253, 5356, 5646, 11173, 3365, 3511, 308, 34519, 28, 7018, 411, 407,
+    19712, 8182, 2, 198, 1, 4093, 198, 1780, 314, 260, 3575, 282, 4649, 47, 2, 198, 1, 520, 9531,
+    198,
+];
 
 fn paris_request(seed: u64) -> GenerationRequest {
     GenerationRequest {
@@ -51,13 +59,7 @@ fn smollm2_gguf_answers_through_its_chat_template_deterministically() {
         "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
     ));
     let ids = generator.encode(&prompt).unwrap();
-    // What transformers' own GGUF tokenizer gives for the same text.
-    let want: [u32; 37] = [
-        1, 9690, 198, 2683, 359, 253, 5356, 5646, 11173, 3365, 3511, 308, 34519, 28, 7018, 411,
-        407, 19712, 8182, 2, 198, 1, 4093, 198, 1780, 314, 260, 3575, 282, 4649, 47, 2, 198, 1,
-        520, 9531, 198,
-    ];
-    assert_eq!(ids, want);
+    assert_eq!(ids, PARIS_PROMPT_IDS);
     assert_eq!(generator.tokenizer().decode(&ids, false).unwrap(), prompt);
 
     let first = generator.generate(&paris_request(42), &ctx).unwrap();
@@ -126,6 +128,70 @@ fn smollm2_streams_tokens_over_the_worker_channel_and_stops_when_cancelled() {
         "stopped early: {}",
         output.generated_tokens
     );
+}
+
+/// Hubble's GGUF llama (quantised embedding, in-place KV cache) against candle-transformers'
+/// quantized_llama on SmolLM2: the prompt's logits and every greedy step's within 1e-4, the same
+/// greedy tokens, and a new conversation at position 0 starting clean.
+#[test]
+fn smollm2_own_gguf_llama_matches_candle_transformers() {
+    use candle_core::Tensor;
+    use candle_core::quantized::gguf_file::Content;
+    use candle_transformers::models::quantized_llama::ModelWeights;
+    use hubble::infer::gguf_llama::GgufLlama;
+
+    let Some(path) = real_weights(SMOLLM) else {
+        return;
+    };
+    let mut file = std::fs::File::open(&path).unwrap();
+    let content = Content::read(&mut file).unwrap();
+    let mut ours = GgufLlama::from_gguf(&content, &mut file, &Device::Cpu).unwrap();
+    let mut theirs = ModelWeights::from_gguf(content, &mut file, &Device::Cpu).unwrap();
+    let max_diff = |a: &Tensor, b: &Tensor| -> f32 {
+        let d = (a - b).unwrap().abs().unwrap().flatten_all().unwrap();
+        d.max(0).unwrap().to_scalar().unwrap()
+    };
+    let argmax = |t: &Tensor| -> u32 {
+        t.flatten_all()
+            .unwrap()
+            .argmax(0)
+            .unwrap()
+            .to_scalar()
+            .unwrap()
+    };
+    let mut tokens = PARIS_PROMPT_IDS.to_vec();
+    let mut pos = 0;
+    let mut worst = 0f32;
+    let mut generated = Vec::new();
+    while generated.len() < 24 {
+        let input = Tensor::new(&tokens[pos..], &Device::Cpu)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
+        let a = ours.forward(&input, pos).unwrap();
+        let b = theirs.forward(&input, pos).unwrap();
+        assert_eq!(a.dims(), [1, 49152]);
+        worst = worst.max(max_diff(&a, &b));
+        let next = argmax(&a);
+        assert_eq!(next, argmax(&b), "greedy token {} differs", generated.len());
+        generated.push(next);
+        pos = tokens.len();
+        tokens.push(next);
+    }
+    eprintln!(
+        "own GGUF llama vs candle-transformers: max abs logit diff {worst:.3e}, {generated:?}"
+    );
+    assert!(worst <= 1e-4, "max abs diff {worst}");
+    // A fresh conversation: position 0 drops the old cache in both.
+    let input = Tensor::new(&PARIS_PROMPT_IDS[..5], &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
+    let (a, b) = (
+        ours.forward(&input, 0).unwrap(),
+        theirs.forward(&input, 0).unwrap(),
+    );
+    assert!(max_diff(&a, &b) <= 1e-4);
 }
 
 fn minilm() -> Option<(Embedder, serde_json::Value)> {

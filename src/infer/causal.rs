@@ -1,5 +1,6 @@
-//! candle-transformers' causal language models behind one enum: quantised GGUF (llama, qwen2,
-//! qwen3, phi3, gemma3) and safetensors (llama, mistral, qwen2, qwen3, phi3, gemma 1–3).
+//! Causal language models behind one enum: Hubble's own GGUF llama ([`super::gguf_llama`]),
+//! candle-transformers' quantised GGUF qwen2, qwen3, phi3, gemma3 (and mixture-of-experts llama),
+//! and its safetensors llama, mistral, qwen2, qwen3, phi3, gemma 1–3.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +11,7 @@ use candle_transformers::models as m;
 use serde::Serialize;
 
 use super::InferError;
+use super::gguf_llama::{self, GgufLlama};
 
 /// Safetensors causal-LM architectures (config.json `model_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -57,7 +59,9 @@ pub struct CausalModel {
 }
 
 enum Inner {
-    /// GGUF llama.
+    /// GGUF llama (dense): Hubble's own, quantised embedding.
+    GgufLlama(Box<GgufLlama>),
+    /// GGUF llama with experts (Mixtral): candle-transformers'.
     QLlama(m::quantized_llama::ModelWeights),
     /// GGUF qwen2.
     QQwen2(m::quantized_qwen2::ModelWeights),
@@ -99,6 +103,9 @@ impl CausalModel {
             .cloned()
             .unwrap_or_default();
         let inner = match arch.as_str() {
+            "llama" if gguf_llama::is_dense(&content) => {
+                Inner::GgufLlama(Box::new(GgufLlama::from_gguf(&content, reader, device)?))
+            }
             "llama" => Inner::QLlama(m::quantized_llama::ModelWeights::from_gguf(
                 content, reader, device,
             )?),
@@ -197,6 +204,7 @@ impl CausalModel {
         }
         let input = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
         let logits = match &mut self.inner {
+            Inner::GgufLlama(model) => model.forward(&input, pos)?,
             Inner::QLlama(model) => model.forward(&input, pos)?,
             Inner::QQwen2(model) => model.forward(&input, pos)?,
             Inner::QQwen3(model) => model.forward(&input, pos)?,
@@ -217,6 +225,7 @@ impl CausalModel {
     /// Forgets the KV cache (a new conversation starts at position 0).
     pub fn clear_kv_cache(&mut self) -> Result<(), InferError> {
         match &mut self.inner {
+            Inner::GgufLlama(model) => model.clear_kv_cache(),
             Inner::QLlama(model) => model.clear_kv_cache(),
             Inner::QQwen2(model) => model.clear_kv_cache(),
             Inner::QQwen3(model) => model.clear_kv_cache(),
@@ -244,7 +253,7 @@ impl CausalModel {
     /// Short name for status lines.
     pub fn name(&self) -> &'static str {
         match &self.inner {
-            Inner::QLlama(_) => "gguf llama",
+            Inner::GgufLlama(_) | Inner::QLlama(_) => "gguf llama",
             Inner::QQwen2(_) => "gguf qwen2",
             Inner::QQwen3(_) => "gguf qwen3",
             Inner::QPhi3(_) => "gguf phi3",

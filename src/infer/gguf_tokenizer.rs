@@ -3,11 +3,15 @@
 //! SmolLM, Llama 3, Qwen 2/3, ...) with the pre-tokenizer named by `tokenizer.ggml.pre`.
 
 use std::collections::HashMap;
-use std::str::FromStr;
 
 use candle_core::quantized::gguf_file::Value;
-use serde_json::json;
-use tokenizers::Tokenizer;
+use tokenizers::models::bpe::{BPE, Vocab};
+use tokenizers::pre_tokenizers::PreTokenizerWrapper;
+use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+use tokenizers::pre_tokenizers::digits::Digits;
+use tokenizers::pre_tokenizers::sequence::Sequence;
+use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
+use tokenizers::{AddedToken, SplitDelimiterBehavior, Tokenizer};
 
 use super::InferError;
 
@@ -105,69 +109,81 @@ impl GgufVocab {
         if self.tokens.is_empty() {
             return Err(InferError::Tokenizer("the GGUF vocabulary is empty".into()));
         }
-        let mut vocab = serde_json::Map::new();
+        // Built through the tokenizers API rather than a tokenizer.json text: the JSON detour
+        // held the vocabulary three more times (a JSON tree, its text, the parser's copy), about
+        // 25 MB for a 49152-token vocabulary.
+        let mut vocab = Vocab::default();
         for (id, token) in self.tokens.iter().enumerate() {
-            vocab.entry(token.clone()).or_insert_with(|| json!(id));
+            vocab.entry(token.clone()).or_insert(id as u32);
         }
-        let added: Vec<_> = self
+        // tokenizers' own rule for `"left right"` merges: exactly two space-separated tokens.
+        let merges = self
+            .merges
+            .iter()
+            .enumerate()
+            .map(|(rank, merge)| match merge.split_once(' ') {
+                Some((left, right)) if !right.contains(' ') => {
+                    Ok((left.to_string(), right.to_string()))
+                }
+                _ => Err(InferError::Tokenizer(format!(
+                    "GGUF merge {} is not two tokens: {merge:?}",
+                    rank + 1
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let added: Vec<AddedToken> = self
             .tokens
             .iter()
             .enumerate()
             .filter_map(|(id, token)| {
                 let kind = self.token_types.get(id).copied().unwrap_or(1);
                 (kind == TOKEN_TYPE_CONTROL || kind == TOKEN_TYPE_USER_DEFINED).then(|| {
-                    json!({
-                        "id": id, "content": token, "single_word": false, "lstrip": false,
-                        "rstrip": false, "normalized": kind == TOKEN_TYPE_USER_DEFINED,
-                        "special": kind == TOKEN_TYPE_CONTROL,
-                    })
+                    AddedToken::from(token.clone(), kind == TOKEN_TYPE_CONTROL)
+                        .normalized(kind == TOKEN_TYPE_USER_DEFINED)
                 })
             })
             .collect();
-        let byte_level = |use_regex: bool| {
-            json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true,
-                   "use_regex": use_regex})
+        let byte_level = |use_regex: bool| ByteLevel::new(false, true, use_regex);
+        let split = |pattern: &str| -> Result<PreTokenizerWrapper, InferError> {
+            Split::new(
+                SplitPattern::Regex(pattern.into()),
+                SplitDelimiterBehavior::Isolated,
+                false,
+            )
+            .map(PreTokenizerWrapper::from)
+            .map_err(|e| InferError::Tokenizer(format!("split pattern: {e}")))
         };
-        let split = |pattern: &str| {
-            json!({"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Isolated",
-                   "invert": false})
-        };
+        let sequence = |parts: Vec<PreTokenizerWrapper>| Sequence::new(parts).into();
         let pre = self.pre.as_deref().unwrap_or("default");
-        let (pre_tokenizer, ignore_merges) = match pre {
+        let (pre_tokenizer, ignore_merges): (PreTokenizerWrapper, bool) = match pre {
             "llama-bpe" | "llama3" | "smaug-bpe" => (
-                json!({"type": "Sequence", "pretokenizers": [split(LLAMA3_PATTERN), byte_level(false)]}),
+                sequence(vec![split(LLAMA3_PATTERN)?, byte_level(false).into()]),
                 true,
             ),
             "qwen2" | "qwen35" | "deepseek-r1-qwen" => (
-                json!({"type": "Sequence", "pretokenizers": [split(QWEN2_PATTERN), byte_level(false)]}),
+                sequence(vec![split(QWEN2_PATTERN)?, byte_level(false).into()]),
                 false,
             ),
             "smollm" | "starcoder" | "refact" => (
-                json!({"type": "Sequence", "pretokenizers": [
-                    {"type": "Digits", "individual_digits": true}, byte_level(true)]}),
+                sequence(vec![Digits::new(true).into(), byte_level(true).into()]),
                 false,
             ),
             // GPT-2's own regex inside ByteLevel.
-            _ => (byte_level(true), false),
+            _ => (byte_level(true).into(), false),
         };
-        let spec = json!({
-            "version": "1.0",
-            "truncation": null,
-            "padding": null,
-            "added_tokens": added,
-            "normalizer": null,
-            "pre_tokenizer": pre_tokenizer,
-            "post_processor": null,
-            "decoder": byte_level(true),
-            "model": {
-                "type": "BPE", "dropout": null, "unk_token": null,
-                "continuing_subword_prefix": null, "end_of_word_suffix": null,
-                "fuse_unk": false, "byte_fallback": false, "ignore_merges": ignore_merges,
-                "vocab": vocab, "merges": self.merges,
-            },
-        });
-        Tokenizer::from_str(&spec.to_string())
-            .map_err(|e| InferError::Tokenizer(format!("building from GGUF vocabulary: {e}")))
+        let failed = |e: tokenizers::Error| {
+            InferError::Tokenizer(format!("building from GGUF vocabulary: {e}"))
+        };
+        let bpe = BPE::builder()
+            .vocab_and_merges(vocab, merges)
+            .ignore_merges(ignore_merges)
+            .build()
+            .map_err(failed)?;
+        let mut tokenizer = Tokenizer::new(bpe);
+        tokenizer.with_pre_tokenizer(Some(pre_tokenizer));
+        tokenizer.with_decoder(Some(byte_level(true)));
+        tokenizer.add_tokens(added).map_err(failed)?;
+        Ok(tokenizer)
     }
 }
 

@@ -10,7 +10,8 @@
 //!   [`feature_extraction`] (sentence embeddings and similarity), [`image_classification`]
 //!   (ViT, ConvNeXt, ResNet), [`zero_shot_image`] (CLIP, SigLIP), [`image_to_text`] (BLIP
 //!   captions, on [`blip`]'s loader for candle-transformers' model).
-//! - Models written here for transformers' weight names: [`distilbert`], [`convnext`], [`resnet`].
+//! - Models written here for transformers' weight names: [`distilbert`], [`convnext`], [`resnet`];
+//!   and for GGUF: [`gguf_llama`] (quantised embedding, memory near the file's size).
 //! - [`speech_recognition`] (Whisper ASR) on [`whisper`] (the model) and [`whisper_mel`] (the
 //!   log-mel front end).
 //! - Helpers: [`chat_template`] (minijinja), [`gguf_tokenizer`] (a tokenizer from GGUF metadata),
@@ -27,6 +28,7 @@ pub mod encoder;
 pub mod encoder_heads;
 pub mod entities;
 pub mod feature_extraction;
+pub mod gguf_llama;
 pub mod gguf_tokenizer;
 pub mod image_classification;
 pub mod image_to_text;

@@ -579,17 +579,39 @@ fn plan_vision(facts: &ModelFacts, task: Task) -> Result<Plan, InferError> {
     })
 }
 
-/// `general.architecture` from a GGUF header (reads metadata only, not tensors).
+/// `general.architecture` from a GGUF header (reads metadata only, not tensors). The header goes
+/// through the Fit parser, which keeps long arrays (the vocabulary) as lengths only; candle's
+/// reader would put the whole vocabulary (~8 MB for 49152 tokens) on this thread's heap, where
+/// it stays after it is freed, just to find one string.
 pub fn gguf_architecture(path: &Path) -> Result<String, InferError> {
-    let mut file = std::fs::File::open(path).map_err(|e| InferError::file(path, e))?;
-    let content = candle_core::quantized::gguf_file::Content::read(&mut file)
-        .map_err(|e| InferError::file(path, e))?;
-    content
-        .metadata
-        .get("general.architecture")
-        .and_then(|v| v.to_string().ok())
-        .cloned()
-        .ok_or_else(|| InferError::file(path, "no general.architecture in the GGUF metadata"))
+    use crate::fit::format_error::FormatError;
+    use crate::fit::gguf;
+    use std::io::Read;
+    let io = |e: std::io::Error| InferError::file(path, e);
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let mut prefix = Vec::new();
+    let mut want: u64 = 64 * 1024;
+    loop {
+        let held = prefix.len() as u64;
+        (&mut file)
+            .take(want.saturating_sub(held))
+            .read_to_end(&mut prefix)
+            .map_err(io)?;
+        match gguf::parse(&prefix, Some(len)) {
+            Ok(header) => {
+                return header.architecture().map(String::from).ok_or_else(|| {
+                    InferError::file(path, "no general.architecture in the GGUF metadata")
+                });
+            }
+            Err(FormatError::Truncated { needed })
+                if (prefix.len() as u64) < len.min(needed) && prefix.len() as u64 > held =>
+            {
+                want = needed.max(want.saturating_mul(2)).min(len);
+            }
+            Err(e) => return Err(InferError::file(path, e)),
+        }
+    }
 }
 
 fn is_split_gguf(path: &str) -> bool {
@@ -676,6 +698,37 @@ mod tests {
         f.gguf_architecture = Some("mamba".into());
         let err = super::plan(&f, None).unwrap_err().to_string();
         assert_eq!(err, "not supported yet: gguf mamba for text-generation");
+    }
+
+    #[test]
+    fn gguf_architecture_reads_headers_past_the_first_read() {
+        use candle_core::quantized::gguf_file::{self, Value};
+        use candle_core::quantized::{GgmlDType, QTensor};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.gguf");
+        // A 100k-token vocabulary makes the header ~1 MB, far past the first 64 KiB read.
+        let tokens = Value::Array(
+            (0..100_000)
+                .map(|i| Value::String(format!("t{i}")))
+                .collect(),
+        );
+        let arch = Value::String("qwen3".into());
+        let cpu = candle_core::Device::Cpu;
+        let weight = candle_core::Tensor::zeros((2, 32), candle_core::DType::F32, &cpu);
+        let weight = QTensor::quantize(&weight.unwrap(), GgmlDType::Q8_0).unwrap();
+        let metadata = [
+            ("tokenizer.ggml.tokens", &tokens),
+            ("general.architecture", &arch),
+        ];
+        let mut file = std::fs::File::create(&path).unwrap();
+        gguf_file::write(&mut file, &metadata, &[("w", &weight)]).unwrap();
+        drop(file);
+        assert_eq!(gguf_architecture(&path).unwrap(), "qwen3");
+        // Cut inside the header: an error naming the file, not a loop or a panic.
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..200_000]).unwrap();
+        let err = gguf_architecture(&path).unwrap_err().to_string();
+        assert!(err.contains("m.gguf"), "{err}");
     }
 
     #[test]

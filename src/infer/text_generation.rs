@@ -13,6 +13,7 @@ use tokenizers::Tokenizer;
 use super::causal::CausalModel;
 pub use super::chat_template::ChatMessage;
 use super::chat_template::{self, ChatTemplate};
+use super::gguf_llama;
 use super::gguf_tokenizer::GgufVocab;
 use super::pipeline::{Event, Pipeline, RunContext};
 use super::registry::{Backend, Plan};
@@ -220,7 +221,8 @@ impl TextGenerator {
     ) -> Result<TextGenerator, InferError> {
         ctx.emit(Event::Status(format!("reading {}", path.display())));
         let mut file = std::fs::File::open(path).map_err(|e| InferError::file(path, e))?;
-        let content = gguf_file::Content::read(&mut file).map_err(|e| InferError::file(path, e))?;
+        let mut content =
+            gguf_file::Content::read(&mut file).map_err(|e| InferError::file(path, e))?;
         let vocab = GgufVocab::from_metadata(&content.metadata)?;
         let arch = content
             .metadata
@@ -228,16 +230,22 @@ impl TextGenerator {
             .and_then(|v| v.to_string().ok())
             .cloned()
             .unwrap_or_default();
+        // candle-transformers' quantized llama (used for mixture-of-experts llamas) precomputes
+        // rotary tables for 4096 positions; Hubble's own GGUF llama has no such limit.
+        let rotary_limit = if arch == "llama" && !gguf_llama::is_dense(&content) {
+            4096
+        } else {
+            usize::MAX
+        };
         let context_len = content
             .metadata
             .get(&format!("{arch}.context_length"))
             .and_then(|v| v.to_u32().ok())
             .map(|n| n as usize)
             .unwrap_or(4096)
-            // candle's quantized llama precomputes rotary tables for 4096 positions.
-            .min(if arch == "llama" { 4096 } else { usize::MAX });
-        ctx.emit(Event::Status("loading quantised weights".into()));
-        let model = CausalModel::from_gguf(content, &mut file, device)?;
+            .min(rotary_limit);
+        // The tokenizer is built, and the vocabulary's copies dropped, before any weight is
+        // loaded, so their transient memory never adds to the weights'.
         let dir = path.parent().unwrap_or(Path::new("."));
         let tokenizer = match load_tokenizer_json(dir)? {
             Some(t) => t,
@@ -258,6 +266,12 @@ impl TextGenerator {
                 vocab.token(vocab.eos_token_id).unwrap_or("").to_string(),
             )
         });
+        drop(vocab);
+        content
+            .metadata
+            .retain(|key, _| !key.starts_with("tokenizer."));
+        ctx.emit(Event::Status("loading quantised weights".into()));
+        let model = CausalModel::from_gguf(content, &mut file, device)?;
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         let description = format!("{} ({name})", model.name());
         let mut generator = TextGenerator::assemble(

@@ -1,0 +1,420 @@
+//! Hubble's GGUF llama (llama.cpp's `llama` layout: Llama 2/3, SmolLM, TinyLlama, ...), written
+//! to keep memory near the file's size. The math is candle-transformers' `quantized_llama`, op
+//! for op (so the logits are the same), but nothing is kept twice or widened to F32:
+//! - the token embedding stays quantised and a pass dequantises only its tokens' rows
+//!   (candle-transformers' dequantises the whole table: 113 MB of F32 for SmolLM2's
+//!   49152 × 576), and a tied output head multiplies by that same quantised tensor;
+//! - rotary angles are computed for each pass's positions (no 4096-row table, so no limit on
+//!   positions but the model's own context length);
+//! - each layer's KV cache grows in place, [`KV_CHUNK`] positions at a time, instead of being
+//!   concatenated into a new tensor every token;
+//! - the causal mask is built for a prompt pass and dropped, not cached per length.
+//!
+//! Mixture-of-experts GGUFs (`llama.expert_count` > 1, e.g. Mixtral) are not handled here
+//! ([`is_dense`]); they stay on candle-transformers' model.
+
+use std::io::{Read, Seek};
+use std::sync::Arc;
+
+use candle_core::quantized::{QMatMul, QTensor, gguf_file};
+use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
+use candle_nn::kv_cache::KvCache;
+use candle_nn::ops::{silu, softmax_last_dim};
+use candle_nn::rotary_emb::rope_i;
+use candle_transformers::quantized_nn::RmsNorm;
+use candle_transformers::utils::{build_causal_mask, repeat_kv};
+
+/// Positions a layer's KV cache grows by when it is full (SmolLM2: 0.7 MB over its 30 layers).
+pub const KV_CHUNK: usize = 16;
+
+/// Whether the GGUF is a dense llama this model loads (not a mixture of experts).
+pub fn is_dense(content: &gguf_file::Content) -> bool {
+    content
+        .metadata
+        .get("llama.expert_count")
+        .and_then(|v| v.to_u32().ok())
+        .unwrap_or(0)
+        <= 1
+}
+
+/// A llama-architecture GGUF model with its KV cache.
+pub struct GgufLlama {
+    embedding: Arc<QTensor>,
+    layers: Vec<Layer>,
+    norm: RmsNorm,
+    output: QMatMul,
+    /// Rotary inverse frequencies, shape `(1, rope_dim / 2)`.
+    inv_freq: Tensor,
+    neg_inf: Tensor,
+    device: Device,
+}
+
+struct Layer {
+    attn_norm: RmsNorm,
+    q: QMatMul,
+    k: QMatMul,
+    v: QMatMul,
+    o: QMatMul,
+    ffn_norm: RmsNorm,
+    gate: QMatMul,
+    up: QMatMul,
+    down: QMatMul,
+    heads: usize,
+    kv_heads: usize,
+    head_dim: usize,
+    cache: KvCache,
+}
+
+/// What one pass shares across layers.
+struct Pass<'a> {
+    pos: usize,
+    cos: &'a Tensor,
+    sin: &'a Tensor,
+    mask: Option<&'a Tensor>,
+    neg_inf: &'a Tensor,
+}
+
+impl GgufLlama {
+    /// Loads the weights named in `content` from `reader`, one tensor at a time (the token
+    /// embedding, the largest, first, while nothing else is loaded).
+    pub fn from_gguf<R: Read + Seek>(
+        content: &gguf_file::Content,
+        reader: &mut R,
+        device: &Device,
+    ) -> Result<GgufLlama> {
+        let md = |key: &str| match content.metadata.get(key) {
+            Some(v) => Ok(v),
+            None => candle_core::bail!("cannot find {key} in the GGUF metadata"),
+        };
+        let count = |key: &str| -> Result<usize> { Ok(md(key)?.to_u32()? as usize) };
+        let heads = count("llama.attention.head_count")?;
+        let kv_heads = count("llama.attention.head_count_kv")?;
+        let blocks = count("llama.block_count")?;
+        let hidden = count("llama.embedding_length")?;
+        let rope_dim = count("llama.rope.dimension_count")?;
+        let eps = md("llama.attention.layer_norm_rms_epsilon")?.to_f32()? as f64;
+        let freq_base = md("llama.rope.freq_base")
+            .and_then(|v| v.to_f32())
+            .unwrap_or(10000.);
+        if heads == 0 || kv_heads == 0 || !heads.is_multiple_of(kv_heads) {
+            candle_core::bail!("{heads} attention heads do not share {kv_heads} KV heads evenly")
+        }
+        if !hidden.is_multiple_of(heads) {
+            candle_core::bail!("{hidden} dimensions do not split into {heads} heads")
+        }
+        let tensor = |reader: &mut R, name: &str| content.tensor(reader, name, device);
+
+        let embedding = Arc::new(tensor(reader, "token_embd.weight")?);
+        let output = if content.tensor_infos.contains_key("output.weight") {
+            QMatMul::from_qtensor(tensor(reader, "output.weight")?)?
+        } else {
+            QMatMul::from_arc(embedding.clone())?
+        };
+        let norm = RmsNorm::from_qtensor(tensor(reader, "output_norm.weight")?, eps)?;
+        let mut layers = Vec::with_capacity(blocks);
+        for i in 0..blocks {
+            let mut matmul = |name: &str| {
+                QMatMul::from_qtensor(tensor(reader, &format!("blk.{i}.{name}.weight"))?)
+            };
+            let (q, k, v, o) = (
+                matmul("attn_q")?,
+                matmul("attn_k")?,
+                matmul("attn_v")?,
+                matmul("attn_output")?,
+            );
+            let (gate, up, down) = (matmul("ffn_gate")?, matmul("ffn_up")?, matmul("ffn_down")?);
+            let mut norm = |name: &str| {
+                RmsNorm::from_qtensor(tensor(reader, &format!("blk.{i}.{name}.weight"))?, eps)
+            };
+            layers.push(Layer {
+                attn_norm: norm("attn_norm")?,
+                ffn_norm: norm("ffn_norm")?,
+                q,
+                k,
+                v,
+                o,
+                gate,
+                up,
+                down,
+                heads,
+                kv_heads,
+                head_dim: hidden / heads,
+                cache: KvCache::new(2, KV_CHUNK),
+            });
+        }
+        // The same inverse frequencies as candle-transformers' rotary table.
+        let inv_freq: Vec<f32> = (0..rope_dim)
+            .step_by(2)
+            .map(|i| 1f32 / freq_base.powf(i as f32 / rope_dim as f32))
+            .collect();
+        let inv_freq = Tensor::new(inv_freq.as_slice(), device)?.unsqueeze(0)?;
+        Ok(GgufLlama {
+            embedding,
+            layers,
+            norm,
+            output,
+            inv_freq,
+            neg_inf: Tensor::new(f32::NEG_INFINITY, device)?,
+            device: device.clone(),
+        })
+    }
+
+    /// Runs `tokens` (shape `(1, seq)`, U32) at positions `pos..`, extending the KV cache (a pass
+    /// at position 0 starts a new one), and returns the logits of the last position, `(1, vocab)`.
+    pub fn forward(&mut self, tokens: &Tensor, pos: usize) -> Result<Tensor> {
+        let (_batch, seq) = tokens.dims2()?;
+        if seq == 0 {
+            candle_core::bail!("no tokens to run")
+        }
+        let mask = match seq {
+            1 => None,
+            _ => Some(build_causal_mask(seq, pos, &self.device)?),
+        };
+        let (cos, sin) = self.rotary(pos, seq)?;
+        let pass = Pass {
+            pos,
+            cos: &cos,
+            sin: &sin,
+            mask: mask.as_ref(),
+            neg_inf: &self.neg_inf,
+        };
+        let mut x = self.embedding.embedding(tokens)?;
+        for layer in &mut self.layers {
+            let attn = layer.attention(&layer.attn_norm.forward(&x)?, &pass)?;
+            let x1 = (attn + &x)?;
+            x = (layer.mlp(&layer.ffn_norm.forward(&x1)?)? + &x1)?;
+        }
+        // The norm works row by row, so normalising only the last position changes nothing.
+        let last = x.i((.., seq - 1, ..))?.contiguous()?;
+        self.output.forward(&self.norm.forward(&last)?)
+    }
+
+    /// Forgets the KV cache.
+    pub fn clear_kv_cache(&mut self) {
+        for layer in &mut self.layers {
+            layer.cache = KvCache::new(2, KV_CHUNK);
+        }
+    }
+
+    /// cos and sin of the rotary angles of positions `pos..pos + seq`, each `(seq, rope_dim / 2)`.
+    fn rotary(&self, pos: usize, seq: usize) -> Result<(Tensor, Tensor)> {
+        let positions = Tensor::arange(pos as u32, (pos + seq) as u32, &self.device)?
+            .to_dtype(DType::F32)?
+            .reshape((seq, 1))?;
+        let angles = positions.matmul(&self.inv_freq)?;
+        Ok((angles.cos()?, angles.sin()?))
+    }
+}
+
+impl Layer {
+    fn attention(&mut self, x: &Tensor, pass: &Pass) -> Result<Tensor> {
+        let (batch, seq, hidden) = x.dims3()?;
+        let split = |t: Tensor, heads: usize| {
+            t.reshape((batch, seq, heads, self.head_dim))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        let q = split(self.q.forward(x)?, self.heads)?;
+        let k = split(self.k.forward(x)?, self.kv_heads)?;
+        let v = split(self.v.forward(x)?, self.kv_heads)?;
+        let q = rope_i(&q, pass.cos, pass.sin)?;
+        let k = rope_i(&k, pass.cos, pass.sin)?;
+        if pass.pos == 0 {
+            self.cache = KvCache::new(2, KV_CHUNK);
+        }
+        let (k, v) = self.cache.append(&k, &v)?;
+        let repeat = self.heads / self.kv_heads;
+        let k = repeat_kv(k.contiguous()?, repeat)?;
+        let v = repeat_kv(v.contiguous()?, repeat)?;
+        let att = (q.matmul(&k.t()?)? / (self.head_dim as f64).sqrt())?;
+        let att = match pass.mask {
+            None => att,
+            Some(mask) => mask
+                .broadcast_as(att.shape())?
+                .where_cond(&pass.neg_inf.broadcast_as(att.shape())?, &att)?,
+        };
+        let y = softmax_last_dim(&att)?.matmul(&v)?;
+        let y = y.transpose(1, 2)?.reshape((batch, seq, hidden))?;
+        self.o.forward(&y)
+    }
+
+    fn mlp(&self, x: &Tensor) -> Result<Tensor> {
+        let gate = self.gate.forward(x)?;
+        let up = self.up.forward(x)?;
+        self.down.forward(&(silu(&gate)? * up)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use candle_core::quantized::GgmlDType;
+    use candle_core::quantized::gguf_file::Value;
+    use candle_transformers::models::quantized_llama::ModelWeights;
+
+    use super::*;
+
+    const VOCAB: usize = 96;
+    const HIDDEN: usize = 64;
+    const FFN: usize = 128;
+    const HEADS: u32 = 4;
+    const KV_HEADS: u32 = 2;
+    const LAYERS: usize = 2;
+
+    /// A tiny random llama GGUF (in memory) with Q8_0 embeddings, Q4_1/Q8_0 layers and F32
+    /// norms; with `tied`, no `output.weight` (the head is the embedding, as in SmolLM2).
+    fn tiny_gguf(tied: bool) -> Vec<u8> {
+        let device = Device::Cpu;
+        let mut seed = 0u32;
+        let mut random = |rows: usize, cols: usize, scale: f32| {
+            let values: Vec<f32> = (0..rows * cols)
+                .map(|_| {
+                    seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    ((seed >> 8) as f32 / (1 << 24) as f32 - 0.5) * scale
+                })
+                .collect();
+            Tensor::from_vec(values, (rows, cols), &device).unwrap()
+        };
+        let quantize = |t: Tensor, dtype| QTensor::quantize(&t, dtype).unwrap();
+        let mut tensors = vec![(
+            "token_embd.weight".to_string(),
+            quantize(random(VOCAB, HIDDEN, 2.0), GgmlDType::Q8_0),
+        )];
+        let norm = |random: &mut dyn FnMut(usize, usize, f32) -> Tensor| {
+            let t = (random(1, HIDDEN, 0.4).squeeze(0).unwrap() + 1.0).unwrap();
+            quantize(t, GgmlDType::F32)
+        };
+        tensors.push(("output_norm.weight".into(), norm(&mut random)));
+        if !tied {
+            let head = random(VOCAB, HIDDEN, 0.5);
+            tensors.push(("output.weight".into(), quantize(head, GgmlDType::Q4_1)));
+        }
+        let kv = HIDDEN / HEADS as usize * KV_HEADS as usize;
+        for i in 0..LAYERS {
+            let shapes = [
+                ("attn_q", HIDDEN, HIDDEN, GgmlDType::Q4_1),
+                ("attn_k", kv, HIDDEN, GgmlDType::Q4_1),
+                ("attn_v", kv, HIDDEN, GgmlDType::Q8_0),
+                ("attn_output", HIDDEN, HIDDEN, GgmlDType::Q4_1),
+                ("ffn_gate", FFN, HIDDEN, GgmlDType::Q4_1),
+                ("ffn_up", FFN, HIDDEN, GgmlDType::Q4_1),
+                ("ffn_down", HIDDEN, FFN, GgmlDType::Q8_0),
+            ];
+            for (name, rows, cols, dtype) in shapes {
+                let weight = quantize(random(rows, cols, 0.6), dtype);
+                tensors.push((format!("blk.{i}.{name}.weight"), weight));
+            }
+            tensors.push((format!("blk.{i}.attn_norm.weight"), norm(&mut random)));
+            tensors.push((format!("blk.{i}.ffn_norm.weight"), norm(&mut random)));
+        }
+        let metadata = [
+            ("general.architecture", Value::String("llama".into())),
+            ("llama.block_count", Value::U32(LAYERS as u32)),
+            ("llama.embedding_length", Value::U32(HIDDEN as u32)),
+            ("llama.attention.head_count", Value::U32(HEADS)),
+            ("llama.attention.head_count_kv", Value::U32(KV_HEADS)),
+            (
+                "llama.rope.dimension_count",
+                Value::U32(HIDDEN as u32 / HEADS),
+            ),
+            ("llama.rope.freq_base", Value::F32(100000.)),
+            ("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5)),
+        ];
+        let metadata: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (*k, v)).collect();
+        let tensors: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, t)| (k.as_str(), t)).collect();
+        let mut file = Cursor::new(Vec::new());
+        gguf_file::write(&mut file, &metadata, &tensors).unwrap();
+        file.into_inner()
+    }
+
+    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar()
+            .unwrap()
+    }
+
+    /// The prompt's logits, then greedy steps, beside candle-transformers' quantized llama.
+    fn matches_candle_transformers(tied: bool) {
+        let bytes = tiny_gguf(tied);
+        let device = Device::Cpu;
+        let content = gguf_file::Content::read(&mut Cursor::new(&bytes)).unwrap();
+        assert!(is_dense(&content));
+        let mut ours = GgufLlama::from_gguf(&content, &mut Cursor::new(&bytes), &device).unwrap();
+        let mut theirs =
+            ModelWeights::from_gguf(content, &mut Cursor::new(&bytes), &device).unwrap();
+        let mut tokens = vec![3u32, 17, 42, 5, 90, 61, 8];
+        let mut pos = 0;
+        // Past one KV chunk, so the cache grows in place at least once.
+        while tokens.len() < KV_CHUNK + 10 {
+            let input = Tensor::new(&tokens[pos..], &device)
+                .unwrap()
+                .unsqueeze(0)
+                .unwrap();
+            let a = ours.forward(&input, pos).unwrap();
+            let b = theirs.forward(&input, pos).unwrap();
+            assert_eq!(a.dims(), [1, VOCAB]);
+            let diff = max_abs_diff(&a, &b);
+            assert!(diff <= 1e-4, "position {pos}: logits differ by {diff}");
+            let next_a: u32 = a
+                .squeeze(0)
+                .unwrap()
+                .argmax(0)
+                .unwrap()
+                .to_scalar()
+                .unwrap();
+            let next_b: u32 = b
+                .squeeze(0)
+                .unwrap()
+                .argmax(0)
+                .unwrap()
+                .to_scalar()
+                .unwrap();
+            assert_eq!(next_a, next_b, "greedy token after position {pos}");
+            pos = tokens.len();
+            tokens.push(next_a);
+        }
+        // A new conversation at position 0 starts from an empty cache in both.
+        let input = Tensor::new(&tokens[..4], &device)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
+        let a = ours.forward(&input, 0).unwrap();
+        let b = theirs.forward(&input, 0).unwrap();
+        assert!(max_abs_diff(&a, &b) <= 1e-4);
+    }
+
+    #[test]
+    fn tied_head_matches_candle_transformers() {
+        matches_candle_transformers(true);
+    }
+
+    #[test]
+    fn separate_head_matches_candle_transformers() {
+        matches_candle_transformers(false);
+    }
+
+    #[test]
+    fn bad_head_counts_are_errors_not_panics() {
+        let bytes = tiny_gguf(true);
+        let mut content = gguf_file::Content::read(&mut Cursor::new(&bytes)).unwrap();
+        content
+            .metadata
+            .insert("llama.attention.head_count_kv".into(), Value::U32(0));
+        let err = GgufLlama::from_gguf(&content, &mut Cursor::new(&bytes), &Device::Cpu)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("KV heads"), "{err}");
+        content
+            .metadata
+            .insert("llama.expert_count".into(), Value::U32(8));
+        assert!(!is_dense(&content));
+    }
+}
