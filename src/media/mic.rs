@@ -47,6 +47,14 @@ pub fn input_devices() -> Vec<InputDevice> {
     out
 }
 
+/// The input or output device with cpal's id `id` (as [`InputDevice::id`] holds it), or a message
+/// saying it is gone.
+pub(crate) fn device_by_id(host: &cpal::Host, id: &str) -> Result<cpal::Device, String> {
+    let parsed = id.parse().map_err(|e| format!("device {id}: {e}"))?;
+    host.device_by_id(&parsed)
+        .ok_or_else(|| format!("the audio device {id} is gone; pick another"))
+}
+
 #[derive(Default)]
 struct Shared {
     samples: Vec<f32>,
@@ -70,11 +78,7 @@ impl Recorder {
     ) -> Result<Recorder, String> {
         let host = cpal::default_host();
         let device = match id {
-            Some(id) => {
-                let parsed = id.parse().map_err(|e| format!("device {id}: {e}"))?;
-                host.device_by_id(&parsed)
-                    .ok_or_else(|| format!("the input device {id} is gone; pick another"))?
-            }
+            Some(id) => device_by_id(&host, id)?,
             None => host
                 .default_input_device()
                 .ok_or("no microphone found: connect one or check the system's sound settings")?,
