@@ -24,8 +24,10 @@ fn ended(playback: &Playback) -> PlaybackState {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let state = playback.state();
-        if !matches!(state, PlaybackState::Starting | PlaybackState::Playing { .. })
-            || Instant::now() > deadline
+        if !matches!(
+            state,
+            PlaybackState::Starting | PlaybackState::Playing { .. }
+        ) || Instant::now() > deadline
         {
             return state;
         }
@@ -80,7 +82,10 @@ fn a_segment_plays_on_the_default_output() {
     if let Some(dump) = std::env::var_os("HUBBLE_PLAYBACK_DUMP") {
         hubble::media::audio::write_wav(Path::new(&dump), &recorded, TARGET_RATE).unwrap();
     }
-    assert!(recorded.len() > slice.len(), "recording shorter than the segment");
+    assert!(
+        recorded.len() > slice.len(),
+        "recording shorter than the segment"
+    );
     let (lag, correlation) = best_alignment(&recorded, &slice);
     eprintln!("correlation {correlation:.4} at a lag of {lag} samples");
     assert!(correlation > 0.9, "correlation {correlation} at lag {lag}");
@@ -102,7 +107,12 @@ fn a_segment_plays_on_the_default_output() {
     assert!(started.elapsed() < Duration::from_secs(2));
 
     // A device that is not there: a message, no panic.
-    let playback = Playback::start(slice, TARGET_RATE, Some("alsa:hubble-no-such-device".into()), || {});
+    let playback = Playback::start(
+        slice,
+        TARGET_RATE,
+        Some("alsa:hubble-no-such-device".into()),
+        || {},
+    );
     match ended(&playback) {
         PlaybackState::Failed(message) => {
             eprintln!("unknown device: {message}");

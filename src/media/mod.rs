@@ -9,6 +9,7 @@
 //!   floats, equal to transformers' PIL image processors.
 
 pub mod audio;
+pub mod audio_device;
 pub mod audio_resample;
 pub mod mic;
 pub mod playback;

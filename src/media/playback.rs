@@ -16,8 +16,8 @@ use std::time::Duration;
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{Data, FromSample, OutputCallbackInfo, Sample, SampleFormat, SizedSample};
 
+use super::audio_device::{AudioDevice, device_by_id, listed};
 use super::audio_resample::resample_mono;
-use super::mic::device_by_id;
 
 /// How often the playback thread looks at the stream's progress and for a stop.
 const TICK: Duration = Duration::from_millis(20);
@@ -129,6 +129,13 @@ impl Playback {
     pub fn stop(&self) {
         let _ = self.stop.send(());
     }
+}
+
+/// Lists the host's output devices (the default first). No devices is an empty list, not an
+/// error.
+pub fn output_devices() -> Vec<AudioDevice> {
+    let host = cpal::default_host();
+    listed(host.output_devices(), host.default_output_device())
 }
 
 /// The samples of `[start, end)` seconds of a clip of `len` samples at `rate` Hz, clamped to the

@@ -16,9 +16,10 @@ use super::file_input::{Accept, FileInput, Picked};
 use super::try_tab::ViewRequest;
 use crate::infer::{Request, Segment, SpeechRequest, SpeechTask, Transcript};
 use crate::media::audio::{EXTENSIONS, TARGET_RATE, decode_16k_mono, load_16k_mono};
+use crate::media::audio_device::AudioDevice;
 use crate::media::audio_resample::resample_mono;
-use crate::media::mic::{InputDevice, Recorder, input_devices};
-use crate::media::playback::{Playback, PlaybackState, segment_range};
+use crate::media::mic::{Recorder, input_devices};
+use crate::media::playback::{Playback, PlaybackState, output_devices, segment_range};
 use crate::media::transcript::{clock, to_srt, to_text};
 
 /// What the audio input accepts.
@@ -34,12 +35,22 @@ struct Clip {
     source: Option<PathBuf>,
 }
 
+/// The input and output devices, listed off the UI thread.
+#[derive(Clone, Default)]
+struct Devices {
+    inputs: Vec<AudioDevice>,
+    outputs: Vec<AudioDevice>,
+}
+
 /// The speech view's state.
 pub struct AudioView {
     input: FileInput,
-    devices: Option<Vec<InputDevice>>,
-    devices_pending: Option<Receiver<Vec<InputDevice>>>,
+    devices: Option<Devices>,
+    devices_pending: Option<Receiver<Devices>>,
+    /// The microphone's id.
     device: Option<String>,
+    /// The output device's id (segments play there).
+    speaker: Option<String>,
     recorder: Option<Recorder>,
     clip: Option<Clip>,
     clip_pending: Option<Receiver<Result<Clip, String>>>,
@@ -65,6 +76,7 @@ impl Default for AudioView {
             devices: None,
             devices_pending: None,
             device: None,
+            speaker: None,
             recorder: None,
             clip: None,
             clip_pending: None,
@@ -128,7 +140,10 @@ impl AudioView {
             let (tx, rx) = channel();
             let ctx = ctx.clone();
             std::thread::spawn(move || {
-                let _ = tx.send(input_devices());
+                let _ = tx.send(Devices {
+                    inputs: input_devices(),
+                    outputs: output_devices(),
+                });
                 ctx.request_repaint();
             });
             self.devices_pending = Some(rx);
@@ -138,10 +153,9 @@ impl AudioView {
             .as_ref()
             .and_then(|rx| rx.try_recv().ok())
         {
-            self.device = self
-                .device
-                .take()
-                .or_else(|| devices.first().map(|d| d.id.clone()));
+            let first = |list: &[AudioDevice]| list.first().map(|d| d.id.clone());
+            self.device = self.device.take().or_else(|| first(&devices.inputs));
+            self.speaker = self.speaker.take().or_else(|| first(&devices.outputs));
             self.devices = Some(devices);
             self.devices_pending = None;
         }
@@ -177,31 +191,17 @@ impl AudioView {
 
     fn microphone_row(&mut self, ui: &mut egui::Ui) {
         ui.horizontal_wrapped(|ui| {
-            let label = ui.label("Microphone");
-            let devices = self.devices.clone().unwrap_or_default();
-            let selected = devices
-                .iter()
-                .find(|d| Some(&d.id) == self.device.as_ref())
-                .map_or("—".to_string(), |d| d.name.clone());
+            let inputs = self
+                .devices
+                .as_ref()
+                .map(|d| d.inputs.clone())
+                .unwrap_or_default();
             ui.add_enabled_ui(self.recorder.is_none(), |ui| {
-                egui::ComboBox::from_id_salt("audio-device")
-                    .selected_text(selected)
-                    .show_ui(ui, |ui| {
-                        for d in &devices {
-                            let name = if d.is_default {
-                                format!("{} (default)", d.name)
-                            } else {
-                                d.name.clone()
-                            };
-                            ui.selectable_value(&mut self.device, Some(d.id.clone()), name);
-                        }
-                    })
-                    .response
-                    .labelled_by(label.id);
+                device_picker(ui, "Microphone", &inputs, &mut self.device);
             });
             if ui
                 .add_enabled(self.recorder.is_none(), egui::Button::new("Refresh"))
-                .on_hover_text("List the input devices again")
+                .on_hover_text("List the audio devices again")
                 .clicked()
             {
                 self.devices = None;
@@ -235,7 +235,7 @@ impl AudioView {
                     }
                 }
             }
-            if devices.is_empty() && self.devices.is_some() {
+            if inputs.is_empty() && self.devices.is_some() {
                 ui.label(RichText::new("no input device found").weak());
             }
         });
@@ -443,6 +443,12 @@ impl AudioView {
                     self.save(ui.ctx(), extension);
                 }
             }
+            let outputs = self
+                .devices
+                .as_ref()
+                .map(|d| d.outputs.clone())
+                .unwrap_or_default();
+            device_picker(ui, "Speaker", &outputs, &mut self.speaker);
             if self.playback.is_some() && ui.button("⏹ Stop playback").clicked() {
                 self.playback = None;
             }
@@ -473,9 +479,12 @@ impl AudioView {
         };
         let range = segment_range(samples.len(), TARGET_RATE, segment.start, segment.end);
         let ctx = ctx.clone();
-        let playback = Playback::start(samples[range].to_vec(), TARGET_RATE, None, move || {
-            ctx.request_repaint();
-        });
+        let playback = Playback::start(
+            samples[range].to_vec(),
+            TARGET_RATE,
+            self.speaker.clone(),
+            move || ctx.request_repaint(),
+        );
         self.playback = Some((index, playback));
         self.error = None;
     }
@@ -518,12 +527,15 @@ impl AudioView {
 fn segment_row(ui: &mut egui::Ui, segment: &Segment, playing: bool) -> egui::Response {
     let times = format!("{} → {}", clock(segment.start), clock(segment.end));
     let mut job = egui::text::LayoutJob::default();
-    RichText::new(format!("{times}  ")).monospace().weak().append_to(
-        &mut job,
-        ui.style(),
-        egui::FontSelection::Default,
-        egui::Align::Center,
-    );
+    RichText::new(format!("{times}  "))
+        .monospace()
+        .weak()
+        .append_to(
+            &mut job,
+            ui.style(),
+            egui::FontSelection::Default,
+            egui::Align::Center,
+        );
     RichText::new(segment.text.trim()).append_to(
         &mut job,
         ui.style(),
@@ -538,8 +550,34 @@ fn segment_row(ui: &mut egui::Ui, segment: &Segment, playing: bool) -> egui::Res
     let response = ui
         .add(egui::Button::selectable(playing, job).wrap())
         .on_hover_text(if playing { "Stop" } else { "Play this segment" });
-    response.widget_info(|| {
-        egui::WidgetInfo::selected(egui::Role::Button, true, playing, &label)
-    });
+    response.widget_info(|| egui::WidgetInfo::selected(egui::Role::Button, true, playing, &label));
     response
+}
+
+/// A device picker labelled `name`; `selected` holds the chosen device's id.
+fn device_picker(
+    ui: &mut egui::Ui,
+    name: &str,
+    devices: &[AudioDevice],
+    selected: &mut Option<String>,
+) {
+    let label = ui.label(name);
+    let shown = devices
+        .iter()
+        .find(|d| Some(&d.id) == selected.as_ref())
+        .map_or("—".to_string(), |d| d.name.clone());
+    egui::ComboBox::from_id_salt(("audio-device", name))
+        .selected_text(shown)
+        .show_ui(ui, |ui| {
+            for d in devices {
+                let name = if d.is_default {
+                    format!("{} (default)", d.name)
+                } else {
+                    d.name.clone()
+                };
+                ui.selectable_value(selected, Some(d.id.clone()), name);
+            }
+        })
+        .response
+        .labelled_by(label.id);
 }
