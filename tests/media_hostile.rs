@@ -1,8 +1,15 @@
 //! Hostile and broken image files: each gives a clear error, never a panic or a huge
 //! allocation (the 50 000 × 50 000 PNG is refused from its header, before any pixel is decoded).
+//! And a real MP3 cut mid-frame (LAME, `tests/fixtures/audio/README.md`): the decoded prefix or
+//! a clear error.
+
+#[path = "support/audio.rs"]
+mod audio;
 
 use std::io::Cursor;
+use std::path::Path;
 
+use hubble::media::audio::{AudioError, load_16k_mono};
 use hubble::media::{MediaError, decode_image, load_image};
 
 fn crc32(bytes: &[u8]) -> u32 {
@@ -136,4 +143,31 @@ fn empty_files_and_wrong_extensions() {
     assert_eq!(load_image(&png).unwrap().dimensions(), (64, 48));
     let missing = load_image(&dir.path().join("nope.png")).unwrap_err();
     assert!(matches!(missing, MediaError::Io(_)), "{missing:?}");
+}
+
+#[test]
+fn a_truncated_mp3_gives_its_decoded_prefix_or_a_clear_error() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio");
+    let speech = load_16k_mono(&fixtures.join("speech.wav")).unwrap().samples;
+    match load_16k_mono(&fixtures.join("speech_truncated.mp3")) {
+        Ok(clip) => {
+            // 12 000 of 19 872 bytes: 82 whole frames of 576 samples after the LAME header,
+            // 2.95 s of the 4.9 s (the cut 84th frame is dropped or partly decoded).
+            let seconds = clip.seconds();
+            eprintln!("decoded {seconds:.3} s of the truncated MP3");
+            assert!((2.8..3.1).contains(&seconds), "{seconds} s");
+            // The prefix is the speech's beginning, behind the encoder's delay (LAME: 1105
+            // samples, kept since symphonia's gapless mode is off).
+            let source = &speech[..clip.samples.len() - 2_000];
+            let (lag, correlation) = audio::best_alignment(&clip.samples, source);
+            eprintln!("correlation {correlation:.4} with the speech at a lag of {lag} samples");
+            assert!(lag < 2_000, "lag {lag}");
+            assert!(correlation > 0.9, "correlation {correlation} at lag {lag}");
+        }
+        Err(e @ (AudioError::Unsupported { .. } | AudioError::Empty { .. })) => {
+            let message = e.to_string();
+            assert!(message.contains("speech_truncated.mp3"), "{message}");
+        }
+        Err(other) => panic!("unexpected error: {other}"),
+    }
 }

@@ -7,41 +7,18 @@
 #[path = "support/ui.rs"]
 mod ui;
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::Duration;
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use ui::{App, config, harness, has_label_containing as has, wait_up_to};
+use ui::{App, config, drop_file, harness, has_label_containing as has, wait_up_to};
 
 const WAIT: Duration = Duration::from_secs(60);
 const COMMIT: &str = "89abcdef0123456789abcdef0123456789abcdef";
 
-/// A file dropped on the window, as the native integration hands it over.
-#[derive(Debug)]
-struct Dropped(PathBuf);
-
-impl egui::DroppedFile for Dropped {
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn bytes(&self) -> Result<Vec<u8>, String> {
-        std::fs::read(&self.0).map_err(|e| e.to_string())
-    }
-}
-
 fn wait_for(harness: &mut Harness<'static, App>, what: &str, done: impl Fn(&Harness<App>) -> bool) {
     wait_up_to(harness, WAIT, what, done);
-}
-
-fn drop_file(harness: &mut Harness<'static, App>, path: &Path) {
-    harness
-        .input_mut()
-        .dropped_files
-        .push(Arc::new(Dropped(path.to_path_buf())));
-    harness.step();
 }
 
 /// Caches tiny fixture `fixture` (weights, config, processor and `extra` files) as

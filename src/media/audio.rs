@@ -3,13 +3,15 @@
 //! unbounded allocation: decoding stops at [`MAX_SECONDS`].
 
 use std::fs::File;
+use std::io::Cursor;
 use std::path::Path;
+use std::sync::Arc;
 
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{CODEC_TYPE_NULL, DecoderOptions};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::FormatOptions;
-use symphonia::core::io::MediaSourceStream;
+use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
@@ -86,10 +88,20 @@ pub enum AudioError {
 /// Decodes `path` (format from its content; the extension is only a hint) and returns mono
 /// 16 kHz samples.
 pub fn load_16k_mono(path: &Path) -> Result<AudioClip, AudioError> {
-    let clip = decode_mono(path)?;
+    to_16k(decode_mono(path)?, &path.display().to_string())
+}
+
+/// Decodes the bytes of a file called `name` (a dropped file without a path) like
+/// [`load_16k_mono`].
+pub fn decode_16k_mono(name: &str, bytes: Arc<[u8]>) -> Result<AudioClip, AudioError> {
+    let clip = decode_guarded(Box::new(Cursor::new(bytes)), Path::new(name), name)?;
+    to_16k(clip, name)
+}
+
+fn to_16k(clip: AudioClip, name: &str) -> Result<AudioClip, AudioError> {
     let samples = resample_mono(&clip.samples, clip.rate, TARGET_RATE).map_err(|message| {
         AudioError::Resample {
-            path: path.display().to_string(),
+            path: name.to_string(),
             message,
         }
     })?;
@@ -106,25 +118,37 @@ pub fn decode_mono(path: &Path) -> Result<AudioClip, AudioError> {
         path: name.clone(),
         message: e.to_string(),
     })?;
-    // symphonia has panicked on malformed streams in the past: a decoder bug must not take the
-    // app down, so it runs behind catch_unwind and a panic becomes an error.
+    decode_guarded(Box::new(file), path, &name)
+}
+
+/// [`decode_source`] behind `catch_unwind`: symphonia has panicked on malformed streams in the
+/// past, and a decoder bug must not take the app down, so a panic becomes an error.
+fn decode_guarded(
+    source: Box<dyn MediaSource>,
+    path: &Path,
+    name: &str,
+) -> Result<AudioClip, AudioError> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        decode_file(file, path, &name)
+        decode_source(source, path, name)
     }))
     .unwrap_or_else(|_| {
         Err(AudioError::Unsupported {
-            path: name.clone(),
+            path: name.to_string(),
             message: "the decoder failed on malformed data".into(),
         })
     })
 }
 
-fn decode_file(file: File, path: &Path, name: &str) -> Result<AudioClip, AudioError> {
+fn decode_source(
+    source: Box<dyn MediaSource>,
+    path: &Path,
+    name: &str,
+) -> Result<AudioClip, AudioError> {
     let unsupported = |e: SymError| AudioError::Unsupported {
         path: name.to_string(),
         message: e.to_string(),
     };
-    let stream = MediaSourceStream::new(Box::new(file), Default::default());
+    let stream = MediaSourceStream::new(source, Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
         hint.with_extension(ext);
@@ -284,6 +308,9 @@ mod tests {
         assert_eq!(duration_of(&bytes), Some(1.0));
         assert_eq!(duration_of(&bytes[..20]), None);
         assert_eq!(duration_of(b"not audio at all"), None);
+        // The same bytes without a path (a dropped file) decode to the same clip.
+        let bytes: Arc<[u8]> = bytes.into();
+        assert_eq!(decode_16k_mono("tone.wav", bytes).unwrap(), clip);
     }
 
     #[test]

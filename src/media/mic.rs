@@ -9,42 +9,12 @@ use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{Data, SampleFormat};
 
 use super::audio::{AudioClip, MAX_SECONDS};
-
-/// An input device as the picker shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InputDevice {
-    /// cpal's stable id (`alsa:pulse`), used to open it again.
-    pub id: String,
-    /// The name to show.
-    pub name: String,
-    /// Whether it is the host's default input.
-    pub is_default: bool,
-}
+use super::audio_device::{AudioDevice, device_by_id, listed};
 
 /// Lists the host's input devices (the default first). No devices is an empty list, not an error.
-pub fn input_devices() -> Vec<InputDevice> {
+pub fn input_devices() -> Vec<AudioDevice> {
     let host = cpal::default_host();
-    let default_id = host
-        .default_input_device()
-        .and_then(|d| d.id().ok())
-        .map(|id| id.to_string());
-    let mut out: Vec<InputDevice> = host
-        .input_devices()
-        .map(|devices| {
-            devices
-                .filter_map(|d| {
-                    let id = d.id().ok()?.to_string();
-                    Some(InputDevice {
-                        is_default: Some(&id) == default_id.as_ref(),
-                        name: d.to_string(),
-                        id,
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort_by_key(|d| !d.is_default);
-    out
+    listed(host.input_devices(), host.default_input_device())
 }
 
 #[derive(Default)]
@@ -70,11 +40,7 @@ impl Recorder {
     ) -> Result<Recorder, String> {
         let host = cpal::default_host();
         let device = match id {
-            Some(id) => {
-                let parsed = id.parse().map_err(|e| format!("device {id}: {e}"))?;
-                host.device_by_id(&parsed)
-                    .ok_or_else(|| format!("the input device {id} is gone; pick another"))?
-            }
+            Some(id) => device_by_id(&host, id)?,
             None => host
                 .default_input_device()
                 .ok_or("no microphone found: connect one or check the system's sound settings")?,

@@ -1,6 +1,6 @@
 //! Media files for the Try tab and `hubble run`: images decoded with the `image` crate behind
 //! size limits, and the image processors' preprocessing (Pillow-exact resampling); audio files,
-//! audio resampling, the microphone and transcripts.
+//! audio resampling, the microphone, playback of a stretch of audio and transcripts.
 //!
 //! - [`image`](self::load_image): bytes or a file → an RGB image, refusing decompression bombs
 //!   (dimensions are read from the header before anything is decoded).
@@ -9,8 +9,10 @@
 //!   floats, equal to transformers' PIL image processors.
 
 pub mod audio;
+pub mod audio_device;
 pub mod audio_resample;
 pub mod mic;
+pub mod playback;
 pub mod preprocess;
 pub mod resample;
 pub mod transcript;

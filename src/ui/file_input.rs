@@ -1,4 +1,4 @@
-//! A file input for the Try tab's media tasks (images now, audio later): files dropped anywhere
+//! A file input for the Try tab's media tasks (images, audio files): files dropped anywhere
 //! on the view (highlighted while dragged over it, refused with a clear message when their
 //! extension is not accepted), an **Open…** button with a native file dialog (rfd, filtered to
 //! the accepted extensions, run on its own thread so the UI never waits on it), and what the

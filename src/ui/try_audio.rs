@@ -1,34 +1,56 @@
 //! The speech-recognition view of the Try tab: audio from the microphone (device picker,
-//! record/stop, level meter) or from a file (path + Open, or dropped on the window), a live
-//! waveform and spectrogram ([`audio_visual`](super::audio_visual)), Whisper's options, and the
-//! transcript streaming in segment by segment with Copy and Save as .txt / .srt.
+//! record/stop, level meter) or from a file (typed path, **Open…** or dropped anywhere on the
+//! view, through [`file_input`](super::file_input)), a live waveform and spectrogram
+//! ([`audio_visual`](super::audio_visual)), Whisper's options, and the transcript streaming in
+//! segment by segment with Copy and Save as .txt / .srt. A click on a segment plays that stretch
+//! of the audio ([`Playback`], on its own thread); the playing one is highlighted.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, channel};
 
 use eframe::egui::{self, RichText};
 
 use super::audio_visual::{self, Picture};
+use super::file_input::{Accept, FileInput, Picked};
 use super::try_tab::ViewRequest;
 use crate::infer::{Request, Segment, SpeechRequest, SpeechTask, Transcript};
-use crate::media::audio::{EXTENSIONS, TARGET_RATE, load_16k_mono};
+use crate::media::audio::{EXTENSIONS, TARGET_RATE, decode_16k_mono, load_16k_mono};
+use crate::media::audio_device::AudioDevice;
 use crate::media::audio_resample::resample_mono;
-use crate::media::mic::{InputDevice, Recorder, input_devices};
+use crate::media::mic::{Recorder, input_devices};
+use crate::media::playback::{Playback, PlaybackState, output_devices, segment_range};
 use crate::media::transcript::{clock, to_srt, to_text};
+
+/// What the audio input accepts.
+pub const AUDIO_FILES: Accept = Accept {
+    what: "an audio file",
+    extensions: &EXTENSIONS,
+};
 
 /// Audio ready to transcribe: 16 kHz mono, where it came from, and the file it was read from.
 struct Clip {
     label: String,
-    samples: Vec<f32>,
+    samples: Arc<[f32]>,
     source: Option<PathBuf>,
 }
 
+/// The input and output devices, listed off the UI thread.
+#[derive(Clone, Default)]
+struct Devices {
+    inputs: Vec<AudioDevice>,
+    outputs: Vec<AudioDevice>,
+}
+
 /// The speech view's state.
-#[derive(Default)]
 pub struct AudioView {
-    devices: Option<Vec<InputDevice>>,
-    devices_pending: Option<Receiver<Vec<InputDevice>>>,
+    input: FileInput,
+    devices: Option<Devices>,
+    devices_pending: Option<Receiver<Devices>>,
+    /// The microphone's id.
     device: Option<String>,
+    /// The output device's id (segments play there).
+    speaker: Option<String>,
     recorder: Option<Recorder>,
     clip: Option<Clip>,
     clip_pending: Option<Receiver<Result<Clip, String>>>,
@@ -41,6 +63,36 @@ pub struct AudioView {
     error: Option<String>,
     note: Option<String>,
     save_pending: Option<Receiver<Result<String, String>>>,
+    /// The audio the shown segments were transcribed from (what a click on one plays).
+    transcribed: Option<Arc<[f32]>>,
+    /// The segment playing (its index) and its playback.
+    playback: Option<(usize, Playback)>,
+}
+
+impl Default for AudioView {
+    fn default() -> AudioView {
+        AudioView {
+            input: FileInput::new(AUDIO_FILES),
+            devices: None,
+            devices_pending: None,
+            device: None,
+            speaker: None,
+            recorder: None,
+            clip: None,
+            clip_pending: None,
+            path: String::new(),
+            language: String::new(),
+            translate: false,
+            timestamps: false,
+            segments: Vec::new(),
+            result: None,
+            error: None,
+            note: None,
+            save_pending: None,
+            transcribed: None,
+            playback: None,
+        }
+    }
 }
 
 impl AudioView {
@@ -64,8 +116,13 @@ impl AudioView {
     /// Shows the view; `busy` while a transcription runs.
     pub fn show(&mut self, ui: &mut egui::Ui, busy: bool) -> ViewRequest {
         self.poll(ui.ctx());
+        let area = ui.max_rect();
+        let mut picked = self.input.drop_zone(ui, area);
         self.microphone_row(ui);
-        self.file_row(ui);
+        self.file_row(ui, &mut picked);
+        if let Some(picked) = picked {
+            self.open_picked(ui.ctx(), picked);
+        }
         self.picture(ui);
         let request = self.options_row(ui, busy);
         if let Some(error) = &self.error {
@@ -83,7 +140,10 @@ impl AudioView {
             let (tx, rx) = channel();
             let ctx = ctx.clone();
             std::thread::spawn(move || {
-                let _ = tx.send(input_devices());
+                let _ = tx.send(Devices {
+                    inputs: input_devices(),
+                    outputs: output_devices(),
+                });
                 ctx.request_repaint();
             });
             self.devices_pending = Some(rx);
@@ -93,10 +153,9 @@ impl AudioView {
             .as_ref()
             .and_then(|rx| rx.try_recv().ok())
         {
-            self.device = self
-                .device
-                .take()
-                .or_else(|| devices.first().map(|d| d.id.clone()));
+            let first = |list: &[AudioDevice]| list.first().map(|d| d.id.clone());
+            self.device = self.device.take().or_else(|| first(&devices.inputs));
+            self.speaker = self.speaker.take().or_else(|| first(&devices.outputs));
             self.devices = Some(devices);
             self.devices_pending = None;
         }
@@ -117,40 +176,32 @@ impl AudioView {
                 Err(message) => self.error = Some(message),
             }
         }
-        let dropped = ctx.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()));
-        if let Some(path) = dropped {
-            self.path = path.display().to_string();
-            self.open(ctx, path);
+        let ended = self.playback.as_ref().and_then(|(_, p)| match p.state() {
+            PlaybackState::Starting | PlaybackState::Playing { .. } => None,
+            PlaybackState::Finished | PlaybackState::Stopped => Some(None),
+            PlaybackState::Failed(message) => Some(Some(message)),
+        });
+        if let Some(failure) = ended {
+            self.playback = None;
+            if failure.is_some() {
+                self.error = failure;
+            }
         }
     }
 
     fn microphone_row(&mut self, ui: &mut egui::Ui) {
         ui.horizontal_wrapped(|ui| {
-            let label = ui.label("Microphone");
-            let devices = self.devices.clone().unwrap_or_default();
-            let selected = devices
-                .iter()
-                .find(|d| Some(&d.id) == self.device.as_ref())
-                .map_or("—".to_string(), |d| d.name.clone());
+            let inputs = self
+                .devices
+                .as_ref()
+                .map(|d| d.inputs.clone())
+                .unwrap_or_default();
             ui.add_enabled_ui(self.recorder.is_none(), |ui| {
-                egui::ComboBox::from_id_salt("audio-device")
-                    .selected_text(selected)
-                    .show_ui(ui, |ui| {
-                        for d in &devices {
-                            let name = if d.is_default {
-                                format!("{} (default)", d.name)
-                            } else {
-                                d.name.clone()
-                            };
-                            ui.selectable_value(&mut self.device, Some(d.id.clone()), name);
-                        }
-                    })
-                    .response
-                    .labelled_by(label.id);
+                device_picker(ui, "Microphone", &inputs, &mut self.device);
             });
             if ui
                 .add_enabled(self.recorder.is_none(), egui::Button::new("Refresh"))
-                .on_hover_text("List the input devices again")
+                .on_hover_text("List the audio devices again")
                 .clicked()
             {
                 self.devices = None;
@@ -184,7 +235,7 @@ impl AudioView {
                     }
                 }
             }
-            if devices.is_empty() && self.devices.is_some() {
+            if inputs.is_empty() && self.devices.is_some() {
                 ui.label(RichText::new("no input device found").weak());
             }
         });
@@ -203,14 +254,14 @@ impl AudioView {
             let samples = resample_mono(&clip.samples, clip.rate, TARGET_RATE)?;
             Ok(Clip {
                 label: format!("recording from {device}"),
-                samples,
+                samples: samples.into(),
                 source: None,
             })
         });
     }
 
-    fn file_row(&mut self, ui: &mut egui::Ui) {
-        let hovering = ui.ctx().input(|i| !i.raw.hovered_files.is_empty());
+    /// The typed path with its Open button, and **Open…** (the dialog), which sets `picked`.
+    fn file_row(&mut self, ui: &mut egui::Ui, picked: &mut Option<Picked>) {
         ui.horizontal(|ui| {
             let label = ui.label("Audio file");
             ui.add(
@@ -229,12 +280,34 @@ impl AudioView {
                 let path = PathBuf::from(self.path.trim());
                 self.open(ui.ctx(), path);
             }
+            if let Some(p) = self.input.open_button(ui) {
+                *picked = Some(p);
+            }
             if self.clip_pending.is_some() {
                 ui.spinner();
             }
         });
-        if hovering {
-            ui.label(RichText::new("Drop the audio file to open it").strong());
+        self.input.show_refusal(ui);
+    }
+
+    /// A file from the dialog or dropped on the view.
+    fn open_picked(&mut self, ctx: &egui::Context, picked: Picked) {
+        match picked {
+            Picked::File(path) => {
+                self.path = path.display().to_string();
+                self.open(ctx, path);
+            }
+            Picked::Bytes { name, bytes } => self.spawn_clip(ctx, move || {
+                let clip = decode_16k_mono(&name, bytes).map_err(|e| e.to_string())?;
+                Ok(Clip {
+                    label: name,
+                    samples: clip.samples.into(),
+                    source: None,
+                })
+            }),
+            Picked::Pasted(_) => {
+                self.error = Some("A pasted image is no audio: open or drop an audio file".into());
+            }
         }
     }
 
@@ -246,7 +319,7 @@ impl AudioView {
                     || path.display().to_string(),
                     |n| n.to_string_lossy().into(),
                 ),
-                samples: clip.samples,
+                samples: clip.samples.into(),
                 source: Some(path),
             })
         });
@@ -314,9 +387,11 @@ impl AudioView {
                 self.result = None;
                 self.error = None;
                 self.note = None;
+                self.playback = None;
+                self.transcribed = Some(Arc::clone(&clip.samples));
                 let language = self.language.trim();
                 request = ViewRequest::Run(Request::Transcribe(SpeechRequest {
-                    samples: clip.samples.clone(),
+                    samples: clip.samples.to_vec(),
                     language: (!language.is_empty()).then(|| language.to_string()),
                     task: if self.translate {
                         SpeechTask::Translate
@@ -368,26 +443,50 @@ impl AudioView {
                     self.save(ui.ctx(), extension);
                 }
             }
+            let outputs = self
+                .devices
+                .as_ref()
+                .map(|d| d.outputs.clone())
+                .unwrap_or_default();
+            device_picker(ui, "Speaker", &outputs, &mut self.speaker);
+            if self.playback.is_some() && ui.button("⏹ Stop playback").clicked() {
+                self.playback = None;
+            }
         });
+        let playing = self.playback.as_ref().map(|(index, _)| *index);
+        let mut clicked = None;
         egui::ScrollArea::vertical()
             .auto_shrink([false, true])
             .max_height(240.0)
             .show(ui, |ui| {
-                for segment in &self.segments {
-                    ui.horizontal_wrapped(|ui| {
-                        ui.label(
-                            RichText::new(format!(
-                                "{} → {}",
-                                clock(segment.start),
-                                clock(segment.end)
-                            ))
-                            .monospace()
-                            .weak(),
-                        );
-                        ui.label(&segment.text);
-                    });
+                for (index, segment) in self.segments.iter().enumerate() {
+                    if segment_row(ui, segment, playing == Some(index)).clicked() {
+                        clicked = Some(index);
+                    }
                 }
             });
+        match clicked {
+            Some(index) if playing == Some(index) => self.playback = None,
+            Some(index) => self.play_segment(ui.ctx(), index),
+            None => {}
+        }
+    }
+
+    /// Plays segment `index` of the transcribed audio, replacing (and so stopping) what plays.
+    fn play_segment(&mut self, ctx: &egui::Context, index: usize) {
+        let (Some(samples), Some(segment)) = (&self.transcribed, self.segments.get(index)) else {
+            return;
+        };
+        let range = segment_range(samples.len(), TARGET_RATE, segment.start, segment.end);
+        let ctx = ctx.clone();
+        let playback = Playback::start(
+            samples[range].to_vec(),
+            TARGET_RATE,
+            self.speaker.clone(),
+            move || ctx.request_repaint(),
+        );
+        self.playback = Some((index, playback));
+        self.error = None;
     }
 
     /// Writes the transcript next to the audio file (recordings: in the home folder), off the
@@ -421,4 +520,64 @@ impl AudioView {
         });
         self.save_pending = Some(rx);
     }
+}
+
+/// One transcript segment: times and text on a selectable row, highlighted while it plays; its
+/// accessible label says what a click does.
+fn segment_row(ui: &mut egui::Ui, segment: &Segment, playing: bool) -> egui::Response {
+    let times = format!("{} → {}", clock(segment.start), clock(segment.end));
+    let mut job = egui::text::LayoutJob::default();
+    RichText::new(format!("{times}  "))
+        .monospace()
+        .weak()
+        .append_to(
+            &mut job,
+            ui.style(),
+            egui::FontSelection::Default,
+            egui::Align::Center,
+        );
+    RichText::new(segment.text.trim()).append_to(
+        &mut job,
+        ui.style(),
+        egui::FontSelection::Default,
+        egui::Align::Center,
+    );
+    let label = format!(
+        "Play segment {}–{}",
+        clock(segment.start),
+        clock(segment.end)
+    );
+    let response = ui
+        .add(egui::Button::selectable(playing, job).wrap())
+        .on_hover_text(if playing { "Stop" } else { "Play this segment" });
+    response.widget_info(|| egui::WidgetInfo::selected(egui::Role::Button, true, playing, &label));
+    response
+}
+
+/// A device picker labelled `name`; `selected` holds the chosen device's id.
+fn device_picker(
+    ui: &mut egui::Ui,
+    name: &str,
+    devices: &[AudioDevice],
+    selected: &mut Option<String>,
+) {
+    let label = ui.label(name);
+    let shown = devices
+        .iter()
+        .find(|d| Some(&d.id) == selected.as_ref())
+        .map_or("—".to_string(), |d| d.name.clone());
+    egui::ComboBox::from_id_salt(("audio-device", name))
+        .selected_text(shown)
+        .show_ui(ui, |ui| {
+            for d in devices {
+                let name = if d.is_default {
+                    format!("{} (default)", d.name)
+                } else {
+                    d.name.clone()
+                };
+                ui.selectable_value(selected, Some(d.id.clone()), name);
+            }
+        })
+        .response
+        .labelled_by(label.id);
 }

@@ -133,3 +133,26 @@ pub fn has_label(harness: &Harness<App>, label: &str) -> bool {
 pub fn has_label_containing(harness: &Harness<App>, label: &str) -> bool {
     harness.query_all_by_label_contains(label).next().is_some()
 }
+
+/// A file dropped on the window, as the native integration hands it over.
+#[derive(Debug)]
+pub struct Dropped(pub PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+/// Drops the file at `path` on the window (`RawInput::dropped_files`) and steps once.
+pub fn drop_file(harness: &mut Harness<'static, App>, path: &Path) {
+    harness
+        .input_mut()
+        .dropped_files
+        .push(Arc::new(Dropped(path.to_path_buf())));
+    harness.step();
+}

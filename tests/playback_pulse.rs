@@ -1,0 +1,123 @@
+//! Segment playback against a real audio server: a private PulseAudio
+//! (`scripts/audio-test-env.sh`) whose null sink is the default output and whose monitor is the
+//! default capture source. A stretch of espeak-ng speech is played with [`Playback`] (cpal,
+//! through ALSA's pulse plugin, converted to the device's rate and channels) while the
+//! [`Recorder`] records the monitor: the recording must correlate with the played slice
+//! (> 0.9 after alignment) and its sound must last as long as the slice. Stop ends a playback
+//! early, and an unknown device fails with a message. Without pulseaudio the test says so
+//! loudly and skips (CI installs it: .ci/run).
+
+#[path = "support/audio.rs"]
+mod audio;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use audio::{PulseServer, best_alignment};
+use hubble::media::audio::{TARGET_RATE, load_16k_mono};
+use hubble::media::audio_resample::resample_mono;
+use hubble::media::mic::Recorder;
+use hubble::media::playback::{Playback, PlaybackState, segment_range};
+
+/// Waits (up to 10 s) for the playback to end and returns how it ended.
+fn ended(playback: &Playback) -> PlaybackState {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let state = playback.state();
+        if !matches!(
+            state,
+            PlaybackState::Starting | PlaybackState::Playing { .. }
+        ) || Instant::now() > deadline
+        {
+            return state;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The span from the first to the last sample louder than 2 % of the peak, in samples.
+fn sounding(x: &[f32]) -> usize {
+    let peak = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let loud = |v: &f32| v.abs() > 0.02 * peak;
+    match (x.iter().position(loud), x.iter().rposition(loud)) {
+        (Some(first), Some(last)) => last - first + 1,
+        _ => 0,
+    }
+}
+
+#[test]
+fn a_segment_plays_on_the_default_output() {
+    let Some(_server) = PulseServer::start("a_segment_plays_on_the_default_output") else {
+        return;
+    };
+    let recorder = Recorder::start(None, || {}).expect("recording the monitor starts");
+    // The capture stream takes a moment to run: play only once samples arrive.
+    for _ in 0..100 {
+        if recorder.seconds() > 0.2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let wav = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio/speech.wav");
+    let speech = load_16k_mono(&wav).unwrap().samples;
+    // 1.2–3.4 s of the 4.9 s: starts and ends inside the speech, not at the file's edges.
+    let range = segment_range(speech.len(), TARGET_RATE, 1.2, 3.4);
+    let slice = speech[range].to_vec();
+    let started = Instant::now();
+    let playback = Playback::start(slice.clone(), TARGET_RATE, None, || {});
+    assert_eq!(ended(&playback), PlaybackState::Finished);
+    let took = started.elapsed().as_secs_f64();
+    eprintln!("the 2.2 s segment played in {took:.2} s");
+    assert!(took >= 2.1, "ended after {took:.2} s, before the sound did");
+    // The monitor and the ALSA capture buffer lag behind the sink.
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(recorder.error().is_none(), "{:?}", recorder.error());
+    let clip = recorder.stop();
+    let recorded = resample_mono(&clip.samples, clip.rate, TARGET_RATE).unwrap();
+    eprintln!(
+        "recorded {:.2} s at {} Hz",
+        clip.samples.len() as f64 / f64::from(clip.rate),
+        clip.rate
+    );
+    if let Some(dump) = std::env::var_os("HUBBLE_PLAYBACK_DUMP") {
+        hubble::media::audio::write_wav(Path::new(&dump), &recorded, TARGET_RATE).unwrap();
+    }
+    assert!(
+        recorded.len() > slice.len(),
+        "recording shorter than the segment"
+    );
+    let (lag, correlation) = best_alignment(&recorded, &slice);
+    eprintln!("correlation {correlation:.4} at a lag of {lag} samples");
+    assert!(correlation > 0.9, "correlation {correlation} at lag {lag}");
+    // Only the slice played: the sound in the whole recording lasts as long as the slice's
+    // (± 30 ms), not as long as the file's.
+    let (heard, played) = (sounding(&recorded), sounding(&slice));
+    eprintln!("sound lasts {heard} samples in the recording, {played} in the slice");
+    assert!(
+        heard.abs_diff(played) <= 480,
+        "heard {heard} samples, played {played}"
+    );
+
+    // Stop ends a playback of the whole clip long before its 4.9 s.
+    let started = Instant::now();
+    let playback = Playback::start(speech.clone(), TARGET_RATE, None, || {});
+    std::thread::sleep(Duration::from_millis(300));
+    playback.stop();
+    assert_eq!(ended(&playback), PlaybackState::Stopped);
+    assert!(started.elapsed() < Duration::from_secs(2));
+
+    // A device that is not there: a message, no panic.
+    let playback = Playback::start(
+        slice,
+        TARGET_RATE,
+        Some("alsa:hubble-no-such-device".into()),
+        || {},
+    );
+    match ended(&playback) {
+        PlaybackState::Failed(message) => {
+            eprintln!("unknown device: {message}");
+            assert!(message.contains("hubble-no-such-device"), "{message}");
+        }
+        other => panic!("an unknown device gave {other:?}"),
+    }
+}
