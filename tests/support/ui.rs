@@ -13,7 +13,7 @@ use hubble::config::{Env, HubConfig, Overrides};
 use hubble::ui::{AppOptions, HubbleApp};
 
 /// How long a test waits for something to appear.
-pub const WAIT: Duration = Duration::from_secs(10);
+pub const WAIT: Duration = Duration::from_secs(30);
 
 /// An environment with nothing set but `HF_HOME` (so no real token or cache is ever read).
 struct TestEnv {
