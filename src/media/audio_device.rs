@@ -1,6 +1,13 @@
 //! Audio devices as the pickers show them (cpal), for the microphone and for playback.
 
+use std::time::Duration;
+
+use cpal::ErrorKind;
 use cpal::traits::{DeviceTrait, HostTrait};
+
+/// How long a stream may go without moving samples, after a passing error, before the error is
+/// taken as the end of it.
+pub(crate) const STALL: Duration = Duration::from_secs(3);
 
 /// An input or output device as a picker shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,4 +50,38 @@ pub(crate) fn device_by_id(host: &cpal::Host, id: &str) -> Result<cpal::Device, 
     let parsed = id.parse().map_err(|e| format!("device {id}: {e}"))?;
     host.device_by_id(&parsed)
         .ok_or_else(|| format!("the audio device {id} is gone; pick another"))
+}
+
+/// Whether a stream error ends the stream (the device or the audio server is gone, access was
+/// taken away, the stream must be rebuilt). The others are glitches cpal's stream keeps running
+/// through: an xrun, a busy or rerouted device, a refused real-time priority, and a backend's
+/// passing error such as the PulseAudio ALSA plugin's `snd_pcm_avail_delay` I/O error; those
+/// count only when no samples move for [`STALL`] after them.
+pub(crate) fn ends_stream(error: &cpal::Error) -> bool {
+    !matches!(
+        error.kind(),
+        ErrorKind::Xrun
+            | ErrorKind::BackendError
+            | ErrorKind::DeviceBusy
+            | ErrorKind::DeviceChanged
+            | ErrorKind::RealtimeDenied
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_lasting_stream_errors_end_a_stream() {
+        let passing = cpal::Error::with_message(
+            ErrorKind::BackendError,
+            "ALSA function 'snd_pcm_avail_delay' failed with error 'I/O error (5)'",
+        );
+        assert!(!ends_stream(&passing));
+        assert!(!ends_stream(&ErrorKind::Xrun.into()));
+        assert!(ends_stream(&ErrorKind::DeviceNotAvailable.into()));
+        assert!(ends_stream(&ErrorKind::StreamInvalidated.into()));
+        assert!(ends_stream(&ErrorKind::PermissionDenied.into()));
+    }
 }

@@ -4,12 +4,13 @@
 //! shared buffer the UI reads each frame (the tail for the waveform, the level for the meter).
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{Data, SampleFormat};
 
 use super::audio::{AudioClip, MAX_SECONDS};
-use super::audio_device::{AudioDevice, device_by_id, listed};
+use super::audio_device::{AudioDevice, STALL, device_by_id, ends_stream, listed};
 
 /// Lists the host's input devices (the default first). No devices is an empty list, not an error.
 pub fn input_devices() -> Vec<AudioDevice> {
@@ -17,10 +18,25 @@ pub fn input_devices() -> Vec<AudioDevice> {
     listed(host.input_devices(), host.default_input_device())
 }
 
-#[derive(Default)]
 struct Shared {
     samples: Vec<f32>,
+    /// When the last buffer arrived (at first: when the stream started).
+    arrived: Instant,
+    /// A stream error that ended the stream.
     error: Option<String>,
+    /// The last passing stream error (the stream goes on), which counts if no samples follow it.
+    glitch: Option<String>,
+}
+
+impl Shared {
+    /// The error that ended the stream, or a glitch after which no samples came for [`STALL`].
+    fn error(&self) -> Option<String> {
+        self.error.clone().or_else(|| {
+            self.glitch
+                .clone()
+                .filter(|_| self.arrived.elapsed() > STALL)
+        })
+    }
 }
 
 /// A recording in progress; dropping it stops the stream.
@@ -52,7 +68,12 @@ impl Recorder {
         let rate = config.sample_rate();
         let channels = usize::from(config.channels().max(1));
         let format = config.sample_format();
-        let shared = Arc::new(Mutex::new(Shared::default()));
+        let shared = Arc::new(Mutex::new(Shared {
+            samples: Vec::new(),
+            arrived: Instant::now(),
+            error: None,
+            glitch: None,
+        }));
         let writer = Arc::clone(&shared);
         let failed = Arc::clone(&shared);
         let max_len = MAX_SECONDS as usize * rate as usize;
@@ -65,12 +86,18 @@ impl Recorder {
                     if let Ok(mut shared) = writer.lock() {
                         let room = max_len.saturating_sub(shared.samples.len());
                         shared.samples.extend(mono.into_iter().take(room));
+                        shared.arrived = Instant::now();
                     }
                     on_data();
                 },
                 move |e| {
                     if let Ok(mut shared) = failed.lock() {
-                        shared.error = Some(e.to_string());
+                        let slot = if ends_stream(&e) {
+                            &mut shared.error
+                        } else {
+                            &mut shared.glitch
+                        };
+                        *slot = Some(e.to_string());
                     }
                 },
                 None,
@@ -116,9 +143,10 @@ impl Recorder {
             .unwrap_or_default()
     }
 
-    /// A stream error reported by the device (unplugged, ...), if any.
+    /// A stream error that ended the recording (the device was unplugged, ...), or a passing one
+    /// after which no samples came for a few seconds; None while it records.
     pub fn error(&self) -> Option<String> {
-        self.shared.lock().ok().and_then(|s| s.error.clone())
+        self.shared.lock().ok().and_then(|s| s.error())
     }
 
     /// Stops and returns the recording (mono, at the device's rate).

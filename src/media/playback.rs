@@ -4,19 +4,20 @@
 //! output, or one chosen by id), converts the mono samples to the device's rate (with
 //! [`resample_mono`]), sample format and channel count, and holds the cpal stream until the
 //! sound has played out, [`Playback::stop`] is called or the handle is dropped. What goes wrong
-//! (no output device, a format Hubble cannot write, a stream error) ends in
-//! [`PlaybackState::Failed`] with a message, never in a panic.
+//! (no output device, a format Hubble cannot write, a stream error that ends the stream, or a
+//! passing one after which no sound moves for [`STALL`]) ends in [`PlaybackState::Failed`] with
+//! a message, never in a panic.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{Data, FromSample, OutputCallbackInfo, Sample, SampleFormat, SizedSample};
 
-use super::audio_device::{AudioDevice, device_by_id, listed};
+use super::audio_device::{AudioDevice, STALL, device_by_id, ends_stream, listed};
 use super::audio_resample::resample_mono;
 
 /// How often the playback thread looks at the stream's progress and for a stop.
@@ -51,8 +52,10 @@ struct Shared {
     written: AtomicUsize,
     /// The device's latency from callback to sound, in microseconds (last callback).
     latency_us: AtomicU64,
-    /// A stream error or an unwritable sample format, from the audio callback.
+    /// A stream error that ended the stream, or an unwritable sample format (audio callback).
     error: Mutex<Option<String>>,
+    /// The last passing stream error (the stream goes on), for the message should it stall.
+    glitch: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -65,6 +68,15 @@ impl Shared {
     fn fail(&self, message: String) {
         if let Ok(mut error) = self.error.lock() {
             error.get_or_insert(message);
+        }
+    }
+
+    /// Takes a stream error: the end of the stream, or a glitch remembered in case it stalls.
+    fn stream_error(&self, error: &cpal::Error) {
+        if ends_stream(error) {
+            self.fail(error.to_string());
+        } else if let Ok(mut glitch) = self.glitch.lock() {
+            *glitch = Some(error.to_string());
         }
     }
 }
@@ -90,6 +102,7 @@ impl Playback {
             written: AtomicUsize::new(0),
             latency_us: AtomicU64::new(0),
             error: Mutex::new(None),
+            glitch: Mutex::new(None),
         });
         let (stop, stopped) = channel();
         let thread_shared = Arc::clone(&shared);
@@ -191,7 +204,7 @@ fn play(
                 }
                 writer.written.store(position, Ordering::Relaxed);
             },
-            move |e| failed.fail(e.to_string()),
+            move |e| failed.stream_error(&e),
             None,
         )
         .map_err(|e| format!("{name}: cannot open it for playback ({e})"))?;
@@ -200,6 +213,7 @@ fn play(
         .map_err(|e| format!("{name}: cannot start playback ({e})"))?;
     shared.set(PlaybackState::Playing { seconds: 0.0 });
     on_change();
+    let (mut moved, mut moved_at) = (0, Instant::now());
     loop {
         match stop.recv_timeout(TICK) {
             Ok(()) | Err(RecvTimeoutError::Disconnected) => return Ok(PlaybackState::Stopped),
@@ -209,6 +223,15 @@ fn play(
             return Err(format!("{name}: {error}"));
         }
         let written = shared.written.load(Ordering::Relaxed);
+        if written != moved {
+            (moved, moved_at) = (written, Instant::now());
+        } else if moved_at.elapsed() > STALL {
+            let glitch = shared.glitch.lock().ok().and_then(|g| g.clone());
+            return Err(format!(
+                "{name}: {}",
+                glitch.unwrap_or_else(|| "the device stopped taking sound".to_owned())
+            ));
+        }
         shared.set(PlaybackState::Playing {
             seconds: written as f64 / f64::from(device_rate.max(1)),
         });
