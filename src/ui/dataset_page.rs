@@ -153,23 +153,36 @@ impl DatasetView {
                 )));
             }
         });
-        if let Slot::Ready(info) = &self.info {
-            ui.horizontal_wrapped(|ui| {
-                ui.label(format!(
-                    "{} downloads  ·  {} likes",
-                    count(info.downloads.unwrap_or(0)),
-                    count(info.likes.unwrap_or(0))
-                ));
-                for facet in ["task_categories", "size_categories", "modality", "format"] {
-                    for value in info.facet(facet) {
-                        chip(ui, value, Color32::from_rgb(80, 140, 230));
-                    }
+        // A line in every state, so the tabs below do not jump when the details arrive.
+        let info = match &self.info {
+            Slot::Ready(info) => info,
+            Slot::Idle | Slot::Loading(_) => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.weak("loading the dataset's details…");
+                });
+                return;
+            }
+            Slot::Failed(_) => {
+                ui.weak("no details (see Files)");
+                return;
+            }
+        };
+        ui.horizontal_wrapped(|ui| {
+            ui.label(format!(
+                "{} downloads  ·  {} likes",
+                count(info.downloads.unwrap_or(0)),
+                count(info.likes.unwrap_or(0))
+            ));
+            for facet in ["task_categories", "size_categories", "modality", "format"] {
+                for value in info.facet(facet) {
+                    chip(ui, value, Color32::from_rgb(80, 140, 230));
                 }
-                for value in info.facet("license") {
-                    chip(ui, &format!("license: {value}"), Color32::from_gray(140));
-                }
-            });
-        }
+            }
+            for value in info.facet("license") {
+                chip(ui, &format!("license: {value}"), Color32::from_gray(140));
+            }
+        });
     }
 
     fn files(&mut self, ui: &mut egui::Ui, worker: &mut Worker) {

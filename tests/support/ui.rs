@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use eframe::egui;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use hubble::config::{Env, HubConfig, Overrides};
 use hubble::ui::{AppOptions, HubbleApp};
 
 /// How long a test waits for something to appear.
-pub const WAIT: Duration = Duration::from_secs(30);
+pub const WAIT: Duration = Duration::from_secs(10);
 
 /// An environment with nothing set but `HF_HOME` (so no real token or cache is ever read).
 struct TestEnv {
@@ -111,9 +111,23 @@ pub fn wait_up_to(
             harness.check_accessibility();
             return;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        if Instant::now() >= deadline {
+            panic!(
+                "timed out waiting for {what}; on screen: {:?}",
+                labels(harness)
+            );
+        }
         std::thread::sleep(Duration::from_millis(15));
     }
+}
+
+/// Every label on screen, in tree order (what a timed-out wait shows).
+pub fn labels(harness: &Harness<App>) -> Vec<String> {
+    harness
+        .root()
+        .children_recursive()
+        .filter_map(|node| node.accesskit_node().label())
+        .collect()
 }
 
 /// The app inside the harness (built after the first step).
