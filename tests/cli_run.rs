@@ -6,14 +6,10 @@ mod cli;
 
 use std::path::Path;
 
-use cli::hubble;
+use cli::{fixture, hubble};
 
 fn tiny(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/tiny")
-        .join(name)
-        .display()
-        .to_string()
+    fixture(&format!("tiny/{name}"))
 }
 
 #[test]

@@ -6,15 +6,7 @@ mod cli;
 
 use std::path::Path;
 
-use cli::hubble;
-
-fn fixture(path: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(path)
-        .display()
-        .to_string()
-}
+use cli::{fixture, hubble};
 
 #[test]
 fn classifies_a_photo_with_top_k_as_json() {

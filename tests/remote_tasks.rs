@@ -7,18 +7,8 @@ mod cli;
 #[path = "support/router.rs"]
 mod router;
 
-use std::path::Path;
-
-use cli::hubble;
+use cli::{fixture, hubble};
 use router::fake_router;
-
-fn fixture(path: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(path)
-        .display()
-        .to_string()
-}
 
 #[test]
 fn text_classification_sends_json_and_no_token_without_one() {

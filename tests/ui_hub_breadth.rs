@@ -9,15 +9,14 @@ mod router;
 #[path = "support/ui.rs"]
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
 use eframe::egui;
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use fixture_hub::{FixtureHub, Repo, RepoFile, RepoKind};
-use support::{App, app, config, harness, has_label, has_label_containing, wait_for};
+use support::{App, app, config, drop_file, harness, has_label, has_label_containing, wait_for};
 
 /// Whether the revision menu is there and enabled (the refs have arrived).
 fn picker_ready(h: &Harness<App>, current: &str) -> bool {
@@ -257,20 +256,6 @@ fn the_collections_view_opens_a_collection_and_its_items() {
     });
 }
 
-/// A file dropped on the window, as the native integration hands it over.
-#[derive(Debug)]
-struct Dropped(PathBuf);
-
-impl egui::DroppedFile for Dropped {
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn bytes(&self) -> Result<Vec<u8>, String> {
-        std::fs::read(&self.0).map_err(|e| e.to_string())
-    }
-}
-
 /// A model whose info names `pipeline_tag`.
 fn model_with_task(id: &str, pipeline_tag: &str) -> Repo {
     Repo {
@@ -376,11 +361,7 @@ fn the_remote_tab_transcribes_a_dropped_audio_file_with_the_token() {
     );
     assert!(has_label_containing(&harness, "with your token"));
     let audio = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio/speech.wav");
-    harness
-        .input_mut()
-        .dropped_files
-        .push(Arc::new(Dropped(audio.clone())));
-    harness.step();
+    drop_file(&mut harness, &audio);
     wait_for(&mut harness, "the picked file", |h| {
         has_label(h, &format!("Remote input: {}", audio.display()))
     });
@@ -415,6 +396,21 @@ fn wait_for_thumbnail(harness: &mut Harness<'static, App>, alt: &str, width: f32
     });
 }
 
+/// The app on `hub` (the viewer too) with `HF_HOME` = `home`, on dataset `id`'s Preview tab.
+fn open_dataset_preview(hub: &FixtureHub, home: &Path, id: &str) -> Harness<'static, App> {
+    let mut config = config(&hub.url(), home, false);
+    config.viewer_endpoint = hub.url();
+    let mut harness = harness(config);
+    harness.step();
+    harness.state_mut().as_mut().unwrap().open_dataset(id);
+    // Once the details are in: their line no longer moves the tabs under the click.
+    wait_for(&mut harness, "the dataset page and its details", |h| {
+        has_label(h, "Preview") && !has_label(h, "loading the dataset's details…")
+    });
+    harness.get_by_label("Preview").click();
+    harness
+}
+
 #[test]
 fn the_viewer_preview_shows_image_thumbnails_and_audio_entries() {
     let hub = FixtureHub::start();
@@ -444,19 +440,7 @@ fn the_viewer_preview_shows_image_thumbnails_and_audio_entries() {
         ..Repo::new("hubble-tests/media-dataset")
     });
     let home = tempfile::tempdir().unwrap();
-    let mut config = config(&hub.url(), home.path(), false);
-    config.viewer_endpoint = hub.url();
-    let mut harness = harness(config);
-    harness.step();
-    harness
-        .state_mut()
-        .as_mut()
-        .unwrap()
-        .open_dataset("hubble-tests/media-dataset");
-    wait_for(&mut harness, "the dataset page", |h| {
-        has_label(h, "Preview")
-    });
-    harness.get_by_label("Preview").click();
+    let mut harness = open_dataset_preview(&hub, home.path(), "hubble-tests/media-dataset");
     wait_for(&mut harness, "the viewer's first rows", |h| {
         has_label(h, "image (Image)") && has_label(h, "a green block")
     });
@@ -492,19 +476,7 @@ fn a_cached_parquet_files_embedded_images_render_as_thumbnails() {
 
     // The viewer does not know the dataset (404), so the preview reads the cached file.
     let hub = FixtureHub::start();
-    let mut config = config(&hub.url(), home.path(), false);
-    config.viewer_endpoint = hub.url();
-    let mut harness = harness(config);
-    harness.step();
-    harness
-        .state_mut()
-        .as_mut()
-        .unwrap()
-        .open_dataset("hubble-tests/local-media");
-    wait_for(&mut harness, "the dataset page", |h| {
-        has_label(h, "Preview")
-    });
-    harness.get_by_label("Preview").click();
+    let mut harness = open_dataset_preview(&hub, home.path(), "hubble-tests/local-media");
     wait_for(&mut harness, "the file's first rows", |h| {
         has_label(h, "image (Image)") && has_label(h, "label (int64)")
     });

@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::print_json;
 use crate::hub::{HubClient, HubError, RepoId};
-use crate::remote::tasks::{read_input_file, router_root};
+use crate::remote::tasks::{hf_inference_base, read_input_file};
 use crate::remote::{ChatMessage, ChatRequest, RemoteInput, RemoteOutput, RemoteTask};
 
 /// Arguments of `hubble remote-chat`.
@@ -156,10 +156,7 @@ pub async fn run_task(client: &HubClient, args: RemoteArgs) -> Result<(), HubErr
             )));
         }
     };
-    let router = format!(
-        "{}/hf-inference",
-        router_root(&client.config().router_endpoint)
-    );
+    let router = hf_inference_base(&client.config().router_endpoint);
     notice(client, &format!("{} ({})", args.repo, args.task), &router);
     let output = client.remote_task(&args.repo, args.task, input).await?;
     if args.json {

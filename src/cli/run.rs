@@ -205,9 +205,8 @@ fn run(config: &HubConfig, args: RunArgs) -> Result<(), Failure> {
             }
             Event::Segment(segment) if !args.json => {
                 println!(
-                    "[{} → {}] {}",
-                    crate::media::transcript::clock(segment.start),
-                    crate::media::transcript::clock(segment.end),
+                    "[{}] {}",
+                    crate::media::transcript::span(segment.start, segment.end),
                     segment.text
                 );
             }

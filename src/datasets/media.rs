@@ -145,30 +145,10 @@ fn kind_by_name(name: &str) -> Option<MediaKind> {
 
 /// Standard base64 (with or without padding) → bytes; `None` for anything else.
 fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    let digit = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let text = text.trim_end_matches('=').as_bytes();
-    if text.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 2);
-    for chunk in text.chunks(4) {
-        let mut word = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            word |= digit(c)? << (18 - 6 * i);
-        }
-        let bytes = word.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    Some(out)
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT
+        .decode(text)
+        .ok()
 }
 
 #[cfg(test)]

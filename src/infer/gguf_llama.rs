@@ -363,20 +363,16 @@ mod tests {
             assert_eq!(a.dims(), [1, VOCAB]);
             let diff = max_abs_diff(&a, &b);
             assert!(diff <= 1e-4, "position {pos}: logits differ by {diff}");
-            let next_a: u32 = a
-                .squeeze(0)
-                .unwrap()
-                .argmax(0)
-                .unwrap()
-                .to_scalar()
-                .unwrap();
-            let next_b: u32 = b
-                .squeeze(0)
-                .unwrap()
-                .argmax(0)
-                .unwrap()
-                .to_scalar()
-                .unwrap();
+            let greedy = |logits: &Tensor| -> u32 {
+                logits
+                    .squeeze(0)
+                    .unwrap()
+                    .argmax(0)
+                    .unwrap()
+                    .to_scalar()
+                    .unwrap()
+            };
+            let (next_a, next_b) = (greedy(&a), greedy(&b));
             assert_eq!(next_a, next_b, "greedy token after position {pos}");
             pos = tokens.len();
             tokens.push(next_a);

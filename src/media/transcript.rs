@@ -53,15 +53,13 @@ pub fn to_srt(segments: &[Segment]) -> String {
 pub fn to_text(segments: &[Segment]) -> String {
     segments
         .iter()
-        .map(|s| {
-            format!(
-                "[{} → {}] {}\n",
-                clock(s.start),
-                clock(s.end),
-                s.text.trim()
-            )
-        })
+        .map(|s| format!("[{}] {}\n", span(s.start, s.end), s.text.trim()))
         .collect()
+}
+
+/// A stretch of time as `start → end` in [`clock`]s, as transcripts show it.
+pub fn span(start: f64, end: f64) -> String {
+    format!("{} → {}", clock(start), clock(end))
 }
 
 #[cfg(test)]
@@ -92,5 +90,6 @@ mod tests {
         assert_eq!(clock(75.456), "1:15.46");
         assert_eq!(clock(3600.0), "1:00:00.00");
         assert_eq!(to_text(&[seg(1.0, 2.0, "hi")]), "[0:01.00 → 0:02.00] hi\n");
+        assert_eq!(span(0.4, 61.5), "0:00.40 → 1:01.50");
     }
 }

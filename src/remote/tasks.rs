@@ -323,8 +323,8 @@ impl HubClient {
                 )));
             }
         };
-        let base = router_root(&self.config().router_endpoint);
-        let url = router_url(base, &format!("/hf-inference/models/{model}"))?;
+        let base = hf_inference_base(&self.config().router_endpoint);
+        let url = router_url(&base, &format!("/models/{model}"))?;
         let mut http = HubRequest::get(self, url).about(model.as_str(), None, None);
         http.method = Method::POST;
         http.body = Some(body);
@@ -351,10 +351,13 @@ impl HubClient {
     }
 }
 
-/// The router's root: [`crate::config::HubConfig::router_endpoint`] without the `/v1` of its
-/// OpenAI-compatible API (`https://router.huggingface.co/v1` → `https://router.huggingface.co`).
-pub fn router_root(endpoint: &str) -> &str {
-    endpoint.strip_suffix("/v1").unwrap_or(endpoint)
+/// The router's HF-inference provider, where the task requests go: the root of
+/// [`crate::config::HubConfig::router_endpoint`] (without the `/v1` of its OpenAI-compatible
+/// API) and `/hf-inference` (`https://router.huggingface.co/v1` →
+/// `https://router.huggingface.co/hf-inference`).
+pub fn hf_inference_base(endpoint: &str) -> String {
+    let root = endpoint.strip_suffix("/v1").unwrap_or(endpoint);
+    format!("{root}/hf-inference")
 }
 
 #[cfg(test)]
@@ -417,12 +420,15 @@ mod tests {
     }
 
     #[test]
-    fn the_router_root_drops_the_openai_suffix() {
+    fn the_hf_inference_provider_sits_at_the_router_root() {
         assert_eq!(
-            router_root("https://router.huggingface.co/v1"),
-            "https://router.huggingface.co"
+            hf_inference_base("https://router.huggingface.co/v1"),
+            "https://router.huggingface.co/hf-inference"
         );
-        assert_eq!(router_root("http://127.0.0.1:9/x"), "http://127.0.0.1:9/x");
+        assert_eq!(
+            hf_inference_base("http://127.0.0.1:9/x"),
+            "http://127.0.0.1:9/x/hf-inference"
+        );
         for tag in ["text-classification", "automatic-speech-recognition"] {
             assert_eq!(
                 RemoteTask::from_pipeline_tag(tag).unwrap().pipeline_tag(),

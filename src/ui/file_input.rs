@@ -20,6 +20,18 @@ pub struct Accept {
 }
 
 impl Accept {
+    /// Images in the formats `media` decodes.
+    pub const IMAGES: Accept = Accept {
+        what: "an image",
+        extensions: &crate::media::IMAGE_EXTENSIONS,
+    };
+
+    /// Audio files in the formats `media::audio` decodes.
+    pub const AUDIO: Accept = Accept {
+        what: "an audio file",
+        extensions: &crate::media::audio::EXTENSIONS,
+    };
+
     /// Whether `path`'s extension is accepted.
     pub fn accepts(&self, path: &std::path::Path) -> bool {
         path.extension()
@@ -35,6 +47,26 @@ impl Accept {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// A pasted image's pixels, refused (with the decoders' own message) when larger than
+/// [`crate::media::MAX_PIXELS`].
+pub fn pasted_rgba(color: &ColorImage) -> Result<image::RgbaImage, String> {
+    let [w, h] = color.size;
+    if (w as u64) * (h as u64) > crate::media::MAX_PIXELS {
+        return Err(crate::media::MediaError::TooLarge {
+            width: w as u32,
+            height: h as u32,
+        }
+        .to_string());
+    }
+    let rgba: Vec<u8> = color
+        .pixels
+        .iter()
+        .flat_map(|p| p.to_srgba_unmultiplied())
+        .collect();
+    image::RgbaImage::from_raw(w as u32, h as u32, rgba)
+        .ok_or_else(|| "the pasted image has no pixels".to_string())
 }
 
 /// What the user handed over.
@@ -216,17 +248,19 @@ impl FileInput {
 mod tests {
     use super::*;
 
-    const IMAGES: Accept = Accept {
+    const PNG_JPG: Accept = Accept {
         what: "an image",
         extensions: &["png", "jpg"],
     };
 
     #[test]
     fn extensions_are_checked_case_insensitively() {
-        assert!(IMAGES.accepts(std::path::Path::new("/x/cat.PNG")));
-        assert!(!IMAGES.accepts(std::path::Path::new("/x/song.mp3")));
-        assert_eq!(IMAGES.list(), ".png, .jpg");
-        let mut input = FileInput::new(IMAGES);
+        assert!(PNG_JPG.accepts(std::path::Path::new("/x/cat.PNG")));
+        assert!(!PNG_JPG.accepts(std::path::Path::new("/x/song.mp3")));
+        assert_eq!(PNG_JPG.list(), ".png, .jpg");
+        assert!(Accept::AUDIO.accepts(std::path::Path::new("/x/song.mp3")));
+        assert!(Accept::IMAGES.accepts(std::path::Path::new("/x/cat.webp")));
+        let mut input = FileInput::new(PNG_JPG);
         assert!(input.check("/x/song.mp3".into()).is_none());
         assert_eq!(
             input.refusal.as_deref(),

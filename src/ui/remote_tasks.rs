@@ -9,22 +9,15 @@ use std::sync::mpsc::{Receiver, channel};
 
 use eframe::egui::{self, ColorImage, RichText};
 
-use super::file_input::{Accept, FileInput, Picked};
+use super::file_input::{Accept, FileInput, Picked, pasted_rgba};
 use super::remote_chat::notice;
 use super::tasks::task_label;
-use super::try_image::IMAGES;
 use super::widgets::label_bars;
 use super::worker::Worker;
 use crate::hub::{HubError, RepoId};
-use crate::media::transcript::clock;
-use crate::remote::tasks::{media_type, read_input_file, router_root};
+use crate::media::transcript::{clock, span};
+use crate::remote::tasks::{hf_inference_base, media_type, read_input_file};
 use crate::remote::{RemoteInput, RemoteOutput, RemoteTask};
-
-/// What the speech input accepts.
-const AUDIO: Accept = Accept {
-    what: "an audio file",
-    extensions: &crate::media::audio::EXTENSIONS,
-};
 
 /// A request in flight.
 struct Running {
@@ -61,10 +54,7 @@ impl RemoteTaskView {
     /// Shows the tab for `task`, taking in a finished request.
     pub fn show(&mut self, ui: &mut egui::Ui, worker: &Worker, task: RemoteTask) {
         self.poll();
-        let router = format!(
-            "{}/hf-inference",
-            router_root(&worker.config().router_endpoint)
-        );
+        let router = hf_inference_base(&worker.config().router_endpoint);
         notice(ui, worker.config(), &router);
         ui.label(RichText::new(format!("{} (remote)", task_label(task.pipeline_tag()))).strong());
         let ready = if task.takes_text() {
@@ -106,7 +96,7 @@ impl RemoteTaskView {
                 ui.label(transcript.text.trim());
                 for chunk in &transcript.chunks {
                     let times = match (chunk.start, chunk.end) {
-                        (Some(start), Some(end)) => format!("{} → {}", clock(start), clock(end)),
+                        (Some(start), Some(end)) => span(start, end),
                         (Some(start), None) => clock(start),
                         _ => String::new(),
                     };
@@ -123,9 +113,9 @@ impl RemoteTaskView {
     /// The file input: drop, Open… or paste; the picked file's name.
     fn file(&mut self, ui: &mut egui::Ui, task: RemoteTask) {
         let accept = if task == RemoteTask::ImageClassification {
-            IMAGES
+            Accept::IMAGES
         } else {
-            AUDIO
+            Accept::AUDIO
         };
         if self.input.as_ref().is_none_or(|(t, _)| *t != task) {
             self.input = Some((task, FileInput::new(accept)));
@@ -253,16 +243,9 @@ impl Source {
 
 /// A pasted image as PNG bytes.
 fn png(image: &ColorImage) -> Result<Vec<u8>, HubError> {
-    let [w, h] = image.size;
-    let rgba: Vec<u8> = image
-        .pixels
-        .iter()
-        .flat_map(|p| p.to_srgba_unmultiplied())
-        .collect();
-    let failed = || HubError::InvalidInput("the pasted image could not be encoded".into());
-    let rgba = image::RgbaImage::from_raw(w as u32, h as u32, rgba).ok_or_else(failed)?;
+    let rgba = pasted_rgba(image).map_err(HubError::InvalidInput)?;
     let mut out = Vec::new();
     rgba.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
-        .map_err(|_| failed())?;
+        .map_err(|_| HubError::InvalidInput("the pasted image could not be encoded".into()))?;
     Ok(out)
 }

@@ -20,13 +20,7 @@ use crate::media::audio_device::AudioDevice;
 use crate::media::audio_resample::resample_mono;
 use crate::media::mic::{Recorder, input_devices};
 use crate::media::playback::{Playback, PlaybackState, output_devices, segment_range};
-use crate::media::transcript::{clock, to_srt, to_text};
-
-/// What the audio input accepts.
-pub const AUDIO_FILES: Accept = Accept {
-    what: "an audio file",
-    extensions: &EXTENSIONS,
-};
+use crate::media::transcript::{clock, span, to_srt, to_text};
 
 /// Audio ready to transcribe: 16 kHz mono, where it came from, and the file it was read from.
 struct Clip {
@@ -72,7 +66,7 @@ pub struct AudioView {
 impl Default for AudioView {
     fn default() -> AudioView {
         AudioView {
-            input: FileInput::new(AUDIO_FILES),
+            input: FileInput::new(Accept::AUDIO),
             devices: None,
             devices_pending: None,
             device: None,
@@ -525,7 +519,7 @@ impl AudioView {
 /// One transcript segment: times and text on a selectable row, highlighted while it plays; its
 /// accessible label says what a click does.
 fn segment_row(ui: &mut egui::Ui, segment: &Segment, playing: bool) -> egui::Response {
-    let times = format!("{} → {}", clock(segment.start), clock(segment.end));
+    let times = span(segment.start, segment.end);
     let mut job = egui::text::LayoutJob::default();
     RichText::new(format!("{times}  "))
         .monospace()

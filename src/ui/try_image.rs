@@ -10,23 +10,17 @@ use std::sync::mpsc::{Receiver, channel};
 use eframe::egui::{self, ColorImage, RichText};
 use image::RgbImage;
 
-use super::file_input::{Accept, FileInput, Picked};
+use super::file_input::{Accept, FileInput, Picked, pasted_rgba};
 use super::try_tab::ViewRequest;
 use super::widgets::label_bars;
 use crate::infer::image_to_text::DEFAULT_MAX_TOKENS;
 use crate::infer::{
     CaptionOutput, CaptionRequest, GenerationParams, ImageLabels, ImageRequest, Request, Task,
 };
-use crate::media::{self, IMAGE_EXTENSIONS, MediaError};
+use crate::media;
 
 /// The longest side of the preview texture (the model gets the full image).
 const PREVIEW_SIDE: u32 = 1024;
-
-/// What the image input accepts.
-pub const IMAGES: Accept = Accept {
-    what: "an image",
-    extensions: &IMAGE_EXTENSIONS,
-};
 
 /// A decoded image: the pixels for the model and a preview for the screen.
 struct Decoded {
@@ -60,7 +54,7 @@ pub struct ImageView {
 impl Default for ImageView {
     fn default() -> ImageView {
         ImageView {
-            input: FileInput::new(IMAGES),
+            input: FileInput::new(Accept::IMAGES),
             decoding: None,
             shown: None,
             labels: "cat, dog, car".into(),
@@ -275,7 +269,10 @@ fn decode(picked: Picked) -> Result<Decoded, String> {
             let image = media::decode_image(&bytes).map_err(|e| format!("{name}: {e}"))?;
             (name, image)
         }
-        Picked::Pasted(color) => ("pasted image".to_string(), from_color_image(&color)?),
+        Picked::Pasted(color) => (
+            "pasted image".to_string(),
+            media::rgba_to_rgb(&pasted_rgba(&color)?),
+        ),
     };
     let preview = preview(&image);
     Ok(Decoded {
@@ -283,25 +280,6 @@ fn decode(picked: Picked) -> Result<Decoded, String> {
         image: Arc::new(image),
         preview,
     })
-}
-
-fn from_color_image(color: &ColorImage) -> Result<RgbImage, String> {
-    let [w, h] = color.size;
-    if (w as u64) * (h as u64) > media::MAX_PIXELS {
-        return Err(MediaError::TooLarge {
-            width: w as u32,
-            height: h as u32,
-        }
-        .to_string());
-    }
-    let rgba: Vec<u8> = color
-        .pixels
-        .iter()
-        .flat_map(|p| p.to_srgba_unmultiplied())
-        .collect();
-    let rgba = image::RgbaImage::from_raw(w as u32, h as u32, rgba)
-        .ok_or_else(|| "the pasted image has no pixels".to_string())?;
-    Ok(media::rgba_to_rgb(&rgba))
 }
 
 fn preview(image: &RgbImage) -> ColorImage {

@@ -5,6 +5,15 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+/// The path of `path` under `tests/fixtures`, as an argument.
+pub fn fixture(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path)
+        .display()
+        .to_string()
+}
+
 /// What one run of `hubble` did.
 pub struct Run {
     pub status: Option<i32>,
