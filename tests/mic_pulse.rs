@@ -10,10 +10,9 @@ mod audio;
 use std::path::Path;
 use std::time::Duration;
 
-use audio::{PulseServer, best_alignment};
+use audio::{PulseServer, best_alignment, finish_recording, start_recording};
 use hubble::media::audio::load_16k_mono;
-use hubble::media::audio_resample::resample_mono;
-use hubble::media::mic::{Recorder, input_devices};
+use hubble::media::mic::input_devices;
 
 #[test]
 fn the_microphone_records_what_pulseaudio_plays() {
@@ -27,27 +26,11 @@ fn the_microphone_records_what_pulseaudio_plays() {
     );
     eprintln!("input devices: {devices:?}");
 
-    let recorder = Recorder::start(None, || {}).expect("recording starts");
-    // The capture stream takes a moment to run: start playing only once samples arrive.
-    for _ in 0..100 {
-        if recorder.seconds() > 0.2 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let recorder = start_recording();
     let wav = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio/speech.wav");
     server.play(&wav);
     // paplay returns once its stream is drained; the monitor and ALSA buffers lag behind.
-    std::thread::sleep(Duration::from_millis(1500));
-    assert!(recorder.level() >= 0.0);
-    assert!(recorder.error().is_none(), "{:?}", recorder.error());
-    let clip = recorder.stop();
-    eprintln!(
-        "recorded {:.2} s at {} Hz",
-        clip.samples.len() as f64 / f64::from(clip.rate),
-        clip.rate
-    );
-    let recorded = resample_mono(&clip.samples, clip.rate, 16_000).unwrap();
+    let recorded = finish_recording(recorder, Duration::from_millis(1500));
     let source = load_16k_mono(&wav).unwrap().samples;
     if let Some(dump) = std::env::var_os("HUBBLE_MIC_DUMP") {
         hubble::media::audio::write_wav(Path::new(&dump), &recorded, 16_000).unwrap();

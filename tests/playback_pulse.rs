@@ -14,10 +14,8 @@ mod audio;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use audio::{PulseServer, best_alignment};
+use audio::{PulseServer, best_alignment, finish_recording, start_recording};
 use hubble::media::audio::{TARGET_RATE, load_16k_mono};
-use hubble::media::audio_resample::resample_mono;
-use hubble::media::mic::Recorder;
 use hubble::media::playback::{Playback, PlaybackState, segment_range};
 
 /// Waits (up to 10 s) for the playback to end and returns how it ended.
@@ -49,30 +47,14 @@ fn sounding(x: &[f32]) -> usize {
 /// Plays `slice` on the default output while recording the monitor; the recording (at
 /// [`TARGET_RATE`]) once the sound has reached it.
 fn play_and_record(slice: &[f32]) -> Vec<f32> {
-    let recorder = Recorder::start(None, || {}).expect("recording the monitor starts");
-    // The capture stream takes a moment to run: play only once samples arrive.
-    for _ in 0..100 {
-        if recorder.seconds() > 0.2 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let recorder = start_recording();
     let started = Instant::now();
     let playback = Playback::start(slice.to_vec(), TARGET_RATE, None, || {});
     assert_eq!(ended(&playback), PlaybackState::Finished);
     let took = started.elapsed().as_secs_f64();
     eprintln!("the 2.2 s segment played in {took:.2} s");
     assert!(took >= 2.1, "ended after {took:.2} s, before the sound did");
-    // The monitor and the ALSA capture buffer lag behind the sink.
-    std::thread::sleep(Duration::from_millis(800));
-    assert!(recorder.error().is_none(), "{:?}", recorder.error());
-    let clip = recorder.stop();
-    eprintln!(
-        "recorded {:.2} s at {} Hz",
-        clip.samples.len() as f64 / f64::from(clip.rate),
-        clip.rate
-    );
-    resample_mono(&clip.samples, clip.rate, TARGET_RATE).unwrap()
+    finish_recording(recorder, Duration::from_millis(800))
 }
 
 #[test]

@@ -6,7 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use std::time::Duration;
+
 use hubble::infer::whisper_mel::Fft;
+use hubble::media::audio::TARGET_RATE;
+use hubble::media::audio_resample::resample_mono;
+use hubble::media::mic::Recorder;
 
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/audio-test-env.sh")
@@ -73,6 +78,33 @@ impl Drop for PulseServer {
             .arg(self.dir.path())
             .status();
     }
+}
+
+/// Starts recording the default input and returns once its samples arrive (the capture stream
+/// takes a moment to run), or after 5 s.
+pub fn start_recording() -> Recorder {
+    let recorder = Recorder::start(None, || {}).expect("recording the default input starts");
+    for _ in 0..100 {
+        if recorder.seconds() > 0.2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    recorder
+}
+
+/// Waits `lag` (the monitor and ALSA's capture buffer lag behind the sink), stops `recorder`,
+/// which must have had no stream error, and returns its recording at [`TARGET_RATE`].
+pub fn finish_recording(recorder: Recorder, lag: Duration) -> Vec<f32> {
+    std::thread::sleep(lag);
+    assert!(recorder.error().is_none(), "{:?}", recorder.error());
+    let clip = recorder.stop();
+    eprintln!(
+        "recorded {:.2} s at {} Hz",
+        clip.samples.len() as f64 / f64::from(clip.rate),
+        clip.rate
+    );
+    resample_mono(&clip.samples, clip.rate, TARGET_RATE).unwrap()
 }
 
 /// The lag of `source` inside `recorded` with the highest cross-correlation (via FFT), and the
