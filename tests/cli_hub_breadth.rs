@@ -337,3 +337,41 @@ fn collections_search_and_show() {
     let bad = hubble_at(&url, &["collections", "show", "../etc"], &[]);
     assert_eq!(bad.status, Some(2), "{}", bad.stderr);
 }
+
+#[test]
+fn a_dead_viewer_names_its_own_setting_when_nothing_is_downloaded() {
+    let hub = FixtureHub::start();
+    // A port nothing listens on: bound, then released.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let viewer = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let home = tempfile::tempdir().unwrap();
+    let run = hubble(
+        home.path(),
+        &[
+            "--endpoint",
+            &hub.url(),
+            "datasets",
+            "preview",
+            "hubble-tests/tiny-dataset",
+            "--viewer-endpoint",
+            &viewer,
+        ],
+        &[],
+    );
+    assert_ne!(run.status, Some(0), "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains(&format!("{viewer} could not be reached")),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("HUBBLE_VIEWER_ENDPOINT sets another"));
+    assert!(!run.stderr.contains("HF_ENDPOINT"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("run `hubble download hubble-tests/tiny-dataset --repo-type dataset`"),
+        "{}",
+        run.stderr
+    );
+}
