@@ -362,11 +362,14 @@ fn a_dead_viewer_names_its_own_setting_when_nothing_is_downloaded() {
     assert_ne!(run.status, Some(0), "{}", run.stdout);
     assert!(
         run.stderr
-            .contains(&format!("{viewer} could not be reached")),
+            .contains(&format!("Could not connect to {viewer}/splits")),
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("HUBBLE_VIEWER_ENDPOINT sets another"));
+    assert!(
+        run.stderr
+            .contains("(--viewer-endpoint / HUBBLE_VIEWER_ENDPOINT)")
+    );
     assert!(!run.stderr.contains("HF_ENDPOINT"), "{}", run.stderr);
     assert!(
         run.stderr

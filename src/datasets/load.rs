@@ -3,7 +3,6 @@
 
 use super::{Preview, preview_file, preview_snapshot};
 use crate::cache::{CachedRepo, safe_join};
-use crate::hub::viewer::VIEWER_ENDPOINT_ENV;
 use crate::hub::{HubClient, HubError, RepoId, RepoType};
 
 /// What to preview and how.
@@ -67,12 +66,6 @@ pub async fn load_preview(
     {
         match from_viewer(client, viewer, request).await {
             Ok(preview) => return Ok(preview),
-            // The Hub's own hint (--endpoint / HF_ENDPOINT) is not the viewer's setting.
-            Err(HubError::Connection { detail, .. }) => {
-                viewer_error = Some(format!(
-                    "{viewer} could not be reached: {detail}; {VIEWER_ENDPOINT_ENV} sets another"
-                ));
-            }
             Err(error) => viewer_error = Some(error.to_string()),
         }
     }

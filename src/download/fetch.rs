@@ -610,12 +610,14 @@ async fn stream_range(
                     break HubError::Connection {
                         url: response.url().to_string(),
                         detail: e.to_string(),
+                        setting: crate::hub::HUB_ADDRESS,
                     };
                 }
                 Ok(Ok(None)) => {
                     break HubError::Connection {
                         url: response.url().to_string(),
                         detail: format!("the body ended at byte {pos} of {end}"),
+                        setting: crate::hub::HUB_ADDRESS,
                     };
                 }
                 Ok(Ok(Some(bytes))) => bytes,

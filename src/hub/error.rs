@@ -3,6 +3,10 @@
 
 use std::time::Duration;
 
+/// The settings that name the Hub's address, for connection errors about the Hub (and the hosts
+/// its downloads redirect to).
+pub const HUB_ADDRESS: &str = "--endpoint / HF_ENDPOINT";
+
 /// An error from talking to the Hub.
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
@@ -102,13 +106,15 @@ pub enum HubError {
     },
     /// The server could not be reached at all.
     #[error(
-        "Could not connect to {url}: {detail}. Check your network, or the endpoint (--endpoint / HF_ENDPOINT)."
+        "Could not connect to {url}: {detail}. Check your network, or the address it was given ({setting})."
     )]
     Connection {
         /// The URL that failed.
         url: String,
         /// The underlying error.
         detail: String,
+        /// The setting that names this server's address ([`HUB_ADDRESS`] for the Hub).
+        setting: &'static str,
     },
     /// The server failed (5xx) even after retries.
     #[error("The Hub had a server error ({status}) for {url}: {message}. Try again later.")]

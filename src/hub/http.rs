@@ -9,7 +9,7 @@ use url::Url;
 
 use super::error::{FailedResponse, RequestSubject};
 use super::retry::parse_retry_after;
-use super::{HubClient, HubError};
+use super::{HUB_ADDRESS, HubClient, HubError};
 
 /// Redirect hops followed before giving up.
 const MAX_REDIRECTS: usize = 10;
@@ -41,6 +41,9 @@ pub(crate) struct HubRequest {
     /// A remote-inference request: the token may also go to the router's origin
     /// ([`crate::config::HubConfig::router_endpoint`]).
     pub to_router: bool,
+    /// The setting that names this server's address, for a connection error ([`HUB_ADDRESS`]
+    /// unless [`HubRequest::at`] says otherwise).
+    pub address: &'static str,
 }
 
 impl HubRequest {
@@ -55,7 +58,14 @@ impl HubRequest {
             headers: HeaderMap::new(),
             body: None,
             to_router: false,
+            address: HUB_ADDRESS,
         }
+    }
+
+    /// A request to a server other than the Hub, whose address `setting` names.
+    pub fn at(mut self, setting: &'static str) -> Self {
+        self.address = setting;
+        self
     }
 
     /// Names the repository (and revision, path) the request is about, for error messages.
@@ -150,7 +160,12 @@ impl HubClient {
                 url: url.to_string(),
                 after: request.timeout,
             }),
-            Ok(Err(error)) => Err(transport_error(url, request.timeout, &error)),
+            Ok(Err(error)) => Err(transport_error(
+                url,
+                request.timeout,
+                &error,
+                request.address,
+            )),
             Ok(Ok(response)) => Ok(response),
         }
     }
@@ -207,8 +222,14 @@ fn same_origin(a: &Url, b: &Url) -> bool {
         && a.port_or_known_default() == b.port_or_known_default()
 }
 
-/// Maps a transport-level failure (no HTTP answer) to a typed error.
-pub(crate) fn transport_error(url: &Url, timeout: Duration, error: &reqwest::Error) -> HubError {
+/// Maps a transport-level failure (no HTTP answer) to a typed error; `setting` names the
+/// server's address ([`HubRequest::address`]).
+pub(crate) fn transport_error(
+    url: &Url,
+    timeout: Duration,
+    error: &reqwest::Error,
+    setting: &'static str,
+) -> HubError {
     if error.is_timeout() {
         return HubError::Timeout {
             url: url.to_string(),
@@ -224,6 +245,7 @@ pub(crate) fn transport_error(url: &Url, timeout: Duration, error: &reqwest::Err
     HubError::Connection {
         url: url.to_string(),
         detail,
+        setting,
     }
 }
 
@@ -264,7 +286,7 @@ pub(crate) async fn read_limited(
                     after: timeout,
                 });
             }
-            Ok(Err(e)) => return Err(transport_error(response.url(), timeout, &e)),
+            Ok(Err(e)) => return Err(transport_error(response.url(), timeout, &e, HUB_ADDRESS)),
             Ok(Ok(None)) => return Ok(body),
             Ok(Ok(Some(chunk))) => chunk,
         };

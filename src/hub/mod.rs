@@ -26,7 +26,7 @@ use std::sync::Arc;
 pub use collections::{Collection, CollectionItem, CollectionOwner, CollectionQuery, ItemNote};
 pub use community::{Discussion, DiscussionAuthor, Discussions, SpaceInfo, SpaceQuery};
 pub use datasets::{DatasetInfo, DatasetQuery};
-pub use error::HubError;
+pub use error::{HUB_ADDRESS, HubError};
 pub use git::{CommitAuthor, GitCommit, GitRef, GitRefs};
 pub(crate) use http::{HubRequest, transport_error};
 pub use range::RangeBody;

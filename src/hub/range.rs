@@ -8,7 +8,7 @@ use reqwest::header::{self, HeaderValue};
 
 use super::api::DEFAULT_REVISION;
 use super::http::{HubRequest, transport_error};
-use super::{HubClient, HubError, RepoId};
+use super::{HUB_ADDRESS, HubClient, HubError, RepoId};
 
 /// The body of a ranged `GET`, read incrementally. Dropping it before the end drops the
 /// connection (it is not returned to the pool), so the server stops sending.
@@ -51,7 +51,12 @@ impl RangeBody {
                 url: self.response.url().to_string(),
                 after: self.timeout,
             }),
-            Ok(Err(e)) => Err(transport_error(self.response.url(), self.timeout, &e)),
+            Ok(Err(e)) => Err(transport_error(
+                self.response.url(),
+                self.timeout,
+                &e,
+                HUB_ADDRESS,
+            )),
             Ok(Ok(None)) => Ok(0),
             Ok(Ok(Some(chunk))) => {
                 self.received += chunk.len() as u64;

@@ -14,6 +14,9 @@ pub const DEFAULT_VIEWER_ENDPOINT: &str = "https://datasets-server.huggingface.c
 /// [`crate::config::HubConfig::viewer_endpoint`]).
 pub const VIEWER_ENDPOINT_ENV: &str = "HUBBLE_VIEWER_ENDPOINT";
 
+/// The settings that name the viewer's address, for connection errors.
+const VIEWER_ADDRESS: &str = "--viewer-endpoint / HUBBLE_VIEWER_ENDPOINT";
+
 /// One config/split pair of a dataset.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Split {
@@ -72,8 +75,7 @@ impl HubClient {
         dataset: &RepoId,
     ) -> Result<Vec<Split>, HubError> {
         let url = viewer_url(viewer, "splits", &[("dataset", dataset.as_str())])?;
-        let request = HubRequest::get(self, url).about(dataset.as_str(), None, None);
-        let splits: Splits = self.json(&request).await?;
+        let splits: Splits = self.json(&viewer_request(self, url, dataset)).await?;
         Ok(splits.splits)
     }
 
@@ -90,9 +92,15 @@ impl HubClient {
             ("split", split.split.as_str()),
         ];
         let url = viewer_url(viewer, "first-rows", &query)?;
-        let request = HubRequest::get(self, url).about(dataset.as_str(), None, None);
-        self.json(&request).await
+        self.json(&viewer_request(self, url, dataset)).await
     }
+}
+
+/// A request to the viewer about `dataset`.
+fn viewer_request(client: &HubClient, url: Url, dataset: &RepoId) -> HubRequest {
+    HubRequest::get(client, url)
+        .about(dataset.as_str(), None, None)
+        .at(VIEWER_ADDRESS)
 }
 
 fn viewer_url(viewer: &str, route: &str, query: &[(&str, &str)]) -> Result<Url, HubError> {

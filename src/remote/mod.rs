@@ -118,7 +118,9 @@ impl HubClient {
             stream: true,
         })
         .map_err(|e| HubError::InvalidInput(format!("could not write the request: {e}")))?;
-        let mut http = HubRequest::get(self, url).about(&request.model, None, None);
+        let mut http = HubRequest::get(self, url)
+            .about(&request.model, None, None)
+            .at(ROUTER_ENDPOINT_ENV);
         http.method = Method::POST;
         http.body = Some(body);
         http.to_router = true;
@@ -152,6 +154,7 @@ impl HubClient {
                         response.url(),
                         http.timeout,
                         &e,
+                        ROUTER_ENDPOINT_ENV,
                     ));
                 }
                 Ok(Ok(None)) => return Ok(reply),

@@ -325,7 +325,9 @@ impl HubClient {
         };
         let base = hf_inference_base(&self.config().router_endpoint);
         let url = router_url(&base, &format!("/models/{model}"))?;
-        let mut http = HubRequest::get(self, url).about(model.as_str(), None, None);
+        let mut http = HubRequest::get(self, url)
+            .about(model.as_str(), None, None)
+            .at(super::ROUTER_ENDPOINT_ENV);
         http.method = Method::POST;
         http.body = Some(body);
         http.to_router = true;
