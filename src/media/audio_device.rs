@@ -52,12 +52,45 @@ pub(crate) fn device_by_id(host: &cpal::Host, id: &str) -> Result<cpal::Device, 
         .ok_or_else(|| format!("the audio device {id} is gone; pick another"))
 }
 
+/// What a stream's error callback has reported, for the microphone and for playback alike.
+#[derive(Debug, Default)]
+pub(crate) struct StreamErrors {
+    /// The first error that ended the stream.
+    ended: Option<String>,
+    /// The last passing error (the stream goes on).
+    glitch: Option<String>,
+}
+
+impl StreamErrors {
+    /// Takes an error from cpal's error callback: the end of the stream, or a glitch.
+    pub(crate) fn report(&mut self, error: &cpal::Error) {
+        if ends_stream(error) {
+            self.end(error.to_string());
+        } else {
+            self.glitch = Some(error.to_string());
+        }
+    }
+
+    /// Ends the stream with `message` (unless it has ended already).
+    pub(crate) fn end(&mut self, message: String) {
+        self.ended.get_or_insert(message);
+    }
+
+    /// Why the stream is over: the error that ended it, or, once no samples have moved for
+    /// [`STALL`] (`stalled`), the last glitch. None while it runs.
+    pub(crate) fn verdict(&self, stalled: bool) -> Option<String> {
+        self.ended
+            .clone()
+            .or_else(|| self.glitch.clone().filter(|_| stalled))
+    }
+}
+
 /// Whether a stream error ends the stream (the device or the audio server is gone, access was
 /// taken away, the stream must be rebuilt). The others are glitches cpal's stream keeps running
 /// through: an xrun, a busy or rerouted device, a refused real-time priority, and a backend's
 /// passing error such as the PulseAudio ALSA plugin's `snd_pcm_avail_delay` I/O error; those
 /// count only when no samples move for [`STALL`] after them.
-pub(crate) fn ends_stream(error: &cpal::Error) -> bool {
+fn ends_stream(error: &cpal::Error) -> bool {
     !matches!(
         error.kind(),
         ErrorKind::Xrun
@@ -83,5 +116,19 @@ mod tests {
         assert!(ends_stream(&ErrorKind::DeviceNotAvailable.into()));
         assert!(ends_stream(&ErrorKind::StreamInvalidated.into()));
         assert!(ends_stream(&ErrorKind::PermissionDenied.into()));
+
+        let mut errors = StreamErrors::default();
+        errors.report(&passing);
+        assert_eq!(errors.verdict(false), None);
+        assert!(
+            errors
+                .verdict(true)
+                .unwrap()
+                .contains("snd_pcm_avail_delay")
+        );
+        errors.report(&ErrorKind::DeviceNotAvailable.into());
+        errors.report(&ErrorKind::StreamInvalidated.into());
+        let ended = errors.verdict(false).unwrap();
+        assert!(ended.contains("not available"), "{ended}");
     }
 }

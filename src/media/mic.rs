@@ -10,7 +10,7 @@ use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{Data, SampleFormat};
 
 use super::audio::{AudioClip, MAX_SECONDS};
-use super::audio_device::{AudioDevice, STALL, device_by_id, ends_stream, listed};
+use super::audio_device::{AudioDevice, STALL, StreamErrors, device_by_id, listed};
 
 /// Lists the host's input devices (the default first). No devices is an empty list, not an error.
 pub fn input_devices() -> Vec<AudioDevice> {
@@ -22,21 +22,7 @@ struct Shared {
     samples: Vec<f32>,
     /// When the last buffer arrived (at first: when the stream started).
     arrived: Instant,
-    /// A stream error that ended the stream.
-    error: Option<String>,
-    /// The last passing stream error (the stream goes on), which counts if no samples follow it.
-    glitch: Option<String>,
-}
-
-impl Shared {
-    /// The error that ended the stream, or a glitch after which no samples came for [`STALL`].
-    fn error(&self) -> Option<String> {
-        self.error.clone().or_else(|| {
-            self.glitch
-                .clone()
-                .filter(|_| self.arrived.elapsed() > STALL)
-        })
-    }
+    errors: StreamErrors,
 }
 
 /// A recording in progress; dropping it stops the stream.
@@ -71,8 +57,7 @@ impl Recorder {
         let shared = Arc::new(Mutex::new(Shared {
             samples: Vec::new(),
             arrived: Instant::now(),
-            error: None,
-            glitch: None,
+            errors: StreamErrors::default(),
         }));
         let writer = Arc::clone(&shared);
         let failed = Arc::clone(&shared);
@@ -92,12 +77,7 @@ impl Recorder {
                 },
                 move |e| {
                     if let Ok(mut shared) = failed.lock() {
-                        let slot = if ends_stream(&e) {
-                            &mut shared.error
-                        } else {
-                            &mut shared.glitch
-                        };
-                        *slot = Some(e.to_string());
+                        shared.errors.report(&e);
                     }
                 },
                 None,
@@ -146,7 +126,10 @@ impl Recorder {
     /// A stream error that ended the recording (the device was unplugged, ...), or a passing one
     /// after which no samples came for a few seconds; None while it records.
     pub fn error(&self) -> Option<String> {
-        self.shared.lock().ok().and_then(|s| s.error())
+        self.shared
+            .lock()
+            .ok()
+            .and_then(|s| s.errors.verdict(s.arrived.elapsed() > STALL))
     }
 
     /// Stops and returns the recording (mono, at the device's rate).

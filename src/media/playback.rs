@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{Data, FromSample, OutputCallbackInfo, Sample, SampleFormat, SizedSample};
 
-use super::audio_device::{AudioDevice, STALL, device_by_id, ends_stream, listed};
+use super::audio_device::{AudioDevice, STALL, StreamErrors, device_by_id, listed};
 use super::audio_resample::resample_mono;
 
 /// How often the playback thread looks at the stream's progress and for a stop.
@@ -52,10 +52,8 @@ struct Shared {
     written: AtomicUsize,
     /// The device's latency from callback to sound, in microseconds (last callback).
     latency_us: AtomicU64,
-    /// A stream error that ended the stream, or an unwritable sample format (audio callback).
-    error: Mutex<Option<String>>,
-    /// The last passing stream error (the stream goes on), for the message should it stall.
-    glitch: Mutex<Option<String>>,
+    /// Stream errors, and an unwritable sample format (audio callback).
+    errors: Mutex<StreamErrors>,
 }
 
 impl Shared {
@@ -65,19 +63,8 @@ impl Shared {
         }
     }
 
-    fn fail(&self, message: String) {
-        if let Ok(mut error) = self.error.lock() {
-            error.get_or_insert(message);
-        }
-    }
-
-    /// Takes a stream error: the end of the stream, or a glitch remembered in case it stalls.
-    fn stream_error(&self, error: &cpal::Error) {
-        if ends_stream(error) {
-            self.fail(error.to_string());
-        } else if let Ok(mut glitch) = self.glitch.lock() {
-            *glitch = Some(error.to_string());
-        }
+    fn errors(&self) -> std::sync::MutexGuard<'_, StreamErrors> {
+        self.errors.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -101,8 +88,7 @@ impl Playback {
             state: Mutex::new(PlaybackState::Starting),
             written: AtomicUsize::new(0),
             latency_us: AtomicU64::new(0),
-            error: Mutex::new(None),
-            glitch: Mutex::new(None),
+            errors: Mutex::new(StreamErrors::default()),
         });
         let (stop, stopped) = channel();
         let thread_shared = Arc::clone(&shared);
@@ -197,14 +183,14 @@ fn play(
                     .latency_us
                     .store(latency.as_micros() as u64, Ordering::Relaxed);
                 if !write(data, channels, &source, &mut position) {
-                    writer.fail(format!(
+                    writer.errors().end(format!(
                         "the device takes {:?} samples, which Hubble cannot write",
                         data.sample_format()
                     ));
                 }
                 writer.written.store(position, Ordering::Relaxed);
             },
-            move |e| failed.stream_error(&e),
+            move |e| failed.errors().report(&e),
             None,
         )
         .map_err(|e| format!("{name}: cannot open it for playback ({e})"))?;
@@ -219,18 +205,16 @@ fn play(
             Ok(()) | Err(RecvTimeoutError::Disconnected) => return Ok(PlaybackState::Stopped),
             Err(RecvTimeoutError::Timeout) => {}
         }
-        if let Some(error) = shared.error.lock().ok().and_then(|e| e.clone()) {
-            return Err(format!("{name}: {error}"));
-        }
         let written = shared.written.load(Ordering::Relaxed);
         if written != moved {
             (moved, moved_at) = (written, Instant::now());
-        } else if moved_at.elapsed() > STALL {
-            let glitch = shared.glitch.lock().ok().and_then(|g| g.clone());
-            return Err(format!(
-                "{name}: {}",
-                glitch.unwrap_or_else(|| "the device stopped taking sound".to_owned())
-            ));
+        }
+        let stalled = moved_at.elapsed() > STALL;
+        if let Some(error) = shared.errors().verdict(stalled) {
+            return Err(format!("{name}: {error}"));
+        }
+        if stalled {
+            return Err(format!("{name}: the device stopped taking sound"));
         }
         shared.set(PlaybackState::Playing {
             seconds: written as f64 / f64::from(device_rate.max(1)),
