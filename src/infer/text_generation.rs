@@ -13,10 +13,12 @@ use tokenizers::Tokenizer;
 use super::causal::CausalModel;
 pub use super::chat_template::ChatMessage;
 use super::chat_template::{self, ChatTemplate};
+use super::gguf_bpe::GgufBpe;
 use super::gguf_llama;
 use super::gguf_tokenizer::GgufVocab;
 use super::pipeline::{Event, Pipeline, RunContext};
 use super::registry::{Backend, Plan};
+use super::text_tokenizer::TextTokenizer;
 use super::{InferError, device, read_json};
 
 /// Sampling and length settings.
@@ -151,7 +153,7 @@ pub struct GenerationOutput {
 /// A loaded causal LM with its tokenizer and chat template.
 pub struct TextGenerator {
     model: CausalModel,
-    tokenizer: Tokenizer,
+    tokenizer: TextTokenizer,
     template: Option<ChatTemplate>,
     eos_ids: Vec<u32>,
     bos: Option<String>,
@@ -249,7 +251,7 @@ impl TextGenerator {
         let dir = path.parent().unwrap_or(Path::new("."));
         let tokenizer = match load_tokenizer_json(dir)? {
             Some(t) => t,
-            None => vocab.to_tokenizer()?,
+            None => TextTokenizer::Gguf(GgufBpe::new(&vocab)?),
         };
         let mut eos_ids: Vec<u32> = vocab.eos_token_id.into_iter().collect();
         if let Ok(generation) = read_json(&dir.join("generation_config.json")) {
@@ -291,7 +293,7 @@ impl TextGenerator {
 
     fn assemble(
         model: CausalModel,
-        tokenizer: Tokenizer,
+        tokenizer: TextTokenizer,
         dir: &Path,
         fallback_template: Option<(String, String, String)>,
         mut eos_ids: Vec<u32>,
@@ -358,7 +360,7 @@ impl TextGenerator {
     }
 
     /// The tokenizer.
-    pub fn tokenizer(&self) -> &Tokenizer {
+    pub fn tokenizer(&self) -> &TextTokenizer {
         &self.tokenizer
     }
 
@@ -398,10 +400,7 @@ impl TextGenerator {
 
     /// Tokenizes a prompt (special tokens in the text are parsed as such).
     pub fn encode(&self, text: &str) -> Result<Vec<u32>, InferError> {
-        self.tokenizer
-            .encode(text, false)
-            .map(|e| e.get_ids().to_vec())
-            .map_err(|e| InferError::Tokenizer(e.to_string()))
+        self.tokenizer.encode(text)
     }
 
     /// The next-token logits after `tokens` (a fresh KV cache), for parity checks.
@@ -543,11 +542,11 @@ fn ids_of(value: Option<&serde_json::Value>) -> Vec<u32> {
     }
 }
 
-fn load_tokenizer_json(dir: &Path) -> Result<Option<Tokenizer>, InferError> {
+fn load_tokenizer_json(dir: &Path) -> Result<Option<TextTokenizer>, InferError> {
     if !dir.join("tokenizer.json").is_file() {
         return Ok(None);
     }
-    super::read_tokenizer(dir).map(Some)
+    super::read_tokenizer(dir).map(|t| Some(TextTokenizer::Json(Box::new(t))))
 }
 
 /// Turns ids into text pieces as soon as they decode to whole characters (byte-level BPE can
@@ -645,7 +644,7 @@ mod tests {
                 .to_vec(),
             ..Default::default()
         };
-        let tokenizer = vocab.to_tokenizer().unwrap();
+        let tokenizer = TextTokenizer::Gguf(GgufBpe::new(&vocab).unwrap());
         let mut stream = TokenStream::default();
         let mut pieces = Vec::new();
         for id in [0, 1, 2, 3, 4, 0] {
