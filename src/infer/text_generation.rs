@@ -251,7 +251,7 @@ impl TextGenerator {
         let dir = path.parent().unwrap_or(Path::new("."));
         let tokenizer = match load_tokenizer_json(dir)? {
             Some(t) => t,
-            None => TextTokenizer::Gguf(GgufBpe::new(&vocab)?),
+            None => TextTokenizer::Gguf(Box::new(GgufBpe::new(&vocab)?)),
         };
         let mut eos_ids: Vec<u32> = vocab.eos_token_id.into_iter().collect();
         if let Ok(generation) = read_json(&dir.join("generation_config.json")) {
@@ -644,7 +644,7 @@ mod tests {
                 .to_vec(),
             ..Default::default()
         };
-        let tokenizer = TextTokenizer::Gguf(GgufBpe::new(&vocab).unwrap());
+        let tokenizer = TextTokenizer::Gguf(Box::new(GgufBpe::new(&vocab).unwrap()));
         let mut stream = TokenStream::default();
         let mut pieces = Vec::new();
         for id in [0, 1, 2, 3, 4, 0] {

@@ -13,7 +13,7 @@ pub enum TextTokenizer {
     /// tokenizer.json.
     Json(Box<Tokenizer>),
     /// Built from the GGUF's vocabulary and merges.
-    Gguf(GgufBpe),
+    Gguf(Box<GgufBpe>),
 }
 
 impl TextTokenizer {
