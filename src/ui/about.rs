@@ -15,6 +15,9 @@ pub struct RendererInfo {
     pub adapter: String,
     /// Why wgpu was not used, if it was not.
     pub fallback_reason: Option<String>,
+    /// The adapter rasterises on the CPU (llvmpipe, lavapipe, SwiftShader), so every frame
+    /// costs CPU time a running model also needs.
+    pub software: bool,
 }
 
 /// Shows the About window when `open`; `system` is the probe's result (`None` while it runs).

@@ -22,6 +22,7 @@ use super::model::{DEFAULT_REVISION, ModelView};
 use super::search::{SearchAction, SearchState};
 use super::settings::{STORAGE_KEY, Settings, SettingsAction, SettingsWindow};
 use super::spaces_view::SpacesView;
+use super::stream_pace::StreamPace;
 use super::toasts::Toasts;
 use super::worker::{Worker, is_unreachable};
 use crate::config::{HubConfig, Overrides};
@@ -97,7 +98,8 @@ pub struct HubbleApp {
 impl HubbleApp {
     /// Builds the app for `config` (already merged with the settings) on `ctx`.
     pub fn new(ctx: &egui::Context, config: HubConfig, options: AppOptions) -> HubbleApp {
-        let worker = Worker::new(config, ctx.clone());
+        let mut worker = Worker::new(config, ctx.clone());
+        worker.set_stream_pace(StreamPace::for_renderer(options.renderer.software));
         match options.system.clone() {
             Some(system) => worker.set_system(system),
             None => worker.probe_system(),

@@ -34,6 +34,7 @@ mod remote_tasks;
 mod search;
 mod settings;
 mod spaces_view;
+mod stream_pace;
 mod system_view;
 mod tasks;
 mod toasts;
@@ -174,8 +175,13 @@ fn launch(
                 .and_then(|s| eframe::get_value(s, settings::STORAGE_KEY))
                 .unwrap_or_default();
             let config = HubConfig::from_env(&settings.overrides(&options.command_line));
+            let adapter = adapter_name(cc);
             let info = RendererInfo {
-                adapter: adapter_name(cc),
+                software: stream_pace::is_software_adapter(&adapter)
+                    || cc.wgpu_render_state.as_ref().is_some_and(|state| {
+                        state.adapter.get_info().device_type == eframe::wgpu::DeviceType::Cpu
+                    }),
+                adapter,
                 renderer: renderer.to_string(),
                 fallback_reason,
             };

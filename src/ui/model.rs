@@ -306,7 +306,9 @@ impl ModelView {
             },
             Tab::Try => {
                 let hub_cache = worker.config().hub_cache.clone();
-                if self.try_view.show(ui, &hub_cache, &self.revision) == TryAction::ShowFiles {
+                let pace = worker.stream_pace();
+                if self.try_view.show(ui, &hub_cache, &self.revision, pace) == TryAction::ShowFiles
+                {
                     self.tab = Tab::Files;
                 }
                 if let Some((bytes, device)) = self.try_view.take_measured() {

@@ -114,6 +114,7 @@ impl RemoteChatView {
         self.error = None;
         let (sender, events) = channel();
         let ctx = ctx.clone();
+        let pace = worker.stream_pace();
         let task = worker.handle().spawn(async move {
             let tokens = sender.clone();
             let wake = ctx.clone();
@@ -121,7 +122,7 @@ impl RemoteChatView {
                 .remote_chat(&request, move |piece| {
                     // The receiver goes away only when the page does.
                     let _ = tokens.send(RemoteEvent::Token(piece.to_owned()));
-                    wake.request_repaint();
+                    pace.wake(&wake);
                 })
                 .await;
             let _ = sender.send(RemoteEvent::Done(result));

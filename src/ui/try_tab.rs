@@ -9,6 +9,7 @@ use std::sync::mpsc::{Receiver, channel};
 
 use eframe::egui::{self, RichText};
 
+use super::stream_pace::StreamPace;
 use super::try_audio::AudioView;
 use super::try_chat::ChatView;
 use super::try_embed::EmbedView;
@@ -76,6 +77,8 @@ pub struct TryView {
     task: Option<Task>,
     gguf_file: Option<String>,
     device: DeviceRequest,
+    /// How soon streamed output is painted (the renderer's, given to `show`).
+    pace: StreamPace,
     session: Option<Session>,
     /// RAM the process gained while the model loaded.
     measured: Option<u64>,
@@ -99,6 +102,7 @@ impl TryView {
             task: None,
             gguf_file: None,
             device: DeviceRequest::Auto,
+            pace: StreamPace::default(),
             session: None,
             measured: None,
             unreported: None,
@@ -111,13 +115,16 @@ impl TryView {
         }
     }
 
-    /// Shows the tab for the page's `revision`; `hub_cache` is where snapshots are looked up.
+    /// Shows the tab for the page's `revision`; `hub_cache` is where snapshots are looked up,
+    /// `pace` how soon a model's streamed output is painted.
     pub fn show(
         &mut self,
         ui: &mut egui::Ui,
         hub_cache: &std::path::Path,
         revision: &str,
+        pace: StreamPace,
     ) -> TryAction {
+        self.pace = pace;
         if revision != self.revision && self.session.is_none() {
             self.revision = revision.to_string();
             self.lookup = Lookup::Idle;
@@ -290,7 +297,8 @@ impl TryView {
             }
         };
         let repaint = ctx.clone();
-        let waker = Waker::new(move || repaint.request_repaint());
+        let pace = self.pace;
+        let waker = Waker::new(move || pace.wake(&repaint));
         self.session = Some(Session {
             worker: InferenceWorker::spawn_with_waker(
                 found.dir.clone(),

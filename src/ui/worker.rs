@@ -15,6 +15,7 @@ use eframe::egui;
 use url::Url;
 
 use super::dataset_preview::PreviewTable;
+use super::stream_pace::StreamPace;
 use crate::cache::{CachedRepo, cached_models};
 use crate::card::{License, ModelCard};
 use crate::config::HubConfig;
@@ -160,6 +161,7 @@ pub struct Worker {
     next_id: RequestId,
     ctx: egui::Context,
     system: Arc<OnceLock<SystemInfo>>,
+    stream_pace: StreamPace,
 }
 
 impl Worker {
@@ -187,7 +189,18 @@ impl Worker {
             next_id: 0,
             ctx,
             system: Arc::new(OnceLock::new()),
+            stream_pace: StreamPace::default(),
         }
+    }
+
+    /// How soon streamed output (tokens) is painted; set once the renderer is known.
+    pub fn set_stream_pace(&mut self, pace: StreamPace) {
+        self.stream_pace = pace;
+    }
+
+    /// How soon streamed output is painted on this renderer.
+    pub fn stream_pace(&self) -> StreamPace {
+        self.stream_pace
     }
 
     /// Probes this machine (CPU, RAM, GPUs) on a blocking thread, once; [`Worker::system`]
