@@ -1,10 +1,19 @@
 //! Numerical parity with PyTorch transformers on tiny random checkpoints
 //! (`scripts/reference/make_tiny_checkpoints.py` wrote them and their reference outputs to
 //! `tests/fixtures/tiny/<arch>/`): next-token logits within 1e-4 (fp32, CPU) and identical
-//! greedy tokens, decoded with the KV cache where the reference recomputed every step.
+//! greedy tokens, decoded with the KV cache where the reference recomputed every step. The
+//! causal checkpoints are also written as F32 GGUF files (`support/gguf.rs`, llama.cpp's
+//! layout) and held to the same references through the GGUF path.
+
+#[path = "support/gguf.rs"]
+mod gguf;
 
 use std::path::{Path, PathBuf};
 
+use candle_core::quantized::gguf_file::Content;
+use candle_core::{DType, Tensor};
+use hubble::infer::gguf_gemma3::GgufGemma3;
+use hubble::infer::gguf_llama::GgufLlama;
 use hubble::infer::registry::{ModelFacts, Task, plan};
 use hubble::infer::{
     CancelToken, Device, Embedder, EmbeddingRequest, GenerationParams, Pipeline, RunContext,
@@ -12,6 +21,7 @@ use hubble::infer::{
 };
 
 const TOLERANCE: f32 = 1e-4;
+const CPU: candle_core::Device = candle_core::Device::Cpu;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -24,13 +34,16 @@ fn reference(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&text).unwrap()
 }
 
+fn numbers<T>(value: &serde_json::Value, number: impl Fn(&serde_json::Value) -> T) -> Vec<T> {
+    value.as_array().unwrap().iter().map(number).collect()
+}
+
 fn floats(value: &serde_json::Value) -> Vec<f32> {
-    value
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap() as f32)
-        .collect()
+    numbers(value, |v| v.as_f64().unwrap() as f32)
+}
+
+fn ids(value: &serde_json::Value) -> Vec<u32> {
+    numbers(value, |v| v.as_u64().unwrap() as u32)
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
@@ -43,28 +56,42 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 
 fn check_causal(name: &str) {
     let dir = fixture(name);
-    let reference = reference(&dir);
     let facts = ModelFacts::from_dir(&dir).unwrap();
     let plan = plan(&facts, Some(Task::TextGeneration)).unwrap();
     let ctx = RunContext::default();
-    let mut generator = TextGenerator::load(&dir, &plan, &Device::Cpu, &ctx).unwrap();
-    let prompt: Vec<u32> = reference["prompt"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as u32)
-        .collect();
+    let generator = TextGenerator::load(&dir, &plan, &Device::Cpu, &ctx).unwrap();
+    check_generator(name, generator, &reference(&dir), TOLERANCE);
+}
+
+/// The same tiny checkpoint written as an F32 GGUF (`support/gguf.rs`), through the GGUF path.
+fn check_gguf(name: &str, tolerance: f32) {
+    let dir = fixture(name);
+    let out = tempfile::tempdir().unwrap();
+    let path = out.path().join(format!("{name}-f32.gguf"));
+    gguf::convert(&dir, &path);
+    let generator = TextGenerator::load_gguf(&path, &Device::Cpu, &RunContext::default()).unwrap();
+    check_generator(
+        &format!("{name} gguf"),
+        generator,
+        &reference(&dir),
+        tolerance,
+    );
+}
+
+fn check_generator(
+    name: &str,
+    mut generator: TextGenerator,
+    reference: &serde_json::Value,
+    tolerance: f32,
+) {
+    let ctx = RunContext::default();
+    let prompt = ids(&reference["prompt"]);
     let logits = generator.logits(&prompt).unwrap();
     let diff = max_abs_diff(&logits, &floats(&reference["next_token_logits"]));
     eprintln!("{name}: max abs logit diff {diff:.3e}");
-    assert!(diff <= TOLERANCE, "{name}: logits differ by {diff}");
+    assert!(diff <= tolerance, "{name}: logits differ by {diff}");
 
-    let want: Vec<u32> = reference["greedy_tokens"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as u32)
-        .collect();
+    let want = ids(&reference["greedy_tokens"]);
     let out = generator
         .generate_ids(&prompt, &GenerationParams::greedy(want.len()), &ctx)
         .unwrap();
@@ -112,6 +139,88 @@ fn gemma2_matches_pytorch() {
 #[test]
 fn gemma3_matches_pytorch() {
     check_causal("gemma3");
+}
+
+/// Hubble's own GGUF decoders with F32 keys and values: the exact path, held to 1e-4 at every
+/// greedy step (the generator's default F16 cache is checked through `check_gguf`).
+fn check_f32_cache(name: &str, load: impl Fn(&Content, &mut std::fs::File) -> Decoder) {
+    let dir = fixture(name);
+    let reference = reference(&dir);
+    let out = tempfile::tempdir().unwrap();
+    let path = out.path().join(format!("{name}-f32.gguf"));
+    gguf::convert(&dir, &path);
+    let mut file = std::fs::File::open(&path).unwrap();
+    let content = Content::read(&mut file).unwrap();
+    let mut model = load(&content, &mut file);
+    let mut logits = |tokens: &[u32], pos: usize| -> Vec<f32> {
+        let input = Tensor::new(tokens, &CPU).unwrap().unsqueeze(0).unwrap();
+        model(&input, pos).flatten_all().unwrap().to_vec1().unwrap()
+    };
+    let mut tokens = ids(&reference["prompt"]);
+    let first = logits(&tokens, 0);
+    let diff = max_abs_diff(&first, &floats(&reference["next_token_logits"]));
+    eprintln!("{name} gguf, F32 cache: max abs logit diff {diff:.3e}");
+    assert!(diff <= TOLERANCE, "{name}: logits differ by {diff}");
+    let argmax = |l: &[f32]| (0..l.len()).max_by(|&a, &b| l[a].total_cmp(&l[b])).unwrap() as u32;
+    let want = ids(&reference["greedy_tokens"]);
+    let mut next = argmax(&first);
+    let mut got = Vec::new();
+    while got.len() < want.len() {
+        got.push(next);
+        tokens.push(next);
+        next = argmax(&logits(&tokens[tokens.len() - 1..], tokens.len() - 1));
+    }
+    assert_eq!(got, want, "{name} gguf: greedy tokens");
+}
+
+/// A loaded decoder's forward pass: tokens `(1, seq)` at a position → logits.
+type Decoder = Box<dyn FnMut(&Tensor, usize) -> Tensor>;
+
+#[test]
+fn llama_gguf_matches_pytorch_with_an_f32_cache() {
+    check_f32_cache("llama", |content, file| {
+        let model = GgufLlama::from_gguf(content, file, &CPU).unwrap();
+        let mut model = model.with_kv_dtype(DType::F32);
+        Box::new(move |input, pos| model.forward(input, pos).unwrap())
+    });
+}
+
+#[test]
+fn gemma3_gguf_matches_pytorch_with_an_f32_cache() {
+    check_f32_cache("gemma3", |content, file| {
+        let model = GgufGemma3::from_gguf(content, file, &CPU).unwrap();
+        let mut model = model.with_kv_dtype(DType::F32);
+        Box::new(move |input, pos| model.forward(input, pos).unwrap())
+    });
+}
+
+/// Through `TextGenerator::load_gguf`, with its default F16 cache: keys and values rounded to
+/// 11 significant bits move the logits a little, never the greedy tokens.
+const F16_CACHE_TOLERANCE: f32 = 5e-3;
+
+#[test]
+fn llama_gguf_matches_pytorch_through_the_generator() {
+    check_gguf("llama", F16_CACHE_TOLERANCE);
+}
+
+#[test]
+fn qwen2_gguf_matches_pytorch() {
+    check_gguf("qwen2", TOLERANCE);
+}
+
+#[test]
+fn qwen3_gguf_matches_pytorch() {
+    check_gguf("qwen3", TOLERANCE);
+}
+
+#[test]
+fn phi3_gguf_matches_pytorch() {
+    check_gguf("phi3", TOLERANCE);
+}
+
+#[test]
+fn gemma3_gguf_matches_pytorch_through_the_generator() {
+    check_gguf("gemma3", F16_CACHE_TOLERANCE);
 }
 
 #[test]

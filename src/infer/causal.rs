@@ -1,6 +1,7 @@
-//! Causal language models behind one enum: Hubble's own GGUF llama ([`super::gguf_llama`]),
-//! candle-transformers' quantised GGUF qwen2, qwen3, phi3, gemma3 (and mixture-of-experts llama),
-//! and its safetensors llama, mistral, qwen2, qwen3, phi3, gemma 1–3.
+//! Causal language models behind one enum: Hubble's own GGUF llama and Gemma 3
+//! ([`super::gguf_llama`], [`super::gguf_gemma3`]), candle-transformers' quantised GGUF qwen2,
+//! qwen3, phi3 (and mixture-of-experts llama), and its safetensors llama, mistral, qwen2, qwen3,
+//! phi3, gemma 1–3.
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +12,7 @@ use candle_transformers::models as m;
 use serde::Serialize;
 
 use super::InferError;
+use super::gguf_gemma3::GgufGemma3;
 use super::gguf_llama::{self, GgufLlama};
 
 /// Safetensors causal-LM architectures (config.json `model_type`).
@@ -69,8 +71,8 @@ enum Inner {
     QQwen3(m::quantized_qwen3::ModelWeights),
     /// GGUF phi3.
     QPhi3(m::quantized_phi3::ModelWeights),
-    /// GGUF gemma3.
-    QGemma3(m::quantized_gemma3::ModelWeights),
+    /// Hubble's own GGUF Gemma 3 (candle-transformers' gates with the wrong activation).
+    GgufGemma3(Box<GgufGemma3>),
     /// Safetensors llama (the cache lives outside the model in candle).
     Llama(Box<m::llama::Llama>, Box<m::llama::Cache>, m::llama::Config),
     /// Safetensors mistral.
@@ -118,9 +120,9 @@ impl CausalModel {
             "phi3" => Inner::QPhi3(m::quantized_phi3::ModelWeights::from_gguf(
                 false, content, reader, device,
             )?),
-            "gemma3" => Inner::QGemma3(m::quantized_gemma3::ModelWeights::from_gguf(
-                content, reader, device,
-            )?),
+            "gemma3" => {
+                Inner::GgufGemma3(Box::new(GgufGemma3::from_gguf(&content, reader, device)?))
+            }
             other => {
                 return Err(InferError::NotSupported {
                     architecture: format!("gguf {other}"),
@@ -209,7 +211,7 @@ impl CausalModel {
             Inner::QQwen2(model) => model.forward(&input, pos)?,
             Inner::QQwen3(model) => model.forward(&input, pos)?,
             Inner::QPhi3(model) => model.forward(&input, pos)?,
-            Inner::QGemma3(model) => model.forward(&input, pos)?,
+            Inner::GgufGemma3(model) => model.forward(&input, pos)?,
             Inner::Llama(model, cache, _) => model.forward(&input, pos, cache)?,
             Inner::Mistral(model) => model.forward(&input, pos)?,
             Inner::Qwen2(model) => model.forward(&input, pos)?,
@@ -229,8 +231,9 @@ impl CausalModel {
             Inner::QLlama(model) => model.clear_kv_cache(),
             Inner::QQwen2(model) => model.clear_kv_cache(),
             Inner::QQwen3(model) => model.clear_kv_cache(),
-            // These reset their cache when a forward pass starts at position 0.
-            Inner::QPhi3(_) | Inner::QGemma3(_) => {}
+            Inner::GgufGemma3(model) => model.clear_kv_cache(),
+            // It resets its cache when a forward pass starts at position 0.
+            Inner::QPhi3(_) => {}
             Inner::Llama(_, cache, cfg) => {
                 **cache = m::llama::Cache::new(true, DType::F32, cfg, &self.device)?;
             }
@@ -257,7 +260,7 @@ impl CausalModel {
             Inner::QQwen2(_) => "gguf qwen2",
             Inner::QQwen3(_) => "gguf qwen3",
             Inner::QPhi3(_) => "gguf phi3",
-            Inner::QGemma3(_) => "gguf gemma3",
+            Inner::GgufGemma3(_) => "gguf gemma3",
             Inner::Llama(..) => "llama",
             Inner::Mistral(_) => "mistral",
             Inner::Qwen2(_) => "qwen2",

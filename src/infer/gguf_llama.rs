@@ -12,6 +12,7 @@
 //!   [`GgufLlama::with_kv_dtype`] for F32;
 //! - the causal mask is built for a prompt pass and dropped, not cached per length.
 //!
+//! Those pieces live in [`super::gguf_blocks`], shared with [`super::gguf_gemma3`].
 //! Mixture-of-experts GGUFs (`llama.expert_count` > 1, e.g. Mixtral) are not handled here
 //! ([`is_dense`]); they stay on candle-transformers' model.
 
@@ -20,24 +21,18 @@ use std::sync::Arc;
 
 use candle_core::quantized::{QMatMul, QTensor, gguf_file};
 use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
-use candle_nn::kv_cache::KvCache;
-use candle_nn::ops::{silu, softmax_last_dim};
+use candle_nn::ops::silu;
 use candle_nn::rotary_emb::rope_i;
 use candle_transformers::quantized_nn::RmsNorm;
-use candle_transformers::utils::{build_causal_mask, repeat_kv};
 
-/// Positions a layer's KV cache grows by when it is full (SmolLM2: 0.35 MB of F16 over its 30
-/// layers).
-pub const KV_CHUNK: usize = 16;
+pub use super::gguf_blocks::KV_CHUNK;
+use super::gguf_blocks::{
+    ArchMetadata, CachedAttention, DecoderShape, GgufTensors, Pass, Projections, Rotary,
+};
 
 /// Whether the GGUF is a dense llama this model loads (not a mixture of experts).
 pub fn is_dense(content: &gguf_file::Content) -> bool {
-    content
-        .metadata
-        .get("llama.expert_count")
-        .and_then(|v| v.to_u32().ok())
-        .unwrap_or(0)
-        <= 1
+    ArchMetadata::new(content, "llama").count_or("expert_count", 0) <= 1
 }
 
 /// A llama-architecture GGUF model with its KV cache.
@@ -46,37 +41,15 @@ pub struct GgufLlama {
     layers: Vec<Layer>,
     norm: RmsNorm,
     output: QMatMul,
-    /// Rotary inverse frequencies, shape `(1, rope_dim / 2)`.
-    inv_freq: Tensor,
-    neg_inf: Tensor,
-    device: Device,
+    rotary: Rotary,
     kv_dtype: DType,
 }
 
 struct Layer {
     attn_norm: RmsNorm,
-    q: QMatMul,
-    k: QMatMul,
-    v: QMatMul,
-    o: QMatMul,
     ffn_norm: RmsNorm,
-    gate: QMatMul,
-    up: QMatMul,
-    down: QMatMul,
-    heads: usize,
-    kv_heads: usize,
-    head_dim: usize,
-    cache: KvCache,
-}
-
-/// What one pass shares across layers.
-struct Pass<'a> {
-    pos: usize,
-    cos: &'a Tensor,
-    sin: &'a Tensor,
-    mask: Option<&'a Tensor>,
-    neg_inf: &'a Tensor,
-    kv_dtype: DType,
+    proj: Projections,
+    attention: CachedAttention,
 }
 
 impl GgufLlama {
@@ -87,80 +60,39 @@ impl GgufLlama {
         reader: &mut R,
         device: &Device,
     ) -> Result<GgufLlama> {
-        let md = |key: &str| match content.metadata.get(key) {
-            Some(v) => Ok(v),
-            None => candle_core::bail!("cannot find {key} in the GGUF metadata"),
-        };
-        let count = |key: &str| -> Result<usize> { Ok(md(key)?.to_u32()? as usize) };
-        let heads = count("llama.attention.head_count")?;
-        let kv_heads = count("llama.attention.head_count_kv")?;
-        let blocks = count("llama.block_count")?;
-        let hidden = count("llama.embedding_length")?;
-        let rope_dim = count("llama.rope.dimension_count")?;
-        let eps = md("llama.attention.layer_norm_rms_epsilon")?.to_f32()? as f64;
-        let freq_base = md("llama.rope.freq_base")
-            .and_then(|v| v.to_f32())
-            .unwrap_or(10000.);
-        if heads == 0 || kv_heads == 0 || !heads.is_multiple_of(kv_heads) {
-            candle_core::bail!("{heads} attention heads do not share {kv_heads} KV heads evenly")
-        }
+        let md = ArchMetadata::new(content, "llama");
+        let DecoderShape {
+            heads,
+            kv_heads,
+            blocks,
+            hidden,
+            eps,
+        } = md.decoder_shape()?;
+        let rope_dim = md.count("rope.dimension_count")?;
+        let freq_base = md.float_or("rope.freq_base", 10000.);
         if !hidden.is_multiple_of(heads) {
             candle_core::bail!("{hidden} dimensions do not split into {heads} heads")
         }
-        let tensor = |reader: &mut R, name: &str| content.tensor(reader, name, device);
-
-        let embedding = Arc::new(tensor(reader, "token_embd.weight")?);
-        let output = if content.tensor_infos.contains_key("output.weight") {
-            QMatMul::from_qtensor(tensor(reader, "output.weight")?)?
-        } else {
-            QMatMul::from_arc(embedding.clone())?
-        };
-        let norm = RmsNorm::from_qtensor(tensor(reader, "output_norm.weight")?, eps)?;
+        let head_dim = hidden / heads;
+        let scale = 1. / (head_dim as f64).sqrt();
+        let mut tensors = GgufTensors::new(content, reader, device, eps);
+        let (embedding, output) = tensors.embedding_and_head()?;
+        let norm = tensors.output_norm()?;
         let mut layers = Vec::with_capacity(blocks);
         for i in 0..blocks {
-            let mut matmul = |name: &str| {
-                QMatMul::from_qtensor(tensor(reader, &format!("blk.{i}.{name}.weight"))?)
-            };
-            let (q, k, v, o) = (
-                matmul("attn_q")?,
-                matmul("attn_k")?,
-                matmul("attn_v")?,
-                matmul("attn_output")?,
-            );
-            let (gate, up, down) = (matmul("ffn_gate")?, matmul("ffn_up")?, matmul("ffn_down")?);
-            let mut norm = |name: &str| {
-                RmsNorm::from_qtensor(tensor(reader, &format!("blk.{i}.{name}.weight"))?, eps)
-            };
             layers.push(Layer {
-                attn_norm: norm("attn_norm")?,
-                ffn_norm: norm("ffn_norm")?,
-                q,
-                k,
-                v,
-                o,
-                gate,
-                up,
-                down,
-                heads,
-                kv_heads,
-                head_dim: hidden / heads,
-                cache: KvCache::new(2, KV_CHUNK),
+                proj: tensors.projections(i)?,
+                attn_norm: tensors.norm(i, "attn_norm")?,
+                ffn_norm: tensors.norm(i, "ffn_norm")?,
+                attention: CachedAttention::new(heads, kv_heads, head_dim, scale),
             });
         }
-        // The same inverse frequencies as candle-transformers' rotary table.
-        let inv_freq: Vec<f32> = (0..rope_dim)
-            .step_by(2)
-            .map(|i| 1f32 / freq_base.powf(i as f32 / rope_dim as f32))
-            .collect();
-        let inv_freq = Tensor::new(inv_freq.as_slice(), device)?.unsqueeze(0)?;
         Ok(GgufLlama {
             embedding,
             layers,
             norm,
             output,
-            inv_freq,
-            neg_inf: Tensor::new(f32::NEG_INFINITY, device)?,
-            device: device.clone(),
+            rotary: Rotary::new(rope_dim, freq_base, 1., device)?,
             kv_dtype: DType::F16,
         })
     }
@@ -180,19 +112,7 @@ impl GgufLlama {
         if seq == 0 {
             candle_core::bail!("no tokens to run")
         }
-        let mask = match seq {
-            1 => None,
-            _ => Some(build_causal_mask(seq, pos, &self.device)?),
-        };
-        let (cos, sin) = self.rotary(pos, seq)?;
-        let pass = Pass {
-            pos,
-            cos: &cos,
-            sin: &sin,
-            mask: mask.as_ref(),
-            neg_inf: &self.neg_inf,
-            kv_dtype: self.kv_dtype,
-        };
+        let pass = Pass::new(&self.rotary, pos, seq, None, self.kv_dtype)?;
         let mut x = self.embedding.embedding(tokens)?;
         for layer in &mut self.layers {
             let attn = layer.attention(&layer.attn_norm.forward(&x)?, &pass)?;
@@ -207,59 +127,26 @@ impl GgufLlama {
     /// Forgets the KV cache.
     pub fn clear_kv_cache(&mut self) {
         for layer in &mut self.layers {
-            layer.cache = KvCache::new(2, KV_CHUNK);
+            layer.attention.clear();
         }
-    }
-
-    /// cos and sin of the rotary angles of positions `pos..pos + seq`, each `(seq, rope_dim / 2)`.
-    fn rotary(&self, pos: usize, seq: usize) -> Result<(Tensor, Tensor)> {
-        let positions = Tensor::arange(pos as u32, (pos + seq) as u32, &self.device)?
-            .to_dtype(DType::F32)?
-            .reshape((seq, 1))?;
-        let angles = positions.matmul(&self.inv_freq)?;
-        Ok((angles.cos()?, angles.sin()?))
     }
 }
 
 impl Layer {
     fn attention(&mut self, x: &Tensor, pass: &Pass) -> Result<Tensor> {
-        let (batch, seq, hidden) = x.dims3()?;
-        let split = |t: Tensor, heads: usize| {
-            t.reshape((batch, seq, heads, self.head_dim))?
-                .transpose(1, 2)?
-                .contiguous()
-        };
-        let q = split(self.q.forward(x)?, self.heads)?;
-        let k = split(self.k.forward(x)?, self.kv_heads)?;
-        let v = split(self.v.forward(x)?, self.kv_heads)?;
-        let q = rope_i(&q, pass.cos, pass.sin)?;
-        let k = rope_i(&k, pass.cos, pass.sin)?;
-        if pass.pos == 0 {
-            self.cache = KvCache::new(2, KV_CHUNK);
-        }
-        let (k, v) = self
-            .cache
-            .append(&k.to_dtype(pass.kv_dtype)?, &v.to_dtype(pass.kv_dtype)?)?;
-        // The attention itself runs in F32, as the queries do.
-        let repeat = self.heads / self.kv_heads;
-        let k = repeat_kv(k.to_dtype(DType::F32)?.contiguous()?, repeat)?;
-        let v = repeat_kv(v.to_dtype(DType::F32)?.contiguous()?, repeat)?;
-        let att = (q.matmul(&k.t()?)? / (self.head_dim as f64).sqrt())?;
-        let att = match pass.mask {
-            None => att,
-            Some(mask) => mask
-                .broadcast_as(att.shape())?
-                .where_cond(&pass.neg_inf.broadcast_as(att.shape())?, &att)?,
-        };
-        let y = softmax_last_dim(&att)?.matmul(&v)?;
-        let y = y.transpose(1, 2)?.reshape((batch, seq, hidden))?;
-        self.o.forward(&y)
+        let q = self.attention.split(&self.proj.q.forward(x)?, true)?;
+        let k = self.attention.split(&self.proj.k.forward(x)?, false)?;
+        let v = self.attention.split(&self.proj.v.forward(x)?, false)?;
+        let q = rope_i(&q, &pass.cos, &pass.sin)?;
+        let k = rope_i(&k, &pass.cos, &pass.sin)?;
+        let y = self.attention.attend(&q, &k, &v, pass)?;
+        self.proj.o.forward(&y)
     }
 
     fn mlp(&self, x: &Tensor) -> Result<Tensor> {
-        let gate = self.gate.forward(x)?;
-        let up = self.up.forward(x)?;
-        self.down.forward(&(silu(&gate)? * up)?)
+        let gate = self.proj.gate.forward(x)?;
+        let up = self.proj.up.forward(x)?;
+        self.proj.down.forward(&(silu(&gate)? * up)?)
     }
 }
 

@@ -11,7 +11,8 @@
 //!   (ViT, ConvNeXt, ResNet), [`zero_shot_image`] (CLIP, SigLIP), [`image_to_text`] (BLIP
 //!   captions, on [`blip`]'s loader for candle-transformers' model).
 //! - Models written here for transformers' weight names: [`distilbert`], [`convnext`], [`resnet`];
-//!   and for GGUF: [`gguf_llama`] (quantised embedding, memory near the file's size).
+//!   and for GGUF: [`gguf_llama`] (quantised embedding, memory near the file's size) and
+//!   [`gguf_gemma3`], on the shared [`gguf_blocks`] (rotary, masks, KV cache).
 //! - [`speech_recognition`] (Whisper ASR) on [`whisper`] (the model) and [`whisper_mel`] (the
 //!   log-mel front end).
 //! - Helpers: [`chat_template`] (minijinja), [`gguf_tokenizer`] (a tokenizer from GGUF metadata),
@@ -28,7 +29,9 @@ pub mod encoder;
 pub mod encoder_heads;
 pub mod entities;
 pub mod feature_extraction;
+pub mod gguf_blocks;
 pub mod gguf_bpe;
+pub mod gguf_gemma3;
 pub mod gguf_llama;
 pub mod gguf_tokenizer;
 pub mod image_classification;

@@ -1,0 +1,374 @@
+//! The building blocks Hubble's GGUF decoders ([`super::gguf_llama`], [`super::gguf_gemma3`])
+//! share: metadata lookups, tensors read by llama.cpp's names, rotary angles computed per pass,
+//! the causal (optionally sliding-window) mask, and grouped-query attention over a KV cache
+//! that grows in place and holds F16 by default.
+
+use std::io::{Read, Seek};
+use std::sync::Arc;
+
+use candle_core::quantized::{QMatMul, QTensor, gguf_file};
+use candle_core::{DType, Device, Result, Tensor};
+use candle_nn::kv_cache::KvCache;
+use candle_nn::ops::softmax_last_dim;
+use candle_transformers::quantized_nn::RmsNorm;
+use candle_transformers::utils::repeat_kv;
+
+/// Positions a layer's KV cache grows by when it is full (SmolLM2: 0.35 MB of F16 over its 30
+/// layers).
+pub const KV_CHUNK: usize = 16;
+
+/// Typed reads of one architecture's GGUF metadata keys (`<arch>.<name>`).
+pub struct ArchMetadata<'a> {
+    content: &'a gguf_file::Content,
+    arch: &'a str,
+}
+
+impl<'a> ArchMetadata<'a> {
+    /// The keys of `arch` (`llama`, `gemma3`) in `content`.
+    pub fn new(content: &'a gguf_file::Content, arch: &'a str) -> ArchMetadata<'a> {
+        ArchMetadata { content, arch }
+    }
+
+    fn get(&self, name: &str) -> Result<&'a gguf_file::Value> {
+        let key = format!("{}.{name}", self.arch);
+        match self.content.metadata.get(&key) {
+            Some(v) => Ok(v),
+            None => candle_core::bail!("cannot find {key} in the GGUF metadata"),
+        }
+    }
+
+    /// A required count (`block_count`, `attention.head_count`, ...).
+    pub fn count(&self, name: &str) -> Result<usize> {
+        Ok(self.get(name)?.to_u32()? as usize)
+    }
+
+    /// An optional count.
+    pub fn count_or(&self, name: &str, default: usize) -> usize {
+        self.count(name).unwrap_or(default)
+    }
+
+    /// A required float (`attention.layer_norm_rms_epsilon`, ...).
+    pub fn float(&self, name: &str) -> Result<f32> {
+        self.get(name)?.to_f32()
+    }
+
+    /// An optional float (`rope.freq_base`, ...).
+    pub fn float_or(&self, name: &str, default: f32) -> f32 {
+        self.float(name).unwrap_or(default)
+    }
+}
+
+/// The sizes every GGUF decoder reads from its metadata.
+pub struct DecoderShape {
+    /// `attention.head_count`.
+    pub heads: usize,
+    /// `attention.head_count_kv`, dividing `heads` evenly.
+    pub kv_heads: usize,
+    /// `block_count`.
+    pub blocks: usize,
+    /// `embedding_length`.
+    pub hidden: usize,
+    /// `attention.layer_norm_rms_epsilon`.
+    pub eps: f64,
+}
+
+impl ArchMetadata<'_> {
+    /// The decoder's sizes; an error when its query heads don't share its KV heads evenly.
+    pub fn decoder_shape(&self) -> Result<DecoderShape> {
+        let heads = self.count("attention.head_count")?;
+        let kv_heads = self.count("attention.head_count_kv")?;
+        if heads == 0 || kv_heads == 0 || !heads.is_multiple_of(kv_heads) {
+            candle_core::bail!("{heads} attention heads do not share {kv_heads} KV heads evenly")
+        }
+        Ok(DecoderShape {
+            heads,
+            kv_heads,
+            blocks: self.count("block_count")?,
+            hidden: self.count("embedding_length")?,
+            eps: self.float("attention.layer_norm_rms_epsilon")? as f64,
+        })
+    }
+}
+
+/// What the layers of one kind share in a forward pass: positions, rotary angles, mask.
+pub struct Pass {
+    /// The first position.
+    pub pos: usize,
+    /// cos of the angles, `(seq, rope_dim / 2)`.
+    pub cos: Tensor,
+    /// sin of the angles, `(seq, rope_dim / 2)`.
+    pub sin: Tensor,
+    /// From [`attention_mask`].
+    pub mask: Option<Tensor>,
+    /// How keys and values are cached.
+    pub kv_dtype: DType,
+}
+
+impl Pass {
+    /// A pass of `seq` tokens from `pos`, rotated by `rotary`, attending through `window`.
+    pub fn new(
+        rotary: &Rotary,
+        pos: usize,
+        seq: usize,
+        window: Option<usize>,
+        kv_dtype: DType,
+    ) -> Result<Pass> {
+        let (cos, sin) = rotary.angles(pos, seq)?;
+        let mask = attention_mask(seq, pos, window, rotary.inv_freq.device())?;
+        Ok(Pass {
+            pos,
+            cos,
+            sin,
+            mask,
+            kv_dtype,
+        })
+    }
+}
+
+/// Reads a GGUF's tensors by llama.cpp's names, one at a time, onto a device.
+pub struct GgufTensors<'a, R> {
+    content: &'a gguf_file::Content,
+    reader: &'a mut R,
+    device: &'a Device,
+    /// The RMS norms' epsilon.
+    eps: f64,
+}
+
+/// A layer's attention and feed-forward projections.
+pub struct Projections {
+    /// `attn_q`.
+    pub q: QMatMul,
+    /// `attn_k`.
+    pub k: QMatMul,
+    /// `attn_v`.
+    pub v: QMatMul,
+    /// `attn_output`.
+    pub o: QMatMul,
+    /// `ffn_gate`.
+    pub gate: QMatMul,
+    /// `ffn_up`.
+    pub up: QMatMul,
+    /// `ffn_down`.
+    pub down: QMatMul,
+}
+
+impl<'a, R: Read + Seek> GgufTensors<'a, R> {
+    /// The tensors named in `content`, read from `reader`; norms get `eps`.
+    pub fn new(
+        content: &'a gguf_file::Content,
+        reader: &'a mut R,
+        device: &'a Device,
+        eps: f64,
+    ) -> GgufTensors<'a, R> {
+        GgufTensors {
+            content,
+            reader,
+            device,
+            eps,
+        }
+    }
+
+    fn tensor(&mut self, name: &str) -> Result<QTensor> {
+        self.content.tensor(self.reader, name, self.device)
+    }
+
+    /// The token embedding (quantised as stored) and the output head: `output.weight`, or the
+    /// embedding itself when the head is tied to it. Read first, while nothing else is loaded.
+    pub fn embedding_and_head(&mut self) -> Result<(Arc<QTensor>, QMatMul)> {
+        let embedding = Arc::new(self.tensor("token_embd.weight")?);
+        let head = if self.content.tensor_infos.contains_key("output.weight") {
+            QMatMul::from_qtensor(self.tensor("output.weight")?)?
+        } else {
+            QMatMul::from_arc(embedding.clone())?
+        };
+        Ok((embedding, head))
+    }
+
+    /// `output_norm.weight`.
+    pub fn output_norm(&mut self) -> Result<RmsNorm> {
+        RmsNorm::from_qtensor(self.tensor("output_norm.weight")?, self.eps)
+    }
+
+    /// Layer `layer`'s RMS norm `name` (`attn_norm`, `ffn_norm`, ...).
+    pub fn norm(&mut self, layer: usize, name: &str) -> Result<RmsNorm> {
+        RmsNorm::from_qtensor(
+            self.tensor(&format!("blk.{layer}.{name}.weight"))?,
+            self.eps,
+        )
+    }
+
+    /// Layer `layer`'s projections.
+    pub fn projections(&mut self, layer: usize) -> Result<Projections> {
+        let mut matmul =
+            |name: &str| QMatMul::from_qtensor(self.tensor(&format!("blk.{layer}.{name}.weight"))?);
+        Ok(Projections {
+            q: matmul("attn_q")?,
+            k: matmul("attn_k")?,
+            v: matmul("attn_v")?,
+            o: matmul("attn_output")?,
+            gate: matmul("ffn_gate")?,
+            up: matmul("ffn_up")?,
+            down: matmul("ffn_down")?,
+        })
+    }
+}
+
+/// Rotary inverse frequencies; the angles of a pass's positions are computed on demand (no
+/// table, so no limit on positions).
+pub struct Rotary {
+    /// Shape `(1, rope_dim / 2)`.
+    inv_freq: Tensor,
+}
+
+impl Rotary {
+    /// candle-transformers' frequencies for `rope_dim` dimensions and `base`, with positions
+    /// divided by `scale` (linear RoPE scaling; 1 for none).
+    pub fn new(rope_dim: usize, base: f32, scale: f32, device: &Device) -> Result<Rotary> {
+        let inv_freq: Vec<f32> = (0..rope_dim)
+            .step_by(2)
+            .map(|i| 1f32 / base.powf(i as f32 / rope_dim as f32) / scale)
+            .collect();
+        let inv_freq = Tensor::new(inv_freq.as_slice(), device)?.unsqueeze(0)?;
+        Ok(Rotary { inv_freq })
+    }
+
+    /// cos and sin of the angles of positions `pos..pos + seq`, each `(seq, rope_dim / 2)`.
+    pub fn angles(&self, pos: usize, seq: usize) -> Result<(Tensor, Tensor)> {
+        let device = self.inv_freq.device();
+        let positions = Tensor::arange(pos as u32, (pos + seq) as u32, device)?
+            .to_dtype(DType::F32)?
+            .reshape((seq, 1))?;
+        let angles = positions.matmul(&self.inv_freq)?;
+        Ok((angles.cos()?, angles.sin()?))
+    }
+}
+
+/// The mask (1 = hidden) of `seq` queries at positions `pos..` over keys `0..pos + seq`: later
+/// keys are hidden, and with a `window`, keys `window` or more positions back. `None` when
+/// nothing is hidden.
+pub fn attention_mask(
+    seq: usize,
+    pos: usize,
+    window: Option<usize>,
+    device: &Device,
+) -> Result<Option<Tensor>> {
+    let keys = pos + seq;
+    let hidden = |i: usize, j: usize| j > pos + i || window.is_some_and(|w| pos + i >= j + w);
+    let any = (0..seq).any(|i| (0..keys).any(|j| hidden(i, j)));
+    if !any {
+        return Ok(None);
+    }
+    let mask: Vec<u8> = (0..seq)
+        .flat_map(|i| (0..keys).map(move |j| u8::from(hidden(i, j))))
+        .collect();
+    Ok(Some(Tensor::from_slice(&mask, (seq, keys), device)?))
+}
+
+/// One layer's attention over its KV cache.
+pub struct CachedAttention {
+    heads: usize,
+    kv_heads: usize,
+    head_dim: usize,
+    /// What the scores `q·k` are multiplied by.
+    scale: f64,
+    cache: KvCache,
+}
+
+impl CachedAttention {
+    /// An empty cache for `heads` queries over `kv_heads` key/value heads of `head_dim`, with
+    /// scores multiplied by `scale`.
+    pub fn new(heads: usize, kv_heads: usize, head_dim: usize, scale: f64) -> CachedAttention {
+        CachedAttention {
+            heads,
+            kv_heads,
+            head_dim,
+            scale,
+            cache: KvCache::new(2, KV_CHUNK),
+        }
+    }
+
+    /// Splits a projection `(batch, seq, heads * head_dim)` into `(batch, heads, seq, head_dim)`;
+    /// `queries` picks the query heads' count, else the key/value heads'.
+    pub fn split(&self, t: &Tensor, queries: bool) -> Result<Tensor> {
+        let (batch, seq, _) = t.dims3()?;
+        let heads = if queries { self.heads } else { self.kv_heads };
+        t.reshape((batch, seq, heads, self.head_dim))?
+            .transpose(1, 2)?
+            .contiguous()
+    }
+
+    /// Appends `k`, `v` (rotated, `(batch, kv_heads, seq, head_dim)`) at the pass's position
+    /// (0 starts a new cache) stored as its `kv_dtype`, and attends `q` over the whole cache in
+    /// F32 with its mask applied. Returns `(batch, seq, heads * head_dim)`.
+    pub fn attend(&mut self, q: &Tensor, k: &Tensor, v: &Tensor, pass: &Pass) -> Result<Tensor> {
+        let (batch, _, seq, _) = q.dims4()?;
+        if pass.pos == 0 {
+            self.clear();
+        }
+        let kv_dtype = pass.kv_dtype;
+        let (k, v) = self
+            .cache
+            .append(&k.to_dtype(kv_dtype)?, &v.to_dtype(kv_dtype)?)?;
+        let repeat = self.heads / self.kv_heads;
+        let k = repeat_kv(k.to_dtype(DType::F32)?.contiguous()?, repeat)?;
+        let v = repeat_kv(v.to_dtype(DType::F32)?.contiguous()?, repeat)?;
+        let att = (q.matmul(&k.t()?)? * self.scale)?;
+        let att = match &pass.mask {
+            None => att,
+            Some(mask) => {
+                let neg_inf = Tensor::new(f32::NEG_INFINITY, att.device())?;
+                mask.broadcast_as(att.shape())?
+                    .where_cond(&neg_inf.broadcast_as(att.shape())?, &att)?
+            }
+        };
+        let y = softmax_last_dim(&att)?.matmul(&v)?;
+        y.transpose(1, 2)?
+            .reshape((batch, seq, self.heads * self.head_dim))
+    }
+
+    /// Forgets the cached keys and values.
+    pub fn clear(&mut self) {
+        self.cache = KvCache::new(2, KV_CHUNK);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(mask: Option<Tensor>) -> Vec<Vec<u8>> {
+        mask.map(|m| m.to_vec2().unwrap()).unwrap_or_default()
+    }
+
+    #[test]
+    fn masks_hide_later_keys_and_keys_outside_the_window() {
+        let cpu = Device::Cpu;
+        assert_eq!(
+            rows(attention_mask(3, 0, None, &cpu).unwrap()),
+            [[0, 1, 1], [0, 0, 1], [0, 0, 0]]
+        );
+        // One query at position 2: every key is visible, so no mask at all.
+        assert!(attention_mask(1, 2, None, &cpu).unwrap().is_none());
+        assert!(attention_mask(1, 2, Some(3), &cpu).unwrap().is_none());
+        // A window of 2: each query sees itself and the key before it.
+        assert_eq!(
+            rows(attention_mask(2, 2, Some(2), &cpu).unwrap()),
+            [[1, 0, 0, 1], [1, 1, 0, 0]]
+        );
+    }
+
+    #[test]
+    fn rotary_angles_grow_with_position_and_shrink_with_scale() {
+        let cpu = Device::Cpu;
+        let plain = Rotary::new(4, 10000., 1., &cpu).unwrap();
+        let scaled = Rotary::new(4, 10000., 8., &cpu).unwrap();
+        let (cos, sin) = plain.angles(3, 2).unwrap();
+        assert_eq!(cos.dims(), [2, 2]);
+        let sin: Vec<Vec<f32>> = sin.to_vec2().unwrap();
+        assert!((sin[0][0] - 3f32.sin()).abs() < 1e-6);
+        assert!((sin[1][1] - (4f32 / 100.).sin()).abs() < 1e-6);
+        let (_, scaled_sin) = scaled.angles(8, 1).unwrap();
+        let scaled_sin: Vec<Vec<f32>> = scaled_sin.to_vec2().unwrap();
+        assert!((scaled_sin[0][0] - 1f32.sin()).abs() < 1e-6);
+    }
+}
