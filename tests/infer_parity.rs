@@ -176,13 +176,28 @@ fn check_f32_cache(name: &str, load: impl Fn(&Content, &mut std::fs::File) -> De
 /// A loaded decoder's forward pass: tokens `(1, seq)` at a position → logits.
 type Decoder = Box<dyn FnMut(&Tensor, usize) -> Tensor>;
 
-#[test]
-fn llama_gguf_matches_pytorch_with_an_f32_cache() {
-    check_f32_cache("llama", |content, file| {
-        let model = GgufLlama::from_gguf(content, file, &CPU).unwrap();
+/// A llama-family fixture (its folder is named after its GGUF architecture) on `GgufLlama`.
+fn check_llama_family_f32_cache(arch: &'static str) {
+    check_f32_cache(arch, |content, file| {
+        let model = GgufLlama::from_gguf(content, arch, file, &CPU).unwrap();
         let mut model = model.with_kv_dtype(DType::F32);
         Box::new(move |input, pos| model.forward(input, pos).unwrap())
     });
+}
+
+#[test]
+fn llama_gguf_matches_pytorch_with_an_f32_cache() {
+    check_llama_family_f32_cache("llama");
+}
+
+#[test]
+fn qwen2_gguf_matches_pytorch_with_an_f32_cache() {
+    check_llama_family_f32_cache("qwen2");
+}
+
+#[test]
+fn qwen3_gguf_matches_pytorch_with_an_f32_cache() {
+    check_llama_family_f32_cache("qwen3");
 }
 
 #[test]
@@ -204,13 +219,13 @@ fn llama_gguf_matches_pytorch_through_the_generator() {
 }
 
 #[test]
-fn qwen2_gguf_matches_pytorch() {
-    check_gguf("qwen2", TOLERANCE);
+fn qwen2_gguf_matches_pytorch_through_the_generator() {
+    check_gguf("qwen2", F16_CACHE_TOLERANCE);
 }
 
 #[test]
-fn qwen3_gguf_matches_pytorch() {
-    check_gguf("qwen3", TOLERANCE);
+fn qwen3_gguf_matches_pytorch_through_the_generator() {
+    check_gguf("qwen3", F16_CACHE_TOLERANCE);
 }
 
 #[test]

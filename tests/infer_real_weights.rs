@@ -151,10 +151,10 @@ fn smollm2_own_gguf_llama_matches_candle_transformers() {
     let mut file = std::fs::File::open(&path).unwrap();
     let content = Content::read(&mut file).unwrap();
     // F32 keys and values, as candle-transformers keeps them; the default F16 cache below.
-    let mut ours = GgufLlama::from_gguf(&content, &mut file, &Device::Cpu)
+    let mut ours = GgufLlama::from_gguf(&content, "llama", &mut file, &Device::Cpu)
         .unwrap()
         .with_kv_dtype(candle_core::DType::F32);
-    let mut f16 = GgufLlama::from_gguf(&content, &mut file, &Device::Cpu).unwrap();
+    let mut f16 = GgufLlama::from_gguf(&content, "llama", &mut file, &Device::Cpu).unwrap();
     let mut theirs = ModelWeights::from_gguf(content, &mut file, &Device::Cpu).unwrap();
     let max_diff = |a: &Tensor, b: &Tensor| -> f32 {
         let d = (a - b).unwrap().abs().unwrap().flatten_all().unwrap();

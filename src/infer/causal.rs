@@ -1,7 +1,7 @@
-//! Causal language models behind one enum: Hubble's own GGUF llama and Gemma 3
-//! ([`super::gguf_llama`], [`super::gguf_gemma3`]), candle-transformers' quantised GGUF qwen2,
-//! qwen3, phi3 (and mixture-of-experts llama), and its safetensors llama, mistral, qwen2, qwen3,
-//! phi3, gemma 1–3.
+//! Causal language models behind one enum: Hubble's own GGUF llama, qwen2, qwen3 and Gemma 3
+//! ([`super::gguf_llama`], [`super::gguf_gemma3`]), candle-transformers' quantised GGUF phi3
+//! (and mixture-of-experts llama), and its safetensors llama, mistral, qwen2, qwen3, phi3,
+//! gemma 1–3.
 
 use std::path::{Path, PathBuf};
 
@@ -61,14 +61,10 @@ pub struct CausalModel {
 }
 
 enum Inner {
-    /// GGUF llama (dense): Hubble's own, quantised embedding.
+    /// GGUF llama (dense), qwen2, qwen3: Hubble's own, quantised embedding.
     GgufLlama(Box<GgufLlama>),
     /// GGUF llama with experts (Mixtral): candle-transformers'.
     QLlama(m::quantized_llama::ModelWeights),
-    /// GGUF qwen2.
-    QQwen2(m::quantized_qwen2::ModelWeights),
-    /// GGUF qwen3.
-    QQwen3(m::quantized_qwen3::ModelWeights),
     /// GGUF phi3.
     QPhi3(m::quantized_phi3::ModelWeights),
     /// Hubble's own GGUF Gemma 3 (candle-transformers' gates with the wrong activation).
@@ -105,18 +101,12 @@ impl CausalModel {
             .cloned()
             .unwrap_or_default();
         let inner = match arch.as_str() {
-            "llama" if gguf_llama::is_dense(&content) => {
-                Inner::GgufLlama(Box::new(GgufLlama::from_gguf(&content, reader, device)?))
-            }
-            "llama" => Inner::QLlama(m::quantized_llama::ModelWeights::from_gguf(
-                content, reader, device,
-            )?),
-            "qwen2" => Inner::QQwen2(m::quantized_qwen2::ModelWeights::from_gguf(
-                content, reader, device,
-            )?),
-            "qwen3" => Inner::QQwen3(m::quantized_qwen3::ModelWeights::from_gguf(
-                content, reader, device,
-            )?),
+            "llama" if !gguf_llama::is_dense(&content) => Inner::QLlama(
+                m::quantized_llama::ModelWeights::from_gguf(content, reader, device)?,
+            ),
+            arch if gguf_llama::ARCHITECTURES.contains(&arch) => Inner::GgufLlama(Box::new(
+                GgufLlama::from_gguf(&content, arch, reader, device)?,
+            )),
             "phi3" => Inner::QPhi3(m::quantized_phi3::ModelWeights::from_gguf(
                 false, content, reader, device,
             )?),
@@ -208,8 +198,6 @@ impl CausalModel {
         let logits = match &mut self.inner {
             Inner::GgufLlama(model) => model.forward(&input, pos)?,
             Inner::QLlama(model) => model.forward(&input, pos)?,
-            Inner::QQwen2(model) => model.forward(&input, pos)?,
-            Inner::QQwen3(model) => model.forward(&input, pos)?,
             Inner::QPhi3(model) => model.forward(&input, pos)?,
             Inner::GgufGemma3(model) => model.forward(&input, pos)?,
             Inner::Llama(model, cache, _) => model.forward(&input, pos, cache)?,
@@ -229,8 +217,6 @@ impl CausalModel {
         match &mut self.inner {
             Inner::GgufLlama(model) => model.clear_kv_cache(),
             Inner::QLlama(model) => model.clear_kv_cache(),
-            Inner::QQwen2(model) => model.clear_kv_cache(),
-            Inner::QQwen3(model) => model.clear_kv_cache(),
             Inner::GgufGemma3(model) => model.clear_kv_cache(),
             // It resets its cache when a forward pass starts at position 0.
             Inner::QPhi3(_) => {}
@@ -256,9 +242,12 @@ impl CausalModel {
     /// Short name for status lines.
     pub fn name(&self) -> &'static str {
         match &self.inner {
-            Inner::GgufLlama(_) | Inner::QLlama(_) => "gguf llama",
-            Inner::QQwen2(_) => "gguf qwen2",
-            Inner::QQwen3(_) => "gguf qwen3",
+            Inner::GgufLlama(model) => match model.architecture() {
+                "qwen2" => "gguf qwen2",
+                "qwen3" => "gguf qwen3",
+                _ => "gguf llama",
+            },
+            Inner::QLlama(_) => "gguf llama",
             Inner::QPhi3(_) => "gguf phi3",
             Inner::GgufGemma3(_) => "gguf gemma3",
             Inner::Llama(..) => "llama",

@@ -197,6 +197,24 @@ impl<'a, R: Read + Seek> GgufTensors<'a, R> {
         )
     }
 
+    /// Layer `layer`'s RMS norm `name`, when the file has it (`attn_q_norm` in qwen3).
+    pub fn optional_norm(&mut self, layer: usize, name: &str) -> Result<Option<RmsNorm>> {
+        let full = format!("blk.{layer}.{name}.weight");
+        if !self.content.tensor_infos.contains_key(&full) {
+            return Ok(None);
+        }
+        Ok(Some(RmsNorm::from_qtensor(self.tensor(&full)?, self.eps)?))
+    }
+
+    /// Layer `layer`'s bias `name`, dequantised, when the file has it (`attn_q` in qwen2).
+    pub fn optional_bias(&mut self, layer: usize, name: &str) -> Result<Option<Tensor>> {
+        let full = format!("blk.{layer}.{name}.bias");
+        if !self.content.tensor_infos.contains_key(&full) {
+            return Ok(None);
+        }
+        Ok(Some(self.tensor(&full)?.dequantize(self.device)?))
+    }
+
     /// Layer `layer`'s projections.
     pub fn projections(&mut self, layer: usize) -> Result<Projections> {
         let mut matmul =

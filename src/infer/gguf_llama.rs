@@ -1,9 +1,14 @@
-//! Hubble's GGUF llama (llama.cpp's `llama` layout: Llama 2/3, SmolLM, TinyLlama, ...), written
-//! to keep memory near the file's size. The math is candle-transformers' `quantized_llama`, op
-//! for op (so the logits are the same), but nothing is kept twice or widened to F32:
+//! Hubble's GGUF llama family: llama.cpp's `llama` layout (Llama 2/3, SmolLM, TinyLlama, ...),
+//! and `qwen2` and `qwen3`, which differ only in query/key/value biases (qwen2), per-head
+//! query/key RMS norms (qwen3), a head size of their own (`attention.key_length`) and rotating
+//! halves of each head (NeoX style) where llama's converted rows rotate interleaved pairs.
+//! Written to keep memory near the file's size. For llama the math is candle-transformers'
+//! `quantized_llama`, op for op (so the logits are the same), but nothing is kept twice or
+//! widened to F32:
 //! - the token embedding stays quantised and a pass dequantises only its tokens' rows
-//!   (candle-transformers' dequantises the whole table: 113 MB of F32 for SmolLM2's
-//!   49152 × 576), and a tied output head multiplies by that same quantised tensor;
+//!   (candle-transformers' llama, qwen2 and qwen3 dequantise the whole table: 113 MB of F32
+//!   for SmolLM2's 49152 × 576, 544 MB for Qwen2.5-0.5B's 151936 × 896), and a tied output
+//!   head multiplies by that same quantised tensor;
 //! - rotary angles are computed for each pass's positions (no 4096-row table, so no limit on
 //!   positions but the model's own context length);
 //! - each layer's KV cache grows in place, [`KV_CHUNK`] positions at a time, instead of being
@@ -22,7 +27,7 @@ use std::sync::Arc;
 use candle_core::quantized::{QMatMul, QTensor, gguf_file};
 use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
 use candle_nn::ops::silu;
-use candle_nn::rotary_emb::rope_i;
+use candle_nn::rotary_emb::{rope, rope_i};
 use candle_transformers::quantized_nn::RmsNorm;
 
 pub use super::gguf_blocks::KV_CHUNK;
@@ -30,12 +35,15 @@ use super::gguf_blocks::{
     ArchMetadata, CachedAttention, DecoderShape, GgufTensors, Pass, Projections, Rotary,
 };
 
+/// The `general.architecture`s this model loads.
+pub const ARCHITECTURES: [&str; 3] = ["llama", "qwen2", "qwen3"];
+
 /// Whether the GGUF is a dense llama this model loads (not a mixture of experts).
 pub fn is_dense(content: &gguf_file::Content) -> bool {
     ArchMetadata::new(content, "llama").count_or("expert_count", 0) <= 1
 }
 
-/// A llama-architecture GGUF model with its KV cache.
+/// A llama-family GGUF model with its KV cache.
 pub struct GgufLlama {
     embedding: Arc<QTensor>,
     layers: Vec<Layer>,
@@ -43,24 +51,37 @@ pub struct GgufLlama {
     output: QMatMul,
     rotary: Rotary,
     kv_dtype: DType,
+    /// One of [`ARCHITECTURES`].
+    arch: &'static str,
 }
 
 struct Layer {
     attn_norm: RmsNorm,
     ffn_norm: RmsNorm,
     proj: Projections,
+    /// Query, key and value biases (qwen2).
+    biases: [Option<Tensor>; 3],
+    /// Per-head query and key norms (qwen3).
+    qk_norms: Option<(RmsNorm, RmsNorm)>,
+    /// Rotate interleaved pairs (llama's permuted rows) rather than halves.
+    interleaved: bool,
     attention: CachedAttention,
 }
 
 impl GgufLlama {
-    /// Loads the weights named in `content` from `reader`, one tensor at a time (the token
-    /// embedding, the largest, first, while nothing else is loaded).
+    /// Loads the weights named in `content` (architecture `arch`, one of [`ARCHITECTURES`])
+    /// from `reader`, one tensor at a time (the token embedding, the largest, first, while
+    /// nothing else is loaded).
     pub fn from_gguf<R: Read + Seek>(
         content: &gguf_file::Content,
+        arch: &str,
         reader: &mut R,
         device: &Device,
     ) -> Result<GgufLlama> {
-        let md = ArchMetadata::new(content, "llama");
+        let Some(arch) = ARCHITECTURES.into_iter().find(|known| *known == arch) else {
+            candle_core::bail!("{arch} is not a llama-family GGUF architecture")
+        };
+        let md = ArchMetadata::new(content, arch);
         let DecoderShape {
             heads,
             kv_heads,
@@ -68,22 +89,40 @@ impl GgufLlama {
             hidden,
             eps,
         } = md.decoder_shape()?;
-        let rope_dim = md.count("rope.dimension_count")?;
-        let freq_base = md.float_or("rope.freq_base", 10000.);
-        if !hidden.is_multiple_of(heads) {
+        if !content
+            .metadata
+            .contains_key(&format!("{arch}.attention.key_length"))
+            && !hidden.is_multiple_of(heads)
+        {
             candle_core::bail!("{hidden} dimensions do not split into {heads} heads")
         }
-        let head_dim = hidden / heads;
+        let head_dim = md.count_or("attention.key_length", hidden / heads);
+        let rope_dim = md.count_or("rope.dimension_count", head_dim);
+        let freq_base = md.float_or("rope.freq_base", 10000.);
         let scale = 1. / (head_dim as f64).sqrt();
         let mut tensors = GgufTensors::new(content, reader, device, eps);
         let (embedding, output) = tensors.embedding_and_head()?;
         let norm = tensors.output_norm()?;
         let mut layers = Vec::with_capacity(blocks);
         for i in 0..blocks {
+            let qk_norms = match (
+                tensors.optional_norm(i, "attn_q_norm")?,
+                tensors.optional_norm(i, "attn_k_norm")?,
+            ) {
+                (Some(q), Some(k)) => Some((q, k)),
+                _ => None,
+            };
             layers.push(Layer {
                 proj: tensors.projections(i)?,
+                biases: [
+                    tensors.optional_bias(i, "attn_q")?,
+                    tensors.optional_bias(i, "attn_k")?,
+                    tensors.optional_bias(i, "attn_v")?,
+                ],
+                qk_norms,
                 attn_norm: tensors.norm(i, "attn_norm")?,
                 ffn_norm: tensors.norm(i, "ffn_norm")?,
+                interleaved: arch == "llama",
                 attention: CachedAttention::new(heads, kv_heads, head_dim, scale),
             });
         }
@@ -94,7 +133,13 @@ impl GgufLlama {
             output,
             rotary: Rotary::new(rope_dim, freq_base, 1., device)?,
             kv_dtype: DType::F16,
+            arch,
         })
+    }
+
+    /// The GGUF architecture it was loaded as (one of [`ARCHITECTURES`]).
+    pub fn architecture(&self) -> &'static str {
+        self.arch
     }
 
     /// The same model with its KV cache held in `dtype` (F16 unless asked; F32 computes
@@ -134,11 +179,24 @@ impl GgufLlama {
 
 impl Layer {
     fn attention(&mut self, x: &Tensor, pass: &Pass) -> Result<Tensor> {
-        let q = self.attention.split(&self.proj.q.forward(x)?, true)?;
-        let k = self.attention.split(&self.proj.k.forward(x)?, false)?;
-        let v = self.attention.split(&self.proj.v.forward(x)?, false)?;
-        let q = rope_i(&q, &pass.cos, &pass.sin)?;
-        let k = rope_i(&k, &pass.cos, &pass.sin)?;
+        let [q, k, v] = [&self.proj.q, &self.proj.k, &self.proj.v];
+        let project = |matmul: &QMatMul, bias: &Option<Tensor>| -> Result<Tensor> {
+            let y = matmul.forward(x)?;
+            match bias {
+                Some(bias) => y.broadcast_add(bias),
+                None => Ok(y),
+            }
+        };
+        let q = self.attention.split(&project(q, &self.biases[0])?, true)?;
+        let k = self.attention.split(&project(k, &self.biases[1])?, false)?;
+        let v = self.attention.split(&project(v, &self.biases[2])?, false)?;
+        let (q, k) = match &self.qk_norms {
+            Some((q_norm, k_norm)) => (q_norm.forward(&q)?, k_norm.forward(&k)?),
+            None => (q, k),
+        };
+        let rotate = if self.interleaved { rope_i } else { rope };
+        let q = rotate(&q, &pass.cos, &pass.sin)?;
+        let k = rotate(&k, &pass.cos, &pass.sin)?;
         let y = self.attention.attend(&q, &k, &v, pass)?;
         self.proj.o.forward(&y)
     }
@@ -254,7 +312,7 @@ mod tests {
         let device = Device::Cpu;
         let content = gguf_file::Content::read(&mut Cursor::new(&bytes)).unwrap();
         assert!(is_dense(&content));
-        let mut ours = GgufLlama::from_gguf(&content, &mut Cursor::new(&bytes), &device)
+        let mut ours = GgufLlama::from_gguf(&content, "llama", &mut Cursor::new(&bytes), &device)
             .unwrap()
             .with_kv_dtype(kv_dtype);
         let mut theirs =
@@ -327,7 +385,7 @@ mod tests {
         content
             .metadata
             .insert("llama.attention.head_count_kv".into(), Value::U32(0));
-        let err = GgufLlama::from_gguf(&content, &mut Cursor::new(&bytes), &Device::Cpu)
+        let err = GgufLlama::from_gguf(&content, "llama", &mut Cursor::new(&bytes), &Device::Cpu)
             .err()
             .unwrap();
         assert!(err.to_string().contains("KV heads"), "{err}");
