@@ -201,6 +201,11 @@ fn qwen3_gguf_matches_pytorch_with_an_f32_cache() {
 }
 
 #[test]
+fn phi3_gguf_matches_pytorch_with_an_f32_cache() {
+    check_llama_family_f32_cache("phi3");
+}
+
+#[test]
 fn gemma3_gguf_matches_pytorch_with_an_f32_cache() {
     check_f32_cache("gemma3", |content, file| {
         let model = GgufGemma3::from_gguf(content, file, &CPU).unwrap();
@@ -229,8 +234,8 @@ fn qwen3_gguf_matches_pytorch_through_the_generator() {
 }
 
 #[test]
-fn phi3_gguf_matches_pytorch() {
-    check_gguf("phi3", TOLERANCE);
+fn phi3_gguf_matches_pytorch_through_the_generator() {
+    check_gguf("phi3", F16_CACHE_TOLERANCE);
 }
 
 #[test]

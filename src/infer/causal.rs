@@ -1,6 +1,6 @@
-//! Causal language models behind one enum: Hubble's own GGUF llama, qwen2, qwen3 and Gemma 3
-//! ([`super::gguf_llama`], [`super::gguf_gemma3`]), candle-transformers' quantised GGUF phi3
-//! (and mixture-of-experts llama), and its safetensors llama, mistral, qwen2, qwen3, phi3,
+//! Causal language models behind one enum: Hubble's own GGUF llama, qwen2, qwen3, phi3 and
+//! Gemma 3 ([`super::gguf_llama`], [`super::gguf_gemma3`]), candle-transformers' quantised
+//! mixture-of-experts llama, and its safetensors llama, mistral, qwen2, qwen3, phi3,
 //! gemma 1–3.
 
 use std::path::{Path, PathBuf};
@@ -61,12 +61,10 @@ pub struct CausalModel {
 }
 
 enum Inner {
-    /// GGUF llama (dense), qwen2, qwen3: Hubble's own, quantised embedding.
+    /// GGUF llama (dense), qwen2, qwen3, phi3: Hubble's own, quantised embedding.
     GgufLlama(Box<GgufLlama>),
     /// GGUF llama with experts (Mixtral): candle-transformers'.
     QLlama(m::quantized_llama::ModelWeights),
-    /// GGUF phi3.
-    QPhi3(m::quantized_phi3::ModelWeights),
     /// Hubble's own GGUF Gemma 3 (candle-transformers' gates with the wrong activation).
     GgufGemma3(Box<GgufGemma3>),
     /// Safetensors llama (the cache lives outside the model in candle).
@@ -107,9 +105,6 @@ impl CausalModel {
             arch if gguf_llama::ARCHITECTURES.contains(&arch) => Inner::GgufLlama(Box::new(
                 GgufLlama::from_gguf(&content, arch, reader, device)?,
             )),
-            "phi3" => Inner::QPhi3(m::quantized_phi3::ModelWeights::from_gguf(
-                false, content, reader, device,
-            )?),
             "gemma3" => {
                 Inner::GgufGemma3(Box::new(GgufGemma3::from_gguf(&content, reader, device)?))
             }
@@ -198,7 +193,6 @@ impl CausalModel {
         let logits = match &mut self.inner {
             Inner::GgufLlama(model) => model.forward(&input, pos)?,
             Inner::QLlama(model) => model.forward(&input, pos)?,
-            Inner::QPhi3(model) => model.forward(&input, pos)?,
             Inner::GgufGemma3(model) => model.forward(&input, pos)?,
             Inner::Llama(model, cache, _) => model.forward(&input, pos, cache)?,
             Inner::Mistral(model) => model.forward(&input, pos)?,
@@ -218,8 +212,6 @@ impl CausalModel {
             Inner::GgufLlama(model) => model.clear_kv_cache(),
             Inner::QLlama(model) => model.clear_kv_cache(),
             Inner::GgufGemma3(model) => model.clear_kv_cache(),
-            // It resets its cache when a forward pass starts at position 0.
-            Inner::QPhi3(_) => {}
             Inner::Llama(_, cache, cfg) => {
                 **cache = m::llama::Cache::new(true, DType::F32, cfg, &self.device)?;
             }
@@ -245,10 +237,10 @@ impl CausalModel {
             Inner::GgufLlama(model) => match model.architecture() {
                 "qwen2" => "gguf qwen2",
                 "qwen3" => "gguf qwen3",
+                "phi3" => "gguf phi3",
                 _ => "gguf llama",
             },
             Inner::QLlama(_) => "gguf llama",
-            Inner::QPhi3(_) => "gguf phi3",
             Inner::GgufGemma3(_) => "gguf gemma3",
             Inner::Llama(..) => "llama",
             Inner::Mistral(_) => "mistral",

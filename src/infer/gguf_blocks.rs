@@ -7,7 +7,7 @@ use std::io::{Read, Seek};
 use std::sync::Arc;
 
 use candle_core::quantized::{QMatMul, QTensor, gguf_file};
-use candle_core::{DType, Device, Result, Tensor};
+use candle_core::{D, DType, Device, Module, Result, Tensor};
 use candle_nn::kv_cache::KvCache;
 use candle_nn::ops::softmax_last_dim;
 use candle_transformers::quantized_nn::RmsNorm;
@@ -134,22 +134,68 @@ pub struct GgufTensors<'a, R> {
     eps: f64,
 }
 
-/// A layer's attention and feed-forward projections.
+/// A layer's attention and feed-forward projections, separate or fused as the file stores
+/// them (phi3 fuses query/key/value into `attn_qkv` and gate/up into `ffn_up`).
 pub struct Projections {
-    /// `attn_q`.
-    pub q: QMatMul,
-    /// `attn_k`.
-    pub k: QMatMul,
-    /// `attn_v`.
-    pub v: QMatMul,
+    qkv: Qkv,
     /// `attn_output`.
     pub o: QMatMul,
-    /// `ffn_gate`.
-    pub gate: QMatMul,
-    /// `ffn_up`.
-    pub up: QMatMul,
+    gate_up: GateUp,
     /// `ffn_down`.
     pub down: QMatMul,
+}
+
+enum Qkv {
+    Separate(QMatMul, QMatMul, QMatMul),
+    /// One matrix whose output holds the queries (`q_width` wide), then keys and values
+    /// (`kv_width` each).
+    Fused {
+        qkv: QMatMul,
+        q_width: usize,
+        kv_width: usize,
+    },
+}
+
+enum GateUp {
+    Separate(QMatMul, QMatMul),
+    /// One matrix whose output holds the gate, then the up projection, each half as wide.
+    Fused(QMatMul),
+}
+
+impl Projections {
+    /// The queries, keys and values of `x`, `(batch, seq, width)` each.
+    pub fn qkv(&self, x: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+        match &self.qkv {
+            Qkv::Separate(q, k, v) => Ok((q.forward(x)?, k.forward(x)?, v.forward(x)?)),
+            Qkv::Fused {
+                qkv,
+                q_width,
+                kv_width,
+            } => {
+                let all = qkv.forward(x)?;
+                Ok((
+                    all.narrow(D::Minus1, 0, *q_width)?,
+                    all.narrow(D::Minus1, *q_width, *kv_width)?,
+                    all.narrow(D::Minus1, q_width + kv_width, *kv_width)?,
+                ))
+            }
+        }
+    }
+
+    /// The feed-forward gate and up projections of `x`.
+    pub fn gate_up(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        match &self.gate_up {
+            GateUp::Separate(gate, up) => Ok((gate.forward(x)?, up.forward(x)?)),
+            GateUp::Fused(gate_up) => {
+                let both = gate_up.forward(x)?;
+                let half = both.dim(D::Minus1)? / 2;
+                Ok((
+                    both.narrow(D::Minus1, 0, half)?,
+                    both.narrow(D::Minus1, half, half)?,
+                ))
+            }
+        }
+    }
 }
 
 impl<'a, R: Read + Seek> GgufTensors<'a, R> {
@@ -197,6 +243,14 @@ impl<'a, R: Read + Seek> GgufTensors<'a, R> {
         )
     }
 
+    /// The tensor `name`, dequantised, when the file has it (`rope_freqs.weight`).
+    pub fn optional(&mut self, name: &str) -> Result<Option<Tensor>> {
+        if !self.content.tensor_infos.contains_key(name) {
+            return Ok(None);
+        }
+        Ok(Some(self.tensor(name)?.dequantize(self.device)?))
+    }
+
     /// Layer `layer`'s RMS norm `name`, when the file has it (`attn_q_norm` in qwen3).
     pub fn optional_norm(&mut self, layer: usize, name: &str) -> Result<Option<RmsNorm>> {
         let full = format!("blk.{layer}.{name}.weight");
@@ -215,17 +269,39 @@ impl<'a, R: Read + Seek> GgufTensors<'a, R> {
         Ok(Some(self.tensor(&full)?.dequantize(self.device)?))
     }
 
-    /// Layer `layer`'s projections.
-    pub fn projections(&mut self, layer: usize) -> Result<Projections> {
+    /// Layer `layer`'s projections; a fused `attn_qkv` is split `q_width`, `kv_width`,
+    /// `kv_width`.
+    pub fn projections(
+        &mut self,
+        layer: usize,
+        q_width: usize,
+        kv_width: usize,
+    ) -> Result<Projections> {
+        let has = |name: &str| {
+            let full = format!("blk.{layer}.{name}.weight");
+            self.content.tensor_infos.contains_key(&full)
+        };
+        let (fused_qkv, fused_gate_up) = (has("attn_qkv"), !has("ffn_gate"));
         let mut matmul =
             |name: &str| QMatMul::from_qtensor(self.tensor(&format!("blk.{layer}.{name}.weight"))?);
+        let qkv = if fused_qkv {
+            Qkv::Fused {
+                qkv: matmul("attn_qkv")?,
+                q_width,
+                kv_width,
+            }
+        } else {
+            Qkv::Separate(matmul("attn_q")?, matmul("attn_k")?, matmul("attn_v")?)
+        };
+        let gate_up = if fused_gate_up {
+            GateUp::Fused(matmul("ffn_up")?)
+        } else {
+            GateUp::Separate(matmul("ffn_gate")?, matmul("ffn_up")?)
+        };
         Ok(Projections {
-            q: matmul("attn_q")?,
-            k: matmul("attn_k")?,
-            v: matmul("attn_v")?,
+            qkv,
             o: matmul("attn_output")?,
-            gate: matmul("ffn_gate")?,
-            up: matmul("ffn_up")?,
+            gate_up,
             down: matmul("ffn_down")?,
         })
     }
@@ -247,6 +323,21 @@ impl Rotary {
             .map(|i| 1f32 / base.powf(i as f32 / rope_dim as f32) / scale)
             .collect();
         let inv_freq = Tensor::new(inv_freq.as_slice(), device)?.unsqueeze(0)?;
+        Ok(Rotary { inv_freq })
+    }
+
+    /// The same frequencies each divided by its pair's factor (llama.cpp's `rope_freqs`, which
+    /// Llama 3.1+ GGUFs carry for their rope scaling); `None` keeps them.
+    pub fn with_factors(self, factors: Option<&Tensor>) -> Result<Rotary> {
+        let Some(factors) = factors else {
+            return Ok(self);
+        };
+        let pairs = self.inv_freq.dim(1)?;
+        let factors = factors.flatten_all()?.to_dtype(DType::F32)?;
+        if factors.dim(0)? != pairs {
+            candle_core::bail!("{} rope factors for {pairs} rotated pairs", factors.dim(0)?)
+        }
+        let inv_freq = self.inv_freq.broadcast_div(&factors.unsqueeze(0)?)?;
         Ok(Rotary { inv_freq })
     }
 
@@ -388,5 +479,22 @@ mod tests {
         let (_, scaled_sin) = scaled.angles(8, 1).unwrap();
         let scaled_sin: Vec<Vec<f32>> = scaled_sin.to_vec2().unwrap();
         assert!((scaled_sin[0][0] - 1f32.sin()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn rope_factors_divide_each_pairs_frequency() {
+        let cpu = Device::Cpu;
+        let factors = Tensor::new(&[1f32, 4.], &cpu).unwrap();
+        let rotary = Rotary::new(4, 10000., 1., &cpu)
+            .unwrap()
+            .with_factors(Some(&factors))
+            .unwrap();
+        let (_, sin) = rotary.angles(2, 1).unwrap();
+        let sin: Vec<Vec<f32>> = sin.to_vec2().unwrap();
+        assert!((sin[0][0] - 2f32.sin()).abs() < 1e-6);
+        assert!((sin[0][1] - (2f32 / 100. / 4.).sin()).abs() < 1e-6);
+        let wrong = Tensor::new(&[1f32, 2., 3.], &cpu).unwrap();
+        let rotary = Rotary::new(4, 10000., 1., &cpu).unwrap();
+        assert!(rotary.with_factors(Some(&wrong)).is_err());
     }
 }

@@ -100,7 +100,7 @@ impl GgufGemma3 {
         let mut layers = Vec::with_capacity(blocks);
         for (i, &sliding) in sliding.iter().enumerate() {
             layers.push(Layer {
-                proj: tensors.projections(i)?,
+                proj: tensors.projections(i, heads * head_dim, kv_heads * head_dim)?,
                 attn_norm: tensors.norm(i, "attn_norm")?,
                 q_norm: tensors.norm(i, "attn_q_norm")?,
                 k_norm: tensors.norm(i, "attn_k_norm")?,
@@ -186,9 +186,10 @@ fn sliding_layers(content: &gguf_file::Content, blocks: usize) -> Vec<bool> {
 
 impl Layer {
     fn attention(&mut self, x: &Tensor, pass: &Pass) -> Result<Tensor> {
-        let q = self.attention.split(&self.proj.q.forward(x)?, true)?;
-        let k = self.attention.split(&self.proj.k.forward(x)?, false)?;
-        let v = self.attention.split(&self.proj.v.forward(x)?, false)?;
+        let (q, k, v) = self.proj.qkv(x)?;
+        let q = self.attention.split(&q, true)?;
+        let k = self.attention.split(&k, false)?;
+        let v = self.attention.split(&v, false)?;
         let q = rope(&self.q_norm.forward(&q)?, &pass.cos, &pass.sin)?;
         let k = rope(&self.k_norm.forward(&k)?, &pass.cos, &pass.sin)?;
         let y = self.attention.attend(&q, &k, &v, pass)?;
@@ -196,9 +197,8 @@ impl Layer {
     }
 
     fn mlp(&self, x: &Tensor) -> Result<Tensor> {
-        let gate = self.proj.gate.forward(x)?.gelu()?;
-        let up = self.proj.up.forward(x)?;
-        self.proj.down.forward(&(gate * up)?)
+        let (gate, up) = self.proj.gate_up(x)?;
+        self.proj.down.forward(&(gate.gelu()? * up)?)
     }
 }
 

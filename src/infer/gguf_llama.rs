@@ -1,12 +1,15 @@
 //! Hubble's GGUF llama family: llama.cpp's `llama` layout (Llama 2/3, SmolLM, TinyLlama, ...),
-//! and `qwen2` and `qwen3`, which differ only in query/key/value biases (qwen2), per-head
-//! query/key RMS norms (qwen3), a head size of their own (`attention.key_length`) and rotating
-//! halves of each head (NeoX style) where llama's converted rows rotate interleaved pairs.
+//! and `qwen2`, `qwen3` and `phi3`, which differ only in query/key/value biases (qwen2),
+//! per-head query/key RMS norms (qwen3), fused `attn_qkv` and gate/up projections, a partial
+//! rotary size and a sliding window (phi3), a head size of their own (`attention.key_length`),
+//! and rotating halves of each head (NeoX style) where llama's converted rows rotate
+//! interleaved pairs. Llama 3.1+'s `rope_freqs` factors are applied; phi3's LongRoPE
+//! (`rope_factors_long`/`_short`) is refused as not supported yet.
 //! Written to keep memory near the file's size. For llama the math is candle-transformers'
 //! `quantized_llama`, op for op (so the logits are the same), but nothing is kept twice or
 //! widened to F32:
 //! - the token embedding stays quantised and a pass dequantises only its tokens' rows
-//!   (candle-transformers' llama, qwen2 and qwen3 dequantise the whole table: 113 MB of F32
+//!   (candle-transformers' llama, qwen2, qwen3 and phi3 dequantise the whole table: 113 MB of F32
 //!   for SmolLM2's 49152 × 576, 544 MB for Qwen2.5-0.5B's 151936 × 896), and a tied output
 //!   head multiplies by that same quantised tensor;
 //! - rotary angles are computed for each pass's positions (no 4096-row table, so no limit on
@@ -25,7 +28,7 @@ use std::io::{Read, Seek};
 use std::sync::Arc;
 
 use candle_core::quantized::{QMatMul, QTensor, gguf_file};
-use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
+use candle_core::{D, DType, Device, IndexOp, Module, Result, Tensor};
 use candle_nn::ops::silu;
 use candle_nn::rotary_emb::{rope, rope_i};
 use candle_transformers::quantized_nn::RmsNorm;
@@ -36,7 +39,7 @@ use super::gguf_blocks::{
 };
 
 /// The `general.architecture`s this model loads.
-pub const ARCHITECTURES: [&str; 3] = ["llama", "qwen2", "qwen3"];
+pub const ARCHITECTURES: [&str; 4] = ["llama", "qwen2", "qwen3", "phi3"];
 
 /// Whether the GGUF is a dense llama this model loads (not a mixture of experts).
 pub fn is_dense(content: &gguf_file::Content) -> bool {
@@ -53,6 +56,8 @@ pub struct GgufLlama {
     kv_dtype: DType,
     /// One of [`ARCHITECTURES`].
     arch: &'static str,
+    /// phi3's sliding attention window, in positions.
+    window: Option<usize>,
 }
 
 struct Layer {
@@ -65,6 +70,8 @@ struct Layer {
     qk_norms: Option<(RmsNorm, RmsNorm)>,
     /// Rotate interleaved pairs (llama's permuted rows) rather than halves.
     interleaved: bool,
+    /// How many of each head's dimensions rotate.
+    rope_dim: usize,
     attention: CachedAttention,
 }
 
@@ -98,9 +105,22 @@ impl GgufLlama {
         }
         let head_dim = md.count_or("attention.key_length", hidden / heads);
         let rope_dim = md.count_or("rope.dimension_count", head_dim);
+        if rope_dim == 0 || rope_dim > head_dim || rope_dim % 2 == 1 {
+            candle_core::bail!("a rotary size of {rope_dim} does not fit heads of {head_dim}")
+        }
         let freq_base = md.float_or("rope.freq_base", 10000.);
         let scale = 1. / (head_dim as f64).sqrt();
+        // Phi-3's LongRoPE (per-dimension factors switched by context length, plus an
+        // attention factor) is not implemented: refuse rather than rotate wrongly.
+        if let Some(name) = ["rope_factors_long.weight", "rope_factors_short.weight"]
+            .into_iter()
+            .find(|name| content.tensor_infos.contains_key(*name))
+        {
+            candle_core::bail!("{name}: LongRoPE scaling is not supported yet")
+        }
         let mut tensors = GgufTensors::new(content, reader, device, eps);
+        // Llama 3.1+'s frequency factors (llama.cpp's `rope_freqs`), one per rotated pair.
+        let freq_factors = tensors.optional("rope_freqs.weight")?;
         let (embedding, output) = tensors.embedding_and_head()?;
         let norm = tensors.output_norm()?;
         let mut layers = Vec::with_capacity(blocks);
@@ -113,7 +133,7 @@ impl GgufLlama {
                 _ => None,
             };
             layers.push(Layer {
-                proj: tensors.projections(i)?,
+                proj: tensors.projections(i, heads * head_dim, kv_heads * head_dim)?,
                 biases: [
                     tensors.optional_bias(i, "attn_q")?,
                     tensors.optional_bias(i, "attn_k")?,
@@ -123,6 +143,7 @@ impl GgufLlama {
                 attn_norm: tensors.norm(i, "attn_norm")?,
                 ffn_norm: tensors.norm(i, "ffn_norm")?,
                 interleaved: arch == "llama",
+                rope_dim,
                 attention: CachedAttention::new(heads, kv_heads, head_dim, scale),
             });
         }
@@ -131,7 +152,11 @@ impl GgufLlama {
             layers,
             norm,
             output,
-            rotary: Rotary::new(rope_dim, freq_base, 1., device)?,
+            rotary: Rotary::new(rope_dim, freq_base, 1., device)?
+                .with_factors(freq_factors.as_ref())?,
+            window: (arch == "phi3")
+                .then(|| md.count("attention.sliding_window").ok())
+                .flatten(),
             kv_dtype: DType::F16,
             arch,
         })
@@ -157,7 +182,7 @@ impl GgufLlama {
         if seq == 0 {
             candle_core::bail!("no tokens to run")
         }
-        let pass = Pass::new(&self.rotary, pos, seq, None, self.kv_dtype)?;
+        let pass = Pass::new(&self.rotary, pos, seq, self.window, self.kv_dtype)?;
         let mut x = self.embedding.embedding(tokens)?;
         for layer in &mut self.layers {
             let attn = layer.attention(&layer.attn_norm.forward(&x)?, &pass)?;
@@ -179,33 +204,51 @@ impl GgufLlama {
 
 impl Layer {
     fn attention(&mut self, x: &Tensor, pass: &Pass) -> Result<Tensor> {
-        let [q, k, v] = [&self.proj.q, &self.proj.k, &self.proj.v];
-        let project = |matmul: &QMatMul, bias: &Option<Tensor>| -> Result<Tensor> {
-            let y = matmul.forward(x)?;
-            match bias {
-                Some(bias) => y.broadcast_add(bias),
-                None => Ok(y),
-            }
+        let (q, k, v) = self.proj.qkv(x)?;
+        let biased = |y: Tensor, bias: &Option<Tensor>| match bias {
+            Some(bias) => y.broadcast_add(bias),
+            None => Ok(y),
         };
-        let q = self.attention.split(&project(q, &self.biases[0])?, true)?;
-        let k = self.attention.split(&project(k, &self.biases[1])?, false)?;
-        let v = self.attention.split(&project(v, &self.biases[2])?, false)?;
+        let q = self.attention.split(&biased(q, &self.biases[0])?, true)?;
+        let k = self.attention.split(&biased(k, &self.biases[1])?, false)?;
+        let v = self.attention.split(&biased(v, &self.biases[2])?, false)?;
         let (q, k) = match &self.qk_norms {
             Some((q_norm, k_norm)) => (q_norm.forward(&q)?, k_norm.forward(&k)?),
             None => (q, k),
         };
-        let rotate = if self.interleaved { rope_i } else { rope };
-        let q = rotate(&q, &pass.cos, &pass.sin)?;
-        let k = rotate(&k, &pass.cos, &pass.sin)?;
+        let q = self.rotate(&q, pass)?;
+        let k = self.rotate(&k, pass)?;
         let y = self.attention.attend(&q, &k, &v, pass)?;
         self.proj.o.forward(&y)
     }
 
+    fn rotate(&self, x: &Tensor, pass: &Pass) -> Result<Tensor> {
+        rotate_first(x, self.rope_dim, self.interleaved, &pass.cos, &pass.sin)
+    }
+
     fn mlp(&self, x: &Tensor) -> Result<Tensor> {
-        let gate = self.proj.gate.forward(x)?;
-        let up = self.proj.up.forward(x)?;
+        let (gate, up) = self.proj.gate_up(x)?;
         self.proj.down.forward(&(silu(&gate)? * up)?)
     }
+}
+
+/// Rotates the first `rope_dim` dimensions of each head of `x` (all of them but in
+/// partial-rotary models), in interleaved pairs or halves; the rest pass unchanged.
+fn rotate_first(
+    x: &Tensor,
+    rope_dim: usize,
+    interleaved: bool,
+    cos: &Tensor,
+    sin: &Tensor,
+) -> Result<Tensor> {
+    let rotate = if interleaved { rope_i } else { rope };
+    let head_dim = x.dim(D::Minus1)?;
+    if rope_dim == head_dim {
+        return rotate(x, cos, sin);
+    }
+    let turned = rotate(&x.narrow(D::Minus1, 0, rope_dim)?.contiguous()?, cos, sin)?;
+    let kept = x.narrow(D::Minus1, rope_dim, head_dim - rope_dim)?;
+    Tensor::cat(&[&turned, &kept], D::Minus1)?.contiguous()
 }
 
 #[cfg(test)]
@@ -379,6 +422,24 @@ mod tests {
     }
 
     #[test]
+    fn partial_rotary_turns_only_the_first_dimensions() {
+        let device = Device::Cpu;
+        let x = Tensor::arange(0f32, 24., &device)
+            .unwrap()
+            .reshape((1, 1, 2, 12))
+            .unwrap();
+        let rotary = Rotary::new(8, 10000., 1., &device).unwrap();
+        let (cos, sin) = rotary.angles(3, 2).unwrap();
+        let partial = rotate_first(&x, 8, false, &cos, &sin).unwrap();
+        let head = x.narrow(D::Minus1, 0, 8).unwrap().contiguous().unwrap();
+        let full = rope(&head, &cos, &sin).unwrap();
+        let got = partial.narrow(D::Minus1, 0, 8).unwrap();
+        assert_eq!(max_abs_diff(&got, &full), 0.);
+        let tail = |t: &Tensor| t.narrow(D::Minus1, 8, 4).unwrap().contiguous().unwrap();
+        assert_eq!(max_abs_diff(&tail(&partial), &tail(&x)), 0.);
+    }
+
+    #[test]
     fn bad_head_counts_are_errors_not_panics() {
         let bytes = tiny_gguf(true);
         let mut content = gguf_file::Content::read(&mut Cursor::new(&bytes)).unwrap();
@@ -393,5 +454,24 @@ mod tests {
             .metadata
             .insert("llama.expert_count".into(), Value::U32(8));
         assert!(!is_dense(&content));
+    }
+
+    #[test]
+    fn long_rope_files_are_refused_not_rotated_wrongly() {
+        let bytes = tiny_gguf(true);
+        let mut content = gguf_file::Content::read(&mut Cursor::new(&bytes)).unwrap();
+        let norm = &content.tensor_infos["output_norm.weight"];
+        let info = gguf_file::TensorInfo {
+            ggml_dtype: norm.ggml_dtype,
+            shape: norm.shape.clone(),
+            offset: norm.offset,
+        };
+        content
+            .tensor_infos
+            .insert("rope_factors_short.weight".into(), info);
+        let err = GgufLlama::from_gguf(&content, "llama", &mut Cursor::new(&bytes), &Device::Cpu)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("LongRoPE"), "{err}");
     }
 }
