@@ -1,7 +1,7 @@
 //! Real weights (fetched by scripts/fetch-test-weights.sh, never committed):
 //! SmolLM2-135M-Instruct Q4_1 GGUF answers a chat prompt through its own chat template and
-//! tokenizer, deterministically under a seed, and Hubble's own GGUF llama gives the logits
-//! candle-transformers' quantized_llama gives; all-MiniLM-L6-v2 ranks sentences sensibly and
+//! tokenizer, deterministically under a seed, and Hubble's own GGUF llama (with its AVX2 Q4_1
+//! products) stays close to candle-transformers' quantized_llama; all-MiniLM-L6-v2 ranks sentences sensibly and
 //! matches sentence-transformers' embeddings (tests/fixtures/minilm_reference.json, computed
 //! by scripts/reference/minilm_reference.py with PyTorch on CPU); faster-whisper's tiny.en
 //! (converted) transcribes espeak-ng speech as PyTorch transformers does.
@@ -134,10 +134,11 @@ fn smollm2_streams_tokens_over_the_worker_channel_and_stops_when_cancelled() {
     );
 }
 
-/// Hubble's GGUF llama (quantised embedding, in-place KV cache) against candle-transformers'
-/// quantized_llama on SmolLM2: with an F32 cache the prompt's logits and every greedy step's
-/// within 1e-4, with the default F16 cache within 4; the same greedy tokens in both, and a new
-/// conversation at position 0 starting clean.
+/// Hubble's GGUF llama (quantised embedding, in-place KV cache, AVX2 Q4_1 products where the
+/// CPU has them) against candle-transformers' quantized_llama on SmolLM2, both fed candle's
+/// greedy tokens: with an F32 cache every step's logits within 2.5 (of ±35), with the default
+/// F16 cache within 4, and the same greedy token wherever candle's best leads its second by
+/// more than 0.5 (15 of the 24 steps); a new conversation at position 0 starting clean.
 #[test]
 fn smollm2_own_gguf_llama_matches_candle_transformers() {
     use candle_core::Tensor;
@@ -160,19 +161,18 @@ fn smollm2_own_gguf_llama_matches_candle_transformers() {
         let d = (a - b).unwrap().abs().unwrap().flatten_all().unwrap();
         d.max(0).unwrap().to_scalar().unwrap()
     };
-    let argmax = |t: &Tensor| -> u32 {
-        t.flatten_all()
-            .unwrap()
-            .argmax(0)
-            .unwrap()
-            .to_scalar()
-            .unwrap()
+    let ranked = |t: &Tensor| -> Vec<(u32, f32)> {
+        let v: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
+        let mut order: Vec<u32> = (0..v.len() as u32).collect();
+        order.sort_by(|&x, &y| v[y as usize].total_cmp(&v[x as usize]));
+        order[..2].iter().map(|&i| (i, v[i as usize])).collect()
     };
     let mut tokens = PARIS_PROMPT_IDS.to_vec();
     let mut pos = 0;
     let mut worst = 0f32;
     let mut worst_f16 = 0f32;
     let mut generated = Vec::new();
+    let mut compared = 0;
     while generated.len() < 24 {
         let input = Tensor::new(&tokens[pos..], &Device::Cpu)
             .unwrap()
@@ -184,25 +184,31 @@ fn smollm2_own_gguf_llama_matches_candle_transformers() {
         let c = f16.forward(&input, pos).unwrap();
         worst = worst.max(max_diff(&a, &b));
         worst_f16 = worst_f16.max(max_diff(&c, &b));
-        let next = argmax(&a);
-        assert_eq!(next, argmax(&b), "greedy token {} differs", generated.len());
-        assert_eq!(
-            next,
-            argmax(&c),
-            "F16 cache: greedy token {} differs",
-            generated.len()
-        );
+        let reference = ranked(&b);
+        let next = reference[0].0;
+        if reference[0].1 - reference[1].1 > 0.5 {
+            compared += 1;
+            let step = generated.len();
+            assert_eq!(ranked(&a)[0].0, next, "greedy token {step} differs");
+            assert_eq!(
+                ranked(&c)[0].0,
+                next,
+                "F16 cache: greedy token {step} differs"
+            );
+        }
         generated.push(next);
         pos = tokens.len();
         tokens.push(next);
     }
     eprintln!(
         "own GGUF llama vs candle-transformers: max abs logit diff {worst:.3e} (F16 cache \
-         {worst_f16:.3e}), {generated:?}"
+         {worst_f16:.3e}), greedy tokens compared at {compared} of 24 steps, {generated:?}"
     );
-    assert!(worst <= 1e-4, "max abs diff {worst}");
-    // Rounding keys to F16 moves SmolLM2's logits by up to 2.53 (of ±35) here, about as much as
-    // the Q8_1 rounding of activations both models apply before every quantised matmul.
+    assert!(compared >= 12, "only {compared} clear steps");
+    // Activations are rounded to Q8_1 before every quantised product, so a last-bit difference
+    // in the float sums can move one value by a whole quantum: the AVX2 products' different
+    // summation order moves the logits by up to 1.47 here, F16 keys and values by up to 2.5.
+    assert!(worst <= 2.5, "max abs diff {worst}");
     assert!(worst_f16 <= 4.0, "F16 cache: max abs diff {worst_f16}");
     // A fresh conversation: position 0 drops the old cache in both.
     let input = Tensor::new(&PARIS_PROMPT_IDS[..5], &Device::Cpu)
@@ -213,7 +219,8 @@ fn smollm2_own_gguf_llama_matches_candle_transformers() {
         ours.forward(&input, 0).unwrap(),
         theirs.forward(&input, 0).unwrap(),
     );
-    assert!(max_diff(&a, &b) <= 1e-4);
+    assert!(max_diff(&a, &b) <= 2.5);
+    assert_eq!(ranked(&a)[0].0, ranked(&b)[0].0);
 }
 
 fn minilm() -> Option<(Embedder, serde_json::Value)> {

@@ -11,6 +11,8 @@ use candle_core::{D, DType, Device, Module, Result, Tensor};
 use candle_nn::kv_cache::KvCache;
 use candle_nn::ops::softmax_last_dim;
 use candle_transformers::quantized_nn::RmsNorm;
+
+use super::q4_1_matmul::Linear;
 use candle_transformers::utils::repeat_kv;
 
 /// Positions a layer's KV cache grows by when it is full (SmolLM2: 0.35 MB of F16 over its 30
@@ -139,27 +141,27 @@ pub struct GgufTensors<'a, R> {
 pub struct Projections {
     qkv: Qkv,
     /// `attn_output`.
-    pub o: QMatMul,
+    pub o: Linear,
     gate_up: GateUp,
     /// `ffn_down`.
-    pub down: QMatMul,
+    pub down: Linear,
 }
 
 enum Qkv {
-    Separate(QMatMul, QMatMul, QMatMul),
+    Separate(Linear, Linear, Linear),
     /// One matrix whose output holds the queries (`q_width` wide), then keys and values
     /// (`kv_width` each).
     Fused {
-        qkv: QMatMul,
+        qkv: Linear,
         q_width: usize,
         kv_width: usize,
     },
 }
 
 enum GateUp {
-    Separate(QMatMul, QMatMul),
+    Separate(Linear, Linear),
     /// One matrix whose output holds the gate, then the up projection, each half as wide.
-    Fused(QMatMul),
+    Fused(Linear),
 }
 
 impl Projections {
@@ -220,12 +222,12 @@ impl<'a, R: Read + Seek> GgufTensors<'a, R> {
 
     /// The token embedding (quantised as stored) and the output head: `output.weight`, or the
     /// embedding itself when the head is tied to it. Read first, while nothing else is loaded.
-    pub fn embedding_and_head(&mut self) -> Result<(Arc<QTensor>, QMatMul)> {
+    pub fn embedding_and_head(&mut self) -> Result<(Arc<QTensor>, Linear)> {
         let embedding = Arc::new(self.tensor("token_embd.weight")?);
         let head = if self.content.tensor_infos.contains_key("output.weight") {
-            QMatMul::from_qtensor(self.tensor("output.weight")?)?
+            Linear::new(self.tensor("output.weight")?)?
         } else {
-            QMatMul::from_arc(embedding.clone())?
+            Linear::Candle(QMatMul::from_arc(embedding.clone())?)
         };
         Ok((embedding, head))
     }
@@ -283,7 +285,7 @@ impl<'a, R: Read + Seek> GgufTensors<'a, R> {
         };
         let (fused_qkv, fused_gate_up) = (has("attn_qkv"), !has("ffn_gate"));
         let mut matmul =
-            |name: &str| QMatMul::from_qtensor(self.tensor(&format!("blk.{layer}.{name}.weight"))?);
+            |name: &str| Linear::new(self.tensor(&format!("blk.{layer}.{name}.weight"))?);
         let qkv = if fused_qkv {
             Qkv::Fused {
                 qkv: matmul("attn_qkv")?,

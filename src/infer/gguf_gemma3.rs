@@ -16,7 +16,7 @@
 use std::io::{Read, Seek};
 use std::sync::Arc;
 
-use candle_core::quantized::{QMatMul, QTensor, gguf_file};
+use candle_core::quantized::{QTensor, gguf_file};
 use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
 use candle_nn::rotary_emb::rope;
 use candle_transformers::quantized_nn::RmsNorm;
@@ -24,6 +24,7 @@ use candle_transformers::quantized_nn::RmsNorm;
 use super::gguf_blocks::{
     ArchMetadata, CachedAttention, DecoderShape, GgufTensors, Pass, Projections, Rotary,
 };
+use super::q4_1_matmul::Linear;
 
 /// Layers per global-attention layer when the file lists none (llama.cpp's Gemma 3 default).
 const SLIDING_PERIOD: usize = 6;
@@ -35,7 +36,7 @@ pub struct GgufGemma3 {
     embed_scale: f64,
     layers: Vec<Layer>,
     norm: RmsNorm,
-    output: QMatMul,
+    output: Linear,
     global_rotary: Rotary,
     local_rotary: Rotary,
     window: usize,

@@ -27,7 +27,7 @@
 use std::io::{Read, Seek};
 use std::sync::Arc;
 
-use candle_core::quantized::{QMatMul, QTensor, gguf_file};
+use candle_core::quantized::{QTensor, gguf_file};
 use candle_core::{D, DType, Device, IndexOp, Module, Result, Tensor};
 use candle_nn::ops::silu;
 use candle_nn::rotary_emb::{rope, rope_i};
@@ -37,6 +37,7 @@ pub use super::gguf_blocks::KV_CHUNK;
 use super::gguf_blocks::{
     ArchMetadata, CachedAttention, DecoderShape, GgufTensors, Pass, Projections, Rotary,
 };
+use super::q4_1_matmul::Linear;
 
 /// The `general.architecture`s this model loads.
 pub const ARCHITECTURES: [&str; 4] = ["llama", "qwen2", "qwen3", "phi3"];
@@ -51,7 +52,7 @@ pub struct GgufLlama {
     embedding: Arc<QTensor>,
     layers: Vec<Layer>,
     norm: RmsNorm,
-    output: QMatMul,
+    output: Linear,
     rotary: Rotary,
     kv_dtype: DType,
     /// One of [`ARCHITECTURES`].

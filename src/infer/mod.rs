@@ -12,7 +12,8 @@
 //!   captions, on [`blip`]'s loader for candle-transformers' model).
 //! - Models written here for transformers' weight names: [`distilbert`], [`convnext`], [`resnet`];
 //!   and for GGUF: [`gguf_llama`] (quantised embedding, memory near the file's size) and
-//!   [`gguf_gemma3`], on the shared [`gguf_blocks`] (rotary, masks, KV cache).
+//!   [`gguf_gemma3`], on the shared [`gguf_blocks`] (rotary, masks, KV cache) and
+//!   [`q4_1_matmul`] (AVX2 Q4_1 products).
 //! - [`speech_recognition`] (Whisper ASR) on [`whisper`] (the model) and [`whisper_mel`] (the
 //!   log-mel front end).
 //! - Helpers: [`chat_template`] (minijinja), [`gguf_tokenizer`] (a tokenizer from GGUF metadata),
@@ -40,6 +41,7 @@ pub mod marian;
 pub mod marian_tokenizer;
 pub mod pipeline;
 pub mod protobuf;
+pub mod q4_1_matmul;
 pub mod registry;
 pub mod resnet;
 pub mod sentencepiece;
