@@ -54,6 +54,11 @@ impl CausalArch {
     }
 }
 
+/// Whether [`CausalModel::from_gguf`] loads GGUFs of `general.architecture` `arch`.
+pub fn loads_gguf(arch: &str) -> bool {
+    arch == "gemma3" || gguf_llama::ARCHITECTURES.contains(&arch)
+}
+
 /// A loaded causal LM on its device.
 pub struct CausalModel {
     inner: Inner,

@@ -7,7 +7,7 @@ use std::io::{Read, Seek};
 use std::sync::Arc;
 
 use candle_core::quantized::{QMatMul, QTensor, gguf_file};
-use candle_core::{D, DType, Device, Module, Result, Tensor};
+use candle_core::{D, DType, Device, IndexOp, Module, Result, Tensor};
 use candle_nn::kv_cache::KvCache;
 use candle_nn::ops::softmax_last_dim;
 use candle_transformers::quantized_nn::RmsNorm;
@@ -125,6 +125,23 @@ impl Pass {
             kv_dtype,
         })
     }
+}
+
+/// The number of tokens in a `(1, seq)` batch; an error when there are none.
+pub fn token_count(tokens: &Tensor) -> Result<usize> {
+    let (_batch, seq) = tokens.dims2()?;
+    if seq == 0 {
+        candle_core::bail!("no tokens to run")
+    }
+    Ok(seq)
+}
+
+/// The logits of the last position of `x` (`(batch, seq, hidden)`): the final norm, then the
+/// head. The norm works row by row, so normalising only the last position changes nothing.
+pub fn last_position_logits(x: &Tensor, norm: &RmsNorm, head: &Linear) -> Result<Tensor> {
+    let seq = x.dim(1)?;
+    let last = x.i((.., seq - 1, ..))?.contiguous()?;
+    head.forward(&norm.forward(&last)?)
 }
 
 /// Reads a GGUF's tensors by llama.cpp's names, one at a time, onto a device.
@@ -363,12 +380,13 @@ pub fn attention_mask(
     window: Option<usize>,
     device: &Device,
 ) -> Result<Option<Tensor>> {
-    let keys = pos + seq;
-    let hidden = |i: usize, j: usize| j > pos + i || window.is_some_and(|w| pos + i >= j + w);
-    let any = (0..seq).any(|i| (0..keys).any(|j| hidden(i, j)));
-    if !any {
+    // A second query hides the key after the first; a lone query at `pos` sees every key
+    // unless key 0 already lies a window behind it.
+    if seq <= 1 && window.is_none_or(|w| pos < w) {
         return Ok(None);
     }
+    let keys = pos + seq;
+    let hidden = |i: usize, j: usize| j > pos + i || window.is_some_and(|w| pos + i >= j + w);
     let mask: Vec<u8> = (0..seq)
         .flat_map(|i| (0..keys).map(move |j| u8::from(hidden(i, j))))
         .collect();
@@ -398,14 +416,23 @@ impl CachedAttention {
         }
     }
 
-    /// Splits a projection `(batch, seq, heads * head_dim)` into `(batch, heads, seq, head_dim)`;
-    /// `queries` picks the query heads' count, else the key/value heads'.
-    pub fn split(&self, t: &Tensor, queries: bool) -> Result<Tensor> {
-        let (batch, seq, _) = t.dims3()?;
-        let heads = if queries { self.heads } else { self.kv_heads };
-        t.reshape((batch, seq, heads, self.head_dim))?
-            .transpose(1, 2)?
-            .contiguous()
+    /// Splits projections `(batch, seq, width)` into heads, `(batch, heads, seq, head_dim)`:
+    /// the queries into the query heads, the keys and values into the KV heads.
+    pub fn split_heads(
+        &self,
+        (q, k, v): (Tensor, Tensor, Tensor),
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        let split = |t: Tensor, heads: usize| {
+            let (batch, seq, _) = t.dims3()?;
+            t.reshape((batch, seq, heads, self.head_dim))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        Ok((
+            split(q, self.heads)?,
+            split(k, self.kv_heads)?,
+            split(v, self.kv_heads)?,
+        ))
     }
 
     /// Appends `k`, `v` (rotated, `(batch, kv_heads, seq, head_dim)`) at the pass's position

@@ -17,12 +17,13 @@ use std::io::{Read, Seek};
 use std::sync::Arc;
 
 use candle_core::quantized::{QTensor, gguf_file};
-use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
+use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::rotary_emb::rope;
 use candle_transformers::quantized_nn::RmsNorm;
 
 use super::gguf_blocks::{
     ArchMetadata, CachedAttention, DecoderShape, GgufTensors, Pass, Projections, Rotary,
+    last_position_logits, token_count,
 };
 use super::q4_1_matmul::Linear;
 
@@ -135,10 +136,7 @@ impl GgufGemma3 {
     /// Runs `tokens` (shape `(1, seq)`, U32) at positions `pos..`, extending the KV cache (a pass
     /// at position 0 starts a new one), and returns the logits of the last position, `(1, vocab)`.
     pub fn forward(&mut self, tokens: &Tensor, pos: usize) -> Result<Tensor> {
-        let (_batch, seq) = tokens.dims2()?;
-        if seq == 0 {
-            candle_core::bail!("no tokens to run")
-        }
+        let seq = token_count(tokens)?;
         let global = Pass::new(&self.global_rotary, pos, seq, None, self.kv_dtype)?;
         let local = Pass::new(
             &self.local_rotary,
@@ -155,9 +153,7 @@ impl GgufGemma3 {
             let ffn = layer.mlp(&layer.ffn_norm.forward(&x)?)?;
             x = (layer.post_ffn_norm.forward(&ffn)? + x)?;
         }
-        // The norm works row by row, so normalising only the last position changes nothing.
-        let last = x.i((.., seq - 1, ..))?.contiguous()?;
-        self.output.forward(&self.norm.forward(&last)?)
+        last_position_logits(&x, &self.norm, &self.output)
     }
 
     /// Forgets the KV cache.
@@ -187,10 +183,7 @@ fn sliding_layers(content: &gguf_file::Content, blocks: usize) -> Vec<bool> {
 
 impl Layer {
     fn attention(&mut self, x: &Tensor, pass: &Pass) -> Result<Tensor> {
-        let (q, k, v) = self.proj.qkv(x)?;
-        let q = self.attention.split(&q, true)?;
-        let k = self.attention.split(&k, false)?;
-        let v = self.attention.split(&v, false)?;
+        let (q, k, v) = self.attention.split_heads(self.proj.qkv(x)?)?;
         let q = rope(&self.q_norm.forward(&q)?, &pass.cos, &pass.sin)?;
         let k = rope(&self.k_norm.forward(&k)?, &pass.cos, &pass.sin)?;
         let y = self.attention.attend(&q, &k, &v, pass)?;

@@ -28,7 +28,7 @@ use std::io::{Read, Seek};
 use std::sync::Arc;
 
 use candle_core::quantized::{QTensor, gguf_file};
-use candle_core::{D, DType, Device, IndexOp, Module, Result, Tensor};
+use candle_core::{D, DType, Device, Module, Result, Tensor};
 use candle_nn::ops::silu;
 use candle_nn::rotary_emb::{rope, rope_i};
 use candle_transformers::quantized_nn::RmsNorm;
@@ -36,6 +36,7 @@ use candle_transformers::quantized_nn::RmsNorm;
 pub use super::gguf_blocks::KV_CHUNK;
 use super::gguf_blocks::{
     ArchMetadata, CachedAttention, DecoderShape, GgufTensors, Pass, Projections, Rotary,
+    last_position_logits, token_count,
 };
 use super::q4_1_matmul::Linear;
 
@@ -179,10 +180,7 @@ impl GgufLlama {
     /// Runs `tokens` (shape `(1, seq)`, U32) at positions `pos..`, extending the KV cache (a pass
     /// at position 0 starts a new one), and returns the logits of the last position, `(1, vocab)`.
     pub fn forward(&mut self, tokens: &Tensor, pos: usize) -> Result<Tensor> {
-        let (_batch, seq) = tokens.dims2()?;
-        if seq == 0 {
-            candle_core::bail!("no tokens to run")
-        }
+        let seq = token_count(tokens)?;
         let pass = Pass::new(&self.rotary, pos, seq, self.window, self.kv_dtype)?;
         let mut x = self.embedding.embedding(tokens)?;
         for layer in &mut self.layers {
@@ -190,9 +188,7 @@ impl GgufLlama {
             let x1 = (attn + &x)?;
             x = (layer.mlp(&layer.ffn_norm.forward(&x1)?)? + &x1)?;
         }
-        // The norm works row by row, so normalising only the last position changes nothing.
-        let last = x.i((.., seq - 1, ..))?.contiguous()?;
-        self.output.forward(&self.norm.forward(&last)?)
+        last_position_logits(&x, &self.norm, &self.output)
     }
 
     /// Forgets the KV cache.
@@ -210,9 +206,10 @@ impl Layer {
             Some(bias) => y.broadcast_add(bias),
             None => Ok(y),
         };
-        let q = self.attention.split(&biased(q, &self.biases[0])?, true)?;
-        let k = self.attention.split(&biased(k, &self.biases[1])?, false)?;
-        let v = self.attention.split(&biased(v, &self.biases[2])?, false)?;
+        let [bq, bk, bv] = &self.biases;
+        let (q, k, v) =
+            self.attention
+                .split_heads((biased(q, bq)?, biased(k, bk)?, biased(v, bv)?))?;
         let (q, k) = match &self.qk_norms {
             Some((q_norm, k_norm)) => (q_norm.forward(&q)?, k_norm.forward(&k)?),
             None => (q, k),

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use serde::Serialize;
 
 use super::InferError;
-use super::causal::CausalArch;
+use super::causal::{self, CausalArch};
 use super::encoder::Family;
 use crate::hub::ModelInfo;
 
@@ -397,9 +397,6 @@ pub const BLIP_CAPTIONER: &str = "BlipForConditionalGeneration";
 /// TrOCR, Pix2Struct): planned for image-to-text so the answer is "not supported yet".
 const OTHER_CAPTIONERS: [&str; 4] = ["blip-2", "git", "vision-encoder-decoder", "pix2struct"];
 
-/// GGUF architectures candle-transformers' quantised models load.
-pub const GGUF_ARCHITECTURES: [&str; 5] = ["llama", "qwen2", "qwen3", "phi3", "gemma3"];
-
 /// Picks the pipeline and loader for `task` (or the model's default task).
 pub fn plan(facts: &ModelFacts, task: Option<Task>) -> Result<Plan, InferError> {
     let task = match task.or_else(|| facts.default_task()) {
@@ -422,7 +419,7 @@ pub fn plan(facts: &ModelFacts, task: Option<Task>) -> Result<Plan, InferError> 
                     .gguf_architecture
                     .clone()
                     .unwrap_or_else(|| "unknown".into());
-                return if GGUF_ARCHITECTURES.contains(&architecture.as_str()) {
+                return if causal::loads_gguf(&architecture) {
                     Ok(Plan {
                         task,
                         backend: Backend::Gguf { file, architecture },

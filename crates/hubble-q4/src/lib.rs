@@ -63,11 +63,15 @@ pub fn matmul_q4_1(
         return Err(ShapeError(format!("{} inputs in rows of {cols}", x.len())));
     }
     let inputs = x.len() / cols;
+    if inputs == 0 {
+        return Ok(Vec::new());
+    }
     let quantised: Vec<Q8Row> = x.chunks_exact(cols).map(Q8Row::new).collect();
     let row_bytes = cols / BLOCK * Q4_1_BYTES;
+    // Each weight row's products with every input row, rows shared out across threads.
     let mut by_weight = vec![0f32; rows * inputs];
     by_weight
-        .par_chunks_mut(inputs.max(1))
+        .par_chunks_mut(inputs)
         .zip(weights.par_chunks_exact(row_bytes))
         .for_each(|(out, weights)| {
             for (o, q) in out.iter_mut().zip(&quantised) {
@@ -75,9 +79,13 @@ pub fn matmul_q4_1(
                 *o = unsafe { dot(weights, q) };
             }
         });
+    // One input row (a decode step): that is already the output's layout.
+    if inputs == 1 {
+        return Ok(by_weight);
+    }
     let mut out = vec![0f32; rows * inputs];
-    for (r, products) in by_weight.chunks_exact(inputs.max(1)).enumerate() {
-        for (i, p) in products.iter().take(inputs).enumerate() {
+    for (r, products) in by_weight.chunks_exact(inputs).enumerate() {
+        for (i, p) in products.iter().enumerate() {
             out[i * rows + r] = *p;
         }
     }
