@@ -1,7 +1,9 @@
 //! The building blocks Hubble's GGUF decoders ([`super::gguf_llama`], [`super::gguf_gemma3`])
 //! share: metadata lookups, tensors read by llama.cpp's names, rotary angles computed per pass,
 //! the causal (optionally sliding-window) mask, and grouped-query attention over a KV cache
-//! that grows in place and holds F16 by default.
+//! held in F16 by default: on the CPU, `hubble_kernels::attention` reads it where it lies (no
+//! widened or per-head copies of it, room for a whole generation reserved once); elsewhere
+//! candle's ops over a cache grown in chunks.
 
 use std::io::{Read, Seek};
 use std::sync::Arc;
@@ -12,11 +14,13 @@ use candle_nn::kv_cache::KvCache;
 use candle_nn::ops::softmax_last_dim;
 use candle_transformers::quantized_nn::RmsNorm;
 
-use super::q4_1_matmul::Linear;
 use candle_transformers::utils::repeat_kv;
+use hubble_kernels::attention::{self as kernel, CacheElement, f16};
 
-/// Positions a layer's KV cache grows by when it is full (SmolLM2: 0.35 MB of F16 over its 30
-/// layers).
+use super::q4_1_matmul::Linear;
+
+/// Positions a layer's KV cache on a GPU grows by when it is full (SmolLM2: 0.35 MB of F16 over
+/// its 30 layers).
 pub const KV_CHUNK: usize = 16;
 
 /// Typed reads of one architecture's GGUF metadata keys (`<arch>.<name>`).
@@ -31,11 +35,14 @@ impl<'a> ArchMetadata<'a> {
         ArchMetadata { content, arch }
     }
 
+    fn find(&self, name: &str) -> Option<&'a gguf_file::Value> {
+        self.content.metadata.get(&format!("{}.{name}", self.arch))
+    }
+
     fn get(&self, name: &str) -> Result<&'a gguf_file::Value> {
-        let key = format!("{}.{name}", self.arch);
-        match self.content.metadata.get(&key) {
+        match self.find(name) {
             Some(v) => Ok(v),
-            None => candle_core::bail!("cannot find {key} in the GGUF metadata"),
+            None => candle_core::bail!("cannot find {}.{name} in the GGUF metadata", self.arch),
         }
     }
 
@@ -44,9 +51,13 @@ impl<'a> ArchMetadata<'a> {
         Ok(self.get(name)?.to_u32()? as usize)
     }
 
-    /// An optional count.
+    /// An optional count: `default` when the key is missing (or not a count). A missing key
+    /// builds no error, which would capture a backtrace where `RUST_BACKTRACE` is set.
     pub fn count_or(&self, name: &str, default: usize) -> usize {
-        self.count(name).unwrap_or(default)
+        match self.find(name) {
+            Some(value) => value.to_u32().map_or(default, |n| n as usize),
+            None => default,
+        }
     }
 
     /// A required float (`attention.layer_norm_rms_epsilon`, ...).
@@ -54,9 +65,12 @@ impl<'a> ArchMetadata<'a> {
         self.get(name)?.to_f32()
     }
 
-    /// An optional float (`rope.freq_base`, ...).
+    /// An optional float (`rope.freq_base`, ...), likewise.
     pub fn float_or(&self, name: &str, default: f32) -> f32 {
-        self.float(name).unwrap_or(default)
+        match self.find(name) {
+            Some(value) => value.to_f32().unwrap_or(default),
+            None => default,
+        }
     }
 }
 
@@ -100,8 +114,10 @@ pub struct Pass {
     pub cos: Tensor,
     /// sin of the angles, `(seq, rope_dim / 2)`.
     pub sin: Tensor,
-    /// From [`attention_mask`].
+    /// From [`attention_mask`] (candle's attention; the CPU kernel applies `window` itself).
     pub mask: Option<Tensor>,
+    /// The sliding window, in positions, if the layers attend through one.
+    pub window: Option<usize>,
     /// How keys and values are cached.
     pub kv_dtype: DType,
 }
@@ -122,6 +138,7 @@ impl Pass {
             cos,
             sin,
             mask,
+            window,
             kv_dtype,
         })
     }
@@ -400,7 +417,21 @@ pub struct CachedAttention {
     head_dim: usize,
     /// What the scores `q·k` are multiplied by.
     scale: f64,
-    cache: KvCache,
+    cache: LayerCache,
+    /// Positions a new cache makes room for up front ([`CachedAttention::reserve`]).
+    reserved: usize,
+}
+
+/// Where a layer's keys and values are kept.
+enum LayerCache {
+    /// Nothing cached.
+    Empty,
+    /// On the CPU in F16, attended in place by `hubble_kernels`.
+    HostF16(kernel::KvCache<f16>),
+    /// On the CPU in F32, likewise.
+    HostF32(kernel::KvCache<f32>),
+    /// On other devices (or in other types): candle's cache, attended with candle's ops.
+    Candle(KvCache),
 }
 
 impl CachedAttention {
@@ -412,7 +443,8 @@ impl CachedAttention {
             kv_heads,
             head_dim,
             scale,
-            cache: KvCache::new(2, KV_CHUNK),
+            cache: LayerCache::Empty,
+            reserved: 0,
         }
     }
 
@@ -435,39 +467,117 @@ impl CachedAttention {
         ))
     }
 
+    /// Starts a new, empty cache for `device` holding `kv_dtype`, and on the CPU makes room for
+    /// `positions` positions in it (and in those later passes at position 0 start) at once, so
+    /// that a generation never grows it. Room never written is never touched.
+    pub fn reserve(&mut self, positions: usize, device: &Device, kv_dtype: DType) {
+        self.reserved = positions;
+        self.start(device, kv_dtype);
+    }
+
+    /// Empties the cache for a pass at position 0 on `device`, keeping a CPU cache's room when
+    /// it already holds `kv_dtype`.
+    fn start(&mut self, device: &Device, kv_dtype: DType) {
+        let reserved = self.reserved;
+        match (&mut self.cache, device.is_cpu(), kv_dtype) {
+            (LayerCache::HostF16(cache), true, DType::F16) => cache.clear(reserved),
+            (LayerCache::HostF32(cache), true, DType::F32) => cache.clear(reserved),
+            (_, true, DType::F16) => self.cache = LayerCache::HostF16(self.host_cache()),
+            (_, true, DType::F32) => self.cache = LayerCache::HostF32(self.host_cache()),
+            _ => self.cache = LayerCache::Candle(KvCache::new(2, KV_CHUNK)),
+        }
+    }
+
     /// Appends `k`, `v` (rotated, `(batch, kv_heads, seq, head_dim)`) at the pass's position
     /// (0 starts a new cache) stored as its `kv_dtype`, and attends `q` over the whole cache in
     /// F32 with its mask applied. Returns `(batch, seq, heads * head_dim)`.
     pub fn attend(&mut self, q: &Tensor, k: &Tensor, v: &Tensor, pass: &Pass) -> Result<Tensor> {
-        let (batch, _, seq, _) = q.dims4()?;
-        if pass.pos == 0 {
-            self.clear();
+        if pass.pos == 0 || matches!(self.cache, LayerCache::Empty) {
+            self.start(q.device(), pass.kv_dtype);
         }
-        let kv_dtype = pass.kv_dtype;
-        let (k, v) = self
-            .cache
-            .append(&k.to_dtype(kv_dtype)?, &v.to_dtype(kv_dtype)?)?;
-        let repeat = self.heads / self.kv_heads;
-        let k = repeat_kv(k.to_dtype(DType::F32)?.contiguous()?, repeat)?;
-        let v = repeat_kv(v.to_dtype(DType::F32)?.contiguous()?, repeat)?;
-        let att = (q.matmul(&k.t()?)? * self.scale)?;
-        let att = match &pass.mask {
-            None => att,
-            Some(mask) => {
-                let neg_inf = Tensor::new(f32::NEG_INFINITY, att.device())?;
-                mask.broadcast_as(att.shape())?
-                    .where_cond(&neg_inf.broadcast_as(att.shape())?, &att)?
-            }
-        };
-        let y = softmax_last_dim(&att)?.matmul(&v)?;
-        y.transpose(1, 2)?
-            .reshape((batch, seq, self.heads * self.head_dim))
+        let shape = self.kernel_pass(pass);
+        match &mut self.cache {
+            LayerCache::HostF16(cache) => attend_in_place(cache, q, k, v, shape),
+            LayerCache::HostF32(cache) => attend_in_place(cache, q, k, v, shape),
+            LayerCache::Candle(cache) => attend_with_candle(cache, q, k, v, pass, shape),
+            LayerCache::Empty => candle_core::bail!("no KV cache to attend over"),
+        }
+    }
+
+    fn host_cache<T: CacheElement>(&self) -> kernel::KvCache<T> {
+        kernel::KvCache::new(self.kv_heads, self.head_dim, self.reserved)
+    }
+
+    fn kernel_pass(&self, pass: &Pass) -> kernel::Pass {
+        kernel::Pass {
+            heads: self.heads,
+            pos: pass.pos,
+            window: pass.window,
+            scale: self.scale as f32,
+        }
     }
 
     /// Forgets the cached keys and values.
     pub fn clear(&mut self) {
-        self.cache = KvCache::new(2, KV_CHUNK);
+        self.cache = LayerCache::Empty;
     }
+}
+
+/// [`CachedAttention::attend`] on the CPU: appends to `cache` and attends where it lies.
+fn attend_in_place<T: CacheElement>(
+    cache: &mut kernel::KvCache<T>,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    shape: kernel::Pass,
+) -> Result<Tensor> {
+    let (batch, _, seq, head_dim) = q.dims4()?;
+    if batch != 1 {
+        candle_core::bail!("a batch of {batch}: the KV cache holds one sequence")
+    }
+    if cache.len() != shape.pos {
+        candle_core::bail!(
+            "a pass at position {} over a KV cache of {} positions",
+            shape.pos,
+            cache.len()
+        )
+    }
+    let values = |t: &Tensor| t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>();
+    let kernel_error = |e: hubble_kernels::ShapeError| candle_core::Error::Msg(e.0);
+    cache
+        .append(&values(k)?, &values(v)?)
+        .map_err(kernel_error)?;
+    let y = kernel::attend(cache, &values(q)?, shape).map_err(kernel_error)?;
+    Tensor::from_vec(y, (1, seq, shape.heads * head_dim), q.device())
+}
+
+/// [`CachedAttention::attend`] with candle's ops: the cache widened to F32 and repeated for
+/// every query head, the scores masked.
+fn attend_with_candle(
+    cache: &mut KvCache,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    pass: &Pass,
+    shape: kernel::Pass,
+) -> Result<Tensor> {
+    let (batch, heads, seq, head_dim) = q.dims4()?;
+    let kv_dtype = pass.kv_dtype;
+    let (k, v) = cache.append(&k.to_dtype(kv_dtype)?, &v.to_dtype(kv_dtype)?)?;
+    let repeat = heads / k.dim(1)?;
+    let k = repeat_kv(k.to_dtype(DType::F32)?.contiguous()?, repeat)?;
+    let v = repeat_kv(v.to_dtype(DType::F32)?.contiguous()?, repeat)?;
+    let att = (q.matmul(&k.t()?)? * f64::from(shape.scale))?;
+    let att = match &pass.mask {
+        None => att,
+        Some(mask) => {
+            let neg_inf = Tensor::new(f32::NEG_INFINITY, att.device())?;
+            mask.broadcast_as(att.shape())?
+                .where_cond(&neg_inf.broadcast_as(att.shape())?, &att)?
+        }
+    };
+    let y = softmax_last_dim(&att)?.matmul(&v)?;
+    y.transpose(1, 2)?.reshape((batch, seq, heads * head_dim))
 }
 
 #[cfg(test)]
@@ -493,6 +603,58 @@ mod tests {
             rows(attention_mask(2, 2, Some(2), &cpu).unwrap()),
             [[1, 0, 0, 1], [1, 1, 0, 0]]
         );
+    }
+
+    /// Deterministic values in [-1, 1] of `shape`, different for each `seed`.
+    fn wavy(shape: (usize, usize, usize, usize), seed: f64) -> Tensor {
+        let n = shape.0 * shape.1 * shape.2 * shape.3;
+        Tensor::arange(0f32, n as f32, &Device::Cpu)
+            .unwrap()
+            .affine(0.37 + seed, seed)
+            .unwrap()
+            .sin()
+            .unwrap()
+            .reshape(shape)
+            .unwrap()
+    }
+
+    #[test]
+    fn attention_in_place_matches_candles_ops() {
+        let (heads, kv_heads, d) = (6, 2, 16);
+        let rotary = Rotary::new(d, 10000., 1., &Device::Cpu).unwrap();
+        for window in [None, Some(3)] {
+            for dtype in [DType::F32, DType::F16] {
+                let mut ours = CachedAttention::new(heads, kv_heads, d, 0.3);
+                let mut theirs = KvCache::new(2, KV_CHUNK);
+                let mut pos = 0;
+                for (step, seq) in [5, 1, 1, 1].into_iter().enumerate() {
+                    let pass = Pass::new(&rotary, pos, seq, window, dtype).unwrap();
+                    let seed = step as f64 * 0.1;
+                    let q = (wavy((1, heads, seq, d), seed) * 3.).unwrap();
+                    let k = wavy((1, kv_heads, seq, d), seed + 0.01);
+                    let v = wavy((1, kv_heads, seq, d), seed + 0.02);
+                    let a = ours.attend(&q, &k, &v, &pass).unwrap();
+                    let shape = ours.kernel_pass(&pass);
+                    let b = attend_with_candle(&mut theirs, &q, &k, &v, &pass, shape).unwrap();
+                    assert_eq!(a.dims(), [1, seq, heads * d]);
+                    let diff: f32 = (a - b)
+                        .unwrap()
+                        .abs()
+                        .unwrap()
+                        .max_all()
+                        .unwrap()
+                        .to_scalar()
+                        .unwrap();
+                    assert!(diff < 1e-5, "{window:?} {dtype:?} at {pos}: {diff}");
+                    pos += seq;
+                }
+                // A pass must continue the cache where it ends.
+                let pass = Pass::new(&rotary, pos + 2, 1, window, dtype).unwrap();
+                let (q, k) = (wavy((1, heads, 1, d), 1.), wavy((1, kv_heads, 1, d), 2.));
+                let err = ours.attend(&q, &k, &k, &pass).unwrap_err();
+                assert!(err.to_string().contains("KV cache of 8 positions"), "{err}");
+            }
+        }
     }
 
     #[test]

@@ -162,6 +162,16 @@ impl GgufGemma3 {
             layer.attention.clear();
         }
     }
+
+    /// Starts an empty KV cache with room in every layer for `positions` positions at once (a
+    /// prompt and the tokens it may generate), so that a CPU cache never grows during a
+    /// generation; all layers' room is taken together, before any pass.
+    pub fn reserve_kv_cache(&mut self, positions: usize) {
+        let device = self.embedding.device();
+        for layer in &mut self.layers {
+            layer.attention.reserve(positions, &device, self.kv_dtype);
+        }
+    }
 }
 
 /// Which layers attend through the sliding window: `gemma3.attention.sliding_window_pattern`

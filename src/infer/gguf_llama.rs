@@ -14,8 +14,10 @@
 //!   head multiplies by that same quantised tensor;
 //! - rotary angles are computed for each pass's positions (no 4096-row table, so no limit on
 //!   positions but the model's own context length);
-//! - each layer's KV cache grows in place, [`KV_CHUNK`] positions at a time, instead of being
-//!   concatenated into a new tensor every token, and holds F16 by default (as llama.cpp's does,
+//! - each layer's KV cache is never concatenated into a new tensor: on the CPU it has room for
+//!   the whole generation reserved once ([`GgufLlama::reserve_kv_cache`]) and is attended where
+//!   it lies by `hubble_kernels::attention` (no F32 or per-head copies of it), elsewhere it grows
+//!   in place [`KV_CHUNK`] positions at a time; it holds F16 by default (as llama.cpp's does,
 //!   and as the Fit tab's estimate assumes): half of F32's 46 KB per position for SmolLM2, with
 //!   [`GgufLlama::with_kv_dtype`] for F32;
 //! - the causal mask is built for a prompt pass and dropped, not cached per length.
@@ -195,6 +197,16 @@ impl GgufLlama {
     pub fn clear_kv_cache(&mut self) {
         for layer in &mut self.layers {
             layer.attention.clear();
+        }
+    }
+
+    /// Starts an empty KV cache with room in every layer for `positions` positions at once (a
+    /// prompt and the tokens it may generate), so that a CPU cache never grows during a
+    /// generation; all layers' room is taken together, before any pass.
+    pub fn reserve_kv_cache(&mut self, positions: usize) {
+        let device = self.embedding.device();
+        for layer in &mut self.layers {
+            layer.attention.reserve(positions, &device, self.kv_dtype);
         }
     }
 }
@@ -417,6 +429,29 @@ mod tests {
     fn an_f16_kv_cache_stays_close_to_f32() {
         matches_candle_transformers(true, DType::F16, 3e-2);
         matches_candle_transformers(false, DType::F16, 3e-2);
+    }
+
+    /// A prompt run in two passes (as `CausalModel` splits long ones) gives exactly the logits
+    /// of one pass: every step but attention works row by row, and attention reads the cache.
+    #[test]
+    fn a_prompt_split_into_passes_gives_the_same_logits() {
+        let bytes = tiny_gguf(true);
+        let content = gguf_file::Content::read(&mut Cursor::new(&bytes)).unwrap();
+        let mut model =
+            GgufLlama::from_gguf(&content, "llama", &mut Cursor::new(&bytes), &Device::Cpu)
+                .unwrap();
+        let tokens: Vec<u32> = (0..40).map(|i| (i * 7 + 3) % VOCAB as u32).collect();
+        let input = |range: std::ops::Range<usize>| {
+            Tensor::new(&tokens[range], &Device::Cpu)
+                .unwrap()
+                .unsqueeze(0)
+                .unwrap()
+        };
+        model.reserve_kv_cache(tokens.len());
+        let whole = model.forward(&input(0..40), 0).unwrap();
+        model.forward(&input(0..25), 0).unwrap();
+        let split = model.forward(&input(25..40), 25).unwrap();
+        assert_eq!(max_abs_diff(&whole, &split), 0.);
     }
 
     #[test]

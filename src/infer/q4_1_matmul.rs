@@ -1,4 +1,4 @@
-//! [`Linear`]: a GGUF weight matrix applied to activations, with `hubble_q4`'s AVX2 product for
+//! [`Linear`]: a GGUF weight matrix applied to activations, with `hubble_kernels`'s AVX2 product for
 //! Q4_1 tensors on CPUs that have it (candle 0.11's Q4_1 product is scalar) and candle's
 //! `QMatMul` for every other type and device.
 
@@ -40,9 +40,11 @@ pub struct Q41Matmul {
 }
 
 impl Q41Matmul {
-    /// `Some` when `tensor` is a Q4_1 matrix on the CPU and this CPU has AVX2 and FMA.
+    /// `Some` when `tensor` is a Q4_1 matrix on the CPU and this CPU has AVX2, FMA and F16C.
     pub fn new(tensor: &QTensor) -> Result<Option<Q41Matmul>> {
-        if tensor.dtype() != GgmlDType::Q4_1 || !tensor.device().is_cpu() || !hubble_q4::available()
+        if tensor.dtype() != GgmlDType::Q4_1
+            || !tensor.device().is_cpu()
+            || !hubble_kernels::available()
         {
             return Ok(None);
         }
@@ -61,7 +63,7 @@ impl Q41Matmul {
         let last = dims.len() - 1;
         dims[last] = self.rows;
         let values = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
-        let out = hubble_q4::matmul_q4_1(&self.bytes, self.rows, self.cols, &values)
+        let out = hubble_kernels::matmul_q4_1(&self.bytes, self.rows, self.cols, &values)
             .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         Tensor::from_vec(out, dims, x.device())
     }

@@ -427,6 +427,8 @@ impl TextGenerator {
             )));
         }
         self.model.clear_kv_cache()?;
+        self.model
+            .reserve_kv_cache((prompt.len() + params.max_tokens).min(self.context_len));
         let mut sampler = LogitsProcessor::from_sampling(params.seed, params.sampling());
         let mut context: Vec<u32> = prompt.to_vec();
         let mut generated: Vec<u32> = Vec::new();

@@ -1,0 +1,38 @@
+//! Hubble's CPU kernels for its GGUF decoders, where candle 0.11 is slow or wasteful:
+//! [`matmul_q4_1`], Q4_1 weights times F32 activations with AVX2 (candle's is scalar), and
+//! [`attention`], causal attention read in place from an F16 or F32 KV cache (candle's ops
+//! widen and repeat the whole cache for every layer and step).
+//!
+//! A separate crate so that the dev profile can optimise it (`opt-level` in the workspace's
+//! `Cargo.toml`): unoptimised, its loops and intrinsics run a hundred times slower.
+
+pub mod attention;
+mod q4_1;
+
+pub use q4_1::{BLOCK, Q4_1_BYTES, matmul_q4_1};
+
+/// Whether this CPU runs [`matmul_q4_1`] (x86-64 with AVX2, FMA and F16C).
+pub fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+            && std::arch::is_x86_feature_detected!("f16c")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Inputs whose shapes do not fit a kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShapeError(pub String);
+
+impl std::fmt::Display for ShapeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ShapeError {}
