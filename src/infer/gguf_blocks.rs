@@ -580,6 +580,14 @@ fn attend_with_candle(
     y.transpose(1, 2)?.reshape((batch, seq, heads * head_dim))
 }
 
+/// The largest absolute difference between two tensors of one shape (for tests).
+#[cfg(test)]
+pub(crate) fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+    (a - b)
+        .and_then(|d| d.abs()?.flatten_all()?.max(0)?.to_scalar())
+        .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -637,14 +645,7 @@ mod tests {
                     let shape = ours.kernel_pass(&pass);
                     let b = attend_with_candle(&mut theirs, &q, &k, &v, &pass, shape).unwrap();
                     assert_eq!(a.dims(), [1, seq, heads * d]);
-                    let diff: f32 = (a - b)
-                        .unwrap()
-                        .abs()
-                        .unwrap()
-                        .max_all()
-                        .unwrap()
-                        .to_scalar()
-                        .unwrap();
+                    let diff = max_abs_diff(&a, &b);
                     assert!(diff < 1e-5, "{window:?} {dtype:?} at {pos}: {diff}");
                     pos += seq;
                 }

@@ -269,6 +269,7 @@ mod tests {
     use candle_core::quantized::gguf_file::Value;
     use candle_transformers::models::quantized_llama::ModelWeights;
 
+    use super::super::gguf_blocks::max_abs_diff;
     use super::*;
 
     const VOCAB: usize = 96;
@@ -342,19 +343,6 @@ mod tests {
         let mut file = Cursor::new(Vec::new());
         gguf_file::write(&mut file, &metadata, &tensors).unwrap();
         file.into_inner()
-    }
-
-    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar()
-            .unwrap()
     }
 
     /// The prompt's logits, then greedy steps, beside candle-transformers' quantized llama

@@ -73,6 +73,7 @@ impl Q41Matmul {
 mod tests {
     use candle_core::Device;
 
+    use super::super::gguf_blocks::max_abs_diff;
     use super::*;
 
     fn random(rows: usize, cols: usize, seed: u32) -> Tensor {
@@ -102,14 +103,7 @@ mod tests {
             let want = reference.forward(&x).unwrap();
             let got = fast.forward(&x).unwrap();
             assert_eq!(got.dims(), want.dims());
-            let diff: f32 = (&got - &want)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar()
-                .unwrap();
+            let diff = max_abs_diff(&got, &want);
             let largest: f32 = want.abs().unwrap().max_all().unwrap().to_scalar().unwrap();
             assert!(
                 diff <= 1e-5 * largest,
