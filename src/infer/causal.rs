@@ -214,12 +214,15 @@ impl CausalModel {
         Ok(logits.flatten_all()?.to_dtype(DType::F32)?)
     }
 
-    /// Forgets the KV cache (a new conversation starts at position 0).
-    pub fn clear_kv_cache(&mut self) -> Result<(), InferError> {
+    /// Forgets the KV cache (a new conversation starts at position 0). Hubble's GGUF decoders
+    /// start a new one with room for `positions` positions (the prompt and what it may
+    /// generate), so that on the CPU it never grows during the conversation and keeps the room
+    /// of the last one; the others ignore `positions`.
+    pub fn clear_kv_cache(&mut self, positions: usize) -> Result<(), InferError> {
         match &mut self.inner {
-            Inner::GgufLlama(model) => model.clear_kv_cache(),
+            Inner::GgufLlama(model) => model.reserve_kv_cache(positions),
             Inner::QLlama(model) => model.clear_kv_cache(),
-            Inner::GgufGemma3(model) => model.clear_kv_cache(),
+            Inner::GgufGemma3(model) => model.reserve_kv_cache(positions),
             Inner::Llama(_, cache, cfg) => {
                 **cache = m::llama::Cache::new(true, DType::F32, cfg, &self.device)?;
             }
@@ -246,16 +249,6 @@ impl CausalModel {
             // row by row and attention reads the cache.
             Inner::GgufLlama(_) | Inner::GgufGemma3(_) if self.device.is_cpu() => PASS_TOKENS,
             _ => usize::MAX,
-        }
-    }
-
-    /// Starts an empty KV cache with room for `positions` positions up front, where the model's
-    /// cache can (Hubble's GGUF decoders on the CPU); a no-op for the others.
-    pub fn reserve_kv_cache(&mut self, positions: usize) {
-        match &mut self.inner {
-            Inner::GgufLlama(model) => model.reserve_kv_cache(positions),
-            Inner::GgufGemma3(model) => model.reserve_kv_cache(positions),
-            _ => {}
         }
     }
 

@@ -1,6 +1,6 @@
-//! [`Linear`]: a GGUF weight matrix applied to activations, with `hubble_kernels`'s AVX2 product for
-//! Q4_1 tensors on CPUs that have it (candle 0.11's Q4_1 product is scalar) and candle's
-//! `QMatMul` for every other type and device.
+//! [`Linear`]: a GGUF weight matrix applied to activations, with `hubble_kernels`'s AVX2
+//! product for Q4_1 tensors on CPUs that have it (candle 0.11's Q4_1 product is scalar) and
+//! candle's `QMatMul` for every other type and device.
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{D, DType, Module, Result, Tensor};

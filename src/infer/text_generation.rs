@@ -405,7 +405,7 @@ impl TextGenerator {
 
     /// The next-token logits after `tokens` (a fresh KV cache), for parity checks.
     pub fn logits(&mut self, tokens: &[u32]) -> Result<Vec<f32>, InferError> {
-        self.model.clear_kv_cache()?;
+        self.model.clear_kv_cache(tokens.len())?;
         Ok(self.model.forward(tokens, 0)?.to_vec1::<f32>()?)
     }
 
@@ -426,9 +426,8 @@ impl TextGenerator {
                 self.context_len
             )));
         }
-        self.model.clear_kv_cache()?;
         self.model
-            .reserve_kv_cache((prompt.len() + params.max_tokens).min(self.context_len));
+            .clear_kv_cache((prompt.len() + params.max_tokens).min(self.context_len))?;
         let mut sampler = LogitsProcessor::from_sampling(params.seed, params.sampling());
         let mut context: Vec<u32> = prompt.to_vec();
         let mut generated: Vec<u32> = Vec::new();
