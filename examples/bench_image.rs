@@ -7,8 +7,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use hubble::infer::registry::{Backend, ModelFacts, plan};
-use hubble::infer::{Device, ImageClassifier};
+use hubble::infer::registry::plan;
+use hubble::infer::tasks::image_classification::{ClassifierArch, ImageClassifier};
+use hubble::infer::{Device, ModelFacts};
 use hubble::media::{ImageProcessor, load_image};
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -22,9 +23,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(args.next().ok_or(usage)?);
     let image = load_image(&PathBuf::from(args.next().ok_or(usage)?))?;
     let runs: usize = args.next().map_or(Ok(10), |r| r.parse())?;
-    let Backend::Vision { arch } = plan(&ModelFacts::from_dir(&dir)?, None)?.backend else {
-        return Err("not an image model".into());
-    };
+    let plan = plan(&ModelFacts::from_dir(&dir)?, None)?;
+    let arch = *plan
+        .loader::<ClassifierArch>()
+        .map_err(|_| "not an image classifier")?;
     let start = Instant::now();
     let model = ImageClassifier::load_dir(&dir, arch, &Device::Cpu)?;
     let load_s = start.elapsed().as_secs_f64();

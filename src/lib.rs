@@ -16,4 +16,5 @@ pub mod infer;
 pub mod link;
 pub mod media;
 pub mod remote;
+pub mod results;
 pub mod ui;

@@ -250,3 +250,33 @@ fn server_errors_are_retried_a_bounded_number_of_times() {
     );
     assert_eq!(hub.requests().len(), 1, "501 is not worth retrying");
 }
+
+/// `hubble system --json | head`, with the reader gone before the first line: the command ends
+/// quietly (no "failed printing to stdout: Broken pipe" panic), as ripgrep and the coreutils do.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_on_stdout_ends_quietly() {
+    use std::os::fd::FromRawFd;
+    use std::process::{Command, Stdio};
+    let mut fds = [0; 2];
+    // SAFETY: pipe() fills two new descriptors; each is owned by exactly one File below.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let (reader, writer) = unsafe {
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::fs::File::from_raw_fd(fds[1]),
+        )
+    };
+    drop(reader);
+    let output = Command::new(env!("CARGO_BIN_EXE_hubble"))
+        .args(["system", "--json"])
+        .env("HF_HUB_OFFLINE", "1")
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
+    assert_ne!(output.status.code(), Some(101), "a panic's exit status");
+}

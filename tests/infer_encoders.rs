@@ -5,11 +5,13 @@
 
 use std::path::{Path, PathBuf};
 
-use hubble::infer::encoder::Family;
-use hubble::infer::registry::{Backend, ModelFacts, Task, plan};
-use hubble::infer::{
-    Device, EncoderPipeline, InferError, Output, Pipeline, RunContext, TextsRequest,
+use hubble::infer::models::encoder::Family;
+use hubble::infer::registry::plan;
+use hubble::infer::tasks::text_classification::{
+    EncoderPipeline, FILL_MASK, Results, TEXT_CLASSIFICATION, TOKEN_CLASSIFICATION, TextEntities,
+    TextFills, TextLabels, TextsRequest,
 };
+use hubble::infer::{Device, InferError, ModelFacts, Output, Pipeline, RunContext, Task};
 
 const TOLERANCE: f32 = 1e-4;
 
@@ -23,10 +25,7 @@ fn load(name: &str, task: Task) -> EncoderPipeline {
     let dir = fixture(name);
     let facts = ModelFacts::from_dir(&dir).unwrap();
     let plan = plan(&facts, Some(task)).unwrap();
-    assert!(
-        matches!(plan.backend, Backend::Encoder { .. }),
-        "{name}: {plan:?}"
-    );
+    assert!(plan.loader::<Family>().is_ok(), "{name}: {plan:?}");
     EncoderPipeline::load(&dir, &plan, &Device::Cpu, &RunContext::default()).unwrap()
 }
 
@@ -63,25 +62,34 @@ fn check(name: &str, task: Task) {
 
 #[test]
 fn sequence_classification_heads_match_pytorch() {
-    check("bert-cls", Task::TextClassification);
-    check("distilbert-cls", Task::TextClassification);
-    check("roberta-cls", Task::TextClassification);
-    check("deberta-cls", Task::TextClassification);
+    check("bert-cls", TEXT_CLASSIFICATION);
+    check("distilbert-cls", TEXT_CLASSIFICATION);
+    check("roberta-cls", TEXT_CLASSIFICATION);
+    check("deberta-cls", TEXT_CLASSIFICATION);
 }
 
 #[test]
 fn token_classification_heads_match_pytorch() {
-    check("bert-ner", Task::TokenClassification);
-    check("distilbert-ner", Task::TokenClassification);
-    check("roberta-ner", Task::TokenClassification);
-    check("deberta-ner", Task::TokenClassification);
+    check("bert-ner", TOKEN_CLASSIFICATION);
+    check("distilbert-ner", TOKEN_CLASSIFICATION);
+    check("roberta-ner", TOKEN_CLASSIFICATION);
+    check("deberta-ner", TOKEN_CLASSIFICATION);
 }
 
 #[test]
 fn masked_lm_heads_match_pytorch() {
-    check("bert-mlm", Task::FillMask);
-    check("distilbert-mlm", Task::FillMask);
-    check("roberta-mlm", Task::FillMask);
+    check("bert-mlm", FILL_MASK);
+    check("distilbert-mlm", FILL_MASK);
+    check("roberta-mlm", FILL_MASK);
+}
+
+/// The typed result inside an output, or a panic naming what came instead.
+fn take<T: 'static>(output: Result<Output, InferError>) -> T {
+    let output = output.unwrap();
+    let task = output.task();
+    output
+        .take::<T>()
+        .unwrap_or_else(|_| panic!("{task}: wrong output kind"))
 }
 
 #[test]
@@ -90,11 +98,8 @@ fn outputs_carry_labels_entities_and_fills() {
     let request = |texts: &[&str]| TextsRequest {
         texts: texts.iter().map(|t| t.to_string()).collect(),
     };
-    let mut classifier = load("roberta-cls", Task::TextClassification);
-    let Output::TextClassification(out) = classifier.run(request(&["the cat sits"]), &ctx).unwrap()
-    else {
-        panic!("wrong output kind")
-    };
+    let mut classifier = load("roberta-cls", TEXT_CLASSIFICATION);
+    let out = take::<Results<TextLabels>>(classifier.run(request(&["the cat sits"]), &ctx));
     let labels = &out.results[0].labels;
     let mut names: Vec<&str> = labels.iter().map(|l| l.label.as_str()).collect();
     names.sort();
@@ -103,22 +108,16 @@ fn outputs_carry_labels_entities_and_fills() {
     assert!((total - 1.0).abs() < 1e-5);
     assert!(labels.windows(2).all(|w| w[0].score >= w[1].score));
 
-    let mut tagger = load("bert-ner", Task::TokenClassification);
-    let Output::TokenClassification(out) =
-        tagger.run(request(&["a man rides a horse"]), &ctx).unwrap()
-    else {
-        panic!("wrong output kind")
-    };
+    let mut tagger = load("bert-ner", TOKEN_CLASSIFICATION);
+    let out = take::<Results<TextEntities>>(tagger.run(request(&["a man rides a horse"]), &ctx));
     let tagged = &out.results[0];
     assert_eq!(tagged.tokens.len(), 5, "special tokens are left out");
     for entity in &tagged.entities {
         assert_eq!(&tagged.text[entity.start..entity.end], entity.word);
     }
 
-    let mut filler = load("distilbert-mlm", Task::FillMask);
-    let Output::FillMask(out) = filler.run(request(&["a [MASK] is eating"]), &ctx).unwrap() else {
-        panic!("wrong output kind")
-    };
+    let mut filler = load("distilbert-mlm", FILL_MASK);
+    let out = take::<Results<TextFills>>(filler.run(request(&["a [MASK] is eating"]), &ctx));
     let fills = &out.results[0].masks[0];
     assert_eq!(fills.len(), 5);
     assert!(fills.windows(2).all(|w| w[0].score >= w[1].score));
@@ -132,7 +131,7 @@ fn outputs_carry_labels_entities_and_fills() {
 fn models_without_the_head_or_family_are_refused_clearly() {
     // A sentence-transformers BERT has no classification head.
     let facts = ModelFacts::from_dir(&fixture("bert")).unwrap();
-    let error = plan(&facts, Some(Task::TextClassification)).unwrap_err();
+    let error = plan(&facts, Some(TEXT_CLASSIFICATION)).unwrap_err();
     assert_eq!(
         error.to_string(),
         "not supported yet: BertModel for text-classification"
@@ -142,7 +141,7 @@ fn models_without_the_head_or_family_are_refused_clearly() {
     let dir = fixture("bert-mlm");
     let mut facts = ModelFacts::from_dir(&dir).unwrap();
     facts.architectures = vec!["BertForSequenceClassification".into()];
-    let plan = plan(&facts, Some(Task::TextClassification)).unwrap();
+    let plan = plan(&facts, Some(TEXT_CLASSIFICATION)).unwrap();
     let error = EncoderPipeline::load(&dir, &plan, &Device::Cpu, &RunContext::default())
         .err()
         .unwrap();

@@ -9,12 +9,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
-use hubble::infer::marian_tokenizer::MarianTokenizer;
-use hubble::infer::registry::{Backend, ModelFacts, Task, plan};
-use hubble::infer::{
-    CancelToken, Device, Event, GenerationParams, Pipeline, RunContext, Seq2Seq, Seq2SeqRequest,
-    StopReason,
-};
+use hubble::infer::registry::plan;
+use hubble::infer::tasks::common::decoding::{GenerationParams, StopReason};
+use hubble::infer::tasks::seq2seq::{Seq2Seq, Seq2SeqModel, Seq2SeqRequest, TRANSLATION};
+use hubble::infer::tokenizers::marian_tokenizer::MarianTokenizer;
+use hubble::infer::{CancelToken, Device, Event, ModelFacts, Pipeline, RunContext};
 use serde_json::Value;
 
 const TOLERANCE: f32 = 1e-4;
@@ -36,8 +35,11 @@ fn load() -> Seq2Seq {
     let dir = fixture();
     let facts = ModelFacts::from_dir(&dir).unwrap();
     let plan = plan(&facts, None).unwrap();
-    assert_eq!(plan.task, Task::Translation);
-    assert_eq!(plan.backend, Backend::Marian);
+    assert_eq!(plan.task, TRANSLATION);
+    assert_eq!(
+        plan.loader::<Seq2SeqModel>().unwrap(),
+        &Seq2SeqModel::Marian
+    );
     Seq2Seq::load(&dir, &plan, &Device::Cpu, &RunContext::default()).unwrap()
 }
 

@@ -12,13 +12,12 @@ use std::path::{Path, PathBuf};
 
 use candle_core::quantized::gguf_file::Content;
 use candle_core::{DType, Tensor};
-use hubble::infer::gguf_gemma3::GgufGemma3;
-use hubble::infer::gguf_llama::GgufLlama;
-use hubble::infer::registry::{ModelFacts, Task, plan};
-use hubble::infer::{
-    CancelToken, Device, Embedder, EmbeddingRequest, GenerationParams, Pipeline, RunContext,
-    TextGenerator,
-};
+use hubble::infer::models::gguf_gemma3::GgufGemma3;
+use hubble::infer::models::gguf_llama::GgufLlama;
+use hubble::infer::registry::plan;
+use hubble::infer::tasks::feature_extraction::{Embedder, EmbeddingRequest, SENTENCE_SIMILARITY};
+use hubble::infer::tasks::text_generation::{GenerationParams, TEXT_GENERATION, TextGenerator};
+use hubble::infer::{CancelToken, Device, ModelFacts, Pipeline, RunContext};
 
 const TOLERANCE: f32 = 1e-4;
 const CPU: candle_core::Device = candle_core::Device::Cpu;
@@ -57,7 +56,7 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 fn check_causal(name: &str) {
     let dir = fixture(name);
     let facts = ModelFacts::from_dir(&dir).unwrap();
-    let plan = plan(&facts, Some(Task::TextGeneration)).unwrap();
+    let plan = plan(&facts, Some(TEXT_GENERATION)).unwrap();
     let ctx = RunContext::default();
     let generator = TextGenerator::load(&dir, &plan, &Device::Cpu, &ctx).unwrap();
     check_generator(name, generator, &reference(&dir), TOLERANCE);
@@ -248,7 +247,7 @@ fn bert_sentence_embeddings_match_pytorch() {
     let dir = fixture("bert");
     let reference = reference(&dir);
     let facts = ModelFacts::from_dir(&dir).unwrap();
-    let plan = plan(&facts, Some(Task::SentenceSimilarity)).unwrap();
+    let plan = plan(&facts, Some(SENTENCE_SIMILARITY)).unwrap();
     let ctx = RunContext::new(CancelToken::new(), None);
     let mut embedder = Embedder::load(&dir, &plan, &Device::Cpu, &ctx).unwrap();
     let sentences: Vec<String> = reference["sentences"]

@@ -11,11 +11,13 @@ mod weights;
 
 use std::path::Path;
 
-use hubble::infer::registry::{ModelFacts, Task, plan};
-use hubble::infer::{
-    ChatMessage, Device, Embedder, EmbeddingRequest, Event, GenerationParams, GenerationRequest,
-    InferenceWorker, Output, Pipeline, Prompt, Request, RunContext, StopReason, TextGenerator,
+use hubble::infer::registry::plan;
+use hubble::infer::tasks::feature_extraction::{Embedder, EmbeddingRequest, SENTENCE_SIMILARITY};
+use hubble::infer::tasks::text_generation::{
+    ChatMessage, GenerationOutput, GenerationParams, GenerationRequest, Prompt, StopReason,
+    TEXT_GENERATION, TextGenerator,
 };
+use hubble::infer::{Device, Event, InferenceWorker, ModelFacts, Pipeline, Request, RunContext};
 use weights::real_weights;
 
 const SMOLLM: &str = "smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
@@ -63,7 +65,7 @@ fn smollm2_gguf_answers_through_its_chat_template_deterministically() {
     assert_eq!(generator.tokenizer().decode(&ids, false).unwrap(), prompt);
     assert!(matches!(
         generator.tokenizer(),
-        hubble::infer::text_tokenizer::TextTokenizer::Gguf(_)
+        hubble::infer::tokenizers::text_tokenizer::TextTokenizer::Gguf(_)
     ));
 
     let first = generator.generate(&paris_request(42), &ctx).unwrap();
@@ -89,7 +91,7 @@ fn smollm2_streams_tokens_over_the_worker_channel_and_stops_when_cancelled() {
     let facts = ModelFacts::from_dir(&dir).unwrap();
     assert_eq!(facts.gguf_architecture.as_deref(), Some("llama"));
     let plan = plan(&facts, None).unwrap();
-    assert_eq!(plan.task, Task::TextGeneration);
+    assert_eq!(plan.task, TEXT_GENERATION);
     let worker = InferenceWorker::spawn(dir, plan, "cpu".parse().unwrap());
     loop {
         match worker.recv().expect("the worker answers") {
@@ -107,7 +109,7 @@ fn smollm2_streams_tokens_over_the_worker_channel_and_stops_when_cancelled() {
         "user",
         "Write a long story about a dragon.",
     )]);
-    worker.submit(Request::Generate(request)).unwrap();
+    worker.submit(Request::new(request)).unwrap();
     let mut streamed = String::new();
     let output = loop {
         match worker.recv().expect("the worker answers") {
@@ -117,7 +119,7 @@ fn smollm2_streams_tokens_over_the_worker_channel_and_stops_when_cancelled() {
                     worker.cancel();
                 }
             }
-            Event::Finished(Output::TextGeneration(g)) => break g,
+            Event::Finished(output) => break output.take::<GenerationOutput>().unwrap(),
             Event::Failed(e) => panic!("{e}"),
             _ => {}
         }
@@ -144,7 +146,7 @@ fn smollm2_own_gguf_llama_matches_candle_transformers() {
     use candle_core::Tensor;
     use candle_core::quantized::gguf_file::Content;
     use candle_transformers::models::quantized_llama::ModelWeights;
-    use hubble::infer::gguf_llama::GgufLlama;
+    use hubble::infer::models::gguf_llama::GgufLlama;
 
     let Some(path) = real_weights(SMOLLM) else {
         return;
@@ -227,7 +229,7 @@ fn minilm() -> Option<(Embedder, serde_json::Value)> {
     let dir = real_weights("all-MiniLM-L6-v2")?;
     let facts = ModelFacts::from_dir(&dir).unwrap();
     let plan = plan(&facts, None).unwrap();
-    assert_eq!(plan.task, Task::SentenceSimilarity);
+    assert_eq!(plan.task, SENTENCE_SIMILARITY);
     let embedder = Embedder::load(&dir, &plan, &Device::Cpu, &RunContext::default()).unwrap();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minilm_reference.json");
     let reference = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -282,7 +284,7 @@ fn minilm_ranks_sentences_and_matches_sentence_transformers() {
 /// recognition on the desktop." (espeak-ng's "Hubble" is hard to hear).
 #[test]
 fn whisper_tiny_en_transcribes_espeak_speech() {
-    use hubble::infer::{SpeechRecognizer, SpeechRequest};
+    use hubble::infer::tasks::speech_recognition::{SpeechRecognizer, SpeechRequest};
     let Some(dir) = real_weights("whisper-tiny.en") else {
         return;
     };

@@ -5,10 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
-use hubble::infer::registry::{Backend, ModelFacts, Task, plan};
-use hubble::infer::{
-    CancelToken, Device, GenerationParams, Pipeline, RunContext, Seq2Seq, Seq2SeqRequest,
+use hubble::infer::registry::plan;
+use hubble::infer::tasks::common::decoding::GenerationParams;
+use hubble::infer::tasks::seq2seq::{
+    SUMMARIZATION, Seq2Seq, Seq2SeqModel, Seq2SeqRequest, TRANSLATION,
 };
+use hubble::infer::{CancelToken, Device, ModelFacts, Pipeline, RunContext};
 
 const TOLERANCE: f32 = 1e-4;
 
@@ -23,8 +25,8 @@ fn check(name: &str) {
     let text = std::fs::read_to_string(dir.join("reference.json")).unwrap();
     let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
     let facts = ModelFacts::from_dir(&dir).unwrap();
-    let plan = plan(&facts, Some(Task::Summarization)).unwrap();
-    assert_eq!(plan.backend, Backend::T5);
+    let plan = plan(&facts, Some(SUMMARIZATION)).unwrap();
+    assert_eq!(plan.loader::<Seq2SeqModel>().unwrap(), &Seq2SeqModel::T5);
     let mut model = Seq2Seq::load(&dir, &plan, &Device::Cpu, &RunContext::default()).unwrap();
 
     // The reference text already carries the prefix.
@@ -75,7 +77,7 @@ fn gated_gelu_t5_matches_pytorch() {
 fn the_stop_button_ends_generation() {
     let dir = fixture("flan-t5");
     let facts = ModelFacts::from_dir(&dir).unwrap();
-    let plan = plan(&facts, Some(Task::Translation)).unwrap();
+    let plan = plan(&facts, Some(TRANSLATION)).unwrap();
     let mut model = Seq2Seq::load(&dir, &plan, &Device::Cpu, &RunContext::default()).unwrap();
     let cancel = CancelToken::new();
     cancel.cancel();

@@ -6,11 +6,18 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use hubble::infer::registry::{Backend, ModelFacts, Task, VisionArch, plan};
-use hubble::infer::{
-    CancelToken, CaptionRequest, Captioner, Device, Event, GenerationParams, ImageClassifier,
-    RunContext, StopReason, Waker, ZeroShotImage,
+use hubble::infer::registry::{default_task, plan};
+use hubble::infer::tasks::common::decoding::{GenerationParams, StopReason};
+use hubble::infer::tasks::image_classification::{
+    ClassifierArch, IMAGE_CLASSIFICATION, ImageClassifier,
 };
+use hubble::infer::tasks::image_to_text::{
+    BlipCaptioner, CaptionRequest, Captioner, IMAGE_TO_TEXT,
+};
+use hubble::infer::tasks::zero_shot_image::{
+    ZERO_SHOT_IMAGE_CLASSIFICATION, ZeroShotArch, ZeroShotImage,
+};
+use hubble::infer::{CancelToken, Device, Event, ModelFacts, Plan, RunContext, Task, Waker};
 use serde_json::Value;
 
 const TOLERANCE: f32 = 1e-4;
@@ -40,20 +47,20 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
-fn vision_arch(dir: &Path, task: Task) -> VisionArch {
+/// The plan of the folder's own task, checked to be `task`.
+fn own_plan(dir: &Path, task: Task) -> Plan {
     let facts = ModelFacts::from_dir(dir).unwrap();
-    assert_eq!(facts.default_task(), Some(task));
-    match plan(&facts, None).unwrap().backend {
-        Backend::Vision { arch } => arch,
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(default_task(&facts), Some(task));
+    plan(&facts, None).unwrap()
 }
 
 #[test]
 fn image_classifiers_match_pytorch() {
     for name in ["vit-cls", "convnext-cls", "resnet-cls", "resnet18-cls"] {
         let (dir, reference) = fixture(name);
-        let arch = vision_arch(&dir, Task::ImageClassification);
+        let arch = *own_plan(&dir, IMAGE_CLASSIFICATION)
+            .loader::<ClassifierArch>()
+            .unwrap();
         let model = ImageClassifier::load_dir(&dir, arch, &Device::Cpu).unwrap();
         let logits: Vec<f32> = model.logits(&photo(&reference)).unwrap().to_vec1().unwrap();
         let diff = max_diff(&logits, &floats(&reference["logits"]));
@@ -66,7 +73,9 @@ fn image_classifiers_match_pytorch() {
 fn zero_shot_models_match_pytorch() {
     for name in ["clip", "siglip"] {
         let (dir, reference) = fixture(name);
-        let arch = vision_arch(&dir, Task::ZeroShotImageClassification);
+        let arch = *own_plan(&dir, ZERO_SHOT_IMAGE_CLASSIFICATION)
+            .loader::<ZeroShotArch>()
+            .unwrap();
         let model = ZeroShotImage::load_dir(&dir, arch, &Device::Cpu).unwrap();
         let labels: Vec<String> = serde_json::from_value(reference["labels"].clone()).unwrap();
         let image = photo(&reference);
@@ -86,7 +95,12 @@ fn zero_shot_models_match_pytorch() {
 #[test]
 fn blip_captions_match_pytorch() {
     let (dir, reference) = fixture("blip");
-    assert_eq!(vision_arch(&dir, Task::ImageToText), VisionArch::Blip);
+    assert_eq!(
+        own_plan(&dir, IMAGE_TO_TEXT)
+            .loader::<BlipCaptioner>()
+            .unwrap(),
+        &BlipCaptioner
+    );
     let mut model = Captioner::load_dir(&dir, &Device::Cpu).unwrap();
     let image = Arc::new(photo(&reference));
     let steps = reference["steps"].as_u64().unwrap() as usize;

@@ -10,10 +10,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
-use hubble::infer::whisper_mel::{LogMel, N_FRAMES};
-use hubble::infer::{
-    CancelToken, Event, Pipeline, RunContext, SpeechRecognizer, SpeechRequest, SpeechTask,
-};
+use hubble::infer::models::whisper_mel::{LogMel, N_FRAMES};
+use hubble::infer::tasks::speech_recognition::{SpeechRecognizer, SpeechRequest, SpeechTask};
+use hubble::infer::{CancelToken, Event, Pipeline, RunContext};
 use hubble::media::audio::load_16k_mono;
 
 const TOLERANCE: f32 = 1e-4;

@@ -110,7 +110,13 @@ fn similarity_of_sentences_with_a_cached_sentence_transformer() {
         has(h, "Cosine similarity")
     });
     assert!(has(&harness, "Most similar to “A man is eating food.”"));
-    assert!(has(&harness, "1.00"), "a sentence is identical to itself");
+    for i in 1..=3 {
+        let diagonal = format!("similarity of {i} and {i}: 1.00");
+        assert!(
+            has(&harness, &diagonal),
+            "a sentence is identical to itself"
+        );
+    }
 }
 
 #[test]
@@ -238,4 +244,65 @@ fn translation_with_a_marian_model_reads_its_sentencepiece_files() {
     .unwrap();
     let reference: serde_json::Value = serde_json::from_str(&reference).unwrap();
     assert!(has(&harness, reference["greedy_text"].as_str().unwrap()));
+}
+
+/// A load that takes as long as the test wants: the checkpoint's generation_config.json is a
+/// named pipe, and opening a pipe for reading waits for a writer — as a stalled network share
+/// would. The load thread blocks there after the weights; Cancel must not wait for it.
+#[test]
+fn cancel_during_a_slow_load_answers_at_once() {
+    let home = tempfile::tempdir().unwrap();
+    cache_fixture(
+        home.path(),
+        "acme/slow-llama",
+        "llama",
+        &["config.json", "model.safetensors", "tokenizer.json"],
+    );
+    let pipe = home
+        .path()
+        .join("hub/models--acme--slow-llama/snapshots")
+        .join(COMMIT)
+        .join("generation_config.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&pipe)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo failed");
+    // However the app behaves, the pipe gets a writer after 30 s so no thread hangs for ever.
+    let release = pipe.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(30));
+        let _ = std::fs::write(release, b"{}");
+    });
+    let mut harness = offline_harness(home.path());
+    open_try_tab(&mut harness, "acme/slow-llama");
+    wait_for(&mut harness, "the Load button", |h| has(h, "Load model"));
+    harness.get_by_label("Load model").click();
+    wait_for(&mut harness, "the load under way", |h| has(h, "Cancel"));
+    // The weights are read; the thread now waits on the pipe.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        has(&harness, "Loading"),
+        "still loading: the pipe has no writer"
+    );
+    let started = std::time::Instant::now();
+    harness.get_by_label("Cancel").click();
+    // The click lands in the next frame, which drops the load; the one after draws the tab
+    // without it. The old code joined the loading thread there and froze until the pipe opened.
+    let mut frames = 0;
+    while !has(&harness, "Load model") && frames < 5 {
+        harness.step();
+        frames += 1;
+    }
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "Cancel took {took:?}: the window froze until the load ended"
+    );
+    assert!(
+        has(&harness, "Load model"),
+        "{frames} frames after Cancel the tab still loads: {:?}",
+        ui::labels(&harness)
+    );
+    assert!(frames <= 3, "Cancel took {frames} frames");
 }

@@ -11,7 +11,6 @@ mod info;
 mod remote;
 mod revisions;
 mod run;
-mod run_image;
 mod search;
 mod spaces;
 mod system;
@@ -143,6 +142,7 @@ pub fn main() -> ExitCode {
             link,
         });
     };
+    end_quietly_on_closed_pipe();
     let config = HubConfig::from_env(&overrides);
     // Inference runs on its own thread and needs no async runtime.
     let command = match command {
@@ -206,7 +206,7 @@ impl Command {
             Command::Search(a) => a.json,
             Command::Info(a) => a.json,
             Command::Card(a) => a.json,
-            Command::Run(a) => a.json,
+            Command::Run(a) => a.common.json,
             Command::Download(a) => a.json,
             Command::Cache(a) => a.json(),
             Command::Fit(a) => a.json,
@@ -271,5 +271,17 @@ mod tests {
         let cli = Cli::try_parse_from(["hubble", "--offline", "hubble://model/org/name"]).unwrap();
         assert!(cli.command.is_none());
         assert_eq!(cli.link.as_deref(), Some("hubble://model/org/name"));
+    }
+}
+
+/// A subcommand whose reader goes away (`hubble system --json | head`) ends quietly, as
+/// ripgrep and the coreutils do, instead of panicking in `println!`: the default action of
+/// SIGPIPE is restored (Rust ignores it, turning it into errors at every print). Sockets are
+/// unaffected: the standard library sends with MSG_NOSIGNAL. Not for the GUI.
+fn end_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: resetting a signal's disposition to its default has no other effect.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -5,24 +5,28 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Args;
-
 use super::exit;
-use super::run_image;
 use crate::cache::CachedRepo;
 use crate::config::HubConfig;
 use crate::hub::RepoId;
-use crate::infer::registry::{self, ModelFacts, Task};
-use crate::infer::{
-    ChatMessage, DeviceRequest, EmbeddingRequest, Event, GenerationParams, GenerationRequest,
-    InferError, InferenceWorker, Output, Prompt, Request, Seq2SeqRequest, SpeechRequest,
-    SpeechTask, TextsRequest, Transcript,
-};
-use crate::media::audio::load_16k_mono;
+use crate::infer::facts::gguf_architecture;
+use crate::infer::registry;
+use crate::infer::run_input::RunInput;
+use crate::infer::{DeviceRequest, Event, InferError, InferenceWorker, ModelFacts, Output};
 
-/// Arguments of `hubble run`.
-#[derive(Debug, Args)]
+/// Arguments of `hubble run`: the shared ones here, each task's own from its task file
+/// (`registry::cli_args`), all parsed by clap.
+#[derive(Debug)]
 pub struct RunArgs {
+    /// The shared arguments.
+    pub common: CommonArgs,
+    /// Everything clap parsed, for the task file to read its own arguments from.
+    pub input: RunInput,
+}
+
+/// The arguments every task shares.
+#[derive(Debug, clap::Args)]
+pub struct CommonArgs {
     /// Repository id of a downloaded model, e.g. HuggingFaceTB/SmolLM2-135M-Instruct.
     #[arg(required_unless_present = "model_dir")]
     pub repo: Option<RepoId>,
@@ -32,27 +36,18 @@ pub struct RunArgs {
     /// Branch, tag or commit in the cache (default: main).
     #[arg(long)]
     pub revision: Option<String>,
-    /// text-generation, feature-extraction, sentence-similarity, text-classification,
-    /// token-classification (ner), fill-mask, translation, summarization, image-classification,
-    /// zero-shot-image-classification, automatic-speech-recognition (asr), image-to-text
-    /// (caption) (default: the model's own).
+    /// The task (default: the model's own); `hubble run --help` lists the tasks' own options,
+    /// `hubble system` the tasks.
     #[arg(long)]
     pub task: Option<String>,
     /// The input text; repeat for several sentences (similarity).
     #[arg(long, conflicts_with = "input_file")]
     pub input: Vec<String>,
     /// Read the input from a file (one sentence per line for embeddings; `-` is stdin; an image
-    /// for the image tasks; an audio file — WAV, FLAC, MP3, Ogg/Vorbis, M4A/AAC — for speech
-    /// recognition).
+    /// for the image tasks; an audio file — WAV, FLAC, MP3, Ogg/Vorbis, M4A/AAC — for the
+    /// audio tasks).
     #[arg(long, value_name = "FILE")]
     pub input_file: Option<PathBuf>,
-    /// Image-to-text: how the caption starts (BLIP's conditional captioning, e.g.
-    /// "a photography of"); the caption printed includes it.
-    #[arg(long, value_name = "TEXT")]
-    pub prompt: Option<String>,
-    /// Candidate labels for zero-shot image classification, comma-separated.
-    #[arg(long, value_name = "A,B,C")]
-    pub labels: Option<String>,
     /// The GGUF file to use when the repo has several.
     #[arg(long, value_name = "NAME")]
     pub file: Option<String>,
@@ -69,14 +64,11 @@ pub struct RunArgs {
     /// summarisation and image-to-text).
     #[arg(long)]
     pub temperature: Option<f64>,
-    /// Translation / summarisation: the prefix before the input (default: the model's own from
-    /// config.json, e.g. "translate English to German: ").
-    #[arg(long)]
-    pub prefix: Option<String>,
     /// Nucleus sampling threshold (1 turns it off).
     #[arg(long, default_value_t = 0.9)]
     pub top_p: f64,
-    /// Sample only among the k most likely tokens (generation); labels to print (images).
+    /// Sample only among the k most likely tokens (generation); how many results to print
+    /// (classifiers, answers).
     #[arg(long)]
     pub top_k: Option<usize>,
     /// Penalty for repeating recent tokens (1 turns it off).
@@ -85,29 +77,35 @@ pub struct RunArgs {
     /// Random seed.
     #[arg(long, default_value_t = 299_792_458)]
     pub seed: u64,
-    /// A system message (implies --chat).
-    #[arg(long)]
-    pub system: Option<String>,
-    /// Use the model's chat template (the default when it has one).
-    #[arg(long, conflicts_with = "raw")]
-    pub chat: bool,
-    /// Continue the raw text, without the chat template.
-    #[arg(long)]
-    pub raw: bool,
-    /// Speech recognition: the spoken language (`en`, `de`, …; default: detected).
-    #[arg(long, value_name = "CODE")]
-    pub language: Option<String>,
-    /// Speech recognition: translate into English instead of transcribing.
-    #[arg(long)]
-    pub translate: bool,
-    /// Speech recognition: predict segment timestamps.
-    #[arg(long)]
-    pub timestamps: bool,
+}
+
+impl clap::FromArgMatches for RunArgs {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<RunArgs, clap::Error> {
+        Ok(RunArgs {
+            common: CommonArgs::from_arg_matches(matches)?,
+            input: RunInput::new(matches.clone()),
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = RunArgs::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for RunArgs {
+    fn augment_args(command: clap::Command) -> clap::Command {
+        CommonArgs::augment_args(command).args(registry::cli_args())
+    }
+
+    fn augment_args_for_update(command: clap::Command) -> clap::Command {
+        RunArgs::augment_args(command)
+    }
 }
 
 /// Runs `hubble run` and returns the exit status.
 pub fn main(config: &HubConfig, args: RunArgs) -> ExitCode {
-    let json = args.json;
+    let json = args.common.json;
     match run(config, args) {
         Ok(()) => ExitCode::SUCCESS,
         Err((status, kind, message)) => {
@@ -126,7 +124,9 @@ type Failure = (u8, &'static str, String);
 
 fn fail(e: InferError) -> Failure {
     let status = match &e {
-        InferError::InvalidInput(_) | InferError::Device(_) => exit::USAGE,
+        InferError::InvalidInput(_) | InferError::Device(_) | InferError::File { .. } => {
+            exit::USAGE
+        }
         InferError::MissingFile { .. } => exit::NOT_FOUND,
         _ => exit::FAILURE,
     };
@@ -134,16 +134,17 @@ fn fail(e: InferError) -> Failure {
 }
 
 fn run(config: &HubConfig, args: RunArgs) -> Result<(), Failure> {
-    let dir = model_folder(config, &args)?;
-    let device: DeviceRequest = args.device.parse().map_err(fail)?;
-    let task = args
+    let common = &args.common;
+    let dir = model_folder(config, common)?;
+    let device: DeviceRequest = common.device.parse().map_err(fail)?;
+    let task = common
         .task
         .as_deref()
-        .map(str::parse::<Task>)
+        .map(registry::parse_task)
         .transpose()
         .map_err(fail)?;
     let mut facts = ModelFacts::from_dir(&dir).map_err(fail)?;
-    if let Some(file) = &args.file {
+    if let Some(file) = &common.file {
         if !facts.has(file) {
             return Err(fail(InferError::MissingFile {
                 what: file.clone(),
@@ -151,11 +152,11 @@ fn run(config: &HubConfig, args: RunArgs) -> Result<(), Failure> {
             }));
         }
         facts.files.retain(|f| f == file || !f.ends_with(".gguf"));
-        facts.gguf_architecture = registry::gguf_architecture(&dir.join(file)).ok();
+        facts.gguf_architecture = gguf_architecture(&dir.join(file)).ok();
     }
     let plan = registry::plan(&facts, task).map_err(|e| {
         let no_weights = facts.gguf_files().is_empty() && !facts.has_safetensors();
-        match (&args.repo, no_weights) {
+        match (&common.repo, no_weights) {
             (Some(repo), true) => (
                 exit::NOT_FOUND,
                 "not_downloaded",
@@ -164,33 +165,17 @@ fn run(config: &HubConfig, args: RunArgs) -> Result<(), Failure> {
             _ => fail(e),
         }
     })?;
-    let request = match plan.task {
-        Task::AutomaticSpeechRecognition => speech_request(&args)?,
-        Task::ImageClassification | Task::ZeroShotImageClassification => run_image::request(
-            plan.task,
-            args.input_file.as_deref(),
-            args.labels.as_deref(),
-            args.top_k,
-        )
-        .map_err(|e| (run_image::status(&e), e.kind(), e.to_string()))?,
-        Task::ImageToText => run_image::caption_request(
-            args.input_file.as_deref(),
-            args.prompt.as_deref(),
-            decoding_params(&args),
-        )
-        .map_err(|e| (run_image::status(&e), e.kind(), e.to_string()))?,
-        task => text_request(&args, task)?,
-    };
+    let request = registry::cli_request(plan.task, &args.input).map_err(fail)?;
     let worker = InferenceWorker::spawn(dir, plan, device);
-    let mut submitted = false;
     let mut request = Some(request);
+    let mut submitted = false;
     let stdout = std::io::stdout();
     while let Some(event) = worker.recv() {
         match event {
-            Event::Status(line) if !args.json => eprintln!("{line}"),
+            Event::Status(line) if !common.json => eprintln!("{line}"),
             Event::Status(_) => {}
             Event::Loaded(description) => {
-                if !args.json {
+                if !common.json {
                     eprintln!("loaded {description}");
                 }
                 if let Some(request) = request.take() {
@@ -198,23 +183,22 @@ fn run(config: &HubConfig, args: RunArgs) -> Result<(), Failure> {
                     submitted = true;
                 }
             }
-            Event::Token(piece) if !args.json => {
+            Event::Token(piece) if !common.json => {
                 let mut out = stdout.lock();
                 let _ = out.write_all(piece.as_bytes());
                 let _ = out.flush();
             }
-            Event::Segment(segment) if !args.json => {
-                println!(
+            Event::Segment(segment) if !common.json => {
+                let mut out = stdout.lock();
+                let _ = writeln!(
+                    out,
                     "[{}] {}",
                     crate::media::transcript::span(segment.start, segment.end),
                     segment.text
                 );
             }
             Event::Token(_) | Event::Segment(_) => {}
-            Event::Finished(output) => {
-                print_output(&output, args.json)?;
-                return Ok(());
-            }
+            Event::Finished(output) => return print_output(&output, common.json),
             Event::Failed(message) => {
                 let kind = if submitted { "inference" } else { "load" };
                 return Err((exit::FAILURE, kind, message));
@@ -224,235 +208,27 @@ fn run(config: &HubConfig, args: RunArgs) -> Result<(), Failure> {
     Err(fail(InferError::WorkerGone))
 }
 
-/// The audio of `--input-file`, decoded to 16 kHz mono, with the speech options.
-fn speech_request(args: &RunArgs) -> Result<Request, Failure> {
-    let Some(path) = &args.input_file else {
-        return Err(fail(InferError::InvalidInput(
-            "speech recognition needs an audio file: pass --input-file FILE".into(),
-        )));
-    };
-    let clip = load_16k_mono(path).map_err(|e| (exit::USAGE, "invalid_input", e.to_string()))?;
-    Ok(Request::Transcribe(SpeechRequest {
-        samples: clip.samples,
-        language: args.language.clone(),
-        task: if args.translate {
-            SpeechTask::Translate
-        } else {
-            SpeechTask::Transcribe
-        },
-        timestamps: args.timestamps,
-    }))
-}
-
-fn text_request(args: &RunArgs, task: Task) -> Result<Request, Failure> {
-    let inputs = read_inputs(args)?;
-    Ok(match task {
-        Task::TextGeneration => {
-            let text = inputs.join("\n");
-            let mut messages = Vec::new();
-            if let Some(system) = &args.system {
-                messages.push(ChatMessage::new("system", system));
-            }
-            messages.push(ChatMessage::new("user", &text));
-            let prompt = if args.raw {
-                Prompt::Raw(text)
-            } else if args.chat || args.system.is_some() {
-                Prompt::Chat(messages)
-            } else {
-                Prompt::ChatIfTemplate(messages)
-            };
-            Request::Generate(GenerationRequest {
-                prompt,
-                params: GenerationParams {
-                    max_tokens: args.max_tokens,
-                    temperature: args.temperature.unwrap_or(0.7),
-                    top_p: Some(args.top_p),
-                    top_k: args.top_k,
-                    repeat_penalty: args.repeat_penalty,
-                    seed: args.seed,
-                    ..GenerationParams::default()
-                },
-            })
-        }
-        Task::FeatureExtraction | Task::SentenceSimilarity => {
-            Request::Embed(EmbeddingRequest { sentences: inputs })
-        }
-        Task::Translation | Task::Summarization => Request::Seq2Seq(Seq2SeqRequest {
-            text: inputs.join("\n"),
-            prefix: args.prefix.clone(),
-            params: decoding_params(args),
-        }),
-        _ => Request::Texts(TextsRequest { texts: inputs }),
-    })
-}
-
-/// Sampling for translation, summarisation and captions: greedy unless `--temperature`, no
-/// repeat penalty (transformers' defaults for these models).
-fn decoding_params(args: &RunArgs) -> GenerationParams {
-    GenerationParams {
-        max_tokens: args.max_tokens,
-        temperature: args.temperature.unwrap_or(0.0),
-        top_p: Some(args.top_p),
-        top_k: args.top_k,
-        repeat_penalty: 1.0,
-        seed: args.seed,
-        ..GenerationParams::default()
-    }
-}
-
 fn print_output(output: &Output, json: bool) -> Result<(), Failure> {
-    if json {
-        let text = serde_json::to_string_pretty(output)
+    let mut out = std::io::stdout().lock();
+    let written = if json {
+        let text = output
+            .to_json(true)
             .map_err(|e| (exit::FAILURE, "json", e.to_string()))?;
-        println!("{text}");
-        return Ok(());
-    }
-    match output {
-        Output::TextClassification(_) | Output::TokenClassification(_) | Output::FillMask(_) => {
-            print_encoder(output)
-        }
-        Output::AutomaticSpeechRecognition(t) => print_transcript(t),
-        Output::Translation(g) | Output::Summarization(g) => {
-            println!();
-            eprintln!(
-                "[{} input tokens, {} generated at {:.1} tok/s, stop: {:?}]",
-                g.input_tokens, g.generated_tokens, g.decode_tokens_per_s, g.stop_reason
-            );
-        }
-        Output::ImageClassification(r) | Output::ZeroShotImageClassification(r) => {
-            run_image::print(r)
-        }
-        Output::ImageToText(caption) => run_image::print_caption(caption),
-        Output::TextGeneration(g) => {
-            println!();
-            eprintln!(
-                "[{} prompt tokens at {:.1} tok/s, {} generated at {:.1} tok/s, stop: {:?}]",
-                g.prompt_tokens,
-                g.prompt_tokens_per_s,
-                g.generated_tokens,
-                g.decode_tokens_per_s,
-                g.stop_reason
-            );
-        }
-        Output::FeatureExtraction(e) => {
-            if e.sentences.len() == 1 {
-                let dims = e.embeddings[0].len();
-                let shown: Vec<String> = e.embeddings[0]
-                    .iter()
-                    .take(8)
-                    .map(|x| format!("{x:.4}"))
-                    .collect();
-                println!("{dims} dimensions: [{}, …]", shown.join(", "));
-            } else {
-                println!("cosine similarity to {:?}:", e.sentences[0]);
-                for (i, score) in e.ranked_against_first() {
-                    println!("  {score:>7.4}  {}", e.sentences[i]);
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-fn print_transcript(t: &Transcript) {
-    eprintln!(
-        "[{:.1} s of audio in {:.1} s (real-time factor {:.2}){}{}]",
-        t.audio_seconds,
-        t.elapsed_seconds,
-        t.real_time_factor,
-        t.language
-            .as_ref()
-            .map(|l| format!(", language {l}"))
-            .unwrap_or_default(),
-        if t.cancelled { ", cancelled" } else { "" }
-    );
-}
-
-fn print_encoder(output: &Output) {
-    match output {
-        Output::TextClassification(texts) => {
-            for text in &texts.results {
-                println!("{}", text.text);
-                for label in text.labels.iter().take(5) {
-                    println!("  {:>6.2}%  {}", label.score * 100.0, label.label);
-                }
-            }
-        }
-        Output::TokenClassification(texts) => {
-            for text in &texts.results {
-                println!("{}", text.text);
-                if text.entities.is_empty() {
-                    println!("  (no entities)");
-                }
-                for entity in &text.entities {
-                    println!(
-                        "  {:<6} {:>6.2}%  {}  [{}..{}]",
-                        entity.group,
-                        entity.score * 100.0,
-                        entity.word,
-                        entity.start,
-                        entity.end
-                    );
-                }
-            }
-        }
-        Output::FillMask(texts) => {
-            for text in &texts.results {
-                println!("{}", text.text);
-                for (i, fills) in text.masks.iter().enumerate() {
-                    if text.masks.len() > 1 {
-                        println!(" mask {}:", i + 1);
-                    }
-                    for fill in fills {
-                        println!(
-                            "  {:>6.2}%  {:<12} {}",
-                            fill.score * 100.0,
-                            fill.token,
-                            fill.sequence
-                        );
-                    }
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-fn read_inputs(args: &RunArgs) -> Result<Vec<String>, Failure> {
-    let inputs: Vec<String> = match &args.input_file {
-        Some(path) => {
-            let text = if path.as_os_str() == "-" {
-                std::io::read_to_string(std::io::stdin())
-            } else {
-                std::fs::read_to_string(path)
-            }
-            .map_err(|e| fail(InferError::file(path, e)))?;
-            if args
-                .task
-                .as_deref()
-                .is_some_and(|t| t.contains("generat") || t == "chat")
-            {
-                vec![text]
-            } else {
-                text.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .map(String::from)
-                    .collect()
-            }
-        }
-        None => args.input.clone(),
+        writeln!(out, "{text}")
+    } else {
+        output.write_human(&mut out, &mut std::io::stderr().lock())
     };
-    if inputs.is_empty() || inputs.iter().all(|i| i.trim().is_empty()) {
-        return Err(fail(InferError::InvalidInput(
-            "no input: pass --input TEXT or --input-file FILE".into(),
-        )));
+    // A closed pipe (`| head`) is the reader's choice, not a failure.
+    match written.and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err((exit::FAILURE, "io", e.to_string()))
+        }
+        _ => Ok(()),
     }
-    Ok(inputs)
 }
 
 /// The snapshot folder to load: `--model-dir`, or the cached snapshot of REPO at the revision.
-fn model_folder(config: &HubConfig, args: &RunArgs) -> Result<PathBuf, Failure> {
+fn model_folder(config: &HubConfig, args: &CommonArgs) -> Result<PathBuf, Failure> {
     if let Some(dir) = &args.model_dir {
         return if dir.is_dir() {
             Ok(dir.clone())

@@ -1,22 +1,20 @@
 //! The shape every task shares: load from a folder → run typed input → typed output, with a
 //! cancel flag and events (tokens, status) sent while it runs.
 
+use std::any::Any;
+use std::fmt;
+use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 
 use candle_core::Device;
+use serde::Serialize;
 
 use super::InferError;
-use super::feature_extraction::{EmbeddingOutput, EmbeddingRequest};
-use super::image_classification::{ImageLabels, ImageRequest};
-use super::image_to_text::{CaptionOutput, CaptionRequest};
-use super::registry::Plan;
-use super::seq2seq::{Seq2SeqOutput, Seq2SeqRequest};
-use super::speech_recognition::{Segment, SpeechRequest, Transcript};
-use super::text_classification::{Results, TextEntities, TextFills, TextLabels, TextsRequest};
-use super::text_generation::{GenerationOutput, GenerationRequest};
+use super::plan::Plan;
+use crate::results::Segment;
 
 /// A cancel flag shared between the front end and the inference thread (the stop button).
 #[derive(Debug, Clone, Default)]
@@ -46,7 +44,7 @@ impl CancelToken {
 
 /// What a running pipeline reports, in order: `Status`/`Loaded` while loading, then per job any
 /// number of `Token`s and exactly one `Finished` or `Failed`.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Event {
     /// A human status line ("loading weights", "tokenizing").
     Status(String),
@@ -62,51 +60,177 @@ pub enum Event {
     Failed(String),
 }
 
-/// A request for whichever pipeline the worker holds.
-#[derive(Debug, Clone)]
-pub enum Request {
-    /// Text generation.
-    Generate(GenerationRequest),
-    /// Sentence embeddings (+ similarity matrix).
-    Embed(EmbeddingRequest),
-    /// Texts for text classification, token classification or fill-mask.
-    Texts(TextsRequest),
-    /// Translation or summarisation.
-    Seq2Seq(Seq2SeqRequest),
-    /// An image for image classification or zero-shot image classification.
-    Image(ImageRequest),
-    /// Audio for speech recognition.
-    Transcribe(SpeechRequest),
-    /// An image to caption (image-to-text).
-    Caption(CaptionRequest),
+/// A task's name: the Hub's pipeline tag (`text-generation`, `question-answering`, …). Each task
+/// file declares its own as a constant; the registry knows them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Task(&'static str);
+
+impl Task {
+    /// The task with this pipeline tag.
+    pub const fn new(tag: &'static str) -> Task {
+        Task(tag)
+    }
+
+    /// The Hub's pipeline tag.
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
 }
 
-/// A finished job's typed result.
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(tag = "task", rename_all = "kebab-case")]
-pub enum Output {
-    /// Text generation.
-    TextGeneration(GenerationOutput),
-    /// Feature extraction / sentence similarity.
-    FeatureExtraction(EmbeddingOutput),
-    /// Text classification: labels per text.
-    TextClassification(Results<TextLabels>),
-    /// Token classification: labelled tokens and entities per text.
-    TokenClassification(Results<TextEntities>),
-    /// Fill-mask: candidates per mask per text.
-    FillMask(Results<TextFills>),
-    /// Translation.
-    Translation(Seq2SeqOutput),
-    /// Summarisation.
-    Summarization(Seq2SeqOutput),
-    /// Image classification: the top labels.
-    ImageClassification(ImageLabels),
-    /// Zero-shot image classification: the candidate labels, ranked.
-    ZeroShotImageClassification(ImageLabels),
-    /// Automatic speech recognition: the transcript with its segments.
-    AutomaticSpeechRecognition(Transcript),
-    /// Image-to-text: the caption.
-    ImageToText(CaptionOutput),
+impl fmt::Display for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// A typed request for whichever pipeline the worker holds (each task file defines its request
+/// type; the worker carries it without knowing it).
+pub struct Request {
+    value: Box<dyn Any + Send>,
+    type_name: &'static str,
+}
+
+impl Request {
+    /// Wraps a task's typed request.
+    pub fn new<T: Any + Send>(value: T) -> Request {
+        Request {
+            value: Box::new(value),
+            type_name: std::any::type_name::<T>(),
+        }
+    }
+
+    /// The typed request, or an error saying the model was loaded for another task.
+    pub fn take<T: Any>(self, task: Task) -> Result<T, InferError> {
+        match self.value.downcast::<T>() {
+            Ok(value) => Ok(*value),
+            Err(_) => Err(InferError::InvalidInput(format!(
+                "this model was loaded for {task}, which can't take a {}",
+                short_type_name(self.type_name)
+            ))),
+        }
+    }
+
+    /// The typed request, if it is a `T` (for tests and views that look at what they sent).
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.value.downcast_ref::<T>()
+    }
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Request({})", short_type_name(self.type_name))
+    }
+}
+
+fn short_type_name(name: &'static str) -> &'static str {
+    name.rsplit("::").next().unwrap_or(name)
+}
+
+/// How a task's result reads on a terminal (`hubble run` without `--json`): `out` gets the
+/// result, `log` the statistics line. Streamed tokens were already printed.
+pub trait HumanOutput {
+    /// Writes the result for a person.
+    fn write_human(&self, out: &mut dyn Write, log: &mut dyn Write) -> io::Result<()>;
+}
+
+/// What every task result is: JSON (`--json`), text for a person, and its own type for the views.
+pub trait TaskOutput: Any + Send + fmt::Debug {
+    /// `{"task": "<tag>", …fields}` (fields in their declared order).
+    fn to_json(&self, task: Task, pretty: bool) -> serde_json::Result<String>;
+    /// See [`HumanOutput`].
+    fn write_human(&self, out: &mut dyn Write, log: &mut dyn Write) -> io::Result<()>;
+    /// The value, for a downcast.
+    fn as_any(&self) -> &dyn Any;
+    /// The value, for a downcast by value.
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+}
+
+#[derive(Serialize)]
+struct Tagged<'a, T> {
+    task: Task,
+    #[serde(flatten)]
+    value: &'a T,
+}
+
+impl<T: Serialize + HumanOutput + Any + Send + fmt::Debug> TaskOutput for T {
+    fn to_json(&self, task: Task, pretty: bool) -> serde_json::Result<String> {
+        let tagged = Tagged { task, value: self };
+        if pretty {
+            serde_json::to_string_pretty(&tagged)
+        } else {
+            serde_json::to_string(&tagged)
+        }
+    }
+
+    fn write_human(&self, out: &mut dyn Write, log: &mut dyn Write) -> io::Result<()> {
+        HumanOutput::write_human(self, out, log)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+/// A finished job's result: which task made it and the task's typed value.
+#[derive(Debug)]
+pub struct Output {
+    task: Task,
+    value: Box<dyn TaskOutput>,
+}
+
+impl Output {
+    /// Wraps a task's typed result.
+    pub fn new(task: Task, value: impl TaskOutput) -> Output {
+        Output {
+            task,
+            value: Box::new(value),
+        }
+    }
+
+    /// The task that made it.
+    pub fn task(&self) -> Task {
+        self.task
+    }
+
+    /// The typed result, if it is a `T`.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.value.as_any().downcast_ref::<T>()
+    }
+
+    /// The typed result by value, or the output back when it is not a `T`.
+    pub fn take<T: Any>(self) -> Result<T, Output> {
+        if self.get::<T>().is_none() {
+            return Err(self);
+        }
+        Ok(*self
+            .value
+            .into_any()
+            .downcast::<T>()
+            .expect("checked just above"))
+    }
+
+    /// `{"task": "<tag>", …}`.
+    pub fn to_json(&self, pretty: bool) -> serde_json::Result<String> {
+        self.value.to_json(self.task, pretty)
+    }
+
+    /// The result as JSON, for programs and tests that look into it.
+    pub fn to_json_value(&self) -> serde_json::Value {
+        self.to_json(false)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default()
+    }
+
+    /// See [`HumanOutput`].
+    pub fn write_human(&self, out: &mut dyn Write, log: &mut dyn Write) -> io::Result<()> {
+        self.value.write_human(out, log)
+    }
 }
 
 /// Called after every event is sent, so a front end that sleeps between frames (the app)
@@ -171,12 +295,13 @@ impl RunContext {
     }
 }
 
-/// One task's pipeline: loaded once, run many times.
+/// One task's pipeline, typed: loaded once, run many times. Task files implement it; the worker
+/// holds it as a [`LoadedPipeline`] (see [`erase`]).
 pub trait Pipeline: Sized + Send {
     /// The typed input of one run.
-    type Input;
+    type Input: Any;
     /// The typed output of one run.
-    type Output;
+    type Output: IntoOutput;
 
     /// Loads the model described by `plan` from `dir` (a snapshot folder) onto `device`.
     fn load(dir: &Path, plan: &Plan, device: &Device, ctx: &RunContext)
@@ -187,6 +312,62 @@ pub trait Pipeline: Sized + Send {
 
     /// A one-line description of what was loaded (architecture, format, device).
     fn describe(&self) -> String;
+}
+
+/// A typed result, or an [`Output`] already (pipelines that serve several tasks).
+pub trait IntoOutput {
+    /// The output of `task`.
+    fn into_output(self, task: Task) -> Output;
+}
+
+impl<T: TaskOutput> IntoOutput for T {
+    fn into_output(self, task: Task) -> Output {
+        Output::new(task, self)
+    }
+}
+
+impl IntoOutput for Output {
+    fn into_output(self, _task: Task) -> Output {
+        self
+    }
+}
+
+/// A loaded pipeline as the worker holds it: requests and outputs type-erased.
+pub trait LoadedPipeline: Send {
+    /// Runs one request (an error when it is not this task's request type).
+    fn run(&mut self, request: Request, ctx: &RunContext) -> Result<Output, InferError>;
+    /// See [`Pipeline::describe`].
+    fn describe(&self) -> String;
+}
+
+struct Erased<P> {
+    pipeline: P,
+    task: Task,
+}
+
+impl<P: Pipeline> LoadedPipeline for Erased<P> {
+    fn run(&mut self, request: Request, ctx: &RunContext) -> Result<Output, InferError> {
+        let input = request.take::<P::Input>(self.task)?;
+        Ok(self.pipeline.run(input, ctx)?.into_output(self.task))
+    }
+
+    fn describe(&self) -> String {
+        self.pipeline.describe()
+    }
+}
+
+/// Loads `P` for `plan` and boxes it for the worker.
+pub fn erase<P: Pipeline + 'static>(
+    dir: &Path,
+    plan: &Plan,
+    device: &Device,
+    ctx: &RunContext,
+) -> Result<Box<dyn LoadedPipeline>, InferError> {
+    let pipeline = P::load(dir, plan, device, ctx)?;
+    Ok(Box::new(Erased {
+        pipeline,
+        task: plan.task,
+    }))
 }
 
 #[cfg(test)]

@@ -10,38 +10,17 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::feature_extraction::Embedder;
-use super::image_classification::ImageClassifier;
-use super::image_to_text::Captioner;
-use super::pipeline::{CancelToken, Event, Output, Pipeline, Request, RunContext, Waker};
-use super::registry::{Plan, Task};
-use super::seq2seq::Seq2Seq;
-use super::speech_recognition::SpeechRecognizer;
-use super::text_classification::EncoderPipeline;
-use super::text_generation::TextGenerator;
-use super::zero_shot_image::ZeroShotImage;
-use super::{DeviceRequest, InferError, device};
+use super::pipeline::{CancelToken, Event, Request, RunContext, Waker};
+use super::plan::Plan;
+use super::{DeviceRequest, InferError, device, registry};
 
 /// A running inference thread with one model.
 pub struct InferenceWorker {
     requests: Option<Sender<Request>>,
     events: Receiver<Event>,
     cancel: CancelToken,
-    thread: Option<JoinHandle<()>>,
-}
-
-enum Loaded {
-    Text(Box<TextGenerator>),
-    Embed(Box<Embedder>),
-    Encoder(Box<EncoderPipeline>),
-    Seq2Seq(Box<Seq2Seq>),
-    ImageClassifier(Box<ImageClassifier>),
-    ZeroShotImage(Box<ZeroShotImage>),
-    Speech(Box<SpeechRecognizer>),
-    Caption(Box<Captioner>),
 }
 
 impl InferenceWorker {
@@ -63,18 +42,18 @@ impl InferenceWorker {
         let (event_tx, event_rx) = mpsc::channel::<Event>();
         let cancel = CancelToken::new();
         let thread_cancel = cancel.clone();
-        let thread = std::thread::Builder::new()
+        let spawned = std::thread::Builder::new()
             .name("hubble-inference".into())
             .spawn(move || {
                 let ctx = RunContext::new(thread_cancel, Some(event_tx)).with_waker(waker);
                 serve(dir, plan, device, request_rx, ctx)
-            })
-            .ok();
+            });
+        // Without a thread the event channel is closed at once: `recv` says the worker is gone.
+        drop(spawned);
         InferenceWorker {
             requests: Some(request_tx),
             events: event_rx,
             cancel,
-            thread,
         }
     }
 
@@ -119,12 +98,12 @@ impl InferenceWorker {
 }
 
 impl Drop for InferenceWorker {
+    /// Returns at once: the thread is told to stop (the cancel flag, checked between tokens,
+    /// batches and a load's steps, and the closed request channel) and ends on its own,
+    /// dropping the model there, so Cancel and Unload never wait on a load or a job.
     fn drop(&mut self) {
         self.cancel.cancel();
         self.requests.take();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
@@ -141,82 +120,21 @@ fn serve(
             plan.task,
             device::describe(&device)
         )));
-        match plan.task {
-            Task::TextGeneration => {
-                TextGenerator::load(&dir, &plan, &device, &ctx).map(|p| Loaded::Text(Box::new(p)))
-            }
-            Task::FeatureExtraction | Task::SentenceSimilarity => {
-                Embedder::load(&dir, &plan, &device, &ctx).map(|p| Loaded::Embed(Box::new(p)))
-            }
-            Task::TextClassification | Task::TokenClassification | Task::FillMask => {
-                EncoderPipeline::load(&dir, &plan, &device, &ctx)
-                    .map(|p| Loaded::Encoder(Box::new(p)))
-            }
-            Task::Translation | Task::Summarization => {
-                Seq2Seq::load(&dir, &plan, &device, &ctx).map(|p| Loaded::Seq2Seq(Box::new(p)))
-            }
-            Task::ImageClassification => ImageClassifier::load(&dir, &plan, &device, &ctx)
-                .map(|p| Loaded::ImageClassifier(Box::new(p))),
-            Task::ZeroShotImageClassification => ZeroShotImage::load(&dir, &plan, &device, &ctx)
-                .map(|p| Loaded::ZeroShotImage(Box::new(p))),
-            Task::AutomaticSpeechRecognition => SpeechRecognizer::load(&dir, &plan, &device, &ctx)
-                .map(|p| Loaded::Speech(Box::new(p))),
-            Task::ImageToText => {
-                Captioner::load(&dir, &plan, &device, &ctx).map(|p| Loaded::Caption(Box::new(p)))
-            }
-        }
+        registry::load(&dir, &plan, &device, &ctx)
     });
-    let mut loaded = match loaded {
-        Ok(loaded) => loaded,
+    let mut pipeline = match loaded {
+        // Cancelled while loading: nobody waits for this model any more.
+        Ok(_) if ctx.is_cancelled() => return,
+        Ok(pipeline) => pipeline,
         Err(e) => {
             ctx.emit(Event::Failed(e.to_string()));
             return;
         }
     };
     release_free_memory();
-    ctx.emit(Event::Loaded(match &loaded {
-        Loaded::Text(p) => p.describe(),
-        Loaded::Embed(p) => p.describe(),
-        Loaded::Encoder(p) => p.describe(),
-        Loaded::Seq2Seq(p) => p.describe(),
-        Loaded::ImageClassifier(p) => p.describe(),
-        Loaded::ZeroShotImage(p) => p.describe(),
-        Loaded::Speech(p) => p.describe(),
-        Loaded::Caption(p) => p.describe(),
-    }));
+    ctx.emit(Event::Loaded(pipeline.describe()));
     for request in requests {
-        let result = match (&mut loaded, request) {
-            (Loaded::Text(p), Request::Generate(r)) => p.run(r, &ctx).map(Output::TextGeneration),
-            (Loaded::Embed(p), Request::Embed(r)) => p.run(r, &ctx).map(Output::FeatureExtraction),
-            (Loaded::Encoder(p), Request::Texts(r)) => p.run(r, &ctx),
-            (Loaded::Seq2Seq(p), Request::Seq2Seq(r)) => p.run(r, &ctx).map(|out| {
-                if plan.task == Task::Summarization {
-                    Output::Summarization(out)
-                } else {
-                    Output::Translation(out)
-                }
-            }),
-            (Loaded::ImageClassifier(p), Request::Image(r)) => p.run(r, &ctx),
-            (Loaded::ZeroShotImage(p), Request::Image(r)) => p.run(r, &ctx),
-            (Loaded::Speech(p), Request::Transcribe(r)) => {
-                p.run(r, &ctx).map(Output::AutomaticSpeechRecognition)
-            }
-            (Loaded::Caption(p), Request::Caption(r)) => p.run(r, &ctx).map(Output::ImageToText),
-            (_, other) => Err(InferError::InvalidInput(format!(
-                "this model was loaded for {}, not for {}",
-                plan.task,
-                match other {
-                    Request::Generate(_) => "text generation",
-                    Request::Embed(_) => "embeddings",
-                    Request::Texts(_) => "text classification or fill-mask",
-                    Request::Seq2Seq(_) => "translation or summarisation",
-                    Request::Image(_) => "image classification",
-                    Request::Transcribe(_) => "speech recognition",
-                    Request::Caption(_) => "image captioning",
-                }
-            ))),
-        };
-        ctx.emit(match result {
+        ctx.emit(match pipeline.run(request, &ctx) {
             Ok(output) => Event::Finished(output),
             Err(e) => Event::Failed(e.to_string()),
         });

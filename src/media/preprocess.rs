@@ -10,7 +10,6 @@ use image::RgbImage;
 use serde_json::Value;
 
 use super::resample::{Filter, resize};
-use crate::infer::InferError;
 
 /// The resize rule from `size`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,18 +55,39 @@ pub struct PixelValues {
     pub width: usize,
 }
 
+/// Why an image processor could not be built or could not process an image.
+#[derive(Debug, thiserror::Error)]
+pub enum PreprocessError {
+    /// The model folder has no preprocessor_config.json.
+    #[error("missing preprocessor_config.json in {}", .0.display())]
+    MissingConfig(std::path::PathBuf),
+    /// preprocessor_config.json could not be read or understood.
+    #[error("{}: {message}", path.display())]
+    BadConfig {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The image can't be processed (no pixels, too thin).
+    #[error("{0}")]
+    Image(String),
+}
+
 impl ImageProcessor {
     /// Reads `dir/preprocessor_config.json`.
-    pub fn from_dir(dir: &Path) -> Result<ImageProcessor, InferError> {
+    pub fn from_dir(dir: &Path) -> Result<ImageProcessor, PreprocessError> {
         let path = dir.join("preprocessor_config.json");
         if !path.is_file() {
-            return Err(InferError::MissingFile {
-                what: "preprocessor_config.json".into(),
-                dir: dir.to_path_buf(),
-            });
+            return Err(PreprocessError::MissingConfig(dir.to_path_buf()));
         }
-        let json = crate::infer::read_json(&path)?;
-        ImageProcessor::from_json(&json).map_err(|message| InferError::file(&path, message))
+        let bad = |message: String| PreprocessError::BadConfig {
+            path: path.clone(),
+            message,
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
+        let json: Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        ImageProcessor::from_json(&json).map_err(bad)
     }
 
     /// Parses the JSON; missing keys take the defaults of the named processor class.
@@ -165,9 +185,9 @@ impl ImageProcessor {
     }
 
     /// Runs resize → center crop → rescale → normalise on an RGB image.
-    pub fn preprocess(&self, image: &RgbImage) -> Result<PixelValues, InferError> {
+    pub fn preprocess(&self, image: &RgbImage) -> Result<PixelValues, PreprocessError> {
         if image.width() == 0 || image.height() == 0 {
-            return Err(InferError::InvalidInput("the image has no pixels".into()));
+            return Err(PreprocessError::Image("the image has no pixels".into()));
         }
         let mut crop = self.center_crop;
         let mut resized = None;
@@ -185,7 +205,7 @@ impl ImageProcessor {
                 (Size::Exact { height, width }, _) => (height, width),
             };
             if height == 0 || width == 0 {
-                return Err(InferError::InvalidInput(format!(
+                return Err(PreprocessError::Image(format!(
                     "the image ({} × {}) is too thin to resize",
                     image.width(),
                     image.height()

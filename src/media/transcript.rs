@@ -1,6 +1,6 @@
 //! Transcript formats: a clock for display, plain text with timestamps, and SubRip (.srt).
 
-use crate::infer::Segment;
+use crate::results::Segment;
 
 /// `m:ss.cc` (or `h:mm:ss.cc` from an hour on), for transcripts on screen and in the terminal.
 pub fn clock(seconds: f64) -> String {

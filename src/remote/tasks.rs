@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::router_url;
 use crate::hub::{HubClient, HubError, HubRequest, RepoId};
-use crate::infer::text_classification::LabelScore;
+use crate::results::LabelScore;
 
 /// A task the router's HF-inference provider runs for Hubble.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -10,25 +10,25 @@ use eframe::egui::{self, Key, Modifiers, RichText};
 
 use super::about::{self, RendererInfo};
 use super::cache_page::{CacheAction, CachePage};
-use super::collections_view::{CollectionsAction, CollectionsView};
-use super::dataset_page::{DatasetView, take_dataset_link};
-use super::dataset_search::{DatasetSearch, DatasetSearchAction};
-use super::downloads::Downloads;
-use super::downloads_panel;
-use super::fit_tab::FitView;
-use super::images::HubBytesLoader;
-use super::inbox::Inbox;
-use super::model::{DEFAULT_REVISION, ModelView};
-use super::search::{SearchAction, SearchState};
 use super::settings::{STORAGE_KEY, Settings, SettingsAction, SettingsWindow};
-use super::spaces_view::SpacesView;
-use super::stream_pace::StreamPace;
 use super::toasts::Toasts;
-use super::worker::{Worker, is_unreachable};
 use crate::config::{HubConfig, Overrides};
 use crate::fit::system::SystemInfo;
 use crate::hub::{HubError, RepoId};
 use crate::link::ModelLink;
+use crate::ui::browse::collections_view::{CollectionsAction, CollectionsView};
+use crate::ui::browse::dataset_page::{DatasetView, take_dataset_link};
+use crate::ui::browse::dataset_search::{DatasetSearch, DatasetSearchAction};
+use crate::ui::browse::search::{SearchAction, SearchState};
+use crate::ui::browse::spaces_view::SpacesView;
+use crate::ui::downloads::Downloads;
+use crate::ui::downloads::panel;
+use crate::ui::model_page::fit_tab::FitView;
+use crate::ui::model_page::model::{DEFAULT_REVISION, ModelView};
+use crate::ui::runtime::images::HubBytesLoader;
+use crate::ui::runtime::inbox::Inbox;
+use crate::ui::runtime::worker::{Worker, is_unreachable};
+use crate::ui::r#try::stream_pace::StreamPace;
 
 /// Where the app is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -479,7 +479,7 @@ impl HubbleApp {
             let actions = egui::Panel::right("downloads")
                 .resizable(true)
                 .default_size(400.0)
-                .show(ui, |ui| downloads_panel::show(ui, &self.downloads))
+                .show(ui, |ui| panel::show(ui, &self.downloads))
                 .inner;
             for action in actions {
                 self.downloads.apply(action, &self.worker, &mut self.toasts);

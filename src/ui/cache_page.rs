@@ -9,10 +9,10 @@ use std::path::PathBuf;
 
 use eframe::egui::{self, RichText};
 
-use super::background::Task;
 use super::toasts::Toasts;
 use crate::cache::manage::{self, CacheError, CacheReport, Removal, RepoReport, VerifyReport};
 use crate::format::{bytes, relative_time};
+use crate::ui::runtime::background::Task;
 
 /// What needs confirming before it deletes anything.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,46 +7,16 @@
 
 mod about;
 mod app;
-mod audio_visual;
-mod background;
+mod browse;
 mod cache_page;
-mod card_view;
-mod collections_view;
-mod community;
-mod dataset_page;
-mod dataset_preview;
-mod dataset_search;
 mod downloads;
-mod downloads_panel;
-mod facets;
-mod file_input;
-mod files;
-mod fit_bars;
-mod fit_tab;
-mod html;
-mod images;
-mod inbox;
-pub mod instance;
-mod model;
-mod queue_sync;
-mod remote_chat;
-mod remote_tasks;
-mod search;
+mod model_page;
+mod runtime;
 mod settings;
-mod spaces_view;
-mod stream_pace;
 mod system_view;
-mod tasks;
 mod toasts;
-mod try_audio;
-mod try_chat;
-mod try_embed;
-mod try_image;
-mod try_seq2seq;
-mod try_tab;
-mod try_texts;
+mod r#try;
 mod widgets;
-mod worker;
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -56,8 +26,9 @@ use eframe::egui;
 pub use about::RendererInfo;
 pub use app::{AppOptions, HubbleApp, Route};
 pub use downloads::{DownloadRow, Downloads, FileRow, RowState};
-pub use fit_tab::{FitView, Measured};
-pub use inbox::Inbox;
+pub use model_page::fit_tab::{FitView, Measured};
+pub use runtime::inbox::Inbox;
+pub use runtime::instance;
 pub use settings::{Settings, Theme, write_token_file};
 
 use crate::config::{HubConfig, Overrides};
@@ -168,7 +139,7 @@ fn launch(
         native,
         Box::new(move |cc| {
             if let Some(state) = &cc.wgpu_render_state {
-                audio_visual::register(&cc.egui_ctx, state);
+                r#try::audio_visual::register(&cc.egui_ctx, state);
             }
             let settings: Settings = cc
                 .storage
@@ -177,7 +148,7 @@ fn launch(
             let config = HubConfig::from_env(&settings.overrides(&options.command_line));
             let adapter = adapter_name(cc);
             let info = RendererInfo {
-                software: stream_pace::is_software_adapter(&adapter)
+                software: r#try::stream_pace::is_software_adapter(&adapter)
                     || cc.wgpu_render_state.as_ref().is_some_and(|state| {
                         state.adapter.get_info().device_type == eframe::wgpu::DeviceType::Cpu
                     }),

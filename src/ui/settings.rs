@@ -8,8 +8,8 @@ use std::path::Path;
 use eframe::egui;
 use serde::{Deserialize, Serialize};
 
-use super::facets::labelled_edit;
 use crate::config::{HubConfig, Overrides, TokenSource};
+use crate::ui::browse::facets::labelled_edit;
 
 /// The eframe storage key.
 pub const STORAGE_KEY: &str = "hubble-settings";

@@ -4,7 +4,7 @@ use eframe::egui::{self, Color32, RichText};
 
 use crate::card::{License, LicenseFamily, Permission};
 use crate::hub::Gated;
-use crate::infer::text_classification::LabelScore;
+use crate::results::LabelScore;
 
 /// Longest chip text; longer ones are cut with `…` (the whole text is the hover text).
 const CHIP_MAX_CHARS: usize = 64;

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use std::time::Duration;
 
-use hubble::infer::whisper_mel::Fft;
+use hubble::infer::models::whisper_mel::Fft;
 use hubble::media::audio::TARGET_RATE;
 use hubble::media::audio_resample::resample_mono;
 use hubble::media::mic::Recorder;
@@ -25,13 +25,19 @@ pub struct PulseServer {
 impl PulseServer {
     /// Starts the server and points this process's `PULSE_SERVER` at it (cpal reaches it through
     /// ALSA's pulse plugin). Without pulseaudio it says loudly that `test` is SKIPPED and gives
-    /// None. Call it from the only test of its binary: it sets an environment variable.
+    /// None — or fails, where `HUBBLE_REQUIRE_AUDIO=1` says the machine must have it (CI and
+    /// `scripts/test.sh` set it). Call it from the only test of its binary: it sets an
+    /// environment variable.
     pub fn start(test: &str) -> Option<PulseServer> {
         if Command::new("pulseaudio")
             .arg("--version")
             .output()
             .is_err()
         {
+            assert!(
+                std::env::var_os("HUBBLE_REQUIRE_AUDIO").is_none_or(|v| v != "1"),
+                "{test}: pulseaudio is not installed, and HUBBLE_REQUIRE_AUDIO=1 forbids skipping"
+            );
             eprintln!(
                 "\n*** SKIPPED {test}: pulseaudio is not installed.\n\
                  *** apt-get install pulseaudio libasound2-plugins alsa-utils (CI does) to run it.\n"

@@ -1,0 +1,85 @@
+//! Model code, one architecture per file (as candle-transformers), for transformers' weight
+//! names or GGUF files; and the small loading helpers they share. Nothing here knows a task.
+
+pub mod blip;
+pub mod causal;
+pub mod convnext;
+pub mod distilbert;
+pub mod encoder;
+pub mod encoder_heads;
+pub mod gguf_blocks;
+pub mod gguf_gemma3;
+pub mod gguf_llama;
+pub mod marian;
+pub mod q4_1_matmul;
+pub mod resnet;
+pub mod whisper;
+pub mod whisper_mel;
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use serde_json::Value;
+
+use super::InferError;
+use crate::media::preprocess::PixelValues;
+use causal::safetensors_files;
+
+/// Builds `(1, 3, H, W)` from preprocessed pixels.
+pub fn pixel_tensor(pixels: PixelValues, device: &Device) -> Result<Tensor, InferError> {
+    Ok(Tensor::from_vec(
+        pixels.data,
+        (1, 3, pixels.height, pixels.width),
+        device,
+    )?)
+}
+
+/// Mmaps the folder's safetensors as f32.
+pub fn weights(dir: &Path, device: &Device) -> Result<VarBuilder<'static>, InferError> {
+    let files = safetensors_files(dir)?;
+    // SAFETY: the files are not modified while mapped (the cache never rewrites a blob).
+    Ok(unsafe { VarBuilder::from_mmaped_safetensors(&files, DType::F32, device)? })
+}
+
+/// config.json's `id2label` in id order; without one, `num_labels` (transformers' default 2)
+/// labels named `LABEL_i`, as transformers names them.
+pub fn id2label(config: &Value) -> Vec<String> {
+    let map = config.get("id2label").and_then(Value::as_object);
+    let count = map
+        .and_then(|m| m.keys().filter_map(|k| k.parse::<usize>().ok()).max())
+        .map(|max| max + 1)
+        .or_else(|| {
+            config
+                .get("num_labels")
+                .and_then(Value::as_u64)
+                .map(|n| n as usize)
+        })
+        .unwrap_or(2);
+    labels_for(config, count)
+}
+
+/// The first `count` labels of config.json's `id2label` (`LABEL_i` where one is missing).
+pub fn labels_for(config: &Value, count: usize) -> Vec<String> {
+    let map = config.get("id2label").and_then(Value::as_object);
+    (0..count)
+        .map(|i| {
+            map.and_then(|m| m.get(&i.to_string()))
+                .and_then(Value::as_str)
+                .map_or_else(|| format!("LABEL_{i}"), str::to_string)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id2label_fills_gaps_and_defaults_like_transformers() {
+        let config = serde_json::json!({"id2label": {"0": "x", "2": "z"}});
+        assert_eq!(id2label(&config), ["x", "LABEL_1", "z"]);
+        assert_eq!(id2label(&serde_json::json!({})), ["LABEL_0", "LABEL_1"]);
+        assert_eq!(id2label(&serde_json::json!({"num_labels": 3})).len(), 3);
+    }
+}

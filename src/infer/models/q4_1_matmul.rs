@@ -1,0 +1,125 @@
+//! [`Linear`]: a GGUF weight matrix applied to activations, with `hubble_kernels`'s AVX2
+//! product for Q4_1 tensors on CPUs that have it (candle 0.11's Q4_1 product is scalar) and
+//! candle's `QMatMul` for every other type and device.
+
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+use candle_core::{D, DType, Module, Result, Tensor};
+
+/// A quantised weight matrix applied to activations.
+pub enum Linear {
+    /// candle's product (every quantisation type, every device).
+    Candle(QMatMul),
+    /// Q4_1 with AVX2 on the CPU.
+    Q4_1(Q41Matmul),
+}
+
+impl Linear {
+    /// The fastest product for `tensor` on this machine.
+    pub fn new(tensor: QTensor) -> Result<Linear> {
+        match Q41Matmul::new(&tensor)? {
+            Some(fast) => Ok(Linear::Q4_1(fast)),
+            None => Ok(Linear::Candle(QMatMul::from_qtensor(tensor)?)),
+        }
+    }
+}
+
+impl Module for Linear {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Linear::Candle(matmul) => matmul.forward(x),
+            Linear::Q4_1(matmul) => matmul.forward(x),
+        }
+    }
+}
+
+/// A Q4_1 matrix of `rows` output features by `cols` input features, its blocks as stored.
+pub struct Q41Matmul {
+    bytes: Vec<u8>,
+    rows: usize,
+    cols: usize,
+}
+
+impl Q41Matmul {
+    /// `Some` when `tensor` is a Q4_1 matrix on the CPU and this CPU has AVX2, FMA and F16C.
+    pub fn new(tensor: &QTensor) -> Result<Option<Q41Matmul>> {
+        if tensor.dtype() != GgmlDType::Q4_1
+            || !tensor.device().is_cpu()
+            || !hubble_kernels::available()
+        {
+            return Ok(None);
+        }
+        let (rows, cols) = tensor.shape().dims2()?;
+        let bytes = tensor.data()?.into_owned();
+        Ok(Some(Q41Matmul { bytes, rows, cols }))
+    }
+
+    /// `x` (`(..., cols)`) times the transposed matrix: `(..., rows)`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let cols = x.dim(D::Minus1)?;
+        if cols != self.cols {
+            candle_core::bail!("{cols} inputs for a Q4_1 matrix of {} columns", self.cols)
+        }
+        let mut dims = x.dims().to_vec();
+        let last = dims.len() - 1;
+        dims[last] = self.rows;
+        let values = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+        let out = hubble_kernels::matmul_q4_1(&self.bytes, self.rows, self.cols, &values)
+            .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        Tensor::from_vec(out, dims, x.device())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::Device;
+
+    use super::*;
+    use crate::infer::models::gguf_blocks::max_abs_diff;
+
+    fn random(rows: usize, cols: usize, seed: u32) -> Tensor {
+        let mut state = seed;
+        let values: Vec<f32> = (0..rows * cols)
+            .map(|_| {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (state >> 8) as f32 / (1 << 24) as f32 - 0.5
+            })
+            .collect();
+        Tensor::from_vec(values, (rows, cols), &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn q4_1_products_match_candles_scalar_ones() {
+        let weights = QTensor::quantize(&random(72, 256, 7), GgmlDType::Q4_1).unwrap();
+        let Some(fast) = Q41Matmul::new(&weights).unwrap() else {
+            eprintln!("no AVX2 on this CPU: candle's product is used, nothing to compare");
+            return;
+        };
+        let reference = QMatMul::from_qtensor(weights).unwrap();
+        // A decode step (one row) and a prompt (several rows, batched).
+        for x in [
+            random(1, 256, 3),
+            random(5, 256, 11).reshape((1, 5, 256)).unwrap(),
+        ] {
+            let want = reference.forward(&x).unwrap();
+            let got = fast.forward(&x).unwrap();
+            assert_eq!(got.dims(), want.dims());
+            let diff = max_abs_diff(&got, &want);
+            let largest: f32 = want.abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+            assert!(
+                diff <= 1e-5 * largest,
+                "differs by {diff} (largest {largest})"
+            );
+        }
+    }
+
+    #[test]
+    fn other_types_stay_on_candle_and_bad_inputs_are_errors() {
+        let q8 = QTensor::quantize(&random(4, 64, 1), GgmlDType::Q8_0).unwrap();
+        assert!(Q41Matmul::new(&q8).unwrap().is_none());
+        assert!(matches!(Linear::new(q8).unwrap(), Linear::Candle(_)));
+        let q4 = QTensor::quantize(&random(4, 64, 1), GgmlDType::Q4_1).unwrap();
+        if let Some(fast) = Q41Matmul::new(&q4).unwrap() {
+            assert!(fast.forward(&random(1, 32, 2)).is_err());
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! What several task files share (a task file never imports another task file).
+
+pub mod decoding;
+pub mod entities;
+pub mod images;

@@ -1,0 +1,28 @@
+//! One file per task: the pipeline tags it answers, its planning (which architectures, from Hub
+//! metadata or a folder), loading, typed request and response, and its `hubble run` arguments.
+//! Each exports a `MODULE`; [`TASKS`] below is the one list of them, which the registry reads.
+//! Adding a task: its `pub mod` line and its line in [`TASKS`].
+
+pub mod common;
+pub mod feature_extraction;
+pub mod image_classification;
+pub mod image_to_text;
+pub mod seq2seq;
+pub mod speech_recognition;
+pub mod text_classification;
+pub mod text_generation;
+pub mod zero_shot_image;
+
+use super::task_module::TaskModule;
+
+/// Every task file, in the order the Try tab lists their tasks.
+pub static TASKS: &[&dyn TaskModule] = &[
+    &text_generation::MODULE,
+    &feature_extraction::MODULE,
+    &text_classification::MODULE,
+    &seq2seq::MODULE,
+    &image_classification::MODULE,
+    &zero_shot_image::MODULE,
+    &speech_recognition::MODULE,
+    &image_to_text::MODULE,
+];

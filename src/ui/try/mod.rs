@@ -1,0 +1,65 @@
+//! The Try tab: [`tab`] finds the model, loads it on an inference thread and routes its events
+//! to the view of the task's family (one file each: chat, embeddings, texts, translation, images,
+//! audio), with the shared file input, audio visuals and stream pacing.
+
+pub(crate) mod audio;
+pub(crate) mod audio_visual;
+pub(crate) mod chat;
+pub(crate) mod embed;
+pub(crate) mod file_input;
+pub(crate) mod image;
+pub(crate) mod seq2seq;
+pub(crate) mod stream_pace;
+pub(crate) mod tab;
+pub(crate) mod texts;
+
+use eframe::egui;
+
+use crate::infer::{Output, Request, Task};
+use crate::results::Segment;
+
+/// What a task view asks the tab to do.
+pub enum ViewRequest {
+    /// Nothing.
+    None,
+    /// Run this request on the loaded model.
+    Run(Request),
+    /// Stop the running job.
+    Stop,
+}
+
+/// What a view knows of the loaded model.
+pub struct ViewContext<'a> {
+    /// The task it was loaded for.
+    pub task: Task,
+    /// Its config.json (empty when there is none).
+    pub config: &'a serde_json::Value,
+}
+
+/// One task family's view: its inputs, its results, and what it does with the model's events.
+pub trait TaskView {
+    /// Whether this view shows `task`.
+    fn shows(&self, task: Task) -> bool;
+    /// Draws the view; `busy` while a job runs.
+    fn show(&mut self, ui: &mut egui::Ui, context: &ViewContext, busy: bool) -> ViewRequest;
+    /// A streamed piece of text.
+    fn on_token(&mut self, _piece: &str) {}
+    /// A streamed piece of a transcript.
+    fn on_segment(&mut self, _segment: Segment) {}
+    /// A job finished.
+    fn on_finished(&mut self, output: Output);
+    /// A job failed.
+    fn on_failed(&mut self, message: &str);
+}
+
+/// Every view, one per task family; the tab shows the first that [`TaskView::shows`] the task.
+pub fn views() -> Vec<Box<dyn TaskView>> {
+    vec![
+        Box::<chat::ChatView>::default(),
+        Box::<embed::EmbedView>::default(),
+        Box::<texts::TextsView>::default(),
+        Box::<seq2seq::Seq2SeqView>::default(),
+        Box::<image::ImageView>::default(),
+        Box::<audio::AudioView>::default(),
+    ]
+}
