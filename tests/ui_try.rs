@@ -306,3 +306,66 @@ fn cancel_during_a_slow_load_answers_at_once() {
     );
     assert!(frames <= 3, "Cancel took {frames} frames");
 }
+
+/// The Hub's metadata of the real deepset/roberta-base-squad2 (a recorded answer the fixture
+/// hub serves): the Try tab plans from it before anything is downloaded.
+#[test]
+fn a_question_answering_model_not_downloaded_says_whether_it_runs_here() {
+    let hub = fixture_hub::FixtureHub::start();
+    let home = tempfile::tempdir().unwrap();
+    let mut harness = ui::harness(config(&hub.url(), home.path(), false));
+    open_try_tab(&mut harness, "deepset/roberta-base-squad2");
+    wait_for(&mut harness, "the plan from the Hub's metadata", |h| {
+        has(h, "works here") || has(h, "won't change that")
+    });
+    assert!(
+        has(&harness, "question-answering works here"),
+        "the verdict names the task"
+    );
+    assert!(has(&harness, "once its files are downloaded"));
+    assert!(
+        !home
+            .path()
+            .join("hub/models--deepset--roberta-base-squad2")
+            .exists()
+    );
+}
+
+#[test]
+fn question_answering_highlights_the_answer_in_its_context() {
+    let home = tempfile::tempdir().unwrap();
+    cache_fixture(
+        home.path(),
+        "acme/tiny-qa",
+        "bert-qa",
+        &["config.json", "model.safetensors", "tokenizer.json"],
+    );
+    let mut harness = offline_harness(home.path());
+    open_try_tab(&mut harness, "acme/tiny-qa");
+    wait_for(&mut harness, "the Load button", |h| has(h, "Load model"));
+    harness.get_by_label("Load model").click();
+    wait_for(&mut harness, "the Answer button", |h| {
+        ui::has_label(h, "Answer")
+    });
+    harness.get_by_label("Answer").click();
+    wait_for(&mut harness, "the answers", |h| has(h, "%  "));
+    // The best answer is listed with its score and is a piece of the context shown above.
+    let labels = ui::labels(&harness);
+    let best = labels
+        .iter()
+        .find_map(|l| l.split_once("%  ").map(|(_, answer)| answer.to_string()))
+        .expect("a scored answer");
+    assert!(!best.is_empty());
+    // The context, shown again with the answer marked in it (its own label: the text box's
+    // label is "Context").
+    let context = "Hubble is a native desktop explorer for the Hugging Face Hub.";
+    assert!(
+        has(&harness, context),
+        "the context is shown with its answer"
+    );
+    assert!(
+        context.to_lowercase().contains(&best.to_lowercase())
+            || "It is written in Rust and runs models on this machine.".contains(&best),
+        "the answer {best:?} comes from the context"
+    );
+}

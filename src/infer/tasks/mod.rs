@@ -7,6 +7,7 @@ pub mod common;
 pub mod feature_extraction;
 pub mod image_classification;
 pub mod image_to_text;
+pub mod question_answering;
 pub mod seq2seq;
 pub mod speech_recognition;
 pub mod text_classification;
@@ -20,6 +21,7 @@ pub static TASKS: &[&dyn TaskModule] = &[
     &text_generation::MODULE,
     &feature_extraction::MODULE,
     &text_classification::MODULE,
+    &question_answering::MODULE,
     &seq2seq::MODULE,
     &image_classification::MODULE,
     &zero_shot_image::MODULE,

@@ -8,6 +8,7 @@ pub(crate) mod chat;
 pub(crate) mod embed;
 pub(crate) mod file_input;
 pub(crate) mod image;
+pub(crate) mod question;
 pub(crate) mod seq2seq;
 pub(crate) mod stream_pace;
 pub(crate) mod tab;
@@ -58,6 +59,7 @@ pub fn views() -> Vec<Box<dyn TaskView>> {
         Box::<chat::ChatView>::default(),
         Box::<embed::EmbedView>::default(),
         Box::<texts::TextsView>::default(),
+        Box::<question::QuestionView>::default(),
         Box::<seq2seq::Seq2SeqView>::default(),
         Box::<image::ImageView>::default(),
         Box::<audio::AudioView>::default(),
