@@ -1,6 +1,7 @@
 //! Model code, one architecture per file (as candle-transformers), for transformers' weight
 //! names or GGUF files; and the small loading helpers they share. Nothing here knows a task.
 
+pub mod bart;
 pub mod blip;
 pub mod causal;
 pub mod convnext;

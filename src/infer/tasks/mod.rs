@@ -12,6 +12,7 @@ pub mod seq2seq;
 pub mod speech_recognition;
 pub mod text_classification;
 pub mod text_generation;
+pub mod zero_shot_classification;
 pub mod zero_shot_image;
 
 use super::task_module::TaskModule;
@@ -22,6 +23,7 @@ pub static TASKS: &[&dyn TaskModule] = &[
     &feature_extraction::MODULE,
     &text_classification::MODULE,
     &question_answering::MODULE,
+    &zero_shot_classification::MODULE,
     &seq2seq::MODULE,
     &image_classification::MODULE,
     &zero_shot_image::MODULE,

@@ -13,6 +13,7 @@ pub(crate) mod seq2seq;
 pub(crate) mod stream_pace;
 pub(crate) mod tab;
 pub(crate) mod texts;
+pub(crate) mod zero_shot;
 
 use eframe::egui;
 
@@ -60,6 +61,7 @@ pub fn views() -> Vec<Box<dyn TaskView>> {
         Box::<embed::EmbedView>::default(),
         Box::<texts::TextsView>::default(),
         Box::<question::QuestionView>::default(),
+        Box::<zero_shot::ZeroShotView>::default(),
         Box::<seq2seq::Seq2SeqView>::default(),
         Box::<image::ImageView>::default(),
         Box::<audio::AudioView>::default(),
