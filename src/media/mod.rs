@@ -10,7 +10,9 @@
 
 pub mod audio;
 pub mod audio_device;
+pub mod audio_features;
 pub mod audio_resample;
+pub mod fft;
 pub mod mic;
 pub mod playback;
 pub mod preprocess;

@@ -8,9 +8,9 @@ use std::process::Command;
 
 use std::time::Duration;
 
-use hubble::infer::models::whisper_mel::Fft;
 use hubble::media::audio::TARGET_RATE;
 use hubble::media::audio_resample::resample_mono;
+use hubble::media::fft::Fft;
 use hubble::media::mic::Recorder;
 
 fn script() -> PathBuf {

@@ -1,6 +1,7 @@
 //! Model code, one architecture per file (as candle-transformers), for transformers' weight
 //! names or GGUF files; and the small loading helpers they share. Nothing here knows a task.
 
+pub mod ast;
 pub mod bart;
 pub mod blip;
 pub mod causal;
@@ -14,6 +15,7 @@ pub mod gguf_llama;
 pub mod marian;
 pub mod q4_1_matmul;
 pub mod resnet;
+pub mod wav2vec2;
 pub mod whisper;
 pub mod whisper_mel;
 

@@ -3,6 +3,7 @@
 //! Each exports a `MODULE`; [`TASKS`] below is the one list of them, which the registry reads.
 //! Adding a task: its `pub mod` line and its line in [`TASKS`].
 
+pub mod audio_classification;
 pub mod common;
 pub mod feature_extraction;
 pub mod image_classification;
@@ -28,5 +29,6 @@ pub static TASKS: &[&dyn TaskModule] = &[
     &image_classification::MODULE,
     &zero_shot_image::MODULE,
     &speech_recognition::MODULE,
+    &audio_classification::MODULE,
     &image_to_text::MODULE,
 ];

@@ -1,9 +1,11 @@
-//! The speech-recognition view of the Try tab: audio from the microphone (device picker,
-//! record/stop, level meter) or from a file (typed path, **Open…** or dropped anywhere on the
-//! view, through [`file_input`](crate::ui::r#try::file_input)), a live waveform and spectrogram
-//! ([`audio_visual`](crate::ui::r#try::audio_visual)), Whisper's options, and the transcript streaming in
-//! segment by segment with Copy and Save as .txt / .srt. A click on a segment plays that stretch
-//! of the audio ([`Playback`], on its own thread); the playing one is highlighted.
+//! The audio view of the Try tab, for speech recognition and audio classification: audio from
+//! the microphone (device picker, record/stop, level meter) or from a file (typed path,
+//! **Open…** or dropped anywhere on the view, through
+//! [`file_input`](crate::ui::r#try::file_input)), a live waveform and spectrogram
+//! ([`audio_visual`](crate::ui::r#try::audio_visual)); then Whisper's options and the transcript
+//! streaming in segment by segment with Copy and Save as .txt / .srt (a click on a segment plays
+//! that stretch of the audio, [`Playback`] on its own thread, highlighted), or Classify and the
+//! clip's labels as probability bars.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use std::sync::mpsc::{Receiver, channel};
 
 use eframe::egui::{self, RichText};
 
+use crate::infer::tasks::audio_classification::{AUDIO_CLASSIFICATION, AudioLabels, AudioRequest};
 use crate::infer::tasks::speech_recognition::{
     AUTOMATIC_SPEECH_RECOGNITION, SpeechRequest, SpeechTask, Transcript,
 };
@@ -25,6 +28,7 @@ use crate::results::Segment;
 use crate::ui::r#try::audio_visual::{self, Picture};
 use crate::ui::r#try::file_input::{Accept, FileInput, Picked};
 use crate::ui::r#try::{TaskView, ViewContext, ViewRequest};
+use crate::ui::widgets::label_bars;
 
 /// Audio ready to transcribe: 16 kHz mono, where it came from, and the file it was read from.
 struct Clip {
@@ -58,6 +62,8 @@ pub struct AudioView {
     timestamps: bool,
     segments: Vec<Segment>,
     result: Option<Transcript>,
+    /// Audio classification's labels for the last clip.
+    labels: Option<AudioLabels>,
     error: Option<String>,
     note: Option<String>,
     save_pending: Option<Receiver<Result<String, String>>>,
@@ -84,6 +90,7 @@ impl Default for AudioView {
             timestamps: false,
             segments: Vec::new(),
             result: None,
+            labels: None,
             error: None,
             note: None,
             save_pending: None,
@@ -111,8 +118,8 @@ impl AudioView {
         self.error = Some(message.to_string());
     }
 
-    /// Shows the view; `busy` while a transcription runs.
-    pub fn show(&mut self, ui: &mut egui::Ui, busy: bool) -> ViewRequest {
+    /// Shows the view for speech recognition or audio classification; `busy` while a job runs.
+    pub fn show(&mut self, ui: &mut egui::Ui, task: Task, busy: bool) -> ViewRequest {
         self.poll(ui.ctx());
         let area = ui.max_rect();
         let mut picked = self.input.drop_zone(ui, area);
@@ -122,14 +129,50 @@ impl AudioView {
             self.open_picked(ui.ctx(), picked);
         }
         self.picture(ui);
-        let request = self.options_row(ui, busy);
+        let request = if task == AUDIO_CLASSIFICATION {
+            self.classify_row(ui, busy)
+        } else {
+            self.options_row(ui, busy)
+        };
         if let Some(error) = &self.error {
             ui.colored_label(ui.visuals().error_fg_color, error);
         }
         if let Some(note) = &self.note {
             ui.label(RichText::new(note).weak());
         }
-        self.transcript(ui);
+        if task == AUDIO_CLASSIFICATION {
+            if let Some(labels) = &self.labels {
+                ui.separator();
+                ui.label(RichText::new(format!("{:.1} s of audio", labels.audio_seconds)).weak());
+                label_bars(ui, &labels.labels);
+            }
+        } else {
+            self.transcript(ui);
+        }
+        request
+    }
+
+    /// Audio classification's row: Classify the recorded or opened clip.
+    fn classify_row(&mut self, ui: &mut egui::Ui, busy: bool) -> ViewRequest {
+        let mut request = ViewRequest::None;
+        ui.horizontal(|ui| {
+            let ready = !busy && self.recorder.is_none() && self.clip.is_some();
+            if ui
+                .add_enabled(ready, egui::Button::new("Classify"))
+                .clicked()
+                && let Some(clip) = &self.clip
+            {
+                self.labels = None;
+                self.error = None;
+                request = ViewRequest::Run(Request::new(AudioRequest {
+                    samples: clip.samples.to_vec(),
+                    top_k: None,
+                }));
+            }
+            if busy {
+                ui.spinner();
+            }
+        });
         request
     }
 
@@ -582,11 +625,11 @@ fn device_picker(
 
 impl TaskView for AudioView {
     fn shows(&self, task: Task) -> bool {
-        task == AUTOMATIC_SPEECH_RECOGNITION
+        task == AUTOMATIC_SPEECH_RECOGNITION || task == AUDIO_CLASSIFICATION
     }
 
-    fn show(&mut self, ui: &mut egui::Ui, _context: &ViewContext, busy: bool) -> ViewRequest {
-        AudioView::show(self, ui, busy)
+    fn show(&mut self, ui: &mut egui::Ui, context: &ViewContext, busy: bool) -> ViewRequest {
+        AudioView::show(self, ui, context.task, busy)
     }
 
     fn on_segment(&mut self, segment: Segment) {
@@ -594,8 +637,13 @@ impl TaskView for AudioView {
     }
 
     fn on_finished(&mut self, output: Output) {
-        if let Ok(transcript) = output.take::<Transcript>() {
-            AudioView::on_finished(self, transcript);
+        match output.take::<Transcript>() {
+            Ok(transcript) => AudioView::on_finished(self, transcript),
+            Err(output) => {
+                if let Ok(labels) = output.take::<AudioLabels>() {
+                    self.labels = Some(labels);
+                }
+            }
         }
     }
 

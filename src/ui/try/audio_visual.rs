@@ -6,7 +6,7 @@
 use eframe::egui::{self, Color32, Mesh, Pos2, Rect};
 use eframe::egui_wgpu::{self, wgpu};
 
-use crate::infer::models::whisper_mel::Fft;
+use crate::media::fft::Fft;
 
 /// Time columns in the picture.
 pub const COLUMNS: usize = 256;
