@@ -1,4 +1,4 @@
-//! Result types that several parts of the house produce and show: local inference (`infer`),
+//! Result types (labels, transcript segments, detected boxes) that several parts of the house produce and show: local inference (`infer`),
 //! remote inference (`remote`), transcripts (`media`) and the views (`ui`). They live here, on
 //! the ground floor, so none of those has to import another to share them.
 
@@ -37,6 +37,41 @@ pub struct Segment {
     pub end: f64,
     /// The text (leading space trimmed).
     pub text: String,
+}
+
+/// A box's corners in image pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BoundingBox {
+    /// Left edge.
+    pub xmin: f32,
+    /// Top edge.
+    pub ymin: f32,
+    /// Right edge.
+    pub xmax: f32,
+    /// Bottom edge.
+    pub ymax: f32,
+}
+
+impl BoundingBox {
+    /// The corners as the pipeline reports them (`box.int()`: truncated toward zero), in the
+    /// order xmin, ymin, xmax, ymax.
+    pub fn pipeline_ints(&self) -> [i32; 4] {
+        [self.xmin, self.ymin, self.xmax, self.ymax].map(|v| v as i32)
+    }
+}
+
+/// One detected object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Detection {
+    /// The class probability (softmax over all classes, no-object included).
+    pub score: f32,
+    /// The class name from `id2label`.
+    pub label: String,
+    /// The class id.
+    pub label_id: usize,
+    /// Where it is (`box` in transformers' output; `box` is a Rust keyword).
+    #[serde(rename = "box")]
+    pub bbox: BoundingBox,
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod audio;
 pub mod audio_device;
 pub mod audio_features;
 pub mod audio_resample;
+pub mod detection_preprocess;
 pub mod fft;
 pub mod mic;
 pub mod playback;

@@ -74,20 +74,27 @@ pub enum PreprocessError {
     Image(String),
 }
 
+/// `dir/preprocessor_config.json` parsed, with its path (for the processors' error messages).
+pub fn read_config(dir: &Path) -> Result<(std::path::PathBuf, Value), PreprocessError> {
+    let path = dir.join("preprocessor_config.json");
+    if !path.is_file() {
+        return Err(PreprocessError::MissingConfig(dir.to_path_buf()));
+    }
+    let bad = |message: String| PreprocessError::BadConfig {
+        path: path.clone(),
+        message,
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
+    let json = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    Ok((path, json))
+}
+
 impl ImageProcessor {
     /// Reads `dir/preprocessor_config.json`.
     pub fn from_dir(dir: &Path) -> Result<ImageProcessor, PreprocessError> {
-        let path = dir.join("preprocessor_config.json");
-        if !path.is_file() {
-            return Err(PreprocessError::MissingConfig(dir.to_path_buf()));
-        }
-        let bad = |message: String| PreprocessError::BadConfig {
-            path: path.clone(),
-            message,
-        };
-        let text = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
-        let json: Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-        ImageProcessor::from_json(&json).map_err(bad)
+        let (path, json) = read_config(dir)?;
+        ImageProcessor::from_json(&json)
+            .map_err(|message| PreprocessError::BadConfig { path, message })
     }
 
     /// Parses the JSON; missing keys take the defaults of the named processor class.

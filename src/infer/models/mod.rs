@@ -6,6 +6,8 @@ pub mod bart;
 pub mod blip;
 pub mod causal;
 pub mod convnext;
+pub mod detection_boxes;
+pub mod detr;
 pub mod distilbert;
 pub mod encoder;
 pub mod encoder_heads;
@@ -15,9 +17,11 @@ pub mod gguf_llama;
 pub mod marian;
 pub mod q4_1_matmul;
 pub mod resnet;
+pub mod timm_resnet;
 pub mod wav2vec2;
 pub mod whisper;
 pub mod whisper_mel;
+pub mod yolos;
 
 use std::path::Path;
 

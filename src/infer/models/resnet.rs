@@ -2,6 +2,8 @@
 //! `resnet.encoder.stages.N.layers.M.{layer.K,shortcut}`, `classifier.1`), written here because
 //! candle-transformers' `resnet` reads torchvision's layout (`conv1`, `layer1.0.bn1`).
 //! Batch norms run in inference mode (running statistics, eps 1e-5).
+//! [`Backbone`] (stem + stages, no head) is shared with DETR, which also loads it from timm's
+//! names (`crate::infer::models::timm_resnet`) through `ConvLayer::load` and `Block::new`.
 
 use candle_core::{D, Module, ModuleT, Tensor};
 use candle_nn::{
@@ -46,15 +48,17 @@ fn relu() -> String {
 }
 
 /// Convolution (padding k/2, no bias) + batch norm + optional ReLU.
-struct ConvLayer {
+pub(crate) struct ConvLayer {
     conv: Conv2d,
     norm: BatchNorm,
     relu: bool,
 }
 
 impl ConvLayer {
-    fn load(
-        vb: VarBuilder,
+    /// The convolution's weight from `conv`, the batch norm's from `norm`.
+    pub(crate) fn load(
+        conv: VarBuilder,
+        norm: VarBuilder,
         (c_in, c_out, kernel, stride): (usize, usize, usize, usize),
         relu: bool,
     ) -> candle_core::Result<ConvLayer> {
@@ -64,10 +68,19 @@ impl ConvLayer {
             ..Default::default()
         };
         Ok(ConvLayer {
-            conv: conv2d_no_bias(c_in, c_out, kernel, cfg, vb.pp("convolution"))?,
-            norm: batch_norm(c_out, 1e-5, vb.pp("normalization"))?,
+            conv: conv2d_no_bias(c_in, c_out, kernel, cfg, conv)?,
+            norm: batch_norm(c_out, 1e-5, norm)?,
             relu,
         })
+    }
+
+    /// transformers' names: `convolution` and `normalization` under `vb`.
+    fn load_transformers(
+        vb: VarBuilder,
+        shape: (usize, usize, usize, usize),
+        relu: bool,
+    ) -> candle_core::Result<ConvLayer> {
+        ConvLayer::load(vb.pp("convolution"), vb.pp("normalization"), shape, relu)
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
@@ -76,12 +89,18 @@ impl ConvLayer {
     }
 }
 
-struct Block {
+/// A residual block: its layers (the last without ReLU), plus the shortcut, then ReLU.
+pub(crate) struct Block {
     layers: Vec<ConvLayer>,
     shortcut: Option<ConvLayer>,
 }
 
 impl Block {
+    /// A block from its layers and its projection shortcut (`None`: identity).
+    pub(crate) fn new(layers: Vec<ConvLayer>, shortcut: Option<ConvLayer>) -> Block {
+        Block { layers, shortcut }
+    }
+
     fn load(
         vb: VarBuilder,
         c: &Config,
@@ -98,18 +117,18 @@ impl Block {
                 (1, stride)
             };
             vec![
-                ConvLayer::load(l.pp("0"), (c_in, mid, 1, s1), true)?,
-                ConvLayer::load(l.pp("1"), (mid, mid, 3, s2), true)?,
-                ConvLayer::load(l.pp("2"), (mid, c_out, 1, 1), false)?,
+                ConvLayer::load_transformers(l.pp("0"), (c_in, mid, 1, s1), true)?,
+                ConvLayer::load_transformers(l.pp("1"), (mid, mid, 3, s2), true)?,
+                ConvLayer::load_transformers(l.pp("2"), (mid, c_out, 1, 1), false)?,
             ]
         } else {
             vec![
-                ConvLayer::load(l.pp("0"), (c_in, c_out, 3, stride), true)?,
-                ConvLayer::load(l.pp("1"), (c_out, c_out, 3, 1), false)?,
+                ConvLayer::load_transformers(l.pp("0"), (c_in, c_out, 3, stride), true)?,
+                ConvLayer::load_transformers(l.pp("1"), (c_out, c_out, 3, 1), false)?,
             ]
         };
         let shortcut = if c_in != c_out || stride != 1 {
-            Some(ConvLayer::load(
+            Some(ConvLayer::load_transformers(
                 vb.pp("shortcut"),
                 (c_in, c_out, 1, stride),
                 false,
@@ -133,16 +152,26 @@ impl Block {
     }
 }
 
-/// ResNet with its classification head.
-pub struct ResNet {
+/// The convolutional trunk: stem (7×7 stride 2 + max pool) and the residual stages.
+pub struct Backbone {
     stem: ConvLayer,
     blocks: Vec<Block>,
-    classifier: Linear,
+    channels: usize,
 }
 
-impl ResNet {
-    /// Loads `ResNetForImageClassification` weights (`vb` at the checkpoint's root).
-    pub fn load(vb: VarBuilder, c: &Config, num_labels: usize) -> candle_core::Result<ResNet> {
+impl Backbone {
+    /// A trunk from its stem, its blocks in order and the last block's output channels.
+    pub(crate) fn new(stem: ConvLayer, blocks: Vec<Block>, channels: usize) -> Backbone {
+        Backbone {
+            stem,
+            blocks,
+            channels,
+        }
+    }
+
+    /// Loads transformers' `ResNetModel` / `ResNetBackbone` names (`embedder.embedder`,
+    /// `encoder.stages.N.layers.M`) under `vb`.
+    pub fn load(vb: VarBuilder, c: &Config) -> candle_core::Result<Backbone> {
         if c.hidden_act != "relu" {
             candle_core::bail!("ResNet with hidden_act {:?} (only relu)", c.hidden_act);
         }
@@ -152,16 +181,15 @@ impl ResNet {
         if c.hidden_sizes.is_empty() || c.hidden_sizes.len() != c.depths.len() {
             candle_core::bail!("config.json: hidden_sizes and depths must have the same length");
         }
-        let m = vb.pp("resnet");
-        let stem = ConvLayer::load(
-            m.pp("embedder.embedder"),
+        let stem = ConvLayer::load_transformers(
+            vb.pp("embedder.embedder"),
             (c.num_channels, c.embedding_size, 7, 2),
             true,
         )?;
         let mut blocks = Vec::new();
         let mut prev = c.embedding_size;
         for (i, (&dim, &depth)) in c.hidden_sizes.iter().zip(&c.depths).enumerate() {
-            let s = m.pp(format!("encoder.stages.{i}.layers"));
+            let s = vb.pp(format!("encoder.stages.{i}.layers"));
             let stride = if i > 0 || c.downsample_in_first_stage {
                 2
             } else {
@@ -173,14 +201,15 @@ impl ResNet {
             }
             prev = dim;
         }
-        Ok(ResNet {
-            stem,
-            blocks,
-            classifier: linear(prev, num_labels, vb.pp("classifier.1"))?,
-        })
+        Ok(Backbone::new(stem, blocks, prev))
     }
 
-    /// Logits `(N, labels)` of pixel values `(N, 3, H, W)`.
+    /// Channels of the last feature map.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// The last stage's feature map `(N, channels, H/32, W/32)` of pixel values `(N, 3, H, W)`.
     pub fn forward(&self, pixels: &Tensor) -> candle_core::Result<Tensor> {
         let x = self.stem.forward(pixels)?;
         // MaxPool2d(3, stride 2, padding 1): the input is ReLU output (≥ 0), so zero padding
@@ -192,6 +221,30 @@ impl ResNet {
         for block in &self.blocks {
             x = block.forward(&x)?;
         }
+        Ok(x)
+    }
+}
+
+/// ResNet with its classification head.
+pub struct ResNet {
+    backbone: Backbone,
+    classifier: Linear,
+}
+
+impl ResNet {
+    /// Loads `ResNetForImageClassification` weights (`vb` at the checkpoint's root).
+    pub fn load(vb: VarBuilder, c: &Config, num_labels: usize) -> candle_core::Result<ResNet> {
+        let backbone = Backbone::load(vb.pp("resnet"), c)?;
+        let classifier = linear(backbone.channels(), num_labels, vb.pp("classifier.1"))?;
+        Ok(ResNet {
+            backbone,
+            classifier,
+        })
+    }
+
+    /// Logits `(N, labels)` of pixel values `(N, 3, H, W)`.
+    pub fn forward(&self, pixels: &Tensor) -> candle_core::Result<Tensor> {
+        let x = self.backbone.forward(pixels)?;
         let pooled = x.mean(D::Minus1)?.mean(D::Minus1)?;
         self.classifier.forward(&pooled)
     }

@@ -8,6 +8,7 @@ pub mod common;
 pub mod feature_extraction;
 pub mod image_classification;
 pub mod image_to_text;
+pub mod object_detection;
 pub mod question_answering;
 pub mod seq2seq;
 pub mod speech_recognition;
@@ -28,6 +29,7 @@ pub static TASKS: &[&dyn TaskModule] = &[
     &seq2seq::MODULE,
     &image_classification::MODULE,
     &zero_shot_image::MODULE,
+    &object_detection::MODULE,
     &speech_recognition::MODULE,
     &audio_classification::MODULE,
     &image_to_text::MODULE,

@@ -1,8 +1,12 @@
 //! The Try tab's image view (image classification, zero-shot image classification,
-//! image-to-text): an image dropped on the view, opened with Open… or pasted is decoded on its
-//! own thread (size limits in [`crate::media`]), shown, and classified or captioned; labels
-//! come back as ranked probability bars, a caption streams in beside the image. Zero-shot
-//! models get a text box for the candidate labels, captioners one for the caption's beginning.
+//! image-to-text, object detection): an image dropped on the view, opened with Open… or pasted
+//! is decoded on its own thread (size limits in [`crate::media`]), shown, and classified,
+//! captioned or searched for objects; labels come back as ranked probability bars, a caption
+//! streams in beside the image, detected objects are drawn over it ([`boxes`]) with a
+//! threshold slider. Zero-shot models get a text box for the candidate labels, captioners one
+//! for the caption's beginning.
+//!
+//! [`boxes`]: crate::ui::r#try::boxes
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, channel};
@@ -14,9 +18,14 @@ use crate::infer::tasks::common::decoding::GenerationParams;
 use crate::infer::tasks::image_classification::{IMAGE_CLASSIFICATION, ImageLabels, ImageRequest};
 use crate::infer::tasks::image_to_text::DEFAULT_MAX_TOKENS;
 use crate::infer::tasks::image_to_text::{CaptionOutput, CaptionRequest, IMAGE_TO_TEXT};
+use crate::infer::tasks::object_detection::{
+    DEFAULT_THRESHOLD, DetectionRequest, Detections, OBJECT_DETECTION,
+};
 use crate::infer::tasks::zero_shot_image::ZERO_SHOT_IMAGE_CLASSIFICATION;
 use crate::infer::{Output, Request, Task};
 use crate::media;
+use crate::results::Detection;
+use crate::ui::r#try::boxes::{detection_list, image_with_boxes};
 use crate::ui::r#try::file_input::{Accept, FileInput, Picked, pasted_rgba};
 use crate::ui::r#try::{TaskView, ViewContext, ViewRequest};
 use crate::ui::widgets::label_bars;
@@ -50,6 +59,12 @@ pub struct ImageView {
     caption: Option<String>,
     /// Image-to-text: tokens, speed and why the last caption stopped.
     caption_stats: Option<String>,
+    /// Object detection: every query the model scored (the slider filters them here).
+    detections: Option<Detections>,
+    /// Object detection: the threshold slider.
+    threshold: f32,
+    /// Object detection: the box under the pointer or its row in the list.
+    hovered: Option<usize>,
     error: Option<String>,
 }
 
@@ -64,6 +79,9 @@ impl Default for ImageView {
             prompt: String::new(),
             caption: None,
             caption_stats: None,
+            detections: None,
+            threshold: DEFAULT_THRESHOLD,
+            hovered: None,
             error: None,
         }
     }
@@ -100,6 +118,7 @@ impl ImageView {
     pub fn show(&mut self, ui: &mut egui::Ui, task: Task, busy: bool) -> ViewRequest {
         let zero_shot = task == ZERO_SHOT_IMAGE_CLASSIFICATION;
         let captioning = task == IMAGE_TO_TEXT;
+        let detecting = task == OBJECT_DETECTION;
         let area = ui.max_rect();
         let mut picked = self.input.drop_zone(ui, area);
         let mut run = false;
@@ -119,6 +138,15 @@ impl ImageView {
                 "Classify",
                 ready,
             );
+        }
+        if detecting {
+            ui.horizontal(|ui| {
+                let label = ui.label("Threshold");
+                ui.add(egui::Slider::new(&mut self.threshold, 0.0..=1.0).step_by(0.01))
+                    .labelled_by(label.id)
+                    .on_hover_text("Objects scoring above this are shown");
+                run |= ui.add_enabled(ready, egui::Button::new("Detect")).clicked();
+            });
         }
         if captioning {
             ui.horizontal(|ui| {
@@ -146,11 +174,62 @@ impl ImageView {
         if let Some(error) = &self.error {
             ui.colored_label(ui.visuals().error_fg_color, error);
         }
-        let Some(shown) = &self.shown else {
+        if self.shown.is_none() {
             ui.add_space(24.0);
             ui.label("No image yet.");
             return ViewRequest::None;
+        }
+        if detecting {
+            self.image_with_detections(ui, busy);
+        } else {
+            self.image_and_result(ui, captioning, busy);
+        }
+        let Some(shown) = &self.shown else {
+            return ViewRequest::None;
         };
+        if stop {
+            return ViewRequest::Stop;
+        }
+        if !run || busy {
+            return ViewRequest::None;
+        }
+        let image = shown.image.clone();
+        if detecting {
+            // Every query comes back; the slider picks among them without running again.
+            self.detections = None;
+            return ViewRequest::Run(Request::new(DetectionRequest {
+                image,
+                threshold: 0.0,
+            }));
+        }
+        if captioning {
+            self.caption = None;
+            self.caption_stats = None;
+            let prompt = self.prompt.trim();
+            return ViewRequest::Run(Request::new(CaptionRequest {
+                image,
+                prompt: (!prompt.is_empty()).then(|| prompt.to_string()),
+                params: GenerationParams::greedy(DEFAULT_MAX_TOKENS),
+            }));
+        }
+        self.result = None;
+        ViewRequest::Run(Request::new(ImageRequest {
+            image,
+            top_k: None,
+            labels: if zero_shot {
+                self.labels
+                    .split(',')
+                    .map(|l| l.trim().to_string())
+                    .collect()
+            } else {
+                Vec::new()
+            },
+        }))
+    }
+
+    /// The image with its name, and beside it the labels or the caption.
+    fn image_and_result(&self, ui: &mut egui::Ui, captioning: bool, busy: bool) {
+        let Some(shown) = &self.shown else { return };
         ui.horizontal_top(|ui| {
             let size = shown.texture.size_vec2();
             let scale = (320.0 / size.x.max(size.y)).min(1.0);
@@ -183,35 +262,36 @@ impl ImageView {
                 }
             });
         });
-        if stop {
-            return ViewRequest::Stop;
-        }
-        if run && !busy && captioning {
-            self.caption = None;
-            self.caption_stats = None;
-            let prompt = self.prompt.trim();
-            return ViewRequest::Run(Request::new(CaptionRequest {
-                image: shown.image.clone(),
-                prompt: (!prompt.is_empty()).then(|| prompt.to_string()),
-                params: GenerationParams::greedy(DEFAULT_MAX_TOKENS),
-            }));
-        }
-        if run && !busy {
-            self.result = None;
-            return ViewRequest::Run(Request::new(ImageRequest {
-                image: shown.image.clone(),
-                top_k: None,
-                labels: if zero_shot {
-                    self.labels
-                        .split(',')
-                        .map(|l| l.trim().to_string())
-                        .collect()
-                } else {
-                    Vec::new()
-                },
-            }));
-        }
-        ViewRequest::None
+    }
+
+    /// Object detection: the image with its boxes, and the list of objects beside it.
+    fn image_with_detections(&mut self, ui: &mut egui::Ui, busy: bool) {
+        let Some(shown) = &self.shown else { return };
+        let dimensions = (shown.image.width(), shown.image.height());
+        let found: &[Detection] = self.detections.as_ref().map_or(&[], |d| &d.detections);
+        let (threshold, previous) = (self.threshold, self.hovered);
+        let mut hovered = None;
+        ui.horizontal_top(|ui| {
+            let width = (ui.available_width() - 320.0).clamp(240.0, 720.0);
+            hovered = image_with_boxes(
+                ui,
+                &shown.texture,
+                dimensions,
+                width,
+                found,
+                threshold,
+                previous,
+            );
+            ui.vertical(|ui| {
+                if busy {
+                    ui.spinner();
+                }
+                if !found.is_empty() {
+                    hovered = hovered.or(detection_list(ui, found, threshold));
+                }
+            });
+        });
+        self.hovered = hovered;
     }
 
     fn start_decoding(&mut self, ctx: &egui::Context, picked: Picked) {
@@ -346,11 +426,17 @@ impl TaskView for ImageView {
     fn on_finished(&mut self, output: Output) {
         match output.take::<ImageLabels>() {
             Ok(labels) => ImageView::on_finished(self, labels),
-            Err(output) => {
-                if let Some(caption) = output.get::<CaptionOutput>() {
-                    self.on_caption(caption);
+            Err(output) => match output.take::<Detections>() {
+                Ok(detections) => {
+                    self.detections = Some(detections);
+                    self.error = None;
                 }
-            }
+                Err(output) => {
+                    if let Some(caption) = output.get::<CaptionOutput>() {
+                        self.on_caption(caption);
+                    }
+                }
+            },
         }
     }
 

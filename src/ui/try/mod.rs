@@ -4,6 +4,7 @@
 
 pub(crate) mod audio;
 pub(crate) mod audio_visual;
+pub(crate) mod boxes;
 pub(crate) mod chat;
 pub(crate) mod embed;
 pub(crate) mod file_input;
