@@ -333,3 +333,111 @@ fn translates_with_a_marian_model_and_its_sentencepiece_files() {
     assert_eq!(out["text"], reference["greedy_text"]);
     assert_eq!(out["input_tokens"], 14, ">>de<< + 12 pieces + </s>");
 }
+
+/// The four tasks added with the task files: each through `hubble run --json`, answering what
+/// their parity references say.
+#[test]
+fn answers_questions_classifies_zero_shot_and_audio_and_detects_objects() {
+    let home = tempfile::tempdir().unwrap();
+    let json = |args: &[&str]| hubble(home.path(), args, &[]).ok().json();
+    let reference = |name: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(Path::new(&tiny(name)).join("reference.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+
+    let qa = reference("bert-qa");
+    let example = &qa["examples"][0];
+    let out = json(&[
+        "run",
+        "--model-dir",
+        &tiny("bert-qa"),
+        "--input",
+        example["question"].as_str().unwrap(),
+        "--context",
+        example["context"].as_str().unwrap(),
+        "--top-k",
+        "3",
+        "--json",
+    ]);
+    assert_eq!(out["task"], "question-answering");
+    for (ours, theirs) in out["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(example["answers"].as_array().unwrap())
+    {
+        assert_eq!(ours["answer"], theirs["answer"]);
+        assert_eq!(ours["start"], theirs["start"]);
+        assert_eq!(ours["end"], theirs["end"]);
+    }
+
+    let nli = reference("bart-nli");
+    let labels: Vec<String> = serde_json::from_value(nli["candidate_labels"].clone()).unwrap();
+    let run = &nli["runs"][1];
+    assert_eq!(run["multi_label"], true);
+    let expected = &run["results"][0];
+    let out = json(&[
+        "run",
+        "--model-dir",
+        &tiny("bart-nli"),
+        "--task",
+        "zero-shot-classification",
+        "--input",
+        expected["sequence"].as_str().unwrap(),
+        "--labels",
+        &labels.join(","),
+        "--multi-label",
+        "--json",
+    ]);
+    assert_eq!(out["task"], "zero-shot-classification");
+    assert_eq!(out["labels"], expected["labels"]);
+
+    let audio = reference("ast-cls");
+    let out = json(&[
+        "run",
+        "--model-dir",
+        &tiny("ast-cls"),
+        "--input-file",
+        &fixture("audio/speech.wav"),
+        "--top-k",
+        "5",
+        "--json",
+    ]);
+    assert_eq!(out["task"], "audio-classification");
+    let ours: Vec<&str> = out["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["label"].as_str().unwrap())
+        .collect();
+    let theirs: Vec<&str> = audio["top5"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(ours, theirs);
+
+    let detection = reference("yolos");
+    let threshold = detection["threshold"].as_f64().unwrap().to_string();
+    let out = json(&[
+        "run",
+        "--model-dir",
+        &tiny("yolos"),
+        "--input-file",
+        &fixture("images/chelsea.png"),
+        "--threshold",
+        &threshold,
+        "--json",
+    ]);
+    assert_eq!(out["task"], "object-detection");
+    let expected = detection["photos"]["chelsea.png"]["detections"]
+        .as_array()
+        .unwrap();
+    let found = out["detections"].as_array().unwrap();
+    assert_eq!(found.len(), expected.len());
+    for (ours, theirs) in found.iter().zip(expected) {
+        assert_eq!(ours["label"], theirs["label"]);
+        assert!(ours["box"]["xmin"].is_number() && ours["box"]["ymax"].is_number());
+    }
+}

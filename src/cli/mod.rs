@@ -256,6 +256,18 @@ fn print_json<T: serde::Serialize>(value: &T) -> Result<(), HubError> {
     Ok(())
 }
 
+/// A subcommand whose reader goes away (`hubble system --json | head`) ends quietly, as
+/// ripgrep and the coreutils do, instead of panicking in `println!`: the default action of
+/// SIGPIPE is restored (Rust ignores it, turning it into errors at every print). Sockets are
+/// unaffected: the standard library sends with MSG_NOSIGNAL. Not for the GUI.
+fn end_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: resetting a signal's disposition to its default has no other effect.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser;
@@ -271,17 +283,5 @@ mod tests {
         let cli = Cli::try_parse_from(["hubble", "--offline", "hubble://model/org/name"]).unwrap();
         assert!(cli.command.is_none());
         assert_eq!(cli.link.as_deref(), Some("hubble://model/org/name"));
-    }
-}
-
-/// A subcommand whose reader goes away (`hubble system --json | head`) ends quietly, as
-/// ripgrep and the coreutils do, instead of panicking in `println!`: the default action of
-/// SIGPIPE is restored (Rust ignores it, turning it into errors at every print). Sockets are
-/// unaffected: the standard library sends with MSG_NOSIGNAL. Not for the GUI.
-fn end_quietly_on_closed_pipe() {
-    #[cfg(unix)]
-    // SAFETY: resetting a signal's disposition to its default has no other effect.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -16,6 +16,7 @@ use candle_nn::{
 use candle_transformers::models::vit;
 use serde::Deserialize;
 
+use super::vit_defaults::{eps, gelu, hidden, intermediate, twelve};
 use crate::infer::InferError;
 
 /// The config.json fields AST needs (defaults: ASTConfig's, i.e. the AudioSet checkpoints).
@@ -59,21 +60,6 @@ pub struct Config {
     pub num_mel_bins: usize,
 }
 
-fn hidden() -> usize {
-    768
-}
-fn twelve() -> usize {
-    12
-}
-fn intermediate() -> usize {
-    3072
-}
-fn gelu() -> Activation {
-    Activation::Gelu
-}
-fn eps() -> f64 {
-    1e-12
-}
 fn yes() -> bool {
     true
 }

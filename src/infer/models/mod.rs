@@ -18,6 +18,7 @@ pub mod marian;
 pub mod q4_1_matmul;
 pub mod resnet;
 pub mod timm_resnet;
+mod vit_defaults;
 pub mod wav2vec2;
 pub mod whisper;
 pub mod whisper_mel;

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::detr::{PredictionHead, attend};
+use super::vit_defaults::{eps, gelu, hidden, intermediate, twelve};
 use crate::infer::InferError;
 
 /// The config.json fields YOLOS needs (defaults as `YolosConfig`'s).
@@ -52,21 +53,6 @@ enum ImageSize {
     Sides([usize; 2]),
 }
 
-fn hidden() -> usize {
-    768
-}
-fn twelve() -> usize {
-    12
-}
-fn intermediate() -> usize {
-    3072
-}
-fn gelu() -> Activation {
-    Activation::Gelu
-}
-fn eps() -> f64 {
-    1e-12
-}
 fn image_size() -> ImageSize {
     ImageSize::Sides([512, 864])
 }

@@ -270,14 +270,17 @@ pub fn best_spans(
     }
     let n = p_start.len().min(p_end.len());
     let mut spans: Vec<Span> = Vec::with_capacity(n * max_answer_len);
-    for s in 0..n {
-        for e in s..n.min(s + max_answer_len) {
-            spans.push(Span {
-                start: s,
-                end: e,
-                score: p_start[s] * p_end[e],
-            });
-        }
+    for (s, start_p) in p_start.iter().enumerate().take(n) {
+        let ends = p_end
+            .iter()
+            .enumerate()
+            .take(n.min(s + max_answer_len))
+            .skip(s);
+        spans.extend(ends.map(|(e, end_p)| Span {
+            start: s,
+            end: e,
+            score: start_p * end_p,
+        }));
     }
     // Every other pair scores 0 in transformers' matrix; they only matter when fewer than
     // top_k spans score above 0, where the order among zeros is arbitrary there as well.

@@ -23,6 +23,7 @@ use crate::infer::pipeline::{
 use crate::infer::plan::Plan;
 use crate::infer::run_input::RunInput;
 use crate::infer::task_module::{TaskModule, not_supported};
+use crate::infer::tasks::common::candidate_labels_arg;
 use crate::infer::tokenizers::read_tokenizer;
 use crate::infer::{InferError, device, read_json};
 
@@ -67,7 +68,7 @@ pub enum NliModel {
 
 enum Loaded {
     Encoder {
-        encoder: Encoder,
+        encoder: Box<Encoder>,
         head: Head,
     },
     Bart {
@@ -97,6 +98,7 @@ impl ZeroShotClassifier {
                 let encoder = Encoder::load(dir, family, device)?;
                 let head = Head::load(&encoder, HeadKind::Sequence)?;
                 let labels = head.outputs()?;
+                let encoder = Box::new(encoder);
                 (Loaded::Encoder { encoder, head }, labels, family.prefix())
             }
             NliModel::Bart => {
@@ -348,10 +350,7 @@ impl TaskModule for ZeroShotClassificationTask {
 
     fn cli_args(&self) -> Vec<clap::Arg> {
         vec![
-            clap::Arg::new("labels")
-                .long("labels")
-                .value_name("A,B,C")
-                .help("Zero-shot tasks: the candidate labels, comma-separated"),
+            candidate_labels_arg(),
             clap::Arg::new("multi_label")
                 .long("multi-label")
                 .action(clap::ArgAction::SetTrue)

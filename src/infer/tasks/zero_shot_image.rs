@@ -18,6 +18,7 @@ use crate::infer::pipeline::{Event, LoadedPipeline, Pipeline, Request, RunContex
 use crate::infer::plan::Plan;
 use crate::infer::run_input::RunInput;
 use crate::infer::task_module::{Evidence, TaskModule, not_supported};
+use crate::infer::tasks::common::candidate_labels_arg;
 use crate::infer::tasks::common::images::{ImageLabels, ImageRequest, check_vision_files};
 use crate::infer::{InferError, device};
 use crate::media::ImageProcessor;
@@ -328,12 +329,7 @@ impl TaskModule for ZeroShotImageTask {
     }
 
     fn cli_args(&self) -> Vec<clap::Arg> {
-        vec![
-            clap::Arg::new("labels")
-                .long("labels")
-                .value_name("A,B,C")
-                .help("Zero-shot tasks: the candidate labels, comma-separated"),
-        ]
+        vec![candidate_labels_arg()]
     }
 
     fn cli_request(&self, task: Task, input: &RunInput) -> Result<Request, InferError> {
