@@ -144,3 +144,55 @@ fn a_captioner_writes_the_caption_beside_the_image() {
     let prompted = reference["prompted_caption"].as_str().unwrap();
     wait_for(&mut harness, "the prompted caption", |h| has(h, prompted));
 }
+
+#[test]
+fn object_detection_lists_the_boxes_above_the_threshold() {
+    let home = tempfile::tempdir().unwrap();
+    let mut harness = loaded(home.path(), "yolos", &[]);
+    let reference: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny/yolos/reference.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let photo = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images/chelsea.png");
+    drop_file(&mut harness, &photo);
+    // The default threshold, 0.9 as transformers': the reference's boxes that sure.
+    let expected = reference["photos"]["chelsea.png"]["detections"]
+        .as_array()
+        .unwrap();
+    let sure = expected
+        .iter()
+        .filter(|d| d["score"].as_f64().unwrap() > 0.9)
+        .count();
+    wait_for(&mut harness, "the detections", |h| {
+        has(h, "objects above 0.90")
+    });
+    let heading = format!("{sure} objects above 0.90");
+    assert!(
+        has(&harness, &heading),
+        "{heading}: {:?}",
+        ui::labels(&harness)
+    );
+    // At the reference's threshold the list holds the pipeline's boxes, each with its label.
+    let expected = reference["photos"]["chelsea.png"]["detections"]
+        .as_array()
+        .unwrap();
+    let threshold = reference["threshold"].as_f64().unwrap();
+    harness
+        .get_by_role(egui::accesskit::Role::Slider)
+        .set_value_accesskit(threshold);
+    harness.run();
+    let heading = format!("{} objects above {threshold:.2}", expected.len());
+    assert!(
+        has(&harness, &heading),
+        "{heading}: {:?}",
+        ui::labels(&harness)
+    );
+    for detection in expected {
+        let score = detection["score"].as_f64().unwrap() * 100.0;
+        let row = format!("{score:>5.1}%  {}", detection["label"].as_str().unwrap());
+        assert!(has(&harness, &row), "{row}");
+    }
+}

@@ -66,12 +66,16 @@ pub fn image_with_boxes(
         painter.rect_stroke(area, 2.0, Stroke::new(width, color), StrokeKind::Middle);
         let text = format!("{} {:.0}%", d.label, d.score * 100.0);
         let galley = painter.layout_no_wrap(text, egui::FontId::proportional(12.0), Color32::BLACK);
+        // Above the box, kept inside the image (a box may reach past its edges).
+        let tag_size = galley.size() + vec2(6.0, 2.0);
         let tag = Rect::from_min_size(
             pos2(
-                area.min.x,
-                (area.min.y - galley.size().y - 2.0).max(rect.min.y),
+                area.min
+                    .x
+                    .clamp(rect.min.x, (rect.max.x - tag_size.x).max(rect.min.x)),
+                (area.min.y - tag_size.y).max(rect.min.y),
             ),
-            galley.size() + vec2(6.0, 2.0),
+            tag_size,
         );
         painter.rect_filled(tag, 2.0, color);
         painter.galley(tag.min + vec2(3.0, 1.0), galley, Color32::BLACK);

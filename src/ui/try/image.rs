@@ -411,6 +411,7 @@ impl TaskView for ImageView {
             IMAGE_CLASSIFICATION,
             ZERO_SHOT_IMAGE_CLASSIFICATION,
             IMAGE_TO_TEXT,
+            OBJECT_DETECTION,
         ]
         .contains(&task)
     }
