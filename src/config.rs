@@ -10,6 +10,20 @@ pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 /// huggingface_hub's default for `HF_HUB_ETAG_TIMEOUT` and `HF_HUB_DOWNLOAD_TIMEOUT`, in seconds.
 const DEFAULT_TIMEOUT_SECS: f64 = 10.0;
 
+/// Where the Hub's dataset viewer API lives.
+pub const DEFAULT_VIEWER_ENDPOINT: &str = "https://datasets-server.huggingface.co";
+
+/// The environment variable that overrides [`DEFAULT_VIEWER_ENDPOINT`] (read into
+/// [`HubConfig::viewer_endpoint`]).
+pub const VIEWER_ENDPOINT_ENV: &str = "HUBBLE_VIEWER_ENDPOINT";
+
+/// The inference router's OpenAI-compatible API.
+pub const DEFAULT_ROUTER_ENDPOINT: &str = "https://router.huggingface.co/v1";
+
+/// The environment variable that overrides [`DEFAULT_ROUTER_ENDPOINT`] (read into
+/// [`HubConfig::router_endpoint`]).
+pub const ROUTER_ENDPOINT_ENV: &str = "HUBBLE_ROUTER_ENDPOINT";
+
 /// Where a token came from, so the UI can say why a token is (not) being sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -157,15 +171,15 @@ impl HubConfig {
             metadata_timeout: timeout_from(env.var("HF_HUB_ETAG_TIMEOUT")),
             download_timeout: timeout_from(env.var("HF_HUB_DOWNLOAD_TIMEOUT")),
             viewer_endpoint: env
-                .var(crate::hub::viewer::VIEWER_ENDPOINT_ENV)
+                .var(VIEWER_ENDPOINT_ENV)
                 .filter(|v| !v.trim().is_empty())
-                .unwrap_or_else(|| crate::hub::viewer::DEFAULT_VIEWER_ENDPOINT.to_owned())
+                .unwrap_or_else(|| DEFAULT_VIEWER_ENDPOINT.to_owned())
                 .trim_end_matches('/')
                 .to_owned(),
             router_endpoint: env
-                .var(crate::remote::ROUTER_ENDPOINT_ENV)
+                .var(ROUTER_ENDPOINT_ENV)
                 .filter(|v| !v.trim().is_empty())
-                .unwrap_or_else(|| crate::remote::DEFAULT_ROUTER_ENDPOINT.to_owned())
+                .unwrap_or_else(|| DEFAULT_ROUTER_ENDPOINT.to_owned())
                 .trim_end_matches('/')
                 .to_owned(),
         }

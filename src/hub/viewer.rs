@@ -7,12 +7,7 @@ use url::Url;
 use super::http::HubRequest;
 use super::{HubClient, HubError, RepoId};
 
-/// Where the Hub's dataset viewer API lives.
-pub const DEFAULT_VIEWER_ENDPOINT: &str = "https://datasets-server.huggingface.co";
-
-/// The environment variable that overrides [`DEFAULT_VIEWER_ENDPOINT`] (read into
-/// [`crate::config::HubConfig::viewer_endpoint`]).
-pub const VIEWER_ENDPOINT_ENV: &str = "HUBBLE_VIEWER_ENDPOINT";
+use crate::config::{DEFAULT_VIEWER_ENDPOINT, VIEWER_ENDPOINT_ENV};
 
 /// The settings that name the viewer's address, for connection errors.
 const VIEWER_ADDRESS: &str = "--viewer-endpoint / HUBBLE_VIEWER_ENDPOINT";

@@ -17,11 +17,7 @@ pub use tasks::{RemoteInput, RemoteOutput, RemoteTask, RemoteTranscript, Transcr
 
 use crate::hub::{HubClient, HubError, HubRequest};
 
-/// The router's OpenAI-compatible API.
-pub const DEFAULT_ROUTER_ENDPOINT: &str = "https://router.huggingface.co/v1";
-
-/// The environment variable that overrides [`DEFAULT_ROUTER_ENDPOINT`].
-pub const ROUTER_ENDPOINT_ENV: &str = "HUBBLE_ROUTER_ENDPOINT";
+use crate::config::{DEFAULT_ROUTER_ENDPOINT, ROUTER_ENDPOINT_ENV};
 
 /// One chat message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

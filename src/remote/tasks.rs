@@ -327,7 +327,7 @@ impl HubClient {
         let url = router_url(&base, &format!("/models/{model}"))?;
         let mut http = HubRequest::get(self, url)
             .about(model.as_str(), None, None)
-            .at(super::ROUTER_ENDPOINT_ENV);
+            .at(crate::config::ROUTER_ENDPOINT_ENV);
         http.method = Method::POST;
         http.body = Some(body);
         http.to_router = true;
