@@ -282,3 +282,33 @@ fn a_second_launch_hands_its_link_to_the_running_window() {
         on_model_page(h, "hubble-tests/tiny-model") && has_label(h, "Tiny model")
     });
 }
+
+/// The Settings window writes the token file on its own thread: the message comes back and the
+/// file is there, owner-only on Unix.
+#[test]
+fn the_token_file_is_saved_from_settings_off_the_ui_thread() {
+    let home = tempfile::tempdir().unwrap();
+    let config = config("http://127.0.0.1:9", home.path(), true);
+    let token_path = config.token_path.clone();
+    let mut harness = harness(config);
+    harness.run_steps(2);
+    harness.get_by_label("Settings").click();
+    wait_for(&mut harness, "the Settings window", |h| {
+        has_label(h, "New token")
+    });
+    harness.get_by_label("New token").focus();
+    harness.step();
+    harness.get_by_label("New token").type_text("hf_example");
+    harness.run_steps(2);
+    harness.get_by_label("Save token").click();
+    wait_for(&mut harness, "the saved message", |h| {
+        has_label_containing(h, "readable by you only")
+    });
+    assert_eq!(std::fs::read_to_string(&token_path).unwrap(), "hf_example");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token_path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

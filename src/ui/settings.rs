@@ -3,7 +3,8 @@
 //! Hugging Face token file (mode 0600), exactly where `hf auth login` puts it.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, channel};
 
 use eframe::egui;
 use serde::{Deserialize, Serialize};
@@ -111,6 +112,66 @@ pub struct SettingsWindow {
     draft: Option<Settings>,
     token: String,
     message: Option<String>,
+    /// The token file and whether it exists, as last looked up off the UI thread.
+    token_file: Option<(PathBuf, bool)>,
+    /// A token file write, removal or lookup under way on its own thread.
+    token_job: Option<Receiver<TokenFileAnswer>>,
+}
+
+/// What the window's token buttons ask for.
+enum TokenRequest {
+    /// Write this token to the token file.
+    Save(String),
+    /// Delete the token file.
+    Remove,
+}
+
+/// What a token-file job answers: a message for the window (none for a plain lookup),
+/// whether the token changed, and whether the file exists now.
+struct TokenFileAnswer {
+    message: Option<String>,
+    changed: bool,
+    path: PathBuf,
+    exists: bool,
+}
+
+impl SettingsWindow {
+    /// Runs `job` on its own thread (file I/O never runs on the UI thread); its answer is read
+    /// by [`SettingsWindow::poll_token_job`].
+    fn start_token_job(
+        &mut self,
+        ctx: &egui::Context,
+        path: &Path,
+        job: impl FnOnce(&Path) -> (Option<String>, bool) + Send + 'static,
+    ) {
+        let (tx, rx) = channel();
+        let (ctx, path) = (ctx.clone(), path.to_path_buf());
+        std::thread::spawn(move || {
+            let (message, changed) = job(&path);
+            let exists = path.exists();
+            let _ = tx.send(TokenFileAnswer {
+                message,
+                changed,
+                path,
+                exists,
+            });
+            ctx.request_repaint();
+        });
+        self.token_job = Some(rx);
+    }
+
+    /// The finished token-file job's answer: updates the window, true when the token changed.
+    fn poll_token_job(&mut self) -> bool {
+        let Some(answer) = self.token_job.as_ref().and_then(|rx| rx.try_recv().ok()) else {
+            return false;
+        };
+        self.token_job = None;
+        self.token_file = Some((answer.path, answer.exists));
+        if answer.message.is_some() {
+            self.message = answer.message;
+        }
+        answer.changed
+    }
 }
 
 /// What the settings window asks the app to do.
@@ -131,9 +192,21 @@ impl SettingsWindow {
     ) -> Option<SettingsAction> {
         if !self.open {
             self.draft = None;
+            self.token_file = None;
             return None;
         }
         let mut action = None;
+        if self.poll_token_job() {
+            action = Some(SettingsAction::TokenChanged);
+        }
+        let known = self
+            .token_file
+            .as_ref()
+            .is_some_and(|(path, _)| *path == config.token_path);
+        if !known && self.token_job.is_none() {
+            self.start_token_job(ctx, &config.token_path, |_| (None, false));
+        }
+        let mut token_request = None;
         let mut open = self.open;
         let draft = self.draft.get_or_insert_with(|| current.clone());
         egui::Window::new("Settings")
@@ -169,28 +242,26 @@ impl SettingsWindow {
                             .desired_width(220.0),
                     )
                     .labelled_by(label.id);
+                    let idle = self.token_job.is_none();
                     if ui
-                        .add_enabled(!self.token.trim().is_empty(), egui::Button::new("Save token"))
+                        .add_enabled(
+                            idle && !self.token.trim().is_empty(),
+                            egui::Button::new("Save token"),
+                        )
                         .clicked()
                     {
-                        self.message = Some(match write_token_file(&config.token_path, &self.token) {
-                            Ok(()) => {
-                                action = Some(SettingsAction::TokenChanged);
-                                format!("Saved to {} (readable by you only).", config.token_path.display())
-                            }
-                            Err(e) => format!("Could not write {}: {e}", config.token_path.display()),
-                        });
-                        self.token.clear();
+                        token_request = Some(TokenRequest::Save(std::mem::take(&mut self.token)));
                     }
                 });
-                if config.token_path.exists() && ui.button("Remove token file").clicked() {
-                    self.message = Some(match std::fs::remove_file(&config.token_path) {
-                        Ok(()) => {
-                            action = Some(SettingsAction::TokenChanged);
-                            "Token file removed.".into()
-                        }
-                        Err(e) => format!("Could not remove the token file: {e}"),
-                    });
+                if self
+            .token_file
+            .as_ref()
+            .is_some_and(|(path, exists)| *exists && *path == config.token_path)
+                    && ui
+                        .add_enabled(self.token_job.is_none(), egui::Button::new("Remove token file"))
+                        .clicked()
+                {
+                    token_request = Some(TokenRequest::Remove);
                 }
                 if let Some(message) = &self.message {
                     ui.label(egui::RichText::new(message).small());
@@ -217,6 +288,32 @@ impl SettingsWindow {
                 });
             });
         self.open = open;
+        match token_request {
+            Some(TokenRequest::Save(token)) => {
+                self.start_token_job(ctx, &config.token_path, move |path| match write_token_file(
+                    path, &token,
+                ) {
+                    Ok(()) => (
+                        Some(format!(
+                            "Saved to {} (readable by you only).",
+                            path.display()
+                        )),
+                        true,
+                    ),
+                    Err(e) => (
+                        Some(format!("Could not write {}: {e}", path.display())),
+                        false,
+                    ),
+                })
+            }
+            Some(TokenRequest::Remove) => self.start_token_job(ctx, &config.token_path, |path| {
+                match std::fs::remove_file(path) {
+                    Ok(()) => (Some("Token file removed.".into()), true),
+                    Err(e) => (Some(format!("Could not remove the token file: {e}")), false),
+                }
+            }),
+            None => {}
+        }
         if matches!(action, Some(SettingsAction::Apply(_))) {
             self.draft = None;
         }
