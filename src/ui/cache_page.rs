@@ -12,7 +12,7 @@ use eframe::egui::{self, RichText};
 use super::toasts::Toasts;
 use crate::cache::manage::{self, CacheError, CacheReport, Removal, RepoReport, VerifyReport};
 use crate::format::{bytes, relative_time};
-use crate::ui::runtime::background::Task;
+use crate::ui::runtime::background::Background;
 
 /// What needs confirming before it deletes anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +27,7 @@ enum Confirm {
 
 /// The result of a verification, or the task computing it.
 enum Verify {
-    Running(Task<Result<VerifyReport, CacheError>>),
+    Running(Background<Result<VerifyReport, CacheError>>),
     Done { text: String, ok: bool },
 }
 
@@ -41,9 +41,9 @@ pub enum CacheAction {
 /// The Cache page's state.
 #[derive(Default)]
 pub struct CachePage {
-    scan: Option<Task<CacheReport>>,
+    scan: Option<Background<CacheReport>>,
     report: Option<CacheReport>,
-    removal: Option<Task<Result<Removal, CacheError>>>,
+    removal: Option<Background<Result<Removal, CacheError>>>,
     confirm: Option<Confirm>,
     /// Per repo id; `""` is the whole cache.
     verify: HashMap<String, Verify>,
@@ -62,7 +62,7 @@ impl CachePage {
         ctx: &egui::Context,
         root: PathBuf,
     ) {
-        self.scan = Some(Task::spawn(runtime, ctx, move || manage::scan(&root)));
+        self.scan = Some(Background::spawn(runtime, ctx, move || manage::scan(&root)));
     }
 
     fn poll(
@@ -72,14 +72,14 @@ impl CachePage {
         root: &std::path::Path,
         toasts: &mut Toasts,
     ) {
-        if let Some(result) = self.scan.as_ref().and_then(Task::poll) {
+        if let Some(result) = self.scan.as_ref().and_then(Background::poll) {
             self.scan = None;
             match result {
                 Ok(report) => self.report = Some(report),
                 Err(message) => toasts.error(message),
             }
         }
-        if let Some(result) = self.removal.as_ref().and_then(Task::poll) {
+        if let Some(result) = self.removal.as_ref().and_then(Background::poll) {
             self.removal = None;
             match result {
                 Ok(Ok(removal)) => toasts.info(format!(
@@ -297,7 +297,7 @@ impl CachePage {
                 .into_iter()
                 .filter(|id| !id.is_empty())
                 .collect();
-            let task = Task::spawn(runtime, ui.ctx(), move || manage::verify(&root, &only));
+            let task = Background::spawn(runtime, ui.ctx(), move || manage::verify(&root, &only));
             self.verify
                 .insert(repo_id.to_string(), Verify::Running(task));
         }
@@ -363,7 +363,7 @@ impl CachePage {
             return;
         }
         let root = root.to_path_buf();
-        self.removal = Some(Task::spawn(runtime, ctx, move || match confirm {
+        self.removal = Some(Background::spawn(runtime, ctx, move || match confirm {
             Confirm::Repo(id) => manage::remove(&root, &id, None, false),
             Confirm::Revision(id, commit) => manage::remove(&root, &id, Some(&commit), false),
             Confirm::Prune => manage::prune(&root, false),

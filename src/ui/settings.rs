@@ -4,13 +4,13 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, channel};
 
 use eframe::egui;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{HubConfig, Overrides, TokenSource};
 use crate::ui::browse::facets::labelled_edit;
+use crate::ui::runtime::background::Background;
 
 /// The eframe storage key.
 pub const STORAGE_KEY: &str = "hubble-settings";
@@ -115,7 +115,7 @@ pub struct SettingsWindow {
     /// The token file and whether it exists, as last looked up off the UI thread.
     token_file: Option<(PathBuf, bool)>,
     /// A token file write, removal or lookup under way on its own thread.
-    token_job: Option<Receiver<TokenFileAnswer>>,
+    token_job: Option<Background<TokenFileAnswer>>,
 }
 
 /// What the window's token buttons ask for.
@@ -144,28 +144,32 @@ impl SettingsWindow {
         path: &Path,
         job: impl FnOnce(&Path) -> (Option<String>, bool) + Send + 'static,
     ) {
-        let (tx, rx) = channel();
-        let (ctx, path) = (ctx.clone(), path.to_path_buf());
-        std::thread::spawn(move || {
+        let path = path.to_path_buf();
+        self.token_job = Some(Background::spawn_thread(ctx, move || {
             let (message, changed) = job(&path);
             let exists = path.exists();
-            let _ = tx.send(TokenFileAnswer {
+            TokenFileAnswer {
                 message,
                 changed,
                 path,
                 exists,
-            });
-            ctx.request_repaint();
-        });
-        self.token_job = Some(rx);
+            }
+        }));
     }
 
     /// The finished token-file job's answer: updates the window, true when the token changed.
     fn poll_token_job(&mut self) -> bool {
-        let Some(answer) = self.token_job.as_ref().and_then(|rx| rx.try_recv().ok()) else {
+        let Some(answer) = self.token_job.as_ref().and_then(Background::poll) else {
             return false;
         };
         self.token_job = None;
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(message) => {
+                self.message = Some(message);
+                return false;
+            }
+        };
         self.token_file = Some((answer.path, answer.exists));
         if answer.message.is_some() {
             self.message = answer.message;

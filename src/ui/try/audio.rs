@@ -9,7 +9,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, channel};
 
 use eframe::egui::{self, RichText};
 
@@ -25,6 +24,7 @@ use crate::media::mic::{Recorder, input_devices};
 use crate::media::playback::{Playback, PlaybackState, output_devices, segment_range};
 use crate::media::transcript::{clock, span, to_srt, to_text};
 use crate::results::Segment;
+use crate::ui::runtime::background::Background;
 use crate::ui::r#try::audio_visual::{self, Picture};
 use crate::ui::r#try::file_input::{Accept, FileInput, Picked};
 use crate::ui::r#try::{TaskView, ViewContext, ViewRequest};
@@ -48,14 +48,16 @@ struct Devices {
 pub struct AudioView {
     input: FileInput,
     devices: Option<Devices>,
-    devices_pending: Option<Receiver<Devices>>,
+    devices_pending: Option<Background<Devices>>,
     /// The microphone's id.
     device: Option<String>,
     /// The output device's id (segments play there).
     speaker: Option<String>,
     recorder: Option<Recorder>,
+    /// The microphone being opened (cpal may take a while): on its own thread.
+    recorder_pending: Option<Background<Result<Recorder, String>>>,
     clip: Option<Clip>,
-    clip_pending: Option<Receiver<Result<Clip, String>>>,
+    clip_pending: Option<Background<Result<Clip, String>>>,
     path: String,
     language: String,
     translate: bool,
@@ -66,7 +68,7 @@ pub struct AudioView {
     labels: Option<AudioLabels>,
     error: Option<String>,
     note: Option<String>,
-    save_pending: Option<Receiver<Result<String, String>>>,
+    save_pending: Option<Background<Result<String, String>>>,
     /// The audio the shown segments were transcribed from (what a click on one plays).
     transcribed: Option<Arc<[f32]>>,
     /// The segment playing (its index) and its playback.
@@ -82,6 +84,7 @@ impl Default for AudioView {
             device: None,
             speaker: None,
             recorder: None,
+            recorder_pending: None,
             clip: None,
             clip_pending: None,
             path: String::new(),
@@ -178,30 +181,23 @@ impl AudioView {
 
     fn poll(&mut self, ctx: &egui::Context) {
         if self.devices.is_none() && self.devices_pending.is_none() {
-            let (tx, rx) = channel();
-            let ctx = ctx.clone();
-            std::thread::spawn(move || {
-                let _ = tx.send(Devices {
-                    inputs: input_devices(),
-                    outputs: output_devices(),
-                });
-                ctx.request_repaint();
-            });
-            self.devices_pending = Some(rx);
+            self.devices_pending = Some(Background::spawn_thread(ctx, || Devices {
+                inputs: input_devices(),
+                outputs: output_devices(),
+            }));
         }
-        if let Some(devices) = self
-            .devices_pending
-            .as_ref()
-            .and_then(|rx| rx.try_recv().ok())
-        {
+        if let Some(answer) = self.devices_pending.as_ref().and_then(Background::poll) {
+            // A failed listing (a panicking driver) counts as no devices.
+            let devices = answer.unwrap_or_default();
             let first = |list: &[AudioDevice]| list.first().map(|d| d.id.clone());
             self.device = self.device.take().or_else(|| first(&devices.inputs));
             self.speaker = self.speaker.take().or_else(|| first(&devices.outputs));
             self.devices = Some(devices);
             self.devices_pending = None;
         }
-        if let Some(result) = self.clip_pending.as_ref().and_then(|rx| rx.try_recv().ok()) {
+        if let Some(result) = self.clip_pending.as_ref().and_then(Background::poll) {
             self.clip_pending = None;
+            let result = result.and_then(|clip| clip);
             match result {
                 Ok(clip) => {
                     self.clip = Some(clip);
@@ -210,8 +206,9 @@ impl AudioView {
                 Err(message) => self.error = Some(message),
             }
         }
-        if let Some(result) = self.save_pending.as_ref().and_then(|rx| rx.try_recv().ok()) {
+        if let Some(result) = self.save_pending.as_ref().and_then(Background::poll) {
             self.save_pending = None;
+            let result = result.and_then(|saved| saved);
             match result {
                 Ok(note) => self.note = Some(note),
                 Err(message) => self.error = Some(message),
@@ -247,18 +244,31 @@ impl AudioView {
             {
                 self.devices = None;
             }
+            if let Some(started) = self.recorder_pending.as_ref().and_then(Background::poll) {
+                self.recorder_pending = None;
+                match started.and_then(|recorder| recorder) {
+                    Ok(recorder) => {
+                        self.recorder = Some(recorder);
+                        self.error = None;
+                    }
+                    Err(message) => self.error = Some(message),
+                }
+            }
             match &self.recorder {
+                None if self.recorder_pending.is_some() => {
+                    ui.spinner();
+                    ui.label("Opening the microphone…");
+                }
                 None => {
                     if ui.button("⏺ Record").clicked() {
-                        let ctx = ui.ctx().clone();
-                        match Recorder::start(self.device.as_deref(), move || ctx.request_repaint())
-                        {
-                            Ok(recorder) => {
-                                self.recorder = Some(recorder);
-                                self.error = None;
-                            }
-                            Err(message) => self.error = Some(message),
-                        }
+                        let device = self.device.clone();
+                        let repaint = ui.ctx().clone();
+                        self.recorder_pending =
+                            Some(Background::spawn_thread(ui.ctx(), move || {
+                                Recorder::start(device.as_deref(), move || {
+                                    repaint.request_repaint()
+                                })
+                            }));
                     }
                 }
                 Some(recorder) => {
@@ -372,13 +382,7 @@ impl AudioView {
         ctx: &egui::Context,
         work: impl FnOnce() -> Result<Clip, String> + Send + 'static,
     ) {
-        let (tx, rx) = channel();
-        let ctx = ctx.clone();
-        std::thread::spawn(move || {
-            let _ = tx.send(work());
-            ctx.request_repaint();
-        });
-        self.clip_pending = Some(rx);
+        self.clip_pending = Some(Background::spawn_thread(ctx, work));
     }
 
     fn picture(&mut self, ui: &mut egui::Ui) {
@@ -550,16 +554,11 @@ impl AudioView {
         } else {
             to_text(&self.segments)
         };
-        let (tx, rx) = channel();
-        let ctx = ctx.clone();
-        std::thread::spawn(move || {
-            let result = std::fs::write(&path, text)
+        self.save_pending = Some(Background::spawn_thread(ctx, move || {
+            std::fs::write(&path, text)
                 .map(|()| format!("Saved to {}", path.display()))
-                .map_err(|e| format!("Could not save {}: {e}", path.display()));
-            let _ = tx.send(result);
-            ctx.request_repaint();
-        });
-        self.save_pending = Some(rx);
+                .map_err(|e| format!("Could not save {}: {e}", path.display()))
+        }));
     }
 }
 

@@ -6,9 +6,10 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, channel};
 
 use eframe::egui::{self, ColorImage, RichText};
+
+use crate::ui::runtime::background::Background;
 
 /// The kind of file an input takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +89,7 @@ pub enum Picked {
 /// The input's state: the accepted kind, a dialog in flight, the last refusal.
 pub struct FileInput {
     accept: Accept,
-    dialog: Option<Receiver<Option<PathBuf>>>,
+    dialog: Option<Background<Option<PathBuf>>>,
     refusal: Option<String>,
 }
 
@@ -105,15 +106,9 @@ impl FileInput {
     /// Shows the Open… button (and the last refusal); returns a file the dialog picked.
     pub fn open_button(&mut self, ui: &mut egui::Ui) -> Option<Picked> {
         let mut picked = None;
-        if let Some(rx) = &self.dialog {
-            match rx.try_recv() {
-                Ok(path) => {
-                    self.dialog = None;
-                    picked = path.and_then(|p| self.check(p));
-                }
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => self.dialog = None,
-                Err(std::sync::mpsc::TryRecvError::Empty) => {}
-            }
+        if let Some(answer) = self.dialog.as_ref().and_then(Background::poll) {
+            self.dialog = None;
+            picked = answer.ok().flatten().and_then(|p| self.check(p));
         }
         let open = ui
             .add_enabled(self.dialog.is_none(), egui::Button::new("Open…"))
@@ -123,19 +118,14 @@ impl FileInput {
                 self.accept.list()
             ));
         if open.clicked() {
-            let (tx, rx) = channel();
-            let ctx = ui.ctx().clone();
             // Created here (the UI thread), awaited on another thread: the UI never waits.
             let dialog = rfd::AsyncFileDialog::new()
                 .set_title(format!("Open {}", self.accept.what))
                 .add_filter(self.accept.what, self.accept.extensions)
                 .pick_file();
-            std::thread::spawn(move || {
-                let path = pollster::block_on(dialog).map(|file| file.path().to_path_buf());
-                let _ = tx.send(path);
-                ctx.request_repaint();
-            });
-            self.dialog = Some(rx);
+            self.dialog = Some(Background::spawn_thread(ui.ctx(), move || {
+                pollster::block_on(dialog).map(|file| file.path().to_path_buf())
+            }));
         }
         picked
     }

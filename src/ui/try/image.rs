@@ -9,7 +9,6 @@
 //! [`boxes`]: crate::ui::r#try::boxes
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, channel};
 
 use eframe::egui::{self, ColorImage, RichText};
 use image::RgbImage;
@@ -25,6 +24,7 @@ use crate::infer::tasks::zero_shot_image::ZERO_SHOT_IMAGE_CLASSIFICATION;
 use crate::infer::{Output, Request, Task};
 use crate::media;
 use crate::results::Detection;
+use crate::ui::runtime::background::Background;
 use crate::ui::r#try::boxes::{detection_list, image_with_boxes};
 use crate::ui::r#try::file_input::{Accept, FileInput, Picked, pasted_rgba};
 use crate::ui::r#try::{TaskView, ViewContext, ViewRequest};
@@ -49,7 +49,7 @@ struct Shown {
 /// The image view's state.
 pub struct ImageView {
     input: FileInput,
-    decoding: Option<Receiver<Result<Decoded, String>>>,
+    decoding: Option<Background<Result<Decoded, String>>>,
     shown: Option<Shown>,
     labels: String,
     result: Option<ImageLabels>,
@@ -295,25 +295,17 @@ impl ImageView {
     }
 
     fn start_decoding(&mut self, ctx: &egui::Context, picked: Picked) {
-        let (tx, rx) = channel();
-        let ctx = ctx.clone();
-        std::thread::spawn(move || {
-            let _ = tx.send(decode(picked));
-            ctx.request_repaint();
-        });
-        self.decoding = Some(rx);
+        self.decoding = Some(Background::spawn_thread(ctx, move || decode(picked)));
         self.error = None;
     }
 
     /// Takes a finished decode; true when a new image is ready to classify.
     fn poll_decoding(&mut self, ctx: &egui::Context) -> bool {
-        let Some(rx) = &self.decoding else {
-            return false;
-        };
-        let Ok(result) = rx.try_recv() else {
+        let Some(result) = self.decoding.as_ref().and_then(Background::poll) else {
             return false;
         };
         self.decoding = None;
+        let result = result.and_then(|decoded| decoded);
         match result {
             Ok(decoded) => {
                 let texture =

@@ -5,7 +5,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, channel};
 
 use eframe::egui::{self, RichText};
 
@@ -17,6 +16,7 @@ use crate::infer::facts::gguf_architecture;
 use crate::infer::registry;
 use crate::infer::tasks::text_generation::TEXT_GENERATION;
 use crate::infer::{DeviceRequest, Event, InferenceWorker, ModelFacts, Task, Waker, device};
+use crate::ui::runtime::background::Background;
 use crate::ui::r#try::stream_pace::StreamPace;
 use crate::ui::r#try::{TaskView, ViewContext, ViewRequest, views};
 use crate::ui::widgets::error_box;
@@ -46,7 +46,7 @@ struct Found {
 
 enum Lookup {
     Idle,
-    Pending(Receiver<Result<Arc<Found>, String>>),
+    Pending(Background<Result<Arc<Found>, String>>),
     Done(Result<Arc<Found>, String>),
 }
 
@@ -197,19 +197,16 @@ impl TryView {
     fn poll_lookup(&mut self, ctx: &egui::Context, hub_cache: &std::path::Path) {
         match &self.lookup {
             Lookup::Idle => {
-                let (tx, rx) = channel();
                 let repo = self.repo.clone();
                 let revision = self.revision.clone();
                 let hub_cache = hub_cache.to_path_buf();
-                let ctx = ctx.clone();
-                std::thread::spawn(move || {
-                    let _ = tx.send(find(&hub_cache, &repo, &revision).map(Arc::new));
-                    ctx.request_repaint();
-                });
-                self.lookup = Lookup::Pending(rx);
+                self.lookup = Lookup::Pending(Background::spawn_thread(ctx, move || {
+                    find(&hub_cache, &repo, &revision).map(Arc::new)
+                }));
             }
-            Lookup::Pending(rx) => {
-                if let Ok(result) = rx.try_recv() {
+            Lookup::Pending(task) => {
+                if let Some(result) = task.poll() {
+                    let result = result.and_then(|found| found);
                     if let Ok(found) = &result {
                         let default = registry::default_task(&found.facts);
                         self.task = self
