@@ -42,6 +42,22 @@ impl CancelToken {
     }
 }
 
+thread_local! {
+    /// The cancel flag of the load running on this thread ([`RunContext::loading`]).
+    static LOAD_CANCEL: std::cell::RefCell<Option<CancelToken>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Whether the load running on this thread (inside [`RunContext::loading`]) was cancelled:
+/// the weight readers ask before each tensor.
+pub fn load_cancelled() -> bool {
+    LOAD_CANCEL.with(|flag| {
+        flag.borrow()
+            .as_ref()
+            .is_some_and(CancelToken::is_cancelled)
+    })
+}
+
 /// What a running pipeline reports, in order: `Status`/`Loaded` while loading, then per job any
 /// number of `Token`s and exactly one `Finished` or `Failed`.
 #[derive(Debug)]
@@ -282,6 +298,15 @@ impl RunContext {
     /// The cancel token.
     pub fn cancel_token(&self) -> &CancelToken {
         &self.cancel
+    }
+
+    /// Runs a load with this context's cancel flag visible to the weight readers on this
+    /// thread ([`load_cancelled`]), so a load cancelled meanwhile stops at its next tensor.
+    pub fn loading<T>(&self, load: impl FnOnce() -> T) -> T {
+        LOAD_CANCEL.with(|flag| *flag.borrow_mut() = Some(self.cancel.clone()));
+        let result = load();
+        LOAD_CANCEL.with(|flag| *flag.borrow_mut() = None);
+        result
     }
 
     /// Sends an event; a closed channel is ignored (the front end went away).

@@ -120,7 +120,7 @@ fn serve(
             plan.task,
             device::describe(&device)
         )));
-        registry::load(&dir, &plan, &device, &ctx)
+        ctx.loading(|| registry::load(&dir, &plan, &device, &ctx))
     });
     let mut pipeline = match loaded {
         // Cancelled while loading: nobody waits for this model any more.

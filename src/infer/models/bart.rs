@@ -350,8 +350,7 @@ impl BartForSequenceClassification {
     pub fn load(dir: &Path, device: &Device) -> Result<BartForSequenceClassification, InferError> {
         let config = Config::from_file(&dir.join("config.json"))?;
         let files = safetensors_files(dir)?;
-        // SAFETY: read-only mmap of files nobody truncates while loaded (see causal.rs).
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&files, DType::F32, device)? };
+        let vb = crate::infer::models::mmap_weights(&files, device)?;
         BartForSequenceClassification::new(&config, vb)
     }
 

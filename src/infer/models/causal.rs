@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use candle_core::quantized::gguf_file;
 use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
 use candle_transformers::models as m;
 use serde::Serialize;
 
@@ -139,9 +138,7 @@ impl CausalModel {
         let config_path = dir.join("config.json");
         let config = normalize_config(crate::infer::read_json(&config_path)?);
         let files = safetensors_files(dir)?;
-        // SAFETY: the files are memory-mapped read-only; like every mmap reader we rely on no
-        // other process truncating them while the model is loaded (the HF cache never does).
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&files, DType::F32, device)? };
+        let vb = crate::infer::models::mmap_weights(&files, device)?;
         let parse = |e: serde_json::Error| InferError::file(&config_path, e);
         let inner = match arch {
             CausalArch::Llama => {

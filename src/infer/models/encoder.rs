@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config as BertConfig};
 use candle_transformers::models::debertav2::{Config as DebertaConfig, DebertaV2Model};
@@ -84,8 +84,7 @@ impl Encoder {
         let config_path = dir.join("config.json");
         let config = read_json(&config_path)?;
         let files = safetensors_files(dir)?;
-        // SAFETY: read-only mmap of files nobody truncates while loaded (see causal.rs).
-        let weights = unsafe { VarBuilder::from_mmaped_safetensors(&files, DType::F32, device)? };
+        let weights = crate::infer::models::mmap_weights(&files, device)?;
         let bad_config = |e: serde_json::Error| InferError::file(&config_path, e);
         let prefixed = weights.contains_tensor(&format!(
             "{}.embeddings.word_embeddings.weight",

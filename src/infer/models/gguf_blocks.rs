@@ -250,7 +250,11 @@ impl<'a, R: Read + Seek> GgufTensors<'a, R> {
         }
     }
 
+    /// Reads one tensor, unless the load running on this thread was cancelled meanwhile.
     fn tensor(&mut self, name: &str) -> Result<QTensor> {
+        if crate::infer::pipeline::load_cancelled() {
+            candle_core::bail!("the load was cancelled");
+        }
         self.content.tensor(self.reader, name, self.device)
     }
 

@@ -26,11 +26,14 @@ pub mod yolos;
 
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
+use candle_core::safetensors::MmapedSafetensors;
+use candle_core::{DType, Device, Shape, Tensor};
+use candle_nn::var_builder::SimpleBackend;
+use candle_nn::{Init, VarBuilder};
 use serde_json::Value;
 
 use super::InferError;
+use super::pipeline::load_cancelled;
 use crate::media::preprocess::PixelValues;
 use causal::safetensors_files;
 
@@ -43,11 +46,65 @@ pub fn pixel_tensor(pixels: PixelValues, device: &Device) -> Result<Tensor, Infe
     )?)
 }
 
-/// Mmaps the folder's safetensors as f32.
+/// Mmaps the folder's safetensors as f32 ([`mmap_weights`]).
 pub fn weights(dir: &Path, device: &Device) -> Result<VarBuilder<'static>, InferError> {
-    let files = safetensors_files(dir)?;
+    mmap_weights(&safetensors_files(dir)?, device)
+}
+
+/// Mmaps safetensors files as f32 weights whose reads stop, with an error, once the load
+/// running on this thread is cancelled ([`load_cancelled`]): a cancelled load ends at its next
+/// tensor instead of reading the rest of the checkpoint.
+pub fn mmap_weights(
+    files: &[std::path::PathBuf],
+    device: &Device,
+) -> Result<VarBuilder<'static>, InferError> {
     // SAFETY: the files are not modified while mapped (the cache never rewrites a blob).
-    Ok(unsafe { VarBuilder::from_mmaped_safetensors(&files, DType::F32, device)? })
+    let mapped = unsafe { MmapedSafetensors::multi(files)? };
+    Ok(VarBuilder::from_backend(
+        Box::new(CancellableWeights(mapped)),
+        DType::F32,
+        device.clone(),
+    ))
+}
+
+/// Mmaped safetensors that refuse to read once the load is cancelled.
+struct CancellableWeights(MmapedSafetensors);
+
+impl CancellableWeights {
+    fn check(&self) -> candle_core::Result<()> {
+        if load_cancelled() {
+            return Err(candle_core::Error::Msg("the load was cancelled".into()));
+        }
+        Ok(())
+    }
+}
+
+impl SimpleBackend for CancellableWeights {
+    fn get(
+        &self,
+        shape: Shape,
+        name: &str,
+        init: Init,
+        dtype: DType,
+        device: &Device,
+    ) -> candle_core::Result<Tensor> {
+        self.check()?;
+        SimpleBackend::get(&self.0, shape, name, init, dtype, device)
+    }
+
+    fn get_unchecked(
+        &self,
+        name: &str,
+        dtype: DType,
+        device: &Device,
+    ) -> candle_core::Result<Tensor> {
+        self.check()?;
+        SimpleBackend::get_unchecked(&self.0, name, dtype, device)
+    }
+
+    fn contains_tensor(&self, name: &str) -> bool {
+        SimpleBackend::contains_tensor(&self.0, name)
+    }
 }
 
 /// config.json's `id2label` in id order; without one, `num_labels` (transformers' default 2)
@@ -82,6 +139,24 @@ pub fn labels_for(config: &Value, count: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn weights_stop_reading_once_the_load_is_cancelled() {
+        use crate::infer::pipeline::{CancelToken, RunContext};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.safetensors");
+        let tensor = Tensor::ones((2, 3), DType::F32, &Device::Cpu).unwrap();
+        candle_core::safetensors::save(&[("w", tensor)].into_iter().collect(), &path).unwrap();
+        let vb = mmap_weights(&[path], &Device::Cpu).unwrap();
+        let cancel = CancelToken::new();
+        let ctx = RunContext::new(cancel.clone(), None);
+        assert!(ctx.loading(|| vb.get((2, 3), "w")).is_ok());
+        cancel.cancel();
+        let error = ctx.loading(|| vb.get((2, 3), "w")).unwrap_err();
+        assert!(error.to_string().contains("cancelled"), "{error}");
+        // Outside a load nothing is cancelled.
+        assert!(vb.get((2, 3), "w").is_ok());
+    }
 
     #[test]
     fn id2label_fills_gaps_and_defaults_like_transformers() {

@@ -6,7 +6,6 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use candle_core::{D, DType, Device, Tensor};
-use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config as BertConfig};
 use serde::Serialize;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
@@ -85,8 +84,7 @@ impl Embedder {
         let config: BertConfig = serde_json::from_value(read_json(&config_path)?)
             .map_err(|e| InferError::file(&config_path, e))?;
         let files = safetensors_files(dir)?;
-        // SAFETY: read-only mmap of files nobody truncates while loaded (see causal.rs).
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&files, DType::F32, device)? };
+        let vb = crate::infer::models::mmap_weights(&files, device)?;
         let model = BertModel::load(vb, &config)?;
         let mut tokenizer = crate::infer::tokenizers::read_tokenizer(dir)?;
         let max_len = read_json(&dir.join("sentence_bert_config.json"))

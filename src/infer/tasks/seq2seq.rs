@@ -9,8 +9,7 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
+use candle_core::{Device, Tensor};
 use candle_transformers::generation::LogitsProcessor;
 use candle_transformers::models::t5::{Config as T5Config, T5ForConditionalGeneration};
 use serde::Serialize;
@@ -340,8 +339,7 @@ fn load_t5(dir: &Path, config: &Value, device: &Device) -> Result<(Network, T5Co
     let mut t5: T5Config = serde_json::from_value(config.clone())
         .map_err(|e| InferError::file(&dir.join("config.json"), e))?;
     let files = safetensors_files(dir)?;
-    // SAFETY: read-only mmap of files nobody truncates while loaded (see causal.rs).
-    let vb = unsafe { VarBuilder::from_mmaped_safetensors(&files, DType::F32, device)? };
+    let vb = crate::infer::models::mmap_weights(&files, device)?;
     t5.tie_word_embeddings = !vb.contains_tensor("lm_head.weight");
     let hf_scales = config
         .get("scale_decoder_outputs")

@@ -9,8 +9,7 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
+use candle_core::{Device, Tensor};
 use serde::Serialize;
 use tokenizers::Tokenizer;
 
@@ -126,8 +125,7 @@ impl SpeechRecognizer {
             .and_then(|v| v.as_bool())
             .unwrap_or(config.vocab_size >= 51_865);
         let files = safetensors_files(dir)?;
-        // SAFETY: the files are mapped read-only and not modified while the model lives.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&files, DType::F32, device)? };
+        let vb = crate::infer::models::mmap_weights(&files, device)?;
         let description = format!(
             "whisper ({} layers, {} wide, {} mel bins, {}) on {}",
             config.encoder_layers,
