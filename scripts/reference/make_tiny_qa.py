@@ -18,8 +18,8 @@ context). decode() below is that pipeline's postprocess rewritten from the saved
 checks it gives the pipeline's answers, so it is the algorithm to port. transformers 5 removed
 that pipeline, so this script must run with transformers<5, e.g.:
 
-    python3 -m venv /work/venv-tf4 && /work/venv-tf4/bin/pip install torch 'transformers<5' safetensors tokenizers
-    /work/venv-tf4/bin/python scripts/reference/make_tiny_qa.py [--out tests/fixtures/tiny]
+    python3 -m venv venv-tf4 && venv-tf4/bin/pip install torch 'transformers<5' safetensors tokenizers
+    venv-tf4/bin/python scripts/reference/make_tiny_qa.py [--out tests/fixtures/tiny]
 
 The word list, sentences and tokenizer builders here are shared with make_tiny_zero_shot.py.
 """

@@ -13,7 +13,7 @@ the pipeline's output (labels sorted by score) and, for every (sequence, label) 
 hypothesis, the pair's input_ids / token_type_ids and the logits the model returned inside the
 pipeline. The zero-shot pipeline is still in transformers 5:
 
-    /work/venv-torch/bin/python scripts/reference/make_tiny_zero_shot.py [--out tests/fixtures/tiny]
+    python3 scripts/reference/make_tiny_zero_shot.py  (torch, transformers 5, tokenizers) [--out tests/fixtures/tiny]
 """
 import argparse
 import json
