@@ -126,11 +126,6 @@ impl Request {
             ))),
         }
     }
-
-    /// The typed request, if it is a `T` (for tests and views that look at what they sent).
-    pub fn get<T: Any>(&self) -> Option<&T> {
-        self.value.downcast_ref::<T>()
-    }
 }
 
 impl fmt::Debug for Request {
@@ -233,14 +228,6 @@ impl Output {
     /// `{"task": "<tag>", …}`.
     pub fn to_json(&self, pretty: bool) -> serde_json::Result<String> {
         self.value.to_json(self.task, pretty)
-    }
-
-    /// The result as JSON, for programs and tests that look into it.
-    pub fn to_json_value(&self) -> serde_json::Value {
-        self.to_json(false)
-            .ok()
-            .and_then(|text| serde_json::from_str(&text).ok())
-            .unwrap_or_default()
     }
 
     /// See [`HumanOutput`].

@@ -102,7 +102,7 @@ pub fn load(
     device: &Device,
     ctx: &RunContext,
 ) -> Result<Box<dyn LoadedPipeline>, InferError> {
-    module(plan.task)?.load(dir, plan, device, ctx)
+    module(plan.task)?.loader()(dir, plan, device, ctx)
 }
 
 /// Every task's `hubble run` arguments, each id once.

@@ -24,6 +24,12 @@ pub enum Evidence {
     Head,
 }
 
+/// Loads a planned model from its folder onto a device (a task's [`erase`]`::<P>`).
+///
+/// [`erase`]: super::pipeline::erase
+pub type LoadFn =
+    fn(&Path, &Plan, &Device, &RunContext) -> Result<Box<dyn LoadedPipeline>, InferError>;
+
 /// One task file, as the registry sees it.
 pub trait TaskModule: Sync {
     /// The pipeline tags it answers, in the order the Try tab lists them.
@@ -43,14 +49,8 @@ pub trait TaskModule: Sync {
     /// How to load this model for `task` (one of [`TaskModule::tasks`]), or why it can't run.
     fn plan(&self, facts: &ModelFacts, task: Task) -> Result<Plan, InferError>;
 
-    /// Loads the planned model, ready for requests.
-    fn load(
-        &self,
-        dir: &Path,
-        plan: &Plan,
-        device: &Device,
-        ctx: &RunContext,
-    ) -> Result<Box<dyn LoadedPipeline>, InferError>;
+    /// How the planned model is loaded, ready for requests: `erase::<ThePipeline>`.
+    fn loader(&self) -> LoadFn;
 
     /// The arguments `hubble run` gains for this task (ids shared with another task's are
     /// defined once, by the first file in the list).

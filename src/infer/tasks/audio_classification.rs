@@ -15,12 +15,11 @@ use crate::infer::facts::ModelFacts;
 use crate::infer::models::ast::{self, AstClassifier};
 use crate::infer::models::wav2vec2::{self, Wav2Vec2Classifier};
 use crate::infer::models::{id2label, weights};
-use crate::infer::pipeline::{
-    Event, HumanOutput, LoadedPipeline, Pipeline, Request, RunContext, Task, erase,
-};
+use crate::infer::pipeline::{Event, HumanOutput, Pipeline, Request, RunContext, Task, erase};
 use crate::infer::plan::Plan;
 use crate::infer::run_input::RunInput;
-use crate::infer::task_module::{Evidence, TaskModule, not_supported};
+use crate::infer::task_module::{Evidence, LoadFn, TaskModule, not_supported};
+use crate::infer::tasks::common::write_labels;
 use crate::infer::{InferError, device, read_json};
 use crate::media::audio_features::AudioFeatureExtractor;
 use crate::results::{LabelScore, ranked};
@@ -248,14 +247,8 @@ impl TaskModule for AudioClassificationTask {
         Ok(Plan::new(task, arch))
     }
 
-    fn load(
-        &self,
-        dir: &Path,
-        plan: &Plan,
-        device: &Device,
-        ctx: &RunContext,
-    ) -> Result<Box<dyn LoadedPipeline>, InferError> {
-        erase::<AudioClassifier>(dir, plan, device, ctx)
+    fn loader(&self) -> LoadFn {
+        erase::<AudioClassifier>
     }
 
     fn cli_request(&self, task: Task, input: &RunInput) -> Result<Request, InferError> {
@@ -270,9 +263,6 @@ impl HumanOutput for AudioLabels {
     /// The labels, most likely first, as `  97.12%  label`.
     fn write_human(&self, out: &mut dyn Write, _log: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "{:.1} s of audio", self.audio_seconds)?;
-        for label in &self.labels {
-            writeln!(out, "  {:>6.2}%  {}", label.score * 100.0, label.label)?;
-        }
-        Ok(())
+        write_labels(out, &self.labels)
     }
 }

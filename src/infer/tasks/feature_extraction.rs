@@ -12,12 +12,10 @@ use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use crate::infer::facts::ModelFacts;
 use crate::infer::models::causal::safetensors_files;
-use crate::infer::pipeline::{
-    Event, HumanOutput, LoadedPipeline, Pipeline, Request, RunContext, Task, erase,
-};
+use crate::infer::pipeline::{Event, HumanOutput, Pipeline, Request, RunContext, Task, erase};
 use crate::infer::plan::Plan;
 use crate::infer::run_input::RunInput;
-use crate::infer::task_module::{Evidence, TaskModule, not_supported};
+use crate::infer::task_module::{Evidence, LoadFn, TaskModule, not_supported};
 use crate::infer::{InferError, device, read_json};
 
 /// How token embeddings become one sentence embedding.
@@ -322,14 +320,8 @@ impl TaskModule for EmbeddingTask {
         }
     }
 
-    fn load(
-        &self,
-        dir: &Path,
-        plan: &Plan,
-        device: &Device,
-        ctx: &RunContext,
-    ) -> Result<Box<dyn LoadedPipeline>, InferError> {
-        erase::<Embedder>(dir, plan, device, ctx)
+    fn loader(&self) -> LoadFn {
+        erase::<Embedder>
     }
 
     fn cli_request(&self, _task: Task, input: &RunInput) -> Result<Request, InferError> {

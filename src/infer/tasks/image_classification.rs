@@ -12,10 +12,10 @@ use image::RgbImage;
 
 use crate::infer::facts::ModelFacts;
 use crate::infer::models::{convnext, id2label, pixel_tensor, resnet, weights};
-use crate::infer::pipeline::{Event, LoadedPipeline, Pipeline, Request, RunContext, Task, erase};
+use crate::infer::pipeline::{Event, Pipeline, Request, RunContext, Task, erase};
 use crate::infer::plan::Plan;
 use crate::infer::run_input::RunInput;
-use crate::infer::task_module::{Evidence, TaskModule, guess_by_head, not_supported};
+use crate::infer::task_module::{Evidence, LoadFn, TaskModule, guess_by_head, not_supported};
 use crate::infer::tasks::common::images::check_vision_files;
 pub use crate::infer::tasks::common::images::{DEFAULT_TOP_K, ImageLabels, ImageRequest};
 use crate::infer::{InferError, device};
@@ -177,14 +177,8 @@ impl TaskModule for ImageClassificationTask {
         Ok(Plan::new(task, arch))
     }
 
-    fn load(
-        &self,
-        dir: &Path,
-        plan: &Plan,
-        device: &Device,
-        ctx: &RunContext,
-    ) -> Result<Box<dyn LoadedPipeline>, InferError> {
-        erase::<ImageClassifier>(dir, plan, device, ctx)
+    fn loader(&self) -> LoadFn {
+        erase::<ImageClassifier>
     }
 
     fn cli_request(&self, task: Task, input: &RunInput) -> Result<Request, InferError> {

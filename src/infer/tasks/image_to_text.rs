@@ -23,12 +23,10 @@ use tokenizers::Tokenizer;
 use crate::infer::facts::ModelFacts;
 use crate::infer::models::blip::BlipSpec;
 use crate::infer::models::{pixel_tensor, weights};
-use crate::infer::pipeline::{
-    Event, HumanOutput, LoadedPipeline, Pipeline, Request, RunContext, Task, erase,
-};
+use crate::infer::pipeline::{Event, HumanOutput, Pipeline, Request, RunContext, Task, erase};
 use crate::infer::plan::Plan;
 use crate::infer::run_input::RunInput;
-use crate::infer::task_module::{Evidence, TaskModule, not_supported};
+use crate::infer::task_module::{Evidence, LoadFn, TaskModule, not_supported};
 use crate::infer::tasks::common::decoding::{GenerationParams, StopReason, TokenStream, rate};
 use crate::infer::tasks::common::images::check_vision_files;
 use crate::infer::{InferError, device};
@@ -303,14 +301,8 @@ impl TaskModule for ImageToTextTask {
         Ok(Plan::new(task, BlipCaptioner))
     }
 
-    fn load(
-        &self,
-        dir: &Path,
-        plan: &Plan,
-        device: &Device,
-        ctx: &RunContext,
-    ) -> Result<Box<dyn LoadedPipeline>, InferError> {
-        erase::<Captioner>(dir, plan, device, ctx)
+    fn loader(&self) -> LoadFn {
+        erase::<Captioner>
     }
 
     fn cli_args(&self) -> Vec<clap::Arg> {

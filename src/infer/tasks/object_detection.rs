@@ -17,12 +17,10 @@ use crate::infer::models::detection_boxes::{Detection, detections};
 use crate::infer::models::detr::Detr;
 use crate::infer::models::yolos::Yolos;
 use crate::infer::models::{id2label, pixel_tensor, weights};
-use crate::infer::pipeline::{
-    Event, HumanOutput, LoadedPipeline, Pipeline, Request, RunContext, Task, erase,
-};
+use crate::infer::pipeline::{Event, HumanOutput, Pipeline, Request, RunContext, Task, erase};
 use crate::infer::plan::Plan;
 use crate::infer::run_input::RunInput;
-use crate::infer::task_module::{Evidence, TaskModule, guess_by_head, not_supported};
+use crate::infer::task_module::{Evidence, LoadFn, TaskModule, guess_by_head, not_supported};
 use crate::infer::tasks::common::images::check_vision_files;
 use crate::infer::{InferError, device, read_json};
 use crate::media::detection_preprocess::DetectionProcessor;
@@ -196,14 +194,8 @@ impl TaskModule for ObjectDetectionTask {
         Ok(Plan::new(task, arch))
     }
 
-    fn load(
-        &self,
-        dir: &Path,
-        plan: &Plan,
-        device: &Device,
-        ctx: &RunContext,
-    ) -> Result<Box<dyn LoadedPipeline>, InferError> {
-        erase::<ObjectDetector>(dir, plan, device, ctx)
+    fn loader(&self) -> LoadFn {
+        erase::<ObjectDetector>
     }
 
     fn cli_args(&self) -> Vec<clap::Arg> {

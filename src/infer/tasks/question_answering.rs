@@ -18,12 +18,10 @@ use tokenizers::{Encoding, PostProcessor, Tokenizer, TruncationDirection};
 
 use crate::infer::facts::ModelFacts;
 use crate::infer::models::encoder::{Encoder, Family};
-use crate::infer::pipeline::{
-    Event, HumanOutput, LoadedPipeline, Pipeline, Request, RunContext, Task, erase,
-};
+use crate::infer::pipeline::{Event, HumanOutput, Pipeline, Request, RunContext, Task, erase};
 use crate::infer::plan::Plan;
 use crate::infer::run_input::{RunInput, read_text};
-use crate::infer::task_module::{Evidence, TaskModule, guess_by_head, not_supported};
+use crate::infer::task_module::{Evidence, LoadFn, TaskModule, guess_by_head, not_supported};
 use crate::infer::{InferError, device};
 
 /// `question-answering`.
@@ -395,14 +393,8 @@ impl TaskModule for QuestionAnsweringTask {
         }
     }
 
-    fn load(
-        &self,
-        dir: &Path,
-        plan: &Plan,
-        device: &Device,
-        ctx: &RunContext,
-    ) -> Result<Box<dyn LoadedPipeline>, InferError> {
-        erase::<QuestionAnswerer>(dir, plan, device, ctx)
+    fn loader(&self) -> LoadFn {
+        erase::<QuestionAnswerer>
     }
 
     fn cli_args(&self) -> Vec<clap::Arg> {

@@ -19,12 +19,10 @@ use tokenizers::Tokenizer;
 use crate::infer::facts::ModelFacts;
 use crate::infer::models::causal::safetensors_files;
 use crate::infer::models::marian::Marian;
-use crate::infer::pipeline::{
-    Event, HumanOutput, LoadedPipeline, Pipeline, Request, RunContext, Task, erase,
-};
+use crate::infer::pipeline::{Event, HumanOutput, Pipeline, Request, RunContext, Task, erase};
 use crate::infer::plan::Plan;
 use crate::infer::run_input::RunInput;
-use crate::infer::task_module::{Evidence, TaskModule, guess_by_head, not_supported};
+use crate::infer::task_module::{Evidence, LoadFn, TaskModule, guess_by_head, not_supported};
 use crate::infer::tasks::common::decoding::{GenerationParams, StopReason, TokenStream, rate};
 use crate::infer::tokenizers::Detokenize;
 use crate::infer::tokenizers::marian_tokenizer::MarianTokenizer;
@@ -492,14 +490,8 @@ impl TaskModule for Seq2SeqTask {
         }
     }
 
-    fn load(
-        &self,
-        dir: &Path,
-        plan: &Plan,
-        device: &Device,
-        ctx: &RunContext,
-    ) -> Result<Box<dyn LoadedPipeline>, InferError> {
-        erase::<Seq2Seq>(dir, plan, device, ctx)
+    fn loader(&self) -> LoadFn {
+        erase::<Seq2Seq>
     }
 
     fn cli_args(&self) -> Vec<clap::Arg> {

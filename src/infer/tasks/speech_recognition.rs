@@ -18,12 +18,10 @@ use crate::infer::facts::ModelFacts;
 use crate::infer::models::causal::safetensors_files;
 use crate::infer::models::whisper::{Whisper, WhisperConfig};
 use crate::infer::models::whisper_mel::{HOP, LogMel, N_FRAMES, N_SAMPLES, SAMPLE_RATE};
-use crate::infer::pipeline::{
-    Event, HumanOutput, LoadedPipeline, Pipeline, Request, RunContext, Task, erase,
-};
+use crate::infer::pipeline::{Event, HumanOutput, Pipeline, Request, RunContext, Task, erase};
 use crate::infer::plan::Plan;
 use crate::infer::run_input::RunInput;
-use crate::infer::task_module::{Evidence, TaskModule, not_supported};
+use crate::infer::task_module::{Evidence, LoadFn, TaskModule, not_supported};
 pub use crate::results::Segment;
 
 /// Seconds per timestamp token step.
@@ -579,14 +577,8 @@ impl TaskModule for SpeechRecognitionTask {
         }
     }
 
-    fn load(
-        &self,
-        dir: &Path,
-        plan: &Plan,
-        device: &Device,
-        ctx: &RunContext,
-    ) -> Result<Box<dyn LoadedPipeline>, InferError> {
-        erase::<SpeechRecognizer>(dir, plan, device, ctx)
+    fn loader(&self) -> LoadFn {
+        erase::<SpeechRecognizer>
     }
 
     fn cli_args(&self) -> Vec<clap::Arg> {

@@ -16,12 +16,13 @@ use crate::infer::facts::ModelFacts;
 use crate::infer::models::encoder::{Encoder, Family};
 use crate::infer::models::encoder_heads::{Head, HeadKind};
 use crate::infer::pipeline::{
-    Event, HumanOutput, LoadedPipeline, Output, Pipeline, Request, RunContext, Task, erase,
+    Event, HumanOutput, Output, Pipeline, Request, RunContext, Task, erase,
 };
 use crate::infer::plan::Plan;
 use crate::infer::run_input::RunInput;
-use crate::infer::task_module::{Evidence, TaskModule, guess_by_head, not_supported};
+use crate::infer::task_module::{Evidence, LoadFn, TaskModule, guess_by_head, not_supported};
 use crate::infer::tasks::common::entities::{Entity, TokenLabel, group_entities};
+use crate::infer::tasks::common::write_labels;
 use crate::infer::{InferError, device};
 
 /// How many candidates fill-mask returns per mask.
@@ -365,14 +366,8 @@ impl TaskModule for EncoderTask {
         }
     }
 
-    fn load(
-        &self,
-        dir: &Path,
-        plan: &Plan,
-        device: &Device,
-        ctx: &RunContext,
-    ) -> Result<Box<dyn LoadedPipeline>, InferError> {
-        erase::<EncoderPipeline>(dir, plan, device, ctx)
+    fn loader(&self) -> LoadFn {
+        erase::<EncoderPipeline>
     }
 
     fn cli_request(&self, _task: Task, input: &RunInput) -> Result<Request, InferError> {
@@ -387,9 +382,7 @@ impl HumanOutput for Results<TextLabels> {
     fn write_human(&self, out: &mut dyn Write, _log: &mut dyn Write) -> io::Result<()> {
         for text in &self.results {
             writeln!(out, "{}", text.text)?;
-            for label in text.labels.iter().take(5) {
-                writeln!(out, "  {:>6.2}%  {}", label.score * 100.0, label.label)?;
-            }
+            write_labels(out, text.labels.iter().take(5))?;
         }
         Ok(())
     }

@@ -14,12 +14,10 @@ use crate::infer::facts::{ModelFacts, is_split_gguf};
 use crate::infer::models::causal::CausalModel;
 use crate::infer::models::causal::{self, CausalArch};
 use crate::infer::models::gguf_llama;
-use crate::infer::pipeline::{
-    Event, HumanOutput, LoadedPipeline, Pipeline, Request, RunContext, Task, erase,
-};
+use crate::infer::pipeline::{Event, HumanOutput, Pipeline, Request, RunContext, Task, erase};
 use crate::infer::plan::Plan;
 use crate::infer::run_input::RunInput;
-use crate::infer::task_module::{Evidence, TaskModule, guess_by_head, not_supported};
+use crate::infer::task_module::{Evidence, LoadFn, TaskModule, guess_by_head, not_supported};
 pub use crate::infer::tasks::common::decoding::{GenerationParams, StopReason};
 use crate::infer::tasks::common::decoding::{TokenStream, rate};
 pub use crate::infer::tokenizers::chat_template::ChatMessage;
@@ -529,14 +527,8 @@ impl TaskModule for TextGenerationTask {
         }
     }
 
-    fn load(
-        &self,
-        dir: &Path,
-        plan: &Plan,
-        device: &Device,
-        ctx: &RunContext,
-    ) -> Result<Box<dyn LoadedPipeline>, InferError> {
-        erase::<TextGenerator>(dir, plan, device, ctx)
+    fn loader(&self) -> LoadFn {
+        erase::<TextGenerator>
     }
 
     fn cli_args(&self) -> Vec<clap::Arg> {

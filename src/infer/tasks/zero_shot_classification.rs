@@ -17,12 +17,10 @@ use crate::infer::facts::ModelFacts;
 use crate::infer::models::bart::BartForSequenceClassification;
 use crate::infer::models::encoder::{Encoder, Family};
 use crate::infer::models::encoder_heads::{Head, HeadKind};
-use crate::infer::pipeline::{
-    Event, HumanOutput, LoadedPipeline, Pipeline, Request, RunContext, Task, erase,
-};
+use crate::infer::pipeline::{Event, HumanOutput, Pipeline, Request, RunContext, Task, erase};
 use crate::infer::plan::Plan;
 use crate::infer::run_input::RunInput;
-use crate::infer::task_module::{TaskModule, not_supported};
+use crate::infer::task_module::{LoadFn, TaskModule, not_supported};
 use crate::infer::tasks::common::candidate_labels_arg;
 use crate::infer::tokenizers::read_tokenizer;
 use crate::infer::{InferError, device, read_json};
@@ -338,14 +336,8 @@ impl TaskModule for ZeroShotClassificationTask {
         }
     }
 
-    fn load(
-        &self,
-        dir: &Path,
-        plan: &Plan,
-        device: &Device,
-        ctx: &RunContext,
-    ) -> Result<Box<dyn LoadedPipeline>, InferError> {
-        erase::<ZeroShotClassifier>(dir, plan, device, ctx)
+    fn loader(&self) -> LoadFn {
+        erase::<ZeroShotClassifier>
     }
 
     fn cli_args(&self) -> Vec<clap::Arg> {

@@ -14,10 +14,10 @@ use tokenizers::Tokenizer;
 
 use crate::infer::facts::ModelFacts;
 use crate::infer::models::{pixel_tensor, weights};
-use crate::infer::pipeline::{Event, LoadedPipeline, Pipeline, Request, RunContext, Task, erase};
+use crate::infer::pipeline::{Event, Pipeline, Request, RunContext, Task, erase};
 use crate::infer::plan::Plan;
 use crate::infer::run_input::RunInput;
-use crate::infer::task_module::{Evidence, TaskModule, not_supported};
+use crate::infer::task_module::{Evidence, LoadFn, TaskModule, not_supported};
 use crate::infer::tasks::common::candidate_labels_arg;
 use crate::infer::tasks::common::images::{ImageLabels, ImageRequest, check_vision_files};
 use crate::infer::{InferError, device};
@@ -318,14 +318,8 @@ impl TaskModule for ZeroShotImageTask {
         Ok(Plan::new(task, arch))
     }
 
-    fn load(
-        &self,
-        dir: &Path,
-        plan: &Plan,
-        device: &Device,
-        ctx: &RunContext,
-    ) -> Result<Box<dyn LoadedPipeline>, InferError> {
-        erase::<ZeroShotImage>(dir, plan, device, ctx)
+    fn loader(&self) -> LoadFn {
+        erase::<ZeroShotImage>
     }
 
     fn cli_args(&self) -> Vec<clap::Arg> {

@@ -86,7 +86,13 @@ pub struct TryView {
     unreported: Option<(u64, String)>,
     /// One view per task family ([`views`]).
     views: Vec<Box<dyn TaskView>>,
+    /// What the Hub's metadata says will run, for (model, commit, picked task): planned once,
+    /// not every frame.
+    metadata_plan: Option<(MetadataKey, Result<Task, String>)>,
 }
+
+/// Which metadata and task a cached [`plan_from_metadata`] answer is for.
+type MetadataKey = (String, Option<String>, Option<Task>);
 
 impl TryView {
     /// A tab for `repo`; nothing happens until it is first shown.
@@ -103,6 +109,7 @@ impl TryView {
             measured: None,
             unreported: None,
             views: views(),
+            metadata_plan: None,
         }
     }
 
@@ -165,7 +172,23 @@ impl TryView {
     ) -> TryAction {
         let mut action = TryAction::None;
         ui.add_space(12.0);
-        match info.map(|info| plan_from_metadata(info, self.task)) {
+        let verdict = info.map(|info| {
+            let key = (info.id.clone(), info.sha.clone(), self.task);
+            if self
+                .metadata_plan
+                .as_ref()
+                .is_none_or(|(cached, _)| *cached != key)
+            {
+                let verdict = plan_from_metadata(info, self.task);
+                self.metadata_plan = Some((key, verdict));
+            }
+            self.metadata_plan
+                .as_ref()
+                .expect("set just above")
+                .1
+                .clone()
+        });
+        match verdict {
             Some(Ok(task)) => {
                 ui.label(RichText::new(format!("{task} works here")).heading());
                 ui.label(format!(

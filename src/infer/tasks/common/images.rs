@@ -46,10 +46,7 @@ impl HumanOutput for ImageLabels {
         _log: &mut dyn std::io::Write,
     ) -> std::io::Result<()> {
         writeln!(out, "{} × {} image", self.width, self.height)?;
-        for label in &self.labels {
-            writeln!(out, "  {:>6.2}%  {}", label.score * 100.0, label.label)?;
-        }
-        Ok(())
+        super::write_labels(out, &self.labels)
     }
 }
 
