@@ -1,0 +1,19 @@
+// Q5_1: 32 values, an f16 scale and minimum, 32 fifth bits, 16 bytes of nibbles.
+const BLOCK_VALUES: u32 = 32u;
+const BLOCK_BYTES: u32 = 24u;
+
+fn block_values4(b: u32, j: u32) -> vec4<f32> {
+    let d = w_f16(b);
+    let m = w_f16(b + 2u);
+    let qh = w_u32(b + 4u);
+    let first = 4u * j;
+    let q = w_u32(b + 8u + (first & 15u));
+    let low = field4(q, select(0u, 4u, first >= 16u), 4u);
+    let high = vec4<u32>(
+        extractBits(qh, first, 1u),
+        extractBits(qh, first + 1u, 1u),
+        extractBits(qh, first + 2u, 1u),
+        extractBits(qh, first + 3u, 1u),
+    );
+    return vec4<f32>(low | (high << vec4<u32>(4u))) * d + m;
+}

@@ -1,0 +1,38 @@
+// out[r] = x[r] / sqrt(mean(x[r]²) + eps) * weight, one workgroup per row.
+
+struct Params {
+    cols: u32,
+    eps: f32,
+    x_offset: u32,
+    x_stride: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> weight: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+const WG: u32 = 64u;
+var<workgroup> partial: array<f32, WG>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let row = wg.x;
+    let start = p.x_offset + row * p.x_stride;
+    var sum = 0.0;
+    for (var c = lid; c < p.cols; c += WG) {
+        sum += x[start + c] * x[start + c];
+    }
+    partial[lid] = sum;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if (lid < s) {
+            partial[lid] += partial[lid + s];
+        }
+        workgroupBarrier();
+    }
+    let inv = 1.0 / sqrt(partial[0] / f32(p.cols) + p.eps);
+    for (var c = lid; c < p.cols; c += WG) {
+        out[row * p.cols + c] = x[start + c] * inv * weight[c];
+    }
+}
