@@ -1,11 +1,15 @@
-// a[i] += b[i % b_len]: residual adds (b as long as a) and biases (one row, every token).
+// a[t][i] += b[t][i] for `rows` rows of n values: residual adds (b_stride = n) and biases on
+// every row (b_stride = 0); a may be a window of a wider buffer.
 
 struct Params {
     n: u32,
-    b_len: u32,
-    // Threads along x (rows of the dispatch past 65535 workgroups continue along y).
-    span: u32,
+    rows: u32,
+    a_offset: u32,
+    a_stride: u32,
+    b_stride: u32,
+    _pad0: u32,
     _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -14,9 +18,10 @@ struct Params {
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.x + gid.y * p.span;
+    let i = gid.x;
+    let t = gid.y;
     if (i >= p.n) {
         return;
     }
-    a[i] += b[i % p.b_len];
+    a[p.a_offset + t * p.a_stride + i] += b[t * p.b_stride + i];
 }

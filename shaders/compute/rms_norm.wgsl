@@ -1,10 +1,16 @@
-// out[r] = x[r] / sqrt(mean(x[r]²) + eps) * weight, one workgroup per row.
+// out = x / sqrt(mean(x²) + eps) * weight over each group of `cols` values: one group per row
+// (a layer norm), or `groups` consecutive groups per row (per-head query/key norms). One
+// workgroup per group.
 
 struct Params {
     cols: u32,
     eps: f32,
+    groups: u32,
     x_offset: u32,
     x_stride: u32,
+    out_offset: u32,
+    out_stride: u32,
+    _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -17,8 +23,10 @@ var<workgroup> partial: array<f32, WG>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let row = wg.x;
-    let start = p.x_offset + row * p.x_stride;
+    let row = wg.x / p.groups;
+    let within = (wg.x % p.groups) * p.cols;
+    let start = p.x_offset + row * p.x_stride + within;
+    let dest = p.out_offset + row * p.out_stride + within;
     var sum = 0.0;
     for (var c = lid; c < p.cols; c += WG) {
         sum += x[start + c] * x[start + c];
@@ -33,6 +41,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     let inv = 1.0 / sqrt(partial[0] / f32(p.cols) + p.eps);
     for (var c = lid; c < p.cols; c += WG) {
-        out[row * p.cols + c] = x[start + c] * inv * weight[c];
+        out[dest + c] = x[start + c] * inv * weight[c];
     }
 }

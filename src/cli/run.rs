@@ -51,7 +51,8 @@ pub struct CommonArgs {
     /// The GGUF file to use when the repo has several.
     #[arg(long, value_name = "NAME")]
     pub file: Option<String>,
-    /// auto (CUDA → Metal → CPU), cpu, cuda[:N], metal[:N].
+    /// auto (CUDA → Metal → a hardware GPU through wgpu → CPU), cpu, cuda[:N], metal[:N],
+    /// wgpu[:N|:NAME] (`hubble system` lists the adapters).
     #[arg(long, default_value = "auto")]
     pub device: String,
     /// Print JSON instead of text (generation is then not streamed).

@@ -260,6 +260,7 @@ pub struct RunContext {
     cancel: CancelToken,
     events: Option<Sender<Event>>,
     waker: Option<Waker>,
+    gpu: Option<std::sync::Arc<hubble_gpu::Gpu>>,
 }
 
 impl RunContext {
@@ -269,7 +270,20 @@ impl RunContext {
             cancel,
             events,
             waker: None,
+            gpu: None,
         }
+    }
+
+    /// The same context, offering `gpu` (the wgpu device the user or `auto` picked) to the
+    /// pipelines that compute on it.
+    pub fn with_gpu(self, gpu: Option<std::sync::Arc<hubble_gpu::Gpu>>) -> RunContext {
+        RunContext { gpu, ..self }
+    }
+
+    /// The wgpu device picked for this load, if any: pipelines with a wgpu path load onto it,
+    /// the others run on the candle device they are given (the CPU) and say so.
+    pub fn gpu(&self) -> Option<&std::sync::Arc<hubble_gpu::Gpu>> {
+        self.gpu.as_ref()
     }
 
     /// The same context, also calling `waker` after each event.

@@ -114,13 +114,21 @@ fn serve(
     requests: Receiver<Request>,
     ctx: RunContext,
 ) {
-    let loaded = device::select(device).and_then(|device| {
+    let placed = device::place(&device);
+    let (ctx, placed) = match placed {
+        Ok(placement) => (ctx.with_gpu(placement.gpu.clone()), Ok(placement)),
+        Err(e) => (ctx, Err(e)),
+    };
+    let loaded = placed.and_then(|placement| {
+        if let Some(note) = &placement.note {
+            ctx.emit(Event::Status(note.clone()));
+        }
         ctx.emit(Event::Status(format!(
             "loading {} on {}",
             plan.task,
-            device::describe(&device)
+            placement.describe()
         )));
-        ctx.loading(|| registry::load(&dir, &plan, &device, &ctx))
+        ctx.loading(|| registry::load(&dir, &plan, &placement.candle, &ctx))
     });
     let mut pipeline = match loaded {
         // Cancelled while loading: nobody waits for this model any more.

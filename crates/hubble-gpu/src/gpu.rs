@@ -26,6 +26,14 @@ pub struct Gpu {
     pub(crate) uniform_align: u64,
 }
 
+impl std::fmt::Debug for Gpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gpu")
+            .field("adapter", &self.summary.name)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Gpu {
     /// Opens the adapter `selector` picks, with every limit the adapter offers.
     pub fn open(selector: &Selector) -> Result<Gpu> {

@@ -128,24 +128,36 @@ pub fn get_rows(
     Ok(())
 }
 
-/// `out[r] = rms_norm(x[r]) * weight` for `rows` rows of `cols` (out is dense).
+/// `out = rms_norm(x) * weight` over `groups` consecutive groups of `cols` values in each of
+/// `rows` rows (1 group: a layer's norm; `heads` groups of `head_dim`: per-head norms).
+#[allow(clippy::too_many_arguments)]
 pub fn rms_norm(
     pass: &mut Pass<'_>,
     x: Rows<'_>,
     weight: &Buffer,
-    out: &Buffer,
+    out: Rows<'_>,
     rows: usize,
+    groups: usize,
     cols: usize,
     eps: f32,
 ) -> Result<()> {
-    check_fits(x, rows, cols, "norm input")?;
-    check_fits(Rows::new(out, cols), rows, cols, "norm output")?;
-    let params = [word(cols)?, eps.to_bits(), word(x.offset)?, word(x.stride)?];
+    check_fits(x, rows, groups * cols, "norm input")?;
+    check_fits(out, rows, groups * cols, "norm output")?;
+    let params = [
+        word(cols)?,
+        eps.to_bits(),
+        word(groups)?,
+        word(x.offset)?,
+        word(x.stride)?,
+        word(out.offset)?,
+        word(out.stride)?,
+    ];
+    let buffers = [x.buffer, weight, out.buffer];
     pass.dispatch(
         Kernel::RmsNorm,
         &params,
-        &[x.buffer, weight, out],
-        [word(rows)?, 1, 1],
+        &buffers,
+        [word(rows * groups)?, 1, 1],
     )
 }
 
@@ -406,14 +418,27 @@ pub fn silu_mul(
     )
 }
 
-/// `a[i] += b[i % b_len]` for `n` values (a residual, or a bias on every row).
-pub fn add(pass: &mut Pass<'_>, a: &Buffer, b: &Buffer, n: usize, b_len: usize) -> Result<()> {
-    if n as u64 * 4 > a.bytes() || b_len == 0 || b_len as u64 * 4 > b.bytes() {
-        return Err(GpuError::Shape(format!("adding {b_len} values over {n}")));
+/// `a[t] += b[t]` for `rows` rows of `n` values; a `b` with stride 0 is a bias added to every
+/// row.
+pub fn add(pass: &mut Pass<'_>, a: Rows<'_>, b: Rows<'_>, n: usize, rows: usize) -> Result<()> {
+    check_fits(a, rows, n, "sum")?;
+    check_fits(b, if b.stride == 0 { 1 } else { rows }, n, "addend")?;
+    if b.offset != 0 {
+        return Err(GpuError::Shape("an addend starts its buffer".into()));
     }
-    let (gx, gy) = spread(groups(n, WG));
-    let params = [word(n)?, word(b_len)?, gx * WG as u32];
-    pass.dispatch(Kernel::Add, &params, &[a, b], [gx, gy, 1])
+    let params = [
+        word(n)?,
+        word(rows)?,
+        word(a.offset)?,
+        word(a.stride)?,
+        word(b.stride)?,
+    ];
+    pass.dispatch(
+        Kernel::Add,
+        &params,
+        &[a.buffer, b.buffer],
+        [word(groups(n, WG))?, word(rows)?, 1],
+    )
 }
 
 /// `out[0]` = the index of the largest of `n` floats at `offset` of `x` (lowest among equals).
@@ -431,4 +456,19 @@ pub fn argmax(
         &[x, out],
         [1, 1, 1],
     )
+}
+
+impl KvCache {
+    /// A cache with room for `capacity` positions holding this one's contents (a generation
+    /// longer than the room reserved for it).
+    pub fn grown(&self, gpu: &Gpu, capacity: usize) -> Result<KvCache> {
+        let bigger = KvCache::new(gpu, self.kv_dim, capacity.max(self.capacity), self.ty)?;
+        let mut encoder = gpu.device.create_command_encoder(&Default::default());
+        for (from, to) in [(&self.keys, &bigger.keys), (&self.values, &bigger.values)] {
+            encoder.copy_buffer_to_buffer(&from.inner, 0, &to.inner, 0, from.bytes());
+        }
+        gpu.queue.submit([encoder.finish()]);
+        gpu.check()?;
+        Ok(bigger)
+    }
 }

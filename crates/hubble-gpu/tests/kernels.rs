@@ -427,7 +427,12 @@ fn gates_residuals_biases_and_argmax_match_the_cpu() {
     let got = run_unary(&gpu, |pass| {
         let a_buffer = gpu.upload_f32(&a, "a").unwrap();
         let bias_buffer = gpu.upload_f32(&bias, "bias").unwrap();
-        ops::add(pass, &a_buffer, &bias_buffer, tokens * n, n).unwrap();
+        let bias_rows = Rows {
+            buffer: &bias_buffer,
+            offset: 0,
+            stride: 0,
+        };
+        ops::add(pass, Rows::new(&a_buffer, n), bias_rows, n, tokens).unwrap();
         (a_buffer, tokens * n)
     });
     let want: Vec<f32> = a.iter().enumerate().map(|(i, v)| v + bias[i % n]).collect();

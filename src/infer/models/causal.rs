@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::infer::InferError;
 use crate::infer::models::gguf_gemma3::GgufGemma3;
 use crate::infer::models::gguf_llama::{self, GgufLlama};
+use crate::infer::models::gpu_llama::GpuLlama;
 
 /// Safetensors causal-LM architectures (config.json `model_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -66,9 +67,13 @@ const PASS_TOKENS: usize = 32;
 pub struct CausalModel {
     inner: Inner,
     device: Device,
+    /// Why it runs on the CPU although a wgpu device was offered.
+    gpu_declined: Option<String>,
 }
 
 enum Inner {
+    /// GGUF llama (dense), qwen2, qwen3, phi3 on a wgpu device.
+    Gpu(Box<GpuLlama>),
     /// GGUF llama (dense), qwen2, qwen3, phi3: Hubble's own, quantised embedding.
     GgufLlama(Box<GgufLlama>),
     /// GGUF llama with experts (Mixtral): candle-transformers'.
@@ -94,11 +99,13 @@ enum Inner {
 }
 
 impl CausalModel {
-    /// Loads a quantised model from GGUF content already read from `reader`.
+    /// Loads a quantised model from GGUF content already read from `reader`: onto `gpu` when
+    /// one is offered and the architecture has a wgpu path, else onto `device`.
     pub fn from_gguf<R: std::io::Read + std::io::Seek>(
         content: gguf_file::Content,
         reader: &mut R,
         device: &Device,
+        gpu: Option<&std::sync::Arc<hubble_gpu::Gpu>>,
     ) -> Result<CausalModel, InferError> {
         let arch = content
             .metadata
@@ -106,6 +113,21 @@ impl CausalModel {
             .and_then(|v| v.to_string().ok())
             .cloned()
             .unwrap_or_default();
+        let on_gpu =
+            gguf_llama::ARCHITECTURES.contains(&arch.as_str()) && gguf_llama::is_dense(&content);
+        let gpu_declined = match gpu {
+            Some(gpu) if on_gpu => {
+                let model =
+                    GpuLlama::from_gguf(&content, &arch, reader, std::sync::Arc::clone(gpu))?;
+                return Ok(CausalModel {
+                    inner: Inner::Gpu(Box::new(model)),
+                    device: Device::Cpu,
+                    gpu_declined: None,
+                });
+            }
+            Some(_) => Some(format!("gguf {arch} has no wgpu path yet")),
+            None => None,
+        };
         let inner = match arch.as_str() {
             "llama" if !gguf_llama::is_dense(&content) => Inner::QLlama(
                 m::quantized_llama::ModelWeights::from_gguf(content, reader, device)?,
@@ -126,6 +148,7 @@ impl CausalModel {
         Ok(CausalModel {
             inner,
             device: device.clone(),
+            gpu_declined,
         })
     }
 
@@ -180,6 +203,7 @@ impl CausalModel {
         Ok(CausalModel {
             inner,
             device: device.clone(),
+            gpu_declined: None,
         })
     }
 
@@ -194,8 +218,17 @@ impl CausalModel {
             }
             return last.ok_or_else(|| InferError::InvalidInput("no tokens".into()));
         }
+        if let Inner::Gpu(model) = &mut self.inner {
+            let logits = model.forward(tokens, pos)?;
+            return Ok(Tensor::from_vec(
+                logits,
+                tokens.len().min(1) * model.vocab(),
+                &Device::Cpu,
+            )?);
+        }
         let input = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
         let logits = match &mut self.inner {
+            Inner::Gpu(_) => unreachable!("answered above"),
             Inner::GgufLlama(model) => model.forward(&input, pos)?,
             Inner::QLlama(model) => model.forward(&input, pos)?,
             Inner::GgufGemma3(model) => model.forward(&input, pos)?,
@@ -217,6 +250,7 @@ impl CausalModel {
     /// of the last one; the others ignore `positions`.
     pub fn clear_kv_cache(&mut self, positions: usize) -> Result<(), InferError> {
         match &mut self.inner {
+            Inner::Gpu(model) => model.reserve_kv_cache(positions)?,
             Inner::GgufLlama(model) => model.reserve_kv_cache(positions),
             Inner::QLlama(model) => model.clear_kv_cache(),
             Inner::GgufGemma3(model) => model.reserve_kv_cache(positions),
@@ -254,9 +288,46 @@ impl CausalModel {
         &self.device
     }
 
+    /// Where it computes, for status lines: "cpu", "cuda:0", or the wgpu adapter with the GPU
+    /// memory its buffers hold; with the reason when a wgpu device was offered but not used.
+    pub fn placement(&self) -> String {
+        match (&self.inner, &self.gpu_declined) {
+            (Inner::Gpu(model), _) => format!(
+                "{}, {:.0} MiB of GPU memory",
+                crate::infer::device::describe_gpu(model.gpu()),
+                model.gpu().memory_in_use() as f64 / (1 << 20) as f64
+            ),
+            (_, Some(why)) => format!("{} ({why})", crate::infer::device::describe(&self.device)),
+            (_, None) => crate::infer::device::describe(&self.device),
+        }
+    }
+
+    /// The same model, noting that it runs on its candle device although a wgpu device was
+    /// offered, and `why`.
+    pub fn declining_gpu(self, why: &str) -> CausalModel {
+        CausalModel {
+            gpu_declined: Some(why.to_string()),
+            ..self
+        }
+    }
+
+    /// The wgpu model, when it computes on one (greedy steps read back one token).
+    pub fn gpu_model(&mut self) -> Option<&mut GpuLlama> {
+        match &mut self.inner {
+            Inner::Gpu(model) => Some(model),
+            _ => None,
+        }
+    }
+
     /// Short name for status lines.
     pub fn name(&self) -> &'static str {
         match &self.inner {
+            Inner::Gpu(model) => match model.architecture() {
+                "qwen2" => "gguf qwen2",
+                "qwen3" => "gguf qwen3",
+                "phi3" => "gguf phi3",
+                _ => "gguf llama",
+            },
             Inner::GgufLlama(model) => match model.architecture() {
                 "qwen2" => "gguf qwen2",
                 "qwen3" => "gguf qwen3",

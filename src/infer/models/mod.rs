@@ -14,6 +14,7 @@ pub mod encoder_heads;
 pub mod gguf_blocks;
 pub mod gguf_gemma3;
 pub mod gguf_llama;
+pub mod gpu_llama;
 pub mod marian;
 pub mod q4_1_matmul;
 pub mod resnet;

@@ -25,7 +25,7 @@ use crate::infer::tokenizers::chat_template::{self, ChatTemplate};
 use crate::infer::tokenizers::gguf_bpe::GgufBpe;
 use crate::infer::tokenizers::gguf_tokenizer::GgufVocab;
 use crate::infer::tokenizers::text_tokenizer::TextTokenizer;
-use crate::infer::{InferError, device, read_json};
+use crate::infer::{InferError, read_json};
 
 /// What to generate from.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -94,7 +94,10 @@ impl TextGenerator {
             }
             CausalSource::Safetensors { architecture } => {
                 ctx.emit(Event::Status("loading safetensors weights".into()));
-                let model = CausalModel::from_safetensors(dir, *architecture, device)?;
+                let mut model = CausalModel::from_safetensors(dir, *architecture, device)?;
+                if ctx.gpu().is_some() {
+                    model = model.declining_gpu("safetensors decoders have no wgpu path yet");
+                }
                 let tokenizer = load_tokenizer_json(dir)?.ok_or(InferError::MissingFile {
                     what: "tokenizer.json".into(),
                     dir: dir.to_path_buf(),
@@ -181,7 +184,7 @@ impl TextGenerator {
             .metadata
             .retain(|key, _| !key.starts_with("tokenizer."));
         ctx.emit(Event::Status("loading quantised weights".into()));
-        let model = CausalModel::from_gguf(content, &mut file, device)?;
+        let model = CausalModel::from_gguf(content, &mut file, device, ctx.gpu())?;
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         let description = format!("{} ({name})", model.name());
         let mut generator = TextGenerator::assemble(
@@ -414,8 +417,11 @@ impl Pipeline for TextGenerator {
         ctx: &RunContext,
     ) -> Result<TextGenerator, InferError> {
         let mut generator = TextGenerator::load_plan(dir, plan, device, ctx)?;
-        generator.description =
-            format!("{} on {}", generator.description, device::describe(device));
+        generator.description = format!(
+            "{} on {}",
+            generator.description,
+            generator.model.placement()
+        );
         Ok(generator)
     }
 

@@ -77,6 +77,8 @@ pub struct TryView {
     task: Option<Task>,
     gguf_file: Option<String>,
     device: DeviceRequest,
+    /// What the device picker offers (CUDA/Metal, each wgpu adapter, the CPU).
+    devices: DeviceList,
     /// How soon streamed output is painted (the renderer's, given to `show`).
     pace: StreamPace,
     session: Option<Session>,
@@ -104,6 +106,7 @@ impl TryView {
             task: None,
             gguf_file: None,
             device: DeviceRequest::Auto,
+            devices: DeviceList::NotAsked,
             pace: StreamPace::default(),
             session: None,
             measured: None,
@@ -280,13 +283,21 @@ impl TryView {
                 });
             }
             let label = ui.label("Device");
+            let choices = self.devices.get(ui.ctx()).map(<[_]>::to_vec);
             ui.add_enabled_ui(!loaded, |ui| {
                 egui::ComboBox::from_id_salt("try-device")
                     .selected_text(self.device.to_string())
                     .show_ui(ui, |ui| {
                         ui.selectable_value(&mut self.device, DeviceRequest::Auto, "auto");
-                        for choice in device::available() {
-                            ui.selectable_value(&mut self.device, choice, choice.to_string());
+                        match &choices {
+                            Some(choices) => {
+                                for (choice, label) in choices {
+                                    ui.selectable_value(&mut self.device, choice.clone(), label);
+                                }
+                            }
+                            None => {
+                                ui.label("looking for GPUs…");
+                            }
                         }
                     })
                     .response
@@ -341,7 +352,7 @@ impl TryView {
             worker: InferenceWorker::spawn_with_waker(
                 found.dir.clone(),
                 plan,
-                self.device,
+                self.device.clone(),
                 Some(waker),
             ),
             task,
@@ -490,4 +501,32 @@ fn find(hub_cache: &std::path::Path, repo: &RepoId, revision: &str) -> Result<Fo
         reason,
         config,
     })
+}
+
+/// The devices the picker offers, listed off the UI thread once: enumerating GPU adapters
+/// opens the drivers, which can take a second.
+enum DeviceList {
+    NotAsked,
+    Pending(Background<Vec<(DeviceRequest, String)>>),
+    Ready(Vec<(DeviceRequest, String)>),
+}
+
+impl DeviceList {
+    /// The list, once known; the first call starts the listing.
+    fn get(&mut self, ctx: &egui::Context) -> Option<&[(DeviceRequest, String)]> {
+        if matches!(self, DeviceList::NotAsked) {
+            *self = DeviceList::Pending(Background::spawn_thread(ctx, device::available));
+        }
+        if let DeviceList::Pending(listing) = self
+            && let Some(result) = listing.poll()
+        {
+            *self = DeviceList::Ready(
+                result.unwrap_or_else(|_| vec![(DeviceRequest::Cpu, "cpu".into())]),
+            );
+        }
+        match self {
+            DeviceList::Ready(list) => Some(list),
+            _ => None,
+        }
+    }
 }

@@ -1,0 +1,200 @@
+//! Whole models on wgpu, on a real adapter: lavapipe (Mesa's software Vulkan) in CI, or the
+//! adapter `HUBBLE_TEST_ADAPTER` names. No adapter is a failure, not a skip.
+//! - the tiny causal checkpoints (`tests/fixtures/tiny/`, written as F32 GGUF files by
+//!   `support/gguf.rs`) with an F32 cache: next-token logits within 1e-3 of PyTorch's and the
+//!   same greedy tokens, through `GpuLlama` and through the generator with its F16 cache;
+//! - the real SmolLM2-135M Q4_1 GGUF: 32 greedy tokens identical to the CPU path's.
+
+#[path = "support/gguf.rs"]
+mod gguf;
+#[path = "support/weights.rs"]
+mod weights;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use candle_core::quantized::gguf_file::Content;
+use hubble::infer::models::gpu_llama::GpuLlama;
+use hubble::infer::registry::plan;
+use hubble::infer::tasks::text_generation::{GenerationParams, TEXT_GENERATION, TextGenerator};
+use hubble::infer::{CancelToken, Device, ModelFacts, Pipeline, RunContext};
+use hubble_gpu::{Gpu, KvType, Selector};
+
+const TOLERANCE: f32 = 1e-3;
+
+fn adapter() -> Selector {
+    Selector::parse(&std::env::var("HUBBLE_TEST_ADAPTER").unwrap_or_else(|_| "llvmpipe".into()))
+}
+
+fn gpu() -> Arc<Gpu> {
+    let selector = adapter();
+    Arc::new(Gpu::open(&selector).unwrap_or_else(|e| {
+        panic!("no wgpu adapter {selector} (install mesa-vulkan-drivers for lavapipe): {e}")
+    }))
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tiny")
+        .join(name)
+}
+
+fn reference(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap()
+}
+
+fn ids(value: &serde_json::Value) -> Vec<u32> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as u32)
+        .collect()
+}
+
+fn floats(value: &serde_json::Value) -> Vec<f32> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect()
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+fn argmax(logits: &[f32]) -> u32 {
+    (0..logits.len())
+        .max_by(|&a, &b| logits[a].total_cmp(&logits[b]))
+        .unwrap() as u32
+}
+
+/// `GpuLlama` with an F32 cache on a tiny fixture: logits at every greedy step, and the
+/// tokens, both through the full logits and the one-token read-back.
+fn check_f32_cache(arch: &str) {
+    let dir = fixture(arch);
+    let reference = reference(&dir);
+    let out = tempfile::tempdir().unwrap();
+    let path = out.path().join(format!("{arch}-f32.gguf"));
+    gguf::convert(&dir, &path);
+    let mut file = std::fs::File::open(&path).unwrap();
+    let content = Content::read(&mut file).unwrap();
+    let mut model = GpuLlama::from_gguf(&content, arch, &mut file, gpu())
+        .unwrap()
+        .with_kv_type(KvType::F32)
+        .unwrap();
+    let mut tokens = ids(&reference["prompt"]);
+    let first = model.forward(&tokens, 0).unwrap();
+    let diff = max_abs_diff(&first, &floats(&reference["next_token_logits"]));
+    eprintln!("{arch} on wgpu, F32 cache: max abs logit diff {diff:.3e}");
+    assert!(diff <= TOLERANCE, "{arch}: logits differ by {diff}");
+    let want = ids(&reference["greedy_tokens"]);
+    let mut next = argmax(&first);
+    let mut got = Vec::new();
+    while got.len() < want.len() {
+        got.push(next);
+        tokens.push(next);
+        next = model
+            .next_greedy(&tokens[tokens.len() - 1..], tokens.len() - 1)
+            .unwrap();
+    }
+    assert_eq!(got, want, "{arch} on wgpu: greedy tokens");
+}
+
+/// Through the generator (`hubble run`'s path) with its default F16 cache on the GPU.
+fn check_generator(arch: &str) {
+    let dir = fixture(arch);
+    let reference = reference(&dir);
+    let out = tempfile::tempdir().unwrap();
+    let path = out.path().join(format!("{arch}-f32.gguf"));
+    gguf::convert(&dir, &path);
+    let ctx = RunContext::new(CancelToken::new(), None).with_gpu(Some(gpu()));
+    let mut generator = TextGenerator::load_gguf(&path, &Device::Cpu, &ctx).unwrap();
+    let prompt = ids(&reference["prompt"]);
+    let logits = generator.logits(&prompt).unwrap();
+    let diff = max_abs_diff(&logits, &floats(&reference["next_token_logits"]));
+    assert!(
+        diff <= 5e-3,
+        "{arch} generator on wgpu: logits differ by {diff}"
+    );
+    let want = ids(&reference["greedy_tokens"]);
+    let got = generator
+        .generate_ids(&prompt, &GenerationParams::greedy(want.len()), &ctx)
+        .unwrap();
+    assert_eq!(
+        got.token_ids, want,
+        "{arch} generator on wgpu: greedy tokens"
+    );
+}
+
+#[test]
+fn llama_on_wgpu_matches_pytorch() {
+    check_f32_cache("llama");
+    check_generator("llama");
+}
+
+#[test]
+fn qwen2_on_wgpu_matches_pytorch() {
+    check_f32_cache("qwen2");
+    check_generator("qwen2");
+}
+
+#[test]
+fn qwen3_on_wgpu_matches_pytorch() {
+    check_f32_cache("qwen3");
+    check_generator("qwen3");
+}
+
+#[test]
+fn phi3_on_wgpu_matches_pytorch() {
+    check_f32_cache("phi3");
+    check_generator("phi3");
+}
+
+#[test]
+fn smollm2_q4_1_on_wgpu_decodes_the_cpu_paths_32_greedy_tokens() {
+    let Some(path) = weights::real_weights("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf") else {
+        return;
+    };
+    let prompt = "<|im_start|>user\nTell me a short story about a lighthouse keeper.<|im_end|>\n<|im_start|>assistant\n";
+    let run = |ctx: &RunContext| {
+        let mut generator = TextGenerator::load_gguf(&path, &Device::Cpu, ctx).unwrap();
+        let ids = generator.encode(prompt).unwrap();
+        let out = generator
+            .generate_ids(&ids, &GenerationParams::greedy(32), ctx)
+            .unwrap();
+        (out.token_ids, out.text)
+    };
+    let (cpu, cpu_text) = run(&RunContext::default());
+    let gpu_ctx = RunContext::new(CancelToken::new(), None).with_gpu(Some(gpu()));
+    let (gpu, gpu_text) = run(&gpu_ctx);
+    eprintln!("CPU: {cpu_text:?}\nwgpu: {gpu_text:?}");
+    assert_eq!(cpu.len(), 32, "{cpu_text:?}");
+    assert_eq!(gpu, cpu, "wgpu: {gpu_text:?}\nCPU: {cpu_text:?}");
+}
+
+#[test]
+fn a_wgpu_load_says_where_it_runs_and_what_it_holds() {
+    let dir = fixture("llama");
+    let out = tempfile::tempdir().unwrap();
+    let path = out.path().join("llama-f32.gguf");
+    gguf::convert(&dir, &path);
+    let gpu = gpu();
+    let ctx = RunContext::new(CancelToken::new(), None).with_gpu(Some(Arc::clone(&gpu)));
+    let facts = ModelFacts::from_dir(out.path()).unwrap();
+    let plan = plan(&facts, Some(TEXT_GENERATION)).unwrap();
+    let generator =
+        <TextGenerator as Pipeline>::load(out.path(), &plan, &Device::Cpu, &ctx).unwrap();
+    assert!(gpu.memory_in_use() > 0);
+    let description = generator.describe();
+    assert!(
+        description.contains("wgpu:") && description.contains("MiB of GPU memory"),
+        "{description}"
+    );
+}
