@@ -441,3 +441,66 @@ fn answers_questions_classifies_zero_shot_and_audio_and_detects_objects() {
         assert!(ours["box"]["xmin"].is_number() && ours["box"]["ymax"].is_number());
     }
 }
+
+#[path = "support/gguf.rs"]
+mod gguf;
+
+/// `--device wgpu:NAME` through the binary: the tiny llama written as an F32 GGUF decodes
+/// PyTorch's greedy tokens on lavapipe (or `HUBBLE_TEST_ADAPTER`), and says where it ran; a
+/// name no adapter has is a clear error listing the adapters.
+#[test]
+fn generates_on_a_wgpu_adapter_picked_by_name() {
+    let home = tempfile::tempdir().unwrap();
+    let models = tempfile::tempdir().unwrap();
+    gguf::convert(
+        Path::new(&tiny("llama")),
+        &models.path().join("tiny-llama-f32.gguf"),
+    );
+    let adapter = std::env::var("HUBBLE_TEST_ADAPTER").unwrap_or_else(|_| "llvmpipe".into());
+    let device = format!("wgpu:{adapter}");
+    let args = |device: &str| {
+        [
+            "run",
+            "--model-dir",
+            models.path().to_str().unwrap(),
+            "--input",
+            "t3 t17 t42 t101 t7 t250 t64 t9 t33 t128",
+            "--raw",
+            "--temperature",
+            "0",
+            "--repeat-penalty",
+            "1",
+            "--max-tokens",
+            "8",
+            "--device",
+            device,
+        ]
+        .map(String::from)
+    };
+    let run_args = args(&device);
+    let run_args: Vec<&str> = run_args.iter().map(String::as_str).collect();
+    let run = hubble(home.path(), &run_args, &[]).ok();
+    // PyTorch's greedy tokens (reference.json), as the fixture tokenizer's words.
+    let words: Vec<&str> = run.stdout.split_whitespace().collect();
+    assert_eq!(
+        words,
+        ["t50", "t48", "t255", "t3", "t86", "t50", "t48", "t255"],
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("on wgpu:") && run.stderr.contains("MiB of GPU memory"),
+        "{}",
+        run.stderr
+    );
+
+    let bad_args = args("wgpu:no-such-gpu");
+    let bad_args: Vec<&str> = bad_args.iter().map(String::as_str).collect();
+    let run = hubble(home.path(), &bad_args, &[]);
+    assert_ne!(run.status, Some(0));
+    assert!(
+        run.stderr.contains("no adapter is named like") && run.stderr.contains(&adapter),
+        "{}",
+        run.stderr
+    );
+}

@@ -54,6 +54,7 @@ fn system_with_gpu(name: &str, memory: u64) -> SystemInfo {
             available: 12 * GB,
         },
         backends: backends(&gpus),
+        wgpu: Vec::new(),
         gpus,
         notes: Vec::new(),
     }

@@ -68,6 +68,20 @@ pub fn describe(system: &SystemInfo) -> String {
         out.push_str(&table.render());
         out.push('\n');
     }
+    if !system.wgpu.is_empty() {
+        let mut table = Table::new(&["DEVICE", "ADAPTER", "API", "KIND", ">MEMORY"]);
+        for adapter in &system.wgpu {
+            table.row(vec![
+                format!("wgpu:{}", adapter.index),
+                adapter.name.clone(),
+                adapter.backend.clone(),
+                adapter.kind.clone(),
+                adapter.memory.map(bytes).unwrap_or_else(|| "?".into()),
+            ]);
+        }
+        out.push_str(&table.render());
+        out.push('\n');
+    }
     let mut table = Table::new(&["BACKEND", "IN BUILD", "USABLE", "NOTE"]);
     for backend in &system.backends {
         let yes = |b: bool| if b { "yes" } else { "no" }.to_string();

@@ -145,6 +145,7 @@ mod tests {
                 available: ram,
             },
             backends: backends(&gpus),
+            wgpu: Vec::new(),
             gpus,
             notes: Vec::new(),
         }

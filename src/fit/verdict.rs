@@ -236,6 +236,7 @@ mod tests {
                 available: ram,
             },
             backends: backends(&gpus),
+            wgpu: Vec::new(),
             gpus,
             notes: Vec::new(),
         }

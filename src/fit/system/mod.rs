@@ -97,6 +97,66 @@ pub struct Backend {
     pub note: Option<String>,
 }
 
+/// A wgpu adapter, as `hubble system` and the device picker list it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WgpuAdapter {
+    /// `wgpu:N`.
+    pub index: usize,
+    /// The driver's name for it.
+    pub name: String,
+    /// Vulkan, Metal or Dx12.
+    pub backend: String,
+    /// discrete, integrated, virtual, other, software.
+    pub kind: String,
+    /// Its memory, when a GPU probe above reported the same device (bytes).
+    pub memory: Option<u64>,
+    /// The largest storage binding, in bytes (larger tensors are split).
+    pub max_binding_bytes: u64,
+    /// Whether `auto` may pick it (not a software rasteriser).
+    pub hardware: bool,
+}
+
+/// The wgpu adapters, with the memory of the GPUs probed as the same device.
+fn wgpu_adapters(gpus: &[GpuInfo]) -> Vec<WgpuAdapter> {
+    hubble_gpu::adapters::list()
+        .into_iter()
+        .map(|a| {
+            let lower = a.name.to_ascii_lowercase();
+            let memory = gpus
+                .iter()
+                .find(|g| {
+                    let other = g.name.to_ascii_lowercase();
+                    !other.is_empty() && (lower.contains(&other) || other.contains(&lower))
+                })
+                .map(|g| g.memory_total);
+            WgpuAdapter {
+                index: a.index,
+                hardware: !a.is_software(),
+                kind: a.kind.to_string(),
+                backend: a.backend,
+                memory,
+                max_binding_bytes: a.max_binding_bytes,
+                name: a.name,
+            }
+        })
+        .collect()
+}
+
+/// The wgpu backend's row: in every build, usable where a hardware adapter exists.
+fn wgpu_backend(adapters: &[WgpuAdapter]) -> Backend {
+    let hardware = adapters.iter().filter(|a| a.hardware).count();
+    Backend {
+        name: "wgpu".into(),
+        compiled: true,
+        usable: hardware > 0,
+        note: Some(match (hardware, adapters.len()) {
+            (0, 0) => "no Vulkan, Metal or DX12 adapter found".into(),
+            (0, n) => format!("{n} software adapter(s) only: `auto` won't pick them, wgpu:N will"),
+            (h, _) => format!("{h} hardware adapter(s)"),
+        }),
+    }
+}
+
 /// Everything the probe found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SystemInfo {
@@ -110,6 +170,9 @@ pub struct SystemInfo {
     pub gpus: Vec<GpuInfo>,
     /// Inference backends.
     pub backends: Vec<Backend>,
+    /// The adapters wgpu computes on (`--device wgpu:N`).
+    #[serde(default)]
+    pub wgpu: Vec<WgpuAdapter>,
     /// What the probe could not read (for the UI's "details").
     pub notes: Vec<String>,
 }
@@ -151,13 +214,16 @@ impl SystemInfo {
             }
             Err(note) => notes.push(note),
         }
-        let backends = backends(&gpus);
+        let wgpu = wgpu_adapters(&gpus);
+        let mut backends = backends(&gpus);
+        backends.push(wgpu_backend(&wgpu));
         SystemInfo {
             os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
             cpu,
             memory,
             gpus,
             backends,
+            wgpu,
             notes,
         }
     }
@@ -173,6 +239,7 @@ impl SystemInfo {
             memory: MemoryInfo::default(),
             gpus: Vec::new(),
             backends: backends(&[]),
+            wgpu: Vec::new(),
             notes: vec![note.to_string()],
         }
     }
