@@ -310,3 +310,27 @@ impl Gpu {
         Ok(pipeline)
     }
 }
+
+impl Gpu {
+    /// The device's measured copy bandwidth in bytes per second (reads plus writes of a
+    /// buffer-to-buffer copy of `bytes`, the best of a few): the ceiling a memory-bound decode
+    /// step is measured against.
+    pub fn copy_bandwidth(&self, bytes: u64) -> Result<f64> {
+        let bytes = bytes.min(self.summary.max_buffer_bytes / 2).next_multiple_of(4);
+        let from = self.buffer(bytes, "bandwidth source")?;
+        let to = self.buffer(bytes, "bandwidth target")?;
+        let mut best = f64::MAX;
+        for _ in 0..5 {
+            let mut encoder = self.device.create_command_encoder(&Default::default());
+            encoder.copy_buffer_to_buffer(&from.inner, 0, &to.inner, 0, bytes);
+            let start = std::time::Instant::now();
+            self.queue.submit([encoder.finish()]);
+            self.device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| GpuError::Lost(e.to_string()))?;
+            best = best.min(start.elapsed().as_secs_f64());
+        }
+        self.check()?;
+        Ok(2.0 * bytes as f64 / best)
+    }
+}
