@@ -32,7 +32,8 @@ fn args() -> Result<Args, String> {
         match arg.as_str() {
             "--device" => {
                 let v = value()?;
-                args.device = Selector::parse(v.strip_prefix("wgpu").unwrap_or(&v).trim_start_matches(':'));
+                args.device =
+                    Selector::parse(v.strip_prefix("wgpu").unwrap_or(&v).trim_start_matches(':'));
             }
             "--prompt" => args.prompt = value()?.parse().map_err(|e| format!("--prompt: {e}"))?,
             "--decode" => args.decode = value()?.parse().map_err(|e| format!("--decode: {e}"))?,
@@ -40,7 +41,9 @@ fn args() -> Result<Args, String> {
         }
     }
     if args.file.is_empty() {
-        return Err("usage: gpu_decode FILE [--device wgpu[:N|:NAME]] [--prompt N] [--decode N]".into());
+        return Err(
+            "usage: gpu_decode FILE [--device wgpu[:N|:NAME]] [--prompt N] [--decode N]".into(),
+        );
     }
     Ok(args)
 }
@@ -54,7 +57,8 @@ fn weight_bytes_per_token(content: &Content) -> u64 {
         .iter()
         .filter(|(name, _)| tied || name.as_str() != "token_embd.weight")
         .map(|(_, info)| {
-            (info.shape.elem_count() / info.ggml_dtype.block_size() * info.ggml_dtype.type_size()) as u64
+            (info.shape.elem_count() / info.ggml_dtype.block_size() * info.ggml_dtype.type_size())
+                as u64
         })
         .sum()
 }
@@ -64,7 +68,9 @@ fn prompt(n: usize) -> Vec<u32> {
 }
 
 fn argmax(logits: &[f32]) -> u32 {
-    (0..logits.len()).max_by(|&a, &b| logits[a].total_cmp(&logits[b])).unwrap_or(0) as u32
+    (0..logits.len())
+        .max_by(|&a, &b| logits[a].total_cmp(&logits[b]))
+        .unwrap_or(0) as u32
 }
 
 /// (prefill tok/s, decode tok/s).
@@ -73,7 +79,9 @@ fn time_cpu(args: &Args) -> Result<(f64, f64), String> {
     let content = Content::read(&mut file).map_err(|e| e.to_string())?;
     let mut model = CausalModel::from_gguf(content, &mut file, &candle_core::Device::Cpu, None)
         .map_err(|e| e.to_string())?;
-    model.clear_kv_cache(args.prompt + args.decode).map_err(|e| e.to_string())?;
+    model
+        .clear_kv_cache(args.prompt + args.decode)
+        .map_err(|e| e.to_string())?;
     let tokens = prompt(args.prompt);
     let start = Instant::now();
     let logits = model.forward(&tokens, 0).map_err(|e| e.to_string())?;
@@ -81,7 +89,9 @@ fn time_cpu(args: &Args) -> Result<(f64, f64), String> {
     let mut next = argmax(&logits.to_vec1::<f32>().map_err(|e| e.to_string())?);
     let start = Instant::now();
     for i in 0..args.decode {
-        let logits = model.forward(&[next], args.prompt + i).map_err(|e| e.to_string())?;
+        let logits = model
+            .forward(&[next], args.prompt + i)
+            .map_err(|e| e.to_string())?;
         next = argmax(&logits.to_vec1::<f32>().map_err(|e| e.to_string())?);
     }
     Ok((prefill, args.decode as f64 / start.elapsed().as_secs_f64()))
@@ -96,8 +106,11 @@ fn time_gpu(args: &Args, gpu: Arc<Gpu>) -> Result<(f64, f64), String> {
         .and_then(|v| v.to_string().ok())
         .cloned()
         .unwrap_or_default();
-    let mut model = GpuLlama::from_gguf(&content, &arch, &mut file, gpu).map_err(|e| e.to_string())?;
-    model.reserve_kv_cache(args.prompt + args.decode).map_err(|e| e.to_string())?;
+    let mut model =
+        GpuLlama::from_gguf(&content, &arch, &mut file, gpu).map_err(|e| e.to_string())?;
+    model
+        .reserve_kv_cache(args.prompt + args.decode)
+        .map_err(|e| e.to_string())?;
     // One warm-up step compiles the pipelines.
     model.next_greedy(&[1], 0).map_err(|e| e.to_string())?;
     let tokens = prompt(args.prompt);
@@ -106,7 +119,9 @@ fn time_gpu(args: &Args, gpu: Arc<Gpu>) -> Result<(f64, f64), String> {
     let prefill = args.prompt as f64 / start.elapsed().as_secs_f64();
     let start = Instant::now();
     for i in 0..args.decode {
-        next = model.next_greedy(&[next], args.prompt + i).map_err(|e| e.to_string())?;
+        next = model
+            .next_greedy(&[next], args.prompt + i)
+            .map_err(|e| e.to_string())?;
     }
     Ok((prefill, args.decode as f64 / start.elapsed().as_secs_f64()))
 }
@@ -130,11 +145,20 @@ fn run() -> Result<(), String> {
     let (gpu_prefill, gpu_decode) = time_gpu(&args, gpu)?;
     let fraction = gpu_decode * bytes as f64 / bandwidth;
     println!("file       {}", args.file);
-    println!("adapter    {} ({}, {})", adapter.name, adapter.backend, adapter.kind);
-    println!("weights    {:.1} MB read per decoded token", bytes as f64 / 1e6);
+    println!(
+        "adapter    {} ({}, {})",
+        adapter.name, adapter.backend, adapter.kind
+    );
+    println!(
+        "weights    {:.1} MB read per decoded token",
+        bytes as f64 / 1e6
+    );
     println!("bandwidth  {:.1} GB/s (buffer copy)", bandwidth / 1e9);
     println!();
-    println!("| device | prefill tok/s ({} tokens) | decode tok/s ({} tokens) |", args.prompt, args.decode);
+    println!(
+        "| device | prefill tok/s ({} tokens) | decode tok/s ({} tokens) |",
+        args.prompt, args.decode
+    );
     println!("|---|---:|---:|");
     println!("| cpu | {cpu_prefill:.1} | {cpu_decode:.1} |");
     println!("| wgpu | {gpu_prefill:.1} | {gpu_decode:.1} |");

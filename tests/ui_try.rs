@@ -418,6 +418,8 @@ fn the_device_picker_lists_an_adapter_and_a_load_on_it_streams_tokens() {
     harness.get_by_label("Message").type_text("t3 t17 t42");
     harness.step();
     harness.get_by_label("Send").click();
-    wait_for(&mut harness, "the finished reply", |h| has(h, "generated at"));
+    wait_for(&mut harness, "the finished reply", |h| {
+        has(h, "generated at")
+    });
     assert!(has(&harness, "prompt tokens at"), "prompt speed shown");
 }

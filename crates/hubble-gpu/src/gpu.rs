@@ -39,7 +39,7 @@ impl Gpu {
     pub fn open(selector: &Selector) -> Result<Gpu> {
         let (adapter, summary) = adapters::open(selector)?;
         let limits = adapter.limits();
-        if u64::from(limits.max_storage_buffer_binding_size) < MIN_BINDING_BYTES
+        if limits.max_storage_buffer_binding_size < MIN_BINDING_BYTES
             || limits.max_storage_buffers_per_shader_stage < 4
             || limits.max_compute_workgroup_size_x < 256
             || limits.max_compute_invocations_per_workgroup < 256
@@ -316,7 +316,9 @@ impl Gpu {
     /// buffer-to-buffer copy of `bytes`, the best of a few): the ceiling a memory-bound decode
     /// step is measured against.
     pub fn copy_bandwidth(&self, bytes: u64) -> Result<f64> {
-        let bytes = bytes.min(self.summary.max_buffer_bytes / 2).next_multiple_of(4);
+        let bytes = bytes
+            .min(self.summary.max_buffer_bytes / 2)
+            .next_multiple_of(4);
         let from = self.buffer(bytes, "bandwidth source")?;
         let to = self.buffer(bytes, "bandwidth target")?;
         let mut best = f64::MAX;
