@@ -39,3 +39,13 @@ fn signed4(q: u32) -> vec4<f32> {
         f32(extractBits(s, 24u, 8u)),
     );
 }
+
+// Bits first..first + 3 of `qh`, one per lane (Q5_0/Q5_1's fifth bits).
+fn bits4(qh: u32, first: u32) -> vec4<u32> {
+    return vec4<u32>(
+        extractBits(qh, first, 1u),
+        extractBits(qh, first + 1u, 1u),
+        extractBits(qh, first + 2u, 1u),
+        extractBits(qh, first + 3u, 1u),
+    );
+}

@@ -9,11 +9,6 @@ fn block_values4(b: u32, j: u32) -> vec4<f32> {
     let first = 4u * j;
     let q = w_u32(b + 8u + (first & 15u));
     let low = field4(q, select(0u, 4u, first >= 16u), 4u);
-    let high = vec4<u32>(
-        extractBits(qh, first, 1u),
-        extractBits(qh, first + 1u, 1u),
-        extractBits(qh, first + 2u, 1u),
-        extractBits(qh, first + 3u, 1u),
-    );
+    let high = bits4(qh, first);
     return vec4<f32>(low | (high << vec4<u32>(4u))) * d + m;
 }

@@ -21,7 +21,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 const WG: u32 = 64u;
-var<workgroup> partial: array<f32, WG>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -40,15 +39,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         let x = x0 + 4u * q;
         acc += dot(w, vec4<f32>(xs[x], xs[x + 1u], xs[x + 2u], xs[x + 3u]));
     }
-    partial[lid] = acc;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (lid < s) {
-            partial[lid] += partial[lid + s];
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_sum(lid, acc);
     if (lid == 0u) {
-        out[p.out_offset + t * p.out_stride + row] = partial[0];
+        out[p.out_offset + t * p.out_stride + row] = total;
     }
 }

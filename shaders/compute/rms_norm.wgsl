@@ -19,7 +19,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 const WG: u32 = 64u;
-var<workgroup> partial: array<f32, WG>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -31,15 +30,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     for (var c = lid; c < p.cols; c += WG) {
         sum += x[start + c] * x[start + c];
     }
-    partial[lid] = sum;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (lid < s) {
-            partial[lid] += partial[lid + s];
-        }
-        workgroupBarrier();
-    }
-    let inv = 1.0 / sqrt(partial[0] / f32(p.cols) + p.eps);
+    let inv = 1.0 / sqrt(workgroup_sum(lid, sum) / f32(p.cols) + p.eps);
     for (var c = lid; c < p.cols; c += WG) {
         out[dest + c] = x[start + c] * inv * weight[c];
     }

@@ -11,7 +11,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 
 const WG: u32 = 64u;
-var<workgroup> partial: array<f32, WG>;
+var<workgroup> largest: array<f32, WG>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -24,15 +24,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     for (var c = lid; c < p.cols; c += WG) {
         top = max(top, x[start + c]);
     }
-    partial[lid] = top;
+    largest[lid] = top;
     workgroupBarrier();
     for (var s = WG / 2u; s > 0u; s >>= 1u) {
         if (lid < s) {
-            partial[lid] = max(partial[lid], partial[lid + s]);
+            largest[lid] = max(largest[lid], largest[lid + s]);
         }
         workgroupBarrier();
     }
-    top = partial[0];
+    top = largest[0];
     workgroupBarrier();
     var sum = 0.0;
     for (var c = lid; c < p.cols; c += WG) {
@@ -40,15 +40,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         x[start + c] = e;
         sum += e;
     }
-    partial[lid] = sum;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (lid < s) {
-            partial[lid] += partial[lid + s];
-        }
-        workgroupBarrier();
-    }
-    let inv = 1.0 / partial[0];
+    let inv = 1.0 / workgroup_sum(lid, sum);
     for (var c = lid; c < p.cols; c += WG) {
         x[start + c] *= inv;
     }

@@ -55,13 +55,13 @@ impl Kernel {
     /// The whole module's source.
     pub(crate) fn source(self) -> String {
         match self {
-            Kernel::Matmul(ty) => with_weights(ty, wgsl!("matmul")),
+            Kernel::Matmul(ty) => with_weights(ty, concat!(wgsl!("reduce"), wgsl!("matmul"))),
             Kernel::GetRows(ty) => with_weights(ty, wgsl!("get_rows")),
-            Kernel::RmsNorm => wgsl!("rms_norm").to_string(),
+            Kernel::RmsNorm => concat!(wgsl!("reduce"), wgsl!("rms_norm")).to_string(),
             Kernel::Rope => wgsl!("rope").to_string(),
             Kernel::KvStore(kv) => format!("{}\n{}", kv.source(), wgsl!("kv_store")),
             Kernel::AttnScores(kv) => format!("{}\n{}", kv.source(), wgsl!("attn_scores")),
-            Kernel::Softmax => wgsl!("softmax").to_string(),
+            Kernel::Softmax => concat!(wgsl!("reduce"), wgsl!("softmax")).to_string(),
             Kernel::AttnValues(kv) => format!("{}\n{}", kv.source(), wgsl!("attn_values")),
             Kernel::SiluMul => wgsl!("silu_mul").to_string(),
             Kernel::Add => wgsl!("add").to_string(),

@@ -211,23 +211,51 @@ fn rms_norm_matches_the_cpu() {
     let weight = random(cols, 2, 2.0);
     let x_buffer = gpu.upload_f32(&x, "x").unwrap();
     let w_buffer = gpu.upload_f32(&weight, "w").unwrap();
-    let out = gpu.buffer((rows * cols * 4) as u64, "out").unwrap();
-    let mut pass = Pass::new(&gpu);
+    let norm = |v: &[f32], w: &[f32]| -> Vec<f32> {
+        let inv = 1.0 / (v.iter().map(|x| x * x).sum::<f32>() / v.len() as f32 + 1e-5).sqrt();
+        v.iter().zip(w).map(|(x, w)| x * inv * w).collect()
+    };
     let input = Rows {
         buffer: &x_buffer,
         offset,
         stride,
     };
-    ops::rms_norm(&mut pass, input, &w_buffer, &out, rows, cols, 1e-5).unwrap();
+    // Whole rows, into a dense output.
+    let out = gpu.buffer((rows * cols * 4) as u64, "out").unwrap();
+    let mut pass = Pass::new(&gpu);
+    let dense = Rows::new(&out, cols);
+    ops::rms_norm(&mut pass, input, &w_buffer, dense, rows, 1, cols, 1e-5).unwrap();
     let got = pass.submit_and_read_f32(&out, 0, rows * cols).unwrap();
-    let mut want = Vec::new();
-    for r in 0..rows {
-        let row = &x[offset + r * stride..offset + r * stride + cols];
-        let mean = row.iter().map(|v| v * v).sum::<f32>() / cols as f32;
-        let inv = 1.0 / (mean + 1e-5).sqrt();
-        want.extend(row.iter().zip(&weight).map(|(v, w)| v * inv * w));
-    }
+    let want: Vec<f32> = (0..rows)
+        .flat_map(|r| norm(&x[offset + r * stride..][..cols], &weight))
+        .collect();
     assert_close(&got, &want, 1e-5, "rms norm");
+    // Four groups of 50 per row (per-head norms), written at the input's layout.
+    let out = gpu
+        .buffer((offset + rows * stride) as u64 * 4, "heads")
+        .unwrap();
+    let mut pass = Pass::new(&gpu);
+    let heads = Rows {
+        buffer: &out,
+        offset,
+        stride,
+    };
+    ops::rms_norm(&mut pass, input, &w_buffer, heads, rows, 4, 50, 1e-5).unwrap();
+    let got = pass
+        .submit_and_read_f32(&out, 0, offset + rows * stride)
+        .unwrap();
+    for r in 0..rows {
+        for g in 0..4 {
+            let at = offset + r * stride + g * 50;
+            let want = norm(&x[at..at + 50], &weight[..50]);
+            assert_close(
+                &got[at..at + 50],
+                &want,
+                1e-5,
+                &format!("head norm {r}.{g}"),
+            );
+        }
+    }
 }
 
 #[test]
