@@ -3,7 +3,9 @@
 //! - the tiny causal checkpoints (`tests/fixtures/tiny/`, written as F32 GGUF files by
 //!   `support/gguf.rs`) with an F32 cache: next-token logits within 1e-3 of PyTorch's and the
 //!   same greedy tokens, through `GpuLlama` and through the generator with its F16 cache;
-//! - the real SmolLM2-135M Q4_1 GGUF: 32 greedy tokens identical to the CPU path's.
+//! - the real SmolLM2-135M Q4_1 GGUF: 32 greedy tokens identical to the CPU path's;
+//! - BERT sentence embeddings: the tiny checkpoint within 1e-4 of PyTorch's, and the real
+//!   all-MiniLM-L6-v2 within 1e-4 of sentence-transformers' (a padded batch).
 
 #[path = "support/gguf.rs"]
 mod gguf;
@@ -16,6 +18,7 @@ use std::sync::Arc;
 use candle_core::quantized::gguf_file::Content;
 use hubble::infer::models::gpu_llama::GpuLlama;
 use hubble::infer::registry::plan;
+use hubble::infer::tasks::feature_extraction::{Embedder, EmbeddingRequest};
 use hubble::infer::tasks::text_generation::{GenerationParams, TEXT_GENERATION, TextGenerator};
 use hubble::infer::{CancelToken, Device, ModelFacts, Pipeline, RunContext};
 use hubble_gpu::{Gpu, KvType, Selector};
@@ -197,4 +200,50 @@ fn a_wgpu_load_says_where_it_runs_and_what_it_holds() {
         description.contains("wgpu:") && description.contains("MiB of GPU memory"),
         "{description}"
     );
+}
+
+/// Embeds `reference["sentences"]` from `dir` on the GPU (one padded batch) and returns the
+/// largest difference to `reference["embeddings"]`.
+fn embedding_diff_on_gpu(dir: &Path, reference: &serde_json::Value) -> f32 {
+    let facts = ModelFacts::from_dir(dir).unwrap();
+    let plan = plan(&facts, None).unwrap();
+    let ctx = RunContext::new(CancelToken::new(), None).with_gpu(Some(gpu()));
+    let mut embedder = Embedder::load(dir, &plan, &Device::Cpu, &ctx).unwrap();
+    assert!(
+        embedder.describe().contains("on wgpu:"),
+        "{}",
+        embedder.describe()
+    );
+    let sentences: Vec<String> = reference["sentences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    let out = embedder.run(EmbeddingRequest { sentences }, &ctx).unwrap();
+    out.embeddings
+        .iter()
+        .zip(reference["embeddings"].as_array().unwrap())
+        .map(|(got, want)| max_abs_diff(got, &floats(want)))
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn bert_embeddings_on_wgpu_match_pytorch() {
+    let dir = fixture("bert");
+    let worst = embedding_diff_on_gpu(&dir, &reference(&dir));
+    eprintln!("tiny bert on wgpu: max abs embedding diff {worst:.3e}");
+    assert!(worst <= 1e-4, "embeddings differ by {worst}");
+}
+
+#[test]
+fn minilm_on_wgpu_matches_sentence_transformers() {
+    let Some(dir) = weights::real_weights("all-MiniLM-L6-v2") else {
+        return;
+    };
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minilm_reference.json");
+    let reference = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let worst = embedding_diff_on_gpu(&dir, &reference);
+    eprintln!("all-MiniLM-L6-v2 on wgpu: max abs diff to sentence-transformers {worst:.3e}");
+    assert!(worst <= 1e-4, "max abs diff {worst}");
 }

@@ -1,5 +1,5 @@
 // scores[t][h][j] = q[t][h] · k[j][h / group] * scale for every cached key j < ctx, or -1e30
-// where the causal mask (j after the query) or the sliding window (j `window` or more
+// where the causal mask (j after the query, in decoders) or the sliding window (j `window` or more
 // positions back) hides it. Grouped-query: `heads / kv_heads` query heads share a key head.
 
 struct Params {
@@ -12,7 +12,8 @@ struct Params {
     scale: f32,
     q_offset: u32,
     q_stride: u32,
-    _pad0: u32,
+    // 1: later keys are hidden (decoders); 0: every key is seen (encoders).
+    causal: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -32,7 +33,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let at = p.pos0 + t;
     let out = (t * p.heads + h) * p.ctx + j;
-    if (j > at || (p.window > 0u && at >= j + p.window)) {
+    if ((p.causal != 0u && j > at) || (p.window > 0u && at >= j + p.window)) {
         scores[out] = -1e30;
         return;
     }

@@ -161,6 +161,33 @@ pub fn rms_norm(
     )
 }
 
+/// `out[r] = layer_norm(x[r]) * weight + bias` for `rows` rows of `cols` (out is dense).
+#[allow(clippy::too_many_arguments)]
+pub fn layer_norm(
+    pass: &mut Pass<'_>,
+    x: Rows<'_>,
+    weight: &Buffer,
+    bias: &Buffer,
+    out: &Buffer,
+    rows: usize,
+    cols: usize,
+    eps: f32,
+) -> Result<()> {
+    check_fits(x, rows, cols, "norm input")?;
+    check_fits(Rows::new(out, cols), rows, cols, "norm output")?;
+    let params = [word(cols)?, eps.to_bits(), word(x.offset)?, word(x.stride)?];
+    let buffers = [x.buffer, weight, bias, out];
+    pass.dispatch(Kernel::LayerNorm, &params, &buffers, [word(rows)?, 1, 1])
+}
+
+/// `x = gelu(x)` (exact, erf) for the first `n` values, in place.
+pub fn gelu(pass: &mut Pass<'_>, x: &Buffer, n: usize) -> Result<()> {
+    check_fits(Rows::new(x, n), 1, n, "gelu")?;
+    let (gx, gy) = spread(groups(n, WG));
+    let params = [word(n)?, gx * WG as u32];
+    pass.dispatch(Kernel::Gelu, &params, &[x], [gx, gy, 1])
+}
+
 /// How rotary embedding turns each head.
 #[derive(Debug, Clone, Copy)]
 pub struct Rotation {
@@ -291,6 +318,8 @@ pub struct Attention {
     pub window: usize,
     /// Score scale (1/√head_dim unless the model says).
     pub scale: f32,
+    /// Whether later keys are hidden (decoders) or every key is seen (encoders).
+    pub causal: bool,
 }
 
 impl Attention {
@@ -350,6 +379,7 @@ pub fn attention(
         a.scale.to_bits(),
         word(q.offset)?,
         word(q.stride)?,
+        u32::from(a.causal),
     ];
     pass.dispatch(
         Kernel::AttnScores(cache.ty),

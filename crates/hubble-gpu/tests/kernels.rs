@@ -321,7 +321,8 @@ fn reference_attention(q: &[f32], k: &[f32], v: &[f32], a: Attention) -> Vec<f32
         let at = a.pos0 + t;
         for h in 0..a.heads {
             let kh = h / group;
-            let visible: Vec<usize> = (0..=at)
+            let last = if a.causal { at } else { a.pos0 + a.tokens - 1 };
+            let visible: Vec<usize> = (0..=last)
                 .filter(|&j| a.window == 0 || at < j + a.window)
                 .collect();
             let scores: Vec<f32> = visible
@@ -357,7 +358,13 @@ fn attention_over_the_cache_matches_the_cpu() {
     let gpu = gpu();
     let (heads, kv_heads, head_dim) = (4, 2, 16);
     let kv_dim = kv_heads * head_dim;
-    for (ty, window) in [(KvType::F32, 0), (KvType::F32, 3), (KvType::F16, 0)] {
+    let cases = [
+        (KvType::F32, 0, true),
+        (KvType::F32, 3, true),
+        (KvType::F16, 0, true),
+        (KvType::F32, 0, false),
+    ];
+    for (ty, window, causal) in cases {
         let cache = KvCache::new(&gpu, kv_dim, 16, ty).unwrap();
         let (mut keys, mut values) = (Vec::new(), Vec::new());
         // A prompt of 5, then two single steps: the cache fills across passes.
@@ -381,6 +388,7 @@ fn attention_over_the_cache_matches_the_cpu() {
                 tokens,
                 window,
                 scale: 0.25,
+                causal,
             };
             let [qb, kb, vb] = [&q, &k, &v].map(|data| gpu.upload_f32(data, "qkv").unwrap());
             let scores = gpu.buffer(a.scratch_len() as u64 * 4, "scores").unwrap();
@@ -415,7 +423,7 @@ fn attention_over_the_cache_matches_the_cpu() {
                 &got,
                 &want,
                 tolerance,
-                &format!("{ty:?} window {window} at {pos0}"),
+                &format!("{ty:?} window {window} causal {causal} at {pos0}"),
             );
             pos0 += tokens;
         }
@@ -494,4 +502,54 @@ fn bad_shapes_are_errors_not_crashes() {
         ops::matmul(&mut pass, &w, Rows::new(&small, 4), Rows::new(&small, 2), 1).unwrap_err();
     assert!(error.to_string().contains("matmul input"), "{error}");
     assert!(pass.is_empty());
+}
+
+#[test]
+fn layer_norm_and_gelu_match_the_cpu() {
+    let gpu = gpu();
+    let (rows, cols) = (3, 130);
+    let x = random(rows * cols, 21, 6.0);
+    let weight = random(cols, 22, 2.0);
+    let bias = random(cols, 23, 2.0);
+    let [xb, wb, bb] = [&x, &weight, &bias].map(|v| gpu.upload_f32(v, "ln").unwrap());
+    let out = gpu.buffer((rows * cols * 4) as u64, "out").unwrap();
+    let mut pass = Pass::new(&gpu);
+    ops::layer_norm(
+        &mut pass,
+        Rows::new(&xb, cols),
+        &wb,
+        &bb,
+        &out,
+        rows,
+        cols,
+        1e-12,
+    )
+    .unwrap();
+    ops::gelu(&mut pass, &xb, rows * cols).unwrap();
+    pass.submit().unwrap();
+    let mut want = Vec::new();
+    for row in x.chunks(cols) {
+        let mean = row.iter().sum::<f32>() / cols as f32;
+        let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / cols as f32;
+        let inv = 1.0 / (var + 1e-12).sqrt();
+        want.extend((0..cols).map(|c| (row[c] - mean) * inv * weight[c] + bias[c]));
+    }
+    let got = gpu.read_f32(&out, 0, rows * cols).unwrap();
+    assert_close(&got, &want, 1e-5, "layer norm");
+    // erf's reference in f64 (libm-free: the series converges fast for these magnitudes).
+    let erf = |v: f64| -> f64 {
+        let mut sum = 0.0;
+        let mut term = v;
+        for n in 0..200 {
+            sum += term / (2 * n + 1) as f64;
+            term *= -v * v / (n + 1) as f64;
+        }
+        sum * 2.0 / std::f64::consts::PI.sqrt()
+    };
+    let want: Vec<f32> = x
+        .iter()
+        .map(|&v| (0.5 * f64::from(v) * (1.0 + erf(f64::from(v) / 2f64.sqrt()))) as f32)
+        .collect();
+    let got = gpu.read_f32(&xb, 0, rows * cols).unwrap();
+    assert_close(&got, &want, 1e-5, "gelu");
 }

@@ -17,6 +17,7 @@ use hubble_gpu::{Buffer, Gpu, GpuError, KvType, Pass, Weight, WeightType};
 use crate::infer::InferError;
 use crate::infer::models::gguf_blocks::{ArchMetadata, DecoderShape};
 use crate::infer::models::gguf_llama::ARCHITECTURES;
+use crate::infer::models::gpu_tensors::gpu_error;
 
 /// The most tokens one pass records (a longer prompt runs in passes of this many).
 const PASS_TOKENS: usize = 64;
@@ -104,10 +105,6 @@ pub struct GpuLlama {
     caches: Vec<KvCache>,
     scratch: Scratch,
     arch: &'static str,
-}
-
-fn gpu_error(e: GpuError) -> InferError {
-    InferError::Device(e.to_string())
 }
 
 /// Reads one tensor's bytes as stored and uploads them.
@@ -572,6 +569,7 @@ impl GpuLlama {
             tokens: n,
             window: d.window,
             scale: 1.0 / (d.head_dim as f32).sqrt(),
+            causal: true,
         };
         ops::attention(pass, q, cache, scores, &s.attn, attention)?;
         let projected = Rows::new(&s.projected, d.hidden);

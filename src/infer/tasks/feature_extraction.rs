@@ -4,14 +4,17 @@
 
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 use candle_core::{D, DType, Device, Tensor};
 use candle_transformers::models::bert::{BertModel, Config as BertConfig};
+use hubble_gpu::Gpu;
 use serde::Serialize;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use crate::infer::facts::ModelFacts;
 use crate::infer::models::causal::safetensors_files;
+use crate::infer::models::gpu_bert::GpuBert;
 use crate::infer::pipeline::{Event, HumanOutput, Pipeline, Request, RunContext, Task, erase};
 use crate::infer::plan::Plan;
 use crate::infer::run_input::RunInput;
@@ -65,9 +68,15 @@ impl EmbeddingOutput {
     }
 }
 
+/// Where the encoder computes.
+enum Backend {
+    Candle(BertModel),
+    Gpu(GpuBert),
+}
+
 /// A loaded BERT sentence encoder.
 pub struct Embedder {
-    model: BertModel,
+    model: Backend,
     tokenizer: Tokenizer,
     pooling: Pooling,
     normalize: bool,
@@ -76,14 +85,31 @@ pub struct Embedder {
 }
 
 impl Embedder {
-    /// Loads config.json, model.safetensors, tokenizer.json and the sentence-transformers files.
-    pub fn load_dir(dir: &Path, device: &Device) -> Result<Embedder, InferError> {
+    /// Loads config.json, model.safetensors, tokenizer.json and the sentence-transformers files,
+    /// onto `gpu` when one is offered, else onto `device`.
+    pub fn load_dir(
+        dir: &Path,
+        device: &Device,
+        gpu: Option<&Arc<Gpu>>,
+    ) -> Result<Embedder, InferError> {
         let config_path = dir.join("config.json");
-        let config: BertConfig = serde_json::from_value(read_json(&config_path)?)
+        let raw_config = read_json(&config_path)?;
+        let config: BertConfig = serde_json::from_value(raw_config.clone())
             .map_err(|e| InferError::file(&config_path, e))?;
         let files = safetensors_files(dir)?;
-        let vb = crate::infer::models::mmap_weights(&files, device)?;
-        let model = BertModel::load(vb, &config)?;
+        let (model, placement) = match gpu {
+            Some(gpu) => {
+                let model = GpuBert::load(&raw_config, &files, Arc::clone(gpu))?;
+                (Backend::Gpu(model), device::describe_gpu(gpu))
+            }
+            None => {
+                let vb = crate::infer::models::mmap_weights(&files, device)?;
+                (
+                    Backend::Candle(BertModel::load(vb, &config)?),
+                    device::describe(device),
+                )
+            }
+        };
         let mut tokenizer = crate::infer::tokenizers::read_tokenizer(dir)?;
         let max_len = read_json(&dir.join("sentence_bert_config.json"))
             .ok()
@@ -115,7 +141,7 @@ impl Embedder {
             normalize,
             device: device.clone(),
             description: format!(
-                "bert ({pooling:?} pooling{}, max {max_len} tokens)",
+                "bert ({pooling:?} pooling{}, max {max_len} tokens) on {placement}",
                 if normalize { ", normalised" } else { "" }
             ),
         })
@@ -140,7 +166,10 @@ impl Embedder {
         let ids = rows(&|e| e.get_ids().to_vec())?;
         let type_ids = rows(&|e| e.get_type_ids().to_vec())?;
         let mask = rows(&|e| e.get_attention_mask().to_vec())?;
-        let hidden = self.model.forward(&ids, &type_ids, Some(&mask))?; // (batch, seq, dim)
+        let hidden = match &self.model {
+            Backend::Candle(model) => model.forward(&ids, &type_ids, Some(&mask))?,
+            Backend::Gpu(model) => gpu_hidden_states(model, &encodings)?,
+        }; // (batch, seq, dim)
         let mask_f = mask.to_dtype(DType::F32)?.unsqueeze(2)?; // (batch, seq, 1)
         let pooled = match self.pooling {
             Pooling::Cls => hidden.narrow(1, 0, 1)?.squeeze(1)?,
@@ -180,9 +209,7 @@ impl Pipeline for Embedder {
         ctx: &RunContext,
     ) -> Result<Embedder, InferError> {
         ctx.emit(Event::Status("loading BERT weights".into()));
-        let mut embedder = Embedder::load_dir(dir, device)?;
-        embedder.description = format!("{} on {}", embedder.description, device::describe(device));
-        Ok(embedder)
+        Embedder::load_dir(dir, device, ctx.gpu())
     }
 
     fn run(
@@ -210,6 +237,37 @@ impl Pipeline for Embedder {
     fn describe(&self) -> String {
         self.description.clone()
     }
+}
+
+/// The last hidden states of a padded batch from the GPU encoder, one text per pass over its
+/// own tokens (so no mask is needed), zero at the padding (which pooling masks out anyway):
+/// `(batch, seq, hidden)` on the CPU.
+fn gpu_hidden_states(
+    model: &GpuBert,
+    encodings: &[tokenizers::Encoding],
+) -> Result<Tensor, InferError> {
+    let seq = encodings.first().map_or(0, |e| e.get_ids().len());
+    let mut rows = Vec::with_capacity(encodings.len());
+    let mut hidden = 0;
+    for encoding in encodings {
+        let len = encoding
+            .get_attention_mask()
+            .iter()
+            .filter(|&&m| m == 1)
+            .count()
+            .max(1);
+        let states = model.forward(&encoding.get_ids()[..len], &encoding.get_type_ids()[..len])?;
+        hidden = states.len() / len;
+        let mut padded = states;
+        padded.resize(seq * hidden, 0.0);
+        rows.push(padded);
+    }
+    let flat: Vec<f32> = rows.concat();
+    Ok(Tensor::from_vec(
+        flat,
+        (encodings.len(), seq, hidden),
+        &Device::Cpu,
+    )?)
 }
 
 /// The pooling and normalisation a sentence-transformers folder declares (modules.json with a
