@@ -5,7 +5,9 @@
 //!   same greedy tokens, through `GpuLlama` and through the generator with its F16 cache;
 //! - the real SmolLM2-135M Q4_1 GGUF: 32 greedy tokens identical to the CPU path's;
 //! - BERT sentence embeddings: the tiny checkpoint within 1e-4 of PyTorch's, and the real
-//!   all-MiniLM-L6-v2 within 1e-4 of sentence-transformers' (a padded batch).
+//!   all-MiniLM-L6-v2 within 1e-4 of sentence-transformers' (a padded batch);
+//! - Whisper: the tiny checkpoint's prompt logits within 1e-3 of PyTorch's and its greedy
+//!   tokens, and the real tiny.en's transcript identical to the CPU path's.
 
 #[path = "support/gguf.rs"]
 mod gguf;
@@ -16,9 +18,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use candle_core::quantized::gguf_file::Content;
+use hubble::infer::models::causal::safetensors_files;
 use hubble::infer::models::gpu_llama::GpuLlama;
+use hubble::infer::models::gpu_whisper::GpuWhisper;
 use hubble::infer::registry::plan;
 use hubble::infer::tasks::feature_extraction::{Embedder, EmbeddingRequest};
+use hubble::infer::tasks::speech_recognition::{SpeechRecognizer, SpeechRequest};
 use hubble::infer::tasks::text_generation::{GenerationParams, TEXT_GENERATION, TextGenerator};
 use hubble::infer::{CancelToken, Device, ModelFacts, Pipeline, RunContext};
 use hubble_gpu::{Gpu, KvType, Selector};
@@ -246,4 +251,86 @@ fn minilm_on_wgpu_matches_sentence_transformers() {
     let worst = embedding_diff_on_gpu(&dir, &reference);
     eprintln!("all-MiniLM-L6-v2 on wgpu: max abs diff to sentence-transformers {worst:.3e}");
     assert!(worst <= 1e-4, "max abs diff {worst}");
+}
+
+fn speech() -> Vec<f32> {
+    let wav = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio/speech.wav");
+    hubble::media::audio::load_16k_mono(&wav).unwrap().samples
+}
+
+#[test]
+fn tiny_whisper_on_wgpu_matches_pytorch() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny/whisper");
+    let reference = reference(&dir);
+    let tensors =
+        candle_core::safetensors::load(dir.join("reference.safetensors"), &Device::Cpu).unwrap();
+    let features = SpeechRecognizer::load_dir(&dir, &Device::Cpu, None)
+        .unwrap()
+        .features(&speech())
+        .unwrap();
+    let config =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    let mut model = GpuWhisper::load(config, &safetensors_files(&dir).unwrap(), gpu()).unwrap();
+    model.encode(&features).unwrap();
+    let prompt = ids(&reference["prompt"]);
+    let logits: Vec<f32> = model
+        .decode(&prompt)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let expected: Vec<f32> = tensors["prompt_logits"]
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let last = &expected[expected.len() - logits.len()..];
+    let diff = max_abs_diff(&logits, last);
+    eprintln!("tiny whisper on wgpu: prompt logits max abs diff {diff:.3e}");
+    assert!(diff <= TOLERANCE, "prompt logits differ by {diff}");
+    let wanted = ids(&reference["greedy_tokens"]);
+    let mut next = argmax(&logits);
+    let mut tokens = Vec::new();
+    while tokens.len() < wanted.len() {
+        tokens.push(next);
+        let logits: Vec<f32> = model
+            .decode(&[next])
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        next = argmax(&logits);
+    }
+    assert_eq!(tokens, wanted, "tiny whisper on wgpu: greedy tokens");
+}
+
+#[test]
+fn whisper_tiny_en_on_wgpu_transcribes_as_the_cpu_path() {
+    let Some(dir) = weights::real_weights("whisper-tiny.en") else {
+        return;
+    };
+    let request = || SpeechRequest {
+        samples: speech(),
+        timestamps: true,
+        ..SpeechRequest::default()
+    };
+    let ctx = RunContext::default();
+    let cpu = SpeechRecognizer::load_dir(&dir, &Device::Cpu, None)
+        .unwrap()
+        .run(request(), &ctx)
+        .unwrap();
+    let gpu = gpu();
+    let mut on_gpu = SpeechRecognizer::load_dir(&dir, &Device::Cpu, Some(&gpu)).unwrap();
+    assert!(
+        on_gpu.describe().contains("on wgpu:"),
+        "{}",
+        on_gpu.describe()
+    );
+    let transcript = on_gpu.run(request(), &ctx).unwrap();
+    eprintln!("wgpu: {:?}", transcript.text);
+    assert_eq!(transcript.text, cpu.text);
+    assert_eq!(transcript.token_ids, cpu.token_ids);
+    assert_eq!(transcript.segments, cpu.segments);
 }

@@ -290,7 +290,7 @@ fn whisper_tiny_en_transcribes_espeak_speech() {
     };
     let wav = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio/speech.wav");
     let samples = hubble::media::audio::load_16k_mono(&wav).unwrap().samples;
-    let mut asr = SpeechRecognizer::load_dir(&dir, &Device::Cpu).unwrap();
+    let mut asr = SpeechRecognizer::load_dir(&dir, &Device::Cpu, None).unwrap();
     let transcript = asr
         .run(
             SpeechRequest {

@@ -81,9 +81,9 @@ fn ids(value: &serde_json::Value) -> Vec<u32> {
 fn tiny_whisper_matches_pytorch() {
     let reference_json = reference();
     let reference = tensors("tiny/whisper/reference.safetensors");
-    let mut asr = SpeechRecognizer::load_dir(&fixture("tiny/whisper"), &Device::Cpu).unwrap();
+    let mut asr = SpeechRecognizer::load_dir(&fixture("tiny/whisper"), &Device::Cpu, None).unwrap();
     let features = asr.features(&speech()).unwrap();
-    let model = asr.model_mut();
+    let model = asr.model_mut().unwrap();
     let encoded = model.encode(&features).unwrap().squeeze(0).unwrap();
     let expected = reference["encoder_output"]
         .flatten_all()
@@ -127,7 +127,7 @@ fn tiny_whisper_matches_pytorch() {
 
 #[test]
 fn the_pipeline_detects_the_language_and_streams_segments() {
-    let mut asr = SpeechRecognizer::load_dir(&fixture("tiny/whisper"), &Device::Cpu).unwrap();
+    let mut asr = SpeechRecognizer::load_dir(&fixture("tiny/whisper"), &Device::Cpu, None).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let ctx = RunContext::new(CancelToken::new(), Some(tx));
     let mut samples = speech();

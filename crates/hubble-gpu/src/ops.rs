@@ -188,6 +188,58 @@ pub fn gelu(pass: &mut Pass<'_>, x: &Buffer, n: usize) -> Result<()> {
     pass.dispatch(Kernel::Gelu, &params, &[x], [gx, gy, 1])
 }
 
+/// The shape of a 1-D convolution's input and window.
+#[derive(Debug, Clone, Copy)]
+pub struct Conv1d {
+    /// Input channels.
+    pub channels: usize,
+    /// Input positions.
+    pub in_len: usize,
+    /// Window size.
+    pub kernel: usize,
+    /// Step between windows.
+    pub stride: usize,
+    /// Zeros on each side.
+    pub pad: usize,
+    /// The input is `[channel][position]` (else `[position][channel]`).
+    pub channel_major: bool,
+}
+
+impl Conv1d {
+    /// Output positions.
+    pub fn out_len(&self) -> usize {
+        (self.in_len + 2 * self.pad).saturating_sub(self.kernel) / self.stride.max(1) + 1
+    }
+}
+
+/// Writes the convolution's patches of `x` into `out` as `out_len × channels · kernel` rows.
+pub fn im2col(pass: &mut Pass<'_>, x: &Buffer, out: &Buffer, c: Conv1d) -> Result<()> {
+    let width = c.channels * c.kernel;
+    check_fits(
+        Rows::new(x, c.in_len * c.channels),
+        1,
+        c.in_len * c.channels,
+        "conv input",
+    )?;
+    check_fits(Rows::new(out, width), c.out_len(), width, "conv patches")?;
+    let params = [
+        word(c.channels)?,
+        word(c.in_len)?,
+        word(c.out_len())?,
+        word(c.kernel)?,
+        word(c.stride)?,
+        word(c.pad)?,
+        u32::from(c.channel_major),
+    ];
+    let groups_x = word(groups(width, WG))?;
+    pass.dispatch(
+        Kernel::Im2col,
+        &params,
+        &[x, out],
+        [groups_x, word(c.out_len())?, 1],
+    )
+}
+
 /// How rotary embedding turns each head.
 #[derive(Debug, Clone, Copy)]
 pub struct Rotation {
@@ -310,10 +362,13 @@ pub struct Attention {
     pub kv_heads: usize,
     /// Values per head.
     pub head_dim: usize,
-    /// The first query's position.
+    /// The first query's position (for the causal mask and the window).
     pub pos0: usize,
     /// Queries in this pass.
     pub tokens: usize,
+    /// Keys attended: the cache's first `keys` positions (`pos0 + tokens` in a decoder's
+    /// self-attention; the source's length in cross-attention).
+    pub keys: usize,
     /// Sliding window in positions (0: none).
     pub window: usize,
     /// Score scale (1/√head_dim unless the model says).
@@ -325,7 +380,7 @@ pub struct Attention {
 impl Attention {
     /// Floats of score scratch it needs.
     pub fn scratch_len(&self) -> usize {
-        self.heads * self.tokens * (self.pos0 + self.tokens)
+        self.heads * self.tokens * self.keys
     }
 }
 
@@ -340,7 +395,7 @@ pub fn attention(
     out: &Buffer,
     a: Attention,
 ) -> Result<()> {
-    let ctx = a.pos0 + a.tokens;
+    let ctx = a.keys;
     if a.kv_heads == 0
         || !a.heads.is_multiple_of(a.kv_heads)
         || a.kv_heads * a.head_dim != cache.kv_dim

@@ -386,6 +386,7 @@ fn attention_over_the_cache_matches_the_cpu() {
                 head_dim,
                 pos0,
                 tokens,
+                keys: pos0 + tokens,
                 window,
                 scale: 0.25,
                 causal,

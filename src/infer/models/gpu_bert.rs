@@ -10,7 +10,7 @@ use hubble_gpu::{Buffer, Gpu, GpuError, KvType, Pass, Weight};
 use serde_json::Value;
 
 use crate::infer::InferError;
-use crate::infer::models::gpu_tensors::{SafetensorsUpload, gpu_error};
+use crate::infer::models::gpu_tensors::{SafetensorsUpload, gpu_error, linear};
 
 struct Layer {
     q: (Weight, Buffer),
@@ -160,22 +160,14 @@ impl GpuBert {
         ops::add(p, Rows::new(&sum, h), Rows::new(&scratch, h), h, n)?;
         let (w, b) = &self.embedding_norm;
         ops::layer_norm(p, Rows::new(&sum, h), w, b, &x, n, h, self.eps)?;
-        let linear =
-            |p: &mut Pass<'_>, (w, b): &(Weight, Buffer), input: Rows<'_>, out: Rows<'_>| {
-                ops::matmul(p, w, input, out, n)?;
-                let bias = Rows {
-                    buffer: b,
-                    offset: 0,
-                    stride: 0,
-                };
-                ops::add(p, out, bias, w.rows(), n)
-            };
+        let linear = |p: &mut Pass<'_>, layer, input, out| linear(p, layer, input, out, n);
         let attention = Attention {
             heads: self.heads,
             kv_heads: self.heads,
             head_dim: h / self.heads,
             pos0: 0,
             tokens: n,
+            keys: n,
             window: 0,
             scale: 1.0 / ((h / self.heads) as f32).sqrt(),
             causal: false,

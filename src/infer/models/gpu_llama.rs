@@ -567,6 +567,7 @@ impl GpuLlama {
             head_dim: d.head_dim,
             pos0: pos,
             tokens: n,
+            keys: pos + n,
             window: d.window,
             scale: 1.0 / (d.head_dim as f32).sqrt(),
             causal: true,

@@ -122,3 +122,20 @@ impl<'a> SafetensorsUpload<'a> {
         ))
     }
 }
+
+/// Records `out = input · Wᵀ + b` for `n` rows (a linear layer with its bias).
+pub fn linear(
+    pass: &mut hubble_gpu::Pass<'_>,
+    (w, b): &(Weight, Buffer),
+    input: hubble_gpu::Rows<'_>,
+    out: hubble_gpu::Rows<'_>,
+    n: usize,
+) -> Result<(), GpuError> {
+    hubble_gpu::ops::matmul(pass, w, input, out, n)?;
+    let bias = hubble_gpu::Rows {
+        buffer: b,
+        offset: 0,
+        stride: 0,
+    };
+    hubble_gpu::ops::add(pass, out, bias, w.rows(), n)
+}

@@ -17,6 +17,7 @@ pub mod gguf_llama;
 pub mod gpu_bert;
 pub mod gpu_llama;
 pub mod gpu_tensors;
+pub mod gpu_whisper;
 pub mod marian;
 pub mod q4_1_matmul;
 pub mod resnet;

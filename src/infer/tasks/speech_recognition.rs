@@ -7,15 +7,18 @@
 
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use candle_core::{Device, Tensor};
+use hubble_gpu::Gpu;
 use serde::Serialize;
 use tokenizers::Tokenizer;
 
 use crate::infer::InferError;
 use crate::infer::facts::ModelFacts;
 use crate::infer::models::causal::safetensors_files;
+use crate::infer::models::gpu_whisper::GpuWhisper;
 use crate::infer::models::whisper::{Whisper, WhisperConfig};
 use crate::infer::models::whisper_mel::{HOP, LogMel, N_FRAMES, N_SAMPLES, SAMPLE_RATE};
 use crate::infer::pipeline::{Event, HumanOutput, Pipeline, Request, RunContext, Task, erase};
@@ -86,9 +89,47 @@ struct Specials {
     languages: Vec<(String, u32)>,
 }
 
+/// Where Whisper computes: candle's device, or a wgpu one.
+enum SpeechModel {
+    Candle(Whisper),
+    Gpu(GpuWhisper),
+}
+
+impl SpeechModel {
+    fn config(&self) -> &WhisperConfig {
+        match self {
+            SpeechModel::Candle(model) => model.config(),
+            SpeechModel::Gpu(model) => model.config(),
+        }
+    }
+
+    fn encode(&mut self, features: &Tensor) -> Result<(), InferError> {
+        match self {
+            SpeechModel::Candle(model) => model.encode(features).map(drop)?,
+            SpeechModel::Gpu(model) => model.encode(features)?,
+        }
+        Ok(())
+    }
+
+    fn restart(&mut self) {
+        match self {
+            SpeechModel::Candle(model) => model.restart(),
+            SpeechModel::Gpu(model) => model.restart(),
+        }
+    }
+
+    /// Logits of the tokens fed (the GPU reads back only the last row).
+    fn decode(&mut self, tokens: &[u32]) -> Result<Tensor, InferError> {
+        Ok(match self {
+            SpeechModel::Candle(model) => model.decode(tokens)?,
+            SpeechModel::Gpu(model) => model.decode(tokens)?,
+        })
+    }
+}
+
 /// A loaded Whisper model with its tokenizer and front end.
 pub struct SpeechRecognizer {
-    model: Whisper,
+    model: SpeechModel,
     tokenizer: Tokenizer,
     mel: LogMel,
     specials: Specials,
@@ -100,8 +141,13 @@ pub struct SpeechRecognizer {
 }
 
 impl SpeechRecognizer {
-    /// Loads config.json, generation_config.json (optional), tokenizer.json and the weights.
-    pub fn load_dir(dir: &Path, device: &Device) -> Result<SpeechRecognizer, InferError> {
+    /// Loads config.json, generation_config.json (optional), tokenizer.json and the weights,
+    /// onto `gpu` when one is offered, else onto `device`.
+    pub fn load_dir(
+        dir: &Path,
+        device: &Device,
+        gpu: Option<&Arc<Gpu>>,
+    ) -> Result<SpeechRecognizer, InferError> {
         let config_path = dir.join("config.json");
         let config_value = crate::infer::read_json(&config_path)?;
         let config: WhisperConfig = serde_json::from_value(config_value.clone())
@@ -123,7 +169,19 @@ impl SpeechRecognizer {
             .and_then(|v| v.as_bool())
             .unwrap_or(config.vocab_size >= 51_865);
         let files = safetensors_files(dir)?;
-        let vb = crate::infer::models::mmap_weights(&files, device)?;
+        let (model, placement) = match gpu {
+            Some(gpu) => (
+                SpeechModel::Gpu(GpuWhisper::load(config.clone(), &files, Arc::clone(gpu))?),
+                crate::infer::device::describe_gpu(gpu),
+            ),
+            None => {
+                let vb = crate::infer::models::mmap_weights(&files, device)?;
+                (
+                    SpeechModel::Candle(Whisper::load(vb, config.clone())?),
+                    crate::infer::device::describe(device),
+                )
+            }
+        };
         let description = format!(
             "whisper ({} layers, {} wide, {} mel bins, {}) on {}",
             config.encoder_layers,
@@ -134,11 +192,11 @@ impl SpeechRecognizer {
             } else {
                 "English-only"
             },
-            crate::infer::device::describe(device)
+            placement
         );
         Ok(SpeechRecognizer {
             mel: LogMel::new(config.num_mel_bins),
-            model: Whisper::load(vb, config)?,
+            model,
             tokenizer,
             specials,
             suppress: ids("suppress_tokens"),
@@ -159,9 +217,13 @@ impl SpeechRecognizer {
         )?)
     }
 
-    /// The model (parity tests read the encoder output and logits).
-    pub fn model_mut(&mut self) -> &mut Whisper {
-        &mut self.model
+    /// The candle model, when it computes there (parity tests read the encoder output and
+    /// logits).
+    pub fn model_mut(&mut self) -> Option<&mut Whisper> {
+        match &mut self.model {
+            SpeechModel::Candle(model) => Some(model),
+            SpeechModel::Gpu(_) => None,
+        }
     }
 
     /// The language whose token is most likely right after `<|startoftranscript|>`.
@@ -426,7 +488,7 @@ impl Pipeline for SpeechRecognizer {
         ctx: &RunContext,
     ) -> Result<SpeechRecognizer, InferError> {
         ctx.emit(Event::Status("loading Whisper weights".into()));
-        SpeechRecognizer::load_dir(dir, device)
+        SpeechRecognizer::load_dir(dir, device, ctx.gpu())
     }
 
     fn run(&mut self, request: SpeechRequest, ctx: &RunContext) -> Result<Transcript, InferError> {
