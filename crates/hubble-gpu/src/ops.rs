@@ -69,7 +69,12 @@ fn check_fits(rows: Rows<'_>, count: usize, width: usize, what: &str) -> Result<
     Ok(())
 }
 
-/// `out[t] = w · x[t]` for `tokens` rows of activations.
+/// Tokens from which a product stages tiles of weights and activations (fewer: one
+/// workgroup per output value, reading the weights once per token).
+const TILED_FROM: usize = 4;
+
+/// `out[t] = w · x[t]` for `tokens` rows of activations: a matrix–vector product for a decode
+/// step, a tiled matrix–matrix product for a prompt or an encoder.
 pub fn matmul(
     pass: &mut Pass<'_>,
     w: &Weight,
@@ -80,6 +85,22 @@ pub fn matmul(
     check_fits(x, tokens, w.cols, "matmul input")?;
     check_fits(out, tokens, w.rows, "matmul output")?;
     for chunk in &w.chunks {
+        let buffers = [&chunk.buffer, x.buffer, out.buffer];
+        let out_offset = word(out.offset + chunk.first_row)?;
+        if tokens >= TILED_FROM {
+            let params = [
+                word(chunk.rows)?,
+                word(w.cols)?,
+                word(tokens)?,
+                word(x.offset)?,
+                word(x.stride)?,
+                out_offset,
+                word(out.stride)?,
+            ];
+            let groups = [word(groups(chunk.rows, 16))?, word(groups(tokens, 16))?, 1];
+            pass.dispatch(Kernel::MatmulTiled(w.ty), &params, &buffers, groups)?;
+            continue;
+        }
         let (gx, gy) = spread(chunk.rows);
         let params = [
             word(chunk.rows)?,
@@ -87,10 +108,9 @@ pub fn matmul(
             gx,
             word(x.offset)?,
             word(x.stride)?,
-            word(out.offset + chunk.first_row)?,
+            out_offset,
             word(out.stride)?,
         ];
-        let buffers = [&chunk.buffer, x.buffer, out.buffer];
         pass.dispatch(
             Kernel::Matmul(w.ty),
             &params,

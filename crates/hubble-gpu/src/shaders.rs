@@ -39,6 +39,7 @@ impl KvType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Kernel {
     Matmul(WeightType),
+    MatmulTiled(WeightType),
     GetRows(WeightType),
     RmsNorm,
     LayerNorm,
@@ -59,6 +60,7 @@ impl Kernel {
     pub(crate) fn source(self) -> String {
         match self {
             Kernel::Matmul(ty) => with_weights(ty, concat!(wgsl!("reduce"), wgsl!("matmul"))),
+            Kernel::MatmulTiled(ty) => with_weights(ty, wgsl!("matmul_tiled")),
             Kernel::GetRows(ty) => with_weights(ty, wgsl!("get_rows")),
             Kernel::RmsNorm => concat!(wgsl!("reduce"), wgsl!("rms_norm")).to_string(),
             Kernel::LayerNorm => concat!(wgsl!("reduce"), wgsl!("layer_norm")).to_string(),
