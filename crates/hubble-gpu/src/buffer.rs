@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A storage buffer (activations, caches, one chunk of a weight).
+#[derive(Debug)]
 pub struct Buffer {
     pub(crate) inner: wgpu::Buffer,
     bytes: u64,

@@ -107,6 +107,12 @@ impl Gpu {
         self.summary.max_binding_bytes = self.summary.max_binding_bytes.min(bytes.max(4));
     }
 
+    /// Destroys the device, as a driver reset or an unplugged GPU would: every later call
+    /// fails with [`GpuError::Lost`] (the tests of that path use it).
+    pub fn lose(&self) {
+        self.device.destroy();
+    }
+
     /// Bytes of buffers alive on the device (weights, caches, activations).
     pub fn memory_in_use(&self) -> u64 {
         self.in_use.load(Ordering::Relaxed)

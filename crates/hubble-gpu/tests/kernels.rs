@@ -555,3 +555,31 @@ fn layer_norm_and_gelu_match_the_cpu() {
     let got = gpu.read_f32(&xb, 0, rows * cols).unwrap();
     assert_close(&got, &want, 1e-5, "gelu");
 }
+
+#[test]
+fn exhausted_memory_and_a_lost_device_are_errors_that_say_what_to_do() {
+    let gpu = gpu();
+    let error = gpu.buffer(u64::MAX / 2, "huge").unwrap_err().to_string();
+    assert!(
+        error.contains("out of GPU memory") && error.contains("smaller"),
+        "{error}"
+    );
+    let x = gpu.upload_f32(&[1.0; 64], "x").unwrap();
+    gpu.lose();
+    let mut pass = Pass::new(&gpu);
+    let out = gpu.buffer(4, "out");
+    let error = match out {
+        Err(e) => e.to_string(),
+        Ok(out) => {
+            let recorded = ops::argmax(&mut pass, &x, 0, 64, &out);
+            match recorded.and_then(|()| pass.submit_and_read_u32(&out, 0, 1)) {
+                Err(e) => e.to_string(),
+                Ok(value) => panic!("a lost device answered {value:?}"),
+            }
+        }
+    };
+    assert!(
+        error.contains("stopped answering") || error.contains("lost"),
+        "{error}"
+    );
+}
