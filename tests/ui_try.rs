@@ -413,6 +413,10 @@ fn the_device_picker_lists_an_adapter_and_a_load_on_it_streams_tokens() {
     wait_for(&mut harness, "the model loaded on the adapter", |h| {
         has(h, "Loaded ") && has(h, "on wgpu:")
     });
+    assert!(
+        has(&harness, "GPU memory used:"),
+        "the model's buffers on the GPU are shown"
+    );
     harness.get_by_label("Message").focus();
     harness.step();
     harness.get_by_label("Message").type_text("t3 t17 t42");

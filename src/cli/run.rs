@@ -174,7 +174,7 @@ fn run(config: &HubConfig, args: RunArgs) -> Result<(), Failure> {
     while let Some(event) = worker.recv() {
         match event {
             Event::Status(line) if !common.json => eprintln!("{line}"),
-            Event::Status(_) => {}
+            Event::Status(_) | Event::GpuMemory { .. } => {}
             Event::Loaded(description) => {
                 if !common.json {
                     eprintln!("loaded {description}");

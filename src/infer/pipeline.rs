@@ -64,6 +64,14 @@ pub fn load_cancelled() -> bool {
 pub enum Event {
     /// A human status line ("loading weights", "tokenizing").
     Status(String),
+    /// What a model just loaded holds on its GPU (wgpu buffers: weights, caches,
+    /// activations), sent before `Loaded`.
+    GpuMemory {
+        /// The adapter ("wgpu:0 (NVIDIA …, Vulkan)").
+        device: String,
+        /// Bytes of its buffers.
+        bytes: u64,
+    },
     /// The model is loaded and ready for requests: a short description.
     Loaded(String),
     /// A piece of streamed text (text generation, captions), already decoded.

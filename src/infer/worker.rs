@@ -140,6 +140,12 @@ fn serve(
         }
     };
     release_free_memory();
+    if let Some(gpu) = ctx.gpu().filter(|gpu| gpu.memory_in_use() > 0) {
+        ctx.emit(Event::GpuMemory {
+            device: device::describe_gpu(gpu),
+            bytes: gpu.memory_in_use(),
+        });
+    }
     ctx.emit(Event::Loaded(pipeline.describe()));
     for request in requests {
         ctx.emit(match pipeline.run(request, &ctx) {

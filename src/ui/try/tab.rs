@@ -60,6 +60,8 @@ struct Session {
     /// A job is running (the stop button shows).
     busy: bool,
     rss_before: Option<u64>,
+    /// What the model holds on its wgpu device, once loaded there (bytes, adapter).
+    gpu_memory: Option<(u64, String)>,
 }
 
 enum SessionState {
@@ -82,8 +84,9 @@ pub struct TryView {
     /// How soon streamed output is painted (the renderer's, given to `show`).
     pace: StreamPace,
     session: Option<Session>,
-    /// RAM the process gained while the model loaded.
-    measured: Option<u64>,
+    /// What the model took when it loaded: RAM the process gained, or its buffers on a wgpu
+    /// device; with where it runs.
+    measured: Option<(u64, String)>,
     /// The measurement not yet handed to the Fit tab: bytes and where the model runs.
     unreported: Option<(u64, String)>,
     /// One view per task family ([`views`]).
@@ -360,6 +363,7 @@ impl TryView {
             state: SessionState::Loading("starting".into()),
             busy: false,
             rss_before: resident_bytes(),
+            gpu_memory: None,
         });
     }
 
@@ -374,15 +378,28 @@ impl TryView {
                         *status = line;
                     }
                 }
+                Event::GpuMemory { device, bytes } => {
+                    session.gpu_memory = Some((bytes, device));
+                }
                 Event::Loaded(description) => {
-                    self.measured = session
-                        .rss_before
-                        .zip(resident_bytes())
-                        .map(|(before, after)| after.saturating_sub(before));
-                    let device = description
-                        .rsplit_once(" on ")
-                        .map_or("cpu", |(_, device)| device);
-                    self.unreported = self.measured.map(|bytes| (bytes, device.to_string()));
+                    // A model on a wgpu device is measured by its buffers there; on the CPU
+                    // by what the process grew by.
+                    let measured = match session.gpu_memory.take() {
+                        Some(on_gpu) => Some(on_gpu),
+                        None => {
+                            let device = description
+                                .rsplit_once(" on ")
+                                .map_or("cpu", |(_, device)| device);
+                            session
+                                .rss_before
+                                .zip(resident_bytes())
+                                .map(|(before, after)| {
+                                    (after.saturating_sub(before), device.to_string())
+                                })
+                        }
+                    };
+                    self.measured.clone_from(&measured);
+                    self.unreported = measured;
                     session.state = SessionState::Ready(description);
                 }
                 Event::Token(piece) => self.views[session.view].on_token(&piece),
@@ -430,8 +447,13 @@ impl TryView {
             }
             SessionState::Ready(description) => {
                 let mut line = format!("Loaded {description}");
-                if let Some(used) = self.measured {
-                    line.push_str(&format!(" · memory used: {}", bytes(used)));
+                if let Some((used, device)) = &self.measured {
+                    let what = if device.starts_with("wgpu") {
+                        "GPU memory used"
+                    } else {
+                        "memory used"
+                    };
+                    line.push_str(&format!(" · {what}: {}", bytes(*used)));
                 }
                 ui.label(RichText::new(line).weak());
             }
