@@ -201,10 +201,7 @@ fn a_wgpu_load_says_where_it_runs_and_what_it_holds() {
         <TextGenerator as Pipeline>::load(out.path(), &plan, &Device::Cpu, &ctx).unwrap();
     assert!(gpu.memory_in_use() > 0);
     let description = generator.describe();
-    assert!(
-        description.contains("wgpu:") && description.contains("MiB of GPU memory"),
-        "{description}"
-    );
+    assert!(description.contains("on wgpu:"), "{description}");
 }
 
 /// Embeds `reference["sentences"]` from `dir` on the GPU (one padded batch) and returns the

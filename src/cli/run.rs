@@ -174,6 +174,12 @@ fn run(config: &HubConfig, args: RunArgs) -> Result<(), Failure> {
     while let Some(event) = worker.recv() {
         match event {
             Event::Status(line) if !common.json => eprintln!("{line}"),
+            Event::GpuMemory { device, bytes } if !common.json => {
+                eprintln!(
+                    "{:.0} MiB of GPU memory on {device}",
+                    bytes as f64 / (1 << 20) as f64
+                );
+            }
             Event::Status(_) | Event::GpuMemory { .. } => {}
             Event::Loaded(description) => {
                 if !common.json {

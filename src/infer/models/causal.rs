@@ -288,15 +288,11 @@ impl CausalModel {
         &self.device
     }
 
-    /// Where it computes, for status lines: "cpu", "cuda:0", or the wgpu adapter with the GPU
-    /// memory its buffers hold; with the reason when a wgpu device was offered but not used.
+    /// Where it computes, for status lines: "cpu", "cuda:0", or the wgpu adapter; with the
+    /// reason when a wgpu device was offered but not used.
     pub fn placement(&self) -> String {
         match (&self.inner, &self.gpu_declined) {
-            (Inner::Gpu(model), _) => format!(
-                "{}, {:.0} MiB of GPU memory",
-                crate::infer::device::describe_gpu(model.gpu()),
-                model.gpu().memory_in_use() as f64 / (1 << 20) as f64
-            ),
+            (Inner::Gpu(model), _) => crate::infer::device::describe_gpu(model.gpu()),
             (_, Some(why)) => format!("{} ({why})", crate::infer::device::describe(&self.device)),
             (_, None) => crate::infer::device::describe(&self.device),
         }
