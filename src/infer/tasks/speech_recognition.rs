@@ -91,8 +91,8 @@ struct Specials {
 
 /// Where Whisper computes: candle's device, or a wgpu one.
 enum SpeechModel {
-    Candle(Whisper),
-    Gpu(GpuWhisper),
+    Candle(Box<Whisper>),
+    Gpu(Box<GpuWhisper>),
 }
 
 impl SpeechModel {
@@ -171,13 +171,17 @@ impl SpeechRecognizer {
         let files = safetensors_files(dir)?;
         let (model, placement) = match gpu {
             Some(gpu) => (
-                SpeechModel::Gpu(GpuWhisper::load(config.clone(), &files, Arc::clone(gpu))?),
+                SpeechModel::Gpu(Box::new(GpuWhisper::load(
+                    config.clone(),
+                    &files,
+                    Arc::clone(gpu),
+                )?)),
                 crate::infer::device::describe_gpu(gpu),
             ),
             None => {
                 let vb = crate::infer::models::mmap_weights(&files, device)?;
                 (
-                    SpeechModel::Candle(Whisper::load(vb, config.clone())?),
+                    SpeechModel::Candle(Box::new(Whisper::load(vb, config.clone())?)),
                     crate::infer::device::describe(device),
                 )
             }
