@@ -3,6 +3,8 @@
 //! - the tiny causal checkpoints (`tests/fixtures/tiny/`, written as F32 GGUF files by
 //!   `support/gguf.rs`) with an F32 cache: next-token logits within 1e-3 of PyTorch's and the
 //!   same greedy tokens, through `GpuLlama` and through the generator with its F16 cache;
+//! - the same checkpoints (and mistral) as transformers left them (safetensors): logits within
+//!   1e-3 and the same greedy tokens through the generator;
 //! - the real SmolLM2-135M Q4_1 GGUF: 32 greedy tokens identical to the CPU path's;
 //! - BERT sentence embeddings: the tiny checkpoint within 1e-4 of PyTorch's, and the real
 //!   all-MiniLM-L6-v2 within 1e-4 of sentence-transformers' (a padded batch);
@@ -163,6 +165,60 @@ fn qwen3_on_wgpu_matches_pytorch() {
 fn phi3_on_wgpu_matches_pytorch() {
     check_f32_cache("phi3");
     check_generator("phi3");
+}
+
+/// A tiny safetensors checkpoint on the GPU: with an F32 cache within 1e-3 of PyTorch, then
+/// through the generator (its F16 cache) to the same greedy tokens.
+fn check_safetensors(arch: &'static str) {
+    let dir = fixture(arch);
+    let reference = reference(&dir);
+    let config = hubble::infer::models::causal::normalize_config(
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap(),
+    );
+    let files = safetensors_files(&dir).unwrap();
+    let mut model = GpuLlama::from_safetensors(&config, &files, arch, gpu())
+        .unwrap()
+        .with_kv_type(KvType::F32)
+        .unwrap();
+    let exact = model.forward(&ids(&reference["prompt"]), 0).unwrap();
+    let diff = max_abs_diff(&exact, &floats(&reference["next_token_logits"]));
+    eprintln!("{arch} safetensors on wgpu, F32 cache: max abs logit diff {diff:.3e}");
+    assert!(
+        diff <= TOLERANCE,
+        "{arch} safetensors on wgpu: logits differ by {diff}"
+    );
+    let facts = ModelFacts::from_dir(&dir).unwrap();
+    let plan = plan(&facts, Some(TEXT_GENERATION)).unwrap();
+    let ctx = RunContext::new(CancelToken::new(), None).with_gpu(Some(gpu()));
+    let mut generator = <TextGenerator as Pipeline>::load(&dir, &plan, &Device::Cpu, &ctx).unwrap();
+    assert!(
+        generator.describe().contains("on wgpu:"),
+        "{}",
+        generator.describe()
+    );
+    let prompt = ids(&reference["prompt"]);
+    let logits = generator.logits(&prompt).unwrap();
+    let diff = max_abs_diff(&logits, &floats(&reference["next_token_logits"]));
+    eprintln!("{arch} safetensors on wgpu, F16 cache: max abs logit diff {diff:.3e}");
+    assert!(
+        diff <= 5e-3,
+        "{arch} safetensors on wgpu: logits differ by {diff}"
+    );
+    let want = ids(&reference["greedy_tokens"]);
+    let got = generator
+        .generate_ids(&prompt, &GenerationParams::greedy(want.len()), &ctx)
+        .unwrap();
+    assert_eq!(
+        got.token_ids, want,
+        "{arch} safetensors on wgpu: greedy tokens"
+    );
+}
+
+#[test]
+fn safetensors_llama_family_on_wgpu_matches_pytorch() {
+    for arch in ["llama", "mistral", "qwen2", "qwen3", "phi3"] {
+        check_safetensors(arch);
+    }
 }
 
 #[test]

@@ -99,6 +99,36 @@ enum Inner {
 }
 
 impl CausalModel {
+    /// Loads a transformers checkpoint onto `gpu` when its architecture has a wgpu path
+    /// (llama, mistral, qwen2, qwen3, phi3), else onto `device`, saying why.
+    pub fn from_safetensors_on_gpu(
+        dir: &Path,
+        arch: CausalArch,
+        device: &Device,
+        gpu: &std::sync::Arc<hubble_gpu::Gpu>,
+    ) -> Result<CausalModel, InferError> {
+        let name = match arch {
+            CausalArch::Llama => "llama",
+            CausalArch::Mistral => "mistral",
+            CausalArch::Qwen2 => "qwen2",
+            CausalArch::Qwen3 => "qwen3",
+            CausalArch::Phi3 => "phi3",
+            _ => {
+                let model = CausalModel::from_safetensors(dir, arch, device)?;
+                let why = format!("safetensors {} has no wgpu path yet", model.name());
+                return Ok(model.declining_gpu(&why));
+            }
+        };
+        let config = normalize_config(crate::infer::read_json(&dir.join("config.json"))?);
+        let files = safetensors_files(dir)?;
+        let model = GpuLlama::from_safetensors(&config, &files, name, std::sync::Arc::clone(gpu))?;
+        Ok(CausalModel {
+            inner: Inner::Gpu(Box::new(model)),
+            device: Device::Cpu,
+            gpu_declined: None,
+        })
+    }
+
     /// Loads a quantised model from GGUF content already read from `reader`: onto `gpu` when
     /// one is offered and the architecture has a wgpu path, else onto `device`.
     pub fn from_gguf<R: std::io::Read + std::io::Seek>(
@@ -318,11 +348,12 @@ impl CausalModel {
     /// Short name for status lines.
     pub fn name(&self) -> &'static str {
         match &self.inner {
-            Inner::Gpu(model) => match model.architecture() {
-                "qwen2" => "gguf qwen2",
-                "qwen3" => "gguf qwen3",
-                "phi3" => "gguf phi3",
-                _ => "gguf llama",
+            Inner::Gpu(model) => match (model.is_gguf(), model.architecture()) {
+                (true, "qwen2") => "gguf qwen2",
+                (true, "qwen3") => "gguf qwen3",
+                (true, "phi3") => "gguf phi3",
+                (true, _) => "gguf llama",
+                (false, arch) => arch,
             },
             Inner::GgufLlama(model) => match model.architecture() {
                 "qwen2" => "gguf qwen2",

@@ -1,5 +1,6 @@
-//! The GGUF llama family (`llama`, `qwen2`, `qwen3`, `phi3`: the same layouts as
-//! [`crate::infer::models::gguf_llama`]) on a wgpu device: the weights go from the file to the
+//! The llama family on a wgpu device: GGUF `llama`, `qwen2`, `qwen3` and `phi3` (the same
+//! layouts as [`crate::infer::models::gguf_llama`]), and transformers' llama, mistral, qwen2,
+//! qwen3 and phi3 checkpoints in F32, F16 or BF16. The weights go from the file to the
 //! GPU as stored (quantised blocks, no F32 copy in RAM), the KV cache lives on the GPU, and a
 //! pass of every layer is recorded into one command buffer and submitted once. Only the
 //! last position's logits come back (or just the greedy token, [`GpuLlama::next_greedy`]).
@@ -17,7 +18,7 @@ use hubble_gpu::{Buffer, Gpu, GpuError, KvType, Pass, Weight, WeightType};
 use crate::infer::InferError;
 use crate::infer::models::gguf_blocks::{ArchMetadata, DecoderShape};
 use crate::infer::models::gguf_llama::ARCHITECTURES;
-use crate::infer::models::gpu_tensors::gpu_error;
+use crate::infer::models::gpu_tensors::{SafetensorsUpload, gpu_error};
 
 /// The most tokens one pass records (a longer prompt runs in passes of this many).
 const PASS_TOKENS: usize = 64;
@@ -71,6 +72,15 @@ struct Layer {
     down: Weight,
 }
 
+/// The weights outside the layers' loop, and the layers, as a loader reads them.
+struct Parts {
+    gguf: bool,
+    embedding: Weight,
+    head: Option<Weight>,
+    norm: Buffer,
+    layers: Vec<Layer>,
+}
+
 /// Activations for up to [`PASS_TOKENS`] tokens, allocated once.
 struct Scratch {
     ids: Buffer,
@@ -105,6 +115,8 @@ pub struct GpuLlama {
     caches: Vec<KvCache>,
     scratch: Scratch,
     arch: &'static str,
+    /// Loaded from a GGUF (else from safetensors).
+    gguf: bool,
 }
 
 /// Reads one tensor's bytes as stored and uploads them.
@@ -309,14 +321,13 @@ impl GpuLlama {
                 gate_up,
             });
         }
-        let ff = layers.first().map_or(0, |l| l.down.cols());
         let dims = Dims {
             hidden,
             heads,
             kv_heads,
             head_dim,
             rope_dim,
-            ff,
+            ff: layers.first().map_or(0, |l| l.down.cols()),
             vocab: embedding.rows(),
             eps: eps as f32,
             neox: arch != "llama",
@@ -326,17 +337,170 @@ impl GpuLlama {
                 0
             },
         };
-        let scratch = Scratch::new(&gpu, &dims)?;
-        let mut model = GpuLlama {
-            dims,
+        let parts = Parts {
+            gguf: true,
             embedding,
             head,
             norm,
             layers,
+        };
+        GpuLlama::assemble(gpu, dims, parts, inv_freq, arch)
+    }
+
+    /// Uploads a transformers checkpoint of `arch` (`llama`, `mistral`, `qwen2`, `qwen3`,
+    /// `phi3`; config.json as [`crate::infer::models::causal::normalize_config`] leaves it)
+    /// to `gpu`, its matrices as stored (F32, F16 or BF16).
+    pub fn from_safetensors(
+        config: &serde_json::Value,
+        files: &[std::path::PathBuf],
+        arch: &'static str,
+        gpu: Arc<Gpu>,
+    ) -> Result<GpuLlama, InferError> {
+        let count = |key: &str| {
+            config
+                .get(key)
+                .and_then(serde_json::Value::as_u64)
+                .map(|n| n as usize)
+        };
+        let float = |key: &str| config.get(key).and_then(serde_json::Value::as_f64);
+        let need = |key: &str| {
+            count(key).ok_or_else(|| InferError::Model(format!("config.json has no {key}")))
+        };
+        let (hidden, heads) = (need("hidden_size")?, need("num_attention_heads")?);
+        let kv_heads = count("num_key_value_heads").unwrap_or(heads);
+        if heads == 0 || kv_heads == 0 || !heads.is_multiple_of(kv_heads) {
+            return Err(InferError::Model(format!(
+                "{heads} heads over {kv_heads} key heads"
+            )));
+        }
+        let head_dim = count("head_dim").unwrap_or(hidden / heads);
+        let rope_dim = (head_dim as f64 * float("partial_rotary_factor").unwrap_or(1.0)) as usize;
+        if head_dim % 2 == 1 || rope_dim == 0 || rope_dim % 2 == 1 {
+            return Err(InferError::Model(format!(
+                "a rotary size of {rope_dim} in heads of {head_dim}"
+            )));
+        }
+        let rope_type = config
+            .pointer("/rope_parameters/rope_type")
+            .or_else(|| config.pointer("/rope_scaling/rope_type"))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("default");
+        if rope_type != "default" {
+            return Err(InferError::Model(format!(
+                "{rope_type} rope scaling has no wgpu path yet"
+            )));
+        }
+        let base = float("rope_theta").unwrap_or(10000.) as f32;
+        let inv_freq = (0..rope_dim)
+            .step_by(2)
+            .map(|i| 1f32 / base.powf(i as f32 / rope_dim as f32))
+            .collect();
+        let sliding = arch == "mistral"
+            || arch == "phi3"
+            || config
+                .get("use_sliding_window")
+                .and_then(serde_json::Value::as_bool)
+                == Some(true);
+        let up = SafetensorsUpload::open(files, &gpu)?;
+        let mut layers = Vec::new();
+        for i in 0..need("num_hidden_layers")? {
+            let name = |part: &str| format!("model.layers.{i}.{part}");
+            let weight = |part: &str| up.weight(&name(&format!("{part}.weight")));
+            let optional = |part: &str| -> Result<Option<Buffer>, InferError> {
+                let full = name(part);
+                if up.has(&full) {
+                    up.vector(&full).map(Some)
+                } else {
+                    Ok(None)
+                }
+            };
+            let qkv = if up.has(&name("self_attn.qkv_proj.weight")) {
+                Qkv::Fused(weight("self_attn.qkv_proj")?)
+            } else {
+                Qkv::Separate([
+                    weight("self_attn.q_proj")?,
+                    weight("self_attn.k_proj")?,
+                    weight("self_attn.v_proj")?,
+                ])
+            };
+            let gate_up = if up.has(&name("mlp.gate_up_proj.weight")) {
+                GateUp::Fused(weight("mlp.gate_up_proj")?)
+            } else {
+                GateUp::Separate(weight("mlp.gate_proj")?, weight("mlp.up_proj")?)
+            };
+            let qk_norms = match (
+                optional("self_attn.q_norm.weight")?,
+                optional("self_attn.k_norm.weight")?,
+            ) {
+                (Some(q), Some(k)) => Some((q, k)),
+                _ => None,
+            };
+            layers.push(Layer {
+                attn_norm: up.vector(&name("input_layernorm.weight"))?,
+                ffn_norm: up.vector(&name("post_attention_layernorm.weight"))?,
+                biases: [
+                    optional("self_attn.q_proj.bias")?,
+                    optional("self_attn.k_proj.bias")?,
+                    optional("self_attn.v_proj.bias")?,
+                ],
+                qk_norms,
+                o: weight("self_attn.o_proj")?,
+                down: weight("mlp.down_proj")?,
+                qkv,
+                gate_up,
+            });
+        }
+        let embedding = up.weight("model.embed_tokens.weight")?;
+        let head = if up.has("lm_head.weight") {
+            Some(up.weight("lm_head.weight")?)
+        } else {
+            None
+        };
+        let dims = Dims {
+            hidden,
+            heads,
+            kv_heads,
+            head_dim,
+            rope_dim,
+            ff: layers.first().map_or(0, |l| l.down.cols()),
+            vocab: embedding.rows(),
+            eps: float("rms_norm_eps").unwrap_or(1e-6) as f32,
+            neox: true,
+            window: if sliding {
+                count("sliding_window").unwrap_or(0)
+            } else {
+                0
+            },
+        };
+        let parts = Parts {
+            gguf: false,
+            norm: up.vector("model.norm.weight")?,
+            embedding,
+            head,
+            layers,
+        };
+        GpuLlama::assemble(gpu, dims, parts, inv_freq, arch)
+    }
+
+    fn assemble(
+        gpu: Arc<Gpu>,
+        dims: Dims,
+        parts: Parts,
+        inv_freq: Vec<f32>,
+        arch: &'static str,
+    ) -> Result<GpuLlama, InferError> {
+        let scratch = Scratch::new(&gpu, &dims)?;
+        let mut model = GpuLlama {
+            dims,
+            embedding: parts.embedding,
+            head: parts.head,
+            norm: parts.norm,
+            layers: parts.layers,
             inv_freq,
             kv_type: KvType::F16,
             caches: Vec::new(),
             scratch,
+            gguf: parts.gguf,
             arch,
             gpu,
         };
@@ -344,9 +508,14 @@ impl GpuLlama {
         Ok(model)
     }
 
-    /// The GGUF architecture it was loaded as.
+    /// The architecture it was loaded as (a GGUF's, or `mistral` from safetensors).
     pub fn architecture(&self) -> &'static str {
         self.arch
+    }
+
+    /// Whether it was loaded from a GGUF (else from safetensors).
+    pub fn is_gguf(&self) -> bool {
+        self.gguf
     }
 
     /// Its vocabulary size (the logits' length).

@@ -94,10 +94,12 @@ impl TextGenerator {
             }
             CausalSource::Safetensors { architecture } => {
                 ctx.emit(Event::Status("loading safetensors weights".into()));
-                let mut model = CausalModel::from_safetensors(dir, *architecture, device)?;
-                if ctx.gpu().is_some() {
-                    model = model.declining_gpu("safetensors decoders have no wgpu path yet");
-                }
+                let model = match ctx.gpu() {
+                    Some(gpu) => {
+                        CausalModel::from_safetensors_on_gpu(dir, *architecture, device, gpu)?
+                    }
+                    None => CausalModel::from_safetensors(dir, *architecture, device)?,
+                };
                 let tokenizer = load_tokenizer_json(dir)?.ok_or(InferError::MissingFile {
                     what: "tokenizer.json".into(),
                     dir: dir.to_path_buf(),
@@ -111,7 +113,9 @@ impl TextGenerator {
                 if let Ok(generation) = read_json(&dir.join("generation_config.json")) {
                     eos_ids.extend(ids_of(generation.get("eos_token_id")));
                 }
-                let description = format!("{} (safetensors, F32)", model.name());
+                // candle widens the weights to F32; wgpu computes on them as stored.
+                let stored = if ctx.gpu().is_some() { "" } else { ", F32" };
+                let description = format!("{} (safetensors{stored})", model.name());
                 TextGenerator::assemble(
                     model,
                     tokenizer,
