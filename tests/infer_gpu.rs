@@ -3,8 +3,9 @@
 //! - the tiny causal checkpoints (`tests/fixtures/tiny/`, written as F32 GGUF files by
 //!   `support/gguf.rs`) with an F32 cache: next-token logits within 1e-3 of PyTorch's and the
 //!   same greedy tokens, through `GpuLlama` and through the generator with its F16 cache;
-//! - the same checkpoints (and mistral) as transformers left them (safetensors): logits within
-//!   1e-3 and the same greedy tokens through the generator;
+//! - every tiny causal checkpoint as transformers left it (safetensors: llama, mistral, qwen2,
+//!   qwen3, phi3, gemma, gemma2, gemma3): logits within 1e-3 with an F32 cache, and the same
+//!   greedy tokens through the generator;
 //! - the real SmolLM2-135M Q4_1 GGUF: 32 greedy tokens identical to the CPU path's;
 //! - BERT sentence embeddings: the tiny checkpoint within 1e-4 of PyTorch's, and the real
 //!   all-MiniLM-L6-v2 within 1e-4 of sentence-transformers' (a padded batch);
@@ -215,8 +216,10 @@ fn check_safetensors(arch: &'static str) {
 }
 
 #[test]
-fn safetensors_llama_family_on_wgpu_matches_pytorch() {
-    for arch in ["llama", "mistral", "qwen2", "qwen3", "phi3"] {
+fn every_tiny_safetensors_decoder_on_wgpu_matches_pytorch() {
+    for arch in [
+        "llama", "mistral", "qwen2", "qwen3", "phi3", "gemma", "gemma2", "gemma3",
+    ] {
         check_safetensors(arch);
     }
 }

@@ -14,7 +14,8 @@ struct Params {
     q_stride: u32,
     // 1: later keys are hidden (decoders); 0: every key is seen (encoders).
     causal: u32,
-    _pad1: u32,
+    // Scores pass through tanh(s / softcap) · softcap when > 0 (Gemma 2).
+    softcap: f32,
     _pad2: u32,
 }
 
@@ -46,5 +47,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         let key = kv_unpack(k_cache[ks + i]);
         acc += q[qs + 2u * i] * key.x + q[qs + 2u * i + 1u] * key.y;
     }
-    scores[out] = acc * p.scale;
+    var score = acc * p.scale;
+    if (p.softcap > 0.0) {
+        score = tanh(score / p.softcap) * p.softcap;
+    }
+    scores[out] = score;
 }

@@ -24,7 +24,7 @@ pub use adapters::{AdapterSummary, DeviceKind, Selector};
 pub use buffer::Buffer;
 pub use error::GpuError;
 pub use gpu::Gpu;
-pub use ops::{Attention, Conv1d, KvCache, Rotation, Rows};
+pub use ops::{Attention, Conv1d, Gate, KvCache, Rotation, Rows};
 pub use pass::Pass;
 pub use shaders::KvType;
 pub use weight::{Weight, WeightType};

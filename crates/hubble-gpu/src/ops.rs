@@ -202,10 +202,19 @@ pub fn layer_norm(
 
 /// `x = gelu(x)` (exact, erf) for the first `n` values, in place.
 pub fn gelu(pass: &mut Pass<'_>, x: &Buffer, n: usize) -> Result<()> {
-    check_fits(Rows::new(x, n), 1, n, "gelu")?;
+    unary(pass, x, n, 0, 0.0)
+}
+
+/// `x *= factor` for the first `n` values, in place.
+pub fn scale(pass: &mut Pass<'_>, x: &Buffer, n: usize, factor: f32) -> Result<()> {
+    unary(pass, x, n, 1, factor)
+}
+
+fn unary(pass: &mut Pass<'_>, x: &Buffer, n: usize, op: u32, factor: f32) -> Result<()> {
+    check_fits(Rows::new(x, n), 1, n, "element-wise")?;
     let (gx, gy) = spread(groups(n, WG));
-    let params = [word(n)?, gx * WG as u32];
-    pass.dispatch(Kernel::Gelu, &params, &[x], [gx, gy, 1])
+    let params = [word(n)?, gx * WG as u32, op, factor.to_bits()];
+    pass.dispatch(Kernel::Unary, &params, &[x], [gx, gy, 1])
 }
 
 /// The shape of a 1-D convolution's input and window.
@@ -395,6 +404,8 @@ pub struct Attention {
     pub scale: f32,
     /// Whether later keys are hidden (decoders) or every key is seen (encoders).
     pub causal: bool,
+    /// Scores pass through `tanh(s / c) · c` when `c > 0` (Gemma 2's soft cap).
+    pub softcap: f32,
 }
 
 impl Attention {
@@ -455,6 +466,7 @@ pub fn attention(
         word(q.offset)?,
         word(q.stride)?,
         u32::from(a.causal),
+        a.softcap.to_bits(),
     ];
     pass.dispatch(
         Kernel::AttnScores(cache.ty),
@@ -493,12 +505,22 @@ pub fn softmax(pass: &mut Pass<'_>, x: &Buffer, rows: usize, cols: usize) -> Res
     )
 }
 
-/// `out[t] = silu(gate[t]) * up[t]`, `n` wide (gate and up share a stride).
-pub fn silu_mul(
+/// The activation of a gated feed-forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// SiLU (SwiGLU: llama, qwen, phi3).
+    Silu,
+    /// GELU with the tanh approximation (GeGLU: Gemma).
+    GeluTanh,
+}
+
+/// `out[t] = act(gate[t]) * up[t]`, `n` wide (gate and up share a stride).
+pub fn gated(
     pass: &mut Pass<'_>,
     gate: Rows<'_>,
     up: Rows<'_>,
     out: &Buffer,
+    act: Gate,
     n: usize,
     tokens: usize,
 ) -> Result<()> {
@@ -514,9 +536,10 @@ pub fn silu_mul(
         word(gate.offset)?,
         word(up.offset)?,
         word(gate.stride)?,
+        u32::from(act == Gate::GeluTanh),
     ];
     pass.dispatch(
-        Kernel::SiluMul,
+        Kernel::Gated,
         &params,
         &[gate.buffer, up.buffer, out],
         [word(groups(n, WG))?, word(tokens)?, 1],

@@ -6,7 +6,7 @@
 
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
-use hubble_gpu::ops::{self, Attention, KvCache, Rotation, Rows};
+use hubble_gpu::ops::{self, Attention, Gate, KvCache, Rotation, Rows};
 use hubble_gpu::{Buffer, Gpu, KvType, Pass, Selector, WeightType};
 
 fn gpu() -> Gpu {
@@ -331,7 +331,12 @@ fn reference_attention(q: &[f32], k: &[f32], v: &[f32], a: Attention) -> Vec<f32
                 .map(|&j| {
                     let qrow = &q[(t * a.heads + h) * hd..][..hd];
                     let krow = &k[(j * a.kv_heads + kh) * hd..][..hd];
-                    qrow.iter().zip(krow).map(|(x, y)| x * y).sum::<f32>() * a.scale
+                    let score = qrow.iter().zip(krow).map(|(x, y)| x * y).sum::<f32>() * a.scale;
+                    if a.softcap > 0.0 {
+                        (score / a.softcap).tanh() * a.softcap
+                    } else {
+                        score
+                    }
                 })
                 .collect();
             let top = scores.iter().fold(f32::MIN, |m, s| m.max(*s));
@@ -360,12 +365,13 @@ fn attention_over_the_cache_matches_the_cpu() {
     let (heads, kv_heads, head_dim) = (4, 2, 16);
     let kv_dim = kv_heads * head_dim;
     let cases = [
-        (KvType::F32, 0, true),
-        (KvType::F32, 3, true),
-        (KvType::F16, 0, true),
-        (KvType::F32, 0, false),
+        (KvType::F32, 0, true, 0.0),
+        (KvType::F32, 3, true, 0.0),
+        (KvType::F16, 0, true, 0.0),
+        (KvType::F32, 0, false, 0.0),
+        (KvType::F32, 0, true, 0.5),
     ];
-    for (ty, window, causal) in cases {
+    for (ty, window, causal, softcap) in cases {
         let cache = KvCache::new(&gpu, kv_dim, 16, ty).unwrap();
         let (mut keys, mut values) = (Vec::new(), Vec::new());
         // A prompt of 5, then two single steps: the cache fills across passes.
@@ -391,6 +397,7 @@ fn attention_over_the_cache_matches_the_cpu() {
                 window,
                 scale: 0.25,
                 causal,
+                softcap,
             };
             let [qb, kb, vb] = [&q, &k, &v].map(|data| gpu.upload_f32(data, "qkv").unwrap());
             let scores = gpu.buffer(a.scratch_len() as u64 * 4, "scores").unwrap();
@@ -425,7 +432,7 @@ fn attention_over_the_cache_matches_the_cpu() {
                 &got,
                 &want,
                 tolerance,
-                &format!("{ty:?} window {window} causal {causal} at {pos0}"),
+                &format!("{ty:?} window {window} causal {causal} cap {softcap} at {pos0}"),
             );
             pos0 += tokens;
         }
@@ -448,7 +455,7 @@ fn gates_residuals_biases_and_argmax_match_the_cpu() {
     let got = run_unary(&gpu, |pass| {
         let out = gpu.buffer((tokens * n * 4) as u64, "out").unwrap();
         let rows = Rows::new(&fused, 2 * n);
-        ops::silu_mul(pass, rows, rows.shifted(n), &out, n, tokens).unwrap();
+        ops::gated(pass, rows, rows.shifted(n), &out, Gate::Silu, n, tokens).unwrap();
         (out, tokens * n)
     });
     let want: Vec<f32> = (0..tokens)
@@ -459,6 +466,22 @@ fn gates_residuals_biases_and_argmax_match_the_cpu() {
         })
         .collect();
     assert_close(&got, &want, 1e-5, "silu gate");
+    let got = run_unary(&gpu, |pass| {
+        let out = gpu.buffer((tokens * n * 4) as u64, "out").unwrap();
+        let rows = Rows::new(&fused, 2 * n);
+        ops::gated(pass, rows, rows.shifted(n), &out, Gate::GeluTanh, n, tokens).unwrap();
+        ops::scale(pass, &out, tokens * n, 8.0).unwrap();
+        (out, tokens * n)
+    });
+    let want: Vec<f32> = (0..tokens)
+        .flat_map(|t| (0..n).map(move |i| (t, i)))
+        .map(|(t, i)| {
+            let g = both[t * 2 * n + i];
+            let inner = 0.797_884_6 * (g + 0.044715 * g * g * g);
+            0.5 * g * (1.0 + inner.tanh()) * both[t * 2 * n + n + i] * 8.0
+        })
+        .collect();
+    assert_close(&got, &want, 1e-5, "gelu-tanh gate, scaled");
 
     let a = random(tokens * n, 6, 2.0);
     let bias = random(n, 7, 2.0);

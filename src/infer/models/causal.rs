@@ -99,12 +99,10 @@ enum Inner {
 }
 
 impl CausalModel {
-    /// Loads a transformers checkpoint onto `gpu` when its architecture has a wgpu path
-    /// (llama, mistral, qwen2, qwen3, phi3), else onto `device`, saying why.
+    /// Loads a transformers checkpoint onto `gpu` (every [`CausalArch`] has a wgpu path).
     pub fn from_safetensors_on_gpu(
         dir: &Path,
         arch: CausalArch,
-        device: &Device,
         gpu: &std::sync::Arc<hubble_gpu::Gpu>,
     ) -> Result<CausalModel, InferError> {
         let name = match arch {
@@ -113,11 +111,9 @@ impl CausalModel {
             CausalArch::Qwen2 => "qwen2",
             CausalArch::Qwen3 => "qwen3",
             CausalArch::Phi3 => "phi3",
-            _ => {
-                let model = CausalModel::from_safetensors(dir, arch, device)?;
-                let why = format!("safetensors {} has no wgpu path yet", model.name());
-                return Ok(model.declining_gpu(&why));
-            }
+            CausalArch::Gemma => "gemma",
+            CausalArch::Gemma2 => "gemma2",
+            CausalArch::Gemma3 => "gemma3",
         };
         let config = normalize_config(crate::infer::read_json(&dir.join("config.json"))?);
         let files = safetensors_files(dir)?;
@@ -325,15 +321,6 @@ impl CausalModel {
             (Inner::Gpu(model), _) => crate::infer::device::describe_gpu(model.gpu()),
             (_, Some(why)) => format!("{} ({why})", crate::infer::device::describe(&self.device)),
             (_, None) => crate::infer::device::describe(&self.device),
-        }
-    }
-
-    /// The same model, noting that it runs on its candle device although a wgpu device was
-    /// offered, and `why`.
-    pub fn declining_gpu(self, why: &str) -> CausalModel {
-        CausalModel {
-            gpu_declined: Some(why.to_string()),
-            ..self
         }
     }
 

@@ -171,6 +171,7 @@ impl GpuBert {
             window: 0,
             scale: 1.0 / ((h / self.heads) as f32).sqrt(),
             causal: false,
+            softcap: 0.0,
         };
         let rows = |buffer| Rows::new(buffer, h);
         for layer in &self.layers {

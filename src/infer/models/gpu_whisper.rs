@@ -262,6 +262,7 @@ impl GpuWhisper {
             window: 0,
             scale: 1.0 / ((d / heads) as f32).sqrt(),
             causal: false,
+            softcap: 0.0,
         };
         for layer in &self.encoder_layers {
             self_attention_block(p, layer, &s, &cache, attention, d)?;
@@ -340,6 +341,7 @@ impl GpuWhisper {
             window: 0,
             scale: 1.0 / ((d / heads) as f32).sqrt(),
             causal: true,
+            softcap: 0.0,
         };
         let cross_attention = Attention {
             keys: self.source_len,

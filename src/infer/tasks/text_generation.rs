@@ -5,8 +5,8 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::time::Instant;
 
-use candle_core::Device;
 use candle_core::quantized::gguf_file;
+use candle_core::{Device, Tensor};
 use candle_transformers::generation::LogitsProcessor;
 use serde::Serialize;
 
@@ -95,9 +95,7 @@ impl TextGenerator {
             CausalSource::Safetensors { architecture } => {
                 ctx.emit(Event::Status("loading safetensors weights".into()));
                 let model = match ctx.gpu() {
-                    Some(gpu) => {
-                        CausalModel::from_safetensors_on_gpu(dir, *architecture, device, gpu)?
-                    }
+                    Some(gpu) => CausalModel::from_safetensors_on_gpu(dir, *architecture, gpu)?,
                     None => CausalModel::from_safetensors(dir, *architecture, device)?,
                 };
                 let tokenizer = load_tokenizer_json(dir)?.ok_or(InferError::MissingFile {
@@ -324,6 +322,15 @@ impl TextGenerator {
         Ok(self.model.forward(tokens, 0)?.to_vec1::<f32>()?)
     }
 
+    /// Runs `tokens` at `pos`: the next token itself when `token_only` (a wgpu model,
+    /// greedy), else the logits to sample it from.
+    fn step(&mut self, tokens: &[u32], pos: usize, token_only: bool) -> Result<Step, InferError> {
+        match self.model.gpu_model() {
+            Some(model) if token_only => Ok(Step::Token(model.next_greedy(tokens, pos)?)),
+            _ => Ok(Step::Logits(self.model.forward(tokens, pos)?)),
+        }
+    }
+
     /// Generates from token ids, streaming text through `ctx`.
     pub fn generate_ids(
         &mut self,
@@ -349,8 +356,10 @@ impl TextGenerator {
         let mut stream = TokenStream::default();
         let mut text = String::new();
 
+        // Greedy decoding on a wgpu model reads back one token a step, not the logits.
+        let token_only = params.is_greedy() && self.model.gpu_model().is_some();
         let start = Instant::now();
-        let mut logits = self.model.forward(prompt, 0)?;
+        let mut step = self.step(prompt, 0, token_only)?;
         let prompt_secs = start.elapsed().as_secs_f64();
         let decode_start = Instant::now();
         let mut stop_reason = StopReason::MaxTokens;
@@ -359,8 +368,10 @@ impl TextGenerator {
                 stop_reason = StopReason::Cancelled;
                 break;
             }
-            logits = params.penalize(logits, &context)?;
-            let next = sampler.sample(&logits)?;
+            let next = match step {
+                Step::Token(next) => next,
+                Step::Logits(logits) => sampler.sample(&params.penalize(logits, &context)?)?,
+            };
             if self.eos_ids.contains(&next) {
                 stop_reason = StopReason::Eos;
                 break;
@@ -378,7 +389,7 @@ impl TextGenerator {
                 stop_reason = StopReason::ContextFull;
                 break;
             }
-            logits = self.model.forward(&[next], context.len() - 1)?;
+            step = self.step(&[next], context.len() - 1, token_only)?;
         }
         if let Some(rest) = stream.finish(&self.tokenizer)? {
             ctx.emit(Event::Token(rest.clone()));
@@ -408,6 +419,14 @@ impl TextGenerator {
         let ids = self.encode(&text)?;
         self.generate_ids(&ids, &request.params, ctx)
     }
+}
+
+/// What one forward step gives the sampler.
+enum Step {
+    /// The chosen token (read back alone).
+    Token(u32),
+    /// The next-token logits.
+    Logits(Tensor),
 }
 
 impl Pipeline for TextGenerator {

@@ -83,6 +83,12 @@ impl GenerationParams {
         )?)
     }
 
+    /// Whether the next token is simply the most likely one (no temperature, no penalty): a
+    /// GPU model then reads back the token alone, not the vocabulary's logits.
+    pub(crate) fn is_greedy(&self) -> bool {
+        self.temperature <= 0.0 && self.repeat_penalty == 1.0
+    }
+
     pub(crate) fn sampling(&self) -> Sampling {
         if self.temperature <= 0.0 {
             return Sampling::ArgMax;

@@ -1,4 +1,5 @@
-// out[t][i] = silu(gate[t][i]) * up[t][i] (SwiGLU); gate and up may share one buffer.
+// out[t][i] = act(gate[t][i]) * up[t][i]: act 0 SiLU (SwiGLU), 1 GELU with tanh (Gemma's
+// GeGLU); gate and up may share one buffer.
 
 struct Params {
     n: u32,
@@ -6,7 +7,7 @@ struct Params {
     gate_offset: u32,
     up_offset: u32,
     stride: u32,
-    _pad0: u32,
+    act: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -24,5 +25,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let g = gate[p.gate_offset + t * p.stride + i];
-    out[t * p.n + i] = g / (1.0 + exp(-g)) * up[p.up_offset + t * p.stride + i];
+    var a = g / (1.0 + exp(-g));
+    if (p.act == 1u) {
+        a = 0.5 * g * (1.0 + tanh(0.7978845608028654 * (g + 0.044715 * g * g * g)));
+    }
+    out[t * p.n + i] = a * up[p.up_offset + t * p.stride + i];
 }
