@@ -126,22 +126,28 @@ fn check_generator(arch: &str) {
     let path = out.path().join(format!("{arch}-f32.gguf"));
     gguf::convert(&dir, &path);
     let ctx = RunContext::new(CancelToken::new(), None).with_gpu(Some(gpu()));
-    let mut generator = TextGenerator::load_gguf(&path, &Device::Cpu, &ctx).unwrap();
+    let generator = TextGenerator::load_gguf(&path, &Device::Cpu, &ctx).unwrap();
+    check_generator_output(&format!("{arch} gguf"), generator, &reference, &ctx);
+}
+
+/// A generator on the GPU (its F16 cache): the first logits within 5e-3 of PyTorch's, and its
+/// greedy tokens.
+fn check_generator_output(
+    label: &str,
+    mut generator: TextGenerator,
+    reference: &serde_json::Value,
+    ctx: &RunContext,
+) {
     let prompt = ids(&reference["prompt"]);
     let logits = generator.logits(&prompt).unwrap();
     let diff = max_abs_diff(&logits, &floats(&reference["next_token_logits"]));
-    assert!(
-        diff <= 5e-3,
-        "{arch} generator on wgpu: logits differ by {diff}"
-    );
+    eprintln!("{label} on wgpu, F16 cache: max abs logit diff {diff:.3e}");
+    assert!(diff <= 5e-3, "{label} on wgpu: logits differ by {diff}");
     let want = ids(&reference["greedy_tokens"]);
     let got = generator
-        .generate_ids(&prompt, &GenerationParams::greedy(want.len()), &ctx)
+        .generate_ids(&prompt, &GenerationParams::greedy(want.len()), ctx)
         .unwrap();
-    assert_eq!(
-        got.token_ids, want,
-        "{arch} generator on wgpu: greedy tokens"
-    );
+    assert_eq!(got.token_ids, want, "{label} on wgpu: greedy tokens");
 }
 
 #[test]
@@ -191,28 +197,10 @@ fn check_safetensors(arch: &'static str) {
     let facts = ModelFacts::from_dir(&dir).unwrap();
     let plan = plan(&facts, Some(TEXT_GENERATION)).unwrap();
     let ctx = RunContext::new(CancelToken::new(), None).with_gpu(Some(gpu()));
-    let mut generator = <TextGenerator as Pipeline>::load(&dir, &plan, &Device::Cpu, &ctx).unwrap();
-    assert!(
-        generator.describe().contains("on wgpu:"),
-        "{}",
-        generator.describe()
-    );
-    let prompt = ids(&reference["prompt"]);
-    let logits = generator.logits(&prompt).unwrap();
-    let diff = max_abs_diff(&logits, &floats(&reference["next_token_logits"]));
-    eprintln!("{arch} safetensors on wgpu, F16 cache: max abs logit diff {diff:.3e}");
-    assert!(
-        diff <= 5e-3,
-        "{arch} safetensors on wgpu: logits differ by {diff}"
-    );
-    let want = ids(&reference["greedy_tokens"]);
-    let got = generator
-        .generate_ids(&prompt, &GenerationParams::greedy(want.len()), &ctx)
-        .unwrap();
-    assert_eq!(
-        got.token_ids, want,
-        "{arch} safetensors on wgpu: greedy tokens"
-    );
+    let generator = <TextGenerator as Pipeline>::load(&dir, &plan, &Device::Cpu, &ctx).unwrap();
+    let description = generator.describe();
+    assert!(description.contains("on wgpu:"), "{description}");
+    check_generator_output(&format!("{arch} safetensors"), generator, &reference, &ctx);
 }
 
 #[test]
