@@ -73,12 +73,12 @@ fn argmax(logits: &[f32]) -> u32 {
         .unwrap_or(0) as u32
 }
 
-/// (prefill tok/s, decode tok/s).
-fn time_cpu(args: &Args) -> Result<(f64, f64), String> {
+/// (prefill tok/s, decode tok/s) of the candle path on `device` (the CPU, or CUDA when built).
+fn time_candle(args: &Args, device: &candle_core::Device) -> Result<(f64, f64), String> {
     let mut file = std::fs::File::open(&args.file).map_err(|e| e.to_string())?;
     let content = Content::read(&mut file).map_err(|e| e.to_string())?;
-    let mut model = CausalModel::from_gguf(content, &mut file, &candle_core::Device::Cpu, None)
-        .map_err(|e| e.to_string())?;
+    let mut model =
+        CausalModel::from_gguf(content, &mut file, device, None).map_err(|e| e.to_string())?;
     model
         .clear_kv_cache(args.prompt + args.decode)
         .map_err(|e| e.to_string())?;
@@ -141,7 +141,12 @@ fn run() -> Result<(), String> {
     let gpu = Arc::new(Gpu::open(&args.device).map_err(|e| e.to_string())?);
     let adapter = gpu.adapter().clone();
     let bandwidth = gpu.copy_bandwidth(256 << 20).map_err(|e| e.to_string())?;
-    let (cpu_prefill, cpu_decode) = time_cpu(&args)?;
+    let (cpu_prefill, cpu_decode) = time_candle(&args, &candle_core::Device::Cpu)?;
+    // The CUDA build's path on the same file, where it is built and a GPU answers.
+    let cuda = match candle_core::Device::new_cuda(0) {
+        Ok(device) if candle_core::utils::cuda_is_available() => Some(time_candle(&args, &device)?),
+        _ => None,
+    };
     let (gpu_prefill, gpu_decode) = time_gpu(&args, gpu)?;
     let fraction = gpu_decode * bytes as f64 / bandwidth;
     println!("file       {}", args.file);
@@ -161,6 +166,9 @@ fn run() -> Result<(), String> {
     );
     println!("|---|---:|---:|");
     println!("| cpu | {cpu_prefill:.1} | {cpu_decode:.1} |");
+    if let Some((prefill, decode)) = cuda {
+        println!("| cuda | {prefill:.1} | {decode:.1} |");
+    }
     println!("| wgpu | {gpu_prefill:.1} | {gpu_decode:.1} |");
     println!();
     println!(

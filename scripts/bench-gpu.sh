@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Prefill and decode tok/s of one GGUF on the CPU and on a wgpu adapter, side by side in one
+# Prefill and decode tok/s of one GGUF on the CPU, on a wgpu adapter (and on CUDA in a CUDA
+# build with a GPU), side by side in one
 # run, and decode as a fraction of the adapter's measured copy bandwidth (benches/gpu_decode.rs).
 # Not a test. On lavapipe (software Vulkan) it only shows that it runs: the real figures come
 # from a real GPU.

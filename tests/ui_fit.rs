@@ -318,6 +318,49 @@ fn measured_memory_shows_only_once_set() {
     assert_eq!(fit.measured().unwrap().device, "CPU");
 }
 
+/// The device picked in the Try tab leads the verdict: the CPU's for `cpu` and for a software
+/// adapter, the GPU's for a wgpu adapter of that name; auto goes back to the best of all.
+#[test]
+fn the_verdict_follows_the_device_picked_in_try() {
+    let hub = FixtureHub::start();
+    let (repo, parameters) = llama_repo("hubble-tests/llama-picked", 1536);
+    hub.add_repo(repo);
+    let home = tempfile::tempdir().unwrap();
+    let mut harness = harness(&hub, home.path());
+    let count = format!("{} parameters", grouped(parameters));
+    open_fit_tab(&mut harness, "hubble-tests/llama-picked", &count);
+    let repo = RepoId::parse("hubble-tests/llama-picked").unwrap();
+    let mut pick = |harness: &mut Harness<'static, App>, label: Option<&str>| {
+        let app = harness.state_mut().as_mut().unwrap();
+        let fit = app.fit_view_mut(&repo).unwrap();
+        fit.set_picked_device(label.map(String::from));
+    };
+    pick(&mut harness, Some("cpu"));
+    wait_for(&mut harness, "the CPU's verdict", |h| {
+        has_label_containing(h, "on CPU (RAM) (picked in Try)")
+    });
+    pick(
+        &mut harness,
+        Some("wgpu:1 — llvmpipe (LLVM 15) (Vulkan, software)"),
+    );
+    wait_for(
+        &mut harness,
+        "a software adapter's verdict is the CPU's",
+        |h| has_label_containing(h, "on CPU (RAM) (picked in Try)"),
+    );
+    pick(
+        &mut harness,
+        Some("wgpu:0 — Test GPU 8GB (Vulkan, discrete)"),
+    );
+    wait_for(&mut harness, "the GPU's verdict", |h| {
+        has_label_containing(h, "Test GPU 8GB (picked in Try)")
+    });
+    pick(&mut harness, None);
+    wait_for(&mut harness, "the best verdict again", |h| {
+        !has_label_containing(h, "(picked in Try)")
+    });
+}
+
 /// A GGUF file of the SmolLM2 shape whose tensors are of ggml type `type_id`; its header and
 /// file length (the data region is virtual).
 fn gguf_file(path: &str, type_id: u32, file_type: u32) -> (RepoFile, u64) {

@@ -66,6 +66,8 @@ pub struct FitView {
     dtype: Option<String>,
     kv_type: KvType,
     measured: Option<Measured>,
+    /// The device picked in the Try tab (its picker label), whose verdict leads.
+    picked_device: Option<String>,
     current: Option<Current>,
 }
 
@@ -80,8 +82,15 @@ impl FitView {
             dtype: None,
             kv_type: KvType::F16,
             measured: None,
+            picked_device: None,
             current: None,
         }
+    }
+
+    /// Follows the device picked in the Try tab (`None`: auto): the verdict for that device
+    /// leads the tab instead of the best one.
+    pub fn set_picked_device(&mut self, label: Option<String>) {
+        self.picked_device = label;
     }
 
     /// Records the memory the model took once loaded (the Try tab calls this); the tab then
@@ -285,7 +294,7 @@ impl FitView {
         };
         let verdicts = system.map_or_else(Vec::new, |s| verdicts(&estimate, s));
         match system {
-            Some(_) => summary(ui, &estimate, &verdicts),
+            Some(_) => summary(ui, &estimate, &verdicts, self.picked_device.as_deref()),
             None => {
                 ui.horizontal(|ui| {
                     ui.spinner();
@@ -382,6 +391,23 @@ impl FitView {
     }
 }
 
+/// The verdict for the device a Try-tab picker label names: the CPU's for `cpu` and for a
+/// software adapter (it computes in RAM), else the GPU whose name the label contains.
+fn verdict_for<'a>(verdicts: &'a [DeviceVerdict], label: &str) -> Option<&'a DeviceVerdict> {
+    let cpu = || verdicts.iter().find(|v| v.device.starts_with("CPU"));
+    let lower = label.to_ascii_lowercase();
+    if lower == "cpu" || lower.contains("software") {
+        return cpu();
+    }
+    verdicts.iter().find(|v| {
+        let name = v
+            .device
+            .split_once(": ")
+            .map_or(v.device.as_str(), |(_, name)| name);
+        !name.is_empty() && lower.contains(&name.to_ascii_lowercase())
+    })
+}
+
 /// The formula with its numbers, and the estimate's caveats.
 fn formula(ui: &mut egui::Ui, estimate: &Estimate) {
     ui.add_space(8.0);
@@ -465,19 +491,34 @@ fn weights_section(ui: &mut egui::Ui, fit: &ModelFit) {
     ui.label(shape);
 }
 
-/// The needed total and the best verdict, in words.
-fn summary(ui: &mut egui::Ui, estimate: &Estimate, verdicts: &[DeviceVerdict]) {
-    let verdict = best(verdicts);
-    ui.label(
-        RichText::new(format!(
-            "Needs {} at {} tokens: {}",
-            gb(estimate.total_bytes),
-            estimate.context,
-            verdict.label()
-        ))
-        .heading()
-        .color(verdict_color(verdict)),
+/// The needed total and the verdict in words: for the device picked in the Try tab when one
+/// is (`picked`: its picker label), else the best of all.
+fn summary(
+    ui: &mut egui::Ui,
+    estimate: &Estimate,
+    verdicts: &[DeviceVerdict],
+    picked: Option<&str>,
+) {
+    let needs = format!(
+        "Needs {} at {} tokens",
+        gb(estimate.total_bytes),
+        estimate.context
     );
+    let (verdict, line) = match picked.and_then(|label| verdict_for(verdicts, label)) {
+        Some(v) => (
+            v.verdict,
+            format!(
+                "{needs} on {} (picked in Try): {}",
+                v.device,
+                v.verdict.label()
+            ),
+        ),
+        None => {
+            let verdict = best(verdicts);
+            (verdict, format!("{needs}: {}", verdict.label()))
+        }
+    };
+    ui.label(RichText::new(line).heading().color(verdict_color(verdict)));
     ui.label(format!(
         "Weights {} ({}) + KV cache {} ({}) + overhead {}",
         gb(estimate.weights_bytes),

@@ -321,6 +321,7 @@ impl ModelView {
                 if let Some((bytes, device)) = self.try_view.take_measured() {
                     self.fit.set_measured(bytes, device);
                 }
+                self.fit.set_picked_device(self.try_view.picked_device());
             }
             Tab::Community => self.community.show(ui, worker, &endpoint),
             Tab::Remote => match self

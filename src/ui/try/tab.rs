@@ -165,6 +165,18 @@ impl TryView {
         TryAction::None
     }
 
+    /// The device picked in the picker, as its label says it (`None`: auto).
+    pub fn picked_device(&self) -> Option<String> {
+        if self.device == DeviceRequest::Auto {
+            return None;
+        }
+        let listed = match &self.devices {
+            DeviceList::Ready(list) => list.iter().find(|(d, _)| *d == self.device),
+            _ => None,
+        };
+        Some(listed.map_or_else(|| self.device.to_string(), |(_, label)| label.clone()))
+    }
+
     /// The memory measured when the model last loaded (bytes, device), once.
     pub fn take_measured(&mut self) -> Option<(u64, String)> {
         self.unreported.take()
