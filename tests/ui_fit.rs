@@ -330,7 +330,7 @@ fn the_verdict_follows_the_device_picked_in_try() {
     let count = format!("{} parameters", grouped(parameters));
     open_fit_tab(&mut harness, "hubble-tests/llama-picked", &count);
     let repo = RepoId::parse("hubble-tests/llama-picked").unwrap();
-    let mut pick = |harness: &mut Harness<'static, App>, label: Option<&str>| {
+    let pick = |harness: &mut Harness<'static, App>, label: Option<&str>| {
         let app = harness.state_mut().as_mut().unwrap();
         let fit = app.fit_view_mut(&repo).unwrap();
         fit.set_picked_device(label.map(String::from));
