@@ -57,7 +57,8 @@ impl Gpu {
         }
         let descriptor = wgpu::DeviceDescriptor {
             label: Some("hubble compute"),
-            required_features: wgpu::Features::empty(),
+            // Subgroups where the adapter has them (the products' sums); none else is needed.
+            required_features: adapter.features() & wgpu::Features::SUBGROUP,
             required_limits: limits.clone(),
             experimental_features: wgpu::ExperimentalFeatures::disabled(),
             memory_hints: wgpu::MemoryHints::Performance,
@@ -111,6 +112,16 @@ impl Gpu {
     /// fails with [`GpuError::Lost`] (the tests of that path use it).
     pub fn lose(&self) {
         self.device.destroy();
+    }
+
+    /// Whether kernels may use subgroup operations (the adapter has them and they are on).
+    pub fn subgroups(&self) -> bool {
+        self.summary.subgroups
+    }
+
+    /// Turns subgroup kernels off, so the portable ones run (tests of both paths).
+    pub fn disable_subgroups(&mut self) {
+        self.summary.subgroups = false;
     }
 
     /// Bytes of buffers alive on the device (weights, caches, activations).

@@ -111,12 +111,12 @@ pub fn matmul(
             out_offset,
             word(out.stride)?,
         ];
-        pass.dispatch(
-            Kernel::Matmul(w.ty),
-            &params,
-            &buffers,
-            [gx, gy, word(tokens)?],
-        )?;
+        let kernel = if pass.gpu().subgroups() {
+            Kernel::MatmulSubgroup(w.ty)
+        } else {
+            Kernel::Matmul(w.ty)
+        };
+        pass.dispatch(kernel, &params, &buffers, [gx, gy, word(tokens)?])?;
     }
     Ok(())
 }

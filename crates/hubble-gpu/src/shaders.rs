@@ -40,6 +40,7 @@ impl KvType {
 pub(crate) enum Kernel {
     Matmul(WeightType),
     MatmulTiled(WeightType),
+    MatmulSubgroup(WeightType),
     GetRows(WeightType),
     RmsNorm,
     LayerNorm,
@@ -61,6 +62,9 @@ impl Kernel {
         match self {
             Kernel::Matmul(ty) => with_weights(ty, concat!(wgsl!("reduce"), wgsl!("matmul"))),
             Kernel::MatmulTiled(ty) => with_weights(ty, wgsl!("matmul_tiled")),
+            // wgpu's naga takes the subgroup builtins without WGSL's `enable subgroups;` (it
+            // rejects the directive) once the device has the feature.
+            Kernel::MatmulSubgroup(ty) => with_weights(ty, wgsl!("matmul_subgroup")),
             Kernel::GetRows(ty) => with_weights(ty, wgsl!("get_rows")),
             Kernel::RmsNorm => concat!(wgsl!("reduce"), wgsl!("rms_norm")).to_string(),
             Kernel::LayerNorm => concat!(wgsl!("reduce"), wgsl!("layer_norm")).to_string(),

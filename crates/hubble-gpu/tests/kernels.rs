@@ -104,7 +104,16 @@ fn reference_matmul(w: &[f32], x: &[f32], rows: usize, cols: usize, tokens: usiz
 
 #[test]
 fn products_of_every_weight_type_match_their_dequantised_values() {
-    let gpu = gpu();
+    // With subgroup sums where the adapter has them (lavapipe does), then without.
+    let mut gpu = gpu();
+    let subgroups = gpu.subgroups();
+    check_products(&gpu);
+    gpu.disable_subgroups();
+    check_products(&gpu);
+    eprintln!("products checked with subgroups {subgroups} and without");
+}
+
+fn check_products(gpu: &Gpu) {
     // Widths with a tail (fewer quads than threads, blocks that don't fill the stride).
     for (ty, dtype) in TYPES {
         let widths: &[usize] = if ty.block_values() == 256 {
@@ -120,7 +129,7 @@ fn products_of_every_weight_type_match_their_dequantised_values() {
             let x = random(tokens * cols, 99 + i as u32, 1.0);
             let x_buffer = gpu.upload_f32(&x, "x").unwrap();
             let out = gpu.buffer((rows * tokens * 4) as u64, "out").unwrap();
-            let mut pass = Pass::new(&gpu);
+            let mut pass = Pass::new(gpu);
             ops::matmul(
                 &mut pass,
                 &w,
