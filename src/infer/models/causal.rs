@@ -99,7 +99,8 @@ enum Inner {
 }
 
 impl CausalModel {
-    /// Loads a transformers checkpoint onto `gpu` (every [`CausalArch`] has a wgpu path).
+    /// Loads a transformers checkpoint onto `gpu` (every [`CausalArch`] has a wgpu path); a
+    /// configuration the GPU path does not support yet (a rotary scaling) runs on the CPU.
     pub fn from_safetensors_on_gpu(
         dir: &Path,
         arch: CausalArch,
@@ -117,12 +118,19 @@ impl CausalModel {
         };
         let config = normalize_config(crate::infer::read_json(&dir.join("config.json"))?);
         let files = safetensors_files(dir)?;
-        let model = GpuLlama::from_safetensors(&config, &files, name, std::sync::Arc::clone(gpu))?;
-        Ok(CausalModel {
-            inner: Inner::Gpu(Box::new(model)),
-            device: Device::Cpu,
-            gpu_declined: None,
-        })
+        match GpuLlama::from_safetensors(&config, &files, name, std::sync::Arc::clone(gpu)) {
+            Ok(model) => Ok(CausalModel {
+                inner: Inner::Gpu(Box::new(model)),
+                device: Device::Cpu,
+                gpu_declined: None,
+            }),
+            // What the GPU path lacks runs on the CPU, and says so.
+            Err(InferError::NotSupported { architecture, .. }) => Ok(CausalModel {
+                gpu_declined: Some(format!("{architecture} is not supported yet")),
+                ..CausalModel::from_safetensors(dir, arch, &Device::Cpu)?
+            }),
+            Err(e) => Err(e),
+        }
     }
 
     /// Loads a quantised model from GGUF content already read from `reader`: onto `gpu` when

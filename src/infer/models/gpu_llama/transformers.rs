@@ -43,30 +43,38 @@ impl GpuLlama {
                 "a rotary size of {rope_dim} in heads of {head_dim}"
             )));
         }
-        for pointer in [
-            "/rope_parameters/rope_type",
-            "/rope_parameters/full_attention/rope_type",
-            "/rope_parameters/sliding_attention/rope_type",
-            "/rope_scaling/rope_type",
-        ] {
-            let rope_type = config.pointer(pointer).and_then(serde_json::Value::as_str);
-            if let Some(other) = rope_type.filter(|t| *t != "default") {
-                return Err(InferError::Model(format!(
-                    "{other} rope scaling has no wgpu path yet"
-                )));
-            }
-        }
         let frequencies = |base: f32| -> Vec<f32> {
             (0..rope_dim)
                 .step_by(2)
                 .map(|i| 1f32 / base.powf(i as f32 / rope_dim as f32))
                 .collect()
         };
-        let inv_freq = frequencies(float("rope_theta").unwrap_or(10000.) as f32);
+        // The full layers' rotary parameters (Gemma 3 nests them per layer kind).
+        let full_rope = [
+            "/rope_parameters/full_attention",
+            "/rope_parameters",
+            "/rope_scaling",
+        ]
+        .into_iter()
+        .find_map(|pointer| {
+            config
+                .pointer(pointer)
+                .filter(|v| v.get("rope_type").is_some())
+        });
+        let mut inv_freq = frequencies(float("rope_theta").unwrap_or(10000.) as f32);
+        if let Some(rope) = full_rope {
+            scale_frequencies(&mut inv_freq, rope)?;
+        }
         let gemma = arch.starts_with("gemma");
         // Gemma 3's sliding layers rotate with their own base.
         let local_inv_freq = match float("rope_local_base_freq") {
-            Some(base) if arch == "gemma3" => frequencies(base as f32),
+            Some(base) if arch == "gemma3" => {
+                let mut local = frequencies(base as f32);
+                if let Some(rope) = config.pointer("/rope_parameters/sliding_attention") {
+                    scale_frequencies(&mut local, rope)?;
+                }
+                local
+            }
             _ => Vec::new(),
         };
         let sliding_window = count("sliding_window").unwrap_or(0);
@@ -210,5 +218,87 @@ impl GpuLlama {
             layers,
         };
         GpuLlama::assemble(gpu, dims, parts, [inv_freq, local_inv_freq], arch)
+    }
+}
+
+/// Applies a config's rotary scaling (`rope_parameters` or `rope_scaling`) to the inverse
+/// frequencies, as transformers' `ROPE_INIT_FUNCTIONS` do: `default`, `linear` (all divided by
+/// the factor) and `llama3` (long wavelengths divided, short kept, a smooth blend between).
+/// Others (YaRN, LongRoPE, dynamic) are not supported on wgpu: the model runs on the CPU.
+fn scale_frequencies(inv_freq: &mut [f32], rope: &serde_json::Value) -> Result<(), InferError> {
+    let kind = rope
+        .get("rope_type")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("default");
+    let get = |key: &str| rope.get(key).and_then(serde_json::Value::as_f64);
+    match kind {
+        "default" => {}
+        "linear" => {
+            let factor = get("factor").unwrap_or(1.0) as f32;
+            inv_freq.iter_mut().for_each(|f| *f /= factor);
+        }
+        "llama3" => {
+            let factor = get("factor").unwrap_or(8.0);
+            let low = get("low_freq_factor").unwrap_or(1.0);
+            let high = get("high_freq_factor").unwrap_or(4.0);
+            let old_context = get("original_max_position_embeddings").unwrap_or(8192.0);
+            let (low_wavelen, high_wavelen) = (old_context / low, old_context / high);
+            for f in inv_freq.iter_mut() {
+                let freq = f64::from(*f);
+                let wavelen = 2.0 * std::f64::consts::PI / freq;
+                let scaled = if wavelen < high_wavelen {
+                    freq
+                } else if wavelen > low_wavelen {
+                    freq / factor
+                } else {
+                    let smooth = (old_context / wavelen - low) / (high - low);
+                    (1.0 - smooth) * freq / factor + smooth * freq
+                };
+                *f = scaled as f32;
+            }
+        }
+        other => {
+            return Err(InferError::NotSupported {
+                architecture: format!("{other} rope scaling on wgpu"),
+                task: "text-generation".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn rotary_scalings_follow_transformers() {
+        let base: Vec<f32> = (0..64)
+            .step_by(2)
+            .map(|i| 1.0 / 500_000f32.powf(i as f32 / 64.0))
+            .collect();
+        let mut linear = base.clone();
+        scale_frequencies(&mut linear, &json!({"rope_type": "linear", "factor": 4.0})).unwrap();
+        assert!(
+            linear
+                .iter()
+                .zip(&base)
+                .all(|(l, b)| (l * 4.0 - b).abs() <= 1e-7 * b)
+        );
+        // Llama 3.1's: short wavelengths kept, long ones divided by 8, a blend between.
+        let mut llama3 = base.clone();
+        let params = json!({"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+            "high_freq_factor": 4.0, "original_max_position_embeddings": 8192});
+        scale_frequencies(&mut llama3, &params).unwrap();
+        assert_eq!(llama3[0], base[0]);
+        let last = base.len() - 1;
+        assert!((llama3[last] * 8.0 - base[last]).abs() <= 1e-6 * base[last]);
+        let blended =
+            (0..base.len()).filter(|&i| llama3[i] < base[i] && llama3[i] * 8.0 > base[i] * 1.0001);
+        assert!(blended.count() > 0, "{llama3:?}");
+        let error = scale_frequencies(&mut llama3, &json!({"rope_type": "yarn"})).unwrap_err();
+        assert!(matches!(error, InferError::NotSupported { .. }), "{error}");
     }
 }
