@@ -1,8 +1,9 @@
 //! Whole models on wgpu, on a real adapter: lavapipe (Mesa's software Vulkan) in CI, or the
 //! adapter `HUBBLE_TEST_ADAPTER` names. No adapter is a failure, not a skip.
-//! - the tiny causal checkpoints (`tests/fixtures/tiny/`, written as F32 GGUF files by
-//!   `support/gguf.rs`) with an F32 cache: next-token logits within 1e-3 of PyTorch's and the
-//!   same greedy tokens, through `GpuLlama` and through the generator with its F16 cache;
+//! - the tiny llama, qwen2, qwen3, phi3 and gemma3 checkpoints (`tests/fixtures/tiny/`) written
+//!   as F32 GGUF files by `support/gguf.rs`, with an F32 cache: next-token logits within 1e-3
+//!   of PyTorch's and the same greedy tokens, through `GpuLlama` and through the generator with
+//!   its F16 cache;
 //! - every tiny causal checkpoint as transformers left it (safetensors: llama, mistral, qwen2,
 //!   qwen3, phi3, gemma, gemma2, gemma3): logits within 1e-3 with an F32 cache, and the same
 //!   greedy tokens through the generator;
@@ -96,10 +97,12 @@ fn check_f32_cache(arch: &str) {
     gguf::convert(&dir, &path);
     let mut file = std::fs::File::open(&path).unwrap();
     let content = Content::read(&mut file).unwrap();
-    let mut model = GpuLlama::from_gguf(&content, arch, &mut file, gpu())
-        .unwrap()
-        .with_kv_type(KvType::F32)
-        .unwrap();
+    let model = if arch == "gemma3" {
+        GpuLlama::from_gguf_gemma3(&content, &mut file, gpu())
+    } else {
+        GpuLlama::from_gguf(&content, arch, &mut file, gpu())
+    };
+    let mut model = model.unwrap().with_kv_type(KvType::F32).unwrap();
     let mut tokens = ids(&reference["prompt"]);
     let first = model.forward(&tokens, 0).unwrap();
     let diff = max_abs_diff(&first, &floats(&reference["next_token_logits"]));
@@ -201,6 +204,12 @@ fn check_safetensors(arch: &'static str) {
     let description = generator.describe();
     assert!(description.contains("on wgpu:"), "{description}");
     check_generator_output(&format!("{arch} safetensors"), generator, &reference, &ctx);
+}
+
+#[test]
+fn gemma3_gguf_on_wgpu_matches_pytorch() {
+    check_f32_cache("gemma3");
+    check_generator("gemma3");
 }
 
 #[test]

@@ -147,12 +147,17 @@ impl CausalModel {
             .and_then(|v| v.to_string().ok())
             .cloned()
             .unwrap_or_default();
-        let on_gpu =
-            gguf_llama::ARCHITECTURES.contains(&arch.as_str()) && gguf_llama::is_dense(&content);
+        let on_gpu = arch == "gemma3"
+            || (gguf_llama::ARCHITECTURES.contains(&arch.as_str())
+                && gguf_llama::is_dense(&content));
         let gpu_declined = match gpu {
             Some(gpu) if on_gpu => {
-                let model =
-                    GpuLlama::from_gguf(&content, &arch, reader, std::sync::Arc::clone(gpu))?;
+                let gpu = std::sync::Arc::clone(gpu);
+                let model = if arch == "gemma3" {
+                    GpuLlama::from_gguf_gemma3(&content, reader, gpu)?
+                } else {
+                    GpuLlama::from_gguf(&content, &arch, reader, gpu)?
+                };
                 return Ok(CausalModel {
                     inner: Inner::Gpu(Box::new(model)),
                     device: Device::Cpu,
@@ -347,6 +352,7 @@ impl CausalModel {
                 (true, "qwen2") => "gguf qwen2",
                 (true, "qwen3") => "gguf qwen3",
                 (true, "phi3") => "gguf phi3",
+                (true, "gemma3") => "gguf gemma3",
                 (true, _) => "gguf llama",
                 (false, arch) => arch,
             },

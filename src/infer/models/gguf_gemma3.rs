@@ -176,7 +176,7 @@ impl GgufGemma3 {
 
 /// Which layers attend through the sliding window: `gemma3.attention.sliding_window_pattern`
 /// (one flag per layer) when the file has it, else all but each [`SLIDING_PERIOD`]-th.
-fn sliding_layers(content: &gguf_file::Content, blocks: usize) -> Vec<bool> {
+pub(crate) fn sliding_layers(content: &gguf_file::Content, blocks: usize) -> Vec<bool> {
     let listed = content
         .metadata
         .get("gemma3.attention.sliding_window_pattern")

@@ -248,3 +248,114 @@ impl GpuLlama {
         GpuLlama::assemble(gpu, dims, parts, [inv_freq, Vec::new()], arch)
     }
 }
+
+impl GpuLlama {
+    /// Uploads a GGUF Gemma 3 (llama.cpp's `gemma3`, text only) to `gpu`, read as
+    /// [`crate::infer::models::gguf_gemma3`] reads it: norms stored as `1 + w` already, the
+    /// embedding scaled by √hidden and shared with the head, per-head query/key norms, norms
+    /// before and after both blocks, sliding layers rotating with `rope.local_freq_base`, the
+    /// global ones with `rope.freq_base` and its linear `rope.scaling.factor`.
+    pub fn from_gguf_gemma3<R: Read + Seek>(
+        content: &gguf_file::Content,
+        reader: &mut R,
+        gpu: Arc<Gpu>,
+    ) -> Result<GpuLlama, InferError> {
+        let md = ArchMetadata::new(content, "gemma3");
+        let DecoderShape {
+            heads,
+            kv_heads,
+            blocks,
+            hidden,
+            eps,
+        } = md.decoder_shape()?;
+        let head_dim = md.count("attention.key_length")?;
+        let window = md.count("attention.sliding_window")?;
+        if head_dim == 0 || head_dim % 2 == 1 || window == 0 {
+            return Err(InferError::Model(
+                "a Gemma 3 GGUF needs an even head size and a sliding window".into(),
+            ));
+        }
+        let frequencies = |base: f32, scale: f32| -> Vec<f32> {
+            (0..head_dim)
+                .step_by(2)
+                .map(|i| 1f32 / base.powf(i as f32 / head_dim as f32) / scale)
+                .collect()
+        };
+        let rope_scale = md.float_or("rope.scaling.factor", 1.).max(1.);
+        let global = frequencies(md.float_or("rope.freq_base", 1_000_000.), rope_scale);
+        let local = frequencies(md.float_or("rope.local_freq_base", 10_000.), 1.);
+        // llama.cpp's score scale: 1/√head_dim, or 1/√(hidden / heads) for the 62-layer 27B.
+        let scale_dim = if blocks == 62 {
+            hidden / heads
+        } else {
+            head_dim
+        };
+        let mut up = Uploader {
+            content,
+            reader,
+            gpu: &gpu,
+        };
+        let embedding = up.weight("token_embd.weight")?;
+        let head = if up.has("output.weight") {
+            Some(up.weight("output.weight")?)
+        } else {
+            None
+        };
+        let norm = up.vector("output_norm.weight")?;
+        let sliding = crate::infer::models::gguf_gemma3::sliding_layers(content, blocks);
+        let mut layers = Vec::with_capacity(blocks);
+        for (i, &slides) in sliding.iter().enumerate() {
+            let name = |part: &str| format!("blk.{i}.{part}.weight");
+            layers.push(Layer {
+                qkv: Qkv::Separate([
+                    up.weight(&name("attn_q"))?,
+                    up.weight(&name("attn_k"))?,
+                    up.weight(&name("attn_v"))?,
+                ]),
+                o: up.weight(&name("attn_output"))?,
+                gate_up: GateUp::Separate(
+                    up.weight(&name("ffn_gate"))?,
+                    up.weight(&name("ffn_up"))?,
+                ),
+                down: up.weight(&name("ffn_down"))?,
+                biases: [None, None, None],
+                qk_norms: Some((
+                    up.vector(&name("attn_q_norm"))?,
+                    up.vector(&name("attn_k_norm"))?,
+                )),
+                attn_norm: up.vector(&name("attn_norm"))?,
+                ffn_norm: up.vector(&name("ffn_norm"))?,
+                post_norms: Some((
+                    up.vector(&name("post_attention_norm"))?,
+                    up.vector(&name("post_ffw_norm"))?,
+                )),
+                window: if slides { window } else { 0 },
+                local_rope: slides,
+            });
+        }
+        let dims = Dims {
+            hidden,
+            heads,
+            kv_heads,
+            head_dim,
+            rope_dim: head_dim,
+            ff: layers.first().map_or(0, |l| l.down.cols()),
+            vocab: embedding.rows(),
+            eps: eps as f32,
+            neox: true,
+            embed_scale: (hidden as f64).sqrt() as f32,
+            gate: Gate::GeluTanh,
+            attn_scale: 1.0 / (scale_dim as f32).sqrt(),
+            attn_softcap: 0.0,
+            final_softcap: 0.0,
+        };
+        let parts = Parts {
+            gguf: true,
+            embedding,
+            head,
+            norm,
+            layers,
+        };
+        GpuLlama::assemble(gpu, dims, parts, [global, local], "gemma3")
+    }
+}
