@@ -1,24 +1,6 @@
 // out[t][row] = weights[row] · xs[t] for `tokens` activation rows: one workgroup per (row,
-// token), its threads striding over the row four values at a time, dequantising in registers
-// (`block_values4` of the weight type's file), then a tree sum. With one token this is the
-// decode step's matrix–vector product; with more, prefill's matrix–matrix product.
-
-struct Params {
-    rows: u32,
-    cols: u32,
-    // Workgroups along x; rows past 65535 continue along y.
-    groups_x: u32,
-    x_offset: u32,
-    x_stride: u32,
-    out_offset: u32,
-    out_stride: u32,
-    _pad: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> weights: array<u32>;
-@group(0) @binding(2) var<storage, read> xs: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+// token), its threads striding over the row four values at a time (`row_dot`), then a tree
+// sum. With one token this is the decode step's matrix–vector product.
 
 const WG: u32 = 64u;
 
@@ -28,19 +10,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     if (row >= p.rows) {
         return;
     }
-    let t = wg.z;
-    let quads = p.cols / 4u;
-    let per_block = BLOCK_VALUES / 4u;
-    let row_start = row * (p.cols / BLOCK_VALUES) * BLOCK_BYTES;
-    let x0 = p.x_offset + t * p.x_stride;
-    var acc = 0.0;
-    for (var q = lid; q < quads; q += WG) {
-        let w = block_values4(row_start + (q / per_block) * BLOCK_BYTES, q % per_block);
-        let x = x0 + 4u * q;
-        acc += dot(w, vec4<f32>(xs[x], xs[x + 1u], xs[x + 2u], xs[x + 3u]));
-    }
-    let total = workgroup_sum(lid, acc);
+    let total = workgroup_sum(lid, row_dot(row, wg.z, lid, WG));
     if (lid == 0u) {
-        out[p.out_offset + t * p.out_stride + row] = total;
+        out[p.out_offset + wg.z * p.out_stride + row] = total;
     }
 }

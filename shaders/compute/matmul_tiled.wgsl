@@ -3,22 +3,6 @@
 // and 32 activations per token in workgroup memory at a time, so every weight block is
 // dequantised once per 16 tokens instead of once per token.
 
-struct Params {
-    rows: u32,
-    cols: u32,
-    tokens: u32,
-    x_offset: u32,
-    x_stride: u32,
-    out_offset: u32,
-    out_stride: u32,
-    _pad: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> weights: array<u32>;
-@group(0) @binding(2) var<storage, read> xs: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-
 const TILE: u32 = 16u;
 // Quads (four values) of the inner dimension staged per step.
 const STEP: u32 = 8u;

@@ -85,38 +85,28 @@ pub fn matmul(
     check_fits(x, tokens, w.cols, "matmul input")?;
     check_fits(out, tokens, w.rows, "matmul output")?;
     for chunk in &w.chunks {
-        let buffers = [&chunk.buffer, x.buffer, out.buffer];
-        let out_offset = word(out.offset + chunk.first_row)?;
-        if tokens >= TILED_FROM {
-            let params = [
-                word(chunk.rows)?,
-                word(w.cols)?,
-                word(tokens)?,
-                word(x.offset)?,
-                word(x.stride)?,
-                out_offset,
-                word(out.stride)?,
-            ];
-            let groups = [word(groups(chunk.rows, 16))?, word(groups(tokens, 16))?, 1];
-            pass.dispatch(Kernel::MatmulTiled(w.ty), &params, &buffers, groups)?;
-            continue;
-        }
+        // One-row-per-workgroup kernels spread the rows over x then y; tiles cover 16 × 16.
         let (gx, gy) = spread(chunk.rows);
+        let (kernel, groups) = if tokens >= TILED_FROM {
+            let tiles = [word(groups(chunk.rows, 16))?, word(groups(tokens, 16))?, 1];
+            (Kernel::MatmulTiled(w.ty), tiles)
+        } else if pass.gpu().subgroups() {
+            (Kernel::MatmulSubgroup(w.ty), [gx, gy, word(tokens)?])
+        } else {
+            (Kernel::Matmul(w.ty), [gx, gy, word(tokens)?])
+        };
         let params = [
             word(chunk.rows)?,
             word(w.cols)?,
             gx,
+            word(tokens)?,
             word(x.offset)?,
             word(x.stride)?,
-            out_offset,
+            word(out.offset + chunk.first_row)?,
             word(out.stride)?,
         ];
-        let kernel = if pass.gpu().subgroups() {
-            Kernel::MatmulSubgroup(w.ty)
-        } else {
-            Kernel::Matmul(w.ty)
-        };
-        pass.dispatch(kernel, &params, &buffers, [gx, gy, word(tokens)?])?;
+        let buffers = [&chunk.buffer, x.buffer, out.buffer];
+        pass.dispatch(kernel, &params, &buffers, groups)?;
     }
     Ok(())
 }

@@ -60,11 +60,19 @@ impl Kernel {
     /// The whole module's source.
     pub(crate) fn source(self) -> String {
         match self {
-            Kernel::Matmul(ty) => with_weights(ty, concat!(wgsl!("reduce"), wgsl!("matmul"))),
-            Kernel::MatmulTiled(ty) => with_weights(ty, wgsl!("matmul_tiled")),
+            Kernel::Matmul(ty) => with_weights(
+                ty,
+                concat!(wgsl!("matmul_bindings"), wgsl!("reduce"), wgsl!("matmul")),
+            ),
+            Kernel::MatmulTiled(ty) => {
+                with_weights(ty, concat!(wgsl!("matmul_bindings"), wgsl!("matmul_tiled")))
+            }
             // wgpu's naga takes the subgroup builtins without WGSL's `enable subgroups;` (it
             // rejects the directive) once the device has the feature.
-            Kernel::MatmulSubgroup(ty) => with_weights(ty, wgsl!("matmul_subgroup")),
+            Kernel::MatmulSubgroup(ty) => with_weights(
+                ty,
+                concat!(wgsl!("matmul_bindings"), wgsl!("matmul_subgroup")),
+            ),
             Kernel::GetRows(ty) => with_weights(ty, wgsl!("get_rows")),
             Kernel::RmsNorm => concat!(wgsl!("reduce"), wgsl!("rms_norm")).to_string(),
             Kernel::LayerNorm => concat!(wgsl!("reduce"), wgsl!("layer_norm")).to_string(),
