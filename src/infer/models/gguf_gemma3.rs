@@ -63,39 +63,26 @@ impl GgufGemma3 {
         reader: &mut R,
         device: &Device,
     ) -> Result<GgufGemma3> {
-        let md = ArchMetadata::new(content, "gemma3");
-        let DecoderShape {
-            heads,
-            kv_heads,
-            blocks,
-            hidden,
-            eps,
-        } = md.decoder_shape()?;
-        let head_dim = md.count("attention.key_length")?;
-        let window = md.count("attention.sliding_window")?;
-        if head_dim == 0 || window == 0 {
-            candle_core::bail!("a Gemma 3 GGUF needs a head size and a sliding window")
-        }
-        let sliding = sliding_layers(content, blocks);
-        let rope_scale = md.float_or("rope.scaling.factor", 1.).max(1.);
-        let global_rotary = Rotary::new(
+        let Gemma3Layout {
+            shape:
+                DecoderShape {
+                    heads,
+                    kv_heads,
+                    blocks,
+                    hidden,
+                    eps,
+                },
             head_dim,
-            md.float_or("rope.freq_base", 1_000_000.),
+            window,
+            sliding,
+            global_base,
+            local_base,
             rope_scale,
-            device,
-        )?;
-        let local_rotary = Rotary::new(
-            head_dim,
-            md.float_or("rope.local_freq_base", 10_000.),
-            1.,
-            device,
-        )?;
-        let scale_dim = if blocks == 62 {
-            hidden / heads
-        } else {
-            head_dim
-        };
-        let scale = 1. / (scale_dim as f64).sqrt();
+            score_dim,
+        } = Gemma3Layout::read(content)?;
+        let global_rotary = Rotary::new(head_dim, global_base, rope_scale, device)?;
+        let local_rotary = Rotary::new(head_dim, local_base, 1., device)?;
+        let scale = 1. / (score_dim as f64).sqrt();
         let mut tensors = GgufTensors::new(content, reader, device, eps);
         let (embedding, output) = tensors.embedding_and_head()?;
         let norm = tensors.output_norm()?;
@@ -174,9 +161,58 @@ impl GgufGemma3 {
     }
 }
 
+/// How a Gemma 3 GGUF is laid out, as llama.cpp reads its metadata (shared by the CPU model
+/// and the wgpu one).
+pub(crate) struct Gemma3Layout {
+    pub shape: DecoderShape,
+    /// `attention.key_length`.
+    pub head_dim: usize,
+    /// `attention.sliding_window`, in positions.
+    pub window: usize,
+    /// Which layers attend through the window ([`sliding_layers`]).
+    pub sliding: Vec<bool>,
+    /// `rope.freq_base` of the global layers.
+    pub global_base: f32,
+    /// `rope.local_freq_base` of the sliding ones (10,000 unless given).
+    pub local_base: f32,
+    /// The global layers' linear `rope.scaling.factor` (1: none).
+    pub rope_scale: f32,
+    /// Scores are scaled by `1 / sqrt(score_dim)`: the head size, or `hidden / heads` for the
+    /// 62-layer 27B, as llama.cpp does (GGUF does not carry `query_pre_attn_scalar`).
+    pub score_dim: usize,
+}
+
+impl Gemma3Layout {
+    /// Reads it from `content`; an error without a head size or a sliding window.
+    pub fn read(content: &gguf_file::Content) -> Result<Gemma3Layout> {
+        let md = ArchMetadata::new(content, "gemma3");
+        let shape = md.decoder_shape()?;
+        let head_dim = md.count("attention.key_length")?;
+        let window = md.count("attention.sliding_window")?;
+        if head_dim == 0 || head_dim % 2 == 1 || window == 0 {
+            candle_core::bail!("a Gemma 3 GGUF needs an even head size and a sliding window")
+        }
+        let score_dim = if shape.blocks == 62 {
+            shape.hidden / shape.heads
+        } else {
+            head_dim
+        };
+        Ok(Gemma3Layout {
+            sliding: sliding_layers(content, shape.blocks),
+            global_base: md.float_or("rope.freq_base", 1_000_000.),
+            local_base: md.float_or("rope.local_freq_base", 10_000.),
+            rope_scale: md.float_or("rope.scaling.factor", 1.).max(1.),
+            shape,
+            head_dim,
+            window,
+            score_dim,
+        })
+    }
+}
+
 /// Which layers attend through the sliding window: `gemma3.attention.sliding_window_pattern`
 /// (one flag per layer) when the file has it, else all but each [`SLIDING_PERIOD`]-th.
-pub(crate) fn sliding_layers(content: &gguf_file::Content, blocks: usize) -> Vec<bool> {
+fn sliding_layers(content: &gguf_file::Content, blocks: usize) -> Vec<bool> {
     let listed = content
         .metadata
         .get("gemma3.attention.sliding_window_pattern")

@@ -9,6 +9,7 @@ use hubble_gpu::{Buffer, Gate, Gpu, GpuError, Weight, WeightType};
 use super::{Dims, GateUp, GpuLlama, Layer, Parts, Qkv};
 use crate::infer::InferError;
 use crate::infer::models::gguf_blocks::{ArchMetadata, DecoderShape};
+use crate::infer::models::gguf_gemma3::Gemma3Layout;
 use crate::infer::models::gguf_llama::ARCHITECTURES;
 use crate::infer::models::gpu_tensors::gpu_error;
 
@@ -260,36 +261,31 @@ impl GpuLlama {
         reader: &mut R,
         gpu: Arc<Gpu>,
     ) -> Result<GpuLlama, InferError> {
-        let md = ArchMetadata::new(content, "gemma3");
-        let DecoderShape {
-            heads,
-            kv_heads,
-            blocks,
-            hidden,
-            eps,
-        } = md.decoder_shape()?;
-        let head_dim = md.count("attention.key_length")?;
-        let window = md.count("attention.sliding_window")?;
-        if head_dim == 0 || head_dim % 2 == 1 || window == 0 {
-            return Err(InferError::Model(
-                "a Gemma 3 GGUF needs an even head size and a sliding window".into(),
-            ));
-        }
+        let Gemma3Layout {
+            shape:
+                DecoderShape {
+                    heads,
+                    kv_heads,
+                    blocks,
+                    hidden,
+                    eps,
+                },
+            head_dim,
+            window,
+            sliding,
+            global_base,
+            local_base,
+            rope_scale,
+            score_dim,
+        } = Gemma3Layout::read(content)?;
         let frequencies = |base: f32, scale: f32| -> Vec<f32> {
             (0..head_dim)
                 .step_by(2)
                 .map(|i| 1f32 / base.powf(i as f32 / head_dim as f32) / scale)
                 .collect()
         };
-        let rope_scale = md.float_or("rope.scaling.factor", 1.).max(1.);
-        let global = frequencies(md.float_or("rope.freq_base", 1_000_000.), rope_scale);
-        let local = frequencies(md.float_or("rope.local_freq_base", 10_000.), 1.);
-        // llama.cpp's score scale: 1/√head_dim, or 1/√(hidden / heads) for the 62-layer 27B.
-        let scale_dim = if blocks == 62 {
-            hidden / heads
-        } else {
-            head_dim
-        };
+        let global = frequencies(global_base, rope_scale);
+        let local = frequencies(local_base, 1.);
         let mut up = Uploader {
             content,
             reader,
@@ -302,7 +298,6 @@ impl GpuLlama {
             None
         };
         let norm = up.vector("output_norm.weight")?;
-        let sliding = crate::infer::models::gguf_gemma3::sliding_layers(content, blocks);
         let mut layers = Vec::with_capacity(blocks);
         for (i, &slides) in sliding.iter().enumerate() {
             let name = |part: &str| format!("blk.{i}.{part}.weight");
@@ -345,7 +340,7 @@ impl GpuLlama {
             neox: true,
             embed_scale: (hidden as f64).sqrt() as f32,
             gate: Gate::GeluTanh,
-            attn_scale: 1.0 / (scale_dim as f32).sqrt(),
+            attn_scale: 1.0 / (score_dim as f32).sqrt(),
             attn_softcap: 0.0,
             final_softcap: 0.0,
         };
