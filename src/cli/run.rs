@@ -204,7 +204,10 @@ fn run(config: &HubConfig, args: RunArgs) -> Result<(), Failure> {
                     segment.text
                 );
             }
-            Event::Token(_) | Event::Segment(_) => {}
+            Event::Progress { done, total, .. } if !common.json => {
+                eprintln!("step {done}/{total}");
+            }
+            Event::Token(_) | Event::Segment(_) | Event::Progress { .. } => {}
             Event::Finished(output) => return print_output(&output, common.json),
             Event::Failed(message) => {
                 let kind = if submitted { "inference" } else { "load" };

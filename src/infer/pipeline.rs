@@ -78,6 +78,16 @@ pub enum Event {
     Token(String),
     /// A finished piece of a transcript (speech recognition), streamed as it is decoded.
     Segment(Segment),
+    /// Progress through a job of known length (text-to-image's denoising steps), with a
+    /// picture of where it stands when the task has one.
+    Progress {
+        /// Steps done.
+        done: usize,
+        /// Steps in all.
+        total: usize,
+        /// A small preview of the result so far.
+        preview: Option<std::sync::Arc<image::RgbImage>>,
+    },
     /// A job finished (also when cancelled: generation returns what it had).
     Finished(Output),
     /// A job (or the load) failed; the message says why.

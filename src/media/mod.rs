@@ -5,6 +5,7 @@
 //! - [`image`](self::load_image): bytes or a file → an RGB image, refusing decompression bombs
 //!   (dimensions are read from the header before anything is decoded).
 //! - [`resample`]: Pillow's resize (bilinear, bicubic, lanczos, box, hamming) on 8-bit RGB.
+//! - [`png_text`]: a PNG with text chunks (a generated picture's prompt and settings).
 //! - [`preprocess`]: preprocessor_config.json → resize, center-crop, rescale, normalise → CHW
 //!   floats, equal to transformers' PIL image processors.
 
@@ -16,6 +17,7 @@ pub mod detection_preprocess;
 pub mod fft;
 pub mod mic;
 pub mod playback;
+pub mod png_text;
 pub mod preprocess;
 pub mod resample;
 pub mod transcript;

@@ -14,6 +14,7 @@ pub mod seq2seq;
 pub mod speech_recognition;
 pub mod text_classification;
 pub mod text_generation;
+pub mod text_to_image;
 pub mod zero_shot_classification;
 pub mod zero_shot_image;
 
@@ -33,4 +34,5 @@ pub static TASKS: &[&dyn TaskModule] = &[
     &speech_recognition::MODULE,
     &audio_classification::MODULE,
     &image_to_text::MODULE,
+    &text_to_image::MODULE,
 ];

@@ -1,18 +1,26 @@
 //! Tokenizers for repositories without tokenizer.json, built from the "slow" tokenizer files
 //! as transformers' `convert_slow_tokenizer` builds them: BERT's WordPiece `vocab.txt`
-//! (BERT, DistilBERT) and RoBERTa's byte-level BPE `vocab.json` + `merges.txt`. Many older
-//! checkpoints (deepset/roberta-base-squad2, the first fine-tunes) ship only these.
+//! (BERT, DistilBERT), RoBERTa's byte-level BPE `vocab.json` + `merges.txt`, and CLIP's BPE over
+//! the same two files (`tokenizer_class` CLIPTokenizer: words end in `</w>`). Many older
+//! checkpoints (deepset/roberta-base-squad2, the first fine-tunes) and every Stable Diffusion
+//! repository's `tokenizer/` folder ship only these.
 
 use std::path::Path;
 
 use serde_json::Value;
+use tokenizers::SplitDelimiterBehavior;
 use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
 use tokenizers::decoders::wordpiece::WordPiece as WordPieceDecoder;
-use tokenizers::models::bpe::BPE;
+use tokenizers::models::bpe::{BPE, BpeBuilder};
 use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::normalizers::BertNormalizer;
+use tokenizers::normalizers::replace::{Replace, ReplacePattern};
+use tokenizers::normalizers::unicode::NFC;
+use tokenizers::normalizers::utils::{Lowercase, Sequence as NormalizerSequence};
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+use tokenizers::pre_tokenizers::sequence::Sequence as PreTokenizerSequence;
+use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
 use tokenizers::processors::bert::BertProcessing;
 use tokenizers::processors::roberta::RobertaProcessing;
 use tokenizers::{AddedToken, Tokenizer};
@@ -54,6 +62,15 @@ pub fn convert(dir: &Path) -> Result<Tokenizer, InferError> {
         ]
         .map(|(key, default)| token(key, default));
         wordpiece(dir, lowercase, &names)
+    } else if is_clip(&config) {
+        let names = [
+            ("bos_token", "<|startoftext|>"),
+            ("eos_token", "<|endoftext|>"),
+            ("unk_token", "<|endoftext|>"),
+            ("pad_token", "<|endoftext|>"),
+        ]
+        .map(|(key, default)| token(key, default));
+        clip_bpe(dir, &names)
     } else if dir.join("vocab.json").is_file() && dir.join("merges.txt").is_file() {
         let names = [
             ("bos_token", "<s>"),
@@ -109,15 +126,8 @@ fn byte_level_bpe(
     names: &[String; 5],
 ) -> Result<Tokenizer, InferError> {
     let [bos, eos, unk, pad, mask] = names;
-    let (vocab, merges) = (dir.join("vocab.json"), dir.join("merges.txt"));
-    let model = BPE::from_file(&vocab.to_string_lossy(), &merges.to_string_lossy())
-        .build()
-        .map_err(|e| InferError::file(&vocab, e))?;
-    let id = |t: &str| -> Result<u32, InferError> {
-        model_id(&model, t)
-            .ok_or_else(|| InferError::file(&vocab, format!("no {t} in the vocabulary")))
-    };
-    let processor = RobertaProcessing::new((eos.clone(), id(eos)?), (bos.clone(), id(bos)?))
+    let (model, processor) = bpe_and_ends(dir, |bpe| bpe, bos, eos)?;
+    let processor = processor
         .trim_offsets(true)
         .add_prefix_space(add_prefix_space);
     let mut tokenizer = Tokenizer::new(model);
@@ -132,6 +142,80 @@ fn byte_level_bpe(
     tokenizer
         .add_special_tokens(specials)
         .map_err(|e| InferError::Tokenizer(e.to_string()))?;
+    Ok(tokenizer)
+}
+
+/// The BPE model of `dir`'s vocab.json + merges.txt (`configure` sets the family's options) and
+/// the processor that wraps a text in `bos … eos`.
+fn bpe_and_ends(
+    dir: &Path,
+    configure: impl FnOnce(BpeBuilder) -> BpeBuilder,
+    bos: &str,
+    eos: &str,
+) -> Result<(BPE, RobertaProcessing), InferError> {
+    let (vocab, merges) = (dir.join("vocab.json"), dir.join("merges.txt"));
+    let model = configure(BPE::from_file(
+        &vocab.to_string_lossy(),
+        &merges.to_string_lossy(),
+    ))
+    .build()
+    .map_err(|e| InferError::file(&vocab, e))?;
+    let id = |t: &str| -> Result<(String, u32), InferError> {
+        model_id(&model, t)
+            .map(|id| (t.to_string(), id))
+            .ok_or_else(|| InferError::file(&vocab, format!("no {t} in the vocabulary")))
+    };
+    let processor = RobertaProcessing::new(id(eos)?, id(bos)?);
+    Ok((model, processor))
+}
+
+/// Whether tokenizer_config.json names CLIP's tokenizer (the slow or the fast class).
+fn is_clip(config: &Value) -> bool {
+    config
+        .get("tokenizer_class")
+        .and_then(Value::as_str)
+        .is_some_and(|class| class.starts_with("CLIPTokenizer"))
+}
+
+/// CLIP: `[bos, eos, unk, pad]`. Text is NFC-normalised, runs of white space become one space
+/// and everything is lower-cased; words (letters, single digits, runs of other symbols, English
+/// contractions) are split off, byte-mapped, and merged with `</w>` marking a word's end.
+fn clip_bpe(dir: &Path, names: &[String; 4]) -> Result<Tokenizer, InferError> {
+    let [bos, eos, unk, pad] = names;
+    let end_of_word =
+        |bpe: BpeBuilder| bpe.unk_token(unk.clone()).end_of_word_suffix("</w>".into());
+    let (model, processor) = bpe_and_ends(dir, end_of_word, bos, eos)?;
+    let processor = processor.trim_offsets(false).add_prefix_space(false);
+    let tokenizer_error = |e: tokenizers::Error| InferError::Tokenizer(e.to_string());
+    let spaces =
+        Replace::new(ReplacePattern::Regex(r"\s+".into()), " ").map_err(tokenizer_error)?;
+    let normalizer = NormalizerSequence::new(vec![NFC.into(), spaces.into(), Lowercase.into()]);
+    let words = Split::new(
+        SplitPattern::Regex(r"'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+".into()),
+        SplitDelimiterBehavior::Removed,
+        true,
+    )
+    .map_err(tokenizer_error)?;
+    let pre_tokenizer = PreTokenizerSequence::new(vec![
+        words.into(),
+        ByteLevel::new(false, true, false).into(),
+    ]);
+    let mut tokenizer = Tokenizer::new(model);
+    tokenizer
+        .with_normalizer(Some(normalizer))
+        .map_err(tokenizer_error)?
+        .with_pre_tokenizer(Some(pre_tokenizer))
+        .with_post_processor(Some(processor))
+        .with_decoder(Some(ByteLevelDecoder::default()));
+    let mut specials = vec![bos, eos, unk, pad];
+    specials.dedup();
+    tokenizer
+        .add_special_tokens(
+            specials
+                .into_iter()
+                .map(|t| AddedToken::from(t.clone(), true)),
+        )
+        .map_err(tokenizer_error)?;
     Ok(tokenizer)
 }
 

@@ -13,9 +13,13 @@ pub(crate) mod question;
 pub(crate) mod seq2seq;
 pub(crate) mod stream_pace;
 pub(crate) mod tab;
+pub(crate) mod text_to_image;
 pub(crate) mod texts;
 pub(crate) mod zero_shot;
 
+use std::sync::Arc;
+
+use ::image::RgbImage;
 use eframe::egui;
 
 use crate::infer::{Output, Request, Task};
@@ -49,6 +53,8 @@ pub trait TaskView {
     fn on_token(&mut self, _piece: &str) {}
     /// A streamed piece of a transcript.
     fn on_segment(&mut self, _segment: Segment) {}
+    /// Progress through a long job, with a preview picture when the task makes one.
+    fn on_progress(&mut self, _done: usize, _total: usize, _preview: Option<Arc<RgbImage>>) {}
     /// A job finished.
     fn on_finished(&mut self, output: Output);
     /// A job failed.
@@ -66,5 +72,6 @@ pub fn views() -> Vec<Box<dyn TaskView>> {
         Box::<seq2seq::Seq2SeqView>::default(),
         Box::<image::ImageView>::default(),
         Box::<audio::AudioView>::default(),
+        Box::<text_to_image::TextToImageView>::default(),
     ]
 }

@@ -416,6 +416,11 @@ impl TryView {
                 }
                 Event::Token(piece) => self.views[session.view].on_token(&piece),
                 Event::Segment(segment) => self.views[session.view].on_segment(segment),
+                Event::Progress {
+                    done,
+                    total,
+                    preview,
+                } => self.views[session.view].on_progress(done, total, preview),
                 Event::Finished(output) => {
                     session.busy = false;
                     self.views[session.view].on_finished(output);
