@@ -16,9 +16,8 @@ use cli::{fixture, hubble};
 use hubble::infer::models::diffusion_scheduler::SchedulerKind;
 use hubble::infer::models::stable_diffusion::StableDiffusion;
 use hubble::infer::registry::{default_task, plan};
-use hubble::infer::tasks::text_to_image::{
-    ImageGenerator, NoiseSource, TEXT_TO_IMAGE, TextToImageRequest,
-};
+use hubble::infer::tasks::common::noise::NoiseSource;
+use hubble::infer::tasks::text_to_image::{ImageGenerator, TEXT_TO_IMAGE, TextToImageRequest};
 use hubble::infer::{InferError, ModelFacts, RunContext};
 use serde_json::Value;
 

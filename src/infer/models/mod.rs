@@ -27,6 +27,7 @@ pub mod sd_unet;
 pub mod stable_diffusion;
 pub mod timm_resnet;
 mod vit_defaults;
+pub mod vits;
 pub mod wav2vec2;
 pub mod whisper;
 pub mod whisper_mel;

@@ -15,6 +15,7 @@ pub mod speech_recognition;
 pub mod text_classification;
 pub mod text_generation;
 pub mod text_to_image;
+pub mod text_to_speech;
 pub mod zero_shot_classification;
 pub mod zero_shot_image;
 
@@ -35,4 +36,5 @@ pub static TASKS: &[&dyn TaskModule] = &[
     &audio_classification::MODULE,
     &image_to_text::MODULE,
     &text_to_image::MODULE,
+    &text_to_speech::MODULE,
 ];

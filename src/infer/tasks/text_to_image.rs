@@ -17,9 +17,6 @@ use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 use image::RgbImage;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
 
 use crate::infer::InferError;
@@ -30,6 +27,7 @@ use crate::infer::pipeline::{Event, HumanOutput, Pipeline, Request, RunContext, 
 use crate::infer::plan::Plan;
 use crate::infer::run_input::RunInput;
 use crate::infer::task_module::{Evidence, LoadFn, TaskModule, not_supported};
+use crate::infer::tasks::common::noise::{NoiseSource, SeededNoise};
 
 /// `text-to-image`.
 pub const TEXT_TO_IMAGE: Task = Task::new("text-to-image");
@@ -145,32 +143,6 @@ impl TextToImageOutput {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect()
-    }
-}
-
-/// Where the initial latents and the schedulers' step noise come from.
-pub trait NoiseSource {
-    /// Standard-normal noise of `shape`.
-    fn draw(&mut self, shape: &[usize], device: &Device) -> Result<Tensor, InferError>;
-}
-
-/// Noise from a seeded generator (the same seed gives the same picture on every machine).
-pub struct SeededNoise(StdRng);
-
-impl SeededNoise {
-    /// A generator seeded with `seed`.
-    pub fn new(seed: u64) -> SeededNoise {
-        SeededNoise(StdRng::seed_from_u64(seed))
-    }
-}
-
-impl NoiseSource for SeededNoise {
-    fn draw(&mut self, shape: &[usize], device: &Device) -> Result<Tensor, InferError> {
-        let count = shape.iter().product();
-        let values: Vec<f32> = (0..count)
-            .map(|_| StandardNormal.sample(&mut self.0))
-            .collect();
-        Ok(Tensor::from_vec(values, shape, device)?)
     }
 }
 
@@ -540,7 +512,10 @@ impl TaskModule for TextToImageTask {
                 .long("output")
                 .value_name("FILE")
                 .value_parser(clap::value_parser!(PathBuf))
-                .help("Text-to-image: save the PNG here (prompt and settings in its text chunks)"),
+                .help(
+                    "Text-to-image and text-to-speech: save the picture (PNG, prompt and settings \
+                     in its text chunks) or the speech (WAV) here",
+                ),
         ]
     }
 
@@ -594,24 +569,6 @@ impl HumanOutput for TextToImageOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn seeded_noise_repeats_and_is_standard_normal() {
-        let shape = [1, 4, 16, 16];
-        let a = SeededNoise::new(7).draw(&shape, &Device::Cpu).unwrap();
-        let b = SeededNoise::new(7).draw(&shape, &Device::Cpu).unwrap();
-        let c = SeededNoise::new(8).draw(&shape, &Device::Cpu).unwrap();
-        let (a, b, c): (Vec<f32>, Vec<f32>, Vec<f32>) = (
-            a.flatten_all().unwrap().to_vec1().unwrap(),
-            b.flatten_all().unwrap().to_vec1().unwrap(),
-            c.flatten_all().unwrap().to_vec1().unwrap(),
-        );
-        assert_eq!(a, b);
-        assert_ne!(a, c);
-        let mean = a.iter().sum::<f32>() / a.len() as f32;
-        let var = a.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / a.len() as f32;
-        assert!(mean.abs() < 0.1 && (var - 1.0).abs() < 0.15, "{mean} {var}");
-    }
 
     #[test]
     fn model_names_come_from_the_cache_path() {

@@ -1,7 +1,7 @@
 //! Tokenizers Hubble reads itself: GGUF vocabularies ([`gguf_bpe`], [`gguf_tokenizer`]),
 //! SentencePiece models ([`sentencepiece`] over [`protobuf`]) for Marian ([`marian_tokenizer`]),
-//! chat templates ([`chat_template`]), and [`text_tokenizer`], one type over them and
-//! tokenizer.json.
+//! chat templates ([`chat_template`]), VITS's characters ([`vits_tokenizer`]), and
+//! [`text_tokenizer`], one type over them and tokenizer.json.
 
 pub mod chat_template;
 pub mod gguf_bpe;
@@ -11,6 +11,7 @@ pub mod protobuf;
 pub mod sentencepiece;
 pub mod slow_files;
 pub mod text_tokenizer;
+pub mod vits_tokenizer;
 
 use std::path::Path;
 

@@ -234,6 +234,31 @@ impl FileInput {
     }
 }
 
+/// Asks where to save (a native dialog awaited off the UI thread, suggesting `file_name`,
+/// filtered to `extension`) and calls `write` with the chosen path there: `Ok(None)` when the
+/// dialog was cancelled.
+pub fn save_dialog(
+    ctx: &egui::Context,
+    title: &str,
+    file_name: &str,
+    extension: &'static str,
+    write: impl FnOnce(&std::path::Path) -> Result<(), String> + Send + 'static,
+) -> Background<Result<Option<PathBuf>, String>> {
+    let dialog = rfd::AsyncFileDialog::new()
+        .set_title(title)
+        .set_file_name(file_name)
+        .add_filter(extension.to_ascii_uppercase(), &[extension])
+        .save_file();
+    Background::spawn_thread(ctx, move || {
+        let Some(file) = pollster::block_on(dialog) else {
+            return Ok(None);
+        };
+        let path = file.path().to_path_buf();
+        write(&path)?;
+        Ok(Some(path))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

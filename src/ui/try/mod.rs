@@ -11,6 +11,7 @@ pub(crate) mod file_input;
 pub(crate) mod image;
 pub(crate) mod question;
 pub(crate) mod seq2seq;
+pub(crate) mod speech;
 pub(crate) mod stream_pace;
 pub(crate) mod tab;
 pub(crate) mod text_to_image;
@@ -61,6 +62,41 @@ pub trait TaskView {
     fn on_failed(&mut self, message: &str);
 }
 
+/// What the run row was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunClick {
+    /// Nothing.
+    None,
+    /// Run (the button, or Ctrl+Enter).
+    Run,
+    /// Stop the running job.
+    Stop,
+}
+
+/// The run row of the generating views: Stop and a spinner while a job runs; otherwise `label`,
+/// enabled when `ready`, also pressed by Ctrl+Enter.
+pub fn run_row(ui: &mut egui::Ui, label: &str, ready: bool, busy: bool) -> RunClick {
+    ui.horizontal(|ui| {
+        if busy {
+            let stop = ui.button("Stop").clicked();
+            ui.spinner();
+            return if stop { RunClick::Stop } else { RunClick::None };
+        }
+        let clicked = ui
+            .add_enabled(ready, egui::Button::new(label))
+            .on_hover_text("Ctrl+Enter")
+            .clicked();
+        let keyed =
+            ready && ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::Enter));
+        if clicked || keyed {
+            RunClick::Run
+        } else {
+            RunClick::None
+        }
+    })
+    .inner
+}
+
 /// Every view, one per task family; the tab shows the first that [`TaskView::shows`] the task.
 pub fn views() -> Vec<Box<dyn TaskView>> {
     vec![
@@ -73,5 +109,6 @@ pub fn views() -> Vec<Box<dyn TaskView>> {
         Box::<image::ImageView>::default(),
         Box::<audio::AudioView>::default(),
         Box::<text_to_image::TextToImageView>::default(),
+        Box::<speech::SpeechView>::default(),
     ]
 }

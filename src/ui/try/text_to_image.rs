@@ -15,7 +15,8 @@ use crate::infer::tasks::text_to_image::{
 };
 use crate::infer::{Output, Request, Task};
 use crate::ui::runtime::background::Background;
-use crate::ui::r#try::{TaskView, ViewContext, ViewRequest};
+use crate::ui::r#try::file_input::save_dialog;
+use crate::ui::r#try::{RunClick, TaskView, ViewContext, ViewRequest, run_row};
 
 /// Square sizes the picker offers besides the model's own.
 const SIZES: [usize; 4] = [256, 512, 768, 1024];
@@ -202,21 +203,15 @@ impl TextToImageView {
                 .add_enabled(self.saving.is_none(), egui::Button::new("Save PNG…"))
                 .on_hover_text("Save the picture with its prompt and settings in the file");
             if save.clicked() {
-                let dialog = rfd::AsyncFileDialog::new()
-                    .set_title("Save the picture")
-                    .set_file_name("hubble.png")
-                    .add_filter("PNG image", &["png"])
-                    .save_file();
                 let (image, text) = (result.image.clone(), result.png_text());
                 self.saved = None;
-                self.saving = Some(Background::spawn_thread(ui.ctx(), move || {
-                    let Some(file) = pollster::block_on(dialog) else {
-                        return Ok(None);
-                    };
-                    let path = file.path().to_path_buf();
-                    crate::media::png_text::save(&path, &image, &text)?;
-                    Ok(Some(path))
-                }));
+                self.saving = Some(save_dialog(
+                    ui.ctx(),
+                    "Save the picture",
+                    "hubble.png",
+                    "png",
+                    move |path| crate::media::png_text::save(path, &image, &text),
+                ));
             }
             if let Some(saved) = &self.saved {
                 ui.label(saved);
@@ -248,27 +243,16 @@ impl TaskView for TextToImageView {
     fn show(&mut self, ui: &mut egui::Ui, _context: &ViewContext, busy: bool) -> ViewRequest {
         let mut request = ViewRequest::None;
         self.settings(ui);
-        ui.horizontal(|ui| {
-            if busy {
-                if ui.button("Stop").clicked() {
-                    request = ViewRequest::Stop;
-                }
-                ui.spinner();
-            } else {
-                let ready = !self.prompt.trim().is_empty();
-                let go = ui
-                    .add_enabled(ready, egui::Button::new("Generate"))
-                    .on_hover_text("Ctrl+Enter");
-                let keyed = ready
-                    && ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::Enter));
-                if go.clicked() || keyed {
-                    self.error = None;
-                    self.saved = None;
-                    self.progress = Some((0, self.steps));
-                    request = ViewRequest::Run(Request::new(self.request()));
-                }
+        match run_row(ui, "Generate", !self.prompt.trim().is_empty(), busy) {
+            RunClick::Run => {
+                self.error = None;
+                self.saved = None;
+                self.progress = Some((0, self.steps));
+                request = ViewRequest::Run(Request::new(self.request()));
             }
-        });
+            RunClick::Stop => request = ViewRequest::Stop,
+            RunClick::None => {}
+        }
         if let Some(error) = &self.error {
             ui.colored_label(ui.visuals().error_fg_color, error);
         }

@@ -3,6 +3,7 @@
 pub mod decoding;
 pub mod entities;
 pub mod images;
+pub mod noise;
 
 /// Writes ranked labels for a person, one `  97.12%  label` line each.
 pub fn write_labels<'a>(

@@ -1,0 +1,228 @@
+//! The Try tab's text-to-speech view: the text, speaking rate and both noise scales (VITS's
+//! defaults), seed; **Speak** (Ctrl+Enter) makes the speech, drawn as a waveform with its
+//! length and speed, **Play**/**Stop** through the default speaker, **Save WAV…** (a native
+//! dialog).
+
+use std::path::PathBuf;
+
+use eframe::egui::{self, Color32, RichText, Stroke};
+
+use crate::infer::tasks::text_to_speech::{SpeechOutput, SpeechRequest, TEXT_TO_SPEECH};
+use crate::infer::{Output, Request, Task};
+use crate::media::playback::{Playback, PlaybackState};
+use crate::ui::runtime::background::Background;
+use crate::ui::r#try::file_input::save_dialog;
+use crate::ui::r#try::{RunClick, TaskView, ViewContext, ViewRequest, run_row};
+
+/// The view's state.
+pub struct SpeechView {
+    text: String,
+    speaking_rate: f64,
+    noise_scale: f64,
+    noise_scale_duration: f64,
+    seed: u64,
+    result: Option<SpeechOutput>,
+    playback: Option<Playback>,
+    saving: Option<Background<Result<Option<PathBuf>, String>>>,
+    note: Option<String>,
+    error: Option<String>,
+}
+
+impl Default for SpeechView {
+    fn default() -> SpeechView {
+        SpeechView {
+            text: "Hello! This voice runs on your own computer.".into(),
+            speaking_rate: 1.0,
+            noise_scale: 0.667,
+            noise_scale_duration: 0.8,
+            seed: 0,
+            result: None,
+            playback: None,
+            saving: None,
+            note: None,
+            error: None,
+        }
+    }
+}
+
+impl SpeechView {
+    fn settings(&mut self, ui: &mut egui::Ui) {
+        let label = ui.label("Text to speak:");
+        ui.add(
+            egui::TextEdit::multiline(&mut self.text)
+                .desired_rows(3)
+                .desired_width(f32::INFINITY),
+        )
+        .labelled_by(label.id);
+        ui.horizontal_wrapped(|ui| {
+            let label = ui.label("Speaking rate");
+            ui.add(egui::Slider::new(&mut self.speaking_rate, 0.5..=2.0).step_by(0.05))
+                .labelled_by(label.id)
+                .on_hover_text("1 is the voice's own pace; 1.5 is half as fast again.");
+            let label = ui.label("Voice noise");
+            ui.add(egui::Slider::new(&mut self.noise_scale, 0.0..=1.5).step_by(0.01))
+                .labelled_by(label.id)
+                .on_hover_text("Variation of the sound (0: the same every time).");
+            let label = ui.label("Rhythm noise");
+            ui.add(egui::Slider::new(&mut self.noise_scale_duration, 0.0..=1.5).step_by(0.01))
+                .labelled_by(label.id)
+                .on_hover_text("Variation of the timing (0: the same every time).");
+            let label = ui.label("Seed");
+            ui.add(egui::DragValue::new(&mut self.seed))
+                .labelled_by(label.id);
+        });
+    }
+
+    fn request(&self) -> SpeechRequest {
+        SpeechRequest {
+            text: self.text.trim().to_string(),
+            speaking_rate: Some(self.speaking_rate),
+            noise_scale: Some(self.noise_scale),
+            noise_scale_duration: Some(self.noise_scale_duration),
+            seed: self.seed,
+            output: None,
+        }
+    }
+
+    fn result(&mut self, ui: &mut egui::Ui) {
+        if let Some(answer) = self.saving.as_ref().and_then(Background::poll) {
+            self.saving = None;
+            match answer.and_then(|saved| saved) {
+                Ok(Some(path)) => self.note = Some(format!("Saved {}", path.display())),
+                Ok(None) => {}
+                Err(e) => self.error = Some(format!("Could not save the WAV: {e}")),
+            }
+        }
+        let Some(result) = &self.result else {
+            return;
+        };
+        ui.label(
+            RichText::new(format!(
+                "{:.2} s of speech at {} Hz, made in {:.2} s (real-time factor {:.3})",
+                result.audio_seconds, result.sampling_rate, result.seconds, result.real_time_factor
+            ))
+            .weak(),
+        );
+        waveform(ui, &result.samples);
+        let playing = self.playback.as_ref().is_some_and(|p| {
+            matches!(
+                p.state(),
+                PlaybackState::Starting | PlaybackState::Playing { .. }
+            )
+        });
+        if let Some(PlaybackState::Failed(message)) = self.playback.as_ref().map(Playback::state) {
+            self.error = Some(format!("Playback failed: {message}"));
+            self.playback = None;
+        }
+        let (samples, rate, text) = (
+            result.samples.clone(),
+            result.sampling_rate,
+            result.text.clone(),
+        );
+        ui.horizontal(|ui| {
+            if playing {
+                if ui.button("Stop").clicked() {
+                    self.playback = None;
+                }
+            } else if ui.button("Play").clicked() {
+                let ctx = ui.ctx().clone();
+                self.error = None;
+                self.playback = Some(Playback::start(samples.to_vec(), rate, None, move || {
+                    ctx.request_repaint()
+                }));
+            }
+            let save = ui
+                .add_enabled(self.saving.is_none(), egui::Button::new("Save WAV…"))
+                .on_hover_text("Save the speech as 16-bit WAV");
+            if save.clicked() {
+                self.note = None;
+                self.saving = Some(save_dialog(
+                    ui.ctx(),
+                    "Save the speech",
+                    &wav_name(&text),
+                    "wav",
+                    move |path| {
+                        crate::media::audio::write_wav(path, &samples, rate)
+                            .map_err(|e| e.to_string())
+                    },
+                ));
+            }
+            if let Some(note) = &self.note {
+                ui.label(note);
+            }
+        });
+    }
+}
+
+/// A file name from the spoken text's first words.
+fn wav_name(text: &str) -> String {
+    let name: String = text
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == ' ')
+        .take(32)
+        .collect::<String>()
+        .trim()
+        .replace(' ', "-");
+    format!("{}.wav", if name.is_empty() { "speech" } else { &name })
+}
+
+/// The whole clip as a waveform: per pixel column, a line from its lowest to its highest sample.
+fn waveform(ui: &mut egui::Ui, samples: &[f32]) {
+    let width = ui.available_width().min(720.0);
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(width, 80.0), egui::Sense::hover());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 4.0, ui.visuals().extreme_bg_color);
+    let columns = rect.width().max(1.0) as usize;
+    let per = samples.len().div_ceil(columns).max(1);
+    let color = Color32::from_rgb(90, 160, 255);
+    for (c, chunk) in samples.chunks(per).enumerate() {
+        let (lo, hi) = chunk
+            .iter()
+            .fold((0f32, 0f32), |(lo, hi), s| (lo.min(*s), hi.max(*s)));
+        let x = rect.left() + c as f32 + 0.5;
+        let y = |v: f32| rect.center().y - v.clamp(-1.0, 1.0) * rect.height() * 0.5;
+        painter.line_segment(
+            [egui::pos2(x, y(hi)), egui::pos2(x, y(lo))],
+            Stroke::new(1.0, color),
+        );
+    }
+    response.on_hover_text("The speech's waveform");
+}
+
+impl TaskView for SpeechView {
+    fn shows(&self, task: Task) -> bool {
+        task == TEXT_TO_SPEECH
+    }
+
+    fn show(&mut self, ui: &mut egui::Ui, _context: &ViewContext, busy: bool) -> ViewRequest {
+        let mut request = ViewRequest::None;
+        self.settings(ui);
+        match run_row(ui, "Speak", !self.text.trim().is_empty(), busy) {
+            RunClick::Run => {
+                self.error = None;
+                self.note = None;
+                self.playback = None;
+                request = ViewRequest::Run(Request::new(self.request()));
+            }
+            RunClick::Stop => request = ViewRequest::Stop,
+            RunClick::None => {}
+        }
+        if let Some(error) = &self.error {
+            ui.colored_label(ui.visuals().error_fg_color, error);
+        }
+        if !busy {
+            self.result(ui);
+        }
+        request
+    }
+
+    fn on_finished(&mut self, output: Output) {
+        if let Ok(result) = output.take::<SpeechOutput>() {
+            self.result = Some(result);
+        }
+    }
+
+    fn on_failed(&mut self, message: &str) {
+        self.error = Some(message.to_string());
+    }
+}
