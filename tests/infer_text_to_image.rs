@@ -58,6 +58,7 @@ fn check_pipeline(name: &str) {
     let reference = reference(&dir);
     let facts = ModelFacts::from_dir(&dir).unwrap();
     assert_eq!(default_task(&facts).unwrap(), TEXT_TO_IMAGE, "{name}");
+    assert_eq!(facts.architecture_name(), "StableDiffusionPipeline");
     assert!(plan(&facts, Some(TEXT_TO_IMAGE)).is_ok());
 
     let sd = StableDiffusion::load(&dir, &Device::Cpu).unwrap();

@@ -41,6 +41,11 @@ impl ModelFacts {
                         .filter_map(|v| v.as_str().map(String::from))
                         .collect()
                 })
+                .or_else(|| {
+                    // diffusers repositories: the pipeline class stands for the architecture.
+                    let class = config?.get("diffusers")?.get("_class_name")?.as_str()?;
+                    Some(vec![class.to_string()])
+                })
                 .unwrap_or_default(),
             model_type: config
                 .and_then(|c| c.get("model_type"))
@@ -75,6 +80,13 @@ impl ModelFacts {
                 .get("model_type")
                 .and_then(|v| v.as_str())
                 .map(String::from);
+        }
+        if facts.architectures.is_empty()
+            && let Ok(index) = super::read_json(&dir.join("model_index.json"))
+            && let Some(class) = index.get("_class_name").and_then(|c| c.as_str())
+        {
+            // A diffusers pipeline: its class stands for the architecture.
+            facts.architectures = vec![class.to_string()];
         }
         if let Some(gguf) = facts.gguf_files().first() {
             facts.gguf_architecture = gguf_architecture(&dir.join(gguf)).ok();

@@ -174,12 +174,13 @@ fn waveform(ui: &mut egui::Ui, samples: &[f32]) {
     painter.rect_filled(rect, 4.0, ui.visuals().extreme_bg_color);
     let columns = rect.width().max(1.0) as usize;
     let per = samples.len().div_ceil(columns).max(1);
+    let chunks = samples.len().div_ceil(per).max(1);
     let color = Color32::from_rgb(90, 160, 255);
     for (c, chunk) in samples.chunks(per).enumerate() {
         let (lo, hi) = chunk
             .iter()
             .fold((0f32, 0f32), |(lo, hi), s| (lo.min(*s), hi.max(*s)));
-        let x = rect.left() + c as f32 + 0.5;
+        let x = rect.left() + (c as f32 + 0.5) * rect.width() / chunks as f32;
         let y = |v: f32| rect.center().y - v.clamp(-1.0, 1.0) * rect.height() * 0.5;
         painter.line_segment(
             [egui::pos2(x, y(hi)), egui::pos2(x, y(lo))],
