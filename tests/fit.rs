@@ -527,3 +527,56 @@ fn offline_fit_reads_the_cached_files_without_the_network() {
     );
     assert_eq!(fit.shape.layers, Some(2), "config.json read from the cache");
 }
+
+#[test]
+fn a_diffusers_pipeline_sums_the_components_hubble_loads_in_f32() {
+    let hub = empty_hub(false);
+    let component = |path: &str, dtype: &'static str, parameters: u64| {
+        let (header, len) = header_for(&[("w".to_string(), dtype, vec![parameters])]);
+        virtual_file(path, header, len)
+    };
+    hub.add_repo(Repo {
+        files: vec![
+            RepoFile::new(
+                "model_index.json",
+                r#"{"_class_name":"StableDiffusionPipeline"}"#,
+            ),
+            component("text_encoder/model.fp16.safetensors", "F16", 1_000),
+            // Both precisions of the UNet: the loader takes the full one, so Fit sizes it.
+            component("unet/diffusion_pytorch_model.safetensors", "F32", 8_000),
+            component(
+                "unet/diffusion_pytorch_model.fp16.safetensors",
+                "F16",
+                8_000,
+            ),
+            component("vae/diffusion_pytorch_model.fp16.safetensors", "F16", 500),
+            component("safety_checker/model.safetensors", "F32", 3_000),
+        ],
+        info_extra: json!({"library_name": "diffusers", "pipeline_tag": "text-to-image"}),
+        ..Repo::new("hubble-tests/tiny-sd")
+    });
+    let client = client(&hub);
+    let id = RepoId::parse("hubble-tests/tiny-sd").unwrap();
+    let model = block_on(client.model_info(&id, None)).unwrap();
+    let weights = block_on(read_weights(&client, &id, &model, None)).unwrap();
+    assert_eq!(weights.format, WeightFormat::DiffusersPipeline);
+    let paths: Vec<&str> = weights.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "text_encoder/model.fp16.safetensors",
+            "unet/diffusion_pytorch_model.safetensors",
+            "vae/diffusion_pytorch_model.fp16.safetensors"
+        ]
+    );
+    assert_eq!(weights.parameters, Some(9_500));
+    let fit = estimate(
+        &weights,
+        &ModelShape::default(),
+        &EstimateOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(fit.weights_bytes, 9_500 * 4, "computed in f32");
+    assert_eq!(fit.weights_dtype, "F32");
+    assert!(fit.notes.iter().any(|n| n.contains("diffusers pipeline")));
+}

@@ -126,7 +126,22 @@ pub fn estimate(
     options: &EstimateOptions,
 ) -> Result<Estimate, OptionError> {
     let mut notes = Vec::new();
+    let pipeline = weights.format == super::weights::WeightFormat::DiffusersPipeline;
     let (weights_bytes, weights_dtype, weights_exact) = match options.dtype.as_deref() {
+        // Hubble computes diffusion pipelines in f32, whatever the files hold.
+        None if pipeline => {
+            notes.push(
+                "a diffusers pipeline: every component's weights, computed in F32 here; the \
+                 picture's activations (the VAE's largest convolution at 512 px needs ~1.2 GB \
+                 more) are not sized yet"
+                    .into(),
+            );
+            (
+                converted_bytes(weights, 32.0, &mut notes),
+                "F32".into(),
+                weights.exact,
+            )
+        }
         None => (weights.bytes, stored_dtype(weights), weights.exact),
         Some(name) => {
             let bits = target_bits(name).ok_or_else(|| {

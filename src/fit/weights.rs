@@ -29,6 +29,9 @@ pub enum WeightFormat {
     Gguf,
     /// PyTorch pickles (`.bin`, `.pt`, `.pth`, `.ckpt`): file sizes only, approximate.
     Pytorch,
+    /// The safetensors of a diffusers pipeline's components (text encoders, UNet or
+    /// transformer, VAE), one file each as Hubble loads them: exact.
+    DiffusersPipeline,
 }
 
 /// One file that holds weights.
@@ -116,6 +119,21 @@ pub async fn read_weights(
             .and_then(|s| s.size)
     };
     let gguf_files = gguf_choices(model);
+    if file.is_none() && paths.contains(&"model_index.json") {
+        let components = pipeline_files(&paths);
+        if components.is_empty() {
+            return Err(FitError::NoWeights(format!(
+                "{repo} is a diffusers pipeline without safetensors components"
+            )));
+        }
+        let mut reads = Vec::new();
+        for component in &components {
+            reads.push(read_safetensors(client, repo, revision, component).await?);
+        }
+        let mut weights = from_safetensors(reads, None, gguf_files);
+        weights.format = WeightFormat::DiffusersPipeline;
+        return Ok(weights);
+    }
     let choice = match file {
         Some(file) => {
             if !paths.contains(&file) {
@@ -180,6 +198,29 @@ pub async fn read_weights(
         gguf: None,
         gguf_files,
     })
+}
+
+/// The components of a diffusers pipeline Hubble runs and the one safetensors file of each it
+/// loads: `<folder>/<name>.safetensors`, else the `.fp16` variant.
+pub fn pipeline_files(paths: &[&str]) -> Vec<String> {
+    const COMPONENTS: [(&str, &str); 5] = [
+        ("text_encoder", "model"),
+        ("text_encoder_2", "model"),
+        ("unet", "diffusion_pytorch_model"),
+        ("transformer", "diffusion_pytorch_model"),
+        ("vae", "diffusion_pytorch_model"),
+    ];
+    COMPONENTS
+        .iter()
+        .filter_map(|(folder, name)| {
+            [
+                format!("{folder}/{name}.safetensors"),
+                format!("{folder}/{name}.fp16.safetensors"),
+            ]
+            .into_iter()
+            .find(|candidate| paths.contains(&candidate.as_str()))
+        })
+        .collect()
 }
 
 fn is_safetensors(path: &str) -> bool {
