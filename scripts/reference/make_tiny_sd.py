@@ -1,21 +1,28 @@
 #!/usr/bin/env python3
-"""Two tiny random Stable Diffusion pipelines + diffusers reference outputs for Hubble's
+"""Three tiny random Stable Diffusion pipelines + diffusers reference outputs for Hubble's
 text-to-image tests.
 
 Each is saved by `StableDiffusionPipeline.save_pretrained` in diffusers' layout
 (model_index.json; text_encoder/, tokenizer/, unet/, vae/, scheduler/ with their own configs,
 safetensors), 8×8 latents and 16×16 images:
-- sd1: SD 1.x's shape, saved as the `.fp16` safetensors variant: CLIP text encoder with quick_gelu, UNet with 1×1 convolution projections
-  and one head count for every block, epsilon prediction, SD 1.5's PNDM scheduler config;
+- sd1: SD 1.x's shape, saved as the `.fp16` safetensors variant: CLIP text encoder with
+  quick_gelu, UNet with 1×1 convolution projections and one head count for every block,
+  epsilon prediction, SD 1.5's PNDM scheduler config;
 - sd2: SD 2.x's shape: exact GELU, linear projections, per-block head counts, v-prediction and
-  SD 2.1's DDIM scheduler config; its tokenizer pads with "!" as SD 2's does.
+  SD 2.1's DDIM scheduler config; its tokenizer pads with "!" as SD 2's does;
+- sdxl: SDXL's shape (`StableDiffusionXLPipeline`): two text encoders (the second with a
+  projection, its tokenizer padding with "!"), their penultimate hidden states side by side, the
+  UNet's added time embedding of the pooled text and the size/crop ids, two transformer layers
+  in the attention block, `force_zeros_for_empty_prompt` (no negative prompt), SDXL's Euler
+  scheduler config.
 The tokenizer folders hold only the slow files (vocab.json, merges.txt and their configs) as
 the real repositories do, so Hubble's CLIP tokenizer conversion is what reads them.
 
 reference.json in each folder has, for the prompt and negative prompt below at guidance 7.5:
-- the tokenizer's 77 ids for both texts;
+- each tokenizer's 77 ids for the texts;
 - the fixed initial latents (seeded torch noise, before the scheduler's init sigma);
-- per scheduler (Euler, Euler ancestral, DDIM, LCM for sd1; Euler and DDIM for sd2), built with
+- per scheduler (Euler, Euler ancestral, DDIM, LCM for sd1; Euler and DDIM for sd2; Euler and
+  Euler ancestral for sdxl), built with
   `from_config` over the saved scheduler config as a user switching schedulers would:
   the scheduler's timesteps, the UNet's raw output at step 1 (unconditional and conditional
   batch), the noise the scheduler drew at each step (ancestral and LCM; recorded so the Rust
@@ -52,6 +59,7 @@ SCHEDULERS = {
     "sd1": ["EulerDiscreteScheduler", "EulerAncestralDiscreteScheduler", "DDIMScheduler",
             "LCMScheduler"],
     "sd2": ["EulerDiscreteScheduler", "DDIMScheduler"],
+    "sdxl": ["EulerDiscreteScheduler", "EulerAncestralDiscreteScheduler"],
 }
 
 
@@ -100,16 +108,62 @@ def write_clip_tokenizer(path, pad_token):
     return len(vocab)
 
 
+def clip_text(vocab_size, act, projection=False):
+    config = tf.CLIPTextConfig(
+        vocab_size=vocab_size, hidden_size=32, intermediate_size=37, num_attention_heads=4,
+        num_hidden_layers=2, max_position_embeddings=77, hidden_act=act,
+        bos_token_id=vocab_size - 2, eos_token_id=vocab_size - 1, pad_token_id=1,
+        projection_dim=24)
+    return tf.CLIPTextModelWithProjection(config) if projection else tf.CLIPTextModel(config)
+
+
+def vae_and_scheduler_base():
+    vae = diffusers.AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(16, 32),
+        norm_num_groups=8, layers_per_block=1, sample_size=2 * LATENT_SIDE,
+        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2)
+    base = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012,
+                beta_schedule="scaled_linear", steps_offset=1)
+    return vae, base
+
+
+def build_xl(work):
+    tokenizers, encoders = [], []
+    for i, (pad, act) in enumerate((("<|endoftext|>", "quick_gelu"), ("!", "gelu"))):
+        tok_dir = os.path.join(work, f"tokenizer{'_2' if i else ''}")
+        vocab_size = write_clip_tokenizer(tok_dir, pad)
+        tokenizers.append(tf.CLIPTokenizer.from_pretrained(tok_dir))
+        encoders.append(clip_text(vocab_size, act, projection=i == 1))
+    unet = diffusers.UNet2DConditionModel(
+        sample_size=LATENT_SIDE, in_channels=4, out_channels=4, layers_per_block=1,
+        block_out_channels=(16, 32), norm_num_groups=8, cross_attention_dim=64,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4), use_linear_projection=True, transformer_layers_per_block=(1, 2),
+        addition_embed_type="text_time", addition_time_embed_dim=8,
+        projection_class_embeddings_input_dim=6 * 8 + 24)
+    vae, base = vae_and_scheduler_base()
+    scheduler = diffusers.EulerDiscreteScheduler(timestep_spacing="leading", **base)
+    for i, model in enumerate(encoders):
+        randomize(model, 51 + i)
+    for i, model in enumerate((unet, vae)):
+        randomize_by_fan_in(model, 53 + i)
+    with torch.no_grad():
+        vae.decoder.conv_out.weight.mul_(0.2)
+    return diffusers.StableDiffusionXLPipeline(
+        vae=vae, text_encoder=encoders[0], text_encoder_2=encoders[1], tokenizer=tokenizers[0],
+        tokenizer_2=tokenizers[1], unet=unet, scheduler=scheduler,
+        force_zeros_for_empty_prompt=True)
+
+
 def build(kind, work):
+    if kind == "sdxl":
+        return build_xl(work)
     sd2 = kind == "sd2"
     tok_dir = os.path.join(work, "tokenizer")
     vocab_size = write_clip_tokenizer(tok_dir, "!" if sd2 else "<|endoftext|>")
     tokenizer = tf.CLIPTokenizer.from_pretrained(tok_dir)
-    text_encoder = tf.CLIPTextModel(tf.CLIPTextConfig(
-        vocab_size=vocab_size, hidden_size=32, intermediate_size=37, num_attention_heads=4,
-        num_hidden_layers=2, max_position_embeddings=77,
-        hidden_act="gelu" if sd2 else "quick_gelu", bos_token_id=vocab_size - 2,
-        eos_token_id=vocab_size - 1, pad_token_id=1))
+    text_encoder = clip_text(vocab_size, "gelu" if sd2 else "quick_gelu")
     unet = diffusers.UNet2DConditionModel(
         sample_size=LATENT_SIDE, in_channels=4, out_channels=4, layers_per_block=1,
         block_out_channels=(16, 32), norm_num_groups=8, cross_attention_dim=32,
@@ -117,12 +171,8 @@ def build(kind, work):
         up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
         attention_head_dim=(2, 4) if sd2 else 2, use_linear_projection=sd2,
         upcast_attention=sd2)
-    vae = diffusers.AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(16, 32),
-        norm_num_groups=8, layers_per_block=1, sample_size=2 * LATENT_SIDE,
-        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2)
-    base = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012,
-                beta_schedule="scaled_linear", steps_offset=1, set_alpha_to_one=False)
+    vae, base = vae_and_scheduler_base()
+    base["set_alpha_to_one"] = False
     if sd2:
         scheduler = diffusers.DDIMScheduler(prediction_type="v_prediction", clip_sample=False,
                                             **base)
@@ -181,7 +231,9 @@ def run_scheduler(pipe, name, latents):
               "LCMScheduler": scheduling_lcm}.get(name)
     original = recorded_noise(module, noise) if module else None
     steps = 2 if name == "LCMScheduler" else STEPS
-    image = pipe(PROMPT, negative_prompt=NEGATIVE, num_inference_steps=steps,
+    # SDXL: no negative prompt, so force_zeros_for_empty_prompt zeroes its conditioning.
+    negative = None if isinstance(pipe, diffusers.StableDiffusionXLPipeline) else NEGATIVE
+    image = pipe(PROMPT, negative_prompt=negative, num_inference_steps=steps,
                  guidance_scale=GUIDANCE, latents=latents.clone(), output_type="np",
                  generator=torch.Generator().manual_seed(5)).images[0]
     handle.remove()
@@ -202,7 +254,7 @@ def main():
     parser.add_argument("--out", default="tests/fixtures/tiny")
     args = parser.parse_args()
     torch.manual_seed(0)
-    for kind in ("sd1", "sd2"):
+    for kind in ("sd1", "sd2", "sdxl"):
         out = os.path.join(args.out, kind)
         shutil.rmtree(out, ignore_errors=True)
         work = out + ".work"
@@ -214,21 +266,24 @@ def main():
         else:
             pipe.save_pretrained(out)
         # Real SD repositories ship only the slow tokenizer files: those written above.
-        shutil.rmtree(os.path.join(out, "tokenizer"))
-        shutil.copytree(os.path.join(work, "tokenizer"), os.path.join(out, "tokenizer"))
+        for folder in ("tokenizer", "tokenizer_2"):
+            if os.path.isdir(os.path.join(work, folder)):
+                shutil.rmtree(os.path.join(out, folder))
+                shutil.copytree(os.path.join(work, folder), os.path.join(out, folder))
         shutil.rmtree(work)
-        pipe = diffusers.StableDiffusionPipeline.from_pretrained(
-            out, safety_checker=None, torch_dtype=torch.float32,
-            variant="fp16" if kind == "sd1" else None)
-        ids = {
-            text: pipe.tokenizer(text, padding="max_length", max_length=77,
-                                 truncation=True).input_ids
+        pipe = diffusers.DiffusionPipeline.from_pretrained(
+            out, torch_dtype=torch.float32, variant="fp16" if kind == "sd1" else None,
+            **({} if kind == "sdxl" else {"safety_checker": None}))
+        tokenizers = [pipe.tokenizer] + ([pipe.tokenizer_2] if kind == "sdxl" else [])
+        ids = [{
+            text: tokenizer(text, padding="max_length", max_length=77, truncation=True).input_ids
             for text in (PROMPT, NEGATIVE, "")
-        }
+        } for tokenizer in tokenizers]
         latents = torch.randn((1, 4, LATENT_SIDE, LATENT_SIDE),
                               generator=torch.Generator().manual_seed(11))
         reference = {
-            "prompt": PROMPT, "negative_prompt": NEGATIVE, "guidance": GUIDANCE,
+            "prompt": PROMPT, "negative_prompt": "" if kind == "sdxl" else NEGATIVE,
+            "guidance": GUIDANCE,
             "ids": ids, "latents": latents.flatten().tolist(),
             "versions": {"torch": torch.__version__, "diffusers": diffusers.__version__,
                          "transformers": tf.__version__},

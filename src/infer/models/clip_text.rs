@@ -1,6 +1,8 @@
-//! CLIP's text encoder (transformers' `CLIPTextModel`) as diffusion pipelines use it: token and
-//! position embeddings, pre-LayerNorm layers with causal self-attention, and the final
-//! LayerNorm; the whole sequence's hidden states come out (Stable Diffusion's conditioning).
+//! CLIP's text encoder (transformers' `CLIPTextModel`, and `CLIPTextModelWithProjection`'s
+//! pooled projection) as diffusion pipelines use it: token and position embeddings,
+//! pre-LayerNorm layers with causal self-attention, and the final LayerNorm; the whole
+//! sequence's hidden states come out (Stable Diffusion's conditioning), with the penultimate
+//! layer's and the projected end-of-text state that SDXL reads.
 //! Unlike candle's CLIP text model it takes the config's activation (`quick_gelu` for SD 1.x,
 //! exact `gelu` for SD 2.x's OpenCLIP encoder) and LayerNorm epsilon, and reads weights saved
 //! with or without the `text_model.` prefix (transformers 4 and 5).
@@ -49,6 +51,10 @@ pub struct ClipTextSpec {
     pub eps: f64,
     /// The MLP's activation.
     pub activation: ClipActivation,
+    /// The end-of-text token whose state is pooled.
+    pub eos_token_id: u32,
+    /// Width of the pooled projection (`CLIPTextModelWithProjection`).
+    pub projection_dim: usize,
 }
 
 impl ClipTextSpec {
@@ -84,6 +90,11 @@ impl ClipTextSpec {
                 .and_then(Value::as_f64)
                 .unwrap_or(1e-5),
             activation,
+            eos_token_id: section
+                .get("eos_token_id")
+                .and_then(Value::as_u64)
+                .unwrap_or(49407) as u32,
+            projection_dim: size("projection_dim").unwrap_or(512),
         };
         if spec.heads == 0 || !spec.hidden.is_multiple_of(spec.heads) {
             return Err(format!(
@@ -112,16 +123,38 @@ pub struct ClipTextEncoder {
     position_embedding: Embedding,
     layers: Vec<Layer>,
     final_norm: LayerNorm,
+    projection: Option<Linear>,
     spec: ClipTextSpec,
+}
+
+/// What one pass gives.
+pub struct ClipTextOutput {
+    /// The last layer's states after the final LayerNorm `(batch, seq, hidden)`.
+    pub last: Tensor,
+    /// The second-to-last layer's states, without the final LayerNorm (SDXL's conditioning).
+    pub penultimate: Tensor,
+    /// The end-of-text token's final state through the text projection `(batch, projection)`,
+    /// when the checkpoint has one.
+    pub pooled: Option<Tensor>,
 }
 
 impl ClipTextEncoder {
     /// Loads the weights (`text_model.…` or bare `embeddings.…`, `encoder.…`).
-    pub fn new(vb: VarBuilder, spec: &ClipTextSpec) -> Result<ClipTextEncoder> {
-        let vb = if vb.contains_tensor("text_model.embeddings.token_embedding.weight") {
-            vb.pp("text_model")
+    pub fn new(root: VarBuilder, spec: &ClipTextSpec) -> Result<ClipTextEncoder> {
+        let projection = root
+            .contains_tensor("text_projection.weight")
+            .then(|| {
+                candle_nn::linear_no_bias(
+                    spec.hidden,
+                    spec.projection_dim,
+                    root.pp("text_projection"),
+                )
+            })
+            .transpose()?;
+        let vb = if root.contains_tensor("text_model.embeddings.token_embedding.weight") {
+            root.pp("text_model")
         } else {
-            vb
+            root
         };
         let (hidden, eps) = (spec.hidden, spec.eps);
         let embeddings = vb.pp("embeddings");
@@ -152,13 +185,18 @@ impl ClipTextEncoder {
             position_embedding,
             layers,
             final_norm: layer_norm(hidden, eps, vb.pp("final_layer_norm"))?,
+            projection,
             spec: spec.clone(),
         })
     }
 
-    /// The last hidden states after the final LayerNorm, `(batch, seq, hidden)`, for token
-    /// ids `(batch, seq)`.
-    pub fn forward(&self, ids: &Tensor) -> Result<Tensor> {
+    /// Whether the checkpoint has `CLIPTextModelWithProjection`'s text projection.
+    pub fn has_projection(&self) -> bool {
+        self.projection.is_some()
+    }
+
+    /// The states one pass gives for token ids `(batch, seq)` ([`ClipTextOutput`]).
+    pub fn encode(&self, ids: &Tensor) -> Result<ClipTextOutput> {
         let (batch, seq) = ids.dims2()?;
         let device = ids.device();
         let positions = Tensor::arange(0u32, seq as u32, device)?;
@@ -175,7 +213,11 @@ impl ClipTextEncoder {
                 .transpose(1, 2)?
                 .contiguous()
         };
-        for layer in &self.layers {
+        let mut penultimate = xs.clone();
+        for (index, layer) in self.layers.iter().enumerate() {
+            if index + 1 == self.layers.len() {
+                penultimate = xs.clone();
+            }
             let normed = layer.norm1.forward(&xs)?;
             let q = split((layer.q.forward(&normed)? * scale)?)?;
             let k = split(layer.k.forward(&normed)?)?;
@@ -192,7 +234,38 @@ impl ClipTextEncoder {
             let hidden = self.spec.activation.apply(&layer.fc1.forward(&normed)?)?;
             xs = (xs + layer.fc2.forward(&hidden)?)?;
         }
-        self.final_norm.forward(&xs)
+        let last = self.final_norm.forward(&xs)?;
+        let pooled = match &self.projection {
+            Some(projection) => {
+                let rows = ids.to_vec2::<u32>()?;
+                let states = rows
+                    .iter()
+                    .enumerate()
+                    .map(|(b, row)| last.get(b)?.get(self.end_of_text(row)))
+                    .collect::<Result<Vec<_>>>()?;
+                Some(projection.forward(&Tensor::stack(&states, 0)?)?)
+            }
+            None => None,
+        };
+        Ok(ClipTextOutput {
+            last,
+            penultimate,
+            pooled,
+        })
+    }
+
+    /// Where transformers pools: the first end-of-text token (the largest id for the old
+    /// checkpoints whose config says 2).
+    fn end_of_text(&self, ids: &[u32]) -> usize {
+        let eos = self.spec.eos_token_id;
+        if eos == 2 {
+            ids.iter()
+                .enumerate()
+                .max_by_key(|(i, id)| (**id, std::cmp::Reverse(*i)))
+                .map_or(0, |(i, _)| i)
+        } else {
+            ids.iter().position(|id| *id == eos).unwrap_or(0)
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 //! names: sinusoidal timestep embedding and its MLP, `conv_in`, down blocks (ResNet blocks,
 //! optional spatial transformers with self- and cross-attention and a GEGLU feed-forward,
 //! strided-convolution downsampling), the cross-attention mid block, up blocks over the saved
-//! skips (nearest ×2 upsampling), and `conv_out`. Every width, head count, group count and
+//! skips (nearest ×2 upsampling), and `conv_out`; SDXL's added embedding of the pooled text and
+//! the size/crop ids (`addition_embed_type: "text_time"`). Every width, head count, group count and
 //! epsilon comes from the config ([`UNetSpec`]); the GEGLU uses the exact (erf) GELU as PyTorch
 //! does, and attention is computed one head at a time so a 64 × 64 latent's 4096² scores stay
 //! small.
@@ -54,6 +55,17 @@ pub struct UNetSpec {
     pub downsample_padding: usize,
     /// Latent side the model was trained at.
     pub sample_size: usize,
+    /// SDXL's added time embedding: `(addition_time_embed_dim,
+    /// projection_class_embeddings_input_dim)`.
+    pub addition: Option<(usize, usize)>,
+}
+
+/// SDXL's extra conditioning, one row per batch entry.
+pub struct AddedConditions<'a> {
+    /// The pooled, projected text `(batch, projection)`.
+    pub text_embeds: &'a Tensor,
+    /// Original size, crop corner and target size `(batch, 6)`.
+    pub time_ids: &'a Tensor,
 }
 
 impl UNetSpec {
@@ -280,6 +292,7 @@ struct Level {
 pub struct SdUNet {
     time_1: Linear,
     time_2: Linear,
+    addition: Option<(Linear, Linear)>,
     conv_in: Conv2d,
     down: Vec<Level>,
     mid: Level,
@@ -394,6 +407,15 @@ impl SdUNet {
         Ok(SdUNet {
             time_1: linear(base, time, vb.pp("time_embedding.linear_1"))?,
             time_2: linear(time, time, vb.pp("time_embedding.linear_2"))?,
+            addition: spec
+                .addition
+                .map(|(_, inputs)| -> Result<(Linear, Linear)> {
+                    Ok((
+                        linear(inputs, time, vb.pp("add_embedding.linear_1"))?,
+                        linear(time, time, vb.pp("add_embedding.linear_2"))?,
+                    ))
+                })
+                .transpose()?,
             conv_in: conv(spec.in_channels, base, 3, 1, 1, vb.pp("conv_in"))?,
             down,
             mid,
@@ -410,17 +432,40 @@ impl SdUNet {
     }
 
     /// The prediction for latents `(batch, c, h, w)` at `timestep`, conditioned on `context`
-    /// `(batch, tokens, cross_attention_dim)`.
-    pub fn forward(&self, latents: &Tensor, timestep: f64, context: &Tensor) -> Result<Tensor> {
+    /// `(batch, tokens, cross_attention_dim)` and, for SDXL, on `added`.
+    pub fn forward(
+        &self,
+        latents: &Tensor,
+        timestep: f64,
+        context: &Tensor,
+        added: Option<AddedConditions>,
+    ) -> Result<Tensor> {
         let batch = latents.dim(0)?;
         let device = latents.device();
-        let embedding =
-            timestep_embedding(timestep, self.spec.blocks[0].channels, &self.spec, device)?
-                .broadcast_as((batch, self.spec.blocks[0].channels))?
-                .contiguous()?;
-        let time = self
+        let channels = self.spec.blocks[0].channels;
+        let embedding = sinusoids(&[timestep as f32], channels, &self.spec, device)?
+            .broadcast_as((batch, channels))?
+            .contiguous()?;
+        let mut time = self
             .time_2
             .forward(&candle_nn::ops::silu(&self.time_1.forward(&embedding)?)?)?;
+        match (&self.addition, self.spec.addition, added) {
+            (Some((linear_1, linear_2)), Some((width, _)), Some(added)) => {
+                let ids: Vec<f32> = added.time_ids.flatten_all()?.to_vec1()?;
+                let times = sinusoids(&ids, width, &self.spec, device)?
+                    .reshape((batch, ids.len() / batch * width))?;
+                let inputs = Tensor::cat(&[added.text_embeds, &times], 1)?;
+                let extra =
+                    linear_2.forward(&candle_nn::ops::silu(&linear_1.forward(&inputs)?)?)?;
+                time = (time + extra)?;
+            }
+            (None, _, None) => {}
+            _ => {
+                return Err(candle_core::Error::Msg(
+                    "SDXL's UNet needs the pooled text and size ids; other UNets take none".into(),
+                ));
+            }
+        }
 
         let mut xs = self.conv_in.forward(latents)?;
         let mut skips = vec![xs.clone()];
@@ -460,26 +505,26 @@ impl SdUNet {
     }
 }
 
-/// diffusers' `get_timestep_embedding` in f32, in its order of operations.
-fn timestep_embedding(
-    timestep: f64,
-    channels: usize,
-    spec: &UNetSpec,
-    device: &Device,
-) -> Result<Tensor> {
+/// diffusers' `get_timestep_embedding` of each value `(values, channels)`, in f32 and in its
+/// order of operations.
+fn sinusoids(values: &[f32], channels: usize, spec: &UNetSpec, device: &Device) -> Result<Tensor> {
     let half = channels / 2;
     let log_period = -(10000f64.ln()) as f32;
     let divisor = (half as f64 - spec.freq_shift) as f32;
-    let angles: Vec<f32> = (0..half)
-        .map(|i| timestep as f32 * ((log_period * i as f32) / divisor).exp())
+    let frequencies: Vec<f32> = (0..half)
+        .map(|i| ((log_period * i as f32) / divisor).exp())
         .collect();
-    let (sin, cos): (Vec<f32>, Vec<f32>) = angles.iter().map(|a| (a.sin(), a.cos())).unzip();
-    let values = if spec.flip_sin_to_cos {
-        [cos, sin].concat()
-    } else {
-        [sin, cos].concat()
-    };
-    Tensor::from_vec(values, (1, channels), device)?.to_dtype(DType::F32)
+    let mut rows = Vec::with_capacity(values.len() * channels);
+    for value in values {
+        let angles = frequencies.iter().map(|f| value * f);
+        let (sin, cos): (Vec<f32>, Vec<f32>) = angles.map(|a| (a.sin(), a.cos())).unzip();
+        if spec.flip_sin_to_cos {
+            rows.extend(cos.into_iter().chain(sin));
+        } else {
+            rows.extend(sin.into_iter().chain(cos));
+        }
+    }
+    Tensor::from_vec(rows, (values.len(), channels), device)?.to_dtype(DType::F32)
 }
 
 #[cfg(test)]
@@ -501,8 +546,9 @@ mod tests {
             freq_shift: 0.0,
             downsample_padding: 1,
             sample_size: 64,
+            addition: None,
         };
-        let embedding: Vec<f32> = timestep_embedding(1.0, 4, &spec, &Device::Cpu)
+        let embedding: Vec<f32> = sinusoids(&[1.0], 4, &spec, &Device::Cpu)
             .unwrap()
             .flatten_all()
             .unwrap()

@@ -2,9 +2,11 @@
 //! per component, each read from its own config (no fixed presets): the CLIP tokenizer and
 //! text encoder ([`super::clip_text`]), the UNet ([`super::sd_unet`]), candle's `AutoencoderKL`
 //! with a config built from `vae/config.json`, and the scheduler config
-//! ([`super::diffusion_scheduler`]). SD-Turbo and LCM-LoRA-fused checkpoints share this layout.
-//! SDXL (two text encoders, the UNet's added time embedding) and guidance-embedding LCMs are
-//! "not supported yet", with the config key that says so.
+//! ([`super::diffusion_scheduler`]). SD-Turbo and LCM-LoRA-fused checkpoints share this layout,
+//! and SDXL's (and SDXL-Turbo's) adds a second text encoder: the two encoders' penultimate states
+//! side by side, the second's pooled projection and the size ids into the UNet's added
+//! embedding. Guidance-embedding LCMs and refiners are "not supported yet", with the config key
+//! that says so.
 
 use std::path::{Path, PathBuf};
 
@@ -16,11 +18,15 @@ use tokenizers::Tokenizer;
 use super::clip_text::{ClipTextEncoder, ClipTextSpec};
 use super::diffusion_scheduler::{SchedulerConfig, SchedulerKind};
 use super::mmap_weights;
-use super::sd_unet::{BlockSpec, SdUNet, UNetSpec};
+use super::sd_unet::{AddedConditions, BlockSpec, SdUNet, UNetSpec};
 use crate::infer::{InferError, read_json};
 
 /// The pipeline classes this file loads (`model_index.json`'s `_class_name`).
-pub const PIPELINES: [&str; 2] = ["StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline"];
+pub const PIPELINES: [&str; 3] = [
+    "StableDiffusionPipeline",
+    "StableDiffusionImg2ImgPipeline",
+    "StableDiffusionXLPipeline",
+];
 
 /// The files a pipeline folder must have besides weights.
 pub const CONFIG_FILES: [&str; 5] = [
@@ -31,12 +37,89 @@ pub const CONFIG_FILES: [&str; 5] = [
     "scheduler/scheduler_config.json",
 ];
 
-/// A loaded pipeline's components.
-pub struct StableDiffusion {
+/// One tokenizer and its text encoder.
+struct TextBranch {
     tokenizer: Tokenizer,
     pad_id: u32,
     max_length: usize,
-    text_encoder: ClipTextEncoder,
+    encoder: ClipTextEncoder,
+    spec: ClipTextSpec,
+}
+
+impl TextBranch {
+    /// `dir/<tokenizer>` and `dir/<encoder>` (config and weights).
+    fn load(
+        dir: &Path,
+        tokenizer: &str,
+        encoder: &str,
+        device: &Device,
+    ) -> Result<TextBranch, InferError> {
+        let config_path = dir.join(encoder).join("config.json");
+        let spec = ClipTextSpec::from_config(&read_json(&config_path)?)
+            .map_err(|e| InferError::file(&config_path, e))?;
+        let tokenizer_dir = dir.join(tokenizer);
+        let tokenizer = crate::infer::tokenizers::read_tokenizer(&tokenizer_dir)?;
+        let tokenizer_config =
+            read_json(&tokenizer_dir.join("tokenizer_config.json")).unwrap_or(Value::Null);
+        let max_length = tokenizer_config
+            .get("model_max_length")
+            .and_then(Value::as_u64)
+            .map_or(spec.max_positions, |m| (m as usize).min(spec.max_positions));
+        let pad_id = pad_id(&tokenizer, &tokenizer_dir)?;
+        let encoder = ClipTextEncoder::new(
+            mmap_weights(&[component_weights(dir, encoder, "model")?], device)?,
+            &spec,
+        )?;
+        Ok(TextBranch {
+            tokenizer,
+            pad_id,
+            max_length,
+            encoder,
+            spec,
+        })
+    }
+
+    /// The text's ids as the pipeline tokenizes it: start and end tokens, truncated to the
+    /// encoder's length and padded to it.
+    fn token_ids(&self, text: &str) -> Result<Vec<u32>, InferError> {
+        let encoding = self
+            .tokenizer
+            .encode(text, true)
+            .map_err(|e| InferError::Tokenizer(e.to_string()))?;
+        let mut ids = encoding.get_ids().to_vec();
+        if ids.len() > self.max_length {
+            // Keep the end token, as the tokenizer's truncation does.
+            let end = *ids.last().unwrap_or(&self.pad_id);
+            ids.truncate(self.max_length - 1);
+            ids.push(end);
+        }
+        ids.resize(self.max_length, self.pad_id);
+        Ok(ids)
+    }
+}
+
+/// A text's conditioning: the states the UNet attends to and, for SDXL, the pooled text.
+#[derive(Debug, Clone)]
+pub struct TextConditioning {
+    /// `(1, length, cross_attention_dim)`.
+    pub states: Tensor,
+    /// SDXL: the second encoder's pooled projection `(1, projection)`.
+    pub pooled: Option<Tensor>,
+}
+
+impl TextConditioning {
+    /// The same shapes, all zeros (SDXL's `force_zeros_for_empty_prompt`).
+    pub fn zeros_like(&self) -> Result<TextConditioning, InferError> {
+        Ok(TextConditioning {
+            states: self.states.zeros_like()?,
+            pooled: self.pooled.as_ref().map(Tensor::zeros_like).transpose()?,
+        })
+    }
+}
+
+/// A loaded pipeline's components.
+pub struct StableDiffusion {
+    texts: Vec<TextBranch>,
     unet: SdUNet,
     vae: AutoEncoderKL,
     /// The VAE's latent scaling factor (0.18215 for SD 1.x/2.x).
@@ -50,6 +133,9 @@ pub struct StableDiffusion {
     /// What every side must be a multiple of, in pixels (the VAE's factor times the UNet's
     /// downsampling: 64 for SD).
     pub side_multiple: usize,
+    /// An empty negative prompt conditions on zeros rather than on the encoded empty text
+    /// (SDXL's `force_zeros_for_empty_prompt`).
+    pub zeros_for_empty_prompt: bool,
     scheduler_config: Value,
     device: Device,
     description: String,
@@ -86,35 +172,32 @@ impl StableDiffusion {
         let vae_config = read_json(&dir.join("vae/config.json"))?;
         let (vae_spec, vae_scale) =
             vae_config_from(&vae_config).map_err(file_error("vae/config.json"))?;
-        let text_spec =
-            ClipTextSpec::from_config(&read_json(&dir.join("text_encoder/config.json"))?)
-                .map_err(file_error("text_encoder/config.json"))?;
         let scheduler_config = read_json(&dir.join("scheduler/scheduler_config.json"))?;
         // Fail now, not at the first image, on a scheduler config this can't run.
         SchedulerConfig::from_json(&scheduler_config, None)
             .map_err(file_error("scheduler/scheduler_config.json"))?;
-        if unet_spec.cross_attention_dim != text_spec.hidden {
+        let xl = unet_spec.addition.is_some();
+        let mut texts = vec![TextBranch::load(dir, "tokenizer", "text_encoder", device)?];
+        if xl {
+            texts.push(TextBranch::load(
+                dir,
+                "tokenizer_2",
+                "text_encoder_2",
+                device,
+            )?);
+        }
+        let width: usize = texts.iter().map(|t| t.spec.hidden).sum();
+        if unet_spec.cross_attention_dim != width {
             return Err(InferError::Model(format!(
-                "the UNet attends to {}-wide text but the text encoder is {} wide",
-                unet_spec.cross_attention_dim, text_spec.hidden
+                "the UNet attends to {}-wide text but the text encoders give {width}",
+                unet_spec.cross_attention_dim
             )));
         }
-        let tokenizer_dir = dir.join("tokenizer");
-        let tokenizer = crate::infer::tokenizers::read_tokenizer(&tokenizer_dir)?;
-        let tokenizer_config =
-            read_json(&tokenizer_dir.join("tokenizer_config.json")).unwrap_or(Value::Null);
-        let max_length = tokenizer_config
-            .get("model_max_length")
-            .and_then(Value::as_u64)
-            .map_or(text_spec.max_positions, |m| {
-                (m as usize).min(text_spec.max_positions)
-            });
-        let pad_id = pad_id(&tokenizer, &tokenizer_dir)?;
-
-        let text_encoder = ClipTextEncoder::new(
-            mmap_weights(&[component_weights(dir, "text_encoder", "model")?], device)?,
-            &text_spec,
-        )?;
+        if xl && !texts[1].encoder.has_projection() {
+            return Err(InferError::Model(
+                "SDXL's second text encoder has no text_projection to pool with".into(),
+            ));
+        }
         let unet_description = format!(
             "UNet of {:?} channels",
             unet_spec
@@ -149,15 +232,13 @@ impl StableDiffusion {
         )?;
         Ok(StableDiffusion {
             description: format!(
-                "Stable Diffusion ({unet_description}, CLIP text {} layers, {} px), safetensors on {}",
-                text_spec.layers,
+                "Stable Diffusion{} ({unet_description}, CLIP text {:?} layers, {} px), safetensors on {}",
+                if xl { " XL" } else { "" },
+                texts.iter().map(|t| t.spec.layers).collect::<Vec<_>>(),
                 unet_spec.sample_size * vae_factor,
                 crate::infer::device::describe(device)
             ),
-            tokenizer,
-            pad_id,
-            max_length,
-            text_encoder,
+            texts,
             unet,
             vae,
             vae_scale,
@@ -165,6 +246,10 @@ impl StableDiffusion {
             vae_factor,
             default_side: unet_spec.sample_size * vae_factor,
             side_multiple: vae_factor << unet_spec.downsamples(),
+            zeros_for_empty_prompt: index
+                .get("force_zeros_for_empty_prompt")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
             scheduler_config,
             device: device.clone(),
         })
@@ -185,39 +270,47 @@ impl StableDiffusion {
         SchedulerConfig::from_json(&self.scheduler_config, choice).map_err(InferError::Model)
     }
 
-    /// The text's ids as the pipeline tokenizes it: start and end tokens, truncated to the
-    /// encoder's length and padded to it.
-    pub fn token_ids(&self, text: &str) -> Result<Vec<u32>, InferError> {
-        let encoding = self
-            .tokenizer
-            .encode(text, true)
-            .map_err(|e| InferError::Tokenizer(e.to_string()))?;
-        let mut ids = encoding.get_ids().to_vec();
-        if ids.len() > self.max_length {
-            // Keep the end token, as the tokenizer's truncation does.
-            let end = *ids.last().unwrap_or(&self.pad_id);
-            ids.truncate(self.max_length - 1);
-            ids.push(end);
-        }
-        ids.resize(self.max_length, self.pad_id);
-        Ok(ids)
+    /// The text's ids as each tokenizer makes them (one list per text encoder).
+    pub fn token_ids(&self, text: &str) -> Result<Vec<Vec<u32>>, InferError> {
+        self.texts.iter().map(|t| t.token_ids(text)).collect()
     }
 
-    /// The text encoder's hidden states `(1, length, hidden)` for a text.
-    pub fn encode_text(&self, text: &str) -> Result<Tensor, InferError> {
-        let ids = Tensor::new(self.token_ids(text)?, &self.device)?.unsqueeze(0)?;
-        Ok(self.text_encoder.forward(&ids)?)
+    /// Whether the UNet takes SDXL's pooled text and size ids.
+    pub fn is_xl(&self) -> bool {
+        self.texts.len() > 1
+    }
+
+    /// The conditioning of a text: SD's last hidden states, or SDXL's two penultimate states
+    /// side by side and the second encoder's pooled projection.
+    pub fn encode_text(&self, text: &str) -> Result<TextConditioning, InferError> {
+        let mut states = Vec::with_capacity(self.texts.len());
+        let mut pooled = None;
+        for branch in &self.texts {
+            let ids = Tensor::new(branch.token_ids(text)?, &self.device)?.unsqueeze(0)?;
+            let output = branch.encoder.encode(&ids)?;
+            if self.is_xl() {
+                states.push(output.penultimate);
+                pooled = output.pooled;
+            } else {
+                states.push(output.last);
+            }
+        }
+        Ok(TextConditioning {
+            states: Tensor::cat(&states, 2)?,
+            pooled,
+        })
     }
 
     /// The UNet's prediction for latents `(batch, c, h, w)` at `timestep`, conditioned on
-    /// `text` `(batch, length, hidden)`.
+    /// `text` `(batch, length, width)` and, for SDXL, `added`.
     pub fn predict(
         &self,
         latents: &Tensor,
         timestep: f64,
         text: &Tensor,
+        added: Option<AddedConditions>,
     ) -> Result<Tensor, InferError> {
-        Ok(self.unet.forward(latents, timestep, text)?)
+        Ok(self.unet.forward(latents, timestep, text, added)?)
     }
 
     /// The image `(3, H, W)` in [0, 1] for (unscaled) latents `(1, c, h, w)`.
@@ -304,8 +397,21 @@ fn block_channels(config: &Value) -> Result<Vec<usize>, String> {
 /// refused by name.
 fn unet_spec_from(config: &Value) -> Result<UNetSpec, String> {
     let non_null = |key: &str| config.get(key).is_some_and(|v| !v.is_null());
+    let addition = match config.get("addition_embed_type").and_then(Value::as_str) {
+        None => None,
+        Some("text_time") => Some((
+            usize_at(config, "addition_time_embed_dim")
+                .ok_or("addition_time_embed_dim is missing")?,
+            usize_at(config, "projection_class_embeddings_input_dim")
+                .ok_or("projection_class_embeddings_input_dim is missing")?,
+        )),
+        Some(other) => {
+            return Err(format!(
+                "addition_embed_type {other:?} is not supported yet"
+            ));
+        }
+    };
     for key in [
-        "addition_embed_type",
         "class_embed_type",
         "num_class_embeds",
         "time_cond_proj_dim",
@@ -313,7 +419,7 @@ fn unet_spec_from(config: &Value) -> Result<UNetSpec, String> {
     ] {
         if non_null(key) {
             return Err(format!(
-                "{key} (SDXL, class- or guidance-conditioned UNets) is not supported yet"
+                "{key} (class- or guidance-conditioned UNets) is not supported yet"
             ));
         }
     }
@@ -415,6 +521,7 @@ fn unet_spec_from(config: &Value) -> Result<UNetSpec, String> {
         freq_shift: number("freq_shift", 0.0),
         downsample_padding: usize_at(config, "downsample_padding").unwrap_or(1),
         sample_size: usize_at(config, "sample_size").unwrap_or(64),
+        addition,
     })
 }
 
@@ -490,14 +597,19 @@ mod tests {
     }
 
     #[test]
-    fn sdxl_and_mismatched_blocks_are_refused_by_name() {
+    fn sdxl_is_read_and_unknown_additions_and_mismatched_blocks_are_refused() {
         let mut sdxl = sd15_unet();
         sdxl["addition_embed_type"] = json!("text_time");
         assert!(
             unet_spec_from(&sdxl)
                 .unwrap_err()
-                .contains("addition_embed_type")
+                .contains("addition_time_embed_dim")
         );
+        sdxl["addition_time_embed_dim"] = json!(256);
+        sdxl["projection_class_embeddings_input_dim"] = json!(2816);
+        assert_eq!(unet_spec_from(&sdxl).unwrap().addition, Some((256, 2816)));
+        sdxl["addition_embed_type"] = json!("text_image");
+        assert!(unet_spec_from(&sdxl).unwrap_err().contains("text_image"));
         let mut odd = sd15_unet();
         odd["up_block_types"][0] = json!("CrossAttnUpBlock2D");
         assert!(unet_spec_from(&odd).unwrap_err().contains("mirrors"));

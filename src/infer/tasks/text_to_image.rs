@@ -22,6 +22,7 @@ use serde::Serialize;
 use crate::infer::InferError;
 use crate::infer::facts::ModelFacts;
 use crate::infer::models::diffusion_scheduler::{Schedule, SchedulerKind};
+use crate::infer::models::sd_unet::AddedConditions;
 use crate::infer::models::stable_diffusion::{self, StableDiffusion};
 use crate::infer::pipeline::{Event, HumanOutput, Pipeline, Request, RunContext, Task, erase};
 use crate::infer::plan::Plan;
@@ -146,10 +147,15 @@ impl TextToImageOutput {
     }
 }
 
-/// The text conditioning of one request: unconditional and conditional states stacked
-/// `(2, length, hidden)` under guidance, the prompt's alone otherwise.
+/// The text conditioning of one request: unconditional and conditional rows stacked under
+/// guidance, the prompt's alone otherwise.
 pub struct Conditioning {
+    /// `(rows, length, width)`.
     states: Tensor,
+    /// SDXL: `(rows, projection)`.
+    pooled: Option<Tensor>,
+    /// SDXL: `(rows, 6)`.
+    time_ids: Tensor,
     guidance: Option<f64>,
 }
 
@@ -194,19 +200,41 @@ impl ImageGenerator {
             .map_err(InferError::InvalidInput)
     }
 
-    /// Encodes the prompt (and the negative prompt, under guidance).
+    /// Encodes the prompt (and the negative prompt, under guidance; SDXL conditions an empty
+    /// one on zeros), with SDXL's size ids for the request's size.
     pub fn conditioning(&self, request: &TextToImageRequest) -> Result<Conditioning, InferError> {
         let prompt = self.sd.encode_text(&request.prompt)?;
-        if request.guidance <= 1.0 {
-            return Ok(Conditioning {
-                states: prompt,
-                guidance: None,
-            });
-        }
-        let negative = self.sd.encode_text(&request.negative_prompt)?;
+        let (height, width) = {
+            let (w, h) = self.size(request)?;
+            (h as f32, w as f32)
+        };
+        // Original size, crop corner, target size (diffusers' `add_time_ids`).
+        let ids = [height, width, 0.0, 0.0, height, width];
+        let (guidance, rows) = if request.guidance > 1.0 {
+            let negative =
+                if self.sd.zeros_for_empty_prompt && request.negative_prompt.trim().is_empty() {
+                    prompt.zeros_like()?
+                } else {
+                    self.sd.encode_text(&request.negative_prompt)?
+                };
+            (Some(request.guidance), vec![negative, prompt])
+        } else {
+            (None, vec![prompt])
+        };
+        let states = Tensor::cat(&rows.iter().map(|r| &r.states).collect::<Vec<_>>(), 0)?;
+        let pooled = rows
+            .iter()
+            .map(|r| r.pooled.clone())
+            .collect::<Option<Vec<_>>>()
+            .map(|p| Tensor::cat(&p, 0))
+            .transpose()?;
+        let time_ids =
+            Tensor::new(ids.repeat(rows.len()), self.sd.device())?.reshape((rows.len(), 6))?;
         Ok(Conditioning {
-            states: Tensor::cat(&[negative, prompt], 0)?,
-            guidance: Some(request.guidance),
+            states,
+            pooled,
+            time_ids,
+            guidance,
         })
     }
 
@@ -221,14 +249,22 @@ impl ImageGenerator {
     ) -> Result<(Tensor, Tensor), InferError> {
         let input = schedule.scale_input(i, latents)?;
         let timestep = schedule.timesteps()[i];
+        let added = conditioning.pooled.as_ref().map(|pooled| AddedConditions {
+            text_embeds: pooled,
+            time_ids: &conditioning.time_ids,
+        });
         match conditioning.guidance {
             None => {
-                let raw = self.sd.predict(&input, timestep, &conditioning.states)?;
+                let raw = self
+                    .sd
+                    .predict(&input, timestep, &conditioning.states, added)?;
                 Ok((raw.clone(), raw))
             }
             Some(scale) => {
                 let doubled = Tensor::cat(&[&input, &input], 0)?;
-                let raw = self.sd.predict(&doubled, timestep, &conditioning.states)?;
+                let raw = self
+                    .sd
+                    .predict(&doubled, timestep, &conditioning.states, added)?;
                 let (uncond, cond) = (raw.narrow(0, 0, 1)?, raw.narrow(0, 1, 1)?);
                 let guided = (&uncond + ((cond - &uncond)? * scale)?)?;
                 Ok((raw, guided))
@@ -448,9 +484,9 @@ impl TaskModule for TextToImageTask {
                 task,
             ));
         }
-        if facts.has("text_encoder_2/config.json") || facts.has("transformer/config.json") {
+        if facts.has("transformer/config.json") {
             return Err(not_supported(
-                "a diffusers pipeline with a second text encoder or a transformer denoiser (SDXL, SD3, Flux)",
+                "a diffusers pipeline with a transformer denoiser (SD3, Flux)",
                 task,
             ));
         }
