@@ -9,9 +9,10 @@
 //! small.
 
 use candle_core::{D, DType, Device, Module, Result, Tensor};
+
+use super::conv::{Conv2dLayer, conv2d_layer};
 use candle_nn::{
-    Conv2d, Conv2dConfig, GroupNorm, LayerNorm, Linear, VarBuilder, conv2d, group_norm, layer_norm,
-    linear, linear_no_bias,
+    GroupNorm, LayerNorm, Linear, VarBuilder, group_norm, layer_norm, linear, linear_no_bias,
 };
 
 /// One down block's shape (its up block mirrors it).
@@ -75,58 +76,52 @@ impl UNetSpec {
     }
 }
 
-fn conv(
-    inputs: usize,
-    outputs: usize,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-    vb: VarBuilder,
-) -> Result<Conv2d> {
-    let config = Conv2dConfig {
-        padding,
-        stride,
-        ..Default::default()
-    };
-    conv2d(inputs, outputs, kernel, config, vb)
-}
-
-struct ResnetBlock {
+/// diffusers' `ResnetBlock2D`: GroupNorm, SiLU, 3 × 3 convolution (plus the time embedding's
+/// projection in the UNet), twice, over a 1 × 1 shortcut when the width changes. The VAE's
+/// blocks are the same without the time.
+pub struct ResnetBlock {
     norm1: GroupNorm,
-    conv1: Conv2d,
-    time_proj: Linear,
+    conv1: Conv2dLayer,
+    time_proj: Option<Linear>,
     norm2: GroupNorm,
-    conv2: Conv2d,
-    shortcut: Option<Conv2d>,
+    conv2: Conv2dLayer,
+    shortcut: Option<Conv2dLayer>,
 }
 
 impl ResnetBlock {
-    fn new(
+    /// Loads a block of `groups` GroupNorm groups (epsilon `eps`) taking a `time`-wide embedding
+    /// when given.
+    pub fn new(
         inputs: usize,
         outputs: usize,
-        time: usize,
-        spec: &UNetSpec,
+        (groups, eps): (usize, f64),
+        time: Option<usize>,
         vb: VarBuilder,
     ) -> Result<ResnetBlock> {
-        let (groups, eps) = (spec.norm_groups, spec.norm_eps);
         Ok(ResnetBlock {
             norm1: group_norm(groups, inputs, eps, vb.pp("norm1"))?,
-            conv1: conv(inputs, outputs, 3, 1, 1, vb.pp("conv1"))?,
-            time_proj: linear(time, outputs, vb.pp("time_emb_proj"))?,
+            conv1: conv2d_layer(inputs, outputs, 3, 1, 1, vb.pp("conv1"))?,
+            time_proj: time
+                .map(|time| linear(time, outputs, vb.pp("time_emb_proj")))
+                .transpose()?,
             norm2: group_norm(groups, outputs, eps, vb.pp("norm2"))?,
-            conv2: conv(outputs, outputs, 3, 1, 1, vb.pp("conv2"))?,
+            conv2: conv2d_layer(outputs, outputs, 3, 1, 1, vb.pp("conv2"))?,
             shortcut: (inputs != outputs)
-                .then(|| conv(inputs, outputs, 1, 1, 0, vb.pp("conv_shortcut")))
+                .then(|| conv2d_layer(inputs, outputs, 1, 1, 0, vb.pp("conv_shortcut")))
                 .transpose()?,
         })
     }
 
-    fn forward(&self, xs: &Tensor, time: &Tensor) -> Result<Tensor> {
-        let h = self
+    /// The block over `xs` `(batch, in, h, w)`, with the time embedding `(batch, time)` when it
+    /// takes one.
+    pub fn forward(&self, xs: &Tensor, time: Option<&Tensor>) -> Result<Tensor> {
+        let mut h = self
             .conv1
             .forward(&candle_nn::ops::silu(&self.norm1.forward(xs)?)?)?;
-        let t = self.time_proj.forward(&candle_nn::ops::silu(time)?)?;
-        let h = h.broadcast_add(&t.unsqueeze(2)?.unsqueeze(3)?)?;
+        if let (Some(projection), Some(time)) = (&self.time_proj, time) {
+            let t = projection.forward(&candle_nn::ops::silu(time)?)?;
+            h = h.broadcast_add(&t.unsqueeze(2)?.unsqueeze(3)?)?;
+        }
         let h = self
             .conv2
             .forward(&candle_nn::ops::silu(&self.norm2.forward(&h)?)?)?;
@@ -217,7 +212,7 @@ impl TransformerBlock {
 
 enum Projection {
     Linear(Linear),
-    Conv(Conv2d),
+    Conv(Conv2dLayer),
 }
 
 /// diffusers' `Transformer2DModel` over a feature map.
@@ -240,7 +235,7 @@ impl SpatialTransformer {
             Ok(if spec.linear_projection {
                 Projection::Linear(linear(channels, channels, vb.pp(name))?)
             } else {
-                Projection::Conv(conv(channels, channels, 1, 1, 0, vb.pp(name))?)
+                Projection::Conv(conv2d_layer(channels, channels, 1, 1, 0, vb.pp(name))?)
             })
         };
         Ok(SpatialTransformer {
@@ -285,7 +280,7 @@ struct Level {
     resnets: Vec<ResnetBlock>,
     attentions: Vec<SpatialTransformer>,
     /// Downsampling (down blocks) or upsampling (up blocks) convolution.
-    resample: Option<Conv2d>,
+    resample: Option<Conv2dLayer>,
 }
 
 /// A loaded UNet.
@@ -293,12 +288,12 @@ pub struct SdUNet {
     time_1: Linear,
     time_2: Linear,
     addition: Option<(Linear, Linear)>,
-    conv_in: Conv2d,
+    conv_in: Conv2dLayer,
     down: Vec<Level>,
     mid: Level,
     up: Vec<Level>,
     norm_out: GroupNorm,
-    conv_out: Conv2d,
+    conv_out: Conv2dLayer,
     spec: UNetSpec,
 }
 
@@ -309,6 +304,7 @@ impl SdUNet {
         let n = channels.len();
         let base = channels[0];
         let time = base * 4;
+        let norms = (spec.norm_groups, spec.norm_eps);
         let attentions = |block: &BlockSpec,
                           count: usize,
                           width: usize,
@@ -336,7 +332,13 @@ impl SdUNet {
             let resnets = (0..spec.layers_per_block)
                 .map(|j| {
                     let from = if j == 0 { inputs } else { block.channels };
-                    ResnetBlock::new(from, block.channels, time, spec, vb.pp("resnets").pp(j))
+                    ResnetBlock::new(
+                        from,
+                        block.channels,
+                        norms,
+                        Some(time),
+                        vb.pp("resnets").pp(j),
+                    )
                 })
                 .collect::<Result<_>>()?;
             down.push(Level {
@@ -344,7 +346,7 @@ impl SdUNet {
                 attentions: attentions(block, spec.layers_per_block, block.channels, vb.clone())?,
                 resample: (i + 1 < n)
                     .then(|| {
-                        conv(
+                        conv2d_layer(
                             block.channels,
                             block.channels,
                             3,
@@ -368,8 +370,8 @@ impl SdUNet {
                     ResnetBlock::new(
                         last.channels,
                         last.channels,
-                        time,
-                        spec,
+                        norms,
+                        Some(time),
                         mid_vb.pp("resnets").pp(j),
                     )
                 })
@@ -393,14 +395,20 @@ impl SdUNet {
                 .map(|j| {
                     let skip = if j + 1 == layers { skip_input } else { outputs };
                     let from = if j == 0 { previous } else { outputs };
-                    ResnetBlock::new(from + skip, outputs, time, spec, vb.pp("resnets").pp(j))
+                    ResnetBlock::new(
+                        from + skip,
+                        outputs,
+                        norms,
+                        Some(time),
+                        vb.pp("resnets").pp(j),
+                    )
                 })
                 .collect::<Result<_>>()?;
             up.push(Level {
                 resnets,
                 attentions: attentions(block, layers, outputs, vb.clone())?,
                 resample: (i + 1 < n)
-                    .then(|| conv(outputs, outputs, 3, 1, 1, vb.pp("upsamplers.0.conv")))
+                    .then(|| conv2d_layer(outputs, outputs, 3, 1, 1, vb.pp("upsamplers.0.conv")))
                     .transpose()?,
             });
         }
@@ -416,7 +424,7 @@ impl SdUNet {
                     ))
                 })
                 .transpose()?,
-            conv_in: conv(spec.in_channels, base, 3, 1, 1, vb.pp("conv_in"))?,
+            conv_in: conv2d_layer(spec.in_channels, base, 3, 1, 1, vb.pp("conv_in"))?,
             down,
             mid,
             up,
@@ -426,7 +434,7 @@ impl SdUNet {
                 spec.norm_eps,
                 vb.pp("conv_norm_out"),
             )?,
-            conv_out: conv(base, spec.out_channels, 3, 1, 1, vb.pp("conv_out"))?,
+            conv_out: conv2d_layer(base, spec.out_channels, 3, 1, 1, vb.pp("conv_out"))?,
             spec: spec.clone(),
         })
     }
@@ -471,7 +479,7 @@ impl SdUNet {
         let mut skips = vec![xs.clone()];
         for level in &self.down {
             for (j, resnet) in level.resnets.iter().enumerate() {
-                xs = resnet.forward(&xs, &time)?;
+                xs = resnet.forward(&xs, Some(&time))?;
                 if let Some(attention) = level.attentions.get(j) {
                     xs = attention.forward(&xs, context)?;
                 }
@@ -482,15 +490,15 @@ impl SdUNet {
                 skips.push(xs.clone());
             }
         }
-        xs = self.mid.resnets[0].forward(&xs, &time)?;
+        xs = self.mid.resnets[0].forward(&xs, Some(&time))?;
         xs = self.mid.attentions[0].forward(&xs, context)?;
-        xs = self.mid.resnets[1].forward(&xs, &time)?;
+        xs = self.mid.resnets[1].forward(&xs, Some(&time))?;
         for level in &self.up {
             for (j, resnet) in level.resnets.iter().enumerate() {
                 let skip = skips
                     .pop()
                     .ok_or_else(|| candle_core::Error::Msg("the UNet ran out of skips".into()))?;
-                xs = resnet.forward(&Tensor::cat(&[&xs, &skip], 1)?, &time)?;
+                xs = resnet.forward(&Tensor::cat(&[&xs, &skip], 1)?, Some(&time))?;
                 if let Some(attention) = level.attentions.get(j) {
                     xs = attention.forward(&xs, context)?;
                 }

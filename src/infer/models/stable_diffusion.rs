@@ -11,7 +11,6 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, IndexOp, Tensor};
-use candle_transformers::models::stable_diffusion::vae::{AutoEncoderKL, AutoEncoderKLConfig};
 use serde_json::Value;
 use tokenizers::Tokenizer;
 
@@ -19,6 +18,7 @@ use super::clip_text::{ClipTextEncoder, ClipTextSpec};
 use super::diffusion_scheduler::{SchedulerConfig, SchedulerKind};
 use super::mmap_weights;
 use super::sd_unet::{AddedConditions, BlockSpec, SdUNet, UNetSpec};
+use super::sd_vae::{VaeDecoder, VaeSpec};
 use crate::infer::{InferError, read_json};
 
 /// The pipeline classes this file loads (`model_index.json`'s `_class_name`).
@@ -121,7 +121,7 @@ impl TextConditioning {
 pub struct StableDiffusion {
     texts: Vec<TextBranch>,
     unet: SdUNet,
-    vae: AutoEncoderKL,
+    vae: VaeDecoder,
     /// The VAE's latent scaling factor (0.18215 for SD 1.x/2.x).
     pub vae_scale: f64,
     /// Latent channels (4).
@@ -213,7 +213,7 @@ impl StableDiffusion {
             )?,
             &unet_spec,
         )?;
-        let vae_factor = 1 << (vae_spec.block_out_channels.len() - 1);
+        let vae_factor = 1 << (vae_spec.block_channels.len() - 1);
         let latent_channels = vae_spec.latent_channels;
         if latent_channels != unet_spec.in_channels || latent_channels != unet_spec.out_channels {
             return Err(InferError::Model(format!(
@@ -221,14 +221,12 @@ impl StableDiffusion {
                 unet_spec.in_channels, unet_spec.out_channels
             )));
         }
-        let vae = AutoEncoderKL::new(
+        let vae = VaeDecoder::new(
             mmap_weights(
                 &[component_weights(dir, "vae", "diffusion_pytorch_model")?],
                 device,
             )?,
-            3,
-            3,
-            vae_spec,
+            &vae_spec,
         )?;
         Ok(StableDiffusion {
             description: format!(
@@ -525,9 +523,25 @@ fn unet_spec_from(config: &Value) -> Result<UNetSpec, String> {
     })
 }
 
-/// candle's VAE config and the latent scaling factor from diffusers' vae/config.json.
-fn vae_config_from(config: &Value) -> Result<(AutoEncoderKLConfig, f64), String> {
+/// The VAE decoder's shape and the latent scaling factor from diffusers' vae/config.json.
+fn vae_config_from(config: &Value) -> Result<(VaeSpec, f64), String> {
     let channels = block_channels(config)?;
+    let standard_blocks = config
+        .get("up_block_types")
+        .and_then(Value::as_array)
+        .is_none_or(|blocks| {
+            blocks
+                .iter()
+                .all(|b| b.as_str() == Some("UpDecoderBlock2D"))
+        });
+    if !standard_blocks
+        || config
+            .get("act_fn")
+            .and_then(Value::as_str)
+            .is_some_and(|a| a != "silu")
+    {
+        return Err("a VAE with non-standard decoder blocks is not supported yet".into());
+    }
     for key in ["latents_mean", "latents_std", "shift_factor"] {
         if config.get(key).is_some_and(|v| !v.is_null()) {
             return Err(format!(
@@ -549,13 +563,12 @@ fn vae_config_from(config: &Value) -> Result<(AutoEncoderKLConfig, f64), String>
     }
     let flag = |key: &str| config.get(key).and_then(Value::as_bool).unwrap_or(true);
     Ok((
-        AutoEncoderKLConfig {
-            block_out_channels: channels,
+        VaeSpec {
+            block_channels: channels,
             layers_per_block: usize_at(config, "layers_per_block").unwrap_or(2),
             latent_channels: usize_at(config, "latent_channels").unwrap_or(4),
-            norm_num_groups: usize_at(config, "norm_num_groups").unwrap_or(32),
-            use_quant_conv: flag("use_quant_conv"),
-            use_post_quant_conv: flag("use_post_quant_conv"),
+            norm_groups: usize_at(config, "norm_num_groups").unwrap_or(32),
+            post_quant_conv: flag("use_post_quant_conv"),
         },
         config
             .get("scaling_factor")

@@ -12,6 +12,8 @@ use candle_nn::{
 };
 use serde_json::Value;
 
+use super::conv::ChunkedConv1d;
+
 /// The shape and defaults of a VITS checkpoint, from its config.json.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VitsSpec {
@@ -328,61 +330,8 @@ struct Coupling {
 }
 
 struct ResBlock {
-    convs1: Vec<TapConv>,
-    convs2: Vec<TapConv>,
-}
-
-/// A stride-1 convolution of one long sequence with few channels (HiFi-GAN's), in chunks of
-/// time: each chunk's shifted copies stacked `(kernel · in, chunk)` and one product with the
-/// weight, straight into the `(out, time)` layout. About twice as fast here as candle's
-/// whole-sequence im2col, whose `(time, in · kernel)` matrix runs to hundreds of MB.
-struct TapConv {
-    /// `(out, kernel · in)`: tap-major, matching the stacked shifted inputs.
-    weight: Tensor,
-    kernel: usize,
-    bias: Option<Tensor>,
-    dilation: usize,
-    padding: usize,
-}
-
-impl TapConv {
-    fn new(conv: Conv1d) -> Result<TapConv> {
-        let (outputs, inputs, kernel) = conv.weight().dims3()?;
-        Ok(TapConv {
-            weight: conv
-                .weight()
-                .permute((0, 2, 1))?
-                .reshape((outputs, kernel * inputs))?
-                .contiguous()?,
-            kernel,
-            bias: conv.bias().map(|b| b.unsqueeze(1)).transpose()?,
-            dilation: conv.config().dilation,
-            padding: conv.config().padding,
-        })
-    }
-
-    /// `(1, in, time)` → `(1, out, time)`.
-    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        // Time steps per product: measured best of 512–32768 on 2 cores.
-        const CHUNK: usize = 1024;
-        let xs = xs.i(0)?.pad_with_zeros(1, self.padding, self.padding)?;
-        let reach = self.dilation * (self.kernel - 1);
-        let length = xs.dim(1)? - reach;
-        let mut pieces = Vec::with_capacity(length.div_ceil(CHUNK));
-        for start in (0..length).step_by(CHUNK) {
-            let size = CHUNK.min(length - start);
-            let window = xs.narrow(1, start, size + reach)?;
-            let shifted = (0..self.kernel)
-                .map(|t| window.narrow(1, t * self.dilation, size))
-                .collect::<Result<Vec<_>>>()?;
-            pieces.push(self.weight.matmul(&Tensor::cat(&shifted, 0)?)?);
-        }
-        let out = Tensor::cat(&pieces, 1)?;
-        match &self.bias {
-            Some(bias) => out.broadcast_add(bias)?.unsqueeze(0),
-            None => out.unsqueeze(0),
-        }
-    }
+    convs1: Vec<ChunkedConv1d>,
+    convs2: Vec<ChunkedConv1d>,
 }
 
 struct Decoder {
@@ -941,7 +890,7 @@ fn decoder(spec: &VitsSpec, vb: VarBuilder) -> Result<Decoder> {
                         padded((kernel * d - d) / 2, d),
                         vb.pp("convs1").pp(k),
                     )
-                    .and_then(TapConv::new)
+                    .and_then(ChunkedConv1d::new)
                 })
                 .collect::<Result<_>>()?;
             let convs2 = (0..dilations.len())
@@ -953,7 +902,7 @@ fn decoder(spec: &VitsSpec, vb: VarBuilder) -> Result<Decoder> {
                         padded((kernel - 1) / 2, 1),
                         vb.pp("convs2").pp(k),
                     )
-                    .and_then(TapConv::new)
+                    .and_then(ChunkedConv1d::new)
                 })
                 .collect::<Result<_>>()?;
             resblocks.push(ResBlock { convs1, convs2 });
