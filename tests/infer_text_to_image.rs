@@ -176,6 +176,23 @@ fn bad_requests_get_clear_errors() {
         ..TextToImageRequest::new("a cat")
     };
     assert!(error(none).contains("steps must be"));
+
+    // Stop answers between steps and inside the VAE decode.
+    let cancel = hubble::infer::CancelToken::new();
+    cancel.cancel();
+    let stopped = RunContext::new(cancel, None);
+    let request = TextToImageRequest::new("a cat");
+    assert!(matches!(
+        generator.run_request(&request, &stopped),
+        Err(InferError::Cancelled)
+    ));
+    let sd = StableDiffusion::load(&pipeline_dir("sd1"), &Device::Cpu).unwrap();
+    let latents = Tensor::zeros((1, 4, 8, 8), candle_core::DType::F32, &Device::Cpu).unwrap();
+    assert!(matches!(
+        sd.decode(&latents, &|| true),
+        Err(InferError::Cancelled)
+    ));
+    assert_eq!(sd.decode(&latents, &|| false).unwrap().dims(), [3, 16, 16]);
 }
 
 #[test]

@@ -134,8 +134,10 @@ impl VaeDecoder {
         })
     }
 
-    /// The image `(batch, 3, H, W)` in about −1..1 for scaled latents `(batch, c, h, w)`.
-    pub fn decode(&self, latents: &Tensor) -> Result<Tensor> {
+    /// The image `(batch, 3, H, W)` in about −1..1 for scaled latents `(batch, c, h, w)`, or
+    /// `None` when `stop()` turns true (asked between blocks: a 512 px decode is most of a
+    /// picture's time).
+    pub fn decode(&self, latents: &Tensor, stop: &dyn Fn() -> bool) -> Result<Option<Tensor>> {
         let mut xs = match &self.post_quant {
             Some(conv) => conv.forward(latents)?,
             None => latents.clone(),
@@ -146,6 +148,9 @@ impl VaeDecoder {
         xs = self.mid.2.forward(&xs, None)?;
         for block in &self.up {
             for resnet in &block.resnets {
+                if stop() {
+                    return Ok(None);
+                }
                 xs = resnet.forward(&xs, None)?;
             }
             if let Some(upsample) = &block.upsample {
@@ -153,7 +158,7 @@ impl VaeDecoder {
                 xs = upsample.forward(&xs.upsample_nearest2d(h * 2, w * 2)?)?;
             }
         }
-        self.conv_out
-            .forward(&candle_nn::ops::silu(&self.norm_out.forward(&xs)?)?)
+        let xs = candle_nn::ops::silu(&self.norm_out.forward(&xs)?)?;
+        Ok(Some(self.conv_out.forward(&xs)?))
     }
 }

@@ -311,9 +311,13 @@ impl StableDiffusion {
         Ok(self.unet.forward(latents, timestep, text, added)?)
     }
 
-    /// The image `(3, H, W)` in [0, 1] for (unscaled) latents `(1, c, h, w)`.
-    pub fn decode(&self, latents: &Tensor) -> Result<Tensor, InferError> {
-        let image = self.vae.decode(&(latents / self.vae_scale)?)?;
+    /// The image `(3, H, W)` in [0, 1] for (unscaled) latents `(1, c, h, w)`; `stop()` is
+    /// asked between the VAE's blocks and cancels.
+    pub fn decode(&self, latents: &Tensor, stop: &dyn Fn() -> bool) -> Result<Tensor, InferError> {
+        let image = self
+            .vae
+            .decode(&(latents / self.vae_scale)?, stop)?
+            .ok_or(InferError::Cancelled)?;
         Ok(((image / 2.0)? + 0.5)?.clamp(0.0, 1.0)?.i(0)?)
     }
 }

@@ -315,7 +315,7 @@ impl ImageGenerator {
             return Err(InferError::Cancelled);
         }
         ctx.emit(Event::Status("decoding the image".into()));
-        self.sd.decode(&latents)
+        self.sd.decode(&latents, &|| ctx.is_cancelled())
     }
 
     /// Makes the picture, saving it when the request names a file.
