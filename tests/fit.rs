@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use fixture_hub::{FileContent, FixtureHub, HubOptions, Repo, RepoFile};
 use hubble::config::{HubConfig, Overrides};
 use hubble::fit::estimate::{EstimateOptions, estimate};
+use hubble::fit::read::read_fit;
 use hubble::fit::remote::{FIRST_REQUEST, read_gguf, read_safetensors};
 use hubble::fit::shape::ModelShape;
 use hubble::fit::weights::{WeightFormat, read_weights};
@@ -529,7 +530,7 @@ fn offline_fit_reads_the_cached_files_without_the_network() {
 }
 
 #[test]
-fn a_diffusers_pipeline_sums_the_components_hubble_loads_in_f32() {
+fn a_diffusers_pipeline_sums_the_components_hubble_loads_in_f32_with_its_activations() {
     let hub = empty_hub(false);
     let component = |path: &str, dtype: &'static str, parameters: u64| {
         let (header, len) = header_for(&[("w".to_string(), dtype, vec![parameters])]);
@@ -551,6 +552,11 @@ fn a_diffusers_pipeline_sums_the_components_hubble_loads_in_f32() {
             ),
             component("vae/diffusion_pytorch_model.fp16.safetensors", "F16", 500),
             component("safety_checker/model.safetensors", "F32", 3_000),
+            RepoFile::new("unet/config.json", r#"{"sample_size": 64}"#),
+            RepoFile::new(
+                "vae/config.json",
+                r#"{"block_out_channels": [128, 256, 512, 512]}"#,
+            ),
         ],
         info_extra: json!({"library_name": "diffusers", "pipeline_tag": "text-to-image"}),
         ..Repo::new("hubble-tests/tiny-sd")
@@ -570,13 +576,21 @@ fn a_diffusers_pipeline_sums_the_components_hubble_loads_in_f32() {
         ]
     );
     assert_eq!(weights.parameters, Some(9_500));
-    let fit = estimate(
-        &weights,
-        &ModelShape::default(),
-        &EstimateOptions::default(),
-    )
-    .unwrap();
+    let shape = block_on(read_fit(&client, &id, &model, None))
+        .unwrap()
+        .shape;
+    let picture = shape.picture.unwrap();
+    assert_eq!((picture.side, picture.decoder_channels), (512, 128));
+    let fit = estimate(&weights, &shape, &EstimateOptions::default()).unwrap();
     assert_eq!(fit.weights_bytes, 9_500 * 4, "computed in f32");
     assert_eq!(fit.weights_dtype, "F32");
+    assert_eq!(fit.kv_cache_bytes, 0);
+    // Seven 128-channel 512 × 512 f32 maps of activations, plus 5% of the weights.
+    assert_eq!(fit.overhead_bytes, 7 * 128 * 512 * 512 * 4 + 9_500 * 4 / 20);
     assert!(fit.notes.iter().any(|n| n.contains("diffusers pipeline")));
+    assert!(
+        fit.formula
+            .iter()
+            .any(|l| l.contains("picture activations"))
+    );
 }

@@ -131,9 +131,8 @@ pub fn estimate(
         // Hubble computes diffusion pipelines in f32, whatever the files hold.
         None if pipeline => {
             notes.push(
-                "a diffusers pipeline: every component's weights, computed in F32 here; the \
-                 picture's activations (the VAE's largest convolution at 512 px needs ~1.2 GB \
-                 more) are not sized yet"
+                "a diffusers pipeline: every component's weights, computed in F32 here, and the \
+                 picture's activations at the model's own size (larger pictures need more)"
                     .into(),
             );
             (
@@ -210,8 +209,9 @@ fn finish(
     let kv_cache_bytes = shape.kv_cache_bytes(context, options.kv_type.bytes());
     let kv_line = kv_formula(shape, context, options.kv_type, kv_cache_bytes, &mut notes);
     let slack = weights_bytes / 20;
-    let compute = match (shape.hidden_size, shape.vocab_size) {
-        (Some(h), Some(v)) => BATCH_TOKENS * (4 * h + v) * 4,
+    let compute = match (shape.picture, shape.hidden_size, shape.vocab_size) {
+        (Some(picture), _, _) => picture.activation_bytes(),
+        (None, Some(h), Some(v)) => BATCH_TOKENS * (4 * h + v) * 4,
         _ => {
             notes.push("hidden or vocabulary size unknown: compute buffer assumed 256 MiB".into());
             UNKNOWN_COMPUTE_BUFFER
@@ -229,8 +229,15 @@ fn finish(
         ),
         format!("weights = {weights_dtype} tensors: {weights_bytes} bytes"),
         kv_line,
-        match (shape.hidden_size, shape.vocab_size) {
-            (Some(h), Some(v)) => format!(
+        match (shape.picture, shape.hidden_size, shape.vocab_size) {
+            (Some(p), _, _) => format!(
+                "overhead = 5% of weights ({slack}) + picture activations {} maps × {} channels \
+                 × {}² px × 4 B ({compute})",
+                crate::fit::shape::PictureShape::LIVE_MAPS,
+                p.decoder_channels,
+                p.side
+            ),
+            (None, Some(h), Some(v)) => format!(
                 "overhead = 5% of weights ({slack}) + compute buffer {BATCH_TOKENS} tokens × \
                  (4 × {h} hidden + {v} vocab) × 4 B ({compute})"
             ),
@@ -305,6 +312,9 @@ fn kv_formula(
     bytes: u64,
     notes: &mut Vec<String>,
 ) -> String {
+    if shape.picture.is_some() {
+        return "KV cache = 0 (a diffusion pipeline keeps none)".into();
+    }
     if !shape.decoder {
         return "KV cache = 0 (an encoder keeps no KV cache)".into();
     }
@@ -380,6 +390,7 @@ mod tests {
             max_context: Some(8192),
             sliding_window: None,
             kv_layers: vec![layer; 30],
+            picture: None,
         }
     }
 
