@@ -1,5 +1,5 @@
 //! The Try tab's text-to-image view: prompt and negative prompt, steps, guidance, seed (🎲 for
-//! a fresh one), size and scheduler; **Generate** (Ctrl+Enter) shows each step's preview as it
+//! a fresh one), width, height and scheduler; **Generate** (Ctrl+Enter) shows each step's preview as it
 //! comes with a progress bar and Stop, then the picture with its settings and **Save PNG…**
 //! (a native dialog; the PNG carries the prompt and settings in its text chunks).
 
@@ -18,8 +18,8 @@ use crate::ui::runtime::background::Background;
 use crate::ui::r#try::file_input::save_dialog;
 use crate::ui::r#try::{RunClick, TaskView, ViewContext, ViewRequest, run_row};
 
-/// Square sizes the picker offers besides the model's own.
-const SIZES: [usize; 4] = [256, 512, 768, 1024];
+/// Sides the pickers offer besides the model's own (multiples of 64, as SD needs).
+const SIDES: [usize; 6] = [256, 512, 640, 768, 896, 1024];
 
 /// The side the picture is drawn at, at most.
 const SHOWN_SIDE: f32 = 512.0;
@@ -31,8 +31,10 @@ pub struct TextToImageView {
     steps: usize,
     guidance: f64,
     seed: u64,
-    /// `None`: the model's own size.
-    side: Option<usize>,
+    /// `None`: the model's own width.
+    width: Option<usize>,
+    /// `None`: the model's own height.
+    height: Option<usize>,
     /// `None`: the model's own scheduler.
     scheduler: Option<SchedulerKind>,
     progress: Option<(usize, usize)>,
@@ -53,7 +55,8 @@ impl Default for TextToImageView {
             steps: DEFAULT_STEPS,
             guidance: DEFAULT_GUIDANCE,
             seed: 42,
-            side: None,
+            width: None,
+            height: None,
             scheduler: None,
             progress: None,
             texture: None,
@@ -104,17 +107,8 @@ impl TextToImageView {
             {
                 self.seed = fresh_seed();
             }
-            let label = ui.label("Size");
-            egui::ComboBox::from_id_salt("t2i-size")
-                .selected_text(size_name(self.side))
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut self.side, None, size_name(None));
-                    for side in SIZES {
-                        ui.selectable_value(&mut self.side, Some(side), size_name(Some(side)));
-                    }
-                })
-                .response
-                .labelled_by(label.id);
+            side_picker(ui, "Width", &mut self.width);
+            side_picker(ui, "Height", &mut self.height);
             let label = ui.label("Scheduler");
             egui::ComboBox::from_id_salt("t2i-scheduler")
                 .selected_text(scheduler_name(self.scheduler))
@@ -135,8 +129,8 @@ impl TextToImageView {
             steps: self.steps,
             guidance: self.guidance,
             seed: self.seed,
-            width: self.side,
-            height: self.side,
+            width: self.width,
+            height: self.height,
             scheduler: self.scheduler,
             ..TextToImageRequest::new(self.prompt.trim())
         }
@@ -227,8 +221,23 @@ fn fresh_seed() -> u64 {
         .map_or(0, |d| u64::from(d.subsec_nanos() % 1_000_000))
 }
 
-fn size_name(side: Option<usize>) -> String {
-    side.map_or("Model's own".into(), |s| format!("{s} × {s}"))
+fn side_name(side: Option<usize>) -> String {
+    side.map_or("Model's own".into(), |s| format!("{s} px"))
+}
+
+/// A labelled picker of one side of the picture.
+fn side_picker(ui: &mut egui::Ui, name: &str, side: &mut Option<usize>) {
+    let label = ui.label(name);
+    egui::ComboBox::from_id_salt(("t2i-side", name))
+        .selected_text(side_name(*side))
+        .show_ui(ui, |ui| {
+            ui.selectable_value(side, None, side_name(None));
+            for value in SIDES {
+                ui.selectable_value(side, Some(value), side_name(Some(value)));
+            }
+        })
+        .response
+        .labelled_by(label.id);
 }
 
 fn scheduler_name(kind: Option<SchedulerKind>) -> &'static str {
