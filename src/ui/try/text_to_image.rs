@@ -151,7 +151,11 @@ impl TextToImageView {
         if let Some((done, total)) = self.progress.filter(|_| busy) {
             ui.add(
                 egui::ProgressBar::new(done as f32 / total.max(1) as f32)
-                    .text(format!("Step {done} of {total}"))
+                    .text(if done < total {
+                        format!("Step {done} of {total}")
+                    } else {
+                        "Decoding the picture…".to_string()
+                    })
                     .desired_width(SHOWN_SIDE),
             );
         }
