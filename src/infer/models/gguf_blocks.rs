@@ -347,6 +347,16 @@ impl<'a, R: Read + Seek> GgufTensors<'a, R> {
     }
 }
 
+/// Rotary inverse frequencies `1 / (base^(i / rope_dim) · scale)` for even `i` below
+/// `rope_dim` (`scale` > 1 stretches positions: linear RoPE scaling; 1 for none). The CPU and
+/// wgpu decoders share them.
+pub fn inverse_frequencies(rope_dim: usize, base: f32, scale: f32) -> Vec<f32> {
+    (0..rope_dim)
+        .step_by(2)
+        .map(|i| 1f32 / base.powf(i as f32 / rope_dim as f32) / scale)
+        .collect()
+}
+
 /// Rotary inverse frequencies; the angles of a pass's positions are computed on demand (no
 /// table, so no limit on positions).
 pub struct Rotary {
@@ -358,10 +368,7 @@ impl Rotary {
     /// candle-transformers' frequencies for `rope_dim` dimensions and `base`, with positions
     /// divided by `scale` (linear RoPE scaling; 1 for none).
     pub fn new(rope_dim: usize, base: f32, scale: f32, device: &Device) -> Result<Rotary> {
-        let inv_freq: Vec<f32> = (0..rope_dim)
-            .step_by(2)
-            .map(|i| 1f32 / base.powf(i as f32 / rope_dim as f32) / scale)
-            .collect();
+        let inv_freq = inverse_frequencies(rope_dim, base, scale);
         let inv_freq = Tensor::new(inv_freq.as_slice(), device)?.unsqueeze(0)?;
         Ok(Rotary { inv_freq })
     }

@@ -8,7 +8,7 @@ use hubble_gpu::{Buffer, Gate, Gpu, GpuError, Weight, WeightType};
 
 use super::{Dims, GateUp, GpuLlama, Layer, Parts, Qkv};
 use crate::infer::InferError;
-use crate::infer::models::gguf_blocks::{ArchMetadata, DecoderShape};
+use crate::infer::models::gguf_blocks::{ArchMetadata, DecoderShape, inverse_frequencies};
 use crate::infer::models::gguf_gemma3::Gemma3Layout;
 use crate::infer::models::gguf_llama::ARCHITECTURES;
 use crate::infer::models::gpu_tensors::gpu_error;
@@ -150,10 +150,7 @@ impl GpuLlama {
             reader,
             gpu: &gpu,
         };
-        let mut inv_freq: Vec<f32> = (0..rope_dim)
-            .step_by(2)
-            .map(|i| 1f32 / base.powf(i as f32 / rope_dim as f32))
-            .collect();
+        let mut inv_freq = inverse_frequencies(rope_dim, base, 1.);
         if up.has("rope_freqs.weight") {
             let (_, _, bytes) = up.bytes("rope_freqs.weight")?;
             let factors: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes);
@@ -278,14 +275,8 @@ impl GpuLlama {
             rope_scale,
             score_dim,
         } = Gemma3Layout::read(content)?;
-        let frequencies = |base: f32, scale: f32| -> Vec<f32> {
-            (0..head_dim)
-                .step_by(2)
-                .map(|i| 1f32 / base.powf(i as f32 / head_dim as f32) / scale)
-                .collect()
-        };
-        let global = frequencies(global_base, rope_scale);
-        let local = frequencies(local_base, 1.);
+        let global = inverse_frequencies(head_dim, global_base, rope_scale);
+        let local = inverse_frequencies(head_dim, local_base, 1.);
         let mut up = Uploader {
             content,
             reader,

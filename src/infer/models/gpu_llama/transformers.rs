@@ -7,6 +7,7 @@ use hubble_gpu::{Buffer, Gate, Gpu};
 
 use super::{Dims, GateUp, GpuLlama, Layer, Parts, Qkv};
 use crate::infer::InferError;
+use crate::infer::models::gguf_blocks::inverse_frequencies;
 use crate::infer::models::gpu_tensors::{SafetensorsUpload, gpu_error};
 
 impl GpuLlama {
@@ -43,12 +44,7 @@ impl GpuLlama {
                 "a rotary size of {rope_dim} in heads of {head_dim}"
             )));
         }
-        let frequencies = |base: f32| -> Vec<f32> {
-            (0..rope_dim)
-                .step_by(2)
-                .map(|i| 1f32 / base.powf(i as f32 / rope_dim as f32))
-                .collect()
-        };
+        let frequencies = |base: f32| inverse_frequencies(rope_dim, base, 1.);
         // The full layers' rotary parameters (Gemma 3 nests them per layer kind).
         let full_rope = [
             "/rope_parameters/full_attention",
@@ -275,10 +271,7 @@ mod tests {
 
     #[test]
     fn rotary_scalings_follow_transformers() {
-        let base: Vec<f32> = (0..64)
-            .step_by(2)
-            .map(|i| 1.0 / 500_000f32.powf(i as f32 / 64.0))
-            .collect();
+        let base = inverse_frequencies(64, 500_000., 1.);
         let mut linear = base.clone();
         scale_frequencies(&mut linear, &json!({"rope_type": "linear", "factor": 4.0})).unwrap();
         assert!(
