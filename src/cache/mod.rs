@@ -59,6 +59,12 @@ pub fn repo_folder_name(repo: &RepoId) -> String {
     typed_folder_name(RepoType::Model, repo)
 }
 
+/// `models--org--name` → `org/name`: the model repository a cache folder holds (`None` for
+/// other folders and invalid ids).
+pub fn model_repo_of_folder(name: &str) -> Option<RepoId> {
+    RepoId::parse(&name.strip_prefix("models--")?.replace("--", "/")).ok()
+}
+
 /// `org/name` → `models--org--name`, `datasets--org--name` or `spaces--org--name`.
 pub fn typed_folder_name(repo_type: RepoType, repo: &RepoId) -> String {
     format!(

@@ -31,8 +31,7 @@ pub fn cached_models(hub_cache: &Path) -> Vec<CachedModel> {
         .filter(|e| e.path().is_dir())
         .filter_map(|entry| {
             let name = entry.file_name().into_string().ok()?;
-            let id = name.strip_prefix("models--")?.replace("--", "/");
-            let repo = RepoId::parse(&id).ok()?;
+            let repo = super::model_repo_of_folder(&name)?;
             let folder = entry.path();
             let refs = files_under(&folder.join("refs"))
                 .into_iter()

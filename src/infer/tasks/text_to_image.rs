@@ -362,10 +362,7 @@ impl ImageGenerator {
 fn model_name(dir: &Path) -> String {
     dir.ancestors()
         .filter_map(|p| p.file_name()?.to_str())
-        .find_map(|name| {
-            name.strip_prefix("models--")
-                .map(|repo| repo.replacen("--", "/", 1))
-        })
+        .find_map(|name| crate::cache::model_repo_of_folder(name).map(|repo| repo.to_string()))
         .or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_default()
 }
