@@ -22,6 +22,8 @@ pub struct SpeechView {
     noise_scale_duration: f64,
     seed: u64,
     result: Option<SpeechOutput>,
+    /// The result's waveform, `[min, max]` per column, worked out once.
+    peaks: Vec<[f32; 2]>,
     playback: Option<Playback>,
     saving: Option<Background<Result<Option<PathBuf>, String>>>,
     note: Option<String>,
@@ -37,6 +39,7 @@ impl Default for SpeechView {
             noise_scale_duration: 0.8,
             seed: 0,
             result: None,
+            peaks: Vec::new(),
             playback: None,
             saving: None,
             note: None,
@@ -103,7 +106,7 @@ impl SpeechView {
             ))
             .weak(),
         );
-        waveform(ui, &result.samples);
+        waveform(ui, &self.peaks);
         let playing = self.playback.as_ref().is_some_and(|p| {
             matches!(
                 p.state(),
@@ -114,11 +117,7 @@ impl SpeechView {
             self.error = Some(format!("Playback failed: {message}"));
             self.playback = None;
         }
-        let (samples, rate, text) = (
-            result.samples.clone(),
-            result.sampling_rate,
-            result.text.clone(),
-        );
+        let rate = result.sampling_rate;
         ui.horizontal(|ui| {
             if playing {
                 if ui.button("Stop").clicked() {
@@ -127,19 +126,23 @@ impl SpeechView {
             } else if ui.button("Play").clicked() {
                 let ctx = ui.ctx().clone();
                 self.error = None;
-                self.playback = Some(Playback::start(samples.to_vec(), rate, None, move || {
-                    ctx.request_repaint()
-                }));
+                self.playback = Some(Playback::start(
+                    result.samples.to_vec(),
+                    rate,
+                    None,
+                    move || ctx.request_repaint(),
+                ));
             }
             let save = ui
                 .add_enabled(self.saving.is_none(), egui::Button::new("Save WAV…"))
                 .on_hover_text("Save the speech as 16-bit WAV");
             if save.clicked() {
                 self.note = None;
+                let samples = result.samples.clone();
                 self.saving = Some(save_dialog(
                     ui.ctx(),
                     "Save the speech",
-                    &wav_name(&text),
+                    &wav_name(&result.text),
                     "wav",
                     move |path| {
                         crate::media::audio::write_wav(path, &samples, rate)
@@ -166,24 +169,35 @@ fn wav_name(text: &str) -> String {
     format!("{}.wav", if name.is_empty() { "speech" } else { &name })
 }
 
-/// The whole clip as a waveform: per pixel column, a line from its lowest to its highest sample.
-fn waveform(ui: &mut egui::Ui, samples: &[f32]) {
-    let width = ui.available_width().min(720.0);
+/// Columns of the drawn waveform.
+const WAVE_COLUMNS: usize = 720;
+
+/// `[min, max]` of the samples in each of (at most) [`WAVE_COLUMNS`] equal stretches.
+fn peaks(samples: &[f32]) -> Vec<[f32; 2]> {
+    let per = samples.len().div_ceil(WAVE_COLUMNS).max(1);
+    samples
+        .chunks(per)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .fold([0f32, 0f32], |[lo, hi], s| [lo.min(*s), hi.max(*s)])
+        })
+        .collect()
+}
+
+/// The waveform: per column, a line from its lowest to its highest sample.
+fn waveform(ui: &mut egui::Ui, peaks: &[[f32; 2]]) {
+    let width = ui.available_width().min(WAVE_COLUMNS as f32);
     let (rect, response) = ui.allocate_exact_size(egui::vec2(width, 80.0), egui::Sense::hover());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 4.0, ui.visuals().extreme_bg_color);
-    let columns = rect.width().max(1.0) as usize;
-    let per = samples.len().div_ceil(columns).max(1);
-    let chunks = samples.len().div_ceil(per).max(1);
     let color = Color32::from_rgb(90, 160, 255);
-    for (c, chunk) in samples.chunks(per).enumerate() {
-        let (lo, hi) = chunk
-            .iter()
-            .fold((0f32, 0f32), |(lo, hi), s| (lo.min(*s), hi.max(*s)));
-        let x = rect.left() + (c as f32 + 0.5) * rect.width() / chunks as f32;
-        let y = |v: f32| rect.center().y - v.clamp(-1.0, 1.0) * rect.height() * 0.5;
+    let columns = peaks.len().max(1) as f32;
+    let y = |v: f32| rect.center().y - v.clamp(-1.0, 1.0) * rect.height() * 0.5;
+    for (c, [lo, hi]) in peaks.iter().enumerate() {
+        let x = rect.left() + (c as f32 + 0.5) * rect.width() / columns;
         painter.line_segment(
-            [egui::pos2(x, y(hi)), egui::pos2(x, y(lo))],
+            [egui::pos2(x, y(*hi)), egui::pos2(x, y(*lo))],
             Stroke::new(1.0, color),
         );
     }
@@ -219,6 +233,7 @@ impl TaskView for SpeechView {
 
     fn on_finished(&mut self, output: Output) {
         if let Ok(result) = output.take::<SpeechOutput>() {
+            self.peaks = peaks(&result.samples);
             self.result = Some(result);
         }
     }
