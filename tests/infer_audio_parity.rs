@@ -5,6 +5,9 @@
 //! HuBERT, AST) and the pipeline's softmax top 5: features, logits and scores within 1e-4
 //! (fp32, CPU), the same five labels in the same order.
 
+#[path = "support/parity.rs"]
+mod parity;
+
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
@@ -18,6 +21,7 @@ use hubble::infer::tasks::audio_classification::{
 use hubble::infer::{ModelFacts, Pipeline, RunContext};
 use hubble::media::audio::load_16k_mono;
 use hubble::media::audio_features::{AudioFeatureExtractor, AudioFeatures};
+use parity::max_diff;
 use serde_json::Value;
 
 const TOLERANCE: f32 = 1e-4;
@@ -40,14 +44,6 @@ fn speech() -> Vec<f32> {
 
 fn floats(v: &Value) -> Vec<f32> {
     serde_json::from_value(v.clone()).unwrap()
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 /// Checks features against the reference's summary (shape, strided sample, min, max, and the

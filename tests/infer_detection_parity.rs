@@ -6,6 +6,9 @@
 //! 1e-4, float corners within 0.01 px of `post_process_object_detection`'s and the pipeline's
 //! int corners within 1.
 
+#[path = "support/parity.rs"]
+mod parity;
+
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
@@ -17,6 +20,7 @@ use hubble::infer::registry::{default_task, plan};
 use hubble::infer::tasks::object_detection::{DetectionRequest, OBJECT_DETECTION, ObjectDetector};
 use hubble::infer::{ModelFacts, Pipeline, RunContext};
 use hubble::media::detection_preprocess::DetectionProcessor;
+use parity::max_diff;
 use serde_json::Value;
 
 const TOLERANCE: f32 = 1e-4;
@@ -44,14 +48,6 @@ fn floats_1d(v: &Value) -> Vec<f32> {
 fn floats(v: &Value) -> Vec<f32> {
     let rows: Vec<Vec<f32>> = serde_json::from_value(v.clone()).unwrap();
     rows.concat()
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 /// The preprocessed tensor against the reference's shape, sums and strided sample.

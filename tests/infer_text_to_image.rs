@@ -7,6 +7,9 @@
 //! diffusers drew). Then `hubble run --task text-to-image` end to end: a PNG with its settings
 //! in text chunks, the same picture for the same seed, and clear errors.
 
+#[path = "support/parity.rs"]
+mod parity;
+
 #[path = "support/cli.rs"]
 mod cli;
 
@@ -20,6 +23,7 @@ use hubble::infer::registry::{default_task, plan};
 use hubble::infer::tasks::common::noise::NoiseSource;
 use hubble::infer::tasks::text_to_image::{ImageGenerator, TEXT_TO_IMAGE, TextToImageRequest};
 use hubble::infer::{InferError, ModelFacts, RunContext};
+use parity::max_diff;
 use serde_json::Value;
 
 fn pipeline_dir(name: &str) -> PathBuf {
@@ -34,14 +38,6 @@ fn reference(dir: &Path) -> Value {
 
 fn floats(v: &Value) -> Vec<f32> {
     serde_json::from_value(v.clone()).unwrap()
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 /// The initial latents, then each step's noise, as diffusers drew them.

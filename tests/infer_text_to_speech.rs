@@ -5,6 +5,9 @@
 //! `VitsModel`. Then `hubble run --task text-to-speech` writes a WAV of the same samples, the
 //! same seed repeats the same sound with noise on, and bad input gets clear errors.
 
+#[path = "support/parity.rs"]
+mod parity;
+
 #[path = "support/cli.rs"]
 mod cli;
 
@@ -15,6 +18,7 @@ use hubble::infer::registry::{default_task, plan};
 use hubble::infer::tasks::common::noise::SeededNoise;
 use hubble::infer::tasks::text_to_speech::{Speaker, SpeechRequest, TEXT_TO_SPEECH};
 use hubble::infer::{ModelFacts, RunContext};
+use parity::max_diff;
 use serde_json::Value;
 
 fn voice_dir(name: &str) -> PathBuf {
@@ -54,11 +58,7 @@ fn check_voice(name: &str) {
                 expected.len(),
                 "{name} {text:?} at {rate}: length"
             );
-            let diff = samples
-                .iter()
-                .zip(&expected)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f32::max);
+            let diff = max_diff(&samples, &expected);
             assert!(diff <= 1e-4, "{name} {text:?} at {rate}: off by {diff}");
             println!(
                 "{name} {text:?} at rate {rate}: {} samples within {diff:.2e}",
@@ -145,12 +145,7 @@ fn hubble_run_writes_the_speech_as_a_wav() {
         serde_json::from_value(reference["texts"][0]["waveforms"]["1.0"].clone()).unwrap();
     assert_eq!(clip.samples.len(), expected.len());
     // 16-bit samples: within one step of the float waveform.
-    let diff = clip
-        .samples
-        .iter()
-        .zip(&expected)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max);
+    let diff = max_diff(&clip.samples, &expected);
     assert!(diff < 1.0 / 16_000.0, "{diff}");
     let seconds = json["audio_seconds"].as_f64().unwrap();
     assert!((seconds - expected.len() as f64 / 16_000.0).abs() < 1e-9);

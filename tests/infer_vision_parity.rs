@@ -3,6 +3,9 @@
 //! file through preprocessor_config.json to the logits, max abs diff ≤ 1e-4 (fp32, CPU), and
 //! BLIP's greedy captions token for token.
 
+#[path = "support/parity.rs"]
+mod parity;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,6 +21,7 @@ use hubble::infer::tasks::zero_shot_image::{
     ZERO_SHOT_IMAGE_CLASSIFICATION, ZeroShotArch, ZeroShotImage,
 };
 use hubble::infer::{CancelToken, Device, Event, ModelFacts, Plan, RunContext, Task, Waker};
+use parity::max_diff;
 use serde_json::Value;
 
 const TOLERANCE: f32 = 1e-4;
@@ -37,14 +41,6 @@ fn photo(reference: &Value) -> image::RgbImage {
 
 fn floats(v: &Value) -> Vec<f32> {
     serde_json::from_value(v.clone()).unwrap()
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 /// The plan of the folder's own task, checked to be `task`.

@@ -3,6 +3,9 @@
 //! and a tiny random checkpoint's encoder output, prompt logits and greedy tokens; then the
 //! pipeline and `hubble run --task automatic-speech-recognition` end to end.
 
+#[path = "support/parity.rs"]
+mod parity;
+
 #[path = "support/cli.rs"]
 mod cli;
 
@@ -14,6 +17,7 @@ use hubble::infer::models::whisper_mel::{LogMel, N_FRAMES};
 use hubble::infer::tasks::speech_recognition::{SpeechRecognizer, SpeechRequest, SpeechTask};
 use hubble::infer::{CancelToken, Event, Pipeline, RunContext};
 use hubble::media::audio::load_16k_mono;
+use parity::max_diff;
 
 const TOLERANCE: f32 = 1e-4;
 
@@ -25,14 +29,6 @@ fn fixture(path: &str) -> PathBuf {
 
 fn tensors(path: &str) -> HashMap<String, Tensor> {
     candle_core::safetensors::load(fixture(path), &Device::Cpu).unwrap()
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 fn speech() -> Vec<f32> {
