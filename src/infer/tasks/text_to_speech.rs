@@ -29,8 +29,10 @@ use crate::infer::{InferError, device, read_json};
 /// `text-to-speech`.
 pub const TEXT_TO_SPEECH: Task = Task::new("text-to-speech");
 
-/// The longest text spoken at once, in characters (VITS attends over the whole text).
-pub const MAX_CHARACTERS: usize = 4000;
+/// The longest text spoken at once, in characters. VITS attends over the whole text (twice as
+/// many tokens with the blanks), so memory grows with its square: 2000 characters hold the
+/// attention near 0.5 GB.
+pub const MAX_CHARACTERS: usize = 2000;
 
 /// Text to speak and how.
 #[derive(Debug, Clone, Default)]
