@@ -46,6 +46,12 @@ impl CachedRepo {
         is_commit_hash(commit).then(|| commit.to_string())
     }
 
+    /// The snapshot folder `revision` points to, if it is cached.
+    pub fn snapshot_dir(&self, revision: &str) -> Option<PathBuf> {
+        let commit = self.resolve_revision(revision)?;
+        Some(self.folder.join("snapshots").join(commit))
+    }
+
     /// The cached copy of `path` at `revision`, if it is there.
     pub fn snapshot_file(&self, revision: &str, path: &str) -> Option<PathBuf> {
         let commit = self.resolve_revision(revision)?;

@@ -9,7 +9,6 @@ use super::exit;
 use crate::cache::CachedRepo;
 use crate::config::HubConfig;
 use crate::hub::RepoId;
-use crate::infer::facts::gguf_architecture;
 use crate::infer::registry;
 use crate::infer::run_input::RunInput;
 use crate::infer::{DeviceRequest, Event, InferError, InferenceWorker, ModelFacts, Output};
@@ -146,14 +145,7 @@ fn run(config: &HubConfig, args: RunArgs) -> Result<(), Failure> {
         .map_err(fail)?;
     let mut facts = ModelFacts::from_dir(&dir).map_err(fail)?;
     if let Some(file) = &common.file {
-        if !facts.has(file) {
-            return Err(fail(InferError::MissingFile {
-                what: file.clone(),
-                dir: dir.clone(),
-            }));
-        }
-        facts.files.retain(|f| f == file || !f.ends_with(".gguf"));
-        facts.gguf_architecture = gguf_architecture(&dir.join(file)).ok();
+        facts.choose_gguf(&dir, file).map_err(fail)?;
     }
     let plan = registry::plan(&facts, task).map_err(|e| {
         let no_weights = facts.gguf_files().is_empty() && !facts.has_safetensors();
@@ -258,9 +250,8 @@ fn model_folder(config: &HubConfig, args: &CommonArgs) -> Result<PathBuf, Failur
         ));
     };
     let revision = args.revision.as_deref().unwrap_or("main");
-    let cached = CachedRepo::new(&config.hub_cache, repo);
-    match cached.resolve_revision(revision) {
-        Some(commit) => Ok(cached.folder().join("snapshots").join(commit)),
+    match CachedRepo::new(&config.hub_cache, repo).snapshot_dir(revision) {
+        Some(dir) => Ok(dir),
         None => Err((
             exit::NOT_FOUND,
             "not_downloaded",

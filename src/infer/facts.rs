@@ -104,6 +104,20 @@ impl ModelFacts {
         self.architectures.iter().any(|a| a == architecture)
     }
 
+    /// Narrows the facts to one GGUF file of the folder `dir` (a repository with several
+    /// quants): the other GGUF files are left out and the architecture is that file's.
+    pub fn choose_gguf(&mut self, dir: &Path, file: &str) -> Result<(), InferError> {
+        if !self.has(file) {
+            return Err(InferError::MissingFile {
+                what: file.to_string(),
+                dir: dir.to_path_buf(),
+            });
+        }
+        self.files.retain(|f| f == file || !f.ends_with(".gguf"));
+        self.gguf_architecture = gguf_architecture(&dir.join(file)).ok();
+        Ok(())
+    }
+
     /// Whether a file is present.
     pub fn has(&self, path: &str) -> bool {
         self.files.iter().any(|f| f == path)

@@ -239,6 +239,11 @@ fn decode_source(
 
 /// Writes mono 16-bit PCM WAV (tests, the recorder's "save recording").
 pub fn write_wav(path: &Path, samples: &[f32], rate: u32) -> std::io::Result<()> {
+    std::fs::write(path, wav_bytes(samples, rate))
+}
+
+/// Mono 16-bit PCM WAV in memory: the 44-byte header, then the samples clamped to ±1.
+pub fn wav_bytes(samples: &[f32], rate: u32) -> Vec<u8> {
     let data_len = (samples.len() * 2) as u32;
     let mut bytes = Vec::with_capacity(44 + samples.len() * 2);
     bytes.extend_from_slice(b"RIFF");
@@ -253,11 +258,16 @@ pub fn write_wav(path: &Path, samples: &[f32], rate: u32) -> std::io::Result<()>
     bytes.extend_from_slice(&16u16.to_le_bytes());
     bytes.extend_from_slice(b"data");
     bytes.extend_from_slice(&data_len.to_le_bytes());
-    for s in samples {
-        let v = (s.clamp(-1.0, 1.0) * 32767.0).round() as i16;
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
-    std::fs::write(path, bytes)
+    bytes.extend(pcm16(samples));
+    bytes
+}
+
+/// Samples as raw 16-bit little-endian PCM, clamped to ±1.
+pub fn pcm16(samples: &[f32]) -> Vec<u8> {
+    samples
+        .iter()
+        .flat_map(|s| ((s.clamp(-1.0, 1.0) * 32767.0).round() as i16).to_le_bytes())
+        .collect()
 }
 
 /// The length in seconds an in-memory audio file's header states (frames ÷ sample rate), read

@@ -2,7 +2,7 @@
 //! image viewers and other generators read back (`tEXt` for Latin-1 text, `iTXt` otherwise).
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use image::RgbImage;
@@ -23,7 +23,24 @@ pub fn save(path: &Path, image: &RgbImage, text: &[(String, String)]) -> Result<
 
 fn write(path: &Path, image: &RgbImage, text: &[(String, String)]) -> Result<(), String> {
     let file = File::create(path).map_err(|e| e.to_string())?;
-    let mut encoder = png::Encoder::new(BufWriter::new(file), image.width(), image.height());
+    let mut out = BufWriter::new(file);
+    encode_into(&mut out, image, text)?;
+    out.flush().map_err(|e| e.to_string())
+}
+
+/// `image` as an 8-bit RGB PNG in memory, carrying `text` like [`save`] (the server's answers).
+pub fn encode(image: &RgbImage, text: &[(String, String)]) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    encode_into(&mut bytes, image, text)?;
+    Ok(bytes)
+}
+
+fn encode_into(
+    out: &mut impl Write,
+    image: &RgbImage,
+    text: &[(String, String)],
+) -> Result<(), String> {
+    let mut encoder = png::Encoder::new(out, image.width(), image.height());
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
     for (key, value) in text {

@@ -177,6 +177,11 @@ pub struct SystemInfo {
     pub notes: Vec<String>,
 }
 
+/// RAM alone, probed now (cheap: no GPU or Vulkan probe).
+pub fn probe_memory() -> MemoryInfo {
+    cpu::probe().1
+}
+
 impl SystemInfo {
     /// Probes this machine. Takes up to a second (Vulkan instance creation); call it off the UI
     /// thread.

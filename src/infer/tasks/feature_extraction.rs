@@ -53,6 +53,8 @@ pub struct EmbeddingOutput {
     pub pooling: Pooling,
     /// Whether the vectors were L2-normalised.
     pub normalized: bool,
+    /// Tokens read, special tokens included.
+    pub tokens: usize,
 }
 
 impl EmbeddingOutput {
@@ -147,10 +149,10 @@ impl Embedder {
         })
     }
 
-    /// Embeds sentences (one batch).
-    pub fn embed(&self, sentences: &[String]) -> Result<Vec<Vec<f32>>, InferError> {
+    /// Embeds sentences (one batch); also returns the tokens read (special tokens included).
+    pub fn embed(&self, sentences: &[String]) -> Result<(Vec<Vec<f32>>, usize), InferError> {
         if sentences.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), 0));
         }
         let encodings = self
             .tokenizer
@@ -166,6 +168,10 @@ impl Embedder {
         let ids = rows(&|e| e.get_ids().to_vec())?;
         let type_ids = rows(&|e| e.get_type_ids().to_vec())?;
         let mask = rows(&|e| e.get_attention_mask().to_vec())?;
+        let tokens = encodings
+            .iter()
+            .map(|e| e.get_attention_mask().iter().filter(|&&m| m == 1).count())
+            .sum();
         let hidden = match &self.model {
             Backend::Candle(model) => model.forward(&ids, &type_ids, Some(&mask))?,
             Backend::Gpu(model) => gpu_hidden_states(model, &encodings)?,
@@ -194,7 +200,7 @@ impl Embedder {
         } else {
             pooled
         };
-        Ok(pooled.to_vec2::<f32>()?)
+        Ok((pooled.to_vec2::<f32>()?, tokens))
     }
 }
 
@@ -218,12 +224,15 @@ impl Pipeline for Embedder {
         ctx: &RunContext,
     ) -> Result<EmbeddingOutput, InferError> {
         let mut embeddings = Vec::with_capacity(input.sentences.len());
+        let mut tokens = 0;
         // Batches of 32 so a long list can be stopped between batches.
         for chunk in input.sentences.chunks(32) {
             if ctx.is_cancelled() {
                 return Err(InferError::Cancelled);
             }
-            embeddings.extend(self.embed(chunk)?);
+            let (vectors, read) = self.embed(chunk)?;
+            embeddings.extend(vectors);
+            tokens += read;
         }
         Ok(EmbeddingOutput {
             similarity: similarity_matrix(&embeddings),
@@ -231,6 +240,7 @@ impl Pipeline for Embedder {
             embeddings,
             pooling: self.pooling,
             normalized: self.normalize,
+            tokens,
         })
     }
 
