@@ -17,4 +17,5 @@ pub mod link;
 pub mod media;
 pub mod remote;
 pub mod results;
+pub mod serve;
 pub mod ui;

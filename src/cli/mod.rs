@@ -12,6 +12,7 @@ mod remote;
 mod revisions;
 mod run;
 mod search;
+mod serve;
 mod spaces;
 mod system;
 
@@ -96,6 +97,8 @@ pub enum Command {
     Remote(remote::RemoteArgs),
     /// Search collections, or show one (`collections show SLUG`).
     Collections(collections::CollectionsArgs),
+    /// Serve the cached models to other programs over the OpenAI API (127.0.0.1:8080).
+    Serve(serve::ServeArgs),
 }
 
 /// Exit statuses, documented in README.md.
@@ -115,6 +118,7 @@ pub mod exit {
 /// Runs the command line and returns the process exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    crate::infer::cuda_driver::announce();
     let overrides = Overrides {
         endpoint: cli.endpoint.clone(),
         cache_dir: cli.cache_dir.clone(),
@@ -147,6 +151,7 @@ pub fn main() -> ExitCode {
     // Inference runs on its own thread and needs no async runtime.
     let command = match command {
         Command::Run(args) => return run::main(&config, *args),
+        Command::Serve(args) => return serve::run(&config, args),
         Command::Cache(args) => return cache::run(&config, args),
         Command::System(args) => return system::run(args),
         other => other,
@@ -189,6 +194,7 @@ pub fn main() -> ExitCode {
             | Command::Cache(_)
             | Command::Fit(_)
             | Command::System(_)
+            | Command::Serve(_)
             | Command::Datasets(_) => {
                 unreachable!("handled above")
             }
@@ -217,6 +223,7 @@ impl Command {
             Command::RemoteChat(a) => a.json,
             Command::Remote(a) => a.json,
             Command::Collections(a) => a.json(),
+            Command::Serve(a) => a.json,
         }
     }
 }
