@@ -7,15 +7,14 @@ mod cache;
 mod cli;
 #[path = "support/python.rs"]
 mod python;
+#[path = "support/serve.rs"]
+mod serve;
 #[path = "support/weights.rs"]
 mod weights;
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
 use cache::install;
 use cli::{fixture, hubble};
+use serve::Server;
 use weights::real_weights;
 
 const CHAT: &str = "HuggingFaceTB/SmolLM2-135M-Instruct";
@@ -23,70 +22,6 @@ const EMBEDDER: &str = "sentence-transformers/all-MiniLM-L6-v2";
 const WHISPER: &str = "openai/whisper-tiny.en";
 const QUESTION: &str = "What is the capital of France?";
 const KEY: &str = "test-key-123";
-
-/// A running `hubble serve`, killed when dropped.
-struct Server {
-    child: Child,
-    base_url: String,
-}
-
-impl Server {
-    fn start(home: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hubble"))
-            .args([
-                "serve",
-                "--port",
-                "0",
-                "--json",
-                "--device",
-                "cpu",
-                "--api-key",
-                KEY,
-            ])
-            .env("HF_HOME", home)
-            .env_remove("HF_HUB_CACHE")
-            .env_remove("HUBBLE_API_KEY")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("hubble serve starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let started: serde_json::Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("hubble serve's first line is not JSON ({e}): {line:?}"));
-        let address: std::net::SocketAddr = started["address"].as_str().unwrap().parse().unwrap();
-        assert!(
-            address.ip().is_loopback(),
-            "bound to {address}, not loopback"
-        );
-        Server {
-            child,
-            base_url: started["base_url"].as_str().unwrap().to_string(),
-        }
-    }
-
-    /// Stops the server and returns its log (stderr).
-    fn stop(mut self) -> String {
-        let _ = self.child.kill();
-        let mut log = String::new();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut log)
-            .unwrap();
-        log
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn client_script(base_url: &str, audio: &str) -> Option<serde_json::Value> {
     let out = python::python("openai", "openai_client.py", &[base_url, KEY, audio])?;
@@ -121,7 +56,7 @@ fn the_openai_client_gets_what_hubble_run_gives() {
     install(&hub, WHISPER, &whisper);
     let audio = fixture("audio/speech.wav");
 
-    let server = Server::start(home.path());
+    let server = Server::start(home.path(), &["--api-key", KEY]);
     let Some(got) = client_script(&server.base_url, &audio) else {
         return;
     };

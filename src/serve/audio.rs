@@ -87,20 +87,14 @@ pub(crate) async fn transcribe(
             task: SpeechTask::Transcribe,
             timestamps: format.wants_timestamps(),
         };
-        pool.run(
+        pool.run_for::<Transcript>(
             &job_model,
             AUTOMATIC_SPEECH_RECOGNITION,
             Request::new(request),
-            &mut |_| true,
         )
     })
     .await?;
-    let (output, notes) = result.map_err(failure)?;
-    let transcript = output.take::<Transcript>().map_err(|_| {
-        failure(ApiError::server(
-            "the model answered with something other than a transcript",
-        ))
-    })?;
+    let (transcript, notes) = result.map_err(failure)?;
     let note = format!(
         "{:.1} s of audio, real-time factor {:.2}{}",
         transcript.audio_seconds,
@@ -183,21 +177,11 @@ pub(crate) async fn speech(exchange: &Exchange, body: SpeechBody) -> Result<Repl
     };
     let pool = exchange.shared.pool.clone();
     let job_model = body.model.clone();
-    let (output, notes) = blocking(move || {
-        pool.run(
-            &job_model,
-            TEXT_TO_SPEECH,
-            Request::new(request),
-            &mut |_| true,
-        )
+    let (speech, notes) = blocking(move || {
+        pool.run_for::<SpeechOutput>(&job_model, TEXT_TO_SPEECH, Request::new(request))
     })
     .await?
     .map_err(failure)?;
-    let speech = output.take::<SpeechOutput>().map_err(|_| {
-        failure(ApiError::server(
-            "the model answered with something other than speech",
-        ))
-    })?;
     let note = format!("{:.1} s of speech{}", speech.audio_seconds, notes.suffix());
     Ok(if raw {
         let pcm = pcm16(&speech.samples);

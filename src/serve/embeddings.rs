@@ -59,20 +59,11 @@ pub(crate) async fn create(exchange: &Exchange, body: EmbeddingBody) -> Result<R
     let pool = exchange.shared.pool.clone();
     let job_model = body.model.clone();
     let (output, notes) = blocking(move || {
-        pool.run(
-            &job_model,
-            FEATURE_EXTRACTION,
-            Request::new(EmbeddingRequest { sentences }),
-            &mut |_| true,
-        )
+        let request = Request::new(EmbeddingRequest { sentences });
+        pool.run_for::<EmbeddingOutput>(&job_model, FEATURE_EXTRACTION, request)
     })
     .await?
     .map_err(failure)?;
-    let output = output.take::<EmbeddingOutput>().map_err(|_| {
-        failure(ApiError::server(
-            "the model answered with something other than embeddings",
-        ))
-    })?;
     if let Some(wanted) = body.dimensions {
         let have = output.embeddings.first().map_or(0, Vec::len);
         if wanted != have {

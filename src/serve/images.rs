@@ -85,15 +85,11 @@ pub(crate) async fn generate(exchange: &Exchange, body: ImageBody) -> Result<Rep
                 seed: first_seed.wrapping_add(i),
                 ..template.clone()
             };
-            let (output, notes) = pool.run(
+            let (picture, notes) = pool.run_for::<TextToImageOutput>(
                 &job_model,
                 TEXT_TO_IMAGE,
                 Request::new(request),
-                &mut |_| true,
             )?;
-            let picture = output.take::<TextToImageOutput>().map_err(|_| {
-                ApiError::server("the model answered with something other than a picture")
-            })?;
             pictures.push(picture);
             all_notes.push(notes.suffix());
         }

@@ -2,6 +2,7 @@
 //! use from the cache (never downloaded), unloaded least recently used when the next one would
 //! not fit the memory budget. A model runs one job at a time; the others wait their turn.
 
+use std::any::Any;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -220,6 +221,20 @@ impl ModelPool {
                 }
             }
         }
+    }
+
+    /// [`ModelPool::run`] for a job that streams nothing, with its output as `T`.
+    pub fn run_for<T: Any>(
+        &self,
+        id: &str,
+        task: Task,
+        request: Request,
+    ) -> Result<(T, JobNotes), ApiError> {
+        let (output, notes) = self.run(id, task, request, &mut |_| true)?;
+        let value = output.take::<T>().map_err(|_| {
+            ApiError::server(format!("{id} answered {task} with something unexpected"))
+        })?;
+        Ok((value, notes))
     }
 
     fn slots(&self) -> Vec<Arc<Slot>> {

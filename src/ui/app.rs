@@ -10,6 +10,7 @@ use eframe::egui::{self, Key, Modifiers, RichText};
 
 use super::about::{self, RendererInfo};
 use super::cache_page::{CacheAction, CachePage};
+use super::server_page::ServerPage;
 use super::settings::{STORAGE_KEY, Settings, SettingsAction, SettingsWindow};
 use super::toasts::Toasts;
 use crate::config::{HubConfig, Overrides};
@@ -47,6 +48,8 @@ pub enum Route {
     Collections,
     /// The Spaces view.
     Spaces,
+    /// The Server page (`hubble serve` in the app).
+    Server,
 }
 
 /// How the app was started.
@@ -87,6 +90,7 @@ pub struct HubbleApp {
     toasts: Toasts,
     downloads: Downloads,
     cache_page: CachePage,
+    server_page: ServerPage,
     offline: Option<String>,
     about_open: bool,
     frames: u64,
@@ -130,6 +134,7 @@ impl HubbleApp {
         HubbleApp {
             downloads,
             cache_page: CachePage::default(),
+            server_page: ServerPage::default(),
             worker,
             options,
             settings,
@@ -200,6 +205,16 @@ impl HubbleApp {
     /// The Fit tab of an open model page.
     pub fn fit_view(&self, repo: &RepoId) -> Option<&FitView> {
         self.pages.get(repo).map(|page| &page.fit)
+    }
+
+    /// The Server page (tests read its address).
+    pub fn server_page(&self) -> &ServerPage {
+        &self.server_page
+    }
+
+    /// The Server page (tests set its port).
+    pub fn server_page_mut(&mut self) -> &mut ServerPage {
+        &mut self.server_page
     }
 
     /// Whether the offline banner is up.
@@ -423,6 +438,13 @@ impl HubbleApp {
                 {
                     self.open_cache(ui.ctx());
                 }
+                if ui
+                    .selectable_label(*self.route() == Route::Server, "Server")
+                    .on_hover_text("Serve the cached models over the OpenAI API")
+                    .clicked()
+                {
+                    self.navigate(Route::Server);
+                }
                 ui.label(RichText::new("Hubble").strong());
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     if ui.button("About").clicked() {
@@ -552,6 +574,10 @@ impl HubbleApp {
                 if let Some(CacheAction::OpenModel(id)) = action {
                     self.open_model(&id);
                 }
+            }
+            Route::Server => {
+                let config = self.worker.config().clone();
+                egui::CentralPanel::default().show(ui, |ui| self.server_page.show(ui, &config));
             }
         }
         let endpoint = self.worker.config().endpoint.clone();

@@ -12,6 +12,7 @@ mod cache_page;
 mod downloads;
 mod model_page;
 mod runtime;
+mod server_page;
 mod settings;
 mod system_view;
 mod toasts;
@@ -29,6 +30,7 @@ pub use downloads::{DownloadRow, Downloads, FileRow, RowState};
 pub use model_page::fit_tab::{FitView, Measured};
 pub use runtime::inbox::Inbox;
 pub use runtime::instance;
+pub use server_page::ServerPage;
 pub use settings::{Settings, Theme, write_token_file};
 
 use crate::config::{HubConfig, Overrides};
