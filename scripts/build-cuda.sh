@@ -19,7 +19,7 @@
 #   before main with a loader error. So the build links against a stub libcuda (every
 #   function returns CUDA_ERROR_NO_DEVICE), then drops libcuda.so.1 from the binary's needed
 #   list; `-C relro-level=partial` keeps the driver's functions lazily bound, and Hubble
-#   opens the real driver itself at start (src/infer/cuda_driver.rs). No driver: one line
+#   opens the real driver itself at start (src/fit/system/cuda_driver.rs). No driver: one line
 #   says CUDA is off, and everything runs on wgpu or the CPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."

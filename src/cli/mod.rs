@@ -118,7 +118,7 @@ pub mod exit {
 /// Runs the command line and returns the process exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    crate::infer::cuda_driver::announce();
+    crate::fit::system::cuda_driver::announce();
     let overrides = Overrides {
         endpoint: cli.endpoint.clone(),
         cache_dir: cli.cache_dir.clone(),

@@ -80,7 +80,7 @@ impl fmt::Display for DeviceRequest {
 /// adapter (with its name, for the picker), then the CPU.
 pub fn available() -> Vec<(DeviceRequest, String)> {
     let mut out = Vec::new();
-    if super::cuda_driver::driver().is_ok() {
+    if crate::fit::system::cuda_driver::driver().is_ok() {
         out.push((DeviceRequest::Cuda(0), "cuda:0".to_string()));
     }
     if candle_core::utils::metal_is_available() {
@@ -177,7 +177,7 @@ pub fn select(request: &DeviceRequest) -> Result<Device, InferError> {
         ))),
         DeviceRequest::Cpu => Ok(Device::Cpu),
         DeviceRequest::Cuda(n) => {
-            if let Err(why) = super::cuda_driver::driver() {
+            if let Err(why) = crate::fit::system::cuda_driver::driver() {
                 return Err(InferError::Device(format!("CUDA is not available: {why}")));
             }
             Device::new_cuda(*n).map_err(|e| InferError::Device(format!("cuda:{n}: {e}")))
@@ -193,7 +193,7 @@ pub fn select(request: &DeviceRequest) -> Result<Device, InferError> {
             Device::new_metal(*n).map_err(|e| InferError::Device(format!("metal:{n}: {e}")))
         }
         DeviceRequest::Auto => {
-            if super::cuda_driver::driver().is_ok()
+            if crate::fit::system::cuda_driver::driver().is_ok()
                 && let Ok(device) = Device::new_cuda(0)
             {
                 return Ok(device);

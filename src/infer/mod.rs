@@ -10,7 +10,6 @@
 //!    [`CancelToken`], [`RunContext`]), [`plan`], [`facts`], [`task_module`], [`run_input`],
 //!    [`device`] and the errors here.
 
-pub mod cuda_driver;
 pub mod device;
 pub mod facts;
 pub mod models;

@@ -5,6 +5,7 @@
 //! NVIDIA, sysfs for AMD, Metal on macOS, DXGI on Windows, Vulkan for the rest.
 
 mod cpu;
+pub mod cuda_driver;
 mod drm;
 #[cfg(windows)]
 mod dxgi;
@@ -263,16 +264,7 @@ pub fn backends(gpus: &[GpuInfo]) -> Vec<Backend> {
             usable: true,
             note: None,
         },
-        Backend {
-            name: "cuda".into(),
-            compiled: false,
-            usable: false,
-            note: Some(if nvidia {
-                "an NVIDIA GPU is present, but this build has no CUDA backend".into()
-            } else {
-                "not in this build; needs an NVIDIA GPU".into()
-            }),
-        },
+        cuda_backend(nvidia),
         Backend {
             name: "metal".into(),
             compiled: false,
@@ -284,4 +276,24 @@ pub fn backends(gpus: &[GpuInfo]) -> Vec<Backend> {
             }),
         },
     ]
+}
+
+/// CUDA: compiled in only in CUDA builds (`scripts/build-cuda.sh`), usable where the NVIDIA
+/// driver loads and a GPU is there.
+fn cuda_backend(nvidia: bool) -> Backend {
+    let compiled = cfg!(feature = "cuda");
+    let driver = cuda_driver::driver();
+    let note = match (compiled, nvidia, driver) {
+        (false, true, _) => Some("an NVIDIA GPU is present, but this build has no CUDA backend: build it with scripts/build-cuda.sh".into()),
+        (false, false, _) => Some("not in this build; needs an NVIDIA GPU".into()),
+        (true, _, Err(why)) => Some(why.to_string()),
+        (true, false, Ok(())) => Some("the NVIDIA driver loads, but no NVIDIA GPU was found".into()),
+        (true, true, Ok(())) => None,
+    };
+    Backend {
+        name: "cuda".into(),
+        compiled,
+        usable: compiled && nvidia && note.is_none(),
+        note,
+    }
 }

@@ -1,4 +1,5 @@
-//! The NVIDIA driver, opened at run time in CUDA builds.
+//! The NVIDIA driver, opened at run time in CUDA builds (the device picker and the backends
+//! list ask it).
 //!
 //! candle links CUDA's libraries at build time, the driver (`libcuda.so.1`) among them; a
 //! binary that named the driver would not start at all on a machine without one.
