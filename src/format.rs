@@ -56,6 +56,14 @@ fn scaled(value: f64, suffixes: &[&str], step: f64) -> String {
     format!("{text}{}", suffixes[index])
 }
 
+/// A picture size written `WIDTHxHEIGHT` (`1024x768`; `×` also taken), both at least 1.
+pub fn parse_picture_size(text: &str) -> Option<(u64, u64)> {
+    let (width, height) = text.trim().split_once(['x', 'X', '×'])?;
+    let width = width.trim().parse::<u64>().ok().filter(|w| *w > 0)?;
+    let height = height.trim().parse::<u64>().ok().filter(|h| *h > 0)?;
+    Some((width, height))
+}
+
 /// How long ago an RFC 3339 timestamp was: `just now`, `5 minutes ago`, `3 months ago`.
 /// Unparseable input is shown as given.
 pub fn relative_time(timestamp: &str, now: DateTime<Utc>) -> String {
@@ -111,6 +119,15 @@ mod tests {
         assert_eq!(grouped(999), "999");
         assert_eq!(grouped(1000), "1,000");
         assert_eq!(grouped(110_106_428), "110,106,428");
+    }
+
+    #[test]
+    fn picture_sizes_read_width_by_height() {
+        assert_eq!(parse_picture_size("1024x768"), Some((1024, 768)));
+        assert_eq!(parse_picture_size(" 512 × 512 "), Some((512, 512)));
+        assert_eq!(parse_picture_size("0x512"), None);
+        assert_eq!(parse_picture_size("512"), None);
+        assert_eq!(parse_picture_size("axb"), None);
     }
 
     #[test]

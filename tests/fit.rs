@@ -580,7 +580,10 @@ fn a_diffusers_pipeline_sums_the_components_hubble_loads_in_f32_with_its_activat
         .unwrap()
         .shape;
     let picture = shape.picture.unwrap();
-    assert_eq!((picture.side, picture.decoder_channels), (512, 128));
+    assert_eq!(
+        (picture.width, picture.height, picture.decoder_channels),
+        (512, 512, 128)
+    );
     let fit = estimate(&weights, &shape, &EstimateOptions::default()).unwrap();
     assert_eq!(fit.weights_bytes, 9_500 * 4, "computed in f32");
     assert_eq!(fit.weights_dtype, "F32");
@@ -593,4 +596,16 @@ fn a_diffusers_pipeline_sums_the_components_hubble_loads_in_f32_with_its_activat
             .iter()
             .any(|l| l.contains("picture activations"))
     );
+    // At a chosen size the activations follow it: 1024 × 768 is three times 512 × 512.
+    let options = EstimateOptions {
+        picture: Some((1024, 768)),
+        ..EstimateOptions::default()
+    };
+    let larger = estimate(&weights, &shape, &options).unwrap();
+    assert_eq!(
+        larger.overhead_bytes,
+        7 * 128 * 1024 * 768 * 4 + 9_500 * 4 / 20
+    );
+    assert!(larger.formula.iter().any(|l| l.contains("1024×768 px")));
+    assert!(larger.notes.iter().any(|n| n.contains("at 1024×768")));
 }

@@ -36,12 +36,20 @@ pub struct FitArgs {
     /// Context length in tokens (default: the model's, at most 4096).
     #[arg(long)]
     pub context: Option<u64>,
+    /// The picture a diffusion pipeline is sized for, WIDTHxHEIGHT (default: the model's own).
+    #[arg(long, value_name = "WxH", value_parser = picture_size)]
+    pub size: Option<(u64, u64)>,
     /// KV-cache type: f16 (default), f32 or q8_0.
     #[arg(long, default_value = "f16", value_parser = ["f16", "f32", "q8_0"])]
     pub kv_type: String,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+fn picture_size(text: &str) -> Result<(u64, u64), String> {
+    crate::format::parse_picture_size(text)
+        .ok_or_else(|| format!("{text:?} is not a picture size: use WIDTHxHEIGHT, e.g. 1024x768"))
 }
 
 /// `hubble fit --json` output.
@@ -110,6 +118,7 @@ async fn fit(config: crate::config::HubConfig, args: FitArgs) -> Result<FitOutpu
         context: args.context,
         dtype: args.dtype.clone(),
         kv_type,
+        picture: args.size,
     };
     if let Some(dtype) = &args.dtype
         && crate::fit::dtype::target_bits(dtype).is_none()

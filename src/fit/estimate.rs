@@ -75,6 +75,8 @@ pub struct EstimateOptions {
     pub dtype: Option<String>,
     /// KV cache element type.
     pub kv_type: KvType,
+    /// The picture (width, height) a diffusion pipeline is sized for; `None`: its own size.
+    pub picture: Option<(u64, u64)>,
 }
 
 impl Default for EstimateOptions {
@@ -83,6 +85,7 @@ impl Default for EstimateOptions {
             context: None,
             dtype: None,
             kv_type: KvType::F16,
+            picture: None,
         }
     }
 }
@@ -130,11 +133,16 @@ pub fn estimate(
     let (weights_bytes, weights_dtype, weights_exact) = match options.dtype.as_deref() {
         // Hubble computes diffusion pipelines in f32, whatever the files hold.
         None if pipeline => {
-            notes.push(
-                "a diffusers pipeline: every component's weights, computed in F32 here, and the \
-                 picture's activations at the model's own size (larger pictures need more)"
+            notes.push(match options.picture {
+                None => "a diffusers pipeline: every component's weights, computed in F32 here, \
+                         and the picture's activations at the model's own size (larger pictures \
+                         need more)"
                     .into(),
-            );
+                Some((w, h)) => format!(
+                    "a diffusers pipeline: every component's weights, computed in F32 here, and \
+                     the picture's activations at {w}×{h}"
+                ),
+            });
             (
                 converted_bytes(weights, 32.0, &mut notes),
                 "F32".into(),
@@ -209,7 +217,10 @@ fn finish(
     let kv_cache_bytes = shape.kv_cache_bytes(context, options.kv_type.bytes());
     let kv_line = kv_formula(shape, context, options.kv_type, kv_cache_bytes, &mut notes);
     let slack = weights_bytes / 20;
-    let compute = match (shape.picture, shape.hidden_size, shape.vocab_size) {
+    let picture = shape
+        .picture
+        .map(|p| options.picture.map_or(p, |size| p.at(size)));
+    let compute = match (picture, shape.hidden_size, shape.vocab_size) {
         (Some(picture), _, _) => picture.activation_bytes(),
         (None, Some(h), Some(v)) => BATCH_TOKENS * (4 * h + v) * 4,
         _ => {
@@ -229,13 +240,14 @@ fn finish(
         ),
         format!("weights = {weights_dtype} tensors: {weights_bytes} bytes"),
         kv_line,
-        match (shape.picture, shape.hidden_size, shape.vocab_size) {
+        match (picture, shape.hidden_size, shape.vocab_size) {
             (Some(p), _, _) => format!(
                 "overhead = 5% of weights ({slack}) + picture activations {} maps × {} channels \
-                 × {}² px × 4 B ({compute})",
+                 × {}×{} px × 4 B ({compute})",
                 crate::fit::shape::PictureShape::LIVE_MAPS,
                 p.decoder_channels,
-                p.side
+                p.width,
+                p.height
             ),
             (None, Some(h), Some(v)) => format!(
                 "overhead = 5% of weights ({slack}) + compute buffer {BATCH_TOKENS} tokens × \

@@ -54,11 +54,13 @@ pub struct ModelShape {
     pub picture: Option<PictureShape>,
 }
 
-/// A diffusion pipeline's picture at the model's own size.
+/// A diffusion pipeline's picture: the model's own size, or the size asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct PictureShape {
-    /// Side in pixels (the UNet's `sample_size` × the VAE's factor).
-    pub side: u64,
+    /// Width in pixels (the model's own: the UNet's `sample_size` × the VAE's factor).
+    pub width: u64,
+    /// Height in pixels.
+    pub height: u64,
     /// Channels of the VAE decoder's full-resolution blocks.
     pub decoder_channels: u64,
 }
@@ -71,7 +73,16 @@ impl PictureShape {
 
     /// Bytes of those maps in f32.
     pub fn activation_bytes(&self) -> u64 {
-        Self::LIVE_MAPS * self.decoder_channels * self.side * self.side * 4
+        Self::LIVE_MAPS * self.decoder_channels * self.width * self.height * 4
+    }
+
+    /// The same pipeline making a `width` × `height` picture.
+    pub fn at(self, (width, height): (u64, u64)) -> PictureShape {
+        PictureShape {
+            width,
+            height,
+            ..self
+        }
     }
 }
 
@@ -109,10 +120,14 @@ impl ModelShape {
             .unwrap_or_default();
         let sample = unet.get("sample_size").and_then(Value::as_u64);
         let picture = match (channels.first(), sample) {
-            (Some(first), Some(sample)) => Some(PictureShape {
-                side: sample << (channels.len() as u64).saturating_sub(1),
-                decoder_channels: *first,
-            }),
+            (Some(first), Some(sample)) => {
+                let side = sample << (channels.len() as u64).saturating_sub(1);
+                Some(PictureShape {
+                    width: side,
+                    height: side,
+                    decoder_channels: *first,
+                })
+            }
             _ => None,
         };
         ModelShape {

@@ -52,16 +52,13 @@ pub(crate) async fn generate(exchange: &Exchange, body: ImageBody) -> Result<Rep
     let (width, height) = match body.size.as_deref() {
         None | Some("auto") => (None, None),
         Some(size) => {
-            let parsed = size
-                .split_once('x')
-                .and_then(|(w, h)| Some((w.parse::<usize>().ok()?, h.parse::<usize>().ok()?)));
-            let (w, h) = parsed.ok_or_else(|| {
+            let (w, h) = crate::format::parse_picture_size(size).ok_or_else(|| {
                 failure(ApiError::bad_param(
                     "size",
                     format!("`size` {size:?}: use WIDTHxHEIGHT, e.g. 512x512"),
                 ))
             })?;
-            (Some(w), Some(h))
+            (Some(w as usize), Some(h as usize))
         }
     };
     let mut template = TextToImageRequest::new(body.prompt.clone());

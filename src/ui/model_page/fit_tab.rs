@@ -65,6 +65,8 @@ pub struct FitView {
     /// Float weights converted to this dtype/quant (`None`: as stored).
     dtype: Option<String>,
     kv_type: KvType,
+    /// The picture a diffusion pipeline is sized for (`None`: its own size).
+    picture: Option<(u64, u64)>,
     measured: Option<Measured>,
     /// The device picked in the Try tab (its picker label), whose verdict leads.
     picked_device: Option<String>,
@@ -81,6 +83,7 @@ impl FitView {
             context: DEFAULT_CONTEXT_CAP,
             dtype: None,
             kv_type: KvType::F16,
+            picture: None,
             measured: None,
             picked_device: None,
             current: None,
@@ -207,6 +210,7 @@ impl FitView {
             context: Some(self.context),
             dtype: self.dtype.clone().filter(|_| convertible),
             kv_type: self.kv_type,
+            picture: self.picture,
         };
         let estimate = match active {
             Some(fit) => estimate(&fit.weights, &fit.shape, &options).ok(),
@@ -238,17 +242,10 @@ impl FitView {
         }
         ui.separator();
         let shape = active.map_or(&base.shape, |f| &f.shape);
-        let max = shape.max_context.unwrap_or(UNKNOWN_MAX_CONTEXT).max(1);
-        ui.horizontal(|ui| {
-            ui.add(
-                egui::Slider::new(&mut self.context, 1..=max)
-                    .logarithmic(true)
-                    .text("Context (tokens)"),
-            );
-            if shape.max_context.is_none() {
-                ui.label(RichText::new("(the model does not say its trained context)").weak());
-            }
-        });
+        match shape.picture {
+            Some(own) => picture_size_picker(ui, &mut self.picture, (own.width, own.height)),
+            None => context_slider(ui, &mut self.context, shape),
+        }
         ui.horizontal(|ui| {
             if convertible {
                 let stored = format!("as stored ({})", stored_dtype(&base.weights));
@@ -393,6 +390,45 @@ impl FitView {
 
 /// The verdict for the device a Try-tab picker label names: the CPU's for `cpu` and for a
 /// software adapter (it computes in RAM), else the GPU whose name the label contains.
+/// The context slider, up to the model's trained context.
+fn context_slider(ui: &mut egui::Ui, context: &mut u64, shape: &ModelShape) {
+    let max = shape.max_context.unwrap_or(UNKNOWN_MAX_CONTEXT).max(1);
+    ui.horizontal(|ui| {
+        ui.add(
+            egui::Slider::new(context, 1..=max)
+                .logarithmic(true)
+                .text("Context (tokens)"),
+        );
+        if shape.max_context.is_none() {
+            ui.label(RichText::new("(the model does not say its trained context)").weak());
+        }
+    });
+}
+
+/// The picture sizes the Fit tab offers for a diffusion pipeline, beside its own.
+const PICTURE_SIZES: [(u64, u64); 6] = [
+    (512, 512),
+    (768, 768),
+    (1024, 1024),
+    (1216, 832),
+    (832, 1216),
+    (1536, 1536),
+];
+
+/// A picker for the picture a diffusion pipeline is sized for (its activations grow with it).
+fn picture_size_picker(ui: &mut egui::Ui, picture: &mut Option<(u64, u64)>, own: (u64, u64)) {
+    let name = |(w, h): (u64, u64)| format!("{w}×{h}");
+    let own_label = format!("its own ({})", name(own));
+    egui::ComboBox::from_label("Picture size")
+        .selected_text(picture.map_or(own_label.clone(), name))
+        .show_ui(ui, |ui| {
+            ui.selectable_value(picture, None, own_label);
+            for size in PICTURE_SIZES.into_iter().filter(|s| *s != own) {
+                ui.selectable_value(picture, Some(size), name(size));
+            }
+        });
+}
+
 fn verdict_for<'a>(verdicts: &'a [DeviceVerdict], label: &str) -> Option<&'a DeviceVerdict> {
     let cpu = || verdicts.iter().find(|v| v.device.starts_with("CPU"));
     let lower = label.to_ascii_lowercase();
