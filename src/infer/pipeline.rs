@@ -264,6 +264,11 @@ impl Waker {
     pub fn new(wake: impl Fn() + Send + Sync + 'static) -> Waker {
         Waker(Arc::new(wake))
     }
+
+    /// Calls the function.
+    pub fn wake(&self) {
+        (self.0)();
+    }
 }
 
 impl std::fmt::Debug for Waker {
@@ -333,7 +338,7 @@ impl RunContext {
         if let Some(tx) = &self.events {
             let _ = tx.send(event);
             if let Some(waker) = &self.waker {
-                (waker.0)();
+                waker.wake();
             }
         }
     }

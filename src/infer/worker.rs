@@ -91,6 +91,13 @@ impl InferenceWorker {
         }
     }
 
+    /// Takes no more requests: the thread finishes its job, drops the model and ends, after
+    /// which [`InferenceWorker::recv_timeout`] answers `WorkerGone` (so a caller can wait for
+    /// the model's memory to be given back before measuring the next one).
+    pub fn close(&mut self) {
+        self.requests.take();
+    }
+
     /// Waits for the next event; `None` when the thread has ended.
     pub fn recv(&self) -> Option<Event> {
         self.events.recv().ok()
