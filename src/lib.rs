@@ -6,6 +6,7 @@
 pub mod cache;
 pub mod card;
 pub mod cli;
+pub mod compare;
 pub mod config;
 pub mod datasets;
 pub mod download;
