@@ -256,25 +256,12 @@ fn server_errors_are_retried_a_bounded_number_of_times() {
 #[cfg(unix)]
 #[test]
 fn a_closed_pipe_on_stdout_ends_quietly() {
-    use std::os::fd::FromRawFd;
-    use std::process::{Command, Stdio};
-    let mut fds = [0; 2];
-    // SAFETY: pipe() fills two new descriptors; each is owned by exactly one File below.
-    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-    let (reader, writer) = unsafe {
-        (
-            std::fs::File::from_raw_fd(fds[0]),
-            std::fs::File::from_raw_fd(fds[1]),
-        )
-    };
-    drop(reader);
-    let output = Command::new(env!("CARGO_BIN_EXE_hubble"))
-        .args(["system", "--json"])
-        .env("HF_HUB_OFFLINE", "1")
-        .stdout(Stdio::from(writer))
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let output = cli::hubble_into_closed_pipe(
+        home.path(),
+        &["system", "--json"],
+        &[("HF_HUB_OFFLINE", "1")],
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!stderr.contains("Broken pipe"), "{stderr}");

@@ -3,6 +3,7 @@
 mod cache;
 mod card;
 mod collections;
+mod compare;
 mod datasets;
 mod download;
 mod fit;
@@ -81,6 +82,8 @@ pub enum Command {
     Cache(cache::CacheArgs),
     /// Run a downloaded model: generate text, embed sentences (streams to stdout).
     Run(Box<run::RunArgs>),
+    /// Run 2–4 downloaded models (or quants) on one input: answers side by side, with speed and memory.
+    Compare(Box<compare::CompareArgs>),
     /// Will a model fit this machine? Exact weight sizes from file headers, KV cache, verdicts.
     Fit(Box<fit::FitArgs>),
     /// Show this machine: CPU, RAM, GPUs and inference backends.
@@ -152,6 +155,7 @@ pub fn main() -> ExitCode {
     let command = match command {
         Command::Run(args) => return run::main(&config, *args),
         Command::Serve(args) => return serve::run(&config, args),
+        Command::Compare(args) => return compare::main(&config, *args),
         Command::Cache(args) => return cache::run(&config, args),
         Command::System(args) => return system::run(args),
         other => other,
@@ -189,7 +193,9 @@ pub fn main() -> ExitCode {
             Command::RemoteChat(args) => remote::run(&client, args).await,
             Command::Remote(args) => remote::run_task(&client, args).await,
             Command::Collections(args) => collections::run(&client, args).await,
-            Command::Run(_) => unreachable!("`run` returns before the runtime starts"),
+            Command::Run(_) | Command::Compare(_) => {
+                unreachable!("inference returns before the runtime starts")
+            }
             Command::Download(_)
             | Command::Cache(_)
             | Command::Fit(_)
@@ -213,6 +219,7 @@ impl Command {
             Command::Info(a) => a.json,
             Command::Card(a) => a.json,
             Command::Run(a) => a.common.json,
+            Command::Compare(a) => a.common.json,
             Command::Download(a) => a.json,
             Command::Cache(a) => a.json(),
             Command::Fit(a) => a.json,

@@ -11,21 +11,26 @@ use crate::config::HubConfig;
 use crate::hub::RepoId;
 use crate::infer::registry;
 use crate::infer::run_input::RunInput;
-use crate::infer::{DeviceRequest, Event, InferError, InferenceWorker, ModelFacts, Output};
+use crate::infer::{DeviceRequest, Event, InferError, InferenceWorker, ModelFacts, Output, Task};
 
-/// Arguments of `hubble run`: the shared ones here, each task's own from its task file
-/// (`registry::cli_args`), all parsed by clap.
+/// A subcommand's own arguments, the shared ones every task reads ([`CommonArgs`]) and each
+/// task's own from its task file (`registry::cli_args`), all parsed by clap.
 #[derive(Debug)]
-pub struct RunArgs {
+pub struct TaskArgs<T> {
+    /// The subcommand's own arguments (`hubble run`'s model, `hubble compare`'s models).
+    pub own: T,
     /// The shared arguments.
     pub common: CommonArgs,
     /// Everything clap parsed, for the task file to read its own arguments from.
     pub input: RunInput,
 }
 
-/// The arguments every task shares.
+/// Arguments of `hubble run`.
+pub type RunArgs = TaskArgs<ModelArgs>;
+
+/// Which model `hubble run` loads.
 #[derive(Debug, clap::Args)]
-pub struct CommonArgs {
+pub struct ModelArgs {
     /// Repository id of a downloaded model, e.g. HuggingFaceTB/SmolLM2-135M-Instruct.
     #[arg(required_unless_present = "model_dir")]
     pub repo: Option<RepoId>,
@@ -35,6 +40,14 @@ pub struct CommonArgs {
     /// Branch, tag or commit in the cache (default: main).
     #[arg(long)]
     pub revision: Option<String>,
+    /// The GGUF file to use when the repo has several.
+    #[arg(long, value_name = "NAME")]
+    pub file: Option<String>,
+}
+
+/// The arguments every task shares.
+#[derive(Debug, clap::Args)]
+pub struct CommonArgs {
     /// The task (default: the model's own); `hubble run --help` lists the tasks' own options,
     /// `hubble system` the tasks.
     #[arg(long)]
@@ -47,9 +60,6 @@ pub struct CommonArgs {
     /// audio tasks).
     #[arg(long, value_name = "FILE")]
     pub input_file: Option<PathBuf>,
-    /// The GGUF file to use when the repo has several.
-    #[arg(long, value_name = "NAME")]
-    pub file: Option<String>,
     /// auto (CUDA → Metal → a hardware GPU through wgpu → CPU), cpu, cuda[:N], metal[:N],
     /// wgpu[:N|:NAME] (`hubble system` lists the adapters).
     #[arg(long, default_value = "auto")]
@@ -79,34 +89,56 @@ pub struct CommonArgs {
     pub seed: u64,
 }
 
-impl clap::FromArgMatches for RunArgs {
-    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<RunArgs, clap::Error> {
-        Ok(RunArgs {
+impl CommonArgs {
+    /// `--task`, parsed.
+    pub fn task(&self) -> Result<Option<Task>, Failure> {
+        self.task
+            .as_deref()
+            .map(registry::parse_task)
+            .transpose()
+            .map_err(fail)
+    }
+
+    /// `--device`, parsed.
+    pub fn device(&self) -> Result<DeviceRequest, Failure> {
+        self.device.parse().map_err(fail)
+    }
+}
+
+impl<T: clap::FromArgMatches> clap::FromArgMatches for TaskArgs<T> {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<TaskArgs<T>, clap::Error> {
+        Ok(TaskArgs {
+            own: T::from_arg_matches(matches)?,
             common: CommonArgs::from_arg_matches(matches)?,
             input: RunInput::new(matches.clone()),
         })
     }
 
     fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
-        *self = RunArgs::from_arg_matches(matches)?;
+        *self = TaskArgs::from_arg_matches(matches)?;
         Ok(())
     }
 }
 
-impl clap::Args for RunArgs {
+impl<T: clap::Args> clap::Args for TaskArgs<T> {
     fn augment_args(command: clap::Command) -> clap::Command {
-        CommonArgs::augment_args(command).args(registry::cli_args())
+        CommonArgs::augment_args(T::augment_args(command)).args(registry::cli_args())
     }
 
     fn augment_args_for_update(command: clap::Command) -> clap::Command {
-        RunArgs::augment_args(command)
+        TaskArgs::<T>::augment_args(command)
     }
 }
 
 /// Runs `hubble run` and returns the exit status.
 pub fn main(config: &HubConfig, args: RunArgs) -> ExitCode {
     let json = args.common.json;
-    match run(config, args) {
+    exit_status(run(config, args), json)
+}
+
+/// The exit status of a finished command, its failure printed on stderr (as JSON with `--json`).
+pub fn exit_status(result: Result<(), Failure>, json: bool) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err((status, kind, message)) => {
             if json {
@@ -120,9 +152,11 @@ pub fn main(config: &HubConfig, args: RunArgs) -> ExitCode {
     }
 }
 
-type Failure = (u8, &'static str, String);
+/// A failed command: exit status, error kind (for `--json`), message.
+pub type Failure = (u8, &'static str, String);
 
-fn fail(e: InferError) -> Failure {
+/// The exit status and kind of an inference error.
+pub fn fail(e: InferError) -> Failure {
     let status = match &e {
         InferError::InvalidInput(_) | InferError::Device(_) | InferError::File { .. } => {
             exit::USAGE
@@ -135,29 +169,16 @@ fn fail(e: InferError) -> Failure {
 
 fn run(config: &HubConfig, args: RunArgs) -> Result<(), Failure> {
     let common = &args.common;
-    let dir = model_folder(config, common)?;
-    let device: DeviceRequest = common.device.parse().map_err(fail)?;
-    let task = common
-        .task
-        .as_deref()
-        .map(registry::parse_task)
-        .transpose()
-        .map_err(fail)?;
+    let model = &args.own;
+    let dir = model_folder(config, model)?;
+    let device = common.device()?;
+    let task = common.task()?;
     let mut facts = ModelFacts::from_dir(&dir).map_err(fail)?;
-    if let Some(file) = &common.file {
+    if let Some(file) = &model.file {
         facts.choose_gguf(&dir, file).map_err(fail)?;
     }
-    let plan = registry::plan(&facts, task).map_err(|e| {
-        let no_weights = facts.gguf_files().is_empty() && !facts.has_safetensors();
-        match (&common.repo, no_weights) {
-            (Some(repo), true) => (
-                exit::NOT_FOUND,
-                "not_downloaded",
-                format!("not downloaded: the weights of {repo} are not in the cache; run `hubble download {repo}`"),
-            ),
-            _ => fail(e),
-        }
-    })?;
+    let plan =
+        registry::plan(&facts, task).map_err(|e| plan_failure(e, &facts, model.repo.as_ref()))?;
     let request = registry::cli_request(plan.task, &args.input).map_err(fail)?;
     let worker = InferenceWorker::spawn(dir, plan, device);
     let mut request = Some(request);
@@ -220,8 +241,13 @@ fn print_output(output: &Output, json: bool) -> Result<(), Failure> {
     } else {
         output.write_human(&mut out, &mut std::io::stderr().lock())
     };
-    // A closed pipe (`| head`) is the reader's choice, not a failure.
-    match written.and_then(|()| out.flush()) {
+    written_out(written.and_then(|()| out.flush()))
+}
+
+/// What writing to stdout came to: a closed pipe (`| head`) is the reader's choice, not a
+/// failure.
+pub fn written_out(written: std::io::Result<()>) -> Result<(), Failure> {
+    match written {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
             Err((exit::FAILURE, "io", e.to_string()))
         }
@@ -229,8 +255,44 @@ fn print_output(output: &Output, json: bool) -> Result<(), Failure> {
     }
 }
 
+/// Why a model can't be planned: its weights not downloaded (when it came from the cache and
+/// has neither GGUF nor safetensors files), else the planner's error.
+pub fn plan_failure(e: InferError, facts: &ModelFacts, repo: Option<&RepoId>) -> Failure {
+    let no_weights = facts.gguf_files().is_empty() && !facts.has_safetensors();
+    match repo {
+        Some(repo) if no_weights => (
+            exit::NOT_FOUND,
+            "not_downloaded",
+            format!(
+                "not downloaded: the weights of {repo} are not in the cache; run `hubble download {repo}`"
+            ),
+        ),
+        _ => fail(e),
+    }
+}
+
+/// The cached snapshot of `repo` at `revision`, or the "not downloaded" failure.
+pub fn cached_snapshot(
+    config: &HubConfig,
+    repo: &RepoId,
+    revision: &str,
+) -> Result<PathBuf, Failure> {
+    CachedRepo::new(&config.hub_cache, repo)
+        .snapshot_dir(revision)
+        .ok_or_else(|| {
+            (
+                exit::NOT_FOUND,
+                "not_downloaded",
+                format!(
+                    "not downloaded: {repo} ({revision}) is not in the cache at {}; run `hubble download {repo}`",
+                    config.hub_cache.display()
+                ),
+            )
+        })
+}
+
 /// The snapshot folder to load: `--model-dir`, or the cached snapshot of REPO at the revision.
-fn model_folder(config: &HubConfig, args: &CommonArgs) -> Result<PathBuf, Failure> {
+fn model_folder(config: &HubConfig, args: &ModelArgs) -> Result<PathBuf, Failure> {
     if let Some(dir) = &args.model_dir {
         return if dir.is_dir() {
             Ok(dir.clone())
@@ -249,16 +311,5 @@ fn model_folder(config: &HubConfig, args: &CommonArgs) -> Result<PathBuf, Failur
             "pass REPO or --model-dir DIR".into(),
         ));
     };
-    let revision = args.revision.as_deref().unwrap_or("main");
-    match CachedRepo::new(&config.hub_cache, repo).snapshot_dir(revision) {
-        Some(dir) => Ok(dir),
-        None => Err((
-            exit::NOT_FOUND,
-            "not_downloaded",
-            format!(
-                "not downloaded: {repo} ({revision}) is not in the cache at {}; run `hubble download {repo}`",
-                config.hub_cache.display()
-            ),
-        )),
-    }
+    cached_snapshot(config, repo, args.revision.as_deref().unwrap_or("main"))
 }
