@@ -259,6 +259,20 @@ pub fn save_dialog(
     })
 }
 
+/// What a [`save_dialog`] came to, once: `Ok("Saved <path>")`, or why writing failed; `None`
+/// while the dialog is open and when it was cancelled.
+pub fn poll_save(
+    saving: &mut Option<Background<Result<Option<PathBuf>, String>>>,
+) -> Option<Result<String, String>> {
+    let answer = saving.as_ref()?.poll()?;
+    *saving = None;
+    match answer.and_then(|saved| saved) {
+        Ok(Some(path)) => Some(Ok(format!("Saved {}", path.display()))),
+        Ok(None) => None,
+        Err(e) => Some(Err(e)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ use crate::infer::tasks::text_to_speech::{SpeechOutput, SpeechRequest, TEXT_TO_S
 use crate::infer::{Output, Request, Task};
 use crate::media::playback::{Playback, PlaybackState};
 use crate::ui::runtime::background::Background;
-use crate::ui::r#try::file_input::save_dialog;
+use crate::ui::r#try::file_input::{poll_save, save_dialog};
 use crate::ui::r#try::{RunClick, TaskView, ViewContext, ViewRequest, run_row};
 
 /// The view's state.
@@ -88,13 +88,10 @@ impl SpeechView {
     }
 
     fn result(&mut self, ui: &mut egui::Ui) {
-        if let Some(answer) = self.saving.as_ref().and_then(Background::poll) {
-            self.saving = None;
-            match answer.and_then(|saved| saved) {
-                Ok(Some(path)) => self.note = Some(format!("Saved {}", path.display())),
-                Ok(None) => {}
-                Err(e) => self.error = Some(format!("Could not save the WAV: {e}")),
-            }
+        match poll_save(&mut self.saving) {
+            Some(Ok(saved)) => self.note = Some(saved),
+            Some(Err(e)) => self.error = Some(format!("Could not save the WAV: {e}")),
+            None => {}
         }
         let Some(result) = &self.result else {
             return;

@@ -15,7 +15,7 @@ use crate::infer::tasks::text_to_image::{
 };
 use crate::infer::{Output, Request, Task};
 use crate::ui::runtime::background::Background;
-use crate::ui::r#try::file_input::save_dialog;
+use crate::ui::r#try::file_input::{poll_save, save_dialog};
 use crate::ui::r#try::{RunClick, TaskView, ViewContext, ViewRequest, run_row};
 
 /// Sides the pickers offer besides the model's own (multiples of 64, as SD needs).
@@ -171,13 +171,10 @@ impl TextToImageView {
     }
 
     fn result_line(&mut self, ui: &mut egui::Ui) {
-        if let Some(answer) = self.saving.as_ref().and_then(Background::poll) {
-            self.saving = None;
-            match answer.and_then(|saved| saved) {
-                Ok(Some(path)) => self.saved = Some(format!("Saved {}", path.display())),
-                Ok(None) => {}
-                Err(e) => self.error = Some(format!("Could not save the PNG: {e}")),
-            }
+        match poll_save(&mut self.saving) {
+            Some(Ok(saved)) => self.saved = Some(saved),
+            Some(Err(e)) => self.error = Some(format!("Could not save the PNG: {e}")),
+            None => {}
         }
         let Some(result) = &self.result else {
             return;
