@@ -10,6 +10,7 @@ use eframe::egui::{self, Key, Modifiers, RichText};
 
 use super::about::{self, RendererInfo};
 use super::cache_page::{CacheAction, CachePage};
+use super::compare::CompareView;
 use super::server_page::ServerPage;
 use super::settings::{STORAGE_KEY, Settings, SettingsAction, SettingsWindow};
 use super::toasts::Toasts;
@@ -50,6 +51,8 @@ pub enum Route {
     Spaces,
     /// The Server page (`hubble serve` in the app).
     Server,
+    /// The Compare view: cached models side by side.
+    Compare,
 }
 
 /// How the app was started.
@@ -91,6 +94,7 @@ pub struct HubbleApp {
     downloads: Downloads,
     cache_page: CachePage,
     server_page: ServerPage,
+    compare: CompareView,
     offline: Option<String>,
     about_open: bool,
     frames: u64,
@@ -135,6 +139,7 @@ impl HubbleApp {
             downloads,
             cache_page: CachePage::default(),
             server_page: ServerPage::default(),
+            compare: CompareView::default(),
             worker,
             options,
             settings,
@@ -195,6 +200,19 @@ impl HubbleApp {
             self.worker.config().hub_cache.clone(),
         );
         self.navigate(Route::Cache);
+    }
+
+    /// Opens the Compare view, adding `repo` to the models compared.
+    pub fn open_compare(&mut self, repo: Option<RepoId>) {
+        if let Some(repo) = repo {
+            self.compare.add(repo);
+        }
+        self.navigate(Route::Compare);
+    }
+
+    /// The Compare view's finished comparison, if any.
+    pub fn comparison(&self) -> Option<&crate::compare::Comparison> {
+        self.compare.comparison()
     }
 
     /// The Fit tab of an open model page (the Try tab reports measured memory through it).
@@ -353,14 +371,18 @@ impl HubbleApp {
         if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::Q)) {
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         }
-        let (cache, downloads) = ctx.input_mut(|i| {
+        let (cache, compare, downloads) = ctx.input_mut(|i| {
             (
                 i.consume_key(Modifiers::COMMAND | Modifiers::SHIFT, Key::C),
+                i.consume_key(Modifiers::COMMAND | Modifiers::SHIFT, Key::A),
                 i.consume_key(Modifiers::COMMAND, Key::J),
             )
         });
         if cache {
             self.open_cache(ctx);
+        }
+        if compare {
+            self.open_compare(None);
         }
         if downloads {
             self.downloads.open = !self.downloads.open;
@@ -444,6 +466,13 @@ impl HubbleApp {
                     .clicked()
                 {
                     self.navigate(Route::Server);
+                }
+                if ui
+                    .selectable_label(*self.route() == Route::Compare, "Compare")
+                    .on_hover_text("Cached models side by side (Ctrl+Shift+A)")
+                    .clicked()
+                {
+                    self.open_compare(None);
                 }
                 ui.label(RichText::new("Hubble").strong());
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
@@ -529,6 +558,15 @@ impl HubbleApp {
                 if let Some(spec) = self.pages.get_mut(&repo).and_then(|p| p.download.take()) {
                     self.downloads.start(spec, &self.worker, &mut self.toasts);
                 }
+                if self.pages.get_mut(&repo).is_some_and(|p| p.take_compare()) {
+                    self.open_compare(Some(repo));
+                }
+            }
+            Route::Compare => {
+                let hub_cache = self.worker.config().hub_cache.clone();
+                let pace = self.worker.stream_pace();
+                egui::CentralPanel::default()
+                    .show(ui, |ui| self.compare.show(ui, &hub_cache, pace));
             }
             Route::Datasets => {
                 let action = egui::CentralPanel::default()
@@ -571,8 +609,10 @@ impl HubbleApp {
                         self.cache_page.show(ui, &runtime, &root, &mut self.toasts)
                     })
                     .inner;
-                if let Some(CacheAction::OpenModel(id)) = action {
-                    self.open_model(&id);
+                match action {
+                    Some(CacheAction::OpenModel(id)) => self.open_model(&id),
+                    Some(CacheAction::Compare(repo)) => self.open_compare(Some(repo)),
+                    None => {}
                 }
             }
             Route::Server => {

@@ -12,6 +12,7 @@ use eframe::egui::{self, RichText};
 use super::toasts::Toasts;
 use crate::cache::manage::{self, CacheError, CacheReport, Removal, RepoReport, VerifyReport};
 use crate::format::{bytes, relative_time};
+use crate::hub::RepoId;
 use crate::ui::runtime::background::Background;
 
 /// What needs confirming before it deletes anything.
@@ -36,6 +37,8 @@ enum Verify {
 pub enum CacheAction {
     /// Open this model's page.
     OpenModel(String),
+    /// Open the Compare view with this model added.
+    Compare(RepoId),
 }
 
 /// The Cache page's state.
@@ -233,6 +236,15 @@ impl CachePage {
             }
         });
         ui.horizontal(|ui| {
+            if repo.repo_type == "model"
+                && let Ok(id) = RepoId::parse(&repo.repo_id)
+                && ui
+                    .button("Add to Compare")
+                    .on_hover_text("Compare it with other cached models, side by side")
+                    .clicked()
+            {
+                action = Some(CacheAction::Compare(id));
+            }
             self.verify_button(ui, runtime, root, &repo.repo_id, "Verify");
             if ui
                 .add_enabled(!busy, egui::Button::new("Delete"))

@@ -9,6 +9,7 @@ mod about;
 mod app;
 mod browse;
 mod cache_page;
+mod compare;
 mod downloads;
 mod model_page;
 mod runtime;

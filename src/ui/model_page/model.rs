@@ -81,6 +81,8 @@ pub struct ModelView {
     pub download: Option<DownloadSpec>,
     /// The Fit tab (its reads start when it is first shown).
     pub fit: FitView,
+    /// The header's Compare was clicked; the app takes it and opens the Compare view.
+    compare: bool,
     markdown: CommonMarkCache,
     try_view: TryView,
 }
@@ -108,6 +110,7 @@ impl ModelView {
             selected: BTreeSet::new(),
             download: None,
             fit,
+            compare: false,
             markdown: CommonMarkCache::default(),
             try_view,
         }
@@ -221,10 +224,16 @@ impl ModelView {
         )
     }
 
+    /// Whether the header's Compare was clicked since the last call.
+    pub fn take_compare(&mut self) -> bool {
+        std::mem::take(&mut self.compare)
+    }
+
     /// Shows the page.
     pub fn show(&mut self, ui: &mut egui::Ui, worker: &mut Worker) {
         let endpoint = worker.config().endpoint.clone();
-        let (retry_header, picked) = self.header(ui, &endpoint);
+        let (retry_header, picked, compare) = self.header(ui, &endpoint);
+        self.compare |= compare;
         if retry_header {
             self.retry(worker);
         }
@@ -337,8 +346,9 @@ impl ModelView {
         }
     }
 
-    /// The header; returns whether its retry button was clicked, and a revision picked.
-    fn header(&self, ui: &mut egui::Ui, endpoint: &str) -> (bool, Option<String>) {
+    /// The header; returns whether its retry button was clicked, a revision picked, and
+    /// whether Compare was clicked.
+    fn header(&self, ui: &mut egui::Ui, endpoint: &str) -> (bool, Option<String>, bool) {
         let data = match &self.info {
             Loadable::Ready(data) => Some(data),
             _ => None,
@@ -348,6 +358,7 @@ impl ModelView {
             _ => None,
         };
         let mut picked = None;
+        let mut compare = false;
         ui.horizontal(|ui| {
             ui.heading(RichText::new(self.repo.as_str()).strong());
             if self.revision != DEFAULT_REVISION {
@@ -361,6 +372,10 @@ impl ModelView {
                     .open_url(egui::OpenUrl::new_tab(format!("{endpoint}/{}", self.repo)));
             }
             picked = self.revision_picker(ui);
+            compare = ui
+                .small_button("Add to Compare")
+                .on_hover_text("Compare it with other downloaded models, side by side")
+                .clicked();
             if self.is_loading() {
                 ui.spinner();
             }
@@ -424,7 +439,7 @@ impl ModelView {
                 }
             }
         });
-        (retry, picked)
+        (retry, picked, compare)
     }
 
     /// The model's task: the info's pipeline tag, else the card's.
