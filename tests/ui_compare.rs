@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use ui::{App, app, config, harness_with, has_label_containing as has, labels, wait_up_to};
+use ui::{
+    App, app, config, harness_with, has_label, has_label_containing as has, labels, wait_up_to,
+};
 
 /// How long a test waits for something to appear (loading and generating on a debug build).
 const WAIT: Duration = Duration::from_secs(90);
@@ -162,4 +164,46 @@ fn the_cache_page_adds_a_model_to_the_comparison() {
         !has(&harness, "acme/tiny-llama"),
         "only the model asked for is added"
     );
+}
+
+#[path = "support/weights.rs"]
+mod weights;
+
+/// Stop answers at once: the real SmolLM2, stopped while it answers, leaves the view ready to
+/// run again, and nothing of the stopped comparison arrives later.
+#[test]
+fn stop_ends_a_running_comparison_at_once() {
+    let Some(gguf) = weights::real_weights("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf") else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let mut harness = arena(home.path());
+    let smollm = "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF";
+    cache::install(&home.path().join("hub"), smollm, &gguf);
+    for id in [smollm, "acme/tiny-llama"] {
+        let repo = hubble::hub::RepoId::parse(id).unwrap();
+        harness
+            .state_mut()
+            .as_mut()
+            .unwrap()
+            .open_compare(Some(repo));
+    }
+    wait_for(&mut harness, "both models", |h| {
+        has(h, smollm) && has(h, "acme/tiny-llama") && has(h, "Rescan")
+    });
+    harness.get_by_label("Run").click();
+    wait_for(&mut harness, "SmolLM2 answering", |h| has(h, "answering"));
+    harness.get_by_label("Stop").click();
+    let stopped = std::time::Instant::now();
+    harness.run_steps(2);
+    assert!(has(&harness, "Stopped."), "{:?}", labels(&harness));
+    assert!(has_label(&harness, "Run") && !has_label(&harness, "Stop"));
+    assert!(!has(&harness, "answering"));
+    assert!(stopped.elapsed() < Duration::from_secs(1));
+    for _ in 0..20 {
+        harness.step();
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(app(&harness).comparison().is_none());
+    assert!(!has(&harness, "Export JSON"), "nothing arrives after Stop");
 }

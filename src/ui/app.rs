@@ -468,7 +468,7 @@ impl HubbleApp {
                     self.navigate(Route::Server);
                 }
                 if ui
-                    .selectable_label(*self.route() == Route::Compare, "Compare")
+                    .selectable_label(*self.route() == Route::Compare, "Compare models")
                     .on_hover_text("Cached models side by side (Ctrl+Shift+A)")
                     .clicked()
                 {
