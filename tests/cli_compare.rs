@@ -150,6 +150,12 @@ fn models_not_cached_and_wrong_counts_are_refused_clearly() {
     let run = hubble(home.path(), &greedy_args(&["acme/llama"]), &[]);
     assert_eq!(run.status, Some(2), "{}", run.stderr);
     assert!(run.stderr.contains("compare takes 2 to 4 models, not 1"));
+    let mut args = greedy_args(&["acme/llama", "acme/llama"]);
+    args.extend(["--input-file", "-"]);
+    args.retain(|a| *a != PROMPT && *a != "--input");
+    let run = hubble(home.path(), &args, &[]);
+    assert_eq!(run.status, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("not stdin"), "{}", run.stderr);
     let five = ["acme/llama"; 5];
     let run = hubble(home.path(), &greedy_args(&five), &[]);
     assert_eq!(run.status, Some(2), "{}", run.stderr);

@@ -52,6 +52,13 @@ fn compare(config: &HubConfig, args: CompareArgs) -> Result<(), Failure> {
             format!("compare takes {MIN_ENTRIES} to {MAX_ENTRIES} models, not {count}"),
         ));
     }
+    if args.common.input_file.as_deref() == Some(std::path::Path::new("-")) {
+        return Err((
+            exit::USAGE,
+            "invalid_input",
+            "compare reads the input once per model: pass --input or a file, not stdin".into(),
+        ));
+    }
     let entries = args
         .own
         .models

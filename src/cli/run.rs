@@ -257,7 +257,7 @@ pub fn written_out(written: std::io::Result<()>) -> Result<(), Failure> {
 
 /// Why a model can't be planned: its weights not downloaded (when it came from the cache and
 /// has neither GGUF nor safetensors files), else the planner's error.
-pub fn plan_failure(e: InferError, facts: &ModelFacts, repo: Option<&RepoId>) -> Failure {
+fn plan_failure(e: InferError, facts: &ModelFacts, repo: Option<&RepoId>) -> Failure {
     let no_weights = facts.gguf_files().is_empty() && !facts.has_safetensors();
     match repo {
         Some(repo) if no_weights => (
