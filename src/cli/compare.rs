@@ -11,11 +11,9 @@ use std::process::ExitCode;
 use super::exit;
 use super::format::Table;
 use super::run::{Failure, TaskArgs, cached_snapshot, exit_status, fail, written_out};
-use crate::compare::{
-    Comparison, Entry, Figures, Job, MAX_ENTRIES, MIN_ENTRIES, Progress, Runner, label,
-    parse_entry_name,
-};
+use crate::compare::{Comparison, Figures, Job, MAX_ENTRIES, MIN_ENTRIES, Progress, Runner, label};
 use crate::config::HubConfig;
+use crate::infer::cached::{CachedEntry, parse_name};
 use crate::infer::{InferError, registry};
 
 /// Arguments of `hubble compare`.
@@ -64,8 +62,8 @@ fn compare(config: &HubConfig, args: CompareArgs) -> Result<(), Failure> {
         .models
         .iter()
         .map(|name| entry(config, name))
-        .collect::<Result<Vec<Entry>, Failure>>()?;
-    let names: Vec<String> = entries.iter().map(Entry::to_string).collect();
+        .collect::<Result<Vec<CachedEntry>, Failure>>()?;
+    let names: Vec<String> = entries.iter().map(CachedEntry::to_string).collect();
     let (json, blind) = (args.common.json, args.own.blind);
     let input = args.input;
     let job = Job {
@@ -111,11 +109,11 @@ fn compare(config: &HubConfig, args: CompareArgs) -> Result<(), Failure> {
 }
 
 /// `REPO[:FILE]` → the cached snapshot, or why not.
-fn entry(config: &HubConfig, name: &str) -> Result<Entry, Failure> {
+fn entry(config: &HubConfig, name: &str) -> Result<CachedEntry, Failure> {
     let (repo, file) =
-        parse_entry_name(name).map_err(|message| (exit::USAGE, "invalid_input", message))?;
+        parse_name(name).map_err(|message| (exit::USAGE, "invalid_input", message))?;
     let dir = cached_snapshot(config, &repo, "main")?;
-    Ok(Entry { repo, file, dir })
+    Ok(CachedEntry { repo, file, dir })
 }
 
 /// Follows the runner to the end, telling stderr how it goes (unless `json`); while `blind`,

@@ -5,9 +5,9 @@
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
 
-use super::Entry;
 use super::comparison::{Comparison, Figures, RunResult, blind_order, fresh_seed};
 use super::memory::PeakSampler;
+use crate::infer::cached::CachedEntry;
 use crate::infer::{
     CancelToken, DeviceRequest, Event, InferError, InferenceWorker, Output, Plan, Request, Task,
     Waker, device,
@@ -28,7 +28,7 @@ pub struct Job {
     /// The task (the first entry's own task when `None`).
     pub task: Option<Task>,
     /// The contenders, run in this order.
-    pub entries: Vec<Entry>,
+    pub entries: Vec<CachedEntry>,
     /// Where each runs.
     pub device: DeviceRequest,
     /// Builds each entry's request.
@@ -57,7 +57,7 @@ pub enum Progress {
         /// The line.
         line: String,
     },
-    /// Entry `index` has loaded and runs the request.
+    /// CachedEntry `index` has loaded and runs the request.
     Loaded {
         /// The entry.
         index: usize,
@@ -71,7 +71,7 @@ pub enum Progress {
         /// The piece.
         piece: String,
     },
-    /// Entry `index` is done (answered, or failed: see its `error`).
+    /// CachedEntry `index` is done (answered, or failed: see its `error`).
     Done {
         /// The entry.
         index: usize,
@@ -189,7 +189,7 @@ fn run(job: Job, cancel: &CancelToken, report: &Report) {
 
 /// Plans every entry for the job's task (the first entry's own when none is asked for).
 fn plan_all(job: &Job) -> Result<(Task, Vec<Plan>), (Option<String>, InferError)> {
-    fn at_fault(entry: &Entry) -> impl FnOnce(InferError) -> (Option<String>, InferError) {
+    fn at_fault(entry: &CachedEntry) -> impl FnOnce(InferError) -> (Option<String>, InferError) {
         let model = entry.to_string();
         move |error| (Some(model), error)
     }
@@ -231,7 +231,7 @@ impl Measure<'_> {
     /// Loads and runs `entry`; `None` when cancelled meanwhile.
     fn run(
         &self,
-        entry: &Entry,
+        entry: &CachedEntry,
         plan: Plan,
         request: Request,
         device: &DeviceRequest,

@@ -10,6 +10,7 @@
 //!    [`CancelToken`], [`RunContext`]), [`plan`], [`facts`], [`task_module`], [`run_input`],
 //!    [`device`] and the errors here.
 
+pub mod cached;
 pub mod device;
 pub mod facts;
 pub mod models;

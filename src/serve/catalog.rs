@@ -1,13 +1,11 @@
 //! `GET /v1/models` and `GET /v1/models/{id}`: the cached models that can run, each GGUF quant
-//! of a repository with several as `org/name:FILE.gguf` too.
+//! of a repository with several as `org/name:FILE.gguf`.
 
 use serde_json::{Value, json};
 
 use super::http::{Exchange, Failure, Reply, blocking};
 use super::openai::ApiError;
-use super::pool::ModelName;
-use crate::cache::{CachedRepo, cached_models};
-use crate::infer::{ModelFacts, registry};
+use crate::infer::cached::runnable;
 
 /// `GET /v1/models`.
 pub(crate) async fn list(exchange: &Exchange) -> Result<Reply, Failure> {
@@ -39,53 +37,24 @@ pub(crate) async fn retrieve(exchange: &Exchange, id: &str) -> Result<Reply, Fai
     }
 }
 
-/// Every cached model (at `main`) with a task Hubble can run, as OpenAI model objects.
+/// Every cached model with a task Hubble can run (each GGUF quant of a repository with
+/// several on its own), as OpenAI model objects with their tasks.
 pub fn runnable_models(hub_cache: &std::path::Path) -> Vec<Value> {
-    let mut out = Vec::new();
-    for cached in cached_models(hub_cache) {
-        let Some(dir) = CachedRepo::new(hub_cache, &cached.repo).snapshot_dir("main") else {
-            continue;
-        };
-        let Ok(facts) = ModelFacts::from_dir(&dir) else {
-            continue;
-        };
-        let Some(task) = registry::default_task(&facts) else {
-            continue;
-        };
-        if registry::plan(&facts, Some(task)).is_err() {
-            continue;
-        }
-        let created = cached
-            .modified
-            .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_secs());
-        let owner = cached
-            .repo
-            .as_str()
-            .split('/')
-            .next()
-            .unwrap_or("")
-            .to_string();
-        let mut names = vec![ModelName {
-            repo: cached.repo.clone(),
-            file: None,
-        }];
-        let ggufs = facts.gguf_files();
-        if ggufs.len() > 1 {
-            names.extend(ggufs.into_iter().map(|file| ModelName {
-                repo: cached.repo.clone(),
-                file: Some(file),
-            }));
-        }
-        for name in names {
-            out.push(json!({
-                "id": name.id(),
+    runnable(hub_cache)
+        .into_iter()
+        .map(|model| {
+            let created = std::fs::metadata(&model.entry.dir)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs());
+            json!({
+                "id": model.entry.to_string(),
                 "object": "model",
                 "created": created,
-                "owned_by": owner,
-                "task": task,
-            }));
-        }
-    }
-    out
+                "owned_by": model.entry.repo.as_str().split('/').next().unwrap_or(""),
+                "tasks": model.tasks,
+            })
+        })
+        .collect()
 }

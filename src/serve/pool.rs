@@ -11,42 +11,11 @@ use super::openai::ApiError;
 use crate::cache::CachedRepo;
 use crate::fit::estimate::{EstimateOptions, estimate_sized};
 use crate::fit::shape::ModelShape;
-use crate::hub::RepoId;
+use crate::infer::cached::{CachedEntry, parse_name};
 use crate::infer::tasks::text_generation::CausalSource;
 use crate::infer::{
-    DeviceRequest, Event, InferenceWorker, ModelFacts, Output, Plan, Request, Task, registry,
+    DeviceRequest, Event, InferError, InferenceWorker, Output, Plan, Request, Task,
 };
-
-/// A model as requests name it: `org/name`, or `org/name:FILE.gguf` for one quant of a
-/// repository with several.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ModelName {
-    /// The repository.
-    pub repo: RepoId,
-    /// The GGUF file, when one is named.
-    pub file: Option<String>,
-}
-
-impl ModelName {
-    /// Reads `org/name[:FILE]`.
-    pub fn parse(id: &str) -> Option<ModelName> {
-        let (repo, file) = match id.split_once(':') {
-            Some((repo, file)) if !file.is_empty() => (repo, Some(file.to_string())),
-            Some(_) => return None,
-            None => (id, None),
-        };
-        let repo = RepoId::parse(repo).ok()?;
-        Some(ModelName { repo, file })
-    }
-
-    /// The id clients use.
-    pub fn id(&self) -> String {
-        match &self.file {
-            Some(file) => format!("{}:{file}", self.repo),
-            None => self.repo.to_string(),
-        }
-    }
-}
 
 /// A loaded model, for the Server page.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,9 +70,8 @@ pub struct ModelPool {
 }
 
 struct Slot {
-    name: ModelName,
+    entry: CachedEntry,
     task: Task,
-    dir: PathBuf,
     plan: Plan,
     bytes: u64,
     last_used: AtomicU64,
@@ -147,7 +115,7 @@ impl ModelPool {
                     Err(_) => (true, None),
                 };
                 LoadedSummary {
-                    id: slot.name.id(),
+                    id: slot.entry.to_string(),
                     task: slot.task,
                     description: description.unwrap_or_else(|| "running a job".into()),
                     bytes: slot.bytes,
@@ -243,21 +211,18 @@ impl ModelPool {
 
     /// The slot of (`id`, `task`), planned from the cache the first time.
     fn slot(&self, id: &str, task: Task) -> Result<Arc<Slot>, ApiError> {
-        let name = ModelName::parse(id).ok_or_else(|| {
-            ApiError::model_not_found(format!(
-                "The model `{id}` is not a model id: use org/name or org/name:FILE.gguf"
-            ))
-        })?;
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(slot) = slots.iter().find(|s| s.name == name && s.task == task) {
+        if let Some(slot) = slots
+            .iter()
+            .find(|s| s.entry.to_string() == id && s.task == task)
+        {
             return Ok(slot.clone());
         }
-        let (dir, plan) = plan_cached(&self.hub_cache, &name, task)?;
-        let bytes = memory_needed(&dir, &plan);
+        let (entry, plan) = plan_cached(&self.hub_cache, id, task)?;
+        let bytes = memory_needed(&entry.dir, &plan);
         let slot = Arc::new(Slot {
-            name,
+            entry,
             task,
-            dir,
             plan,
             bytes,
             last_used: AtomicU64::new(0),
@@ -288,15 +253,18 @@ impl ModelPool {
             {
                 other.loaded.store(false, Ordering::SeqCst);
                 in_use -= other.bytes;
-                unloaded.push(other.name.id());
+                unloaded.push(other.entry.to_string());
             }
         }
         unloaded
     }
 
     fn load(&self, slot: &Slot) -> Result<Running, ApiError> {
-        let worker =
-            InferenceWorker::spawn(slot.dir.clone(), slot.plan.clone(), self.device.clone());
+        let worker = InferenceWorker::spawn(
+            slot.entry.dir.clone(),
+            slot.plan.clone(),
+            self.device.clone(),
+        );
         loop {
             match worker.recv() {
                 Some(Event::Loaded(description)) => {
@@ -308,14 +276,14 @@ impl ModelPool {
                 Some(Event::Failed(message)) => {
                     return Err(ApiError::server(format!(
                         "could not load {}: {message}",
-                        slot.name.id()
+                        slot.entry
                     )));
                 }
                 Some(_) => {}
                 None => {
                     return Err(ApiError::server(format!(
                         "could not load {}: the inference thread stopped",
-                        slot.name.id()
+                        slot.entry
                     )));
                 }
             }
@@ -323,34 +291,36 @@ impl ModelPool {
     }
 }
 
-/// The snapshot folder of `name` at `main` and its plan for `task`, or OpenAI's 404 saying how
-/// to get it.
+/// Model `id` (`org/name[:FILE.gguf]`) at `main` in the cache and its plan for `task`, or
+/// OpenAI's 404 saying how to get it.
 pub fn plan_cached(
     hub_cache: &Path,
-    name: &ModelName,
+    id: &str,
     task: Task,
-) -> Result<(PathBuf, Plan), ApiError> {
-    let id = name.id();
-    let dir = CachedRepo::new(hub_cache, &name.repo)
+) -> Result<(CachedEntry, Plan), ApiError> {
+    let (repo, file) = parse_name(id).map_err(|e| {
+        ApiError::model_not_found(format!(
+            "The model `{id}` is not a model id ({e}): use org/name or org/name:FILE.gguf"
+        ))
+    })?;
+    let dir = CachedRepo::new(hub_cache, &repo)
         .snapshot_dir("main")
         .filter(|dir| dir.is_dir())
         .ok_or_else(|| {
             ApiError::model_not_found(format!(
                 "The model `{id}` is not in the Hugging Face cache at {}: download it first \
-                 (`hubble download {}`); this server never downloads on its own",
+                 (`hubble download {repo}`); this server never downloads on its own",
                 hub_cache.display(),
-                name.repo
             ))
         })?;
-    let mut facts = ModelFacts::from_dir(&dir).map_err(|e| ApiError::server(e.to_string()))?;
-    if let Some(file) = &name.file {
-        facts.choose_gguf(&dir, file).map_err(|_| {
-            ApiError::model_not_found(format!("`{id}`: no file {file} in the cache"))
-        })?;
-    }
-    let plan = registry::plan(&facts, Some(task))
-        .map_err(|e| ApiError::bad_param("model", format!("`{id}` can't serve {task}: {e}")))?;
-    Ok((dir, plan))
+    let entry = CachedEntry { repo, file, dir };
+    let plan = entry.plan(Some(task)).map_err(|e| match e {
+        InferError::MissingFile { what, .. } => {
+            ApiError::model_not_found(format!("`{id}`: no file {what} in the cache"))
+        }
+        e => ApiError::bad_param("model", format!("`{id}` can't serve {task}: {e}")),
+    })?;
+    Ok((entry, plan))
 }
 
 /// Fit's estimate for a planned model: its weight files as stored, the KV cache at the
@@ -407,25 +377,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn model_names_take_an_optional_gguf_file() {
-        let plain = ModelName::parse("org/name").unwrap();
-        assert_eq!(plain.file, None);
-        assert_eq!(plain.id(), "org/name");
-        let quant = ModelName::parse("org/name:model-Q4_1.gguf").unwrap();
-        assert_eq!(quant.file.as_deref(), Some("model-Q4_1.gguf"));
-        assert_eq!(quant.id(), "org/name:model-Q4_1.gguf");
-        assert!(ModelName::parse("org/name:").is_none());
-        assert!(ModelName::parse("not a repo").is_none());
-    }
-
-    #[test]
     fn a_model_not_in_the_cache_is_a_404_that_says_how_to_get_it() {
         let cache = tempfile::tempdir().unwrap();
         let pool = ModelPool::new(cache.path().to_path_buf(), DeviceRequest::Cpu, 1 << 30);
         let error = pool
             .run(
                 "org/absent",
-                registry::parse_task("text-generation").unwrap(),
+                crate::infer::registry::parse_task("text-generation").unwrap(),
                 Request::new(()),
                 &mut |_| true,
             )

@@ -6,16 +6,17 @@ use std::path::Path;
 
 use eframe::egui::{self, RichText};
 
-use crate::compare::{Candidate, Entry, MAX_ENTRIES, candidates};
+use crate::compare::MAX_ENTRIES;
 use crate::hub::RepoId;
 use crate::infer::Task;
+use crate::infer::cached::{CachedEntry, Runnable, runnable};
 use crate::ui::runtime::background::Background;
 
 /// What the cache holds that can be compared.
 enum Scan {
     NotAsked,
-    Pending(Background<Vec<Candidate>>),
-    Ready(Vec<Candidate>),
+    Pending(Background<Vec<Runnable>>),
+    Ready(Vec<Runnable>),
 }
 
 /// The chosen models and where more come from.
@@ -23,7 +24,7 @@ pub struct Picker {
     /// The task every model must run.
     task: Task,
     scan: Scan,
-    chosen: Vec<Entry>,
+    chosen: Vec<CachedEntry>,
     /// Models asked for (a model page's or the Cache page's Compare), not yet found.
     pending: Vec<RepoId>,
     /// Why a model asked for could not be added.
@@ -49,7 +50,7 @@ impl Picker {
     }
 
     /// The models chosen, in the order they will run.
-    pub fn chosen(&self) -> &[Entry] {
+    pub fn chosen(&self) -> &[CachedEntry] {
         &self.chosen
     }
 
@@ -57,9 +58,7 @@ impl Picker {
     fn poll(&mut self, ctx: &egui::Context, hub_cache: &Path) {
         if matches!(self.scan, Scan::NotAsked) {
             let hub_cache = hub_cache.to_path_buf();
-            self.scan = Scan::Pending(Background::spawn_thread(ctx, move || {
-                candidates(&hub_cache)
-            }));
+            self.scan = Scan::Pending(Background::spawn_thread(ctx, move || runnable(&hub_cache)));
         }
         if let Scan::Pending(scan) = &self.scan
             && let Some(found) = scan.poll()
@@ -149,7 +148,7 @@ impl Picker {
     }
 
     fn add_menu(&mut self, ui: &mut egui::Ui) {
-        let offered: Vec<Entry> = match &self.scan {
+        let offered: Vec<CachedEntry> = match &self.scan {
             Scan::Ready(found) => found
                 .iter()
                 .filter(|c| c.tasks.contains(&self.task) && !self.chosen.contains(&c.entry))

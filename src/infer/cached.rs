@@ -1,25 +1,70 @@
-//! What can enter a comparison: every cached model (each GGUF file of a repo with several on
-//! its own) with the tasks it can run. Reads config.json and GGUF headers, so front ends call
-//! it off their UI thread.
+//! The models in the hub cache as the front ends name and run them: `org/name`, or
+//! `org/name:FILE.gguf` for one quant of a repository with several, with the snapshot folder
+//! they load from; and every cached model that can run a task here (`hubble serve`'s model
+//! list, the arena's picker). Reads config.json and GGUF headers: call it off a UI thread.
 
-use std::path::Path;
+use std::fmt;
+use std::path::{Path, PathBuf};
 
-use super::Entry;
 use crate::cache::{CachedRepo, cached_models};
-use crate::infer::{ModelFacts, Task, registry};
+use crate::hub::RepoId;
+use crate::infer::{InferError, ModelFacts, Plan, Task, registry};
+
+/// A cached model, or one GGUF file of it, with the snapshot folder it loads from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedEntry {
+    /// The repository.
+    pub repo: RepoId,
+    /// The GGUF file, when the repo has several quants and one is picked.
+    pub file: Option<String>,
+    /// The snapshot folder it loads from.
+    pub dir: PathBuf,
+}
+
+impl CachedEntry {
+    /// Its plan for `task` (the model's own task when `None`), read from its folder.
+    pub fn plan(&self, task: Option<Task>) -> Result<Plan, InferError> {
+        let mut facts = ModelFacts::from_dir(&self.dir)?;
+        if let Some(file) = &self.file {
+            facts.choose_gguf(&self.dir, file)?;
+        }
+        registry::plan(&facts, task)
+    }
+}
+
+impl fmt::Display for CachedEntry {
+    /// `org/name`, or `org/name:file.gguf`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.file {
+            Some(file) => write!(f, "{}:{file}", self.repo),
+            None => write!(f, "{}", self.repo),
+        }
+    }
+}
+
+/// Splits `REPO[:FILE]` (how the command line, the server and the arena name a model).
+pub fn parse_name(text: &str) -> Result<(RepoId, Option<String>), String> {
+    let (repo, file) = match text.split_once(':') {
+        Some((repo, file)) if !file.is_empty() => (repo, Some(file.to_string())),
+        Some(_) => return Err(format!("{text:?}: a file name should follow the ':'")),
+        None => (text, None),
+    };
+    let repo = RepoId::parse(repo).map_err(|e| e.to_string())?;
+    Ok((repo, file))
+}
 
 /// A cached model, or one GGUF file of it, and the tasks it can run here.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Candidate {
+pub struct Runnable {
     /// What would be run.
-    pub entry: Entry,
+    pub entry: CachedEntry,
     /// The tasks it can run (never empty).
     pub tasks: Vec<Task>,
 }
 
 /// The cached models under `hub_cache` that can run a task, sorted by repo then file. Each
 /// model's `main` snapshot is used, else that of its first ref.
-pub fn candidates(hub_cache: &Path) -> Vec<Candidate> {
+pub fn runnable(hub_cache: &Path) -> Vec<Runnable> {
     let mut found = Vec::new();
     for model in cached_models(hub_cache) {
         let cached = CachedRepo::new(hub_cache, &model.repo);
@@ -47,12 +92,12 @@ pub fn candidates(hub_cache: &Path) -> Vec<Candidate> {
             }
             let tasks = registry::supported_tasks(&facts);
             if !tasks.is_empty() {
-                let entry = Entry {
+                let entry = CachedEntry {
                     repo: model.repo.clone(),
                     file,
                     dir: dir.clone(),
                 };
-                found.push(Candidate { entry, tasks });
+                found.push(Runnable { entry, tasks });
             }
         }
     }
@@ -86,7 +131,7 @@ mod tests {
             std::fs::create_dir_all(folder.join("refs")).unwrap();
             std::fs::write(folder.join("refs/main"), commit).unwrap();
         }
-        let found = candidates(hub.path());
+        let found = runnable(hub.path());
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].entry.to_string(), "acme/llama");
         assert!(found[0].tasks.contains(&TEXT_GENERATION));
@@ -96,5 +141,21 @@ mod tests {
             TEXT_GENERATION,
             "the entry plans from its folder"
         );
+    }
+
+    #[test]
+    fn entry_names_split_into_repo_and_file() {
+        let (repo, file) = parse_name("org/name:model-Q4_K_M.gguf").unwrap();
+        assert_eq!(repo.as_str(), "org/name");
+        assert_eq!(file.as_deref(), Some("model-Q4_K_M.gguf"));
+        assert_eq!(parse_name("gpt2").unwrap().1, None);
+        assert!(parse_name("org/name:").is_err());
+        assert!(parse_name("not a repo").is_err());
+        let entry = CachedEntry {
+            repo,
+            file,
+            dir: PathBuf::new(),
+        };
+        assert_eq!(entry.to_string(), "org/name:model-Q4_K_M.gguf");
     }
 }
