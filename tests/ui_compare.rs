@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use ui::{
     App, app, config, harness_with, has_label, has_label_containing as has, labels, wait_up_to,
 };
@@ -206,4 +206,56 @@ fn stop_ends_a_running_comparison_at_once() {
     }
     assert!(app(&harness).comparison().is_none());
     assert!(!has(&harness, "Export JSON"), "nothing arrives after Stop");
+}
+
+/// Any task, not only chat: two text classifiers, the first added from its page setting the
+/// task, get one text and answer in two columns.
+#[test]
+fn two_classifiers_answer_one_text_side_by_side() {
+    let home = tempfile::tempdir().unwrap();
+    cache_tiny(home.path(), "bert-cls");
+    cache_tiny(home.path(), "roberta-cls");
+    let builder = Harness::builder().with_size(egui::vec2(1280.0, 800.0));
+    let mut harness = harness_with(config("http://127.0.0.1:9", home.path(), true), builder);
+    harness.step();
+    let repo = hubble::hub::RepoId::parse("acme/tiny-bert-cls").unwrap();
+    harness
+        .state_mut()
+        .as_mut()
+        .unwrap()
+        .open_compare(Some(repo));
+    wait_for(&mut harness, "the classifier", |h| {
+        has(h, "acme/tiny-bert-cls") && has(h, "Rescan")
+    });
+    let task = harness.get_by_role_and_label(egui::accesskit::Role::ComboBox, "Task");
+    assert_eq!(
+        task.accesskit_node().value().as_deref(),
+        Some("text-classification"),
+        "the first model sets the task"
+    );
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::ComboBox, "Add")
+        .click();
+    wait_for(&mut harness, "the other classifier offered", |h| {
+        has(h, "acme/tiny-roberta-cls")
+    });
+    harness.get_by_label("acme/tiny-roberta-cls").click();
+    harness.run_steps(2);
+    harness.get_by_label("Input").focus();
+    harness.run_steps(1);
+    harness.get_by_label("Input").type_text("what a lovely day");
+    harness.run_steps(1);
+    run(&mut harness);
+
+    assert!(has(&harness, "Model A · acme/tiny-bert-cls"), "{:?}", labels(&harness));
+    assert!(has(&harness, "Model B · acme/tiny-roberta-cls"));
+    let comparison = app(&harness).comparison().expect("a finished comparison");
+    assert_eq!(comparison.task, "text-classification");
+    assert_eq!(comparison.input, "what a lovely day");
+    for run in &comparison.runs {
+        assert!(run.error.is_none(), "{run:?}");
+        assert!(!run.answer.is_empty(), "{run:?}");
+        assert!(run.figures.total_s.is_some() && run.figures.peak_rss_bytes.is_some());
+    }
+    assert_eq!(harness.query_all_by_label("Peak memory").count(), 2);
 }

@@ -58,7 +58,7 @@ pub fn parse_name(text: &str) -> Result<(RepoId, Option<String>), String> {
 pub struct Runnable {
     /// What would be run.
     pub entry: CachedEntry,
-    /// The tasks it can run (never empty).
+    /// The tasks it can run, its own first (never empty).
     pub tasks: Vec<Task>,
 }
 
@@ -90,7 +90,13 @@ pub fn runnable(hub_cache: &Path) -> Vec<Runnable> {
             {
                 continue;
             }
-            let tasks = registry::supported_tasks(&facts);
+            let mut tasks = registry::supported_tasks(&facts);
+            // Its own task first (a classifier's text-classification before feature-extraction).
+            if let Some(own) = registry::default_task(&facts)
+                && let Some(at) = tasks.iter().position(|t| *t == own)
+            {
+                tasks[..=at].rotate_right(1);
+            }
             if !tasks.is_empty() {
                 let entry = CachedEntry {
                     repo: model.repo.clone(),

@@ -121,9 +121,55 @@ pub fn cli_request(task: Task, input: &RunInput) -> Result<Request, InferError> 
     module(task)?.cli_request(task, input)
 }
 
+/// The request `hubble run`'s words would make for `task`: `--input TEXT` (repeatable),
+/// `--input-file PATH` and any task's own options (`--labels a,b`), each task's defaults for
+/// the rest. For front ends that take any task's input as text (the Compare view).
+pub fn request_from_words(task: Task, words: &[String]) -> Result<Request, InferError> {
+    let command = clap::Command::new("input")
+        .no_binary_name(true)
+        .disable_help_flag(true)
+        .arg(
+            clap::Arg::new("input")
+                .long("input")
+                .action(clap::ArgAction::Append),
+        )
+        .arg(
+            clap::Arg::new("input_file")
+                .long("input-file")
+                .value_parser(clap::value_parser!(std::path::PathBuf)),
+        )
+        .args(cli_args());
+    let matches = command.try_get_matches_from(words).map_err(|e| {
+        let rendered = e.render().to_string();
+        let first = rendered.lines().next().unwrap_or_default();
+        InferError::InvalidInput(first.trim_start_matches("error: ").to_string())
+    })?;
+    cli_request(task, &RunInput::new(matches))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_make_any_tasks_request_and_bad_words_say_why() {
+        use crate::infer::tasks::feature_extraction::EmbeddingRequest;
+        use crate::infer::tasks::zero_shot_classification::ZERO_SHOT_CLASSIFICATION;
+        let words = |list: &[&str]| list.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        let request = request_from_words(
+            FEATURE_EXTRACTION,
+            &words(&["--input", "a", "--input", "b"]),
+        )
+        .unwrap();
+        let request = request
+            .take::<EmbeddingRequest>(FEATURE_EXTRACTION)
+            .unwrap();
+        assert_eq!(request.sentences, ["a", "b"]);
+        let zero_shot = words(&["--input", "I love it", "--labels", "joy,anger"]);
+        assert!(request_from_words(ZERO_SHOT_CLASSIFICATION, &zero_shot).is_ok());
+        let error = request_from_words(FEATURE_EXTRACTION, &words(&["--nonsense"])).unwrap_err();
+        assert!(error.to_string().contains("--nonsense"), "{error}");
+    }
     use crate::infer::models::causal::CausalArch;
     use crate::infer::tasks::feature_extraction::{
         BertEncoder, FEATURE_EXTRACTION, SENTENCE_SIMILARITY,

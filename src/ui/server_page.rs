@@ -175,7 +175,7 @@ fn running(ui: &mut egui::Ui, server: &ServerHandle) {
     if entries.is_empty() {
         ui.weak("No requests yet.");
     }
-    egui::ScrollArea::vertical()
+    egui::ScrollArea::both()
         .id_salt("server-log")
         .auto_shrink([false, true])
         .show(ui, |ui| {

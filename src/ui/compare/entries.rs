@@ -1,6 +1,7 @@
-//! The Compare view's models: the cached chat models (each GGUF quant on its own) found off
-//! the UI thread, the ones chosen (Remove), an **Add a model** picker, and the models other
-//! pages asked to add, taken once the cache scan knows them.
+//! The Compare view's models: the cached models of the task (each GGUF quant on its own)
+//! found off the UI thread, the ones chosen (Remove), an **Add a model** picker, and the models
+//! other pages asked to add, taken once the cache scan knows them (the first one picks the
+//! task when none is chosen yet).
 
 use std::path::Path;
 
@@ -54,6 +55,20 @@ impl Picker {
         &self.chosen
     }
 
+    /// The task every model runs.
+    pub fn task(&self) -> Task {
+        self.task
+    }
+
+    /// Compares models of `task` from now on: the models chosen for another task are dropped.
+    pub fn set_task(&mut self, task: Task) {
+        if task != self.task {
+            self.task = task;
+            self.chosen.clear();
+            self.note = None;
+        }
+    }
+
     /// Scans the cache if needed and takes the models asked for once it is known.
     fn poll(&mut self, ctx: &egui::Context, hub_cache: &Path) {
         if matches!(self.scan, Scan::NotAsked) {
@@ -72,9 +87,15 @@ impl Picker {
             if self.chosen.iter().any(|e| e.repo == repo) {
                 continue;
             }
-            let candidate = found
-                .iter()
-                .find(|c| c.entry.repo == repo && c.tasks.contains(&self.task));
+            let of_repo = || found.iter().filter(|c| c.entry.repo == repo);
+            // The first model chosen may set the task (a classifier added from its page).
+            if self.chosen.is_empty()
+                && !of_repo().any(|c| c.tasks.contains(&self.task))
+                && let Some(task) = of_repo().next().map(|c| c.tasks[0])
+            {
+                self.task = task;
+            }
+            let candidate = of_repo().find(|c| c.tasks.contains(&self.task));
             self.note = match candidate {
                 _ if self.chosen.len() >= MAX_ENTRIES => {
                     Some(format!("A comparison takes at most {MAX_ENTRIES} models."))
@@ -84,8 +105,7 @@ impl Picker {
                     None
                 }
                 None => Some(format!(
-                    "{repo} can't be compared here: the Compare view runs downloaded {} models \
-                     (`hubble compare` runs every task).",
+                    "{repo} can't join this comparison: it is not a downloaded {} model",
                     self.task
                 )),
             };
@@ -96,16 +116,21 @@ impl Picker {
     /// for its vote.
     pub fn show(&mut self, ui: &mut egui::Ui, hub_cache: &Path, locked: bool, hide_names: bool) {
         self.poll(ui.ctx(), hub_cache);
-        ui.horizontal_wrapped(|ui| {
+        ui.horizontal(|ui| {
             ui.label(RichText::new("Models").strong());
             if hide_names {
                 ui.label(format!(
                     "{} models, names hidden until you vote",
                     self.chosen.len()
                 ));
-            } else {
-                self.chosen_list(ui, locked);
+            } else if self.chosen.is_empty() {
+                ui.label(RichText::new("none yet: add two or more").weak());
             }
+        });
+        if !hide_names {
+            self.chosen_list(ui, locked);
+        }
+        ui.horizontal(|ui| {
             ui.add_enabled_ui(!locked && self.chosen.len() < MAX_ENTRIES, |ui| {
                 self.add_menu(ui);
             });
@@ -124,23 +149,19 @@ impl Picker {
         }
     }
 
+    /// One row per chosen model: its name and Remove.
     fn chosen_list(&mut self, ui: &mut egui::Ui, locked: bool) {
-        if self.chosen.is_empty() {
-            ui.label(RichText::new("none yet: add two or more").weak());
-        }
         let mut removed = None;
         for (i, entry) in self.chosen.iter().enumerate() {
-            egui::Frame::group(ui.style())
-                .inner_margin(egui::Margin::symmetric(6, 2))
-                .show(ui, |ui| {
-                    ui.label(RichText::new(entry.to_string()).monospace());
-                    let remove = ui
-                        .add_enabled(!locked, egui::Button::new("Remove").small())
-                        .on_hover_text(format!("Take {entry} out of the comparison"));
-                    if remove.clicked() {
-                        removed = Some(i);
-                    }
-                });
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(entry.to_string()).monospace());
+                let remove = ui
+                    .add_enabled(!locked, egui::Button::new("Remove").small())
+                    .on_hover_text(format!("Take {entry} out of the comparison"));
+                if remove.clicked() {
+                    removed = Some(i);
+                }
+            });
         }
         if let Some(i) = removed {
             self.chosen.remove(i);

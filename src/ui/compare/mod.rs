@@ -6,23 +6,25 @@
 
 mod columns;
 mod entries;
+mod other_input;
 
 use std::path::{Path, PathBuf};
 
 use eframe::egui::{self, RichText};
 
-use crate::compare::{Comparison, Job, Progress, RunResult, Runner, label};
+use crate::compare::{Comparison, Job, Progress, RequestFn, RunResult, Runner, label};
 use crate::hub::RepoId;
 use crate::infer::tasks::text_generation::{
     ChatMessage, GenerationParams, GenerationRequest, Prompt, TEXT_GENERATION,
 };
-use crate::infer::{DeviceRequest, Request, Waker};
+use crate::infer::{DeviceRequest, Request, Waker, registry};
 use crate::ui::runtime::background::Background;
 use crate::ui::r#try::file_input::{poll_save, save_dialog};
 use crate::ui::r#try::stream_pace::StreamPace;
 use crate::ui::r#try::{RunClick, run_row};
 use columns::Column;
 use entries::Picker;
+use other_input::OtherInput;
 
 /// One model's column while the comparison runs.
 #[derive(Default)]
@@ -49,6 +51,8 @@ pub struct CompareView {
     picker: Picker,
     prompt: String,
     params: GenerationParams,
+    /// Other tasks' input: text (one per line where a task takes several), a file, options.
+    other: OtherInput,
     blind: bool,
     running: Option<Running>,
     comparison: Option<Comparison>,
@@ -66,6 +70,7 @@ impl Default for CompareView {
                 max_tokens: 128,
                 ..GenerationParams::default()
             },
+            other: OtherInput::default(),
             blind: false,
             running: None,
             comparison: None,
@@ -95,14 +100,15 @@ impl CompareView {
             ui.heading("Compare");
             ui.label(
                 RichText::new(
-                    "Downloaded chat models answer one prompt in turn, on this machine, each \
-                     measured.",
+                    "Downloaded models of one task answer one input in turn, on this machine, \
+                     each measured.",
                 )
                 .weak(),
             );
         });
         let busy = self.running.as_ref().is_some_and(|r| r.runner.is_some());
         let hide_names = self.names_hidden();
+        ui.add_enabled_ui(!busy, |ui| self.task_picker(ui));
         self.picker.show(ui, hub_cache, busy, hide_names);
         self.input(ui, busy, pace);
         if let Some(error) = &self.error {
@@ -122,16 +128,48 @@ impl CompareView {
         }
     }
 
-    fn input(&mut self, ui: &mut egui::Ui, busy: bool, pace: StreamPace) {
+    fn task_picker(&mut self, ui: &mut egui::Ui) {
+        let mut task = self.picker.task();
         ui.horizontal(|ui| {
-            let label = ui.label("Prompt");
-            let edit = egui::TextEdit::multiline(&mut self.prompt)
-                .desired_rows(2)
-                .desired_width(ui.available_width());
-            ui.add_enabled(!busy, edit).labelled_by(label.id);
+            let label = ui.label("Task");
+            egui::ComboBox::from_id_salt("compare-task")
+                .selected_text(task.as_str())
+                .show_ui(ui, |ui| {
+                    for each in registry::all_tasks() {
+                        ui.selectable_value(&mut task, each, each.as_str());
+                    }
+                })
+                .response
+                .labelled_by(label.id);
         });
+        if task != self.picker.task() {
+            self.picker.set_task(task);
+            self.comparison = None;
+            self.error = None;
+        }
+    }
+
+    fn chatting(&self) -> bool {
+        self.picker.task() == TEXT_GENERATION
+    }
+
+    fn input(&mut self, ui: &mut egui::Ui, busy: bool, pace: StreamPace) {
+        if self.chatting() {
+            ui.horizontal(|ui| {
+                let label = ui.label("Prompt");
+                let edit = egui::TextEdit::multiline(&mut self.prompt)
+                    .desired_rows(2)
+                    .desired_width(ui.available_width());
+                ui.add_enabled(!busy, edit).labelled_by(label.id);
+            });
+        } else {
+            ui.add_enabled_ui(!busy, |ui| self.other.show(ui));
+        }
         ui.horizontal_wrapped(|ui| {
             ui.add_enabled_ui(!busy, |ui| {
+                if !self.chatting() {
+                    return self.blind_box(ui);
+                }
                 let label = ui.label("Max tokens");
                 ui.add(egui::DragValue::new(&mut self.params.max_tokens).range(1..=4096))
                     .labelled_by(label.id);
@@ -143,24 +181,20 @@ impl CompareView {
                 )
                 .labelled_by(label.id)
                 .on_hover_text("0 is greedy: the same answer every time");
-                let blind = ui
-                    .checkbox(&mut self.blind, "Blind")
-                    .on_hover_text("Show the answers as Model A, B, … until you vote");
-                if blind.changed()
-                    && !self.blind
-                    && let Some(comparison) = &mut self.comparison
-                {
-                    comparison.blind = false;
-                }
+                self.blind_box(ui);
             });
-            let ready = self.picker.chosen().len() >= 2 && !self.prompt.trim().is_empty();
+            let given = match self.chatting() {
+                true => !self.prompt.trim().is_empty(),
+                false => self.other.given(),
+            };
+            let ready = self.picker.chosen().len() >= 2 && given;
             match run_row(ui, "Run", ready, busy) {
                 RunClick::Run => self.start(ui.ctx(), pace),
                 RunClick::Stop => self.stop(),
                 RunClick::None => {}
             }
             if !ready && !busy {
-                ui.label(RichText::new("Add two models or more and a prompt.").weak());
+                ui.label(RichText::new("Add two models or more and an input.").weak());
             }
             if let Some(line) = self.progress_line() {
                 ui.label(RichText::new(line).weak());
@@ -168,18 +202,41 @@ impl CompareView {
         });
     }
 
+    fn blind_box(&mut self, ui: &mut egui::Ui) {
+        let blind = ui
+            .checkbox(&mut self.blind, "Blind")
+            .on_hover_text("Show the answers as Model A, B, … until you vote");
+        if blind.changed()
+            && !self.blind
+            && let Some(comparison) = &mut self.comparison
+        {
+            comparison.blind = false;
+        }
+    }
+
     fn start(&mut self, ctx: &egui::Context, pace: StreamPace) {
         let entries = self.picker.chosen().to_vec();
-        let request = GenerationRequest {
-            prompt: Prompt::ChatIfTemplate(vec![ChatMessage::new("user", self.prompt.trim())]),
-            params: self.params.clone(),
+        let (request, input): (RequestFn, String) = if self.chatting() {
+            let request = GenerationRequest {
+                prompt: Prompt::ChatIfTemplate(vec![ChatMessage::new("user", self.prompt.trim())]),
+                params: self.params.clone(),
+            };
+            let input = self.prompt.trim().to_string();
+            (Box::new(move |_| Ok(Request::new(request.clone()))), input)
+        } else {
+            let words = self.other.words();
+            let input = self.other.describe();
+            (
+                Box::new(move |task| registry::request_from_words(task, &words)),
+                input,
+            )
         };
         let job = Job {
-            task: Some(TEXT_GENERATION),
+            task: Some(self.picker.task()),
             entries: entries.clone(),
             device: DeviceRequest::Auto,
-            request: Box::new(move |_| Ok(Request::new(request.clone()))),
-            input: self.prompt.trim().to_string(),
+            request,
+            input,
             blind: self.blind,
         };
         let repaint = ctx.clone();
