@@ -247,7 +247,11 @@ fn two_classifiers_answer_one_text_side_by_side() {
     harness.run_steps(1);
     run(&mut harness);
 
-    assert!(has(&harness, "Model A · acme/tiny-bert-cls"), "{:?}", labels(&harness));
+    assert!(
+        has(&harness, "Model A · acme/tiny-bert-cls"),
+        "{:?}",
+        labels(&harness)
+    );
     assert!(has(&harness, "Model B · acme/tiny-roberta-cls"));
     let comparison = app(&harness).comparison().expect("a finished comparison");
     assert_eq!(comparison.task, "text-classification");
