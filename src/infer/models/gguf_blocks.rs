@@ -17,7 +17,7 @@ use candle_transformers::quantized_nn::RmsNorm;
 use candle_transformers::utils::repeat_kv;
 use hubble_kernels::attention::{self as kernel, CacheElement, f16};
 
-use crate::infer::models::q4_1_matmul::Linear;
+use crate::infer::models::quant_linear::Linear;
 
 /// Positions a layer's KV cache on a GPU grows by when it is full (SmolLM2: 0.35 MB of F16 over
 /// its 30 layers).

@@ -25,7 +25,7 @@ use crate::infer::models::gguf_blocks::{
     ArchMetadata, CachedAttention, DecoderShape, GgufTensors, Pass, Projections, Rotary,
     last_position_logits, token_count,
 };
-use crate::infer::models::q4_1_matmul::Linear;
+use crate::infer::models::quant_linear::Linear;
 
 /// Layers per global-attention layer when the file lists none (llama.cpp's Gemma 3 default).
 const SLIDING_PERIOD: usize = 6;

@@ -40,7 +40,7 @@ use crate::infer::models::gguf_blocks::{
     ArchMetadata, CachedAttention, DecoderShape, GgufTensors, Pass, Projections, Rotary,
     last_position_logits, token_count,
 };
-use crate::infer::models::q4_1_matmul::Linear;
+use crate::infer::models::quant_linear::Linear;
 
 /// The `general.architecture`s this model loads.
 pub const ARCHITECTURES: [&str; 4] = ["llama", "qwen2", "qwen3", "phi3"];

@@ -22,7 +22,7 @@ pub mod gpu_llama;
 pub mod gpu_tensors;
 pub mod gpu_whisper;
 pub mod marian;
-pub mod q4_1_matmul;
+pub mod quant_linear;
 pub mod resnet;
 pub mod sd_unet;
 pub mod sd_vae;

@@ -1,5 +1,5 @@
 //! [`Linear`]: a GGUF weight matrix applied to activations, with `hubble_kernels`'s AVX2
-//! product for Q4_1 tensors on CPUs that have it (candle 0.11's Q4_1 product is scalar) and
+//! products for Q4_1 and Q5_0 tensors on CPUs that have it (candle 0.11's are scalar) and
 //! candle's `QMatMul` for every other type and device.
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
@@ -9,15 +9,15 @@ use candle_core::{D, DType, Module, Result, Tensor};
 pub enum Linear {
     /// candle's product (every quantisation type, every device).
     Candle(QMatMul),
-    /// Q4_1 with AVX2 on the CPU.
-    Q4_1(Q41Matmul),
+    /// Q4_1 or Q5_0 with AVX2 on the CPU.
+    Fast(FastMatmul),
 }
 
 impl Linear {
     /// The fastest product for `tensor` on this machine.
     pub fn new(tensor: QTensor) -> Result<Linear> {
-        match Q41Matmul::new(&tensor)? {
-            Some(fast) => Ok(Linear::Q4_1(fast)),
+        match FastMatmul::new(&tensor)? {
+            Some(fast) => Ok(Linear::Fast(fast)),
             None => Ok(Linear::Candle(QMatMul::from_qtensor(tensor)?)),
         }
     }
@@ -27,43 +27,63 @@ impl Module for Linear {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         match self {
             Linear::Candle(matmul) => matmul.forward(x),
-            Linear::Q4_1(matmul) => matmul.forward(x),
+            Linear::Fast(matmul) => matmul.forward(x),
         }
     }
 }
 
-/// A Q4_1 matrix of `rows` output features by `cols` input features, its blocks as stored.
-pub struct Q41Matmul {
+/// The AVX2 kernel for a weight type.
+type Kernel =
+    fn(&[u8], usize, usize, &[f32]) -> std::result::Result<Vec<f32>, hubble_kernels::ShapeError>;
+
+/// A Q4_1 or Q5_0 matrix of `rows` output features by `cols` input features, its blocks as
+/// stored, with its kernel.
+pub struct FastMatmul {
     bytes: Vec<u8>,
     rows: usize,
     cols: usize,
+    kernel: Kernel,
+    dtype: GgmlDType,
 }
 
-impl Q41Matmul {
-    /// `Some` when `tensor` is a Q4_1 matrix on the CPU and this CPU has AVX2, FMA and F16C.
-    pub fn new(tensor: &QTensor) -> Result<Option<Q41Matmul>> {
-        if tensor.dtype() != GgmlDType::Q4_1
-            || !tensor.device().is_cpu()
-            || !hubble_kernels::available()
-        {
+impl FastMatmul {
+    /// `Some` when `tensor` is a Q4_1 or Q5_0 matrix on the CPU and this CPU has AVX2, FMA and
+    /// F16C.
+    pub fn new(tensor: &QTensor) -> Result<Option<FastMatmul>> {
+        let kernel: Kernel = match tensor.dtype() {
+            GgmlDType::Q4_1 => hubble_kernels::matmul_q4_1,
+            GgmlDType::Q5_0 => hubble_kernels::matmul_q5_0,
+            _ => return Ok(None),
+        };
+        if !tensor.device().is_cpu() || !hubble_kernels::available() {
             return Ok(None);
         }
         let (rows, cols) = tensor.shape().dims2()?;
         let bytes = tensor.data()?.into_owned();
-        Ok(Some(Q41Matmul { bytes, rows, cols }))
+        Ok(Some(FastMatmul {
+            bytes,
+            rows,
+            cols,
+            kernel,
+            dtype: tensor.dtype(),
+        }))
     }
 
     /// `x` (`(..., cols)`) times the transposed matrix: `(..., rows)`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let cols = x.dim(D::Minus1)?;
         if cols != self.cols {
-            candle_core::bail!("{cols} inputs for a Q4_1 matrix of {} columns", self.cols)
+            candle_core::bail!(
+                "{cols} inputs for a {:?} matrix of {} columns",
+                self.dtype,
+                self.cols
+            )
         }
         let mut dims = x.dims().to_vec();
         let last = dims.len() - 1;
         dims[last] = self.rows;
         let values = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
-        let out = hubble_kernels::matmul_q4_1(&self.bytes, self.rows, self.cols, &values)
+        let out = (self.kernel)(&self.bytes, self.rows, self.cols, &values)
             .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         Tensor::from_vec(out, dims, x.device())
     }
@@ -88,9 +108,15 @@ mod tests {
     }
 
     #[test]
-    fn q4_1_products_match_candles_scalar_ones() {
-        let weights = QTensor::quantize(&random(72, 256, 7), GgmlDType::Q4_1).unwrap();
-        let Some(fast) = Q41Matmul::new(&weights).unwrap() else {
+    fn fast_products_match_candles_scalar_ones() {
+        for dtype in [GgmlDType::Q4_1, GgmlDType::Q5_0] {
+            matches_candle(dtype);
+        }
+    }
+
+    fn matches_candle(dtype: GgmlDType) {
+        let weights = QTensor::quantize(&random(72, 256, 7), dtype).unwrap();
+        let Some(fast) = FastMatmul::new(&weights).unwrap() else {
             eprintln!("no AVX2 on this CPU: candle's product is used, nothing to compare");
             return;
         };
@@ -107,7 +133,7 @@ mod tests {
             let largest: f32 = want.abs().unwrap().max_all().unwrap().to_scalar().unwrap();
             assert!(
                 diff <= 1e-5 * largest,
-                "differs by {diff} (largest {largest})"
+                "{dtype:?} differs by {diff} (largest {largest})"
             );
         }
     }
@@ -115,10 +141,10 @@ mod tests {
     #[test]
     fn other_types_stay_on_candle_and_bad_inputs_are_errors() {
         let q8 = QTensor::quantize(&random(4, 64, 1), GgmlDType::Q8_0).unwrap();
-        assert!(Q41Matmul::new(&q8).unwrap().is_none());
+        assert!(FastMatmul::new(&q8).unwrap().is_none());
         assert!(matches!(Linear::new(q8).unwrap(), Linear::Candle(_)));
         let q4 = QTensor::quantize(&random(4, 64, 1), GgmlDType::Q4_1).unwrap();
-        if let Some(fast) = Q41Matmul::new(&q4).unwrap() {
+        if let Some(fast) = FastMatmul::new(&q4).unwrap() {
             assert!(fast.forward(&random(1, 32, 2)).is_err());
         }
     }
