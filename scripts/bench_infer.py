@@ -160,7 +160,7 @@ def main():
             cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    print(f"SmolLM2-135M-Instruct Q4_1 GGUF ({size / 1e6:.1f} MB), {a.threads} threads, {cpu}, "
+    print(f"{os.path.basename(a.gguf)} ({size / 1e6:.1f} MB), {a.threads} threads, {cpu}, "
           f"greedy, median of {a.runs} runs\n")
     print("| engine | prompt tokens | prompt tok/s | generated | decode tok/s | peak RSS |")
     print("|---|---|---|---|---|---|")
