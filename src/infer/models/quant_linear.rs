@@ -1,5 +1,6 @@
 //! [`Linear`]: a GGUF weight matrix applied to activations, with `hubble_kernels`'s AVX2
-//! products for Q4_1 and Q5_0 tensors on CPUs that have it (candle 0.11's are scalar) and
+//! products for Q4_0, Q4_1, Q5_0 and Q8_0 tensors on CPUs that have it (candle 0.11's are
+//! scalar in a portable build) and
 //! candle's `QMatMul` for every other type and device.
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
@@ -9,7 +10,7 @@ use candle_core::{D, DType, Module, Result, Tensor};
 pub enum Linear {
     /// candle's product (every quantisation type, every device).
     Candle(QMatMul),
-    /// Q4_1 or Q5_0 with AVX2 on the CPU.
+    /// Q4_0, Q4_1, Q5_0 or Q8_0 with AVX2 on the CPU.
     Fast(FastMatmul),
 }
 
@@ -36,8 +37,8 @@ impl Module for Linear {
 type Kernel =
     fn(&[u8], usize, usize, &[f32]) -> std::result::Result<Vec<f32>, hubble_kernels::ShapeError>;
 
-/// A Q4_1 or Q5_0 matrix of `rows` output features by `cols` input features, its blocks as
-/// stored, with its kernel.
+/// A Q4_0, Q4_1, Q5_0 or Q8_0 matrix of `rows` output features by `cols` input features, its
+/// blocks as stored, with its kernel.
 pub struct FastMatmul {
     bytes: Vec<u8>,
     rows: usize,
@@ -47,12 +48,14 @@ pub struct FastMatmul {
 }
 
 impl FastMatmul {
-    /// `Some` when `tensor` is a Q4_1 or Q5_0 matrix on the CPU and this CPU has AVX2, FMA and
-    /// F16C.
+    /// `Some` when `tensor` is a Q4_0, Q4_1, Q5_0 or Q8_0 matrix on the CPU and this CPU has
+    /// AVX2, FMA and F16C.
     pub fn new(tensor: &QTensor) -> Result<Option<FastMatmul>> {
         let kernel: Kernel = match tensor.dtype() {
+            GgmlDType::Q4_0 => hubble_kernels::matmul_q4_0,
             GgmlDType::Q4_1 => hubble_kernels::matmul_q4_1,
             GgmlDType::Q5_0 => hubble_kernels::matmul_q5_0,
+            GgmlDType::Q8_0 => hubble_kernels::matmul_q8_0,
             _ => return Ok(None),
         };
         if !tensor.device().is_cpu() || !hubble_kernels::available() {
@@ -109,7 +112,12 @@ mod tests {
 
     #[test]
     fn fast_products_match_candles_scalar_ones() {
-        for dtype in [GgmlDType::Q4_1, GgmlDType::Q5_0] {
+        for dtype in [
+            GgmlDType::Q4_0,
+            GgmlDType::Q4_1,
+            GgmlDType::Q5_0,
+            GgmlDType::Q8_0,
+        ] {
             matches_candle(dtype);
         }
     }
@@ -140,9 +148,9 @@ mod tests {
 
     #[test]
     fn other_types_stay_on_candle_and_bad_inputs_are_errors() {
-        let q8 = QTensor::quantize(&random(4, 64, 1), GgmlDType::Q8_0).unwrap();
-        assert!(FastMatmul::new(&q8).unwrap().is_none());
-        assert!(matches!(Linear::new(q8).unwrap(), Linear::Candle(_)));
+        let q6k = QTensor::quantize(&random(4, 256, 1), GgmlDType::Q6K).unwrap();
+        assert!(FastMatmul::new(&q6k).unwrap().is_none());
+        assert!(matches!(Linear::new(q6k).unwrap(), Linear::Candle(_)));
         let q4 = QTensor::quantize(&random(4, 64, 1), GgmlDType::Q4_1).unwrap();
         if let Some(fast) = FastMatmul::new(&q4).unwrap() {
             assert!(fast.forward(&random(1, 32, 2)).is_err());

@@ -1,0 +1,214 @@
+//! Q8_0 (34-byte blocks: an F16 scale, 32 signed bytes) and Q4_0 (18-byte blocks: an F16 scale,
+//! 32 nibbles; a weight is `d · (q4 − 8)`) weights with AVX2, FMA and F16C, chosen at run time.
+//! candle 0.11 has AVX products for both only when compiled for a CPU that has it (not in a
+//! portable build, where they are scalar). A block's
+//! product with Q8_0 activations is `d_w · d_x · Σ w·q8`, candle's and llama.cpp's arithmetic;
+//! only the order of the float additions differs.
+
+use crate::ShapeError;
+use crate::quant_matmul::{BLOCK, BlockKind, Q8Row, matmul};
+
+/// Bytes per Q8_0 block: F16 scale, 32 signed bytes.
+pub const Q8_0_BYTES: usize = 34;
+/// Bytes per Q4_0 block: F16 scale, 16 bytes of nibbles.
+pub const Q4_0_BYTES: usize = 18;
+
+const Q8_0: BlockKind = BlockKind {
+    name: "Q8_0",
+    bytes: Q8_0_BYTES,
+    dot: dot_q8_0,
+};
+
+const Q4_0: BlockKind = BlockKind {
+    name: "Q4_0",
+    bytes: Q4_0_BYTES,
+    dot: dot_q4_0,
+};
+
+/// `x` (`inputs` rows of `cols` values) times the transposed Q8_0 matrix `weights`:
+/// `inputs × rows` values, row-major (see [`matmul`]).
+pub fn matmul_q8_0(
+    weights: &[u8],
+    rows: usize,
+    cols: usize,
+    x: &[f32],
+) -> Result<Vec<f32>, ShapeError> {
+    matmul(&Q8_0, weights, rows, cols, x)
+}
+
+/// `x` times the transposed Q4_0 matrix `weights`, as [`matmul_q8_0`].
+pub fn matmul_q4_0(
+    weights: &[u8],
+    rows: usize,
+    cols: usize,
+    x: &[f32],
+) -> Result<Vec<f32>, ShapeError> {
+    matmul(&Q4_0, weights, rows, cols, x)
+}
+
+/// Σ over `blocks` of `d_w · d_x · Σ w·x`, each block's 32 signed weights given by `weights`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn sum_blocks(
+    blocks: &[u8],
+    block_bytes: usize,
+    row: &Q8Row,
+    weights: impl Fn(&[u8]) -> std::arch::x86_64::__m256i,
+) -> f32 {
+    use std::arch::x86_64::*;
+    let mut acc = _mm256_setzero_ps();
+    let ones = _mm256_set1_epi16(1);
+    for (b, block) in blocks.chunks_exact(block_bytes).enumerate() {
+        let d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(
+            u16::from_le_bytes([block[0], block[1]]),
+        ))));
+        let values = &row.qs[b * BLOCK..(b + 1) * BLOCK];
+        let w = weights(&block[2..]);
+        // SAFETY: `values` holds 32 bytes; the load is unaligned.
+        unsafe {
+            let x = _mm256_loadu_si256(values.as_ptr().cast());
+            // Signed × signed through maddubs: |w| times x with w's sign (at most
+            // 2 · 128 · 128 = 32768 per pair: only −128 · −128 twice would saturate, and
+            // quantising never makes −128), then to i32.
+            let products = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+            let sums = _mm256_madd_epi16(products, ones);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * row.d[b]), _mm256_cvtepi32_ps(sums), acc);
+        }
+    }
+    let mut lanes = [0f32; 8];
+    // SAFETY: `lanes` holds eight floats.
+    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+    lanes.iter().sum()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot_q8_0(weights: &[u8], row: &Q8Row) -> f32 {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller checked AVX2; each block's 32 value bytes follow its scale.
+    unsafe {
+        sum_blocks(weights, Q8_0_BYTES, row, |values| {
+            _mm256_loadu_si256(values.as_ptr().cast())
+        })
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot_q4_0(weights: &[u8], row: &Q8Row) -> f32 {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller checked AVX2; each block's 16 nibble bytes follow its scale.
+    unsafe {
+        sum_blocks(weights, Q4_0_BYTES, row, |nibbles| {
+            let nibble = _mm_set1_epi8(0x0F);
+            let packed = _mm_loadu_si128(nibbles.as_ptr().cast());
+            // Low nibbles are values 0..16, high nibbles 16..32; each minus 8.
+            let low = _mm_and_si128(packed, nibble);
+            let high = _mm_and_si128(_mm_srli_epi16(packed, 4), nibble);
+            _mm256_sub_epi8(_mm256_set_m128i(high, low), _mm256_set1_epi8(8))
+        })
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn dot_q8_0(_weights: &[u8], _row: &Q8Row) -> f32 {
+    unreachable!("matmul_q8_0 refuses to run without AVX2")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn dot_q4_0(_weights: &[u8], _row: &Q8Row) -> f32 {
+    unreachable!("matmul_q4_0 refuses to run without AVX2")
+}
+
+#[cfg(test)]
+mod tests {
+    use half::f16;
+
+    use super::*;
+    use crate::available;
+    use crate::quant_matmul::pseudo_random;
+
+    /// candle's scalar products of `BlockQ8_0` / `BlockQ4_0` with `BlockQ8_0`.
+    fn scalar_dot(weights: &[u8], block_bytes: usize, row: &Q8Row) -> f32 {
+        let mut sum = 0f32;
+        for (b, block) in weights.chunks_exact(block_bytes).enumerate() {
+            let d = f16::from_le_bytes([block[0], block[1]]).to_f32();
+            let w: Vec<i32> = if block_bytes == Q8_0_BYTES {
+                block[2..].iter().map(|&v| i32::from(v as i8)).collect()
+            } else {
+                let low = block[2..].iter().map(|&v| i32::from(v & 0x0F) - 8);
+                let high = block[2..].iter().map(|&v| i32::from(v >> 4) - 8);
+                low.chain(high).collect()
+            };
+            let sumi: i32 = w
+                .iter()
+                .zip(&row.qs[b * BLOCK..(b + 1) * BLOCK])
+                .map(|(w, x)| w * i32::from(*x))
+                .sum();
+            sum += sumi as f32 * d * row.d[b];
+        }
+        sum
+    }
+
+    fn random_matrix(rows: usize, cols: usize, block_bytes: usize) -> Vec<u8> {
+        let mut weights = Vec::new();
+        for r in pseudo_random(rows * cols / BLOCK, 5) {
+            weights.extend(f16::from_f32(0.01 + (r % 100) as f32 / 1000.).to_le_bytes());
+            // Q8_0 values are −127..=127 as quantising makes them.
+            weights.extend(
+                pseudo_random(block_bytes - 2, r)
+                    .into_iter()
+                    .map(|v| {
+                        if block_bytes == Q8_0_BYTES {
+                            (v % 255) as u8 ^ 0x80
+                        } else {
+                            v as u8
+                        }
+                    })
+                    .map(|v| {
+                        if v == 0x80 && block_bytes == Q8_0_BYTES {
+                            0x81
+                        } else {
+                            v
+                        }
+                    }),
+            );
+        }
+        weights
+    }
+
+    #[test]
+    fn products_match_the_scalar_formula_with_tails() {
+        if !available() {
+            eprintln!("no AVX2 here: nothing to compare");
+            return;
+        }
+        type Kernel = fn(&[u8], usize, usize, &[f32]) -> Result<Vec<f32>, ShapeError>;
+        let kernels: [(usize, Kernel); 2] = [(Q8_0_BYTES, matmul_q8_0), (Q4_0_BYTES, matmul_q4_0)];
+        for (block_bytes, kernel) in kernels {
+            for (rows, cols, inputs) in [(3, 32, 1), (9, 96, 3), (5, 576, 2)] {
+                let weights = random_matrix(rows, cols, block_bytes);
+                let x: Vec<f32> = pseudo_random(inputs * cols, 9)
+                    .into_iter()
+                    .map(|v| (v % 2001) as f32 / 100. - 10.)
+                    .collect();
+                let got = kernel(&weights, rows, cols, &x).unwrap();
+                let row_bytes = cols / BLOCK * block_bytes;
+                for i in 0..inputs {
+                    let q = Q8Row::new(&x[i * cols..(i + 1) * cols]);
+                    for r in 0..rows {
+                        let w = &weights[r * row_bytes..(r + 1) * row_bytes];
+                        let want = scalar_dot(w, block_bytes, &q);
+                        let have = got[i * rows + r];
+                        assert!(
+                            (have - want).abs() <= 1e-5 * want.abs().max(1.),
+                            "{block_bytes}-byte blocks, {rows}×{cols}: {have} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(matmul_q8_0(&[0; 33], 1, 32, &[0.; 32]).is_err());
+        assert!(matmul_q4_0(&[0; 18], 1, 32, &[0.; 31]).is_err());
+    }
+}
