@@ -46,38 +46,52 @@ pub fn matmul_q4_0(
     matmul(&Q4_0, weights, rows, cols, x)
 }
 
-/// Σ over `blocks` of `d_w · d_x · Σ w·x`, each block's 32 signed weights given by `weights`.
+// The kernels below keep every intrinsic inside `#[target_feature]` functions or
+// `#[inline(always)]` helpers inlined into them: a closure or a plain function would be compiled
+// without AVX2 and call each intrinsic instead of inlining it.
+
+/// A block's F16 scale, widened by one F16C instruction.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn sum_blocks(
-    blocks: &[u8],
-    block_bytes: usize,
-    row: &Q8Row,
-    weights: impl Fn(&[u8]) -> std::arch::x86_64::__m256i,
-) -> f32 {
+#[inline(always)]
+unsafe fn scale(block: &[u8]) -> f32 {
     use std::arch::x86_64::*;
-    let mut acc = _mm256_setzero_ps();
-    let ones = _mm256_set1_epi16(1);
-    for (b, block) in blocks.chunks_exact(block_bytes).enumerate() {
-        let d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(
+    // SAFETY: F16C is checked by the callers' `target_feature`.
+    unsafe {
+        _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(
             u16::from_le_bytes([block[0], block[1]]),
-        ))));
-        let values = &row.qs[b * BLOCK..(b + 1) * BLOCK];
-        let w = weights(&block[2..]);
-        // SAFETY: `values` holds 32 bytes; the load is unaligned.
-        unsafe {
-            let x = _mm256_loadu_si256(values.as_ptr().cast());
-            // Signed × signed through maddubs: |w| times x with w's sign (at most
-            // 2 · 128 · 128 = 32768 per pair: only −128 · −128 twice would saturate, and
-            // quantising never makes −128), then to i32.
-            let products = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-            let sums = _mm256_madd_epi16(products, ones);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * row.d[b]), _mm256_cvtepi32_ps(sums), acc);
-        }
+        ))))
     }
+}
+
+/// `acc + scale · Σ w·x` over 32 signed weights and 32 signed activations.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn accumulate(
+    acc: std::arch::x86_64::__m256,
+    w: std::arch::x86_64::__m256i,
+    values: &[i8],
+    scale: f32,
+) -> std::arch::x86_64::__m256 {
+    use std::arch::x86_64::*;
+    // SAFETY: AVX2 and FMA are checked by the callers' `target_feature`; `values` holds 32
+    // bytes, loaded unaligned.
+    unsafe {
+        let x = _mm256_loadu_si256(values.as_ptr().cast());
+        // Signed × signed through maddubs: |w| times x with w's sign (at most 2 · 128 · 127 per
+        // pair: quantising never makes −128), then to i32.
+        let products = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+        let sums = _mm256_madd_epi16(products, _mm256_set1_epi16(1));
+        _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(sums), acc)
+    }
+}
+
+/// The sum of the eight lanes.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn lanes_sum(acc: std::arch::x86_64::__m256) -> f32 {
     let mut lanes = [0f32; 8];
-    // SAFETY: `lanes` holds eight floats.
-    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+    // SAFETY: `lanes` holds eight floats; AVX is checked by the callers' `target_feature`.
+    unsafe { std::arch::x86_64::_mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
     lanes.iter().sum()
 }
 
@@ -85,29 +99,40 @@ unsafe fn sum_blocks(
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_q8_0(weights: &[u8], row: &Q8Row) -> f32 {
     use std::arch::x86_64::*;
-    // SAFETY: the caller checked AVX2; each block's 32 value bytes follow its scale.
-    unsafe {
-        sum_blocks(weights, Q8_0_BYTES, row, |values| {
-            _mm256_loadu_si256(values.as_ptr().cast())
-        })
+    let mut acc = _mm256_setzero_ps();
+    for (b, block) in weights.chunks_exact(Q8_0_BYTES).enumerate() {
+        // SAFETY: the block's 32 value bytes follow its scale, loaded unaligned.
+        unsafe {
+            let w = _mm256_loadu_si256(block[2..].as_ptr().cast());
+            let values = &row.qs[b * BLOCK..(b + 1) * BLOCK];
+            acc = accumulate(acc, w, values, scale(block) * row.d[b]);
+        }
     }
+    // SAFETY: as above.
+    unsafe { lanes_sum(acc) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_q4_0(weights: &[u8], row: &Q8Row) -> f32 {
     use std::arch::x86_64::*;
-    // SAFETY: the caller checked AVX2; each block's 16 nibble bytes follow its scale.
-    unsafe {
-        sum_blocks(weights, Q4_0_BYTES, row, |nibbles| {
-            let nibble = _mm_set1_epi8(0x0F);
-            let packed = _mm_loadu_si128(nibbles.as_ptr().cast());
+    let mut acc = _mm256_setzero_ps();
+    let nibble = _mm_set1_epi8(0x0F);
+    let eight = _mm256_set1_epi8(8);
+    for (b, block) in weights.chunks_exact(Q4_0_BYTES).enumerate() {
+        // SAFETY: the block's 16 nibble bytes follow its scale, loaded unaligned.
+        unsafe {
+            let packed = _mm_loadu_si128(block[2..].as_ptr().cast());
             // Low nibbles are values 0..16, high nibbles 16..32; each minus 8.
             let low = _mm_and_si128(packed, nibble);
             let high = _mm_and_si128(_mm_srli_epi16(packed, 4), nibble);
-            _mm256_sub_epi8(_mm256_set_m128i(high, low), _mm256_set1_epi8(8))
-        })
+            let w = _mm256_sub_epi8(_mm256_set_m128i(high, low), eight);
+            let values = &row.qs[b * BLOCK..(b + 1) * BLOCK];
+            acc = accumulate(acc, w, values, scale(block) * row.d[b]);
+        }
     }
+    // SAFETY: as above.
+    unsafe { lanes_sum(acc) }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
