@@ -1,6 +1,6 @@
 //! Hubble's CPU kernels for its GGUF decoders, where candle 0.11 is slow or wasteful:
-//! [`matmul_q4_0`], [`matmul_q4_1`], [`matmul_q5_0`] and [`matmul_q8_0`], quantised weights times
-//! F32 activations with AVX2 chosen at run time (candle's are scalar in a portable build; one
+//! [`matmul`], [`Q4_0`], [`Q4_1`], [`Q5_0`] or [`Q8_0`] weights times F32 activations with
+//! AVX2 chosen at run time (candle's are scalar in a portable build; one
 //! driver in `quant_matmul.rs`), and
 //! [`attention`], causal attention read in place from an F16 or F32 KV cache (candle's ops
 //! widen and repeat the whole cache for every layer and step).
@@ -14,12 +14,12 @@ mod q5_0;
 mod q8_0;
 mod quant_matmul;
 
-pub use q4_1::{Q4_1_BYTES, matmul_q4_1};
-pub use q5_0::{Q5_0_BYTES, matmul_q5_0};
-pub use q8_0::{Q4_0_BYTES, Q8_0_BYTES, matmul_q4_0, matmul_q8_0};
-pub use quant_matmul::BLOCK;
+pub use q4_1::{Q4_1, Q4_1_BYTES};
+pub use q5_0::{Q5_0, Q5_0_BYTES};
+pub use q8_0::{Q4_0, Q4_0_BYTES, Q8_0, Q8_0_BYTES};
+pub use quant_matmul::{BLOCK, BlockKind, matmul};
 
-/// Whether this CPU runs the quantised products (x86-64 with AVX2, FMA and F16C).
+/// Whether this CPU runs [`matmul`] (x86-64 with AVX2, FMA and F16C).
 pub fn available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {

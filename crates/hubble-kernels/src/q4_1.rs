@@ -4,28 +4,19 @@
 //! activations is `d_w · d_x · Σ q4·q8 + m_w · s_x`, candle's and llama.cpp's arithmetic; only
 //! the order of the float additions differs.
 
-use crate::ShapeError;
-use crate::quant_matmul::{BLOCK, BlockKind, Q8Row, matmul};
+#[cfg(target_arch = "x86_64")]
+use crate::quant_matmul::lanes_sum;
+use crate::quant_matmul::{BLOCK, BlockKind, Q8Row};
 
 /// Bytes per Q4_1 block: F16 scale, F16 minimum, 16 bytes of nibbles.
 pub const Q4_1_BYTES: usize = 20;
 
-const Q4_1: BlockKind = BlockKind {
+/// Q4_1 weights, for [`matmul`](crate::matmul).
+pub const Q4_1: BlockKind = BlockKind {
     name: "Q4_1",
     bytes: Q4_1_BYTES,
     dot,
 };
-
-/// `x` (`inputs` rows of `cols` values) times the transposed Q4_1 matrix `weights`:
-/// `inputs × rows` values, row-major (see [`matmul`]).
-pub fn matmul_q4_1(
-    weights: &[u8],
-    rows: usize,
-    cols: usize,
-    x: &[f32],
-) -> Result<Vec<f32>, ShapeError> {
-    matmul(&Q4_1, weights, rows, cols, x)
-}
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -58,22 +49,20 @@ unsafe fn dot(weights: &[u8], row: &Q8Row) -> f32 {
         }
         minimums += m * row.s[b];
     }
-    let mut lanes = [0f32; 8];
-    // SAFETY: `lanes` holds eight floats.
-    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
-    lanes.iter().sum::<f32>() + minimums
+    // SAFETY: AVX is this function's.
+    unsafe { lanes_sum(acc) + minimums }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 unsafe fn dot(_weights: &[u8], _row: &Q8Row) -> f32 {
-    unreachable!("matmul_q4_1 refuses to run without AVX2")
+    unreachable!("matmul refuses to run without AVX2")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::available;
-    use crate::quant_matmul::pseudo_random;
+    use crate::quant_matmul::{matmul, pseudo_random};
     use half::f16;
 
     /// candle's scalar `vec_dot_q4_1_q8_1` over one weight row.
@@ -116,7 +105,7 @@ mod tests {
             .into_iter()
             .map(|v| (v % 2001) as f32 / 100. - 10.)
             .collect();
-        let got = matmul_q4_1(&weights, rows, cols, &x).unwrap();
+        let got = matmul(&Q4_1, &weights, rows, cols, &x).unwrap();
         let row_bytes = cols / BLOCK * Q4_1_BYTES;
         for i in 0..inputs {
             let q = Q8Row::new(&x[i * cols..(i + 1) * cols]);
@@ -136,9 +125,9 @@ mod tests {
         if !available() {
             return;
         }
-        assert!(matmul_q4_1(&[0; 20], 1, 32, &[0.; 31]).is_err());
-        assert!(matmul_q4_1(&[0; 19], 1, 32, &[0.; 32]).is_err());
-        assert!(matmul_q4_1(&[0; 20], 1, 33, &[0.; 33]).is_err());
-        assert_eq!(matmul_q4_1(&[0; 20], 1, 32, &[1.; 32]).unwrap(), vec![0.]);
+        assert!(matmul(&Q4_1, &[0; 20], 1, 32, &[0.; 31]).is_err());
+        assert!(matmul(&Q4_1, &[0; 19], 1, 32, &[0.; 32]).is_err());
+        assert!(matmul(&Q4_1, &[0; 20], 1, 33, &[0.; 33]).is_err());
+        assert_eq!(matmul(&Q4_1, &[0; 20], 1, 32, &[1.; 32]).unwrap(), vec![0.]);
     }
 }

@@ -4,28 +4,19 @@
 //! block's product with Q8_0 activations is `d_w · d_x · Σ (q5 − 16)·q8`, candle's and
 //! llama.cpp's arithmetic; only the order of the float additions differs.
 
-use crate::ShapeError;
-use crate::quant_matmul::{BLOCK, BlockKind, Q8Row, matmul};
+use crate::quant_matmul::{BLOCK, BlockKind, Q8Row};
+#[cfg(target_arch = "x86_64")]
+use crate::quant_matmul::{accumulate_signed, f16_scale, lanes_sum};
 
 /// Bytes per Q5_0 block: F16 scale, 4 bytes of high bits, 16 bytes of nibbles.
 pub const Q5_0_BYTES: usize = 22;
 
-const Q5_0: BlockKind = BlockKind {
+/// Q5_0 weights, for [`matmul`](crate::matmul).
+pub const Q5_0: BlockKind = BlockKind {
     name: "Q5_0",
     bytes: Q5_0_BYTES,
     dot,
 };
-
-/// `x` (`inputs` rows of `cols` values) times the transposed Q5_0 matrix `weights`:
-/// `inputs × rows` values, row-major (see [`matmul`]).
-pub fn matmul_q5_0(
-    weights: &[u8],
-    rows: usize,
-    cols: usize,
-    x: &[f32],
-) -> Result<Vec<f32>, ShapeError> {
-    matmul(&Q5_0, weights, rows, cols, x)
-}
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -33,7 +24,6 @@ unsafe fn dot(weights: &[u8], row: &Q8Row) -> f32 {
     use std::arch::x86_64::*;
     let mut acc = _mm256_setzero_ps();
     let nibble = _mm_set1_epi8(0x0F);
-    let ones = _mm256_set1_epi16(1);
     // Byte i of a lane picks byte i / 8 of the high bits; `bit` holds 1 << (i % 8).
     let spread = _mm256_set_epi64x(
         0x0303_0303_0303_0303,
@@ -44,13 +34,10 @@ unsafe fn dot(weights: &[u8], row: &Q8Row) -> f32 {
     let bit = _mm256_set1_epi64x(0x8040_2010_0804_0201_u64 as i64);
     let minus_sixteen = _mm256_set1_epi8(0xF0_u8 as i8);
     for (b, block) in weights.chunks_exact(Q5_0_BYTES).enumerate() {
-        let d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(
-            u16::from_le_bytes([block[0], block[1]]),
-        ))));
         let high = u32::from_le_bytes([block[2], block[3], block[4], block[5]]);
         let values = &row.qs[b * BLOCK..(b + 1) * BLOCK];
-        // SAFETY: `block[6..]` holds 16 nibble bytes and `values` 32 bytes; both loads are
-        // unaligned.
+        // SAFETY: `block[6..]` holds 16 nibble bytes, loaded unaligned; AVX2 is this
+        // function's.
         unsafe {
             let packed = _mm_loadu_si128(block[6..].as_ptr().cast());
             // Low nibbles are values 0..16 of the block, high nibbles 16..32; bit i of `high`
@@ -63,23 +50,16 @@ unsafe fn dot(weights: &[u8], row: &Q8Row) -> f32 {
             // q5 − 16: a nibble without its fifth bit is nibble − 16 (0xF0 | nibble as i8), one
             // with it is the nibble itself.
             let w = _mm256_or_si256(w, _mm256_andnot_si256(set, minus_sixteen));
-            let x = _mm256_loadu_si256(values.as_ptr().cast());
-            // Signed × signed through maddubs: |w| times x with w's sign (at most
-            // 2 · 16 · 128 per pair, no saturation), then to i32.
-            let products = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-            let sums = _mm256_madd_epi16(products, ones);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * row.d[b]), _mm256_cvtepi32_ps(sums), acc);
+            acc = accumulate_signed(acc, w, values, f16_scale(block) * row.d[b]);
         }
     }
-    let mut lanes = [0f32; 8];
-    // SAFETY: `lanes` holds eight floats.
-    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
-    lanes.iter().sum()
+    // SAFETY: as above.
+    unsafe { lanes_sum(acc) }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 unsafe fn dot(_weights: &[u8], _row: &Q8Row) -> f32 {
-    unreachable!("matmul_q5_0 refuses to run without AVX2")
+    unreachable!("matmul refuses to run without AVX2")
 }
 
 #[cfg(test)]
@@ -88,7 +68,7 @@ mod tests {
 
     use super::*;
     use crate::available;
-    use crate::quant_matmul::pseudo_random;
+    use crate::quant_matmul::{matmul, pseudo_random};
 
     /// candle's scalar `vec_dot` of `BlockQ5_0` with `BlockQ8_0` over one weight row.
     fn scalar_dot(weights: &[u8], row: &Q8Row) -> f32 {
@@ -130,7 +110,7 @@ mod tests {
                 .into_iter()
                 .map(|v| (v % 2001) as f32 / 100. - 10.)
                 .collect();
-            let got = matmul_q5_0(&weights, rows, cols, &x).unwrap();
+            let got = matmul(&Q5_0, &weights, rows, cols, &x).unwrap();
             let row_bytes = cols / BLOCK * Q5_0_BYTES;
             for i in 0..inputs {
                 let q = Q8Row::new(&x[i * cols..(i + 1) * cols]);
@@ -157,12 +137,12 @@ mod tests {
         let x: Vec<f32> = (0..32)
             .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
             .collect();
-        let got = matmul_q5_0(&weights, 1, 32, &x).unwrap();
+        let got = matmul(&Q5_0, &weights, 1, 32, &x).unwrap();
         let q = Q8Row::new(&x);
         assert!((got[0] - scalar_dot(&weights, &q)).abs() < 1e-4);
         let all_minus: Vec<f32> = vec![-1.0; 32];
-        let got = matmul_q5_0(&weights, 1, 32, &all_minus).unwrap();
+        let got = matmul(&Q5_0, &weights, 1, 32, &all_minus).unwrap();
         assert!((got[0] - 16.0 * 32.0).abs() < 0.1, "{}", got[0]);
-        assert!(matmul_q5_0(&weights[..21], 1, 32, &x).is_err());
+        assert!(matmul(&Q5_0, &weights[..21], 1, 32, &x).is_err());
     }
 }

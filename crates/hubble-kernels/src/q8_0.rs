@@ -5,95 +5,28 @@
 //! product with Q8_0 activations is `d_w · d_x · Σ w·q8`, candle's and llama.cpp's arithmetic;
 //! only the order of the float additions differs.
 
-use crate::ShapeError;
-use crate::quant_matmul::{BLOCK, BlockKind, Q8Row, matmul};
+use crate::quant_matmul::{BLOCK, BlockKind, Q8Row};
+#[cfg(target_arch = "x86_64")]
+use crate::quant_matmul::{accumulate_signed, f16_scale, lanes_sum};
 
 /// Bytes per Q8_0 block: F16 scale, 32 signed bytes.
 pub const Q8_0_BYTES: usize = 34;
 /// Bytes per Q4_0 block: F16 scale, 16 bytes of nibbles.
 pub const Q4_0_BYTES: usize = 18;
 
-const Q8_0: BlockKind = BlockKind {
+/// Q8_0 weights, for [`matmul`](crate::matmul).
+pub const Q8_0: BlockKind = BlockKind {
     name: "Q8_0",
     bytes: Q8_0_BYTES,
     dot: dot_q8_0,
 };
 
-const Q4_0: BlockKind = BlockKind {
+/// Q4_0 weights, for [`matmul`](crate::matmul).
+pub const Q4_0: BlockKind = BlockKind {
     name: "Q4_0",
     bytes: Q4_0_BYTES,
     dot: dot_q4_0,
 };
-
-/// `x` (`inputs` rows of `cols` values) times the transposed Q8_0 matrix `weights`:
-/// `inputs × rows` values, row-major (see [`matmul`]).
-pub fn matmul_q8_0(
-    weights: &[u8],
-    rows: usize,
-    cols: usize,
-    x: &[f32],
-) -> Result<Vec<f32>, ShapeError> {
-    matmul(&Q8_0, weights, rows, cols, x)
-}
-
-/// `x` times the transposed Q4_0 matrix `weights`, as [`matmul_q8_0`].
-pub fn matmul_q4_0(
-    weights: &[u8],
-    rows: usize,
-    cols: usize,
-    x: &[f32],
-) -> Result<Vec<f32>, ShapeError> {
-    matmul(&Q4_0, weights, rows, cols, x)
-}
-
-// The kernels below keep every intrinsic inside `#[target_feature]` functions or
-// `#[inline(always)]` helpers inlined into them: a closure or a plain function would be compiled
-// without AVX2 and call each intrinsic instead of inlining it.
-
-/// A block's F16 scale, widened by one F16C instruction.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-unsafe fn scale(block: &[u8]) -> f32 {
-    use std::arch::x86_64::*;
-    // SAFETY: F16C is checked by the callers' `target_feature`.
-    unsafe {
-        _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(
-            u16::from_le_bytes([block[0], block[1]]),
-        ))))
-    }
-}
-
-/// `acc + scale · Σ w·x` over 32 signed weights and 32 signed activations.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-unsafe fn accumulate(
-    acc: std::arch::x86_64::__m256,
-    w: std::arch::x86_64::__m256i,
-    values: &[i8],
-    scale: f32,
-) -> std::arch::x86_64::__m256 {
-    use std::arch::x86_64::*;
-    // SAFETY: AVX2 and FMA are checked by the callers' `target_feature`; `values` holds 32
-    // bytes, loaded unaligned.
-    unsafe {
-        let x = _mm256_loadu_si256(values.as_ptr().cast());
-        // Signed × signed through maddubs: |w| times x with w's sign (at most 2 · 128 · 127 per
-        // pair: quantising never makes −128), then to i32.
-        let products = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-        let sums = _mm256_madd_epi16(products, _mm256_set1_epi16(1));
-        _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(sums), acc)
-    }
-}
-
-/// The sum of the eight lanes.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-unsafe fn lanes_sum(acc: std::arch::x86_64::__m256) -> f32 {
-    let mut lanes = [0f32; 8];
-    // SAFETY: `lanes` holds eight floats; AVX is checked by the callers' `target_feature`.
-    unsafe { std::arch::x86_64::_mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
-    lanes.iter().sum()
-}
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -105,7 +38,7 @@ unsafe fn dot_q8_0(weights: &[u8], row: &Q8Row) -> f32 {
         unsafe {
             let w = _mm256_loadu_si256(block[2..].as_ptr().cast());
             let values = &row.qs[b * BLOCK..(b + 1) * BLOCK];
-            acc = accumulate(acc, w, values, scale(block) * row.d[b]);
+            acc = accumulate_signed(acc, w, values, f16_scale(block) * row.d[b]);
         }
     }
     // SAFETY: as above.
@@ -128,7 +61,7 @@ unsafe fn dot_q4_0(weights: &[u8], row: &Q8Row) -> f32 {
             let high = _mm_and_si128(_mm_srli_epi16(packed, 4), nibble);
             let w = _mm256_sub_epi8(_mm256_set_m128i(high, low), eight);
             let values = &row.qs[b * BLOCK..(b + 1) * BLOCK];
-            acc = accumulate(acc, w, values, scale(block) * row.d[b]);
+            acc = accumulate_signed(acc, w, values, f16_scale(block) * row.d[b]);
         }
     }
     // SAFETY: as above.
@@ -137,12 +70,12 @@ unsafe fn dot_q4_0(weights: &[u8], row: &Q8Row) -> f32 {
 
 #[cfg(not(target_arch = "x86_64"))]
 unsafe fn dot_q8_0(_weights: &[u8], _row: &Q8Row) -> f32 {
-    unreachable!("matmul_q8_0 refuses to run without AVX2")
+    unreachable!("matmul refuses to run without AVX2")
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 unsafe fn dot_q4_0(_weights: &[u8], _row: &Q8Row) -> f32 {
-    unreachable!("matmul_q4_0 refuses to run without AVX2")
+    unreachable!("matmul refuses to run without AVX2")
 }
 
 #[cfg(test)]
@@ -151,7 +84,7 @@ mod tests {
 
     use super::*;
     use crate::available;
-    use crate::quant_matmul::pseudo_random;
+    use crate::quant_matmul::{matmul, pseudo_random};
 
     /// candle's scalar products of `BlockQ8_0` / `BlockQ4_0` with `BlockQ8_0`.
     fn scalar_dot(weights: &[u8], block_bytes: usize, row: &Q8Row) -> f32 {
@@ -208,8 +141,7 @@ mod tests {
             eprintln!("no AVX2 here: nothing to compare");
             return;
         }
-        type Kernel = fn(&[u8], usize, usize, &[f32]) -> Result<Vec<f32>, ShapeError>;
-        let kernels: [(usize, Kernel); 2] = [(Q8_0_BYTES, matmul_q8_0), (Q4_0_BYTES, matmul_q4_0)];
+        let kernels = [(Q8_0_BYTES, &Q8_0), (Q4_0_BYTES, &Q4_0)];
         for (block_bytes, kernel) in kernels {
             for (rows, cols, inputs) in [(3, 32, 1), (9, 96, 3), (5, 576, 2)] {
                 let weights = random_matrix(rows, cols, block_bytes);
@@ -217,7 +149,7 @@ mod tests {
                     .into_iter()
                     .map(|v| (v % 2001) as f32 / 100. - 10.)
                     .collect();
-                let got = kernel(&weights, rows, cols, &x).unwrap();
+                let got = matmul(kernel, &weights, rows, cols, &x).unwrap();
                 let row_bytes = cols / BLOCK * block_bytes;
                 for i in 0..inputs {
                     let q = Q8Row::new(&x[i * cols..(i + 1) * cols]);
@@ -233,7 +165,7 @@ mod tests {
                 }
             }
         }
-        assert!(matmul_q8_0(&[0; 33], 1, 32, &[0.; 32]).is_err());
-        assert!(matmul_q4_0(&[0; 18], 1, 32, &[0.; 31]).is_err());
+        assert!(matmul(&Q8_0, &[0; 33], 1, 32, &[0.; 32]).is_err());
+        assert!(matmul(&Q4_0, &[0; 18], 1, 32, &[0.; 31]).is_err());
     }
 }

@@ -15,14 +15,19 @@ pub const BLOCK: usize = 32;
 /// A weight type's block layout and its product with a [`Q8Row`].
 pub struct BlockKind {
     /// The type's name, for errors.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// Bytes per block of 32 weights.
-    pub bytes: usize,
-    /// One weight row (its blocks as stored) times one activation row.
-    ///
-    /// # Safety
-    /// Only called where [`available`] is true (AVX2, FMA and F16C).
-    pub dot: unsafe fn(&[u8], &Q8Row) -> f32,
+    pub(crate) bytes: usize,
+    /// One weight row (its blocks as stored) times one activation row; only called where
+    /// [`available`] is true (AVX2, FMA and F16C).
+    pub(crate) dot: unsafe fn(&[u8], &Q8Row) -> f32,
+}
+
+impl BlockKind {
+    /// The type's name (`Q4_1`).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
 }
 
 /// `x` (`inputs` rows of `cols` values) times the transposed matrix `weights` (`rows` rows of
@@ -76,6 +81,55 @@ pub fn matmul(
         }
     }
     Ok(out)
+}
+
+// The SIMD helpers the kernels share: `#[inline(always)]`, so that they are compiled inside the
+// kernels' `#[target_feature]` functions (a plain function or a closure would be compiled without
+// AVX2 and call each intrinsic instead of inlining it).
+
+/// The F16 scale at the start of a block, widened by one F16C instruction.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn f16_scale(block: &[u8]) -> f32 {
+    use std::arch::x86_64::*;
+    // SAFETY: F16C is checked by the callers' `target_feature`.
+    unsafe {
+        _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(
+            u16::from_le_bytes([block[0], block[1]]),
+        ))))
+    }
+}
+
+/// `acc + scale · Σ w·x` over 32 signed weights `w` and 32 activations `values`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn accumulate_signed(
+    acc: std::arch::x86_64::__m256,
+    w: std::arch::x86_64::__m256i,
+    values: &[i8],
+    scale: f32,
+) -> std::arch::x86_64::__m256 {
+    use std::arch::x86_64::*;
+    // SAFETY: AVX2 and FMA are checked by the callers' `target_feature`; `values` holds 32
+    // bytes, loaded unaligned.
+    unsafe {
+        let x = _mm256_loadu_si256(values.as_ptr().cast());
+        // Signed × signed through maddubs: |w| times x with w's sign (at most 2 · 128 · 127 per
+        // pair: quantising never makes −128), then to i32.
+        let products = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+        let sums = _mm256_madd_epi16(products, _mm256_set1_epi16(1));
+        _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(sums), acc)
+    }
+}
+
+/// The sum of the eight lanes.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn lanes_sum(acc: std::arch::x86_64::__m256) -> f32 {
+    let mut lanes = [0f32; 8];
+    // SAFETY: `lanes` holds eight floats; AVX is checked by the callers' `target_feature`.
+    unsafe { std::arch::x86_64::_mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+    lanes.iter().sum()
 }
 
 /// One activation row as 8-bit blocks, scales already widened to F32.

@@ -33,29 +33,24 @@ impl Module for Linear {
     }
 }
 
-/// The AVX2 kernel for a weight type.
-type Kernel =
-    fn(&[u8], usize, usize, &[f32]) -> std::result::Result<Vec<f32>, hubble_kernels::ShapeError>;
-
 /// A Q4_0, Q4_1, Q5_0 or Q8_0 matrix of `rows` output features by `cols` input features, its
 /// blocks as stored, with its kernel.
 pub struct FastMatmul {
     bytes: Vec<u8>,
     rows: usize,
     cols: usize,
-    kernel: Kernel,
-    dtype: GgmlDType,
+    kind: &'static hubble_kernels::BlockKind,
 }
 
 impl FastMatmul {
     /// `Some` when `tensor` is a Q4_0, Q4_1, Q5_0 or Q8_0 matrix on the CPU and this CPU has
     /// AVX2, FMA and F16C.
     pub fn new(tensor: &QTensor) -> Result<Option<FastMatmul>> {
-        let kernel: Kernel = match tensor.dtype() {
-            GgmlDType::Q4_0 => hubble_kernels::matmul_q4_0,
-            GgmlDType::Q4_1 => hubble_kernels::matmul_q4_1,
-            GgmlDType::Q5_0 => hubble_kernels::matmul_q5_0,
-            GgmlDType::Q8_0 => hubble_kernels::matmul_q8_0,
+        let kind = match tensor.dtype() {
+            GgmlDType::Q4_0 => &hubble_kernels::Q4_0,
+            GgmlDType::Q4_1 => &hubble_kernels::Q4_1,
+            GgmlDType::Q5_0 => &hubble_kernels::Q5_0,
+            GgmlDType::Q8_0 => &hubble_kernels::Q8_0,
             _ => return Ok(None),
         };
         if !tensor.device().is_cpu() || !hubble_kernels::available() {
@@ -67,8 +62,7 @@ impl FastMatmul {
             bytes,
             rows,
             cols,
-            kernel,
-            dtype: tensor.dtype(),
+            kind,
         }))
     }
 
@@ -77,8 +71,8 @@ impl FastMatmul {
         let cols = x.dim(D::Minus1)?;
         if cols != self.cols {
             candle_core::bail!(
-                "{cols} inputs for a {:?} matrix of {} columns",
-                self.dtype,
+                "{cols} inputs for a {} matrix of {} columns",
+                self.kind.name(),
                 self.cols
             )
         }
@@ -86,7 +80,7 @@ impl FastMatmul {
         let last = dims.len() - 1;
         dims[last] = self.rows;
         let values = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
-        let out = (self.kernel)(&self.bytes, self.rows, self.cols, &values)
+        let out = hubble_kernels::matmul(self.kind, &self.bytes, self.rows, self.cols, &values)
             .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         Tensor::from_vec(out, dims, x.device())
     }
