@@ -29,31 +29,27 @@ impl OtherInput {
             .num_columns(2)
             .spacing([8.0, 4.0])
             .show(ui, |ui| {
-                let label = ui.label("Input");
-                ui.add(
-                    egui::TextEdit::multiline(&mut self.text)
-                        .desired_rows(2)
-                        .desired_width(ui.available_width())
-                        .hint_text("text; one per line where the task takes several"),
-                )
-                .labelled_by(label.id);
-                ui.end_row();
-                let label = ui.label("File");
-                ui.add(
-                    egui::TextEdit::singleline(&mut self.file)
-                        .desired_width(ui.available_width())
-                        .hint_text("an image or audio file: its path, or drop it on the window"),
-                )
-                .labelled_by(label.id);
-                ui.end_row();
-                let label = ui.label("Options");
-                ui.add(
-                    egui::TextEdit::singleline(&mut self.options)
-                        .desired_width(ui.available_width())
-                        .hint_text("as for hubble run, e.g. --labels joy,anger"),
-                )
-                .labelled_by(label.id);
-                ui.end_row();
+                let text = egui::TextEdit::multiline(&mut self.text).desired_rows(2);
+                row(
+                    ui,
+                    "Input",
+                    text,
+                    "text; one per line where the task takes several",
+                );
+                let file = egui::TextEdit::singleline(&mut self.file);
+                row(
+                    ui,
+                    "File",
+                    file,
+                    "an image or audio file: its path, or drop it on the window",
+                );
+                let options = egui::TextEdit::singleline(&mut self.options);
+                row(
+                    ui,
+                    "Options",
+                    options,
+                    "as for hubble run, e.g. --labels joy,anger",
+                );
             });
         ui.label(
             RichText::new("Each model gets the same input; a task that needs a file says so.")
@@ -93,6 +89,14 @@ impl OtherInput {
         parts.retain(|p| !p.is_empty());
         parts.join("\n")
     }
+}
+
+/// One labelled row of the input grid: `edit` as wide as the view, with its hint.
+fn row(ui: &mut egui::Ui, name: &str, edit: egui::TextEdit<'_>, hint: &str) {
+    let label = ui.label(name);
+    ui.add(edit.desired_width(ui.available_width()).hint_text(hint))
+        .labelled_by(label.id);
+    ui.end_row();
 }
 
 #[cfg(test)]
