@@ -7,7 +7,7 @@
 //! dilated-2D and grouped convolutions go to candle.
 
 use candle_core::{IndexOp, Module, Result, Tensor};
-use candle_nn::{Conv1d, Conv2d, Conv2dConfig, VarBuilder};
+use candle_nn::{Conv1d, Conv1dConfig, Conv2d, Conv2dConfig, VarBuilder};
 
 /// Output positions per product: the best of 512–32768 measured on 2 cores.
 const CHUNK: usize = 1024;
@@ -156,6 +156,51 @@ fn with_bias(out: Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     match bias {
         Some(bias) => out.broadcast_add(bias),
         None => Ok(out),
+    }
+}
+
+/// A 1-D convolution layer whose weight may be stored weight-normed (`weight_g`/`weight_v`, or
+/// `parametrizations.weight.original0/1` as transformers 5 saves it), folded at load; the bias
+/// is optional.
+pub fn normed_conv1d(
+    inputs: usize,
+    outputs: usize,
+    kernel: usize,
+    config: Conv1dConfig,
+    vb: VarBuilder,
+) -> Result<Conv1d> {
+    let shape = (outputs, inputs / config.groups, kernel);
+    let stored = |old: &str, new: &str, shape: (usize, usize, usize)| {
+        if vb.contains_tensor(old) {
+            vb.get(shape, old)
+        } else {
+            vb.get(shape, new)
+        }
+    };
+    let weight = if vb.contains_tensor("weight_g")
+        || vb.contains_tensor("parametrizations.weight.original0")
+    {
+        let g = stored(
+            "weight_g",
+            "parametrizations.weight.original0",
+            (outputs, 1, 1),
+        )?;
+        let v = stored("weight_v", "parametrizations.weight.original1", shape)?;
+        let norm = v.sqr()?.sum_keepdim(2)?.sum_keepdim(1)?.sqrt()?;
+        v.broadcast_mul(&g.broadcast_div(&norm)?)?
+    } else {
+        vb.get(shape, "weight")?
+    };
+    let bias = vb.get(outputs, "bias").ok();
+    Ok(Conv1d::new(weight, bias, config))
+}
+
+/// A stride-1 configuration with `padding` and `dilation`.
+pub fn padded(padding: usize, dilation: usize) -> Conv1dConfig {
+    Conv1dConfig {
+        padding,
+        dilation,
+        ..Default::default()
     }
 }
 

@@ -21,6 +21,7 @@ pub mod gpu_bert;
 pub mod gpu_llama;
 pub mod gpu_tensors;
 pub mod gpu_whisper;
+pub mod hifigan;
 pub mod marian;
 pub mod quant_linear;
 pub mod resnet;

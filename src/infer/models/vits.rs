@@ -7,12 +7,12 @@
 
 use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
 use candle_nn::{
-    Conv1d, Conv1dConfig, ConvTranspose1d, ConvTranspose1dConfig, Embedding, LayerNorm, Linear,
-    VarBuilder, embedding, layer_norm, linear,
+    Conv1d, Conv1dConfig, Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear,
 };
 use serde_json::Value;
 
-use super::conv::ChunkedConv1d;
+use super::conv::{normed_conv1d as conv1d, padded};
+use super::hifigan::{HifiGan, HifiGanSpec};
 
 /// The shape and defaults of a VITS checkpoint, from its config.json.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,12 +37,7 @@ pub struct VitsSpec {
     wavenet_layers: usize,
     wavenet_kernel: usize,
     wavenet_dilation_rate: usize,
-    upsample_initial_channel: usize,
-    upsample_rates: Vec<usize>,
-    upsample_kernels: Vec<usize>,
-    resblock_kernels: Vec<usize>,
-    resblock_dilations: Vec<Vec<usize>>,
-    leaky_relu_slope: f64,
+    vocoder: HifiGanSpec,
     /// Output samples per second.
     pub sampling_rate: u32,
     /// The checkpoint's speaking rate (1: as trained; 2: twice as fast).
@@ -64,18 +59,6 @@ impl VitsSpec {
         };
         let number =
             |key: &str, default: f64| config.get(key).and_then(Value::as_f64).unwrap_or(default);
-        let list = |key: &str, default: &[usize]| -> Vec<usize> {
-            config
-                .get(key)
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_u64)
-                        .map(|v| v as usize)
-                        .collect()
-                })
-                .unwrap_or_else(|| default.to_vec())
-        };
         if size("num_speakers", 1) > 1 {
             return Err("a multi-speaker VITS model is not supported yet".into());
         }
@@ -91,24 +74,6 @@ impl VitsSpec {
                 ));
             }
         }
-        let dilations: Vec<Vec<usize>> = config
-            .get("resblock_dilation_sizes")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .map(|d| {
-                        d.as_array()
-                            .map(|d| {
-                                d.iter()
-                                    .filter_map(Value::as_u64)
-                                    .map(|v| v as usize)
-                                    .collect()
-                            })
-                            .unwrap_or_default()
-                    })
-                    .collect()
-            })
-            .unwrap_or_else(|| vec![vec![1, 3, 5]; 3]);
         let spec = VitsSpec {
             vocab_size: size("vocab_size", 38),
             hidden: size("hidden_size", 192),
@@ -133,12 +98,7 @@ impl VitsSpec {
             wavenet_layers: size("prior_encoder_num_wavenet_layers", 4),
             wavenet_kernel: size("wavenet_kernel_size", 5),
             wavenet_dilation_rate: size("wavenet_dilation_rate", 1),
-            upsample_initial_channel: size("upsample_initial_channel", 512),
-            upsample_rates: list("upsample_rates", &[8, 8, 2, 2]),
-            upsample_kernels: list("upsample_kernel_sizes", &[16, 16, 4, 4]),
-            resblock_kernels: list("resblock_kernel_sizes", &[3, 7, 11]),
-            resblock_dilations: dilations,
-            leaky_relu_slope: number("leaky_relu_slope", 0.1),
+            vocoder: HifiGanSpec::from_config(config, size("flow_size", 192))?,
             sampling_rate: size("sampling_rate", 16_000) as u32,
             speaking_rate: number("speaking_rate", 1.0),
             noise_scale: number("noise_scale", 0.667),
@@ -150,57 +110,12 @@ impl VitsSpec {
                 spec.hidden, spec.heads
             ));
         }
-        if spec.upsample_rates.len() != spec.upsample_kernels.len()
-            || spec.resblock_kernels.len() != spec.resblock_dilations.len()
-        {
-            return Err("the decoder's upsampling or residual block lists differ in length".into());
-        }
         Ok(spec)
     }
 
     /// Waveform samples per spectrogram frame.
     pub fn hop(&self) -> usize {
-        self.upsample_rates.iter().product()
-    }
-}
-
-/// A convolution whose weight may be stored weight-normed.
-fn conv1d(
-    inputs: usize,
-    outputs: usize,
-    kernel: usize,
-    config: Conv1dConfig,
-    vb: VarBuilder,
-) -> Result<Conv1d> {
-    let shape = (outputs, inputs / config.groups, kernel);
-    let weight = if vb.contains_tensor("weight_g")
-        || vb.contains_tensor("parametrizations.weight.original0")
-    {
-        let (g, v) = if vb.contains_tensor("weight_g") {
-            (
-                vb.get((outputs, 1, 1), "weight_g")?,
-                vb.get(shape, "weight_v")?,
-            )
-        } else {
-            (
-                vb.get((outputs, 1, 1), "parametrizations.weight.original0")?,
-                vb.get(shape, "parametrizations.weight.original1")?,
-            )
-        };
-        let norm = v.sqr()?.sum_keepdim(2)?.sum_keepdim(1)?.sqrt()?;
-        v.broadcast_mul(&g.broadcast_div(&norm)?)?
-    } else {
-        vb.get(shape, "weight")?
-    };
-    let bias = vb.get(outputs, "bias").ok();
-    Ok(Conv1d::new(weight, bias, config))
-}
-
-fn padded(padding: usize, dilation: usize) -> Conv1dConfig {
-    Conv1dConfig {
-        padding,
-        dilation,
-        ..Default::default()
+        self.vocoder.hop()
     }
 }
 
@@ -329,24 +244,12 @@ struct Coupling {
     post: Conv1d,
 }
 
-struct ResBlock {
-    convs1: Vec<ChunkedConv1d>,
-    convs2: Vec<ChunkedConv1d>,
-}
-
-struct Decoder {
-    pre: Conv1d,
-    upsamplers: Vec<ConvTranspose1d>,
-    resblocks: Vec<ResBlock>,
-    post: Conv1d,
-}
-
 /// A loaded VITS model.
 pub struct Vits {
     text: TextEncoder,
     duration: DurationPredictor,
     flows: Vec<Coupling>,
-    decoder: Decoder,
+    decoder: HifiGan,
     spec: VitsSpec,
     device: Device,
 }
@@ -371,7 +274,7 @@ impl Vits {
             flows: (0..spec.prior_flows)
                 .map(|i| coupling(spec, vb.pp("flow.flows").pp(i)))
                 .collect::<Result<_>>()?,
-            decoder: decoder(spec, vb.pp("decoder"))?,
+            decoder: HifiGan::new(&spec.vocoder, vb.pp("decoder"))?,
             spec: spec.clone(),
             device: device.clone(),
         })
@@ -449,7 +352,7 @@ impl Vits {
             latents = flow.reverse(&flip_channels(&latents)?, &frame_mask, &self.spec)?;
         }
         let spectrogram = latents.broadcast_mul(&frame_mask)?;
-        let waveform = self.decoder.forward(&spectrogram, &self.spec)?;
+        let waveform = self.decoder.forward(&spectrogram)?;
         waveform.flatten_all()?.to_vec1()
     }
 
@@ -847,107 +750,6 @@ impl Coupling {
             .broadcast_mul(mask)?;
         let second = (second - mean)?.broadcast_mul(mask)?;
         Tensor::cat(&[&first, &second], 1)
-    }
-}
-
-fn decoder(spec: &VitsSpec, vb: VarBuilder) -> Result<Decoder> {
-    let initial = spec.upsample_initial_channel;
-    let mut upsamplers = Vec::new();
-    let mut resblocks = Vec::new();
-    for (i, (&rate, &kernel)) in spec
-        .upsample_rates
-        .iter()
-        .zip(&spec.upsample_kernels)
-        .enumerate()
-    {
-        let (from, to) = (initial >> i, initial >> (i + 1));
-        let config = ConvTranspose1dConfig {
-            padding: (kernel - rate) / 2,
-            stride: rate,
-            ..Default::default()
-        };
-        let up = vb.pp("upsampler").pp(i);
-        upsamplers.push(ConvTranspose1d::new(
-            up.get((from, to, kernel), "weight")?,
-            Some(up.get(to, "bias")?),
-            config,
-        ));
-        for (j, (&kernel, dilations)) in spec
-            .resblock_kernels
-            .iter()
-            .zip(&spec.resblock_dilations)
-            .enumerate()
-        {
-            let vb = vb.pp("resblocks").pp(i * spec.resblock_kernels.len() + j);
-            let convs1 = dilations
-                .iter()
-                .enumerate()
-                .map(|(k, &d)| {
-                    conv1d(
-                        to,
-                        to,
-                        kernel,
-                        padded((kernel * d - d) / 2, d),
-                        vb.pp("convs1").pp(k),
-                    )
-                    .and_then(ChunkedConv1d::new)
-                })
-                .collect::<Result<_>>()?;
-            let convs2 = (0..dilations.len())
-                .map(|k| {
-                    conv1d(
-                        to,
-                        to,
-                        kernel,
-                        padded((kernel - 1) / 2, 1),
-                        vb.pp("convs2").pp(k),
-                    )
-                    .and_then(ChunkedConv1d::new)
-                })
-                .collect::<Result<_>>()?;
-            resblocks.push(ResBlock { convs1, convs2 });
-        }
-    }
-    let last = initial >> spec.upsample_rates.len();
-    Ok(Decoder {
-        pre: conv1d(spec.flow_size, initial, 7, padded(3, 1), vb.pp("conv_pre"))?,
-        upsamplers,
-        resblocks,
-        post: conv1d(last, 1, 7, padded(3, 1), vb.pp("conv_post"))?,
-    })
-}
-
-impl Decoder {
-    fn forward(&self, spectrogram: &Tensor, spec: &VitsSpec) -> Result<Tensor> {
-        let slope = spec.leaky_relu_slope;
-        let kernels = spec.resblock_kernels.len();
-        let mut xs = self.pre.forward(spectrogram)?;
-        for (i, up) in self.upsamplers.iter().enumerate() {
-            xs = up.forward(&candle_nn::ops::leaky_relu(&xs, slope)?)?;
-            let mut sum: Option<Tensor> = None;
-            for block in &self.resblocks[i * kernels..(i + 1) * kernels] {
-                let out = block.forward(&xs, slope)?;
-                sum = Some(match sum {
-                    Some(s) => (s + out)?,
-                    None => out,
-                });
-            }
-            xs = (sum.expect("at least one residual block") / kernels as f64)?;
-        }
-        let xs = candle_nn::ops::leaky_relu(&xs, 0.01)?;
-        self.post.forward(&xs)?.tanh()
-    }
-}
-
-impl ResBlock {
-    fn forward(&self, xs: &Tensor, slope: f64) -> Result<Tensor> {
-        let mut xs = xs.clone();
-        for (c1, c2) in self.convs1.iter().zip(&self.convs2) {
-            let h = c1.forward(&candle_nn::ops::leaky_relu(&xs, slope)?)?;
-            let h = c2.forward(&candle_nn::ops::leaky_relu(&h, slope)?)?;
-            xs = (xs + h)?;
-        }
-        Ok(xs)
     }
 }
 
