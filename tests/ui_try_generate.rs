@@ -2,7 +2,8 @@
 //! text-to-image (the tiny SD 1.x pipeline cached from the fixtures: a prompt typed, Generate
 //! pressed, the picture with its settings and Save PNG…; an emptied prompt disables Generate)
 //! and text-to-speech (the tiny VITS voice: Speak, then the waveform's length, Play and
-//! Save WAV…).
+//! Save WAV…; the tiny SpeechT5 voice with its vocoder cached beside it: a speaker-embedding
+//! row instead of VITS's sliders, and Speak).
 
 #[path = "support/ui.rs"]
 mod ui;
@@ -30,16 +31,21 @@ fn copy_tree(from: &Path, to: &Path) {
 
 const WAIT: Duration = Duration::from_secs(60);
 
-/// Caches fixture `fixture` as `acme/<fixture>`, opens its Try tab, loads the model and waits
-/// for `ready`.
-fn loaded(home: &Path, fixture: &str, ready: &str) -> Harness<'static, App> {
-    let folder = home.join(format!("hub/models--acme--{fixture}"));
+/// Caches fixture `fixture` as `repo` in `home`'s hub cache.
+fn cache_fixture(home: &Path, fixture: &str, repo: &str) {
+    let folder = home.join(format!("hub/models--{}", repo.replace('/', "--")));
     let source = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/tiny")
         .join(fixture);
     copy_tree(&source, &folder.join("snapshots").join(COMMIT));
     std::fs::create_dir_all(folder.join("refs")).unwrap();
     std::fs::write(folder.join("refs/main"), COMMIT).unwrap();
+}
+
+/// Caches fixture `fixture` as `acme/<fixture>`, opens its Try tab, loads the model and waits
+/// for `ready`.
+fn loaded(home: &Path, fixture: &str, ready: &str) -> Harness<'static, App> {
+    cache_fixture(home, fixture, &format!("acme/{fixture}"));
     let mut harness = harness(config("http://127.0.0.1:9", home, true));
     harness
         .state_mut()
@@ -113,4 +119,24 @@ fn text_becomes_speech_to_play_and_save() {
         "the length and rate are shown"
     );
     assert!(has(&harness, "Play"), "the speech can be played");
+}
+
+#[test]
+fn speecht5_speaks_with_a_speaker_row_instead_of_vits_sliders() {
+    let home = tempfile::tempdir().unwrap();
+    cache_fixture(
+        home.path(),
+        "speecht5-hifigan",
+        "microsoft/speecht5_hifigan",
+    );
+    let mut harness = loaded(home.path(), "speecht5", "Speak");
+    assert!(
+        has(&harness, "Speaker embedding"),
+        "SpeechT5's voice is chosen by embedding"
+    );
+    assert!(has(&harness, "none (neutral voice)"));
+    assert!(!has(&harness, "Speaking rate"), "VITS's sliders are hidden");
+    harness.get_by_label("Speak").click();
+    wait_up_to(&mut harness, WAIT, "the speech", |h| has(h, "Save WAV"));
+    assert!(has(&harness, "s of speech at 16000 Hz"));
 }

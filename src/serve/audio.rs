@@ -173,6 +173,7 @@ pub(crate) async fn speech(exchange: &Exchange, body: SpeechBody) -> Result<Repl
         noise_scale: None,
         noise_scale_duration: None,
         seed: body.seed.unwrap_or_default(),
+        speaker: None,
         output: None,
     };
     let pool = exchange.shared.pool.clone();

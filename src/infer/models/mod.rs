@@ -27,6 +27,7 @@ pub mod quant_linear;
 pub mod resnet;
 pub mod sd_unet;
 pub mod sd_vae;
+pub mod speecht5;
 pub mod stable_diffusion;
 pub mod timm_resnet;
 mod vit_defaults;

@@ -1,6 +1,7 @@
 //! Tokenizers Hubble reads itself: GGUF vocabularies ([`gguf_bpe`], [`gguf_tokenizer`]),
 //! SentencePiece models ([`sentencepiece`] over [`protobuf`]) for Marian ([`marian_tokenizer`]),
-//! chat templates ([`chat_template`]), VITS's characters ([`vits_tokenizer`]), and
+//! chat templates ([`chat_template`]), VITS's characters ([`vits_tokenizer`]), SpeechT5's
+//! SentencePiece characters ([`speecht5_tokenizer`]), and
 //! [`text_tokenizer`], one type over them and tokenizer.json.
 
 pub mod chat_template;
@@ -10,6 +11,7 @@ pub mod marian_tokenizer;
 pub mod protobuf;
 pub mod sentencepiece;
 pub mod slow_files;
+pub mod speecht5_tokenizer;
 pub mod text_tokenizer;
 pub mod vits_tokenizer;
 

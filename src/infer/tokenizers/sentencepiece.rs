@@ -214,12 +214,24 @@ impl SentencePieceModel {
     /// gives them (token ids are not SentencePiece ids: callers map the token strings).
     /// Unknown characters come back as their own text (fused when consecutive), like
     /// `encode(out_type=str)`.
+    /// A char model (SpeechT5's `spm_char.model`) is read as a unigram whose pieces are all one
+    /// character long: its only segmentation is SentencePiece's character split.
     pub fn to_tokenizer(&self) -> Result<Tokenizer, SpmError> {
-        if self.model_type != 1 {
+        let chars = self.model_type == 4;
+        if chars
+            && self
+                .pieces
+                .iter()
+                .any(|p| p.kind == PieceKind::Normal && p.text.chars().count() != 1)
+        {
+            return Err(SpmError::Invalid(
+                "a char model with a piece longer than one character".into(),
+            ));
+        }
+        if self.model_type != 1 && !chars {
             let kind = match self.model_type {
                 2 => "BPE",
                 3 => "word",
-                4 => "char",
                 _ => "unknown-type",
             };
             return Err(SpmError::Unsupported(format!("{kind} models")));

@@ -1,7 +1,8 @@
-//! The Try tab's text-to-speech view: the text, speaking rate and both noise scales (VITS's
-//! defaults), seed; **Speak** (Ctrl+Enter) makes the speech, drawn as a waveform with its
-//! length and speed, **Play**/**Stop** through the default speaker, **Save WAV…** (a native
-//! dialog).
+//! The Try tab's text-to-speech view: the text, then for VITS the speaking rate and both noise
+//! scales (VITS's defaults), for SpeechT5 the speaker embedding (a `.npy` x-vector, opened or
+//! dropped; none is the neutral voice), and the seed; **Speak** (Ctrl+Enter) makes the speech,
+//! drawn as a waveform with its length and speed, **Play**/**Stop** through the default
+//! speaker, **Save WAV…** (a native dialog).
 
 use std::path::PathBuf;
 
@@ -11,7 +12,7 @@ use crate::infer::tasks::text_to_speech::{SpeechOutput, SpeechRequest, TEXT_TO_S
 use crate::infer::{Output, Request, Task};
 use crate::media::playback::{Playback, PlaybackState};
 use crate::ui::runtime::background::Background;
-use crate::ui::r#try::file_input::{poll_save, save_dialog};
+use crate::ui::r#try::file_input::{Accept, FileInput, Picked, poll_save, save_dialog};
 use crate::ui::r#try::{RunClick, TaskView, ViewContext, ViewRequest, run_row};
 
 /// The view's state.
@@ -21,6 +22,9 @@ pub struct SpeechView {
     noise_scale: f64,
     noise_scale_duration: f64,
     seed: u64,
+    /// SpeechT5's speaker embedding file (`None`: the neutral voice).
+    speaker: Option<PathBuf>,
+    speaker_input: FileInput,
     result: Option<SpeechOutput>,
     /// The result's waveform, `[min, max]` per column, worked out once.
     peaks: Vec<[f32; 2]>,
@@ -38,6 +42,8 @@ impl Default for SpeechView {
             noise_scale: 0.667,
             noise_scale_duration: 0.8,
             seed: 0,
+            speaker: None,
+            speaker_input: FileInput::new(SPEAKER_FILES),
             result: None,
             peaks: Vec::new(),
             playback: None,
@@ -48,8 +54,44 @@ impl Default for SpeechView {
     }
 }
 
+/// Speaker embeddings: numpy's `.npy` x-vectors.
+const SPEAKER_FILES: Accept = Accept {
+    what: "a speaker embedding",
+    extensions: &["npy"],
+};
+
+/// Whether the loaded model is a SpeechT5 voice (its config's `model_type`).
+fn is_speecht5(context: &ViewContext) -> bool {
+    context.config.get("model_type").and_then(|t| t.as_str()) == Some("speecht5")
+}
+
 impl SpeechView {
-    fn settings(&mut self, ui: &mut egui::Ui) {
+    /// SpeechT5's voice: the speaker embedding file, opened or dropped.
+    fn speaker_row(&mut self, ui: &mut egui::Ui) {
+        let label = ui.label("Speaker embedding");
+        let shown = self
+            .speaker
+            .as_ref()
+            .and_then(|p| p.file_name())
+            .map_or("none (neutral voice)".to_string(), |n| {
+                n.to_string_lossy().into_owned()
+            });
+        ui.label(RichText::new(shown).strong())
+            .labelled_by(label.id)
+            .on_hover_text(
+                "A 512-value x-vector saved with numpy (.npy), e.g. from the CMU ARCTIC x-vectors",
+            );
+        let dropped = self.speaker_input.drop_zone(ui, ui.max_rect());
+        if let Some(Picked::File(path)) = self.speaker_input.open_button(ui).or(dropped) {
+            self.speaker = Some(path);
+        }
+        if self.speaker.is_some() && ui.button("Neutral voice").clicked() {
+            self.speaker = None;
+        }
+        self.speaker_input.show_refusal(ui);
+    }
+
+    fn settings(&mut self, ui: &mut egui::Ui, speecht5: bool) {
         let label = ui.label("Text to speak:");
         ui.add(
             egui::TextEdit::multiline(&mut self.text)
@@ -57,7 +99,17 @@ impl SpeechView {
                 .desired_width(f32::INFINITY),
         )
         .labelled_by(label.id);
+        if speecht5 {
+            ui.horizontal_wrapped(|ui| self.speaker_row(ui));
+        }
         ui.horizontal_wrapped(|ui| {
+            if speecht5 {
+                let label = ui.label("Seed");
+                ui.add(egui::DragValue::new(&mut self.seed))
+                    .labelled_by(label.id)
+                    .on_hover_text("SpeechT5 keeps some randomness (dropout) while speaking");
+                return;
+            }
             let label = ui.label("Speaking rate");
             ui.add(egui::Slider::new(&mut self.speaking_rate, 0.5..=2.0).step_by(0.05))
                 .labelled_by(label.id)
@@ -76,13 +128,15 @@ impl SpeechView {
         });
     }
 
-    fn request(&self) -> SpeechRequest {
+    fn request(&self, speecht5: bool) -> SpeechRequest {
+        let vits = |value: f64| (!speecht5).then_some(value);
         SpeechRequest {
             text: self.text.trim().to_string(),
-            speaking_rate: Some(self.speaking_rate),
-            noise_scale: Some(self.noise_scale),
-            noise_scale_duration: Some(self.noise_scale_duration),
+            speaking_rate: vits(self.speaking_rate),
+            noise_scale: vits(self.noise_scale),
+            noise_scale_duration: vits(self.noise_scale_duration),
             seed: self.seed,
+            speaker: self.speaker.clone().filter(|_| speecht5),
             output: None,
         }
     }
@@ -206,15 +260,16 @@ impl TaskView for SpeechView {
         task == TEXT_TO_SPEECH
     }
 
-    fn show(&mut self, ui: &mut egui::Ui, _context: &ViewContext, busy: bool) -> ViewRequest {
+    fn show(&mut self, ui: &mut egui::Ui, context: &ViewContext, busy: bool) -> ViewRequest {
         let mut request = ViewRequest::None;
-        self.settings(ui);
+        let speecht5 = is_speecht5(context);
+        self.settings(ui, speecht5);
         match run_row(ui, "Speak", !self.text.trim().is_empty(), busy) {
             RunClick::Run => {
                 self.error = None;
                 self.note = None;
                 self.playback = None;
-                request = ViewRequest::Run(Request::new(self.request()));
+                request = ViewRequest::Run(Request::new(self.request(speecht5)));
             }
             RunClick::Stop => request = ViewRequest::Stop,
             RunClick::None => {}
