@@ -3,7 +3,8 @@
 //! pressed, the picture with its settings and Save PNG…; an emptied prompt disables Generate)
 //! and text-to-speech (the tiny VITS voice: Speak, then the waveform's length, Play and
 //! Save WAV…; the tiny SpeechT5 voice with its vocoder cached beside it: a speaker-embedding
-//! row instead of VITS's sliders, and Speak).
+//! row instead of VITS's sliders, and Speak) and text-to-audio (the tiny MusicGen: Compose,
+//! then its length and Play).
 
 #[path = "support/ui.rs"]
 mod ui;
@@ -139,4 +140,18 @@ fn speecht5_speaks_with_a_speaker_row_instead_of_vits_sliders() {
     harness.get_by_label("Speak").click();
     wait_up_to(&mut harness, WAIT, "the speech", |h| has(h, "Save WAV"));
     assert!(has(&harness, "s of speech at 16000 Hz"));
+}
+
+#[test]
+fn a_description_becomes_music_to_play_and_save() {
+    let home = tempfile::tempdir().unwrap();
+    let mut harness = loaded(home.path(), "musicgen", "Compose");
+    assert!(has(&harness, "Guidance"), "MusicGen's settings are shown");
+    harness.get_by_label("Compose").click();
+    wait_up_to(&mut harness, WAIT, "the music", |h| has(h, "Save WAV"));
+    assert!(
+        has(&harness, "s of music at 1600 Hz"),
+        "the length and rate are shown"
+    );
+    assert!(has(&harness, "Play"), "the music can be played");
 }

@@ -7,7 +7,9 @@
 //! dilated-2D and grouped convolutions go to candle.
 
 use candle_core::{IndexOp, Module, Result, Tensor};
-use candle_nn::{Conv1d, Conv1dConfig, Conv2d, Conv2dConfig, VarBuilder};
+use candle_nn::{
+    Conv1d, Conv1dConfig, Conv2d, Conv2dConfig, ConvTranspose1d, ConvTranspose1dConfig, VarBuilder,
+};
 
 /// Output positions per product: the best of 512–32768 measured on 2 cores.
 const CHUNK: usize = 1024;
@@ -170,29 +172,52 @@ pub fn normed_conv1d(
     vb: VarBuilder,
 ) -> Result<Conv1d> {
     let shape = (outputs, inputs / config.groups, kernel);
-    let stored = |old: &str, new: &str, shape: (usize, usize, usize)| {
-        if vb.contains_tensor(old) {
-            vb.get(shape, old)
-        } else {
-            vb.get(shape, new)
-        }
-    };
-    let weight = if vb.contains_tensor("weight_g")
-        || vb.contains_tensor("parametrizations.weight.original0")
-    {
-        let g = stored(
-            "weight_g",
-            "parametrizations.weight.original0",
-            (outputs, 1, 1),
-        )?;
-        let v = stored("weight_v", "parametrizations.weight.original1", shape)?;
-        let norm = v.sqr()?.sum_keepdim(2)?.sum_keepdim(1)?.sqrt()?;
-        v.broadcast_mul(&g.broadcast_div(&norm)?)?
-    } else {
-        vb.get(shape, "weight")?
+    let weight = match weight_normed(&vb, outputs, shape)? {
+        Some(weight) => weight,
+        None => vb.get(shape, "weight")?,
     };
     let bias = vb.get(outputs, "bias").ok();
     Ok(Conv1d::new(weight, bias, config))
+}
+
+/// A 1-D transposed convolution layer stored weight-normed over its input channels (the bias
+/// is optional).
+pub fn normed_conv_transpose1d(
+    inputs: usize,
+    outputs: usize,
+    kernel: usize,
+    config: ConvTranspose1dConfig,
+    vb: VarBuilder,
+) -> Result<ConvTranspose1d> {
+    let shape = (inputs, outputs, kernel);
+    let weight = weight_normed(&vb, inputs, shape)?.ok_or_else(|| {
+        candle_core::Error::Msg(format!("{}: no weight-normed weight", vb.prefix()))
+    })?;
+    let bias = vb.get(outputs, "bias").ok();
+    Ok(ConvTranspose1d::new(weight, bias, config))
+}
+
+/// The weight `g · v / ‖v‖` (the norm over all but the first axis, which has `first` entries)
+/// when `vb` stores it weight-normed (`weight_g`/`weight_v`, or
+/// `parametrizations.weight.original0/1`); `None` when it doesn't.
+fn weight_normed(
+    vb: &VarBuilder,
+    first: usize,
+    shape: (usize, usize, usize),
+) -> Result<Option<Tensor>> {
+    let (g, v) = if vb.contains_tensor("weight_g") {
+        ("weight_g", "weight_v")
+    } else if vb.contains_tensor("parametrizations.weight.original0") {
+        (
+            "parametrizations.weight.original0",
+            "parametrizations.weight.original1",
+        )
+    } else {
+        return Ok(None);
+    };
+    let (g, v) = (vb.get((first, 1, 1), g)?, vb.get(shape, v)?);
+    let norm = v.sqr()?.sum_keepdim(2)?.sum_keepdim(1)?.sqrt()?;
+    Ok(Some(v.broadcast_mul(&g.broadcast_div(&norm)?)?))
 }
 
 /// A stride-1 configuration with `padding` and `dilation`.

@@ -14,6 +14,7 @@ pub mod seq2seq;
 pub mod speech_recognition;
 pub mod text_classification;
 pub mod text_generation;
+pub mod text_to_audio;
 pub mod text_to_image;
 pub mod text_to_speech;
 pub mod zero_shot_classification;
@@ -37,4 +38,5 @@ pub static TASKS: &[&dyn TaskModule] = &[
     &image_to_text::MODULE,
     &text_to_image::MODULE,
     &text_to_speech::MODULE,
+    &text_to_audio::MODULE,
 ];

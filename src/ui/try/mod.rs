@@ -9,8 +9,10 @@ pub(crate) mod chat;
 pub(crate) mod embed;
 pub(crate) mod file_input;
 pub(crate) mod image;
+pub(crate) mod music;
 pub(crate) mod question;
 pub(crate) mod seq2seq;
+pub(crate) mod sound;
 pub(crate) mod speech;
 pub(crate) mod stream_pace;
 pub(crate) mod tab;
@@ -110,5 +112,6 @@ pub fn views() -> Vec<Box<dyn TaskView>> {
         Box::<audio::AudioView>::default(),
         Box::<text_to_image::TextToImageView>::default(),
         Box::<speech::SpeechView>::default(),
+        Box::<music::MusicView>::default(),
     ]
 }

@@ -6,13 +6,12 @@
 
 use std::path::PathBuf;
 
-use eframe::egui::{self, Color32, RichText, Stroke};
+use eframe::egui::{self, RichText};
 
 use crate::infer::tasks::text_to_speech::{SpeechOutput, SpeechRequest, TEXT_TO_SPEECH};
 use crate::infer::{Output, Request, Task};
-use crate::media::playback::{Playback, PlaybackState};
-use crate::ui::runtime::background::Background;
-use crate::ui::r#try::file_input::{Accept, FileInput, Picked, poll_save, save_dialog};
+use crate::ui::r#try::file_input::{Accept, FileInput, Picked};
+use crate::ui::r#try::sound::SoundPanel;
 use crate::ui::r#try::{RunClick, TaskView, ViewContext, ViewRequest, run_row};
 
 /// The view's state.
@@ -25,12 +24,7 @@ pub struct SpeechView {
     /// SpeechT5's speaker embedding file (`None`: the neutral voice).
     speaker: Option<PathBuf>,
     speaker_input: FileInput,
-    result: Option<SpeechOutput>,
-    /// The result's waveform, `[min, max]` per column, worked out once.
-    peaks: Vec<[f32; 2]>,
-    playback: Option<Playback>,
-    saving: Option<Background<Result<Option<PathBuf>, String>>>,
-    note: Option<String>,
+    result: Option<SoundPanel>,
     error: Option<String>,
 }
 
@@ -45,10 +39,6 @@ impl Default for SpeechView {
             speaker: None,
             speaker_input: FileInput::new(SPEAKER_FILES),
             result: None,
-            peaks: Vec::new(),
-            playback: None,
-            saving: None,
-            note: None,
             error: None,
         }
     }
@@ -140,119 +130,6 @@ impl SpeechView {
             output: None,
         }
     }
-
-    fn result(&mut self, ui: &mut egui::Ui) {
-        match poll_save(&mut self.saving) {
-            Some(Ok(saved)) => self.note = Some(saved),
-            Some(Err(e)) => self.error = Some(format!("Could not save the WAV: {e}")),
-            None => {}
-        }
-        let Some(result) = &self.result else {
-            return;
-        };
-        ui.label(
-            RichText::new(format!(
-                "{:.2} s of speech at {} Hz, made in {:.2} s (real-time factor {:.3})",
-                result.audio_seconds, result.sampling_rate, result.seconds, result.real_time_factor
-            ))
-            .weak(),
-        );
-        waveform(ui, &self.peaks);
-        let playing = self.playback.as_ref().is_some_and(|p| {
-            matches!(
-                p.state(),
-                PlaybackState::Starting | PlaybackState::Playing { .. }
-            )
-        });
-        if let Some(PlaybackState::Failed(message)) = self.playback.as_ref().map(Playback::state) {
-            self.error = Some(format!("Playback failed: {message}"));
-            self.playback = None;
-        }
-        let rate = result.sampling_rate;
-        ui.horizontal(|ui| {
-            if playing {
-                if ui.button("Stop").clicked() {
-                    self.playback = None;
-                }
-            } else if ui.button("Play").clicked() {
-                let ctx = ui.ctx().clone();
-                self.error = None;
-                self.playback = Some(Playback::start(
-                    result.samples.to_vec(),
-                    rate,
-                    None,
-                    move || ctx.request_repaint(),
-                ));
-            }
-            let save = ui
-                .add_enabled(self.saving.is_none(), egui::Button::new("Save WAV…"))
-                .on_hover_text("Save the speech as 16-bit WAV");
-            if save.clicked() {
-                self.note = None;
-                let samples = result.samples.clone();
-                self.saving = Some(save_dialog(
-                    ui.ctx(),
-                    "Save the speech",
-                    &wav_name(&result.text),
-                    "wav",
-                    move |path| {
-                        crate::media::audio::write_wav(path, &samples, rate)
-                            .map_err(|e| e.to_string())
-                    },
-                ));
-            }
-            if let Some(note) = &self.note {
-                ui.label(note);
-            }
-        });
-    }
-}
-
-/// A file name from the spoken text's first words.
-fn wav_name(text: &str) -> String {
-    let name: String = text
-        .chars()
-        .filter(|c| c.is_alphanumeric() || *c == ' ')
-        .take(32)
-        .collect::<String>()
-        .trim()
-        .replace(' ', "-");
-    format!("{}.wav", if name.is_empty() { "speech" } else { &name })
-}
-
-/// Columns of the drawn waveform.
-const WAVE_COLUMNS: usize = 720;
-
-/// `[min, max]` of the samples in each of (at most) [`WAVE_COLUMNS`] equal stretches.
-fn peaks(samples: &[f32]) -> Vec<[f32; 2]> {
-    let per = samples.len().div_ceil(WAVE_COLUMNS).max(1);
-    samples
-        .chunks(per)
-        .map(|chunk| {
-            chunk
-                .iter()
-                .fold([0f32, 0f32], |[lo, hi], s| [lo.min(*s), hi.max(*s)])
-        })
-        .collect()
-}
-
-/// The waveform: per column, a line from its lowest to its highest sample.
-fn waveform(ui: &mut egui::Ui, peaks: &[[f32; 2]]) {
-    let width = ui.available_width().min(WAVE_COLUMNS as f32);
-    let (rect, response) = ui.allocate_exact_size(egui::vec2(width, 80.0), egui::Sense::hover());
-    let painter = ui.painter_at(rect);
-    painter.rect_filled(rect, 4.0, ui.visuals().extreme_bg_color);
-    let color = Color32::from_rgb(90, 160, 255);
-    let columns = peaks.len().max(1) as f32;
-    let y = |v: f32| rect.center().y - v.clamp(-1.0, 1.0) * rect.height() * 0.5;
-    for (c, [lo, hi]) in peaks.iter().enumerate() {
-        let x = rect.left() + (c as f32 + 0.5) * rect.width() / columns;
-        painter.line_segment(
-            [egui::pos2(x, y(*hi)), egui::pos2(x, y(*lo))],
-            Stroke::new(1.0, color),
-        );
-    }
-    response.on_hover_text("The speech's waveform");
 }
 
 impl TaskView for SpeechView {
@@ -267,8 +144,9 @@ impl TaskView for SpeechView {
         match run_row(ui, "Speak", !self.text.trim().is_empty(), busy) {
             RunClick::Run => {
                 self.error = None;
-                self.note = None;
-                self.playback = None;
+                if let Some(result) = &mut self.result {
+                    result.stop();
+                }
                 request = ViewRequest::Run(Request::new(self.request(speecht5)));
             }
             RunClick::Stop => request = ViewRequest::Stop,
@@ -277,16 +155,24 @@ impl TaskView for SpeechView {
         if let Some(error) = &self.error {
             ui.colored_label(ui.visuals().error_fg_color, error);
         }
-        if !busy {
-            self.result(ui);
+        if !busy && let Some(error) = self.result.as_mut().and_then(|result| result.show(ui)) {
+            self.error = Some(error);
         }
         request
     }
 
     fn on_finished(&mut self, output: Output) {
         if let Ok(result) = output.take::<SpeechOutput>() {
-            self.peaks = peaks(&result.samples);
-            self.result = Some(result);
+            let summary = format!(
+                "{:.2} s of speech at {} Hz, made in {:.2} s (real-time factor {:.3})",
+                result.audio_seconds, result.sampling_rate, result.seconds, result.real_time_factor
+            );
+            self.result = Some(SoundPanel::new(
+                result.samples,
+                result.sampling_rate,
+                summary,
+                &result.text,
+            ));
         }
     }
 
