@@ -2,6 +2,10 @@
 //! rendered with minijinja the way transformers renders them: `trim_blocks` and `lstrip_blocks`,
 //! `messages`, `add_generation_prompt`, `bos_token`/`eos_token`, `raise_exception(...)`,
 //! `strftime_now(...)` and Python string methods (`.strip()`, `.startswith()`, ...).
+//! transformers' `{% generation %}…{% endgeneration %}` blocks (which only mark the assistant's
+//! text for training masks) render their content, as there. Vision-language templates take
+//! messages whose content is a list of parts (`{"type": "image"}`, `{"type": "text", ...}`):
+//! [`ChatTemplate::render_json`].
 
 use minijinja::{Environment, Error, ErrorKind, context};
 use serde::Serialize;
@@ -59,7 +63,7 @@ impl ChatTemplate {
         env.add_function("strftime_now", |format: String| -> String {
             chrono::Local::now().format(&format).to_string()
         });
-        env.add_template_owned("chat", source.to_string())
+        env.add_template_owned("chat", without_generation_tags(source))
             .map_err(|e| InferError::Template(describe(&e)))?;
         Ok(ChatTemplate {
             env,
@@ -72,6 +76,30 @@ impl ChatTemplate {
     pub fn render(
         &self,
         messages: &[ChatMessage],
+        add_generation_prompt: bool,
+    ) -> Result<String, InferError> {
+        self.render_value(
+            minijinja::Value::from_serialize(messages),
+            add_generation_prompt,
+        )
+    }
+
+    /// Renders messages of any shape (a JSON list of `{"role", "content"}` whose content may be
+    /// a list of typed parts, as vision-language processors pass them).
+    pub fn render_json(
+        &self,
+        messages: &serde_json::Value,
+        add_generation_prompt: bool,
+    ) -> Result<String, InferError> {
+        self.render_value(
+            minijinja::Value::from_serialize(messages),
+            add_generation_prompt,
+        )
+    }
+
+    fn render_value(
+        &self,
+        messages: minijinja::Value,
         add_generation_prompt: bool,
     ) -> Result<String, InferError> {
         let template = self
@@ -87,6 +115,42 @@ impl ChatTemplate {
             })
             .map_err(|e| InferError::Template(describe(&e)))
     }
+}
+
+/// `source` with transformers' `{% generation %}` / `{% endgeneration %}` tags (a Jinja
+/// extension minijinja lacks) turned into `{% if true %}` / `{% endif %}`, keeping their
+/// whitespace control, so the block renders its content as transformers renders it.
+fn without_generation_tags(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    let mut rest = source;
+    while let Some(start) = rest.find("{%") {
+        out.push_str(&rest[..start]);
+        let tag = &rest[start..];
+        let Some(end) = tag.find("%}") else {
+            break;
+        };
+        let inner = &tag[2..end];
+        let (open, body) = match inner.strip_prefix(['-', '+']) {
+            Some(body) => (&inner[..1], body),
+            None => ("", inner),
+        };
+        let (body, close) = match body.strip_suffix(['-', '+']) {
+            Some(body) => (body, &inner[inner.len() - 1..]),
+            None => (body, ""),
+        };
+        let replacement = match body.trim() {
+            "generation" => Some("if true"),
+            "endgeneration" => Some("endif"),
+            _ => None,
+        };
+        match replacement {
+            Some(word) => out.push_str(&format!("{{%{open} {word} {close}%}}")),
+            None => out.push_str(&tag[..end + 2]),
+        }
+        rest = &tag[end + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The chat template in a tokenizer_config.json value: a string, or a list of named templates
@@ -154,6 +218,26 @@ mod tests {
             .to_string();
         assert_eq!(err, "chat template: System role not supported");
         assert!(ChatTemplate::new("{% if %}", "", "").is_err());
+    }
+
+    #[test]
+    fn generation_blocks_render_their_content_and_parts_lists_render() {
+        // llava-hf/llava-1.5-7b-hf's template.
+        let llava = "{% for message in messages %}{% if message['role'] != 'system' %}{{ message['role'].upper() + ': '}}{% endif %}{# Render all images first #}{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}{{ '<image>\n' }}{% endfor %}{# Render all text next #}{% if message['role'] != 'assistant' %}{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{{ content['text'] + ' '}}{% endfor %}{% else %}{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{% generation %}{{ content['text'] + ' '}}{% endgeneration %}{% endfor %}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}";
+        let t = ChatTemplate::new(llava, "<s>", "</s>").unwrap();
+        let messages = serde_json::json!([
+            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What is it?"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "A cat."}]},
+            {"role": "user", "content": [{"type": "text", "text": "Its colour?"}]},
+        ]);
+        assert_eq!(
+            t.render_json(&messages, true).unwrap(),
+            "USER: <image>\nWhat is it? ASSISTANT: A cat. USER: Its colour? ASSISTANT:"
+        );
+        assert_eq!(
+            without_generation_tags("a{%- generation +%}b{%endgeneration%}c{% if x %}"),
+            "a{%- if true +%}b{% endif %}c{% if x %}"
+        );
     }
 
     #[test]
