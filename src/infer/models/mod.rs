@@ -23,6 +23,7 @@ pub mod gpu_llama;
 pub mod gpu_tensors;
 pub mod gpu_whisper;
 pub mod hifigan;
+pub mod llava;
 pub mod marian;
 pub mod musicgen;
 pub mod quant_linear;
