@@ -86,6 +86,29 @@ impl RunInput {
         Ok(Arc::new(image))
     }
 
+    /// The image named by the task's own `--<id> FILE`, else by `--input-file`, decoded.
+    pub fn image_at(&self, id: &str, task: Task) -> Result<Arc<RgbImage>, InferError> {
+        let path = self
+            .value::<PathBuf>(id)
+            .or_else(|| self.input_file())
+            .ok_or_else(|| {
+                InferError::InvalidInput(format!("{task} needs an image: pass --{id} IMAGE"))
+            })?;
+        let image = crate::media::load_image(&path).map_err(|e| InferError::file(&path, e))?;
+        Ok(Arc::new(image))
+    }
+
+    /// `--input` alone (lines joined), for tasks whose `--input-file` is not text.
+    pub fn typed_text(&self) -> Result<String, InferError> {
+        let text = self.inputs().join("\n");
+        if text.trim().is_empty() {
+            return Err(InferError::InvalidInput(
+                "no input: pass --input TEXT".into(),
+            ));
+        }
+        Ok(text)
+    }
+
     /// `--input-file` decoded as 16 kHz mono audio.
     pub fn audio(&self, task: Task) -> Result<Vec<f32>, InferError> {
         let path = self.input_file().ok_or_else(|| {

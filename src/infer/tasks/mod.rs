@@ -7,6 +7,7 @@ pub mod audio_classification;
 pub mod common;
 pub mod feature_extraction;
 pub mod image_classification;
+pub mod image_text_to_text;
 pub mod image_to_text;
 pub mod object_detection;
 pub mod question_answering;
@@ -36,6 +37,7 @@ pub static TASKS: &[&dyn TaskModule] = &[
     &speech_recognition::MODULE,
     &audio_classification::MODULE,
     &image_to_text::MODULE,
+    &image_text_to_text::MODULE,
     &text_to_image::MODULE,
     &text_to_speech::MODULE,
     &text_to_audio::MODULE,

@@ -1,0 +1,555 @@
+//! Image-text-to-text (vision-language chat): a conversation about one image, answered as
+//! transformers' processor and `generate` answer it. The image goes through the checkpoint's
+//! image processor (preprocessor_config.json, or the `image_processor` inside transformers 5's
+//! processor_config.json), the conversation through the processor's chat template with the image
+//! as a `{"type": "image"}` part of the first user message, the template's image token is
+//! expanded to one token per image feature, the ids are tokenized (`<s>` in front, as the
+//! processor's tokenizer call adds it), and the decoder generates greedy or sampled tokens with
+//! its KV cache until an end-of-sequence id, max tokens, the context or the stop button, each
+//! piece streamed as an [`Event::Token`] like text generation.
+//!
+//! Supported: LLaVA-1.5 (`model_type = "llava"`, llava-hf's layout: CLIP + projector + Llama,
+//! [`crate::infer::models::llava`]). The other vision-language families (LLaVA-NeXT, Idefics3 /
+//! SmolVLM, Qwen2-VL, PaliGemma, ...) are "not supported yet" ([`MODULE`]).
+
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use candle_core::{Device, Tensor};
+use candle_transformers::generation::LogitsProcessor;
+use image::RgbImage;
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokenizers::Tokenizer;
+
+use crate::infer::facts::ModelFacts;
+use crate::infer::models::llava::{Llava, LlavaSpec};
+use crate::infer::models::{pixel_tensor, weights};
+use crate::infer::pipeline::{Event, HumanOutput, Pipeline, Request, RunContext, Task, erase};
+use crate::infer::plan::Plan;
+use crate::infer::run_input::RunInput;
+use crate::infer::task_module::{Evidence, LoadFn, TaskModule, not_supported};
+use crate::infer::tasks::common::decoding::{GenerationParams, StopReason, TokenStream, rate};
+use crate::infer::tokenizers::chat_template::{self, ChatMessage, ChatTemplate};
+use crate::infer::{InferError, device, read_json};
+use crate::media::ImageProcessor;
+
+/// `image-text-to-text`: answers about an image.
+pub const IMAGE_TEXT_TO_TEXT: Task = Task::new("image-text-to-text");
+
+/// How many tokens an answer may have unless asked otherwise (the Try tab's limit).
+pub const DEFAULT_MAX_TOKENS: usize = 256;
+
+/// llava-hf's LLaVA-1.5 chat template (chat_template.json of llava-hf/llava-1.5-7b-hf), for
+/// snapshots saved before processors carried one.
+const LLAVA_TEMPLATE: &str = "{% for message in messages %}{% if message['role'] != 'system' %}{{ message['role'].upper() + ': '}}{% endif %}{# Render all images first #}{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}{{ '<image>\n' }}{% endfor %}{# Render all text next #}{% if message['role'] != 'assistant' %}{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{{ content['text'] + ' '}}{% endfor %}{% else %}{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{% generation %}{{ content['text'] + ' '}}{% endgeneration %}{% endfor %}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}";
+
+/// One turn of a conversation about an image.
+#[derive(Debug, Clone)]
+pub struct VisionChatRequest {
+    /// The image, 8-bit RGB (decoded by the front end); it belongs to the first user message.
+    pub image: Arc<RgbImage>,
+    /// The conversation so far, ending with the user's question (text only: the image is put
+    /// in front of the first user message's text, as the model cards' examples do).
+    pub messages: Vec<ChatMessage>,
+    /// Sampling and length.
+    pub params: GenerationParams,
+}
+
+/// A finished answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VisionChatOutput {
+    /// The answer (special tokens skipped).
+    pub text: String,
+    /// Why it stopped.
+    pub stop_reason: StopReason,
+    /// The image's width in pixels.
+    pub width: u32,
+    /// The image's height in pixels.
+    pub height: u32,
+    /// Tokens in the prompt (the image's tokens included).
+    pub prompt_tokens: usize,
+    /// Tokens generated.
+    pub generated_tokens: usize,
+    /// Prompt speed (the image encoded and the prompt run), tokens/s.
+    pub prompt_tokens_per_s: f64,
+    /// Generation speed after the first token, tokens/s.
+    pub decode_tokens_per_s: f64,
+    /// The generated ids.
+    pub token_ids: Vec<u32>,
+}
+
+/// The vision-language families Hubble runs (the plan's loader).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VisionChatFamily {
+    /// LLaVA-1.5 in llava-hf's layout.
+    Llava,
+}
+
+/// `model_type`s of vision-language models Hubble does not run yet: planned for this task so
+/// the answer is "not supported yet".
+const OTHER_FAMILIES: [&str; 12] = [
+    "llava_next",
+    "llava_onevision",
+    "llava_next_video",
+    "idefics2",
+    "idefics3",
+    "smolvlm",
+    "qwen2_vl",
+    "qwen2_5_vl",
+    "paligemma",
+    "mllama",
+    "gemma3",
+    "moondream1",
+];
+
+/// The processor's settings beyond the image processor (processor_config.json).
+#[derive(Debug, Clone)]
+struct ProcessorSettings {
+    /// The text the chat template puts where the image goes.
+    image_token: String,
+}
+
+/// A loaded vision-language model with its tokenizer, image processor and chat template.
+pub struct VisionChat {
+    model: Llava,
+    tokenizer: Tokenizer,
+    processor: ImageProcessor,
+    template: ChatTemplate,
+    settings: ProcessorSettings,
+    eos_ids: Vec<u32>,
+    context_len: usize,
+    description: String,
+}
+
+impl VisionChat {
+    /// Loads a LLaVA folder: config.json, safetensors, tokenizer.json, the image processor's
+    /// settings and the chat template.
+    pub fn load_dir(dir: &Path, device: &Device) -> Result<VisionChat, InferError> {
+        let config_path = dir.join("config.json");
+        let config = read_json(&config_path)?;
+        let spec =
+            LlavaSpec::from_config(&config).map_err(|e| InferError::file(&config_path, e))?;
+        let tokenizer = crate::infer::tokenizers::read_tokenizer(dir)?;
+        let processor_config = read_json(&dir.join("processor_config.json")).ok();
+        let processor = image_processor(dir, processor_config.as_ref())?;
+        let settings = ProcessorSettings {
+            image_token: processor_config
+                .as_ref()
+                .and_then(|c| c.get("image_token"))
+                .and_then(Value::as_str)
+                .unwrap_or("<image>")
+                .to_string(),
+        };
+        let tok_config = read_json(&dir.join("tokenizer_config.json")).ok();
+        let token = |key| {
+            tok_config
+                .as_ref()
+                .and_then(|c| chat_template::special_token(c, key))
+        };
+        let source = chat_template_source(dir, processor_config.as_ref(), tok_config.as_ref())
+            .unwrap_or_else(|| LLAVA_TEMPLATE.to_string());
+        let template = ChatTemplate::new(
+            &source,
+            &token("bos_token").unwrap_or_default(),
+            &token("eos_token").unwrap_or_default(),
+        )?;
+        let mut eos_ids = spec.eos_ids.clone();
+        if let Ok(generation) = read_json(&dir.join("generation_config.json")) {
+            eos_ids.extend(ids_of(generation.get("eos_token_id")));
+        }
+        if let Some(id) = token("eos_token").and_then(|t| tokenizer.token_to_id(&t)) {
+            eos_ids.push(id);
+        }
+        eos_ids.sort_unstable();
+        eos_ids.dedup();
+        let model = Llava::load(&spec, weights(dir, device)?)
+            .map_err(|e| InferError::Model(format!("LLaVA weights: {e}")))?;
+        let (vision, text) = (&spec.vision, &spec.text);
+        Ok(VisionChat {
+            description: format!(
+                "LLaVA (CLIP {} layers at {} px, {} image tokens; llama {} layers), safetensors \
+                 on {}",
+                vision.num_hidden_layers,
+                vision.image_size,
+                spec.image_tokens(),
+                text.num_hidden_layers,
+                device::describe(device)
+            ),
+            context_len: text.max_position_embeddings,
+            model,
+            tokenizer,
+            processor,
+            template,
+            settings,
+            eos_ids,
+        })
+    }
+
+    /// The prompt text for `messages` with the image in the first user message (the image
+    /// token not expanded yet), as `processor.apply_chat_template` renders it.
+    pub fn prompt_text(&self, messages: &[ChatMessage]) -> Result<String, InferError> {
+        if messages.is_empty() {
+            return Err(InferError::InvalidInput("the conversation is empty".into()));
+        }
+        let first_user = messages.iter().position(|m| m.role == "user");
+        let parts: Vec<Value> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let mut content = Vec::new();
+                if Some(i) == first_user {
+                    content.push(json!({"type": "image"}));
+                }
+                content.push(json!({"type": "text", "text": m.content}));
+                json!({"role": m.role, "content": content})
+            })
+            .collect();
+        self.template.render_json(&Value::Array(parts), true)
+    }
+
+    /// The prompt's ids: the image token expanded to one per image feature (as the processor
+    /// expands it), then tokenized with the tokenizer's special tokens (`<s>`).
+    pub fn prompt_ids(&self, prompt: &str) -> Result<Vec<u32>, InferError> {
+        let marker = &self.settings.image_token;
+        let count = prompt.matches(marker.as_str()).count();
+        if count != 1 {
+            return Err(InferError::InvalidInput(format!(
+                "the prompt has {count} image markers ({marker}); this model takes one image"
+            )));
+        }
+        let expanded = prompt.replace(marker.as_str(), &marker.repeat(self.image_tokens()));
+        let encoding = self
+            .tokenizer
+            .encode(expanded, true)
+            .map_err(|e| InferError::Tokenizer(e.to_string()))?;
+        Ok(encoding.get_ids().to_vec())
+    }
+
+    /// How many tokens the image becomes.
+    pub fn image_tokens(&self) -> usize {
+        self.model.spec().image_tokens()
+    }
+
+    /// The image's projected features `(image tokens, hidden)`.
+    pub fn image_features(&self, image: &RgbImage) -> Result<Tensor, InferError> {
+        let pixels = pixel_tensor(self.processor.preprocess(image)?, self.model.device())?;
+        Ok(self.model.image_features(&pixels)?)
+    }
+
+    /// The next-token logits after the prompt `ids` with `image` (a fresh KV cache), for
+    /// parity checks.
+    pub fn logits(&mut self, image: &RgbImage, ids: &[u32]) -> Result<Vec<f32>, InferError> {
+        let features = self.image_features(image)?;
+        let embeds = self
+            .model
+            .merge(ids, Some(&features))
+            .map_err(InferError::InvalidInput)?;
+        self.model.clear_kv_cache()?;
+        let logits = self.model.forward_embeds(&embeds, 0)?;
+        self.model.clear_kv_cache()?;
+        Ok(logits.to_vec1()?)
+    }
+
+    /// Answers the conversation about the image, streaming each piece through `ctx`.
+    pub fn answer(
+        &mut self,
+        request: &VisionChatRequest,
+        ctx: &RunContext,
+    ) -> Result<VisionChatOutput, InferError> {
+        let prompt = self.prompt_ids(&self.prompt_text(&request.messages)?)?;
+        let params = &request.params;
+        if prompt.len() >= self.context_len {
+            return Err(InferError::InvalidInput(format!(
+                "the prompt has {} tokens (the image's {} included); this model's context holds \
+                 {}",
+                prompt.len(),
+                self.image_tokens(),
+                self.context_len
+            )));
+        }
+        if ctx.is_cancelled() {
+            return Err(InferError::Cancelled);
+        }
+        let start = Instant::now();
+        let features = self.image_features(&request.image)?;
+        let embeds = self
+            .model
+            .merge(&prompt, Some(&features))
+            .map_err(InferError::InvalidInput)?;
+        self.model.clear_kv_cache()?;
+        let mut logits = self.model.forward_embeds(&embeds, 0)?;
+        let prompt_secs = start.elapsed().as_secs_f64();
+        let decode_start = Instant::now();
+        let mut sampler = LogitsProcessor::from_sampling(params.seed, params.sampling());
+        let mut context = prompt.clone();
+        let mut generated = Vec::new();
+        let mut stream = TokenStream::default();
+        let mut text = String::new();
+        let mut stop_reason = StopReason::MaxTokens;
+        while generated.len() < params.max_tokens {
+            if ctx.is_cancelled() {
+                stop_reason = StopReason::Cancelled;
+                break;
+            }
+            let next = sampler.sample(&params.penalize(logits, &context)?)?;
+            if self.eos_ids.contains(&next) {
+                stop_reason = StopReason::Eos;
+                break;
+            }
+            generated.push(next);
+            context.push(next);
+            if let Some(piece) = stream.push(&self.tokenizer, next)? {
+                ctx.emit(Event::Token(piece.clone()));
+                text.push_str(&piece);
+            }
+            if generated.len() >= params.max_tokens {
+                break;
+            }
+            if context.len() >= self.context_len {
+                stop_reason = StopReason::ContextFull;
+                break;
+            }
+            logits = self.model.forward_ids(&[next], context.len() - 1)?;
+        }
+        self.model.clear_kv_cache()?;
+        if let Some(rest) = stream.finish(&self.tokenizer)? {
+            ctx.emit(Event::Token(rest.clone()));
+            text.push_str(&rest);
+        }
+        let steps = generated.len().saturating_sub(1);
+        Ok(VisionChatOutput {
+            text,
+            stop_reason,
+            width: request.image.width(),
+            height: request.image.height(),
+            prompt_tokens: prompt.len(),
+            generated_tokens: generated.len(),
+            prompt_tokens_per_s: rate(prompt.len(), prompt_secs),
+            decode_tokens_per_s: rate(steps, decode_start.elapsed().as_secs_f64()),
+            token_ids: generated,
+        })
+    }
+}
+
+/// The image processor: preprocessor_config.json, else the `image_processor` section of
+/// transformers 5's processor_config.json.
+fn image_processor(dir: &Path, processor: Option<&Value>) -> Result<ImageProcessor, InferError> {
+    if dir.join("preprocessor_config.json").is_file() {
+        return Ok(ImageProcessor::from_dir(dir)?);
+    }
+    let path = dir.join("processor_config.json");
+    match processor.and_then(|c| c.get("image_processor")) {
+        Some(section) => ImageProcessor::from_json(section).map_err(|e| InferError::file(&path, e)),
+        None => Err(InferError::MissingFile {
+            what: "preprocessor_config.json".into(),
+            dir: dir.to_path_buf(),
+        }),
+    }
+}
+
+/// The processor's chat template, where transformers looks for it: chat_template.jinja,
+/// chat_template.json, processor_config.json, then tokenizer_config.json.
+fn chat_template_source(
+    dir: &Path,
+    processor: Option<&Value>,
+    tokenizer: Option<&Value>,
+) -> Option<String> {
+    std::fs::read_to_string(dir.join("chat_template.jinja"))
+        .ok()
+        .or_else(|| {
+            read_json(&dir.join("chat_template.json"))
+                .ok()
+                .and_then(|c| chat_template::from_tokenizer_config(&c))
+        })
+        .or_else(|| processor.and_then(chat_template::from_tokenizer_config))
+        .or_else(|| tokenizer.and_then(chat_template::from_tokenizer_config))
+}
+
+fn ids_of(value: Option<&Value>) -> Vec<u32> {
+    match value {
+        Some(Value::Number(n)) => n.as_u64().map(|n| n as u32).into_iter().collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_u64().map(|n| n as u32))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+impl Pipeline for VisionChat {
+    type Input = VisionChatRequest;
+    type Output = VisionChatOutput;
+
+    fn load(
+        dir: &Path,
+        plan: &Plan,
+        device: &Device,
+        ctx: &RunContext,
+    ) -> Result<VisionChat, InferError> {
+        match plan.loader::<VisionChatFamily>()? {
+            VisionChatFamily::Llava => {
+                ctx.emit(Event::Status("loading LLaVA weights".into()));
+                VisionChat::load_dir(dir, device)
+            }
+        }
+    }
+
+    fn run(
+        &mut self,
+        input: VisionChatRequest,
+        ctx: &RunContext,
+    ) -> Result<VisionChatOutput, InferError> {
+        self.answer(&input, ctx)
+    }
+
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+}
+
+/// The image-text-to-text task file, as the registry lists it.
+pub struct ImageTextToTextTask;
+
+/// This task in the registry's list.
+pub static MODULE: ImageTextToTextTask = ImageTextToTextTask;
+
+impl TaskModule for ImageTextToTextTask {
+    fn tasks(&self) -> &'static [Task] {
+        &[IMAGE_TEXT_TO_TEXT]
+    }
+
+    fn aliases(&self) -> &'static [(&'static str, Task)] {
+        &[
+            ("vlm", IMAGE_TEXT_TO_TEXT),
+            ("vision-chat", IMAGE_TEXT_TO_TEXT),
+        ]
+    }
+
+    fn guess(&self, facts: &ModelFacts) -> Option<(Evidence, Task)> {
+        let model_type = facts.model_type.as_deref().unwrap_or_default();
+        (model_type == "llava" || OTHER_FAMILIES.contains(&model_type))
+            .then_some((Evidence::ModelType, IMAGE_TEXT_TO_TEXT))
+    }
+
+    fn plan(&self, facts: &ModelFacts, task: Task) -> Result<Plan, InferError> {
+        if facts.model_type.as_deref() != Some("llava") {
+            return Err(not_supported(facts.architecture_name(), task));
+        }
+        let name = facts.architecture_name();
+        if !facts.has("preprocessor_config.json") && !facts.has("processor_config.json") {
+            return Err(not_supported(
+                format!("{name} without preprocessor_config.json"),
+                task,
+            ));
+        }
+        if !facts.has("tokenizer.json") {
+            return Err(not_supported(
+                format!("{name} without tokenizer.json"),
+                task,
+            ));
+        }
+        if !facts.has_safetensors() {
+            return Err(not_supported(
+                format!("{name} without safetensors weights"),
+                task,
+            ));
+        }
+        Ok(Plan::new(task, VisionChatFamily::Llava))
+    }
+
+    fn loader(&self) -> LoadFn {
+        erase::<VisionChat>
+    }
+
+    fn cli_args(&self) -> Vec<clap::Arg> {
+        vec![
+            clap::Arg::new("image")
+                .long("image")
+                .value_name("FILE")
+                .value_parser(clap::value_parser!(std::path::PathBuf))
+                .help(
+                    "Image-text-to-text: the image to ask about (--input is the question; \
+                     --input-file may name the image instead)",
+                ),
+        ]
+    }
+
+    fn cli_request(&self, task: Task, input: &RunInput) -> Result<Request, InferError> {
+        let image = input.image_at("image", task)?;
+        let question = input.typed_text()?;
+        let mut messages = Vec::new();
+        if let Some(system) = input.string("system") {
+            messages.push(ChatMessage::new("system", &system));
+        }
+        messages.push(ChatMessage::new("user", &question));
+        Ok(Request::new(VisionChatRequest {
+            image,
+            messages,
+            params: GenerationParams::from_input(input),
+        }))
+    }
+}
+
+impl HumanOutput for VisionChatOutput {
+    /// Ends the streamed answer's line; the numbers go to the log.
+    fn write_human(&self, out: &mut dyn Write, log: &mut dyn Write) -> io::Result<()> {
+        writeln!(out)?;
+        writeln!(
+            log,
+            "[{} × {} image, {} prompt tokens at {:.1} tok/s, {} generated at {:.1} tok/s, \
+             stop: {:?}]",
+            self.width,
+            self.height,
+            self.prompt_tokens,
+            self.prompt_tokens_per_s,
+            self.generated_tokens,
+            self.decode_tokens_per_s,
+            self.stop_reason
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eos_ids_read_single_and_lists() {
+        assert_eq!(ids_of(Some(&json!(2))), [2]);
+        assert_eq!(ids_of(Some(&json!([1, 7]))), [1, 7]);
+        assert!(ids_of(None).is_empty());
+    }
+
+    #[test]
+    fn templates_are_found_where_transformers_looks() {
+        let dir = tempfile::tempdir().unwrap();
+        let tok = json!({"chat_template": "T"});
+        let proc = json!({"chat_template": "P"});
+        assert_eq!(
+            chat_template_source(dir.path(), None, Some(&tok)).as_deref(),
+            Some("T")
+        );
+        assert_eq!(
+            chat_template_source(dir.path(), Some(&proc), Some(&tok)).as_deref(),
+            Some("P")
+        );
+        std::fs::write(
+            dir.path().join("chat_template.json"),
+            r#"{"chat_template": "J"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            chat_template_source(dir.path(), Some(&proc), None).as_deref(),
+            Some("J")
+        );
+        std::fs::write(dir.path().join("chat_template.jinja"), "K").unwrap();
+        assert_eq!(
+            chat_template_source(dir.path(), Some(&proc), None).as_deref(),
+            Some("K")
+        );
+    }
+}

@@ -1,0 +1,184 @@
+//! Vision-language chat (image-text-to-text) parity with PyTorch transformers on a tiny random
+//! LLaVA-1.5 (`scripts/reference/make_tiny_llava.py`): the processor's prompt text and ids (the
+//! image token expanded per patch), the last position's logits after the image and the prompt
+//! within 1e-4, and `generate(do_sample=False)`'s 8 greedy tokens exactly; then `hubble run`
+//! with an image and a question, and its errors.
+
+#[path = "support/parity.rs"]
+mod parity;
+
+#[path = "support/cli.rs"]
+mod cli;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hubble::infer::registry::{default_task, plan};
+use hubble::infer::tasks::common::decoding::{GenerationParams, StopReason};
+use hubble::infer::tasks::image_text_to_text::{
+    IMAGE_TEXT_TO_TEXT, VisionChat, VisionChatFamily, VisionChatRequest,
+};
+use hubble::infer::tasks::text_generation::ChatMessage;
+use hubble::infer::{CancelToken, Device, Event, ModelFacts, RunContext, Waker};
+use parity::max_diff;
+use serde_json::Value;
+
+const TOLERANCE: f32 = 1e-4;
+
+fn fixture(name: &str) -> (PathBuf, Value) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tiny")
+        .join(name);
+    let text = std::fs::read_to_string(dir.join("reference.json")).unwrap();
+    (dir, serde_json::from_str(&text).unwrap())
+}
+
+fn photo(reference: &Value) -> image::RgbImage {
+    let images = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images");
+    hubble::media::load_image(&images.join(reference["photo"].as_str().unwrap())).unwrap()
+}
+
+fn ids(v: &Value) -> Vec<u32> {
+    serde_json::from_value(v.clone()).unwrap()
+}
+
+fn question(reference: &Value) -> Vec<ChatMessage> {
+    vec![ChatMessage::new(
+        "user",
+        reference["question"].as_str().unwrap(),
+    )]
+}
+
+#[test]
+fn llava_matches_pytorch() {
+    let (dir, reference) = fixture("llava");
+    let facts = ModelFacts::from_dir(&dir).unwrap();
+    assert_eq!(default_task(&facts), Some(IMAGE_TEXT_TO_TEXT));
+    let planned = plan(&facts, None).unwrap();
+    assert_eq!(
+        planned.loader::<VisionChatFamily>().unwrap(),
+        &VisionChatFamily::Llava
+    );
+    let mut model = VisionChat::load_dir(&dir, &Device::Cpu).unwrap();
+    let image = Arc::new(photo(&reference));
+    let messages = question(&reference);
+    let prompt = model.prompt_text(&messages).unwrap();
+    assert_eq!(prompt, reference["prompt"].as_str().unwrap());
+    let prompt_ids = model.prompt_ids(&prompt).unwrap();
+    assert_eq!(prompt_ids, ids(&reference["input_ids"]));
+
+    let logits = model.logits(&image, &prompt_ids).unwrap();
+    let want: Vec<f32> = serde_json::from_value(reference["last_logits"].clone()).unwrap();
+    let diff = max_diff(&logits, &want);
+    eprintln!("llava: max |logit diff| {diff:e}");
+    assert!(diff <= TOLERANCE, "{diff}");
+
+    let steps = reference["steps"].as_u64().unwrap() as usize;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let ctx = RunContext::new(CancelToken::new(), Some(tx));
+    let request = VisionChatRequest {
+        image,
+        messages,
+        params: GenerationParams::greedy(steps),
+    };
+    let out = model.answer(&request, &ctx).unwrap();
+    assert_eq!(out.token_ids, ids(&reference["greedy_tokens"]));
+    assert_eq!(out.text, reference["answer"].as_str().unwrap());
+    assert_eq!(out.stop_reason, StopReason::MaxTokens);
+    assert_eq!((out.width, out.height), (451, 300));
+    assert_eq!(out.prompt_tokens, prompt_ids.len());
+    drop(ctx);
+    let streamed: String = rx
+        .iter()
+        .filter_map(|e| match e {
+            Event::Token(piece) => Some(piece),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(streamed, out.text);
+    eprintln!("llava answer {:?}", out.text);
+}
+
+/// The stop button: a cancel after the first streamed piece ends the answer there.
+#[test]
+fn llava_answer_stops_when_cancelled() {
+    let (dir, reference) = fixture("llava");
+    let mut model = VisionChat::load_dir(&dir, &Device::Cpu).unwrap();
+    let request = VisionChatRequest {
+        image: Arc::new(photo(&reference)),
+        messages: question(&reference),
+        params: GenerationParams::greedy(8),
+    };
+    let (tx, _rx) = std::sync::mpsc::channel();
+    let token = CancelToken::new();
+    let stopper = token.clone();
+    let ctx = RunContext::new(token.clone(), Some(tx))
+        .with_waker(Some(Waker::new(move || stopper.cancel())));
+    let out = model.answer(&request, &ctx).unwrap();
+    assert_eq!(out.stop_reason, StopReason::Cancelled);
+    assert_eq!(out.token_ids, ids(&reference["greedy_tokens"])[..1]);
+    assert!(matches!(
+        model.answer(&request, &ctx),
+        Err(hubble::infer::InferError::Cancelled)
+    ));
+}
+
+#[test]
+fn hubble_run_answers_about_an_image() {
+    let home = tempfile::tempdir().unwrap();
+    let (_, reference) = fixture("llava");
+    let run = cli::hubble(
+        home.path(),
+        &[
+            "run",
+            "--model-dir",
+            &cli::fixture("tiny/llava"),
+            "--image",
+            &cli::fixture("images/chelsea.png"),
+            "--input",
+            reference["question"].as_str().unwrap(),
+            "--max-tokens",
+            "8",
+            "--json",
+        ],
+        &[],
+    )
+    .ok();
+    let out = run.json();
+    assert_eq!(out["task"], "image-text-to-text");
+    assert_eq!(out["text"], reference["answer"]);
+    assert_eq!(out["token_ids"], reference["greedy_tokens"]);
+    assert_eq!(
+        (out["width"].as_u64(), out["height"].as_u64()),
+        (Some(451), Some(300))
+    );
+}
+
+#[test]
+fn hubble_run_without_an_image_or_question_says_what_to_pass() {
+    let home = tempfile::tempdir().unwrap();
+    let llava = cli::fixture("tiny/llava");
+    let photo = cli::fixture("images/chelsea.png");
+    let text = home.path().join("notes.png");
+    std::fs::write(&text, "hello").unwrap();
+    for (args, message) in [
+        (
+            vec!["--input", "What is it?"],
+            "image-text-to-text needs an image: pass --image IMAGE",
+        ),
+        (
+            vec!["--image", photo.as_str()],
+            "no input: pass --input TEXT",
+        ),
+        (
+            vec!["--image", text.to_str().unwrap(), "--input", "What is it?"],
+            "not an image Hubble can read",
+        ),
+    ] {
+        let mut all = vec!["run", "--model-dir", &llava];
+        all.extend(args);
+        let run = cli::hubble(home.path(), &all, &[]);
+        assert_eq!(run.status, Some(2), "{all:?}: {}", run.stderr);
+        assert!(run.stderr.contains(message), "{all:?}: {}", run.stderr);
+    }
+}
