@@ -211,7 +211,8 @@ impl ChatView {
     }
 }
 
-fn bubble(ui: &mut egui::Ui, role: &str, text: &str) {
+/// One message of a conversation (the vision chat view's too).
+pub(crate) fn bubble(ui: &mut egui::Ui, role: &str, text: &str) {
     let (who, fill) = match role {
         "user" => ("You", ui.visuals().selection.bg_fill.gamma_multiply(0.35)),
         _ => ("Model", ui.visuals().faint_bg_color),

@@ -34,10 +34,13 @@ use crate::ui::widgets::label_bars;
 const PREVIEW_SIDE: u32 = 1024;
 
 /// A decoded image: the pixels for the model and a preview for the screen.
-struct Decoded {
-    name: String,
-    image: Arc<RgbImage>,
-    preview: ColorImage,
+pub(crate) struct Decoded {
+    /// The file's name (or "pasted image").
+    pub(crate) name: String,
+    /// The pixels the model gets.
+    pub(crate) image: Arc<RgbImage>,
+    /// At most [`PREVIEW_SIDE`] pixels on its longest side.
+    pub(crate) preview: ColorImage,
 }
 
 struct Shown {
@@ -328,8 +331,8 @@ impl ImageView {
     }
 }
 
-/// Reads and decodes an input (on a background thread).
-fn decode(picked: Picked) -> Result<Decoded, String> {
+/// Reads and decodes an input (on a background thread; the vision chat view's too).
+pub(crate) fn decode(picked: Picked) -> Result<Decoded, String> {
     let (name, image) = match picked {
         Picked::File(path) => {
             let name = path.file_name().map_or_else(

@@ -1,6 +1,6 @@
 //! The Try tab: [`tab`] finds the model, loads it on an inference thread and routes its events
 //! to the view of the task's family (one file each: chat, embeddings, texts, translation, images,
-//! audio), with the shared file input, audio visuals and stream pacing.
+//! vision chat, audio), with the shared file input, audio visuals and stream pacing.
 
 pub(crate) mod audio;
 pub(crate) mod audio_visual;
@@ -18,6 +18,7 @@ pub(crate) mod stream_pace;
 pub(crate) mod tab;
 pub(crate) mod text_to_image;
 pub(crate) mod texts;
+pub(crate) mod vision_chat;
 pub(crate) mod zero_shot;
 
 use std::sync::Arc;
@@ -109,6 +110,7 @@ pub fn views() -> Vec<Box<dyn TaskView>> {
         Box::<zero_shot::ZeroShotView>::default(),
         Box::<seq2seq::Seq2SeqView>::default(),
         Box::<image::ImageView>::default(),
+        Box::<vision_chat::VisionChatView>::default(),
         Box::<audio::AudioView>::default(),
         Box::<text_to_image::TextToImageView>::default(),
         Box::<speech::SpeechView>::default(),
