@@ -182,3 +182,20 @@ fn hubble_run_without_an_image_or_question_says_what_to_pass() {
         assert!(run.stderr.contains(message), "{all:?}: {}", run.stderr);
     }
 }
+
+/// The Compare view's words: `--input` is the question, `--input-file` the image.
+#[test]
+fn words_with_an_image_file_make_a_request() {
+    let photo = cli::fixture("images/chelsea.png");
+    let words: Vec<String> = ["--input", "What is it?", "--input-file", photo.as_str()]
+        .iter()
+        .map(|w| w.to_string())
+        .collect();
+    let request = hubble::infer::registry::request_from_words(IMAGE_TEXT_TO_TEXT, &words)
+        .unwrap()
+        .take::<VisionChatRequest>(IMAGE_TEXT_TO_TEXT)
+        .unwrap();
+    assert_eq!(request.messages, [ChatMessage::new("user", "What is it?")]);
+    assert_eq!(request.image.dimensions(), (451, 300));
+    assert_eq!(request.params.temperature, 0.0);
+}

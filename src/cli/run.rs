@@ -71,7 +71,7 @@ pub struct CommonArgs {
     #[arg(long, default_value_t = 256)]
     pub max_tokens: usize,
     /// Sampling temperature; 0 is greedy (default: 0.7 for chat, 0 for translation,
-    /// summarisation and image-to-text).
+    /// summarisation, image-to-text and image-text-to-text).
     #[arg(long)]
     pub temperature: Option<f64>,
     /// Nucleus sampling threshold (1 turns it off).

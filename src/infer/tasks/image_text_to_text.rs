@@ -471,14 +471,12 @@ impl TaskModule for ImageTextToTextTask {
                 .long("image")
                 .value_name("FILE")
                 .value_parser(clap::value_parser!(std::path::PathBuf))
-                .help(
-                    "Image-text-to-text: the image to ask about (--input is the question; \
-                     --input-file may name the image instead)",
-                ),
+                .help("Image-text-to-text: the image to ask about (--input is the question)"),
         ]
     }
 
     fn cli_request(&self, task: Task, input: &RunInput) -> Result<Request, InferError> {
+        // `--input-file` names the image where no `--image` is given (the Compare view's words).
         let image = input.image_at("image", task)?;
         let question = input.typed_text()?;
         let mut messages = Vec::new();
