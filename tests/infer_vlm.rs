@@ -1,8 +1,9 @@
 //! Vision-language chat (image-text-to-text) parity with PyTorch transformers on a tiny random
-//! LLaVA-1.5 (`scripts/reference/make_tiny_llava.py`): the processor's prompt text and ids (the
-//! image token expanded per patch), the last position's logits after the image and the prompt
-//! within 1e-4, and `generate(do_sample=False)`'s 8 greedy tokens exactly; then `hubble run`
-//! with an image and a question, and its errors.
+//! LLaVA-1.5 (`scripts/reference/make_tiny_llava.py`) and PaliGemma
+//! (`scripts/reference/make_tiny_paligemma.py`): the processor's prompt ids (the image token
+//! expanded per patch), the last position's logits after the image and the prompt within 1e-4,
+//! and `generate(do_sample=False)`'s 8 greedy tokens exactly; then `hubble run` with an image and
+//! a question, and its errors.
 
 #[path = "support/parity.rs"]
 mod parity;
@@ -42,36 +43,27 @@ fn ids(v: &Value) -> Vec<u32> {
     serde_json::from_value(v.clone()).unwrap()
 }
 
-fn question(reference: &Value) -> Vec<ChatMessage> {
-    vec![ChatMessage::new(
-        "user",
-        reference["question"].as_str().unwrap(),
-    )]
-}
-
-#[test]
-fn llava_matches_pytorch() {
-    let (dir, reference) = fixture("llava");
+/// One family's fixture against its reference: plan, prompt ids, last logits, greedy tokens
+/// and the streamed answer; returns the largest logit difference.
+fn matches_pytorch(name: &str, family: VisionChatFamily, question: &str, prompt: &str) -> f32 {
+    let (dir, reference) = fixture(name);
     let facts = ModelFacts::from_dir(&dir).unwrap();
     assert_eq!(default_task(&facts), Some(IMAGE_TEXT_TO_TEXT));
     let planned = plan(&facts, None).unwrap();
-    assert_eq!(
-        planned.loader::<VisionChatFamily>().unwrap(),
-        &VisionChatFamily::Llava
-    );
-    let mut model = VisionChat::load_dir(&dir, &Device::Cpu).unwrap();
+    assert_eq!(planned.loader::<VisionChatFamily>().unwrap(), &family);
+    let mut model = VisionChat::load_dir(&dir, family, &Device::Cpu).unwrap();
     let image = Arc::new(photo(&reference));
-    let messages = question(&reference);
-    let prompt = model.prompt_text(&messages).unwrap();
-    assert_eq!(prompt, reference["prompt"].as_str().unwrap());
-    let prompt_ids = model.prompt_ids(&prompt).unwrap();
-    assert_eq!(prompt_ids, ids(&reference["input_ids"]));
+    let messages = vec![ChatMessage::new("user", question)];
+    let text = model.prompt_text(&messages).unwrap();
+    assert_eq!(text, prompt);
+    let prompt_ids = model.prompt_ids(&text).unwrap();
+    assert_eq!(prompt_ids, ids(&reference["input_ids"]), "{name}");
 
     let logits = model.logits(&image, &prompt_ids).unwrap();
     let want: Vec<f32> = serde_json::from_value(reference["last_logits"].clone()).unwrap();
     let diff = max_diff(&logits, &want);
-    eprintln!("llava: max |logit diff| {diff:e}");
-    assert!(diff <= TOLERANCE, "{diff}");
+    eprintln!("{name}: max |logit diff| {diff:e}");
+    assert!(diff <= TOLERANCE, "{name}: {diff}");
 
     let steps = reference["steps"].as_u64().unwrap() as usize;
     let (tx, rx) = std::sync::mpsc::channel();
@@ -82,7 +74,7 @@ fn llava_matches_pytorch() {
         params: GenerationParams::greedy(steps),
     };
     let out = model.answer(&request, &ctx).unwrap();
-    assert_eq!(out.token_ids, ids(&reference["greedy_tokens"]));
+    assert_eq!(out.token_ids, ids(&reference["greedy_tokens"]), "{name}");
     assert_eq!(out.text, reference["answer"].as_str().unwrap());
     assert_eq!(out.stop_reason, StopReason::MaxTokens);
     assert_eq!((out.width, out.height), (451, 300));
@@ -96,17 +88,46 @@ fn llava_matches_pytorch() {
         })
         .collect();
     assert_eq!(streamed, out.text);
-    eprintln!("llava answer {:?}", out.text);
+    eprintln!("{name} answer {:?}", out.text);
+    diff
+}
+
+#[test]
+fn llava_matches_pytorch() {
+    let (_, reference) = fixture("llava");
+    matches_pytorch(
+        "llava",
+        VisionChatFamily::Llava,
+        reference["question"].as_str().unwrap(),
+        reference["prompt"].as_str().unwrap(),
+    );
+}
+
+/// PaliGemma: no chat template (`<image><bos>question\n`), a bidirectional prefix, positions
+/// from 1, the LM head tied to the scaled embeddings.
+#[test]
+fn paligemma_matches_pytorch() {
+    let (_, reference) = fixture("paligemma");
+    let question = reference["prompt"].as_str().unwrap();
+    matches_pytorch(
+        "paligemma",
+        VisionChatFamily::PaliGemma,
+        question,
+        &format!("<image><bos>{question}\n"),
+    );
 }
 
 /// The stop button: a cancel after the first streamed piece ends the answer there.
 #[test]
 fn llava_answer_stops_when_cancelled() {
     let (dir, reference) = fixture("llava");
-    let mut model = VisionChat::load_dir(&dir, &Device::Cpu).unwrap();
+    let mut model = VisionChat::load_dir(&dir, VisionChatFamily::Llava, &Device::Cpu).unwrap();
     let request = VisionChatRequest {
         image: Arc::new(photo(&reference)),
-        messages: question(&reference),
+        messages: vec![ChatMessage::new(
+            "user",
+            reference["question"].as_str().unwrap(),
+        )],
         params: GenerationParams::greedy(8),
     };
     let (tx, _rx) = std::sync::mpsc::channel();
@@ -126,32 +147,34 @@ fn llava_answer_stops_when_cancelled() {
 #[test]
 fn hubble_run_answers_about_an_image() {
     let home = tempfile::tempdir().unwrap();
-    let (_, reference) = fixture("llava");
-    let run = cli::hubble(
-        home.path(),
-        &[
-            "run",
-            "--model-dir",
-            &cli::fixture("tiny/llava"),
-            "--image",
-            &cli::fixture("images/chelsea.png"),
-            "--input",
-            reference["question"].as_str().unwrap(),
-            "--max-tokens",
-            "8",
-            "--json",
-        ],
-        &[],
-    )
-    .ok();
-    let out = run.json();
-    assert_eq!(out["task"], "image-text-to-text");
-    assert_eq!(out["text"], reference["answer"]);
-    assert_eq!(out["token_ids"], reference["greedy_tokens"]);
-    assert_eq!(
-        (out["width"].as_u64(), out["height"].as_u64()),
-        (Some(451), Some(300))
-    );
+    for (name, question) in [("llava", "question"), ("paligemma", "prompt")] {
+        let (_, reference) = fixture(name);
+        let run = cli::hubble(
+            home.path(),
+            &[
+                "run",
+                "--model-dir",
+                &cli::fixture(&format!("tiny/{name}")),
+                "--image",
+                &cli::fixture("images/chelsea.png"),
+                "--input",
+                reference[question].as_str().unwrap(),
+                "--max-tokens",
+                "8",
+                "--json",
+            ],
+            &[],
+        )
+        .ok();
+        let out = run.json();
+        assert_eq!(out["task"], "image-text-to-text");
+        assert_eq!(out["text"], reference["answer"], "{name}");
+        assert_eq!(out["token_ids"], reference["greedy_tokens"], "{name}");
+        assert_eq!(
+            (out["width"].as_u64(), out["height"].as_u64()),
+            (Some(451), Some(300))
+        );
+    }
 }
 
 #[test]

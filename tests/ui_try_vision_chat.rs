@@ -1,7 +1,8 @@
 //! The Try tab's vision chat view (image-text-to-text) driven through its AccessKit tree
-//! (egui_kittest, no GPU): the tiny LLaVA-1.5 (`scripts/reference/make_tiny_llava.py`) cached
-//! from the fixtures is loaded, a photo is dropped on the view, a question typed and sent, and
-//! the answer PyTorch's greedy decoding gives streams into the conversation beside the image.
+//! (egui_kittest, no GPU): the tiny LLaVA-1.5 (`scripts/reference/make_tiny_llava.py`) or
+//! PaliGemma (`make_tiny_paligemma.py`) cached from the fixtures is loaded, a photo is dropped on
+//! the view, a question typed and sent, and the answer PyTorch's greedy decoding gives streams
+//! into the conversation beside the image.
 
 #[path = "support/ui.rs"]
 mod ui;
@@ -17,10 +18,21 @@ const COMMIT: &str = "89abcdef0123456789abcdef0123456789abcdef";
 
 #[test]
 fn a_question_about_a_dropped_image_is_answered_beside_it() {
+    answers_beside_the_image("llava", "Loaded LLaVA", "question");
+}
+
+#[test]
+fn paligemma_answers_too() {
+    answers_beside_the_image("paligemma", "Loaded PaliGemma", "prompt");
+}
+
+/// Caches fixture `name` as `acme/<name>`, loads it in the Try tab (`loaded` names it), drops
+/// the photo, sends the reference's `question_key` and waits for the reference's answer.
+fn answers_beside_the_image(name: &str, loaded: &str, question_key: &str) {
     let home = tempfile::tempdir().unwrap();
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let source = fixtures.join("tiny/llava");
-    let folder = home.path().join("hub/models--acme--llava");
+    let source = fixtures.join("tiny").join(name);
+    let folder = home.path().join(format!("hub/models--acme--{name}"));
     let snapshot = folder.join("snapshots").join(COMMIT);
     std::fs::create_dir_all(&snapshot).unwrap();
     for entry in std::fs::read_dir(&source).unwrap() {
@@ -40,7 +52,7 @@ fn a_question_about_a_dropped_image_is_answered_beside_it() {
         .state_mut()
         .as_mut()
         .unwrap()
-        .open_model("acme/llava");
+        .open_model(&format!("acme/{name}"));
     wait_up_to(&mut harness, WAIT, "the model page", |h| has(h, "Try"));
     harness.get_by_label("Try").click();
     wait_up_to(&mut harness, WAIT, "the Load button", |h| {
@@ -48,7 +60,7 @@ fn a_question_about_a_dropped_image_is_answered_beside_it() {
     });
     harness.get_by_label("Load model").click();
     wait_up_to(&mut harness, WAIT, "the vision chat", |h| {
-        has(h, "Open…") && has(h, "Loaded LLaVA")
+        has(h, "Open…") && has(h, loaded)
     });
     assert!(
         has(&harness, "Open, drop or paste an image"),
@@ -63,7 +75,7 @@ fn a_question_about_a_dropped_image_is_answered_beside_it() {
     harness.step();
     harness
         .get_by_label("Question")
-        .type_text(reference["question"].as_str().unwrap());
+        .type_text(reference[question_key].as_str().unwrap());
     harness.step();
     harness.get_by_label("Send").click();
     // PyTorch's 8 greedy tokens; the view generates more, which continue the same text.
@@ -71,6 +83,6 @@ fn a_question_about_a_dropped_image_is_answered_beside_it() {
     wait_up_to(&mut harness, WAIT, "the finished answer", |h| {
         has(h, answer) && has(h, "tok/s")
     });
-    assert!(has(&harness, reference["question"].as_str().unwrap()));
+    assert!(has(&harness, reference[question_key].as_str().unwrap()));
     assert!(has(&harness, "chelsea.png · 451 × 300"), "the image stays");
 }

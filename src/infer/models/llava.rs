@@ -388,48 +388,11 @@ impl Llava {
 
     /// The decoder's input embeddings `(1, ids, hidden)` for `ids`, each image token's row
     /// replaced by the next row of `features` (in order), as transformers' `masked_scatter`.
-    pub fn merge(&self, ids: &[u32], features: Option<&Tensor>) -> Result<Tensor, String> {
+    pub fn merge(&self, ids: &[u32], features: &Tensor) -> Result<Tensor, String> {
         let err = |e: candle_core::Error| e.to_string();
-        let input = Tensor::new(ids, &self.device).map_err(err)?.unsqueeze(0);
-        let embeds = self
-            .decoder
-            .embed(&input.map_err(err)?)
-            .map_err(err)?
-            .squeeze(0)
-            .map_err(err)?;
-        let image_positions = ids
-            .iter()
-            .filter(|&&id| id == self.spec.image_token_id)
-            .count();
-        let rows = match features {
-            Some(f) => f.dim(0).map_err(err)?,
-            None => 0,
-        };
-        if image_positions != rows {
-            return Err(format!(
-                "the prompt has {image_positions} image tokens but the images give {rows} \
-                 features"
-            ));
-        }
-        let Some(features) = features.filter(|_| rows > 0) else {
-            return embeds.unsqueeze(0).map_err(err);
-        };
-        let mut next = ids.len() as u32;
-        let index: Vec<u32> = ids
-            .iter()
-            .enumerate()
-            .map(|(i, &id)| {
-                if id == self.spec.image_token_id {
-                    next += 1;
-                    next - 1
-                } else {
-                    i as u32
-                }
-            })
-            .collect();
-        let all = Tensor::cat(&[&embeds, features], 0).map_err(err)?;
-        let index = Tensor::new(index.as_slice(), &self.device).map_err(err)?;
-        all.index_select(&index, 0)
+        let input = Tensor::new(ids, &self.device).map_err(err)?;
+        let text = self.decoder.embed(&input).map_err(err)?;
+        super::replace_rows(ids, self.spec.image_token_id, &text, features)
             .and_then(|t| t.unsqueeze(0))
             .map_err(err)
     }

@@ -26,6 +26,7 @@ pub mod hifigan;
 pub mod llava;
 pub mod marian;
 pub mod musicgen;
+pub mod paligemma;
 pub mod quant_linear;
 pub mod resnet;
 pub mod sd_unet;
@@ -52,6 +53,51 @@ use super::InferError;
 use super::pipeline::load_cancelled;
 use crate::media::preprocess::PixelValues;
 use causal::safetensors_files;
+
+/// Token ids in a config value: one number or a list of them.
+pub fn ids_of(value: Option<&Value>) -> Vec<u32> {
+    match value {
+        Some(Value::Number(n)) => n.as_u64().map(|n| n as u32).into_iter().collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_u64().map(|n| n as u32))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The rows of `text` `(ids, hidden)` with each position holding `image_id` replaced by the
+/// next row of `features` `(n, hidden)`, in order (transformers' `masked_scatter` of image
+/// features); the number of such positions must be `n`.
+pub fn replace_rows(
+    ids: &[u32],
+    image_id: u32,
+    text: &Tensor,
+    features: &Tensor,
+) -> candle_core::Result<Tensor> {
+    let slots = ids.iter().filter(|&&id| id == image_id).count();
+    let rows = features.dim(0)?;
+    if slots != rows {
+        candle_core::bail!(
+            "the prompt has {slots} image tokens but the image gives {rows} features"
+        );
+    }
+    let mut next = ids.len() as u32;
+    let index: Vec<u32> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| {
+            if id == image_id {
+                next += 1;
+                next - 1
+            } else {
+                i as u32
+            }
+        })
+        .collect();
+    let all = Tensor::cat(&[text, features], 0)?;
+    all.index_select(&Tensor::new(index.as_slice(), text.device())?, 0)
+}
 
 /// Builds `(1, 3, H, W)` from preprocessed pixels.
 pub fn pixel_tensor(pixels: PixelValues, device: &Device) -> Result<Tensor, InferError> {

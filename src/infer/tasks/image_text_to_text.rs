@@ -1,16 +1,18 @@
 //! Image-text-to-text (vision-language chat): a conversation about one image, answered as
 //! transformers' processor and `generate` answer it. The image goes through the checkpoint's
 //! image processor (preprocessor_config.json, or the `image_processor` inside transformers 5's
-//! processor_config.json), the conversation through the processor's chat template with the image
-//! as a `{"type": "image"}` part of the first user message, the template's image token is
-//! expanded to one token per image feature, the ids are tokenized (`<s>` in front, as the
-//! processor's tokenizer call adds it), and the decoder generates greedy or sampled tokens with
-//! its KV cache until an end-of-sequence id, max tokens, the context or the stop button, each
-//! piece streamed as an [`Event::Token`] like text generation.
+//! processor_config.json); the prompt is the family's: LLaVA's processor chat template with the
+//! image as a `{"type": "image"}` part of the first user message (then `<s>` from the
+//! tokenizer), PaliGemma's `<image><bos>question\n` (no template: the last question alone). The
+//! image marker is expanded to one token per image feature, and the decoder generates greedy or
+//! sampled tokens with its KV cache until an end-of-sequence id, max tokens, the context or the
+//! stop button, each piece streamed as an [`Event::Token`] like text generation.
 //!
 //! Supported: LLaVA-1.5 (`model_type = "llava"`, llava-hf's layout: CLIP + projector + Llama,
-//! [`crate::infer::models::llava`]). The other vision-language families (LLaVA-NeXT, Idefics3 /
-//! SmolVLM, Qwen2-VL, PaliGemma, ...) are "not supported yet" ([`MODULE`]).
+//! [`crate::infer::models::llava`]) and PaliGemma (`model_type = "paligemma"` with a Gemma 1
+//! decoder: SigLIP + projector + Gemma, [`crate::infer::models::paligemma`]). The other
+//! vision-language families (LLaVA-NeXT, Idefics3 / SmolVLM, Qwen2-VL, PaliGemma 2, ...) are
+//! "not supported yet" ([`MODULE`]).
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -26,7 +28,8 @@ use tokenizers::Tokenizer;
 
 use crate::infer::facts::ModelFacts;
 use crate::infer::models::llava::{Llava, LlavaSpec};
-use crate::infer::models::{pixel_tensor, weights};
+use crate::infer::models::paligemma::{PaliGemma, PaliGemmaSpec};
+use crate::infer::models::{ids_of, pixel_tensor, weights};
 use crate::infer::pipeline::{Event, HumanOutput, Pipeline, Request, RunContext, Task, erase};
 use crate::infer::plan::Plan;
 use crate::infer::run_input::RunInput;
@@ -87,11 +90,13 @@ pub struct VisionChatOutput {
 pub enum VisionChatFamily {
     /// LLaVA-1.5 in llava-hf's layout.
     Llava,
+    /// PaliGemma (1) in google's layout.
+    PaliGemma,
 }
 
 /// `model_type`s of vision-language models Hubble does not run yet: planned for this task so
 /// the answer is "not supported yet".
-const OTHER_FAMILIES: [&str; 12] = [
+const OTHER_FAMILIES: [&str; 11] = [
     "llava_next",
     "llava_onevision",
     "llava_next_video",
@@ -100,121 +105,240 @@ const OTHER_FAMILIES: [&str; 12] = [
     "smolvlm",
     "qwen2_vl",
     "qwen2_5_vl",
-    "paligemma",
     "mllama",
     "gemma3",
     "moondream1",
 ];
 
-/// The processor's settings beyond the image processor (processor_config.json).
-#[derive(Debug, Clone)]
-struct ProcessorSettings {
-    /// The text the chat template puts where the image goes.
-    image_token: String,
+/// A loaded model of one of the families.
+enum Model {
+    Llava(Box<Llava>),
+    PaliGemma(Box<PaliGemma>),
 }
 
-/// A loaded vision-language model with its tokenizer, image processor and chat template.
+impl Model {
+    fn image_tokens(&self) -> usize {
+        match self {
+            Model::Llava(m) => m.spec().image_tokens(),
+            Model::PaliGemma(m) => m.spec().image_tokens(),
+        }
+    }
+
+    fn device(&self) -> &Device {
+        match self {
+            Model::Llava(m) => m.device(),
+            Model::PaliGemma(m) => m.device(),
+        }
+    }
+
+    fn image_features(&self, pixels: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Model::Llava(m) => m.image_features(pixels),
+            Model::PaliGemma(m) => m.image_features(pixels),
+        }
+    }
+
+    /// The prompt's logits with a fresh KV cache, which it then holds.
+    fn prompt_logits(&mut self, ids: &[u32], features: &Tensor) -> Result<Tensor, InferError> {
+        Ok(match self {
+            Model::Llava(m) => {
+                let embeds = m.merge(ids, features).map_err(InferError::InvalidInput)?;
+                m.clear_kv_cache()?;
+                m.forward_embeds(&embeds, 0)?
+            }
+            Model::PaliGemma(m) => {
+                let embeds = m.merge(ids, features).map_err(InferError::InvalidInput)?;
+                m.clear_kv_cache();
+                m.forward_prompt(&embeds)?
+            }
+        })
+    }
+
+    /// The logits after one more token at position `pos`.
+    fn next_logits(&mut self, id: u32, pos: usize) -> candle_core::Result<Tensor> {
+        match self {
+            Model::Llava(m) => m.forward_ids(&[id], pos),
+            Model::PaliGemma(m) => m.forward_id(id, pos),
+        }
+    }
+
+    fn clear_kv_cache(&mut self) -> candle_core::Result<()> {
+        match self {
+            Model::Llava(m) => m.clear_kv_cache(),
+            Model::PaliGemma(m) => {
+                m.clear_kv_cache();
+                Ok(())
+            }
+        }
+    }
+}
+
+/// How a family turns the conversation into its prompt text.
+enum PromptStyle {
+    /// The processor's chat template with the image as a part of the first user message, then
+    /// the tokenizer's special tokens (LLaVA).
+    Template(Box<ChatTemplate>),
+    /// PaliGemma's processor: the image, `<bos>`, the last user message and "\n", no template.
+    PaliGemma {
+        /// The tokenizer's `bos_token`.
+        bos: String,
+    },
+}
+
+/// A loaded vision-language model with its tokenizer, image processor and prompt style.
 pub struct VisionChat {
-    model: Llava,
+    model: Model,
     tokenizer: Tokenizer,
     processor: ImageProcessor,
-    template: ChatTemplate,
-    settings: ProcessorSettings,
+    style: PromptStyle,
+    /// The text the prompt puts where the image goes, expanded to one per image feature.
+    image_token: String,
     eos_ids: Vec<u32>,
     context_len: usize,
     description: String,
 }
 
 impl VisionChat {
-    /// Loads a LLaVA folder: config.json, safetensors, tokenizer.json, the image processor's
-    /// settings and the chat template.
-    pub fn load_dir(dir: &Path, device: &Device) -> Result<VisionChat, InferError> {
+    /// Loads a folder of `family`: config.json, safetensors, tokenizer.json, the image
+    /// processor's settings (and LLaVA's chat template).
+    pub fn load_dir(
+        dir: &Path,
+        family: VisionChatFamily,
+        device: &Device,
+    ) -> Result<VisionChat, InferError> {
         let config_path = dir.join("config.json");
         let config = read_json(&config_path)?;
-        let spec =
-            LlavaSpec::from_config(&config).map_err(|e| InferError::file(&config_path, e))?;
+        let bad_config = |e: String| InferError::file(&config_path, e);
         let tokenizer = crate::infer::tokenizers::read_tokenizer(dir)?;
         let processor_config = read_json(&dir.join("processor_config.json")).ok();
         let processor = image_processor(dir, processor_config.as_ref())?;
-        let settings = ProcessorSettings {
-            image_token: processor_config
-                .as_ref()
-                .and_then(|c| c.get("image_token"))
-                .and_then(Value::as_str)
-                .unwrap_or("<image>")
-                .to_string(),
-        };
+        let image_token = processor_config
+            .as_ref()
+            .and_then(|c| c.get("image_token"))
+            .and_then(Value::as_str)
+            .unwrap_or("<image>")
+            .to_string();
         let tok_config = read_json(&dir.join("tokenizer_config.json")).ok();
         let token = |key| {
             tok_config
                 .as_ref()
                 .and_then(|c| chat_template::special_token(c, key))
         };
-        let source = chat_template_source(dir, processor_config.as_ref(), tok_config.as_ref())
-            .unwrap_or_else(|| LLAVA_TEMPLATE.to_string());
-        let template = ChatTemplate::new(
-            &source,
-            &token("bos_token").unwrap_or_default(),
-            &token("eos_token").unwrap_or_default(),
-        )?;
-        let mut eos_ids = spec.eos_ids.clone();
+        let mut eos_ids = Vec::new();
         if let Ok(generation) = read_json(&dir.join("generation_config.json")) {
             eos_ids.extend(ids_of(generation.get("eos_token_id")));
         }
         if let Some(id) = token("eos_token").and_then(|t| tokenizer.token_to_id(&t)) {
             eos_ids.push(id);
         }
+        let vb = weights(dir, device)?;
+        let (model, style, context_len, description) = match family {
+            VisionChatFamily::Llava => {
+                let spec = LlavaSpec::from_config(&config).map_err(bad_config)?;
+                let source =
+                    chat_template_source(dir, processor_config.as_ref(), tok_config.as_ref())
+                        .unwrap_or_else(|| LLAVA_TEMPLATE.to_string());
+                let template = ChatTemplate::new(
+                    &source,
+                    &token("bos_token").unwrap_or_default(),
+                    &token("eos_token").unwrap_or_default(),
+                )?;
+                eos_ids.extend(&spec.eos_ids);
+                let model = Llava::load(&spec, vb)
+                    .map_err(|e| InferError::Model(format!("LLaVA weights: {e}")))?;
+                let (vision, text) = (&spec.vision, &spec.text);
+                let description = format!(
+                    "LLaVA (CLIP {} layers at {} px, {} image tokens; llama {} layers)",
+                    vision.num_hidden_layers,
+                    vision.image_size,
+                    spec.image_tokens(),
+                    text.num_hidden_layers,
+                );
+                (
+                    Model::Llava(Box::new(model)),
+                    PromptStyle::Template(Box::new(template)),
+                    text.max_position_embeddings,
+                    description,
+                )
+            }
+            VisionChatFamily::PaliGemma => {
+                let spec = PaliGemmaSpec::from_config(&config).map_err(bad_config)?;
+                eos_ids.extend(&spec.eos_ids);
+                let model = PaliGemma::load(&spec, vb)
+                    .map_err(|e| InferError::Model(format!("PaliGemma weights: {e}")))?;
+                let (vision, text) = (&spec.vision, &spec.text);
+                let description = format!(
+                    "PaliGemma (SigLIP {} layers at {} px, {} image tokens; gemma {} layers)",
+                    vision.num_hidden_layers,
+                    vision.image_size,
+                    spec.image_tokens(),
+                    text.num_hidden_layers,
+                );
+                (
+                    Model::PaliGemma(Box::new(model)),
+                    PromptStyle::PaliGemma {
+                        bos: token("bos_token").unwrap_or_else(|| "<bos>".into()),
+                    },
+                    // Positions count from 1.
+                    text.max_position_embeddings.saturating_sub(1),
+                    description,
+                )
+            }
+        };
         eos_ids.sort_unstable();
         eos_ids.dedup();
-        let model = Llava::load(&spec, weights(dir, device)?)
-            .map_err(|e| InferError::Model(format!("LLaVA weights: {e}")))?;
-        let (vision, text) = (&spec.vision, &spec.text);
         Ok(VisionChat {
-            description: format!(
-                "LLaVA (CLIP {} layers at {} px, {} image tokens; llama {} layers), safetensors \
-                 on {}",
-                vision.num_hidden_layers,
-                vision.image_size,
-                spec.image_tokens(),
-                text.num_hidden_layers,
-                device::describe(device)
-            ),
-            context_len: text.max_position_embeddings,
+            description: format!("{description}, safetensors on {}", device::describe(device)),
+            context_len,
             model,
             tokenizer,
             processor,
-            template,
-            settings,
+            style,
+            image_token,
             eos_ids,
         })
     }
 
-    /// The prompt text for `messages` with the image in the first user message (the image
-    /// token not expanded yet), as `processor.apply_chat_template` renders it.
+    /// The prompt text for `messages` (the image marker not expanded yet): LLaVA's chat
+    /// template with the image in the first user message, as `processor.apply_chat_template`
+    /// renders it; PaliGemma's image, `<bos>`, last user message and "\n".
     pub fn prompt_text(&self, messages: &[ChatMessage]) -> Result<String, InferError> {
         if messages.is_empty() {
             return Err(InferError::InvalidInput("the conversation is empty".into()));
         }
-        let first_user = messages.iter().position(|m| m.role == "user");
-        let parts: Vec<Value> = messages
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                let mut content = Vec::new();
-                if Some(i) == first_user {
-                    content.push(json!({"type": "image"}));
-                }
-                content.push(json!({"type": "text", "text": m.content}));
-                json!({"role": m.role, "content": content})
-            })
-            .collect();
-        self.template.render_json(&Value::Array(parts), true)
+        match &self.style {
+            PromptStyle::Template(template) => {
+                let first_user = messages.iter().position(|m| m.role == "user");
+                let parts: Vec<Value> = messages
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| {
+                        let mut content = Vec::new();
+                        if Some(i) == first_user {
+                            content.push(json!({"type": "image"}));
+                        }
+                        content.push(json!({"type": "text", "text": m.content}));
+                        json!({"role": m.role, "content": content})
+                    })
+                    .collect();
+                template.render_json(&Value::Array(parts), true)
+            }
+            PromptStyle::PaliGemma { bos } => {
+                let question = messages
+                    .iter()
+                    .rev()
+                    .find(|m| m.role == "user")
+                    .ok_or_else(|| InferError::InvalidInput("no question to answer".into()))?;
+                Ok(format!("{}{bos}{}\n", self.image_token, question.content))
+            }
+        }
     }
 
-    /// The prompt's ids: the image token expanded to one per image feature (as the processor
-    /// expands it), then tokenized with the tokenizer's special tokens (`<s>`).
+    /// The prompt's ids: the image marker expanded to one per image feature (as the processor
+    /// expands it), then tokenized (with the tokenizer's special tokens for a chat template;
+    /// PaliGemma's processor turns them off and writes `<bos>` itself).
     pub fn prompt_ids(&self, prompt: &str) -> Result<Vec<u32>, InferError> {
-        let marker = &self.settings.image_token;
+        let marker = &self.image_token;
         let count = prompt.matches(marker.as_str()).count();
         if count != 1 {
             return Err(InferError::InvalidInput(format!(
@@ -222,16 +346,17 @@ impl VisionChat {
             )));
         }
         let expanded = prompt.replace(marker.as_str(), &marker.repeat(self.image_tokens()));
+        let specials = matches!(self.style, PromptStyle::Template(_));
         let encoding = self
             .tokenizer
-            .encode(expanded, true)
+            .encode(expanded, specials)
             .map_err(|e| InferError::Tokenizer(e.to_string()))?;
         Ok(encoding.get_ids().to_vec())
     }
 
     /// How many tokens the image becomes.
     pub fn image_tokens(&self) -> usize {
-        self.model.spec().image_tokens()
+        self.model.image_tokens()
     }
 
     /// The image's projected features `(image tokens, hidden)`.
@@ -244,12 +369,7 @@ impl VisionChat {
     /// parity checks.
     pub fn logits(&mut self, image: &RgbImage, ids: &[u32]) -> Result<Vec<f32>, InferError> {
         let features = self.image_features(image)?;
-        let embeds = self
-            .model
-            .merge(ids, Some(&features))
-            .map_err(InferError::InvalidInput)?;
-        self.model.clear_kv_cache()?;
-        let logits = self.model.forward_embeds(&embeds, 0)?;
+        let logits = self.model.prompt_logits(ids, &features)?;
         self.model.clear_kv_cache()?;
         Ok(logits.to_vec1()?)
     }
@@ -276,12 +396,7 @@ impl VisionChat {
         }
         let start = Instant::now();
         let features = self.image_features(&request.image)?;
-        let embeds = self
-            .model
-            .merge(&prompt, Some(&features))
-            .map_err(InferError::InvalidInput)?;
-        self.model.clear_kv_cache()?;
-        let mut logits = self.model.forward_embeds(&embeds, 0)?;
+        let mut logits = self.model.prompt_logits(&prompt, &features)?;
         let prompt_secs = start.elapsed().as_secs_f64();
         let decode_start = Instant::now();
         let mut sampler = LogitsProcessor::from_sampling(params.seed, params.sampling());
@@ -313,7 +428,7 @@ impl VisionChat {
                 stop_reason = StopReason::ContextFull;
                 break;
             }
-            logits = self.model.forward_ids(&[next], context.len() - 1)?;
+            logits = self.model.next_logits(next, context.len() - 1)?;
         }
         self.model.clear_kv_cache()?;
         if let Some(rest) = stream.finish(&self.tokenizer)? {
@@ -369,17 +484,6 @@ fn chat_template_source(
         .or_else(|| tokenizer.and_then(chat_template::from_tokenizer_config))
 }
 
-fn ids_of(value: Option<&Value>) -> Vec<u32> {
-    match value {
-        Some(Value::Number(n)) => n.as_u64().map(|n| n as u32).into_iter().collect(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(|v| v.as_u64().map(|n| n as u32))
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 impl Pipeline for VisionChat {
     type Input = VisionChatRequest;
     type Output = VisionChatOutput;
@@ -390,12 +494,9 @@ impl Pipeline for VisionChat {
         device: &Device,
         ctx: &RunContext,
     ) -> Result<VisionChat, InferError> {
-        match plan.loader::<VisionChatFamily>()? {
-            VisionChatFamily::Llava => {
-                ctx.emit(Event::Status("loading LLaVA weights".into()));
-                VisionChat::load_dir(dir, device)
-            }
-        }
+        let family = *plan.loader::<VisionChatFamily>()?;
+        ctx.emit(Event::Status(format!("loading {family:?} weights")));
+        VisionChat::load_dir(dir, family, device)
     }
 
     fn run(
@@ -408,6 +509,15 @@ impl Pipeline for VisionChat {
 
     fn describe(&self) -> String {
         self.description.clone()
+    }
+}
+
+/// The family of a `model_type` Hubble runs.
+fn family(model_type: &str) -> Option<VisionChatFamily> {
+    match model_type {
+        "llava" => Some(VisionChatFamily::Llava),
+        "paligemma" => Some(VisionChatFamily::PaliGemma),
+        _ => None,
     }
 }
 
@@ -431,14 +541,14 @@ impl TaskModule for ImageTextToTextTask {
 
     fn guess(&self, facts: &ModelFacts) -> Option<(Evidence, Task)> {
         let model_type = facts.model_type.as_deref().unwrap_or_default();
-        (model_type == "llava" || OTHER_FAMILIES.contains(&model_type))
+        (family(model_type).is_some() || OTHER_FAMILIES.contains(&model_type))
             .then_some((Evidence::ModelType, IMAGE_TEXT_TO_TEXT))
     }
 
     fn plan(&self, facts: &ModelFacts, task: Task) -> Result<Plan, InferError> {
-        if facts.model_type.as_deref() != Some("llava") {
+        let Some(family) = facts.model_type.as_deref().and_then(family) else {
             return Err(not_supported(facts.architecture_name(), task));
-        }
+        };
         let name = facts.architecture_name();
         if !facts.has("preprocessor_config.json") && !facts.has("processor_config.json") {
             return Err(not_supported(
@@ -458,7 +568,7 @@ impl TaskModule for ImageTextToTextTask {
                 task,
             ));
         }
-        Ok(Plan::new(task, VisionChatFamily::Llava))
+        Ok(Plan::new(task, family))
     }
 
     fn loader(&self) -> LoadFn {
