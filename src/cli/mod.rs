@@ -52,6 +52,9 @@ pub struct Cli {
     /// Hugging Face access token (overrides HF_TOKEN and the token file).
     #[arg(long, global = true, value_name = "TOKEN")]
     pub token: Option<String>,
+    /// CPU threads for inference (default: RAYON_NUM_THREADS, else the physical cores).
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
     /// Desktop app: close after the first frame (start-up benchmarks, CI).
     #[arg(long)]
     pub exit_after_first_frame: bool,
@@ -121,6 +124,7 @@ pub mod exit {
 /// Runs the command line and returns the process exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    crate::infer::cpu_threads::configure(cli.threads);
     crate::fit::system::cuda_driver::announce();
     let overrides = Overrides {
         endpoint: cli.endpoint.clone(),

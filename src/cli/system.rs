@@ -37,7 +37,7 @@ pub fn describe(system: &SystemInfo) -> String {
     let cpu = &system.cpu;
     let cores = cpu.cores_text();
     let mut out = format!(
-        "system  {}\ncpu     {} ({cores})\nsimd    {}\nram     {} total, {} available\n\n",
+        "system  {}\ncpu     {} ({cores})\nsimd    {}\nthreads {} for inference (--threads N or RAYON_NUM_THREADS to change)\nram     {} total, {} available\n\n",
         system.os,
         if cpu.model.is_empty() {
             "unknown CPU"
@@ -49,6 +49,7 @@ pub fn describe(system: &SystemInfo) -> String {
         } else {
             cpu.features.join(" ")
         },
+        crate::infer::cpu_threads::current(),
         bytes(system.memory.total),
         bytes(system.memory.available),
     );

@@ -11,6 +11,7 @@
 //!    [`device`] and the errors here.
 
 pub mod cached;
+pub mod cpu_threads;
 pub mod device;
 pub mod facts;
 pub mod models;
