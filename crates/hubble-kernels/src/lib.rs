@@ -1,7 +1,7 @@
 //! Hubble's CPU kernels for its GGUF decoders, where candle 0.11 is slow or wasteful:
-//! [`matmul`], [`Q4_0`], [`Q4_1`], [`Q5_0`] or [`Q8_0`] weights times F32 activations with
-//! AVX2 chosen at run time (candle's are scalar in a portable build; one
-//! driver in `quant_matmul.rs`), and
+//! [`matmul`], [`Q4_0`], [`Q4_1`], [`Q5_0`], [`Q5_1`], [`Q8_0`], [`Q4_K`], [`Q5_K`] or [`Q6_K`]
+//! weights times F32 activations with AVX2 chosen at run time (candle's are scalar in a portable
+//! build, or quantise the activations per 256 values; one driver in `quant_matmul.rs`), and
 //! [`attention`], causal attention read in place from an F16 or F32 KV cache (candle's ops
 //! widen and repeat the whole cache for every layer and step).
 //!
@@ -9,15 +9,19 @@
 //! `Cargo.toml`): unoptimised, its loops and intrinsics run a hundred times slower.
 
 pub mod attention;
+mod k_quants;
 mod q4_1;
 mod q5_0;
+mod q5_1;
 mod q8_0;
 mod quant_matmul;
 
+pub use k_quants::{Q4_K, Q4_K_BYTES, Q5_K, Q5_K_BYTES, Q6_K, Q6_K_BYTES};
 pub use q4_1::{Q4_1, Q4_1_BYTES};
 pub use q5_0::{Q5_0, Q5_0_BYTES};
+pub use q5_1::{Q5_1, Q5_1_BYTES};
 pub use q8_0::{Q4_0, Q4_0_BYTES, Q8_0, Q8_0_BYTES};
-pub use quant_matmul::{BLOCK, BlockKind, matmul};
+pub use quant_matmul::{BLOCK, BlockKind, SUPER_BLOCK, matmul};
 
 /// Whether this CPU runs [`matmul`] (x86-64 with AVX2, FMA and F16C).
 pub fn available() -> bool {

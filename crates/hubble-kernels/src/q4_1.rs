@@ -4,9 +4,9 @@
 //! activations is `d_w · d_x · Σ q4·q8 + m_w · s_x`, candle's and llama.cpp's arithmetic; only
 //! the order of the float additions differs.
 
+use crate::quant_matmul::{BlockKind, Q8Row};
 #[cfg(target_arch = "x86_64")]
-use crate::quant_matmul::lanes_sum;
-use crate::quant_matmul::{BLOCK, BlockKind, Q8Row};
+use crate::quant_matmul::{blocks_of, lanes_sums};
 
 /// Bytes per Q4_1 block: F16 scale, F16 minimum, 16 bytes of nibbles.
 pub const Q4_1_BYTES: usize = 20;
@@ -14,16 +14,19 @@ pub const Q4_1_BYTES: usize = 20;
 /// Q4_1 weights, for [`matmul`](crate::matmul).
 pub const Q4_1: BlockKind = BlockKind {
     name: "Q4_1",
+    values: crate::BLOCK,
     bytes: Q4_1_BYTES,
-    dot,
+    dot: dot::<1>,
+    dot4: dot::<4>,
 };
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot(weights: &[u8], row: &Q8Row) -> f32 {
+unsafe fn dot<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
     use std::arch::x86_64::*;
-    let mut acc = _mm256_setzero_ps();
-    let mut minimums = 0f32;
+    let mut acc = [_mm256_setzero_ps(); N];
+    let xs = blocks_of(rows, weights.len() / Q4_1_BYTES);
+    let mut minimums = [0f32; N];
     let nibble = _mm_set1_epi8(0x0F);
     let ones = _mm256_set1_epi16(1);
     for (b, block) in weights.chunks_exact(Q4_1_BYTES).enumerate() {
@@ -33,28 +36,35 @@ unsafe fn dot(weights: &[u8], row: &Q8Row) -> f32 {
             block[0], block[1], block[2], block[3],
         ])));
         let (d, m) = (_mm_cvtss_f32(dm), _mm_cvtss_f32(_mm_movehdup_ps(dm)));
-        let values = &row.qs[b * BLOCK..(b + 1) * BLOCK];
-        // SAFETY: `block[4..]` holds 16 nibble bytes and `values` 32 bytes; both loads are
-        // unaligned.
+        // SAFETY: `block[4..]` holds 16 nibble bytes, loaded unaligned; every row holds this
+        // block's 32 values.
         unsafe {
             let packed = _mm_loadu_si128(block[4..].as_ptr().cast());
             // Low nibbles are values 0..16 of the block, high nibbles 16..32.
             let low = _mm_and_si128(packed, nibble);
             let high = _mm_and_si128(_mm_srli_epi16(packed, 4), nibble);
             let w = _mm256_set_m128i(high, low);
-            let x = _mm256_loadu_si256(values.as_ptr().cast());
-            // u8 × i8 pairs summed to i16 (at most 2 · 15 · 128, no saturation), then to i32.
-            let sums = _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), ones);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * row.d[b]), _mm256_cvtepi32_ps(sums), acc);
+            for n in 0..N {
+                let x = xs[n].values(b);
+                // u8 × i8 pairs summed to i16 (at most 2 · 15 · 128, no saturation), then to
+                // i32.
+                let sums = _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), ones);
+                let scale = _mm256_set1_ps(d * xs[n].d(b));
+                acc[n] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc[n]);
+                minimums[n] += m * xs[n].s(b);
+            }
         }
-        minimums += m * row.s[b];
     }
     // SAFETY: AVX is this function's.
-    unsafe { lanes_sum(acc) + minimums }
+    let mut sums = unsafe { lanes_sums(acc) };
+    for n in 0..N {
+        sums[n] += minimums[n];
+    }
+    sums
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn dot(_weights: &[u8], _row: &Q8Row) -> f32 {
+unsafe fn dot<const N: usize>(_weights: &[u8], _rows: [&Q8Row; N]) -> [f32; N] {
     unreachable!("matmul refuses to run without AVX2")
 }
 
@@ -62,7 +72,7 @@ unsafe fn dot(_weights: &[u8], _row: &Q8Row) -> f32 {
 mod tests {
     use super::*;
     use crate::available;
-    use crate::quant_matmul::{matmul, pseudo_random};
+    use crate::quant_matmul::{BLOCK, assert_matches_scalar, matmul, pseudo_random};
     use half::f16;
 
     /// candle's scalar `vec_dot_q4_1_q8_1` over one weight row.
@@ -89,34 +99,37 @@ mod tests {
             eprintln!("no AVX2 here: nothing to compare");
             return;
         }
-        let (rows, cols, inputs) = (9, 96, 3);
-        let mut weights = Vec::new();
-        for (i, r) in pseudo_random(rows * cols / BLOCK, 5)
-            .into_iter()
-            .enumerate()
-        {
-            let d = f16::from_f32(0.01 + (r % 100) as f32 / 1000.);
-            let m = f16::from_f32(-((i % 7) as f32) / 10.);
-            weights.extend(d.to_le_bytes());
-            weights.extend(m.to_le_bytes());
-            weights.extend(pseudo_random(16, r).into_iter().map(|v| v as u8));
-        }
-        let x: Vec<f32> = pseudo_random(inputs * cols, 9)
-            .into_iter()
-            .map(|v| (v % 2001) as f32 / 100. - 10.)
-            .collect();
-        let got = matmul(&Q4_1, &weights, rows, cols, &x).unwrap();
-        let row_bytes = cols / BLOCK * Q4_1_BYTES;
-        for i in 0..inputs {
-            let q = Q8Row::new(&x[i * cols..(i + 1) * cols]);
-            for r in 0..rows {
-                let want = scalar_dot(&weights[r * row_bytes..(r + 1) * row_bytes], &q);
-                let have = got[i * rows + r];
-                assert!(
-                    (have - want).abs() <= 1e-5 * want.abs().max(1.),
-                    "{have} vs {want}"
-                );
+        // Four activation rows at once and the rest; more weight rows than one task takes.
+        for (rows, cols, inputs) in [(9, 96, 3), (37, 64, 6)] {
+            let mut weights = Vec::new();
+            for (i, r) in pseudo_random(rows * cols / BLOCK, 5)
+                .into_iter()
+                .enumerate()
+            {
+                let d = f16::from_f32(0.01 + (r % 100) as f32 / 1000.);
+                let m = f16::from_f32(-((i % 7) as f32) / 10.);
+                weights.extend(d.to_le_bytes());
+                weights.extend(m.to_le_bytes());
+                weights.extend(pseudo_random(16, r).into_iter().map(|v| v as u8));
             }
+            let x: Vec<f32> = pseudo_random(inputs * cols, 9)
+                .into_iter()
+                .map(|v| (v % 2001) as f32 / 100. - 10.)
+                .collect();
+            let got = matmul(&Q4_1, &weights, rows, cols, &x).unwrap();
+            let row_bytes = cols / BLOCK * Q4_1_BYTES;
+            for i in 0..inputs {
+                let q = Q8Row::new(&x[i * cols..(i + 1) * cols]);
+                for r in 0..rows {
+                    let want = scalar_dot(&weights[r * row_bytes..(r + 1) * row_bytes], &q);
+                    let have = got[i * rows + r];
+                    assert!(
+                        (have - want).abs() <= 1e-5 * want.abs().max(1.),
+                        "{have} vs {want}"
+                    );
+                }
+            }
+            assert_matches_scalar(&Q4_1, &weights, rows, cols, &x, scalar_dot);
         }
     }
 

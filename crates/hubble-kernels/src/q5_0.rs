@@ -4,9 +4,11 @@
 //! block's product with Q8_0 activations is `d_w · d_x · Σ (q5 − 16)·q8`, candle's and
 //! llama.cpp's arithmetic; only the order of the float additions differs.
 
-use crate::quant_matmul::{BLOCK, BlockKind, Q8Row};
+use crate::quant_matmul::{BlockKind, Q8Row};
 #[cfg(target_arch = "x86_64")]
-use crate::quant_matmul::{accumulate_signed, f16_scale, lanes_sum};
+use crate::quant_matmul::{
+    accumulate_pairs, bit_mask, blocks_of, f16_scale, lanes_sums, signed_pairs,
+};
 
 /// Bytes per Q5_0 block: F16 scale, 4 bytes of high bits, 16 bytes of nibbles.
 pub const Q5_0_BYTES: usize = 22;
@@ -14,30 +16,24 @@ pub const Q5_0_BYTES: usize = 22;
 /// Q5_0 weights, for [`matmul`](crate::matmul).
 pub const Q5_0: BlockKind = BlockKind {
     name: "Q5_0",
+    values: crate::BLOCK,
     bytes: Q5_0_BYTES,
-    dot,
+    dot: dot::<1>,
+    dot4: dot::<4>,
 };
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot(weights: &[u8], row: &Q8Row) -> f32 {
+unsafe fn dot<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
     use std::arch::x86_64::*;
-    let mut acc = _mm256_setzero_ps();
+    let mut acc = [_mm256_setzero_ps(); N];
+    let xs = blocks_of(rows, weights.len() / Q5_0_BYTES);
     let nibble = _mm_set1_epi8(0x0F);
-    // Byte i of a lane picks byte i / 8 of the high bits; `bit` holds 1 << (i % 8).
-    let spread = _mm256_set_epi64x(
-        0x0303_0303_0303_0303,
-        0x0202_0202_0202_0202,
-        0x0101_0101_0101_0101,
-        0,
-    );
-    let bit = _mm256_set1_epi64x(0x8040_2010_0804_0201_u64 as i64);
     let minus_sixteen = _mm256_set1_epi8(0xF0_u8 as i8);
     for (b, block) in weights.chunks_exact(Q5_0_BYTES).enumerate() {
         let high = u32::from_le_bytes([block[2], block[3], block[4], block[5]]);
-        let values = &row.qs[b * BLOCK..(b + 1) * BLOCK];
-        // SAFETY: `block[6..]` holds 16 nibble bytes, loaded unaligned; AVX2 is this
-        // function's.
+        // SAFETY: `block[6..]` holds 16 nibble bytes, loaded unaligned; every row holds this
+        // block's 32 values; AVX2 is this function's.
         unsafe {
             let packed = _mm_loadu_si128(block[6..].as_ptr().cast());
             // Low nibbles are values 0..16 of the block, high nibbles 16..32; bit i of `high`
@@ -45,20 +41,23 @@ unsafe fn dot(weights: &[u8], row: &Q8Row) -> f32 {
             let low = _mm_and_si128(packed, nibble);
             let upper = _mm_and_si128(_mm_srli_epi16(packed, 4), nibble);
             let w = _mm256_set_m128i(upper, low);
-            let bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(high as i32), spread);
-            let set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
             // q5 − 16: a nibble without its fifth bit is nibble − 16 (0xF0 | nibble as i8), one
             // with it is the nibble itself.
-            let w = _mm256_or_si256(w, _mm256_andnot_si256(set, minus_sixteen));
-            acc = accumulate_signed(acc, w, values, f16_scale(block) * row.d[b]);
+            let w = _mm256_or_si256(w, _mm256_andnot_si256(bit_mask(high), minus_sixteen));
+            let w_abs = _mm256_sign_epi8(w, w);
+            let d = f16_scale(block);
+            for n in 0..N {
+                let pairs = signed_pairs(w_abs, w, xs[n].values(b));
+                acc[n] = accumulate_pairs(acc[n], pairs, d * xs[n].d(b));
+            }
         }
     }
     // SAFETY: as above.
-    unsafe { lanes_sum(acc) }
+    unsafe { lanes_sums(acc) }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn dot(_weights: &[u8], _row: &Q8Row) -> f32 {
+unsafe fn dot<const N: usize>(_weights: &[u8], _rows: [&Q8Row; N]) -> [f32; N] {
     unreachable!("matmul refuses to run without AVX2")
 }
 
@@ -68,7 +67,7 @@ mod tests {
 
     use super::*;
     use crate::available;
-    use crate::quant_matmul::{matmul, pseudo_random};
+    use crate::quant_matmul::{BLOCK, assert_matches_scalar, matmul, pseudo_random};
 
     /// candle's scalar `vec_dot` of `BlockQ5_0` with `BlockQ8_0` over one weight row.
     fn scalar_dot(weights: &[u8], row: &Q8Row) -> f32 {
@@ -103,8 +102,9 @@ mod tests {
             eprintln!("no AVX2 here: nothing to compare");
             return;
         }
-        // One block, a few blocks, and a row whose block count is not a power of two.
-        for (rows, cols, inputs) in [(3, 32, 1), (9, 96, 3), (5, 576, 2)] {
+        // One block, a few blocks, and a row whose block count is not a power of two; four
+        // activation rows at once and the rest; more weight rows than one task takes.
+        for (rows, cols, inputs) in [(3, 32, 1), (9, 96, 3), (5, 576, 2), (37, 64, 6)] {
             let weights = random_matrix(rows, cols);
             let x: Vec<f32> = pseudo_random(inputs * cols, 9)
                 .into_iter()
@@ -123,6 +123,7 @@ mod tests {
                     );
                 }
             }
+            assert_matches_scalar(&Q5_0, &weights, rows, cols, &x, scalar_dot);
         }
     }
 

@@ -5,9 +5,9 @@
 //! product with Q8_0 activations is `d_w · d_x · Σ w·q8`, candle's and llama.cpp's arithmetic;
 //! only the order of the float additions differs.
 
-use crate::quant_matmul::{BLOCK, BlockKind, Q8Row};
+use crate::quant_matmul::{BlockKind, Q8Row};
 #[cfg(target_arch = "x86_64")]
-use crate::quant_matmul::{accumulate_signed, f16_scale, lanes_sum};
+use crate::quant_matmul::{accumulate_pairs, blocks_of, f16_scale, lanes_sums, signed_pairs};
 
 /// Bytes per Q8_0 block: F16 scale, 32 signed bytes.
 pub const Q8_0_BYTES: usize = 34;
@@ -17,64 +17,80 @@ pub const Q4_0_BYTES: usize = 18;
 /// Q8_0 weights, for [`matmul`](crate::matmul).
 pub const Q8_0: BlockKind = BlockKind {
     name: "Q8_0",
+    values: crate::BLOCK,
     bytes: Q8_0_BYTES,
-    dot: dot_q8_0,
+    dot: dot_q8_0::<1>,
+    dot4: dot_q8_0::<4>,
 };
 
 /// Q4_0 weights, for [`matmul`](crate::matmul).
 pub const Q4_0: BlockKind = BlockKind {
     name: "Q4_0",
+    values: crate::BLOCK,
     bytes: Q4_0_BYTES,
-    dot: dot_q4_0,
+    dot: dot_q4_0::<1>,
+    dot4: dot_q4_0::<4>,
 };
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot_q8_0(weights: &[u8], row: &Q8Row) -> f32 {
+unsafe fn dot_q8_0<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
     use std::arch::x86_64::*;
-    let mut acc = _mm256_setzero_ps();
+    let mut acc = [_mm256_setzero_ps(); N];
+    let xs = blocks_of(rows, weights.len() / Q8_0_BYTES);
     for (b, block) in weights.chunks_exact(Q8_0_BYTES).enumerate() {
-        // SAFETY: the block's 32 value bytes follow its scale, loaded unaligned.
+        // SAFETY: the block's 32 value bytes follow its scale, loaded unaligned; every row
+        // holds this block's 32 values.
         unsafe {
             let w = _mm256_loadu_si256(block[2..].as_ptr().cast());
-            let values = &row.qs[b * BLOCK..(b + 1) * BLOCK];
-            acc = accumulate_signed(acc, w, values, f16_scale(block) * row.d[b]);
+            let w_abs = _mm256_sign_epi8(w, w);
+            let d = f16_scale(block);
+            for n in 0..N {
+                let pairs = signed_pairs(w_abs, w, xs[n].values(b));
+                acc[n] = accumulate_pairs(acc[n], pairs, d * xs[n].d(b));
+            }
         }
     }
     // SAFETY: as above.
-    unsafe { lanes_sum(acc) }
+    unsafe { lanes_sums(acc) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot_q4_0(weights: &[u8], row: &Q8Row) -> f32 {
+unsafe fn dot_q4_0<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
     use std::arch::x86_64::*;
-    let mut acc = _mm256_setzero_ps();
+    let mut acc = [_mm256_setzero_ps(); N];
+    let xs = blocks_of(rows, weights.len() / Q4_0_BYTES);
     let nibble = _mm_set1_epi8(0x0F);
     let eight = _mm256_set1_epi8(8);
     for (b, block) in weights.chunks_exact(Q4_0_BYTES).enumerate() {
-        // SAFETY: the block's 16 nibble bytes follow its scale, loaded unaligned.
+        // SAFETY: the block's 16 nibble bytes follow its scale, loaded unaligned; every row
+        // holds this block's 32 values.
         unsafe {
             let packed = _mm_loadu_si128(block[2..].as_ptr().cast());
             // Low nibbles are values 0..16, high nibbles 16..32; each minus 8.
             let low = _mm_and_si128(packed, nibble);
             let high = _mm_and_si128(_mm_srli_epi16(packed, 4), nibble);
             let w = _mm256_sub_epi8(_mm256_set_m128i(high, low), eight);
-            let values = &row.qs[b * BLOCK..(b + 1) * BLOCK];
-            acc = accumulate_signed(acc, w, values, f16_scale(block) * row.d[b]);
+            let w_abs = _mm256_sign_epi8(w, w);
+            let d = f16_scale(block);
+            for n in 0..N {
+                let pairs = signed_pairs(w_abs, w, xs[n].values(b));
+                acc[n] = accumulate_pairs(acc[n], pairs, d * xs[n].d(b));
+            }
         }
     }
     // SAFETY: as above.
-    unsafe { lanes_sum(acc) }
+    unsafe { lanes_sums(acc) }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn dot_q8_0(_weights: &[u8], _row: &Q8Row) -> f32 {
+unsafe fn dot_q8_0<const N: usize>(_weights: &[u8], _rows: [&Q8Row; N]) -> [f32; N] {
     unreachable!("matmul refuses to run without AVX2")
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn dot_q4_0(_weights: &[u8], _row: &Q8Row) -> f32 {
+unsafe fn dot_q4_0<const N: usize>(_weights: &[u8], _rows: [&Q8Row; N]) -> [f32; N] {
     unreachable!("matmul refuses to run without AVX2")
 }
 
@@ -84,7 +100,7 @@ mod tests {
 
     use super::*;
     use crate::available;
-    use crate::quant_matmul::{matmul, pseudo_random};
+    use crate::quant_matmul::{BLOCK, assert_matches_scalar, matmul, pseudo_random};
 
     /// candle's scalar products of `BlockQ8_0` / `BlockQ4_0` with `BlockQ8_0`.
     fn scalar_dot(weights: &[u8], block_bytes: usize, row: &Q8Row) -> f32 {
@@ -143,7 +159,7 @@ mod tests {
         }
         let kernels = [(Q8_0_BYTES, &Q8_0), (Q4_0_BYTES, &Q4_0)];
         for (block_bytes, kernel) in kernels {
-            for (rows, cols, inputs) in [(3, 32, 1), (9, 96, 3), (5, 576, 2)] {
+            for (rows, cols, inputs) in [(3, 32, 1), (9, 96, 3), (5, 576, 2), (37, 64, 6)] {
                 let weights = random_matrix(rows, cols, block_bytes);
                 let x: Vec<f32> = pseudo_random(inputs * cols, 9)
                     .into_iter()
@@ -163,6 +179,8 @@ mod tests {
                         );
                     }
                 }
+                let scalar = |w: &[u8], q: &Q8Row| scalar_dot(w, block_bytes, q);
+                assert_matches_scalar(kernel, &weights, rows, cols, &x, scalar);
             }
         }
         assert!(matmul(&Q8_0, &[0; 33], 1, 32, &[0.; 32]).is_err());

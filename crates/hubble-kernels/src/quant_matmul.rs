@@ -1,26 +1,44 @@
 //! Quantised weights times F32 activations, the way candle and llama.cpp compute it: each
 //! activation row is quantised to 8-bit blocks of 32 values ([`Q8Row`]: Q8_0's values and F16
-//! scale, plus Q8_1's scaled sum), and each weight block's product with it is one AVX2 `dot`
-//! per weight type (`q4_1.rs`, `q5_0.rs`). This driver checks shapes, shares weight rows out
-//! across rayon's threads and lays the products out row-major.
+//! scale, plus Q8_1's scaled sum), and each weight row's product with it is one AVX2 `dot`
+//! per weight type (`q4_1.rs`, `q5_0.rs`, `q5_1.rs`, `q8_0.rs`, `k_quants.rs`). The K-quants'
+//! 256-value super-blocks are eight of these 32-value blocks, each with its own activation scale.
+//! This driver checks shapes, shares weight rows out across rayon's threads, hands each kernel
+//! four activation rows at once where there are four (a prompt: each weight block is decoded
+//! once for the four) and lays the products out row-major.
 
 use half::f16;
 use rayon::prelude::*;
 
 use crate::{ShapeError, available};
 
-/// Values per block (every type here and the activations' Q8 blocks).
+/// Values per activation block, and per weight block of the 32-value types.
 pub const BLOCK: usize = 32;
 
-/// A weight type's block layout and its product with a [`Q8Row`].
+/// Values per K-quant super-block (Q4_K, Q5_K, Q6_K): eight activation blocks.
+pub const SUPER_BLOCK: usize = 256;
+
+/// Weight rows per task: a prompt's groups of four activation rows are each read once per
+/// this many weight rows, whose blocks stay in the L2 cache from one group to the next.
+const ROWS_PER_TASK: usize = 16;
+
+/// One weight row (its blocks as stored) times `N` activation rows.
+pub(crate) type Dot<const N: usize> = unsafe fn(&[u8], [&Q8Row; N]) -> [f32; N];
+
+/// A weight type's block layout and its product with [`Q8Row`]s.
 pub struct BlockKind {
     /// The type's name, for errors.
     pub(crate) name: &'static str,
-    /// Bytes per block of 32 weights.
+    /// Weights per block: [`BLOCK`], or [`SUPER_BLOCK`] for the K-quants.
+    pub(crate) values: usize,
+    /// Bytes per block.
     pub(crate) bytes: usize,
-    /// One weight row (its blocks as stored) times one activation row; only called where
-    /// [`available`] is true (AVX2, FMA and F16C).
-    pub(crate) dot: unsafe fn(&[u8], &Q8Row) -> f32,
+    /// One weight row times one activation row; only called where [`available`] is true (AVX2,
+    /// FMA and F16C).
+    pub(crate) dot: Dot<1>,
+    /// The same for four activation rows, each weight block decoded once for the four; each
+    /// result is exactly `dot`'s (the same operations in the same order).
+    pub(crate) dot4: Dot<4>,
 }
 
 impl BlockKind {
@@ -28,10 +46,21 @@ impl BlockKind {
     pub fn name(&self) -> &'static str {
         self.name
     }
+
+    /// Weights per block (32, or 256 for the K-quants); a row's length must be a multiple.
+    pub fn values(&self) -> usize {
+        self.values
+    }
+
+    /// Bytes per block as stored in GGUF.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
 }
 
 /// `x` (`inputs` rows of `cols` values) times the transposed matrix `weights` (`rows` rows of
-/// `cols / 32` blocks of `kind`, as GGUF stores them): `inputs × rows` values, row-major.
+/// `cols / kind.values()` blocks of `kind`, as GGUF stores them): `inputs × rows` values,
+/// row-major. `cols` must be a multiple of the kind's block (256 for the K-quants).
 pub fn matmul(
     kind: &BlockKind,
     weights: &[u8],
@@ -42,7 +71,9 @@ pub fn matmul(
     if !available() {
         return Err(ShapeError("this CPU lacks AVX2, FMA or F16C".into()));
     }
-    if cols == 0 || !cols.is_multiple_of(BLOCK) || weights.len() != rows * cols / BLOCK * kind.bytes
+    if cols == 0
+        || !cols.is_multiple_of(kind.values)
+        || weights.len() != rows * (cols / kind.values) * kind.bytes
     {
         return Err(ShapeError(format!(
             "{} bytes are not a {rows}×{cols} {} matrix",
@@ -58,16 +89,34 @@ pub fn matmul(
         return Ok(Vec::new());
     }
     let quantised: Vec<Q8Row> = x.chunks_exact(cols).map(Q8Row::new).collect();
-    let row_bytes = cols / BLOCK * kind.bytes;
-    // Each weight row's products with every input row, rows shared out across threads.
+    let row_bytes = cols / kind.values * kind.bytes;
+    // Each weight row's products with every input row, tiles of weight rows shared out across
+    // threads; the inputs four at a time (each group read once per tile while the tile's
+    // weights stay in cache for the next group), then one at a time.
+    let fours = inputs / 4 * 4;
     let mut by_weight = vec![0f32; rows * inputs];
     by_weight
-        .par_chunks_mut(inputs)
-        .zip(weights.par_chunks_exact(row_bytes))
-        .for_each(|(out, weights)| {
-            for (o, q) in out.iter_mut().zip(&quantised) {
-                // SAFETY: checked above that AVX2, FMA and F16C are present.
-                *o = unsafe { (kind.dot)(weights, q) };
+        .par_chunks_mut(inputs * ROWS_PER_TASK)
+        .zip(weights.par_chunks(row_bytes * ROWS_PER_TASK))
+        .for_each(|(out, tile)| {
+            for (g, q) in quantised[..fours].chunks_exact(4).enumerate() {
+                for (out, weights) in out
+                    .chunks_exact_mut(inputs)
+                    .zip(tile.chunks_exact(row_bytes))
+                {
+                    // SAFETY: checked above that AVX2, FMA and F16C are present.
+                    let products = unsafe { (kind.dot4)(weights, [&q[0], &q[1], &q[2], &q[3]]) };
+                    out[4 * g..4 * g + 4].copy_from_slice(&products);
+                }
+            }
+            for (i, q) in quantised.iter().enumerate().skip(fours) {
+                for (out, weights) in out
+                    .chunks_exact_mut(inputs)
+                    .zip(tile.chunks_exact(row_bytes))
+                {
+                    // SAFETY: as above.
+                    [out[i]] = unsafe { (kind.dot)(weights, [q]) };
+                }
             }
         });
     // One input row (a decode step): that is already the output's layout.
@@ -100,26 +149,150 @@ pub(crate) unsafe fn f16_scale(block: &[u8]) -> f32 {
     }
 }
 
-/// `acc + scale · Σ w·x` over 32 signed weights `w` and 32 activations `values`.
+/// An activation row's blocks for a kernel's inner loop: pointers into a [`Q8Row`] whose
+/// length [`blocks_of`] checked once, so that the loop has no bounds checks.
+#[derive(Clone, Copy)]
+pub(crate) struct Blocks {
+    qs: *const i8,
+    d: *const f32,
+    s: *const f32,
+    sums: *const f32,
+}
+
+impl Blocks {
+    /// The 32 values of block `b`, loaded unaligned.
+    ///
+    /// # Safety
+    /// `b` is below the checked block count; AVX is the caller's.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    pub(crate) unsafe fn values(self, b: usize) -> std::arch::x86_64::__m256i {
+        // SAFETY: as documented.
+        unsafe { std::arch::x86_64::_mm256_loadu_si256(self.qs.add(b * BLOCK).cast()) }
+    }
+
+    /// Block `b`'s scale.
+    ///
+    /// # Safety
+    /// `b` is below the checked block count.
+    #[inline(always)]
+    pub(crate) unsafe fn d(self, b: usize) -> f32 {
+        // SAFETY: as documented.
+        unsafe { *self.d.add(b) }
+    }
+
+    /// Block `b`'s F16 scaled sum ([`Q8Row::s`]).
+    ///
+    /// # Safety
+    /// `b` is below the checked block count.
+    #[inline(always)]
+    pub(crate) unsafe fn s(self, b: usize) -> f32 {
+        // SAFETY: as documented.
+        unsafe { *self.s.add(b) }
+    }
+
+    /// The F32 sums ([`Q8Row::sums`]) of blocks `b..b + 8`.
+    ///
+    /// # Safety
+    /// `b + 8` is at most the checked block count; AVX is the caller's.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    pub(crate) unsafe fn sums8(self, b: usize) -> std::arch::x86_64::__m256 {
+        // SAFETY: as documented.
+        unsafe { std::arch::x86_64::_mm256_loadu_ps(self.sums.add(b)) }
+    }
+}
+
+/// `rows` as [`Blocks`], after checking that each holds at least `blocks` blocks.
+#[inline(always)]
+pub(crate) fn blocks_of<const N: usize>(rows: [&Q8Row; N], blocks: usize) -> [Blocks; N] {
+    let mut out = [Blocks {
+        qs: std::ptr::null(),
+        d: std::ptr::null(),
+        s: std::ptr::null(),
+        sums: std::ptr::null(),
+    }; N];
+    for (out, row) in out.iter_mut().zip(rows) {
+        assert!(
+            row.qs.len() >= blocks * BLOCK
+                && row.d.len() >= blocks
+                && row.s.len() >= blocks
+                && row.sums.len() >= blocks,
+            "an activation row shorter than the weights' row"
+        );
+        *out = Blocks {
+            qs: row.qs.as_ptr(),
+            d: row.d.as_ptr(),
+            s: row.s.as_ptr(),
+            sums: row.sums.as_ptr(),
+        };
+    }
+    out
+}
+
+/// Pairwise sums of 32 signed weights `w` (`w_abs` their absolute values, computed once for
+/// several activation rows) times 32 activations `x`: 16 × i16.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-pub(crate) unsafe fn accumulate_signed(
-    acc: std::arch::x86_64::__m256,
+pub(crate) unsafe fn signed_pairs(
+    w_abs: std::arch::x86_64::__m256i,
     w: std::arch::x86_64::__m256i,
-    values: &[i8],
+    x: std::arch::x86_64::__m256i,
+) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    // SAFETY: AVX2 is checked by the callers' `target_feature`.
+    // Signed × signed through maddubs: |w| times x with w's sign (at most 2 · 128 · 127 per
+    // pair: quantising never makes −128).
+    unsafe { _mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(x, w)) }
+}
+
+/// `acc + scale · Σ pairs` over 16 × i16 `pairs`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn accumulate_pairs(
+    acc: std::arch::x86_64::__m256,
+    pairs: std::arch::x86_64::__m256i,
     scale: f32,
 ) -> std::arch::x86_64::__m256 {
     use std::arch::x86_64::*;
-    // SAFETY: AVX2 and FMA are checked by the callers' `target_feature`; `values` holds 32
-    // bytes, loaded unaligned.
+    // SAFETY: AVX2 and FMA are checked by the callers' `target_feature`.
     unsafe {
-        let x = _mm256_loadu_si256(values.as_ptr().cast());
-        // Signed × signed through maddubs: |w| times x with w's sign (at most 2 · 128 · 127 per
-        // pair: quantising never makes −128), then to i32.
-        let products = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-        let sums = _mm256_madd_epi16(products, _mm256_set1_epi16(1));
+        let sums = _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
         _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(sums), acc)
     }
+}
+
+/// 0xFF in byte `i` where bit `i` of `high` is set (the Q5 types' fifth bits), else 0.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn bit_mask(high: u32) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    // SAFETY: AVX2 is checked by the callers' `target_feature`.
+    unsafe {
+        // Byte i of a lane picks byte i / 8 of `high`; `bit` holds 1 << (i % 8).
+        let spread = _mm256_set_epi64x(
+            0x0303_0303_0303_0303,
+            0x0202_0202_0202_0202,
+            0x0101_0101_0101_0101,
+            0,
+        );
+        let bit = _mm256_set1_epi64x(0x8040_2010_0804_0201_u64 as i64);
+        let bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(high as i32), spread);
+        _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit)
+    }
+}
+
+/// The eight lanes' sums of `N` accumulators.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn lanes_sums<const N: usize>(acc: [std::arch::x86_64::__m256; N]) -> [f32; N] {
+    let mut sums = [0f32; N];
+    for (sum, a) in sums.iter_mut().zip(acc) {
+        // SAFETY: AVX is checked by the callers' `target_feature` (a loop, not a closure, which
+        // would be compiled without it).
+        *sum = unsafe { lanes_sum(a) };
+    }
+    sums
 }
 
 /// The sum of the eight lanes.
@@ -140,6 +313,9 @@ pub struct Q8Row {
     pub d: Vec<f32>,
     /// Each block's scale times the sum of its values (computed in F16, as candle's Q8_1).
     pub s: Vec<f32>,
+    /// Each block's scale times the sum of its values in F32 (the sum of the dequantised
+    /// values, rounded once; the K-quants' minimums use it).
+    pub sums: Vec<f32>,
 }
 
 impl Q8Row {
@@ -151,6 +327,7 @@ impl Q8Row {
             qs: Vec::with_capacity(xs.len()),
             d: Vec::with_capacity(blocks),
             s: Vec::with_capacity(blocks),
+            sums: Vec::with_capacity(blocks),
         };
         for block in xs.chunks_exact(BLOCK) {
             let amax = block.iter().fold(0f32, |m, x| m.max(x.abs()));
@@ -165,6 +342,7 @@ impl Q8Row {
             let d16 = f16::from_f32(d);
             row.d.push(d16.to_f32());
             row.s.push((f16::from_f32(sum as f32) * d16).to_f32());
+            row.sums.push(d16.to_f32() * sum as f32);
         }
         row
     }
@@ -180,4 +358,54 @@ pub fn pseudo_random(n: usize, seed: u32) -> Vec<u32> {
             state >> 8
         })
         .collect()
+}
+
+/// Test inputs: `n` activations between −10 and 10.
+#[cfg(test)]
+pub fn test_inputs(n: usize, seed: u32) -> Vec<f32> {
+    pseudo_random(n, seed)
+        .into_iter()
+        .map(|v| (v % 2001) as f32 / 100. - 10.)
+        .collect()
+}
+
+/// Checks [`matmul`] of `kind` against `scalar` (one weight row times one activation row) for
+/// every pair, to 1e-5 of the largest product (or of 1), and that each activation row alone gives
+/// exactly the products it gives among the others (the four-row path is the one-row path).
+#[cfg(test)]
+pub fn assert_matches_scalar(
+    kind: &BlockKind,
+    weights: &[u8],
+    rows: usize,
+    cols: usize,
+    x: &[f32],
+    scalar: impl Fn(&[u8], &Q8Row) -> f32,
+) {
+    let got = matmul(kind, weights, rows, cols, x).unwrap();
+    let row_bytes = cols / kind.values * kind.bytes;
+    let mut want = Vec::new();
+    for input in x.chunks_exact(cols) {
+        let q = Q8Row::new(input);
+        want.extend(weights.chunks_exact(row_bytes).map(|w| scalar(w, &q)));
+    }
+    let largest = want.iter().fold(0f32, |m, w| m.max(w.abs()));
+    let tolerance = 1e-5 * largest.max(1.);
+    for (i, (have, want)) in got.iter().zip(&want).enumerate() {
+        assert!(
+            (have - want).abs() <= tolerance,
+            "{} {rows}×{cols}, input {} row {}: {have} vs {want} (largest {largest})",
+            kind.name,
+            i / rows,
+            i % rows
+        );
+    }
+    for (i, input) in x.chunks_exact(cols).enumerate() {
+        let alone = matmul(kind, weights, rows, cols, input).unwrap();
+        assert_eq!(
+            alone,
+            got[i * rows..(i + 1) * rows],
+            "{} {rows}×{cols}: input {i} alone",
+            kind.name
+        );
+    }
 }

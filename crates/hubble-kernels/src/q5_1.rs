@@ -1,0 +1,179 @@
+//! Q5_1 weights (24-byte blocks: F16 scale and minimum, 32 high bits, 32 low nibbles; a weight
+//! is `d · q5 + m`) with AVX2, FMA and F16C. candle 0.11's Q5_1 product is its scalar fallback.
+//! A block's product with Q8_1 activations is `d_w · d_x · Σ q5·q8 + m_w · s_x`, candle's and
+//! llama.cpp's arithmetic; only the order of the float additions differs.
+
+use crate::quant_matmul::{BlockKind, Q8Row};
+#[cfg(target_arch = "x86_64")]
+use crate::quant_matmul::{bit_mask, blocks_of, lanes_sums};
+
+/// Bytes per Q5_1 block: F16 scale, F16 minimum, 4 bytes of high bits, 16 bytes of nibbles.
+pub const Q5_1_BYTES: usize = 24;
+
+/// Q5_1 weights, for [`matmul`](crate::matmul).
+pub const Q5_1: BlockKind = BlockKind {
+    name: "Q5_1",
+    values: crate::BLOCK,
+    bytes: Q5_1_BYTES,
+    dot: dot::<1>,
+    dot4: dot::<4>,
+};
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
+    use std::arch::x86_64::*;
+    let mut acc = [_mm256_setzero_ps(); N];
+    let xs = blocks_of(rows, weights.len() / Q5_1_BYTES);
+    let mut minimums = [0f32; N];
+    let nibble = _mm_set1_epi8(0x0F);
+    let sixteen = _mm256_set1_epi8(0x10);
+    let ones = _mm256_set1_epi16(1);
+    for (b, block) in weights.chunks_exact(Q5_1_BYTES).enumerate() {
+        // The F16 scale and minimum widened by one F16C instruction.
+        let dm = _mm_cvtph_ps(_mm_cvtsi32_si128(i32::from_le_bytes([
+            block[0], block[1], block[2], block[3],
+        ])));
+        let (d, m) = (_mm_cvtss_f32(dm), _mm_cvtss_f32(_mm_movehdup_ps(dm)));
+        let high = u32::from_le_bytes([block[4], block[5], block[6], block[7]]);
+        // SAFETY: `block[8..]` holds 16 nibble bytes, loaded unaligned; every row holds this
+        // block's 32 values; AVX2 is this function's.
+        unsafe {
+            let packed = _mm_loadu_si128(block[8..].as_ptr().cast());
+            // Low nibbles are values 0..16 of the block, high nibbles 16..32; bit i of `high`
+            // is value i's fifth bit (16 where set).
+            let low = _mm_and_si128(packed, nibble);
+            let upper = _mm_and_si128(_mm_srli_epi16(packed, 4), nibble);
+            let w = _mm256_or_si256(
+                _mm256_set_m128i(upper, low),
+                _mm256_and_si256(bit_mask(high), sixteen),
+            );
+            for n in 0..N {
+                // u8 × i8 pairs summed to i16 (at most 2 · 31 · 128, no saturation), then to
+                // i32.
+                let x = xs[n].values(b);
+                let sums = _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), ones);
+                let scale = _mm256_set1_ps(d * xs[n].d(b));
+                acc[n] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc[n]);
+                minimums[n] += m * xs[n].s(b);
+            }
+        }
+    }
+    // SAFETY: as above.
+    let mut sums = unsafe { lanes_sums(acc) };
+    for n in 0..N {
+        sums[n] += minimums[n];
+    }
+    sums
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn dot<const N: usize>(_weights: &[u8], _rows: [&Q8Row; N]) -> [f32; N] {
+    unreachable!("matmul refuses to run without AVX2")
+}
+
+#[cfg(test)]
+mod tests {
+    use half::f16;
+
+    use super::*;
+    use crate::available;
+    use crate::quant_matmul::{BLOCK, assert_matches_scalar, matmul, pseudo_random, test_inputs};
+
+    /// The weights of one block as ggml's `dequantize_row_q5_1` computes them.
+    fn dequantize(block: &[u8]) -> [f32; BLOCK] {
+        let d = f16::from_le_bytes([block[0], block[1]]).to_f32();
+        let m = f16::from_le_bytes([block[2], block[3]]).to_f32();
+        let high = u32::from_le_bytes([block[4], block[5], block[6], block[7]]);
+        let mut out = [0f32; BLOCK];
+        for j in 0..16 {
+            let x0 = u32::from(block[8 + j] & 0x0F) | (((high >> j) << 4) & 0x10);
+            let x1 = u32::from(block[8 + j] >> 4) | ((high >> (j + 12)) & 0x10);
+            out[j] = x0 as f32 * d + m;
+            out[j + 16] = x1 as f32 * d + m;
+        }
+        out
+    }
+
+    /// candle's scalar `vec_dot_q5_1_q8_1` over one weight row.
+    fn scalar_dot(weights: &[u8], row: &Q8Row) -> f32 {
+        let mut sum = 0f32;
+        for (b, block) in weights.chunks_exact(Q5_1_BYTES).enumerate() {
+            let d = f16::from_le_bytes([block[0], block[1]]).to_f32();
+            let m = f16::from_le_bytes([block[2], block[3]]).to_f32();
+            let high = u32::from_le_bytes([block[4], block[5], block[6], block[7]]);
+            let mut sumi = 0i32;
+            for j in 0..16 {
+                let x0 = i32::from(block[8 + j] & 0x0F) | (((high >> j) & 1) << 4) as i32;
+                let x1 = i32::from(block[8 + j] >> 4) | (((high >> (j + 16)) & 1) << 4) as i32;
+                sumi += x0 * i32::from(row.qs[b * BLOCK + j])
+                    + x1 * i32::from(row.qs[b * BLOCK + j + 16]);
+            }
+            sum += sumi as f32 * d * row.d[b] + m * row.s[b];
+        }
+        sum
+    }
+
+    fn random_matrix(rows: usize, cols: usize) -> Vec<u8> {
+        let mut weights = Vec::new();
+        for (i, r) in pseudo_random(rows * cols / BLOCK, 5)
+            .into_iter()
+            .enumerate()
+        {
+            weights.extend(f16::from_f32(0.01 + (r % 100) as f32 / 1000.).to_le_bytes());
+            weights.extend(f16::from_f32(-((i % 7) as f32) / 10.).to_le_bytes());
+            weights.extend(pseudo_random(20, r).into_iter().map(|v| v as u8));
+        }
+        weights
+    }
+
+    #[test]
+    fn products_match_the_scalar_formula_with_tails() {
+        if !available() {
+            eprintln!("no AVX2 here: nothing to compare");
+            return;
+        }
+        // One block, a few blocks, a row whose block count is not a power of two; 1 to 6
+        // activation rows (the four-row path and the rest); more weight rows than one task
+        // takes (16), not a multiple of it.
+        for (rows, cols, inputs) in [(3, 32, 1), (9, 96, 3), (5, 576, 6), (37, 64, 4)] {
+            let weights = random_matrix(rows, cols);
+            let x = test_inputs(inputs * cols, 9);
+            assert_matches_scalar(&Q5_1, &weights, rows, cols, &x, scalar_dot);
+        }
+    }
+
+    #[test]
+    fn the_scalar_formula_is_the_dequantised_product() {
+        let weights = random_matrix(1, 96);
+        let x = test_inputs(96, 4);
+        let row = Q8Row::new(&x);
+        let (mut want, mut magnitude) = (0f32, 0f32);
+        for (b, block) in weights.chunks_exact(Q5_1_BYTES).enumerate() {
+            for (j, w) in dequantize(block).into_iter().enumerate() {
+                let product = w * row.d[b] * f32::from(row.qs[b * BLOCK + j]);
+                want += product;
+                magnitude += product.abs();
+            }
+        }
+        let have = scalar_dot(&weights, &row);
+        // Only the minimums' Q8_1 sums are rounded through F16 (candle's arithmetic).
+        assert!((have - want).abs() <= 2e-3 * magnitude, "{have} vs {want}");
+    }
+
+    #[test]
+    fn extreme_blocks_do_not_saturate() {
+        if !available() {
+            return;
+        }
+        // Every weight 31 (all fifth bits, full nibbles) against activations of ±127.
+        let mut weights = f16::from_f32(1.0).to_le_bytes().to_vec();
+        weights.extend(f16::from_f32(-2.0).to_le_bytes());
+        weights.extend([0xFF; 20]);
+        let x: Vec<f32> = (0..32).map(|i| if i < 16 { -1.0 } else { 1.0 }).collect();
+        assert_matches_scalar(&Q5_1, &weights, 1, 32, &x, scalar_dot);
+        let got = matmul(&Q5_1, &weights, 1, 32, &[1.0; 32]).unwrap();
+        assert!((got[0] - 29.0 * 32.0).abs() < 0.1, "{}", got[0]);
+        assert!(matmul(&Q5_1, &weights[..23], 1, 32, &x).is_err());
+    }
+}
