@@ -94,7 +94,9 @@ unsafe fn dot_k<const N: usize, const FIFTH: bool>(
     // 32 bytes inside a block (the nibbles at 16 or 48 + 32 · pair, the fifth bits at 16) or
     // eight floats of a row's eight blocks, which hold the row's values.
     unsafe {
-        let mut acc = [_mm256_setzero_ps(); N];
+        // Two accumulators per row, for even and odd sub-blocks: two chains of dependent FMAs
+        // instead of one, whose latency would bound a single row's product.
+        let mut acc = [[_mm256_setzero_ps(); 2]; N];
         let xs = blocks_of(rows, weights.len() / block_bytes * SUBS);
         let nibble = _mm256_set1_epi8(0x0F);
         let sixteen = _mm256_set1_epi8(0x10);
@@ -112,8 +114,7 @@ unsafe fn dot_k<const N: usize, const FIFTH: bool>(
                 _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(minimums as i64))),
             );
             for n in 0..N {
-                let sums = xs[n].sums8(first);
-                acc[n] = _mm256_fnmadd_ps(minimums, sums, acc[n]);
+                acc[n][1] = _mm256_fnmadd_ps(minimums, xs[n].sums8(first), acc[n][1]);
             }
             let fifth = if FIFTH {
                 _mm256_loadu_si256(block[16..48].as_ptr().cast())
@@ -138,13 +139,31 @@ unsafe fn dot_k<const N: usize, const FIFTH: bool>(
                         let x = xs[n].values(first + k);
                         let sums = _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), scale);
                         let factor = _mm256_set1_ps(d * xs[n].d(first + k));
-                        acc[n] = _mm256_fmadd_ps(factor, _mm256_cvtepi32_ps(sums), acc[n]);
+                        let a = &mut acc[n][k % 2];
+                        *a = _mm256_fmadd_ps(factor, _mm256_cvtepi32_ps(sums), *a);
                     }
                 }
             }
         }
-        lanes_sums(acc)
+        lanes_sums(pairs_added(acc))
     }
+}
+
+/// Each row's two accumulators added.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn pairs_added<const N: usize>(
+    acc: [[std::arch::x86_64::__m256; 2]; N],
+) -> [std::arch::x86_64::__m256; N] {
+    use std::arch::x86_64::*;
+    // SAFETY: as below.
+    let mut out = [unsafe { _mm256_setzero_ps() }; N];
+    for (out, [even, odd]) in out.iter_mut().zip(acc) {
+        // SAFETY: AVX is checked by the callers' `target_feature` (a loop, not a closure, which
+        // would be compiled without it).
+        *out = unsafe { _mm256_add_ps(even, odd) };
+    }
+    out
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -165,7 +184,8 @@ unsafe fn dot_q5_k<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_q6_k<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
     use std::arch::x86_64::*;
-    let mut acc = [_mm256_setzero_ps(); N];
+    // Two accumulators per row, for even and odd sub-blocks (as in `dot_k`).
+    let mut acc = [[_mm256_setzero_ps(); 2]; N];
     let xs = blocks_of(rows, weights.len() / Q6_K_BYTES * SUBS);
     let low4 = _mm256_set1_epi8(0x0F);
     let bits45 = _mm256_set1_epi8(0x30);
@@ -227,14 +247,15 @@ unsafe fn dot_q6_k<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N
                         let pairs = _mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(x, w));
                         let sums = _mm256_madd_epi16(pairs, scale);
                         let factor = _mm256_set1_ps(d * xs[n].d(first + k));
-                        acc[n] = _mm256_fmadd_ps(factor, _mm256_cvtepi32_ps(sums), acc[n]);
+                        let a = &mut acc[n][j % 2];
+                        *a = _mm256_fmadd_ps(factor, _mm256_cvtepi32_ps(sums), *a);
                     }
                 }
             }
         }
     }
     // SAFETY: as above.
-    unsafe { lanes_sums(acc) }
+    unsafe { lanes_sums(pairs_added(acc)) }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
