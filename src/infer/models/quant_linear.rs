@@ -1,6 +1,6 @@
 //! [`Linear`]: a GGUF weight matrix applied to activations, with `hubble_kernels`'s AVX2
-//! products for Q4_0, Q4_1, Q5_0 and Q8_0 tensors on CPUs that have it (candle 0.11's are
-//! scalar in a portable build) and
+//! products for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K tensors on CPUs that have it
+//! (candle 0.11's are scalar in a portable build, or quantise the activations per 256 values) and
 //! candle's `QMatMul` for every other type and device.
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
@@ -10,7 +10,7 @@ use candle_core::{D, DType, Module, Result, Tensor};
 pub enum Linear {
     /// candle's product (every quantisation type, every device).
     Candle(QMatMul),
-    /// Q4_0, Q4_1, Q5_0 or Q8_0 with AVX2 on the CPU.
+    /// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K or Q6_K with AVX2 on the CPU.
     Fast(FastMatmul),
 }
 
@@ -33,8 +33,8 @@ impl Module for Linear {
     }
 }
 
-/// A Q4_0, Q4_1, Q5_0 or Q8_0 matrix of `rows` output features by `cols` input features, its
-/// blocks as stored, with its kernel.
+/// A Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K or Q6_K matrix of `rows` output features by
+/// `cols` input features, its blocks as stored, with its kernel.
 pub struct FastMatmul {
     bytes: Vec<u8>,
     rows: usize,
@@ -43,20 +43,27 @@ pub struct FastMatmul {
 }
 
 impl FastMatmul {
-    /// `Some` when `tensor` is a Q4_0, Q4_1, Q5_0 or Q8_0 matrix on the CPU and this CPU has
-    /// AVX2, FMA and F16C.
+    /// `Some` when `tensor` is a Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K or Q6_K matrix on the
+    /// CPU (its rows whole blocks, as GGUF stores them) and this CPU has AVX2, FMA and F16C.
     pub fn new(tensor: &QTensor) -> Result<Option<FastMatmul>> {
         let kind = match tensor.dtype() {
             GgmlDType::Q4_0 => &hubble_kernels::Q4_0,
             GgmlDType::Q4_1 => &hubble_kernels::Q4_1,
             GgmlDType::Q5_0 => &hubble_kernels::Q5_0,
+            GgmlDType::Q5_1 => &hubble_kernels::Q5_1,
             GgmlDType::Q8_0 => &hubble_kernels::Q8_0,
+            GgmlDType::Q4K => &hubble_kernels::Q4_K,
+            GgmlDType::Q5K => &hubble_kernels::Q5_K,
+            GgmlDType::Q6K => &hubble_kernels::Q6_K,
             _ => return Ok(None),
         };
         if !tensor.device().is_cpu() || !hubble_kernels::available() {
             return Ok(None);
         }
         let (rows, cols) = tensor.shape().dims2()?;
+        if !cols.is_multiple_of(kind.values()) {
+            return Ok(None);
+        }
         let bytes = tensor.data()?.into_owned();
         Ok(Some(FastMatmul {
             bytes,
@@ -110,9 +117,61 @@ mod tests {
             GgmlDType::Q4_0,
             GgmlDType::Q4_1,
             GgmlDType::Q5_0,
+            GgmlDType::Q5_1,
             GgmlDType::Q8_0,
         ] {
             matches_candle(dtype);
+        }
+    }
+
+    /// The K-quants: candle quantises the activations per 256 values (Q8_K) and the kernels per
+    /// 32 (as for the other types), so the products differ by that rounding. They are held to
+    /// the product of candle's own dequantised weights with the activations rounded as the
+    /// kernels round them (the weights decoded exactly as ggml does), and to no more error
+    /// than candle's against the unrounded activations.
+    #[test]
+    fn k_quant_products_are_the_dequantised_weights_products() {
+        for dtype in [GgmlDType::Q4K, GgmlDType::Q5K, GgmlDType::Q6K] {
+            matches_dequantised(dtype);
+        }
+    }
+
+    fn matches_dequantised(dtype: GgmlDType) {
+        let cols = 512;
+        let weights = QTensor::quantize(&random(72, cols, 7), dtype).unwrap();
+        let Some(fast) = FastMatmul::new(&weights).unwrap() else {
+            eprintln!("no AVX2 on this CPU: candle's product is used, nothing to compare");
+            return;
+        };
+        let dequantised = weights.dequantize(&Device::Cpu).unwrap();
+        let reference = QMatMul::from_qtensor(weights).unwrap();
+        for (inputs, seed) in [(1, 3), (5, 11)] {
+            let x = random(inputs, cols, seed);
+            // The activations as the kernels quantise them: Q8_0's blocks of 32.
+            let rounded = QTensor::quantize(&x, GgmlDType::Q8_0)
+                .unwrap()
+                .dequantize(&Device::Cpu)
+                .unwrap();
+            let want = rounded.matmul(&dequantised.t().unwrap()).unwrap();
+            let exact = x.matmul(&dequantised.t().unwrap()).unwrap();
+            // A prompt passes (1, inputs, cols).
+            let got = fast
+                .forward(&x.reshape((1, inputs, cols)).unwrap())
+                .unwrap()
+                .reshape((inputs, 72))
+                .unwrap();
+            let largest: f32 = want.abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+            let diff = max_abs_diff(&got, &want);
+            assert!(
+                diff <= 1e-5 * largest,
+                "{dtype:?} differs from the dequantised product by {diff} (largest {largest})"
+            );
+            let candle = reference.forward(&x).unwrap();
+            let (ours, theirs) = (max_abs_diff(&got, &exact), max_abs_diff(&candle, &exact));
+            assert!(
+                ours <= 3. * theirs + 1e-6 * largest,
+                "{dtype:?}: error {ours} against the unrounded product, candle's {theirs}"
+            );
         }
     }
 
@@ -142,9 +201,9 @@ mod tests {
 
     #[test]
     fn other_types_stay_on_candle_and_bad_inputs_are_errors() {
-        let q6k = QTensor::quantize(&random(4, 256, 1), GgmlDType::Q6K).unwrap();
-        assert!(FastMatmul::new(&q6k).unwrap().is_none());
-        assert!(matches!(Linear::new(q6k).unwrap(), Linear::Candle(_)));
+        let q3k = QTensor::quantize(&random(4, 256, 1), GgmlDType::Q3K).unwrap();
+        assert!(FastMatmul::new(&q3k).unwrap().is_none());
+        assert!(matches!(Linear::new(q3k).unwrap(), Linear::Candle(_)));
         let q4 = QTensor::quantize(&random(4, 64, 1), GgmlDType::Q4_1).unwrap();
         if let Some(fast) = FastMatmul::new(&q4).unwrap() {
             assert!(fast.forward(&random(1, 32, 2)).is_err());
