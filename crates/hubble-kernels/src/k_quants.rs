@@ -20,7 +20,7 @@
 
 use crate::quant_matmul::{BlockKind, Q8Row, SUPER_BLOCK};
 #[cfg(target_arch = "x86_64")]
-use crate::quant_matmul::{blocks_of, lanes_sums};
+use crate::quant_matmul::{blocks_of, f16x4, lanes_sums};
 
 /// Bytes per Q4_K super-block: F16 `d` and `dmin`, 12 scale bytes, 128 bytes of nibbles.
 pub const Q4_K_BYTES: usize = 144;
@@ -203,9 +203,10 @@ unsafe fn dot_q6_k<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N
         // SAFETY: every load reads inside the block (low nibbles at 0..128, high bits at
         // 128..192, scales at 192..208) or a row's 32 values; the features are this function's.
         unsafe {
-            let d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(
-                u16::from_le_bytes([block[208], block[209]]),
-            ))));
+            // `d` is the last of the block's last four F16s (eight bytes loaded whole, as in
+            // `f16_scale`).
+            let last = f16x4(&block[202..210]);
+            let d = _mm_cvtss_f32(_mm_shuffle_ps::<0xFF>(last, last));
             // The sixteen scales as i16: 32-bit element e holds sub-block e's two scales.
             let scales = _mm256_cvtepi8_epi16(_mm_loadu_si128(block[192..208].as_ptr().cast()));
             for half in 0..2 {
