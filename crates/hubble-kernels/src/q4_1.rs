@@ -4,9 +4,9 @@
 //! activations is `d_w · d_x · Σ q4·q8 + m_w · s_x`, candle's and llama.cpp's arithmetic; only
 //! the order of the float additions differs.
 
-use crate::quant_matmul::{BlockKind, Q8Row};
 #[cfg(target_arch = "x86_64")]
-use crate::quant_matmul::{blocks_of, lanes_sums};
+use crate::quant_matmul::{Block32, Blocks, dot_in_pairs, f16x4};
+use crate::quant_matmul::{BlockKind, Q8Row};
 
 /// Bytes per Q4_1 block: F16 scale, F16 minimum, 16 bytes of nibbles.
 pub const Q4_1_BYTES: usize = 20;
@@ -23,22 +23,33 @@ pub const Q4_1: BlockKind = BlockKind {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
-    use std::arch::x86_64::*;
-    let mut acc = [_mm256_setzero_ps(); N];
-    let xs = blocks_of(rows, weights.len() / Q4_1_BYTES);
-    let mut minimums = [0f32; N];
-    let nibble = _mm_set1_epi8(0x0F);
-    let ones = _mm256_set1_epi16(1);
-    for (b, block) in weights.chunks_exact(Q4_1_BYTES).enumerate() {
-        // The F16 scale and minimum widened by one F16C instruction (exact, as `half`'s
-        // conversion, which is a call per value).
-        let dm = _mm_cvtph_ps(_mm_cvtsi32_si128(i32::from_le_bytes([
-            block[0], block[1], block[2], block[3],
-        ])));
-        let (d, m) = (_mm_cvtss_f32(dm), _mm_cvtss_f32(_mm_movehdup_ps(dm)));
-        // SAFETY: `block[4..]` holds 16 nibble bytes, loaded unaligned; every row holds this
-        // block's 32 values.
+    // SAFETY: the features are this function's.
+    unsafe { dot_in_pairs::<Q4_1Block, N>(weights, rows) }
+}
+
+#[cfg(target_arch = "x86_64")]
+struct Q4_1Block;
+
+#[cfg(target_arch = "x86_64")]
+impl Block32 for Q4_1Block {
+    const BYTES: usize = Q4_1_BYTES;
+
+    #[inline(always)]
+    unsafe fn accumulate<const N: usize>(
+        block: &[u8],
+        b: usize,
+        xs: &[Blocks; N],
+        acc: &mut [std::arch::x86_64::__m256; N],
+        minimums: &mut [f32; N],
+    ) {
+        use std::arch::x86_64::*;
+        // SAFETY: `block[4..]` holds 16 nibble bytes, loaded unaligned; the rest as
+        // documented.
         unsafe {
+            // The F16 scale and minimum widened by one F16C instruction.
+            let dm = f16x4(&block[..8]);
+            let (d, m) = (_mm_cvtss_f32(dm), _mm_cvtss_f32(_mm_movehdup_ps(dm)));
+            let nibble = _mm_set1_epi8(0x0F);
             let packed = _mm_loadu_si128(block[4..].as_ptr().cast());
             // Low nibbles are values 0..16 of the block, high nibbles 16..32.
             let low = _mm_and_si128(packed, nibble);
@@ -48,19 +59,13 @@ unsafe fn dot<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
                 let x = xs[n].values(b);
                 // u8 × i8 pairs summed to i16 (at most 2 · 15 · 128, no saturation), then to
                 // i32.
-                let sums = _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), ones);
+                let sums = _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
                 let scale = _mm256_set1_ps(d * xs[n].d(b));
                 acc[n] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc[n]);
                 minimums[n] += m * xs[n].s(b);
             }
         }
     }
-    // SAFETY: AVX is this function's.
-    let mut sums = unsafe { lanes_sums(acc) };
-    for n in 0..N {
-        sums[n] += minimums[n];
-    }
-    sums
 }
 
 #[cfg(not(target_arch = "x86_64"))]

@@ -4,11 +4,11 @@
 //! block's product with Q8_0 activations is `d_w · d_x · Σ (q5 − 16)·q8`, candle's and
 //! llama.cpp's arithmetic; only the order of the float additions differs.
 
-use crate::quant_matmul::{BlockKind, Q8Row};
 #[cfg(target_arch = "x86_64")]
 use crate::quant_matmul::{
-    accumulate_pairs, bit_mask, blocks_of, f16_scale, lanes_sums, signed_pairs,
+    Block32, Blocks, accumulate_pairs, bit_mask, dot_in_pairs, f16_scale, signed_pairs,
 };
+use crate::quant_matmul::{BlockKind, Q8Row};
 
 /// Bytes per Q5_0 block: F16 scale, 4 bytes of high bits, 16 bytes of nibbles.
 pub const Q5_0_BYTES: usize = 22;
@@ -25,16 +25,31 @@ pub const Q5_0: BlockKind = BlockKind {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
-    use std::arch::x86_64::*;
-    let mut acc = [_mm256_setzero_ps(); N];
-    let xs = blocks_of(rows, weights.len() / Q5_0_BYTES);
-    let nibble = _mm_set1_epi8(0x0F);
-    let minus_sixteen = _mm256_set1_epi8(0xF0_u8 as i8);
-    for (b, block) in weights.chunks_exact(Q5_0_BYTES).enumerate() {
+    // SAFETY: the features are this function's.
+    unsafe { dot_in_pairs::<Q5_0Block, N>(weights, rows) }
+}
+
+#[cfg(target_arch = "x86_64")]
+struct Q5_0Block;
+
+#[cfg(target_arch = "x86_64")]
+impl Block32 for Q5_0Block {
+    const BYTES: usize = Q5_0_BYTES;
+
+    #[inline(always)]
+    unsafe fn accumulate<const N: usize>(
+        block: &[u8],
+        b: usize,
+        xs: &[Blocks; N],
+        acc: &mut [std::arch::x86_64::__m256; N],
+        _: &mut [f32; N],
+    ) {
+        use std::arch::x86_64::*;
         let high = u32::from_le_bytes([block[2], block[3], block[4], block[5]]);
-        // SAFETY: `block[6..]` holds 16 nibble bytes, loaded unaligned; every row holds this
-        // block's 32 values; AVX2 is this function's.
+        // SAFETY: `block[6..]` holds 16 nibble bytes, loaded unaligned; the rest as
+        // documented.
         unsafe {
+            let nibble = _mm_set1_epi8(0x0F);
             let packed = _mm_loadu_si128(block[6..].as_ptr().cast());
             // Low nibbles are values 0..16 of the block, high nibbles 16..32; bit i of `high`
             // is value i's fifth bit.
@@ -43,6 +58,7 @@ unsafe fn dot<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
             let w = _mm256_set_m128i(upper, low);
             // q5 − 16: a nibble without its fifth bit is nibble − 16 (0xF0 | nibble as i8), one
             // with it is the nibble itself.
+            let minus_sixteen = _mm256_set1_epi8(0xF0_u8 as i8);
             let w = _mm256_or_si256(w, _mm256_andnot_si256(bit_mask(high), minus_sixteen));
             let w_abs = _mm256_sign_epi8(w, w);
             let d = f16_scale(block);
@@ -52,8 +68,6 @@ unsafe fn dot<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
             }
         }
     }
-    // SAFETY: as above.
-    unsafe { lanes_sums(acc) }
 }
 
 #[cfg(not(target_arch = "x86_64"))]

@@ -3,9 +3,9 @@
 //! A block's product with Q8_1 activations is `d_w · d_x · Σ q5·q8 + m_w · s_x`, candle's and
 //! llama.cpp's arithmetic; only the order of the float additions differs.
 
-use crate::quant_matmul::{BlockKind, Q8Row};
 #[cfg(target_arch = "x86_64")]
-use crate::quant_matmul::{bit_mask, blocks_of, lanes_sums};
+use crate::quant_matmul::{Block32, Blocks, bit_mask, dot_in_pairs, f16x4};
+use crate::quant_matmul::{BlockKind, Q8Row};
 
 /// Bytes per Q5_1 block: F16 scale, F16 minimum, 4 bytes of high bits, 16 bytes of nibbles.
 pub const Q5_1_BYTES: usize = 24;
@@ -22,23 +22,34 @@ pub const Q5_1: BlockKind = BlockKind {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
-    use std::arch::x86_64::*;
-    let mut acc = [_mm256_setzero_ps(); N];
-    let xs = blocks_of(rows, weights.len() / Q5_1_BYTES);
-    let mut minimums = [0f32; N];
-    let nibble = _mm_set1_epi8(0x0F);
-    let sixteen = _mm256_set1_epi8(0x10);
-    let ones = _mm256_set1_epi16(1);
-    for (b, block) in weights.chunks_exact(Q5_1_BYTES).enumerate() {
-        // The F16 scale and minimum widened by one F16C instruction.
-        let dm = _mm_cvtph_ps(_mm_cvtsi32_si128(i32::from_le_bytes([
-            block[0], block[1], block[2], block[3],
-        ])));
-        let (d, m) = (_mm_cvtss_f32(dm), _mm_cvtss_f32(_mm_movehdup_ps(dm)));
-        let high = u32::from_le_bytes([block[4], block[5], block[6], block[7]]);
-        // SAFETY: `block[8..]` holds 16 nibble bytes, loaded unaligned; every row holds this
-        // block's 32 values; AVX2 is this function's.
+    // SAFETY: the features are this function's.
+    unsafe { dot_in_pairs::<Q5_1Block, N>(weights, rows) }
+}
+
+#[cfg(target_arch = "x86_64")]
+struct Q5_1Block;
+
+#[cfg(target_arch = "x86_64")]
+impl Block32 for Q5_1Block {
+    const BYTES: usize = Q5_1_BYTES;
+
+    #[inline(always)]
+    unsafe fn accumulate<const N: usize>(
+        block: &[u8],
+        b: usize,
+        xs: &[Blocks; N],
+        acc: &mut [std::arch::x86_64::__m256; N],
+        minimums: &mut [f32; N],
+    ) {
+        use std::arch::x86_64::*;
+        // SAFETY: `block[8..]` holds 16 nibble bytes, loaded unaligned; the rest as
+        // documented.
         unsafe {
+            // The F16 scale and minimum widened by one F16C instruction.
+            let dm = f16x4(&block[..8]);
+            let (d, m) = (_mm_cvtss_f32(dm), _mm_cvtss_f32(_mm_movehdup_ps(dm)));
+            let high = u32::from_le_bytes([block[4], block[5], block[6], block[7]]);
+            let nibble = _mm_set1_epi8(0x0F);
             let packed = _mm_loadu_si128(block[8..].as_ptr().cast());
             // Low nibbles are values 0..16 of the block, high nibbles 16..32; bit i of `high`
             // is value i's fifth bit (16 where set).
@@ -46,25 +57,19 @@ unsafe fn dot<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
             let upper = _mm_and_si128(_mm_srli_epi16(packed, 4), nibble);
             let w = _mm256_or_si256(
                 _mm256_set_m128i(upper, low),
-                _mm256_and_si256(bit_mask(high), sixteen),
+                _mm256_and_si256(bit_mask(high), _mm256_set1_epi8(0x10)),
             );
             for n in 0..N {
                 // u8 × i8 pairs summed to i16 (at most 2 · 31 · 128, no saturation), then to
                 // i32.
                 let x = xs[n].values(b);
-                let sums = _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), ones);
+                let sums = _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
                 let scale = _mm256_set1_ps(d * xs[n].d(b));
                 acc[n] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc[n]);
                 minimums[n] += m * xs[n].s(b);
             }
         }
     }
-    // SAFETY: as above.
-    let mut sums = unsafe { lanes_sums(acc) };
-    for n in 0..N {
-        sums[n] += minimums[n];
-    }
-    sums
 }
 
 #[cfg(not(target_arch = "x86_64"))]

@@ -5,9 +5,11 @@
 //! product with Q8_0 activations is `d_w · d_x · Σ w·q8`, candle's and llama.cpp's arithmetic;
 //! only the order of the float additions differs.
 
-use crate::quant_matmul::{BlockKind, Q8Row};
 #[cfg(target_arch = "x86_64")]
-use crate::quant_matmul::{accumulate_pairs, blocks_of, f16_scale, lanes_sums, signed_pairs};
+use crate::quant_matmul::{
+    Block32, Blocks, accumulate_pairs, dot_in_pairs, f16_scale, signed_pairs,
+};
+use crate::quant_matmul::{BlockKind, Q8Row};
 
 /// Bytes per Q8_0 block: F16 scale, 32 signed bytes.
 pub const Q8_0_BYTES: usize = 34;
@@ -35,12 +37,35 @@ pub const Q4_0: BlockKind = BlockKind {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_q8_0<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
-    use std::arch::x86_64::*;
-    let mut acc = [_mm256_setzero_ps(); N];
-    let xs = blocks_of(rows, weights.len() / Q8_0_BYTES);
-    for (b, block) in weights.chunks_exact(Q8_0_BYTES).enumerate() {
-        // SAFETY: the block's 32 value bytes follow its scale, loaded unaligned; every row
-        // holds this block's 32 values.
+    // SAFETY: the features are this function's.
+    unsafe { dot_in_pairs::<Q8_0Block, N>(weights, rows) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot_q4_0<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
+    // SAFETY: the features are this function's.
+    unsafe { dot_in_pairs::<Q4_0Block, N>(weights, rows) }
+}
+
+#[cfg(target_arch = "x86_64")]
+struct Q8_0Block;
+
+#[cfg(target_arch = "x86_64")]
+impl Block32 for Q8_0Block {
+    const BYTES: usize = Q8_0_BYTES;
+
+    #[inline(always)]
+    unsafe fn accumulate<const N: usize>(
+        block: &[u8],
+        b: usize,
+        xs: &[Blocks; N],
+        acc: &mut [std::arch::x86_64::__m256; N],
+        _: &mut [f32; N],
+    ) {
+        use std::arch::x86_64::*;
+        // SAFETY: the block's 32 value bytes follow its scale, loaded unaligned; the rest as
+        // documented.
         unsafe {
             let w = _mm256_loadu_si256(block[2..].as_ptr().cast());
             let w_abs = _mm256_sign_epi8(w, w);
@@ -51,27 +76,33 @@ unsafe fn dot_q8_0<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N
             }
         }
     }
-    // SAFETY: as above.
-    unsafe { lanes_sums(acc) }
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot_q4_0<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
-    use std::arch::x86_64::*;
-    let mut acc = [_mm256_setzero_ps(); N];
-    let xs = blocks_of(rows, weights.len() / Q4_0_BYTES);
-    let nibble = _mm_set1_epi8(0x0F);
-    let eight = _mm256_set1_epi8(8);
-    for (b, block) in weights.chunks_exact(Q4_0_BYTES).enumerate() {
-        // SAFETY: the block's 16 nibble bytes follow its scale, loaded unaligned; every row
-        // holds this block's 32 values.
+struct Q4_0Block;
+
+#[cfg(target_arch = "x86_64")]
+impl Block32 for Q4_0Block {
+    const BYTES: usize = Q4_0_BYTES;
+
+    #[inline(always)]
+    unsafe fn accumulate<const N: usize>(
+        block: &[u8],
+        b: usize,
+        xs: &[Blocks; N],
+        acc: &mut [std::arch::x86_64::__m256; N],
+        _: &mut [f32; N],
+    ) {
+        use std::arch::x86_64::*;
+        // SAFETY: the block's 16 nibble bytes follow its scale, loaded unaligned; the rest as
+        // documented.
         unsafe {
+            let nibble = _mm_set1_epi8(0x0F);
             let packed = _mm_loadu_si128(block[2..].as_ptr().cast());
             // Low nibbles are values 0..16, high nibbles 16..32; each minus 8.
             let low = _mm_and_si128(packed, nibble);
             let high = _mm_and_si128(_mm_srli_epi16(packed, 4), nibble);
-            let w = _mm256_sub_epi8(_mm256_set_m128i(high, low), eight);
+            let w = _mm256_sub_epi8(_mm256_set_m128i(high, low), _mm256_set1_epi8(8));
             let w_abs = _mm256_sign_epi8(w, w);
             let d = f16_scale(block);
             for n in 0..N {
@@ -80,8 +111,6 @@ unsafe fn dot_q4_0<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N
             }
         }
     }
-    // SAFETY: as above.
-    unsafe { lanes_sums(acc) }
 }
 
 #[cfg(not(target_arch = "x86_64"))]

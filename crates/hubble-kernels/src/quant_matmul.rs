@@ -302,6 +302,68 @@ pub(crate) unsafe fn bit_mask(high: u32) -> std::arch::x86_64::__m256i {
     }
 }
 
+/// A 32-value block type, for [`dot_in_pairs`].
+#[cfg(target_arch = "x86_64")]
+pub(crate) trait Block32 {
+    /// Bytes per block.
+    const BYTES: usize;
+
+    /// Adds `block` (block `b` of its row) times block `b` of each of the `N` activation rows
+    /// to `acc` (eight lanes to be summed) and `extra` (any term outside the integer product).
+    ///
+    /// # Safety
+    /// AVX2, FMA and F16C are the caller's; `b` is below the count checked for `xs`.
+    unsafe fn accumulate<const N: usize>(
+        block: &[u8],
+        b: usize,
+        xs: &[Blocks; N],
+        acc: &mut [std::arch::x86_64::__m256; N],
+        extra: &mut [f32; N],
+    );
+}
+
+/// One weight row of `K` times `N` activation rows, even and odd blocks summed apart: two
+/// chains of dependent FMAs (whose latency would bound a single row's product), each block
+/// decoded once for the `N` rows.
+///
+/// # Safety
+/// AVX2, FMA and F16C are the caller's (its `target_feature`, into which this is inlined).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn dot_in_pairs<K: Block32, const N: usize>(
+    weights: &[u8],
+    rows: [&Q8Row; N],
+) -> [f32; N] {
+    use std::arch::x86_64::*;
+    let blocks = weights.len() / K::BYTES;
+    let xs = blocks_of(rows, blocks);
+    // SAFETY: as documented; every block index is below `blocks`.
+    unsafe {
+        let mut acc = [[_mm256_setzero_ps(); N]; 2];
+        let mut extra = [[0f32; N]; 2];
+        let mut pairs = weights.chunks_exact(2 * K::BYTES);
+        for (p, pair) in pairs.by_ref().enumerate() {
+            let (even, odd) = pair.split_at(K::BYTES);
+            K::accumulate(even, 2 * p, &xs, &mut acc[0], &mut extra[0]);
+            K::accumulate(odd, 2 * p + 1, &xs, &mut acc[1], &mut extra[1]);
+        }
+        let last = pairs.remainder();
+        if !last.is_empty() {
+            K::accumulate(last, blocks - 1, &xs, &mut acc[0], &mut extra[0]);
+        }
+        let [even, odd] = acc;
+        let mut both = even;
+        for (both, odd) in both.iter_mut().zip(odd) {
+            *both = _mm256_add_ps(*both, odd);
+        }
+        let mut sums = lanes_sums(both);
+        for (n, sum) in sums.iter_mut().enumerate() {
+            *sum += extra[0][n] + extra[1][n];
+        }
+        sums
+    }
+}
+
 /// The eight lanes' sums of `N` accumulators.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
