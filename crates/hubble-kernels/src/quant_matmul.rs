@@ -95,30 +95,41 @@ pub fn matmul(
     // weights stay in cache for the next group), then one at a time.
     let fours = inputs / 4 * 4;
     let mut by_weight = vec![0f32; rows * inputs];
-    by_weight
-        .par_chunks_mut(inputs * ROWS_PER_TASK)
-        .zip(weights.par_chunks(row_bytes * ROWS_PER_TASK))
-        .for_each(|(out, tile)| {
-            for (g, q) in quantised[..fours].chunks_exact(4).enumerate() {
-                for (out, weights) in out
-                    .chunks_exact_mut(inputs)
-                    .zip(tile.chunks_exact(row_bytes))
-                {
-                    // SAFETY: checked above that AVX2, FMA and F16C are present.
-                    let products = unsafe { (kind.dot4)(weights, [&q[0], &q[1], &q[2], &q[3]]) };
-                    out[4 * g..4 * g + 4].copy_from_slice(&products);
-                }
+    let task = |(out, tile): (&mut [f32], &[u8])| {
+        for (g, q) in quantised[..fours].chunks_exact(4).enumerate() {
+            for (out, weights) in out
+                .chunks_exact_mut(inputs)
+                .zip(tile.chunks_exact(row_bytes))
+            {
+                // SAFETY: checked above that AVX2, FMA and F16C are present.
+                let products = unsafe { (kind.dot4)(weights, [&q[0], &q[1], &q[2], &q[3]]) };
+                out[4 * g..4 * g + 4].copy_from_slice(&products);
             }
-            for (i, q) in quantised.iter().enumerate().skip(fours) {
-                for (out, weights) in out
-                    .chunks_exact_mut(inputs)
-                    .zip(tile.chunks_exact(row_bytes))
-                {
-                    // SAFETY: as above.
-                    [out[i]] = unsafe { (kind.dot)(weights, [q]) };
-                }
+        }
+        for (i, q) in quantised.iter().enumerate().skip(fours) {
+            for (out, weights) in out
+                .chunks_exact_mut(inputs)
+                .zip(tile.chunks_exact(row_bytes))
+            {
+                // SAFETY: as above.
+                [out[i]] = unsafe { (kind.dot)(weights, [q]) };
             }
-        });
+        }
+    };
+    let out_tile = inputs * ROWS_PER_TASK;
+    let weights_tile = row_bytes * ROWS_PER_TASK;
+    if rayon::current_num_threads() == 1 {
+        // One thread: on this one, without handing the work to rayon's worker and waiting.
+        by_weight
+            .chunks_mut(out_tile)
+            .zip(weights.chunks(weights_tile))
+            .for_each(task);
+    } else {
+        by_weight
+            .par_chunks_mut(out_tile)
+            .zip(weights.par_chunks(weights_tile))
+            .for_each(task);
+    }
     // One input row (a decode step): that is already the output's layout.
     if inputs == 1 {
         return Ok(by_weight);
