@@ -20,6 +20,7 @@ use candle_transformers::models::llama;
 use serde_json::{Map, Value};
 
 use crate::infer::models::causal::normalize_config;
+use crate::infer::models::vlm_layout::VlmLayout;
 
 /// Which vision positions go to the projector (`vision_feature_select_strategy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,52 +243,6 @@ fn clip_config(vision: &Value) -> Result<ClipVisionConfig, String> {
     Ok(config)
 }
 
-/// Where a checkpoint keeps each part (llava-hf's names or transformers 5's).
-struct Layout {
-    vision: &'static str,
-    projector: &'static str,
-    decoder: &'static str,
-    head: &'static str,
-}
-
-impl Layout {
-    fn detect(vb: &VarBuilder) -> Result<Layout, String> {
-        let find = |candidates: &[&'static str], leaf: &str| {
-            candidates
-                .iter()
-                .copied()
-                .find(|p| vb.contains_tensor(&format!("{p}.{leaf}")))
-        };
-        let vision = find(
-            &[
-                "vision_tower.vision_model",
-                "vision_tower",
-                "model.vision_tower.vision_model",
-                "model.vision_tower",
-            ],
-            "embeddings.patch_embedding.weight",
-        )
-        .ok_or("no vision tower weights (vision_tower.*)")?;
-        let projector = find(
-            &["multi_modal_projector", "model.multi_modal_projector"],
-            "linear_1.weight",
-        )
-        .ok_or("no projector weights (multi_modal_projector.*)")?;
-        let decoder = find(
-            &["language_model.model", "model.language_model"],
-            "embed_tokens.weight",
-        )
-        .ok_or("no language model weights (language_model.model.*)")?;
-        let head = find(&["language_model.lm_head", "lm_head"], "weight").unwrap_or("");
-        Ok(Layout {
-            vision,
-            projector,
-            decoder,
-            head,
-        })
-    }
-}
-
 /// A loaded LLaVA model with its decoder's KV cache.
 pub struct Llava {
     vision: ClipVisionTransformer,
@@ -303,7 +258,7 @@ pub struct Llava {
 impl Llava {
     /// Builds the model from `vb` (either weight layout).
     pub fn load(spec: &LlavaSpec, vb: VarBuilder<'static>) -> Result<Llava, String> {
-        let layout = Layout::detect(&vb)?;
+        let layout = VlmLayout::detect(&vb, "linear_1.weight")?;
         let device = vb.device().clone();
         let model_err = |e: candle_core::Error| e.to_string();
         let vision =

@@ -2,6 +2,7 @@
 //! names or GGUF files; and the small loading helpers they share. Nothing here knows a task.
 
 pub mod ast;
+pub mod attention;
 pub mod bart;
 pub mod blip;
 pub mod causal;
@@ -36,6 +37,7 @@ pub mod stable_diffusion;
 pub mod timm_resnet;
 mod vit_defaults;
 pub mod vits;
+pub mod vlm_layout;
 pub mod wav2vec2;
 pub mod whisper;
 pub mod whisper_mel;

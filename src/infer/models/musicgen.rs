@@ -14,6 +14,7 @@ use candle_nn::{
 use candle_transformers::models::t5;
 use serde_json::Value;
 
+use super::attention::{MultiHeadAttention, append};
 use super::encodec::{EncodecDecoder, EncodecSpec};
 
 /// The decoder's shape, from config.json's `decoder`.
@@ -95,61 +96,11 @@ fn sinusoid(position: usize, dim: usize) -> Vec<f32> {
     pe
 }
 
-struct Attention {
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    out: Linear,
-    heads: usize,
-    head_dim: usize,
-}
-
-impl Attention {
-    fn new(hidden: usize, heads: usize, vb: VarBuilder) -> Result<Attention> {
-        Ok(Attention {
-            q: linear_no_bias(hidden, hidden, vb.pp("q_proj"))?,
-            k: linear_no_bias(hidden, hidden, vb.pp("k_proj"))?,
-            v: linear_no_bias(hidden, hidden, vb.pp("v_proj"))?,
-            out: linear_no_bias(hidden, hidden, vb.pp("out_proj"))?,
-            heads,
-            head_dim: hidden / heads,
-        })
-    }
-
-    /// `(B, T, hidden)` → `(B, heads, T, head_dim)`.
-    fn split(&self, xs: &Tensor) -> Result<Tensor> {
-        let (batch, tokens, _) = xs.dims3()?;
-        xs.reshape((batch, tokens, self.heads, self.head_dim))?
-            .transpose(1, 2)?
-            .contiguous()
-    }
-
-    fn keys_values(&self, xs: &Tensor) -> Result<(Tensor, Tensor)> {
-        Ok((
-            self.split(&self.k.forward(xs)?)?,
-            self.split(&self.v.forward(xs)?)?,
-        ))
-    }
-
-    fn forward(&self, xs: &Tensor, keys: &Tensor, values: &Tensor) -> Result<Tensor> {
-        let (batch, tokens, hidden) = xs.dims3()?;
-        let q = self.split(&self.q.forward(xs)?)?;
-        let scores =
-            (q.matmul(&keys.transpose(2, 3)?.contiguous()?)? * (self.head_dim as f64).powf(-0.5))?;
-        let weights = candle_nn::ops::softmax_last_dim(&scores)?;
-        let context = weights
-            .matmul(values)?
-            .transpose(1, 2)?
-            .reshape((batch, tokens, hidden))?;
-        self.out.forward(&context)
-    }
-}
-
 struct Layer {
     self_norm: LayerNorm,
-    self_attention: Attention,
+    self_attention: MultiHeadAttention,
     cross_norm: LayerNorm,
-    cross_attention: Attention,
+    cross_attention: MultiHeadAttention,
     final_norm: LayerNorm,
     fc1: Linear,
     fc2: Linear,
@@ -208,9 +159,19 @@ impl Musicgen {
                 let vb = decoder.pp("layers").pp(i);
                 Ok(Layer {
                     self_norm: layer_norm(hidden, 1e-5, vb.pp("self_attn_layer_norm"))?,
-                    self_attention: Attention::new(hidden, spec.heads, vb.pp("self_attn"))?,
+                    self_attention: MultiHeadAttention::new(
+                        hidden,
+                        spec.heads,
+                        false,
+                        vb.pp("self_attn"),
+                    )?,
                     cross_norm: layer_norm(hidden, 1e-5, vb.pp("encoder_attn_layer_norm"))?,
-                    cross_attention: Attention::new(hidden, spec.heads, vb.pp("encoder_attn"))?,
+                    cross_attention: MultiHeadAttention::new(
+                        hidden,
+                        spec.heads,
+                        false,
+                        vb.pp("encoder_attn"),
+                    )?,
                     final_norm: layer_norm(hidden, 1e-5, vb.pp("final_layer_norm"))?,
                     fc1: linear_no_bias(hidden, spec.ffn, vb.pp("fc1"))?,
                     fc2: linear_no_bias(spec.ffn, hidden, vb.pp("fc2"))?,
@@ -308,13 +269,7 @@ impl Musicgen {
             {
                 let normed = layer.self_norm.forward(&xs)?;
                 let (keys, values) = layer.self_attention.keys_values(&normed)?;
-                let (keys, values) = match cached.take() {
-                    Some((k, v)) => (
-                        Tensor::cat(&[&k, &keys], 2)?,
-                        Tensor::cat(&[&v, &values], 2)?,
-                    ),
-                    None => (keys, values),
-                };
+                let (keys, values) = append(cached.take(), keys, values)?;
                 xs = (xs + layer.self_attention.forward(&normed, &keys, &values)?)?;
                 *cached = Some((keys, values));
                 let normed = layer.cross_norm.forward(&xs)?;

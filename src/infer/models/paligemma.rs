@@ -16,6 +16,7 @@ use candle_transformers::models::{gemma, siglip};
 use serde_json::{Map, Value};
 
 use crate::infer::models::causal::normalize_config;
+use crate::infer::models::vlm_layout::VlmLayout;
 
 /// What config.json says about a PaliGemma model, transformers' defaults filled in.
 #[derive(Debug, Clone)]
@@ -153,32 +154,9 @@ pub struct PaliGemma {
 impl PaliGemma {
     /// Builds the model from `vb` (either weight layout).
     pub fn load(spec: &PaliGemmaSpec, vb: VarBuilder<'static>) -> Result<PaliGemma, String> {
-        let find = |candidates: &[&'static str], leaf: &str| {
-            candidates
-                .iter()
-                .copied()
-                .find(|p| vb.contains_tensor(&format!("{p}.{leaf}")))
-        };
-        let vision_prefix = find(
-            &[
-                "vision_tower.vision_model",
-                "vision_tower",
-                "model.vision_tower.vision_model",
-                "model.vision_tower",
-            ],
-            "embeddings.patch_embedding.weight",
-        )
-        .ok_or("no vision tower weights (vision_tower.*)")?;
-        let projector_prefix = find(
-            &["multi_modal_projector", "model.multi_modal_projector"],
-            "linear.weight",
-        )
-        .ok_or("no projector weights (multi_modal_projector.linear)")?;
-        let decoder_prefix = find(
-            &["language_model.model", "model.language_model"],
-            "embed_tokens.weight",
-        )
-        .ok_or("no language model weights (language_model.model.*)")?;
+        let layout = VlmLayout::detect(&vb, "linear.weight")?;
+        let (vision_prefix, projector_prefix, decoder_prefix) =
+            (layout.vision, layout.projector, layout.decoder);
         let err = |e: candle_core::Error| e.to_string();
         let device = vb.device().clone();
         let vision =

@@ -12,6 +12,7 @@ use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
 use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear};
 use serde_json::Value;
 
+use super::attention::{MultiHeadAttention, append};
 use super::hifigan::{HifiGan, HifiGanSpec};
 
 /// The shape of a SpeechT5 checkpoint, from its config.json.
@@ -159,71 +160,17 @@ fn sinusoid(position: usize, dim: usize) -> Vec<f32> {
     pe
 }
 
-struct Attention {
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    out: Linear,
-    heads: usize,
-    head_dim: usize,
-}
-
-impl Attention {
-    fn new(hidden: usize, heads: usize, vb: VarBuilder) -> Result<Attention> {
-        Ok(Attention {
-            q: linear(hidden, hidden, vb.pp("q_proj"))?,
-            k: linear(hidden, hidden, vb.pp("k_proj"))?,
-            v: linear(hidden, hidden, vb.pp("v_proj"))?,
-            out: linear(hidden, hidden, vb.pp("out_proj"))?,
-            heads,
-            head_dim: hidden / heads,
-        })
-    }
-
-    /// `(T, hidden)` → `(heads, T, head_dim)`.
-    fn split(&self, xs: &Tensor) -> Result<Tensor> {
-        let tokens = xs.dim(0)?;
-        xs.reshape((tokens, self.heads, self.head_dim))?
-            .transpose(0, 1)?
-            .contiguous()
-    }
-
-    /// Keys and values of `xs` `(T, hidden)`, split into heads.
-    fn keys_values(&self, xs: &Tensor) -> Result<(Tensor, Tensor)> {
-        Ok((
-            self.split(&self.k.forward(xs)?)?,
-            self.split(&self.v.forward(xs)?)?,
-        ))
-    }
-
-    /// Attends from `xs` `(Tq, hidden)` over split keys and values; `relative` `(Tq, Tk,
-    /// head_dim)` adds the query's product with each relative position.
-    fn forward(
-        &self,
-        xs: &Tensor,
-        keys: &Tensor,
-        values: &Tensor,
-        relative: Option<&Tensor>,
-    ) -> Result<Tensor> {
-        let tokens = xs.dim(0)?;
-        let q = self.split(&(self.q.forward(xs)? * (self.head_dim as f64).powf(-0.5))?)?;
-        let mut scores = q.matmul(&keys.t()?)?;
-        if let Some(relative) = relative {
-            // (Tq, heads, d) × (Tq, d, Tk) → (Tq, heads, Tk) → (heads, Tq, Tk).
-            let bias = q
-                .transpose(0, 1)?
-                .contiguous()?
-                .matmul(&relative.transpose(1, 2)?.contiguous()?)?
-                .transpose(0, 1)?;
-            scores = (scores + bias)?;
-        }
-        let weights = candle_nn::ops::softmax_last_dim(&scores)?;
-        let context = weights
-            .matmul(values)?
-            .transpose(0, 1)?
-            .reshape((tokens, self.heads * self.head_dim))?;
-        self.out.forward(&context)
-    }
+/// SpeechT5's relative-position scores `(1, heads, T, T)`: each scaled query `(1, heads, T, d)`
+/// times the relative-position embeddings `(T, T, d)` of its row.
+fn relative_scores(queries: &Tensor, relative: &Tensor) -> Result<Tensor> {
+    // (T, heads, d) × (T, d, T) → (T, heads, T) → (heads, T, T).
+    queries
+        .i(0)?
+        .transpose(0, 1)?
+        .contiguous()?
+        .matmul(&relative.transpose(1, 2)?.contiguous()?)?
+        .transpose(0, 1)?
+        .unsqueeze(0)
 }
 
 struct FeedForward {
@@ -245,16 +192,16 @@ impl FeedForward {
 }
 
 struct EncoderLayer {
-    attention: Attention,
+    attention: MultiHeadAttention,
     norm: LayerNorm,
     feed_forward: FeedForward,
     final_norm: LayerNorm,
 }
 
 struct DecoderLayer {
-    self_attention: Attention,
+    self_attention: MultiHeadAttention,
     self_norm: LayerNorm,
-    cross_attention: Attention,
+    cross_attention: MultiHeadAttention,
     cross_norm: LayerNorm,
     feed_forward: FeedForward,
     final_norm: LayerNorm,
@@ -302,7 +249,12 @@ impl SpeechT5 {
             .map(|i| {
                 let vb = wrapped.pp("layers").pp(i);
                 Ok(EncoderLayer {
-                    attention: Attention::new(hidden, spec.encoder_heads, vb.pp("attention"))?,
+                    attention: MultiHeadAttention::new(
+                        hidden,
+                        spec.encoder_heads,
+                        true,
+                        vb.pp("attention"),
+                    )?,
                     norm: layer_norm(hidden, eps, vb.pp("layer_norm"))?,
                     feed_forward: FeedForward::new(
                         hidden,
@@ -317,11 +269,17 @@ impl SpeechT5 {
             .map(|i| {
                 let vb = decoder.pp("wrapped_decoder.layers").pp(i);
                 Ok(DecoderLayer {
-                    self_attention: Attention::new(hidden, spec.decoder_heads, vb.pp("self_attn"))?,
-                    self_norm: layer_norm(hidden, eps, vb.pp("self_attn_layer_norm"))?,
-                    cross_attention: Attention::new(
+                    self_attention: MultiHeadAttention::new(
                         hidden,
                         spec.decoder_heads,
+                        true,
+                        vb.pp("self_attn"),
+                    )?,
+                    self_norm: layer_norm(hidden, eps, vb.pp("self_attn_layer_norm"))?,
+                    cross_attention: MultiHeadAttention::new(
+                        hidden,
+                        spec.decoder_heads,
+                        true,
                         vb.pp("encoder_attn"),
                     )?,
                     cross_norm: layer_norm(hidden, eps, vb.pp("encoder_attn_layer_norm"))?,
@@ -379,7 +337,7 @@ impl SpeechT5 {
         &self.spec
     }
 
-    /// The encoder's hidden states `(T, hidden)` for token ids.
+    /// The encoder's hidden states `(1, T, hidden)` for token ids.
     fn encode(&self, ids: &[u32]) -> Result<Tensor> {
         let tokens = ids.len();
         let hidden = self.spec.hidden;
@@ -387,7 +345,7 @@ impl SpeechT5 {
         let positions = Tensor::from_vec(positions, (tokens, hidden), &self.device)?;
         let ids = Tensor::new(ids, &self.device)?;
         let xs = (self.embed.forward(&ids)? + (positions * f64::from(self.encoder_alpha))?)?;
-        let mut xs = self.encoder_norm.forward(&xs)?;
+        let mut xs = self.encoder_norm.forward(&xs.unsqueeze(0)?)?;
         // pe_k[clamp(i − j, −max, max − 1) + max] for every query i and key j.
         let max = self.spec.max_relative as i64;
         let offsets: Vec<u32> = (0..tokens as i64)
@@ -399,10 +357,12 @@ impl SpeechT5 {
             self.relative
                 .forward(&Tensor::from_vec(offsets, (tokens, tokens), &self.device)?)?;
         for layer in &self.encoder {
+            let queries = layer.attention.queries(&xs)?;
             let (keys, values) = layer.attention.keys_values(&xs)?;
+            let scores = relative_scores(&queries, &relative)?;
             let attended = layer
                 .attention
-                .forward(&xs, &keys, &values, Some(&relative))?;
+                .attend(&queries, &keys, &values, Some(&scores))?;
             xs = layer.norm.forward(&(xs + attended)?)?;
             xs = layer
                 .final_norm
@@ -476,25 +436,20 @@ impl SpeechT5 {
         let mut index = 0;
         loop {
             index += 1;
-            let mut xs = self.prenet(&frame, index - 1, &speaker, dropout)?;
+            let mut xs = self
+                .prenet(&frame, index - 1, &speaker, dropout)?
+                .unsqueeze(0)?;
             for ((layer, cached), (cross_keys, cross_values)) in
                 self.decoder.iter().zip(&mut cache).zip(&cross)
             {
                 let (keys, values) = layer.self_attention.keys_values(&xs)?;
-                let (keys, values) = match cached.take() {
-                    Some((k, v)) => (
-                        Tensor::cat(&[&k, &keys], 1)?,
-                        Tensor::cat(&[&v, &values], 1)?,
-                    ),
-                    None => (keys, values),
-                };
-                let attended = layer.self_attention.forward(&xs, &keys, &values, None)?;
+                let (keys, values) = append(cached.take(), keys, values)?;
+                let attended = layer.self_attention.forward(&xs, &keys, &values)?;
                 *cached = Some((keys, values));
                 xs = layer.self_norm.forward(&(xs + attended)?)?;
-                let attended =
-                    layer
-                        .cross_attention
-                        .forward(&xs, cross_keys, cross_values, None)?;
+                let attended = layer
+                    .cross_attention
+                    .forward(&xs, cross_keys, cross_values)?;
                 xs = layer.cross_norm.forward(&(xs + attended)?)?;
                 xs = layer
                     .final_norm

@@ -6,6 +6,7 @@ pub(crate) mod audio;
 pub(crate) mod audio_visual;
 pub(crate) mod boxes;
 pub(crate) mod chat;
+pub(crate) mod conversation;
 pub(crate) mod embed;
 pub(crate) mod file_input;
 pub(crate) mod image;

@@ -109,14 +109,11 @@ impl TaskView for MusicView {
     fn on_finished(&mut self, output: Output) {
         self.progress = None;
         if let Ok(result) = output.take::<MusicOutput>() {
-            let summary = format!(
-                "{:.2} s of music at {} Hz, made in {:.2} s (real-time factor {:.2})",
-                result.audio_seconds, result.sampling_rate, result.seconds, result.real_time_factor
-            );
             self.result = Some(SoundPanel::new(
                 result.samples,
                 result.sampling_rate,
-                summary,
+                "music",
+                result.seconds,
                 &result.text,
             ));
         }

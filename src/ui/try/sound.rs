@@ -28,14 +28,25 @@ pub struct SoundPanel {
 }
 
 impl SoundPanel {
-    /// A panel for `samples` at `rate`, described by `summary`, saved as a name made from
-    /// `text`'s first words.
-    pub fn new(samples: Arc<Vec<f32>>, rate: u32, summary: String, text: &str) -> SoundPanel {
+    /// A panel for `samples` at `rate`, `what` they are ("speech", "music") made in
+    /// `made_in` seconds, saved as a name made from `text`'s first words.
+    pub fn new(
+        samples: Arc<Vec<f32>>,
+        rate: u32,
+        what: &str,
+        made_in: f64,
+        text: &str,
+    ) -> SoundPanel {
+        let audio_seconds = samples.len() as f64 / f64::from(rate.max(1));
         SoundPanel {
+            summary: format!(
+                "{audio_seconds:.2} s of {what} at {rate} Hz, made in {made_in:.2} s \
+                 (real-time factor {:.3})",
+                made_in / audio_seconds.max(1e-9)
+            ),
             peaks: peaks(&samples),
             samples,
             rate,
-            summary,
             file_name: wav_name(text),
             playback: None,
             saving: None,

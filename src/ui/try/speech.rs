@@ -163,14 +163,11 @@ impl TaskView for SpeechView {
 
     fn on_finished(&mut self, output: Output) {
         if let Ok(result) = output.take::<SpeechOutput>() {
-            let summary = format!(
-                "{:.2} s of speech at {} Hz, made in {:.2} s (real-time factor {:.3})",
-                result.audio_seconds, result.sampling_rate, result.seconds, result.real_time_factor
-            );
             self.result = Some(SoundPanel::new(
                 result.samples,
                 result.sampling_rate,
-                summary,
+                "speech",
+                result.seconds,
                 &result.text,
             ));
         }

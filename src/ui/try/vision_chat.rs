@@ -9,14 +9,13 @@ use std::sync::Arc;
 use eframe::egui::{self, RichText};
 use image::RgbImage;
 
-use crate::infer::tasks::common::decoding::{GenerationParams, StopReason};
+use crate::infer::tasks::common::decoding::GenerationParams;
 use crate::infer::tasks::image_text_to_text::{
     DEFAULT_MAX_TOKENS, IMAGE_TEXT_TO_TEXT, VisionChatOutput, VisionChatRequest,
 };
-use crate::infer::tasks::text_generation::ChatMessage;
 use crate::infer::{Output, Request, Task};
 use crate::ui::runtime::background::Background;
-use crate::ui::r#try::chat::bubble;
+use crate::ui::r#try::conversation::{Conversation, ReplyStats, RowAction};
 use crate::ui::r#try::file_input::{Accept, FileInput, Picked};
 use crate::ui::r#try::image::{Decoded, decode};
 use crate::ui::r#try::{TaskView, ViewContext, ViewRequest};
@@ -32,13 +31,8 @@ pub struct VisionChatView {
     input: FileInput,
     decoding: Option<Background<Result<Decoded, String>>>,
     shown: Option<Shown>,
-    messages: Vec<ChatMessage>,
-    /// The answer being streamed, if any.
-    streaming: Option<String>,
-    draft: String,
+    conversation: Conversation,
     params: GenerationParams,
-    last_stats: Option<String>,
-    error: Option<String>,
 }
 
 impl Default for VisionChatView {
@@ -47,13 +41,9 @@ impl Default for VisionChatView {
             input: FileInput::new(Accept::IMAGES),
             decoding: None,
             shown: None,
-            messages: Vec::new(),
-            streaming: None,
-            draft: String::new(),
+            conversation: Conversation::default(),
             // Greedy, as the model cards' `generate(do_sample=False)`.
             params: GenerationParams::greedy(DEFAULT_MAX_TOKENS),
-            last_stats: None,
-            error: None,
         }
     }
 }
@@ -61,39 +51,25 @@ impl Default for VisionChatView {
 impl VisionChatView {
     /// A streamed piece of the answer.
     pub fn on_token(&mut self, piece: &str) {
-        self.streaming
-            .get_or_insert_with(String::new)
-            .push_str(piece);
+        self.conversation.on_token(piece);
     }
 
     /// The answer is complete (or was stopped).
     pub fn on_finished(&mut self, output: &VisionChatOutput) {
-        let text = self.streaming.take().unwrap_or_else(|| output.text.clone());
-        self.messages.push(ChatMessage::new("assistant", &text));
-        let stop = match output.stop_reason {
-            StopReason::Eos => "end of answer",
-            StopReason::MaxTokens => "max tokens reached",
-            StopReason::ContextFull => "context window full",
-            StopReason::Cancelled => "stopped",
+        let stats = ReplyStats {
+            prompt_tokens: output.prompt_tokens,
+            prompt_tokens_per_s: output.prompt_tokens_per_s,
+            generated_tokens: output.generated_tokens,
+            decode_tokens_per_s: output.decode_tokens_per_s,
+            stop_reason: output.stop_reason,
         };
-        self.last_stats = Some(format!(
-            "{} prompt tokens (the image's included) at {:.1} tok/s · {} generated at {:.1} \
-             tok/s · {stop}",
-            output.prompt_tokens,
-            output.prompt_tokens_per_s,
-            output.generated_tokens,
-            output.decode_tokens_per_s,
-        ));
+        self.conversation
+            .finish(&output.text, &stats, "prompt tokens (the image's included)");
     }
 
     /// The job failed: the message is shown, the partial answer and its question dropped.
     pub fn on_failed(&mut self, message: &str) {
-        if self.streaming.take().is_some() && self.messages.last().is_some_and(|m| m.role == "user")
-        {
-            let question = self.messages.pop().map(|m| m.content).unwrap_or_default();
-            self.draft = question;
-        }
-        self.error = Some(message.to_string());
+        self.conversation.fail(message, true);
     }
 
     /// Shows the view; `busy` while an answer is being generated.
@@ -172,87 +148,46 @@ impl VisionChatView {
     }
 
     fn transcript(&self, ui: &mut egui::Ui) {
-        if self.messages.is_empty() && self.streaming.is_none() {
-            let hint = if self.shown.is_some() {
-                "Ask something about the image."
-            } else {
-                "Open, drop or paste an image, then ask about it."
-            };
-            ui.label(RichText::new(hint).weak());
-        }
-        for message in &self.messages {
-            bubble(ui, &message.role, &message.content);
-        }
-        if let Some(partial) = &self.streaming {
-            bubble(ui, "assistant", &format!("{partial} …"));
-        }
-        if let Some(stats) = &self.last_stats {
-            ui.label(RichText::new(stats).small().weak());
-        }
-        if let Some(error) = &self.error {
-            ui.colored_label(ui.visuals().error_fg_color, error);
-        }
+        let hint = if self.shown.is_some() {
+            "Ask something about the image."
+        } else {
+            "Open, drop or paste an image, then ask about it."
+        };
+        self.conversation.transcript(ui, hint);
     }
 
     fn message_row(&mut self, ui: &mut egui::Ui, busy: bool) -> ViewRequest {
-        let mut request = ViewRequest::None;
-        ui.add_space(4.0);
-        ui.horizontal(|ui| {
-            let label = ui.label("Question");
-            let edit = egui::TextEdit::multiline(&mut self.draft)
-                .hint_text("Ask about the image (Enter sends, Shift+Enter for a new line)")
-                .desired_rows(2)
-                .desired_width(ui.available_width() - 140.0);
-            let response = ui.add(edit).labelled_by(label.id);
-            let enter = response.has_focus()
-                && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Enter));
-            if busy {
-                if ui.button("Stop").clicked() {
-                    request = ViewRequest::Stop;
-                }
-                ui.spinner();
-                return;
-            }
-            let ready = !self.draft.trim().is_empty() && self.shown.is_some();
-            let send = ui
-                .add_enabled(ready, egui::Button::new("Send"))
-                .on_disabled_hover_text("Open an image and type a question")
-                .clicked();
-            if (send || enter) && ready {
-                request = self.send();
-            }
-            if ui.button("Clear").clicked() {
-                self.clear();
-            }
-        });
-        ui.add_space(4.0);
-        request
+        let row = self.conversation.message_row(
+            ui,
+            (
+                "Question",
+                "Ask about the image (Enter sends, Shift+Enter for a new line)",
+            ),
+            busy,
+            (self.shown.is_some(), "Open an image and type a question"),
+        );
+        match row {
+            RowAction::Send => self.send(),
+            RowAction::Stop => ViewRequest::Stop,
+            RowAction::None => ViewRequest::None,
+        }
     }
 
-    fn send(&mut self) -> ViewRequest {
+    /// The request for the conversation so far (the question already in it).
+    fn send(&self) -> ViewRequest {
         let Some(shown) = &self.shown else {
             return ViewRequest::None;
         };
-        let text = std::mem::take(&mut self.draft).trim_end().to_string();
-        self.messages.push(ChatMessage::new("user", &text));
-        self.error = None;
-        self.streaming = Some(String::new());
         ViewRequest::Run(Request::new(VisionChatRequest {
             image: shown.image.clone(),
-            messages: self.messages.clone(),
+            messages: self.conversation.messages.clone(),
             params: self.params.clone(),
         }))
     }
 
-    fn clear(&mut self) {
-        self.messages.clear();
-        self.last_stats = None;
-        self.error = None;
-    }
-
     fn start_decoding(&mut self, ctx: &egui::Context, picked: Picked) {
         self.decoding = Some(Background::spawn_thread(ctx, move || decode(picked)));
-        self.error = None;
+        self.conversation.set_error(None);
     }
 
     /// Takes a finished decode: the new image starts a new conversation.
@@ -273,9 +208,9 @@ impl VisionChatView {
                     image: decoded.image,
                     texture,
                 });
-                self.clear();
+                self.conversation.clear();
             }
-            Err(message) => self.error = Some(message),
+            Err(message) => self.conversation.set_error(Some(message)),
         }
     }
 }
