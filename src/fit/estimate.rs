@@ -149,6 +149,22 @@ pub fn estimate(
                 weights.exact,
             )
         }
+        None if computes_in_f32(weights, shape) => {
+            let architecture = shape.architecture.as_deref().unwrap_or_default();
+            notes.push(format!(
+                "{architecture}: Hubble computes every weight in F32, whatever the files hold"
+            ));
+            if architecture == "speecht5" {
+                notes.push(
+                    "plus the vocoder it speaks through (microsoft/speecht5_hifigan, 50 MB)".into(),
+                );
+            }
+            (
+                converted_bytes(weights, 32.0, &mut notes),
+                "F32".into(),
+                weights.exact,
+            )
+        }
         None => (weights.bytes, stored_dtype(weights), weights.exact),
         Some(name) => {
             let bits = target_bits(name).ok_or_else(|| {
@@ -180,6 +196,18 @@ pub fn estimate(
         options,
         notes,
     ))
+}
+
+/// The safetensors architectures Hubble loads as F32 whatever they store (the speech, music
+/// and vision-language models, as the diffusion pipelines).
+const F32_ARCHITECTURES: [&str; 5] = ["vits", "speecht5", "musicgen", "llava", "paligemma"];
+
+fn computes_in_f32(weights: &Weights, shape: &ModelShape) -> bool {
+    weights.format == super::weights::WeightFormat::Safetensors
+        && shape
+            .architecture
+            .as_deref()
+            .is_some_and(|a| F32_ARCHITECTURES.contains(&a))
 }
 
 /// The estimate for weights known only by their file size (a GGUF quant whose header is not
@@ -382,7 +410,10 @@ pub fn gb(bytes: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use crate::fit::safetensors::DtypeTotals;
     use crate::fit::shape::{Attention, LayerKv};
 
     fn llama_shape() -> ModelShape {
@@ -404,6 +435,52 @@ mod tests {
             kv_layers: vec![layer; 30],
             picture: None,
         }
+    }
+
+    #[test]
+    fn speech_music_and_vision_language_models_are_sized_in_f32() {
+        let mut by_dtype = BTreeMap::new();
+        by_dtype.insert(
+            "F16".to_string(),
+            DtypeTotals {
+                parameters: 1_000_000,
+                bytes: 2_000_000,
+            },
+        );
+        let weights = Weights {
+            format: crate::fit::weights::WeightFormat::Safetensors,
+            files: Vec::new(),
+            parameters: Some(1_000_000),
+            bytes: 2_000_000,
+            by_dtype,
+            exact: true,
+            hub_total: None,
+            gguf: None,
+            gguf_files: Vec::new(),
+        };
+        let shape = |architecture: &str| ModelShape {
+            architecture: Some(architecture.into()),
+            decoder: false,
+            kv_layers: Vec::new(),
+            ..llama_shape()
+        };
+        let options = EstimateOptions::default();
+        let llava = estimate(&weights, &shape("llava"), &options).unwrap();
+        assert_eq!(llava.weights_bytes, 4_000_000);
+        assert!(
+            llava.notes.iter().any(|n| n.contains("F32")),
+            "{:?}",
+            llava.notes
+        );
+        let speecht5 = estimate(&weights, &shape("speecht5"), &options).unwrap();
+        assert!(
+            speecht5
+                .notes
+                .iter()
+                .any(|n| n.contains("speecht5_hifigan"))
+        );
+        let bert = estimate(&weights, &shape("bert"), &options).unwrap();
+        assert_eq!(bert.weights_bytes, 2_000_000);
     }
 
     #[test]
