@@ -92,7 +92,8 @@ struct ResBlock {
 /// A loaded HiFi-GAN generator.
 pub struct HifiGan {
     pre: Conv1d,
-    upsamplers: Vec<ConvTranspose1d>,
+    /// Each upsampler with the padding it trims from both ends.
+    upsamplers: Vec<(ConvTranspose1d, usize)>,
     resblocks: Vec<ResBlock>,
     post: Conv1d,
     spec: HifiGanSpec,
@@ -112,16 +113,20 @@ impl HifiGan {
             .enumerate()
         {
             let (from, to) = (initial >> i, initial >> (i + 1));
+            // Unpadded, then trimmed: candle multiplies an unpadded transposed convolution as
+            // one matrix product (col2im), a padded one output channel by output channel.
             let config = ConvTranspose1dConfig {
-                padding: (kernel - rate) / 2,
                 stride: rate,
                 ..Default::default()
             };
             let up = vb.pp("upsampler").pp(i);
-            upsamplers.push(ConvTranspose1d::new(
-                up.get((from, to, kernel), "weight")?,
-                Some(up.get(to, "bias")?),
-                config,
+            upsamplers.push((
+                ConvTranspose1d::new(
+                    up.get((from, to, kernel), "weight")?,
+                    Some(up.get(to, "bias")?),
+                    config,
+                ),
+                (kernel - rate) / 2,
             ));
             for (j, (&kernel, dilations)) in spec
                 .resblock_kernels
@@ -173,8 +178,10 @@ impl HifiGan {
         let slope = self.spec.leaky_relu_slope;
         let kernels = self.spec.resblock_kernels.len();
         let mut xs = self.pre.forward(frames)?;
-        for (i, up) in self.upsamplers.iter().enumerate() {
-            xs = up.forward(&candle_nn::ops::leaky_relu(&xs, slope)?)?;
+        for (i, (up, trim)) in self.upsamplers.iter().enumerate() {
+            let full = up.forward(&candle_nn::ops::leaky_relu(&xs, slope)?)?;
+            let length = full.dim(2)?;
+            xs = full.narrow(2, *trim, length - 2 * trim)?;
             let mut sum: Option<Tensor> = None;
             for block in &self.resblocks[i * kernels..(i + 1) * kernels] {
                 let out = block.forward(&xs, slope)?;
