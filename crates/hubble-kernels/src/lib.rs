@@ -1,14 +1,16 @@
-//! Hubble's CPU kernels for its GGUF decoders, where candle 0.11 is slow or wasteful:
-//! [`matmul`], [`Q4_0`], [`Q4_1`], [`Q5_0`], [`Q5_1`], [`Q8_0`], [`Q4_K`], [`Q5_K`] or [`Q6_K`]
-//! weights times F32 activations with AVX2 chosen at run time (candle's are scalar in a portable
-//! build, or quantise the activations per 256 values; one driver in `quant_matmul.rs`), and
+//! Hubble's CPU kernels for its GGUF decoders and vision models, where candle 0.11 is slow or
+//! wasteful: [`matmul`], [`Q4_0`], [`Q4_1`], [`Q5_0`], [`Q5_1`], [`Q8_0`], [`Q4_K`], [`Q5_K`] or
+//! [`Q6_K`] weights times F32 activations with AVX2 chosen at run time (candle's are scalar in a
+//! portable build, or quantise the activations per 256 values; one driver in `quant_matmul.rs`),
 //! [`attention`], causal attention read in place from an F16 or F32 KV cache (candle's ops
-//! widen and repeat the whole cache for every layer and step).
+//! widen and repeat the whole cache for every layer and step), and [`depthwise_conv2d`], the
+//! depthwise convolution of ConvNeXt's blocks (candle's grouped convolution runs group by group).
 //!
 //! A separate crate so that the dev profile can optimise it (`opt-level` in the workspace's
 //! `Cargo.toml`): unoptimised, its loops and intrinsics run a hundred times slower.
 
 pub mod attention;
+mod depthwise;
 mod k_quants;
 mod q4_1;
 mod q5_0;
@@ -16,6 +18,7 @@ mod q5_1;
 mod q8_0;
 mod quant_matmul;
 
+pub use depthwise::{Depthwise, depthwise_conv2d};
 pub use k_quants::{Q4_K, Q4_K_BYTES, Q5_K, Q5_K_BYTES, Q6_K, Q6_K_BYTES};
 pub use q4_1::{Q4_1, Q4_1_BYTES};
 pub use q5_0::{Q5_0, Q5_0_BYTES};
