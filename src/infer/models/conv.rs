@@ -4,12 +4,16 @@
 //! convolution builds one im2col matrix for the whole input (`(time, in · kernel)` — 1.2 GB for
 //! a 128-channel 3 × 3 convolution at 512 × 512) and transposes the product; chunks that fit the
 //! caches make HiFi-GAN's convolutions and Stable Diffusion's ~2× faster here. Strided,
-//! dilated-2D and grouped convolutions go to candle.
+//! dilated-2D and grouped convolutions go to candle, except depthwise ones on the CPU
+//! ([`DepthwiseConv2d`], `hubble_kernels::depthwise_conv2d`: candle runs groups one by one).
 
-use candle_core::{IndexOp, Module, Result, Tensor};
+use candle_core::{
+    CpuStorage, CustomOp1, DType, IndexOp, Layout, Module, Result, Shape, Tensor, bail,
+};
 use candle_nn::{
     Conv1d, Conv1dConfig, Conv2d, Conv2dConfig, ConvTranspose1d, ConvTranspose1dConfig, VarBuilder,
 };
+use hubble_kernels::{Depthwise, depthwise_conv2d};
 
 /// Output positions per product: the best of 512–32768 measured on 2 cores.
 const CHUNK: usize = 1024;
@@ -134,6 +138,112 @@ impl Module for Conv2dLayer {
             })
             .collect::<Result<Vec<_>>>()?;
         Tensor::stack(&images, 0)
+    }
+}
+
+/// A depthwise 2-D convolution (one square filter per channel, stride 1, zero padding) such as
+/// ConvNeXt's 7 × 7: `hubble_kernels::depthwise_conv2d` on F32 tensors on the CPU, candle's
+/// grouped convolution elsewhere.
+pub struct DepthwiseConv2d {
+    /// The kernel's copy of the weights, when they are on the CPU.
+    kernel: Option<DepthwiseOp>,
+    candle: Conv2d,
+}
+
+impl DepthwiseConv2d {
+    /// Wraps a loaded candle layer whose groups are its input and output channels.
+    pub fn new(conv: Conv2d) -> Result<DepthwiseConv2d> {
+        let config = conv.config();
+        let (channels, per_group, kh, kw) = conv.weight().dims4()?;
+        if per_group != 1
+            || config.groups != channels
+            || config.stride != 1
+            || config.dilation != 1
+            || kh != kw
+        {
+            bail!("a depthwise convolution has one square stride-1 filter per channel");
+        }
+        let on_cpu = conv.weight().device().is_cpu();
+        let kernel = on_cpu
+            .then(|| -> Result<DepthwiseOp> {
+                let values = |t: &Tensor| t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>();
+                Ok(DepthwiseOp {
+                    weight: values(conv.weight())?,
+                    bias: conv.bias().map(values).transpose()?,
+                    channels,
+                    kernel: kh,
+                    padding: config.padding,
+                })
+            })
+            .transpose()?;
+        Ok(DepthwiseConv2d {
+            kernel,
+            candle: conv,
+        })
+    }
+}
+
+impl Module for DepthwiseConv2d {
+    /// `(batch, channels, h, w)` → `(batch, channels, h', w')`.
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        match &self.kernel {
+            Some(op) if xs.device().is_cpu() && xs.dtype() == DType::F32 => {
+                xs.contiguous()?.apply_op1_no_bwd(op)
+            }
+            _ => self.candle.forward(xs),
+        }
+    }
+}
+
+/// [`DepthwiseConv2d`]'s CPU kernel as a candle operation on `(batch, channels, h, w)`.
+struct DepthwiseOp {
+    /// `(channels, kernel, kernel)`.
+    weight: Vec<f32>,
+    bias: Option<Vec<f32>>,
+    channels: usize,
+    kernel: usize,
+    padding: usize,
+}
+
+impl CustomOp1 for DepthwiseOp {
+    fn name(&self) -> &'static str {
+        "depthwise-conv2d"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (batch, channels, height, width) = layout.shape().dims4()?;
+        let (CpuStorage::F32(values), Some((start, end))) = (storage, layout.contiguous_offsets())
+        else {
+            bail!("depthwise convolution: contiguous F32 input only");
+        };
+        if channels != self.channels {
+            bail!(
+                "depthwise convolution over {} channels given {channels}",
+                self.channels
+            );
+        }
+        let shape = Depthwise {
+            channels,
+            height,
+            width,
+            kernel: self.kernel,
+            padding: self.padding,
+        };
+        let error = |e: hubble_kernels::ShapeError| candle_core::Error::Msg(e.0);
+        let (rows, columns) = shape.output_size().map_err(error)?;
+        let mut out = vec![0f32; batch * channels * rows * columns];
+        depthwise_conv2d(
+            &shape,
+            &values[start..end],
+            &self.weight,
+            self.bias.as_deref(),
+            &mut out,
+        )
+        .map_err(error)?;
+        Ok((
+            CpuStorage::F32(out),
+            Shape::from((batch, channels, rows, columns)),
+        ))
     }
 }
 
@@ -291,5 +401,40 @@ mod tests {
             assert_eq!(ours.dims(), expected.dims());
             assert!(max_diff(&ours, &expected) < 1e-5, "k {kernel} s {stride}");
         }
+    }
+
+    #[test]
+    fn depthwise_matches_candle_and_refuses_other_groupings() {
+        for (kernel, padding, bias, side) in [(7, 3, true, 13), (3, 1, false, 6), (7, 3, true, 1)] {
+            let weight = random(&[5, 1, kernel, kernel], 7);
+            let bias = bias.then(|| random(&[5], 8));
+            let config = Conv2dConfig {
+                padding,
+                groups: 5,
+                ..Default::default()
+            };
+            let conv = Conv2d::new(weight, bias, config);
+            let xs = random(&[2, 5, side, side + 4], 9);
+            let expected = conv.forward(&xs).unwrap();
+            let layer = DepthwiseConv2d::new(conv).unwrap();
+            assert!(layer.kernel.is_some());
+            let ours = layer.forward(&xs).unwrap();
+            assert_eq!(ours.dims(), expected.dims());
+            assert!(max_diff(&ours, &expected) < 1e-5, "k {kernel} side {side}");
+            // Not contiguous: a transposed view.
+            let xt = xs.transpose(2, 3).unwrap();
+            let ours = layer.forward(&xt).unwrap();
+            let expected = layer.candle.forward(&xt).unwrap();
+            assert!(max_diff(&ours, &expected) < 1e-5, "transposed, k {kernel}");
+        }
+        let grouped = Conv2d::new(
+            random(&[6, 2, 3, 3], 1),
+            None,
+            Conv2dConfig {
+                groups: 3,
+                ..Default::default()
+            },
+        );
+        assert!(DepthwiseConv2d::new(grouped).is_err());
     }
 }

@@ -7,6 +7,8 @@ use candle_core::{D, Module, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, LayerNorm, Linear, VarBuilder, conv2d, layer_norm, linear};
 use serde::Deserialize;
 
+use super::conv::DepthwiseConv2d;
+
 /// LayerNorm epsilon transformers uses inside ConvNeXt (the final one reads the config).
 const EPS: f64 = 1e-6;
 
@@ -57,7 +59,8 @@ fn norm_channels_first(norm: &LayerNorm, x: &Tensor) -> candle_core::Result<Tens
 }
 
 struct Block {
-    dwconv: Conv2d,
+    /// The 7 × 7 depthwise convolution (`hubble_kernels`' on the CPU).
+    dwconv: DepthwiseConv2d,
     norm: LayerNorm,
     pw1: Linear,
     pw2: Linear,
@@ -72,7 +75,7 @@ impl Block {
             ..Default::default()
         };
         Ok(Block {
-            dwconv: conv2d(dim, dim, 7, dw, vb.pp("dwconv"))?,
+            dwconv: DepthwiseConv2d::new(conv2d(dim, dim, 7, dw, vb.pp("dwconv"))?)?,
             norm: layer_norm(dim, EPS, vb.pp("layernorm"))?,
             pw1: linear(dim, 4 * dim, vb.pp("pwconv1"))?,
             pw2: linear(4 * dim, dim, vb.pp("pwconv2"))?,
@@ -85,7 +88,12 @@ impl Block {
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let h = self.dwconv.forward(x)?.permute((0, 2, 3, 1))?;
+        // Contiguous channels-last: candle's fused LayerNorm, one product per pointwise layer.
+        let h = self
+            .dwconv
+            .forward(x)?
+            .permute((0, 2, 3, 1))?
+            .contiguous()?;
         let h = self.norm.forward(&h)?;
         let h = self.pw2.forward(&self.pw1.forward(&h)?.gelu_erf()?)?;
         let h = match &self.scale {
