@@ -52,9 +52,10 @@ fn layer_scale() -> f64 {
     1e-6
 }
 
-/// LayerNorm over channels of an `(N, C, H, W)` tensor.
+/// LayerNorm over channels of an `(N, C, H, W)` tensor. Channels-last is made contiguous first:
+/// candle's fused LayerNorm takes only contiguous input (otherwise it runs eight separate ops).
 fn norm_channels_first(norm: &LayerNorm, x: &Tensor) -> candle_core::Result<Tensor> {
-    norm.forward(&x.permute((0, 2, 3, 1))?)?
+    norm.forward(&x.permute((0, 2, 3, 1))?.contiguous()?)?
         .permute((0, 3, 1, 2))
 }
 
