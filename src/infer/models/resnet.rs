@@ -1,14 +1,14 @@
 //! ResNet (basic and bottleneck blocks) with transformers' weight names (`resnet.embedder`,
 //! `resnet.encoder.stages.N.layers.M.{layer.K,shortcut}`, `classifier.1`), written here because
 //! candle-transformers' `resnet` reads torchvision's layout (`conv1`, `layer1.0.bn1`).
-//! Batch norms run in inference mode (running statistics, eps 1e-5).
+//! Batch norms run in inference mode (running statistics, eps 1e-5), folded at load into the
+//! convolution before them (its weight scaled per output channel, plus a bias): one pass over
+//! each activation instead of the convolution's and four more of candle's `BatchNorm`.
 //! [`Backbone`] (stem + stages, no head) is shared with DETR, which also loads it from timm's
 //! names (`crate::infer::models::timm_resnet`) through `ConvLayer::load` and `Block::new`.
 
-use candle_core::{D, Module, ModuleT, Tensor};
-use candle_nn::{
-    BatchNorm, Conv2d, Conv2dConfig, Linear, VarBuilder, batch_norm, conv2d_no_bias, linear,
-};
+use candle_core::{D, DType, Device, Module, Tensor};
+use candle_nn::{Conv2d, Conv2dConfig, Linear, VarBuilder, batch_norm, conv2d_no_bias, linear};
 use serde::Deserialize;
 
 /// The config.json fields ResNet needs.
@@ -47,10 +47,10 @@ fn relu() -> String {
     "relu".into()
 }
 
-/// Convolution (padding k/2, no bias) + batch norm + optional ReLU.
+/// Convolution (padding k/2, no bias) + batch norm + optional ReLU, the batch norm folded into
+/// the convolution.
 pub(crate) struct ConvLayer {
     conv: Conv2d,
-    norm: BatchNorm,
     relu: bool,
 }
 
@@ -67,9 +67,41 @@ impl ConvLayer {
             stride,
             ..Default::default()
         };
+        let conv = conv2d_no_bias(c_in, c_out, kernel, cfg, conv)?;
+        let norm = batch_norm(c_out, 1e-5, norm)?;
+        // y = (conv(x) − mean) · γ / √(var + eps) + β = conv'(x) + β − mean · γ / √(var + eps),
+        // conv' the convolution with each output channel's filter scaled by γ / √(var + eps);
+        // computed in F64 on the host, each folded value rounded once.
+        let host = |t: &Tensor| {
+            t.to_device(&Device::Cpu)?
+                .to_dtype(DType::F64)?
+                .flatten_all()?
+                .to_vec1::<f64>()
+        };
+        let (mean, var) = (host(norm.running_mean())?, host(norm.running_var())?);
+        let (gamma, beta) = match norm.weight_and_bias() {
+            Some((gamma, beta)) => (host(gamma)?, host(beta)?),
+            None => (vec![1.; c_out], vec![0.; c_out]),
+        };
+        let scale: Vec<f64> = (0..c_out)
+            .map(|o| gamma[o] / (var[o] + norm.eps()).sqrt())
+            .collect();
+        let shift: Vec<f64> = (0..c_out).map(|o| beta[o] - mean[o] * scale[o]).collect();
+        let mut weight = host(conv.weight())?;
+        let per_filter = weight.len() / c_out;
+        for (filter, s) in weight.chunks_exact_mut(per_filter).zip(&scale) {
+            filter.iter_mut().for_each(|w| *w *= s);
+        }
+        let (device, dtype) = (conv.weight().device(), conv.weight().dtype());
+        let back = |values: Vec<f64>, shape: &[usize]| {
+            Tensor::from_vec(values, shape, &Device::Cpu)?
+                .to_dtype(dtype)?
+                .to_device(device)
+        };
+        let weight = back(weight, conv.weight().dims())?;
+        let bias = back(shift, &[c_out])?;
         Ok(ConvLayer {
-            conv: conv2d_no_bias(c_in, c_out, kernel, cfg, conv)?,
-            norm: batch_norm(c_out, 1e-5, norm)?,
+            conv: Conv2d::new(weight, Some(bias), cfg),
             relu,
         })
     }
@@ -84,7 +116,7 @@ impl ConvLayer {
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let x = self.norm.forward_t(&self.conv.forward(x)?, false)?;
+        let x = self.conv.forward(x)?;
         if self.relu { x.relu() } else { Ok(x) }
     }
 }
