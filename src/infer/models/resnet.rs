@@ -11,6 +11,8 @@ use candle_core::{D, DType, Device, Module, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, Linear, VarBuilder, batch_norm, conv2d_no_bias, linear};
 use serde::Deserialize;
 
+use super::conv::Conv2dLayer;
+
 /// The config.json fields ResNet needs.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Config {
@@ -48,9 +50,10 @@ fn relu() -> String {
 }
 
 /// Convolution (padding k/2, no bias) + batch norm + optional ReLU, the batch norm folded into
-/// the convolution.
+/// the convolution; stride-1 ones (1 × 1, 3 × 3) as `conv`'s chunked products, strided ones
+/// through candle.
 pub(crate) struct ConvLayer {
-    conv: Conv2d,
+    conv: Conv2dLayer,
     relu: bool,
 }
 
@@ -101,7 +104,7 @@ impl ConvLayer {
         let weight = back(weight, conv.weight().dims())?;
         let bias = back(shift, &[c_out])?;
         Ok(ConvLayer {
-            conv: Conv2d::new(weight, Some(bias), cfg),
+            conv: Conv2dLayer::new(Conv2d::new(weight, Some(bias), cfg))?,
             relu,
         })
     }
