@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use candle_core::{Device, Tensor};
-use candle_transformers::generation::LogitsProcessor;
 use image::RgbImage;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -34,7 +33,9 @@ use crate::infer::pipeline::{Event, HumanOutput, Pipeline, Request, RunContext, 
 use crate::infer::plan::Plan;
 use crate::infer::run_input::RunInput;
 use crate::infer::task_module::{Evidence, LoadFn, TaskModule, not_supported};
-use crate::infer::tasks::common::decoding::{GenerationParams, StopReason, TokenStream, rate};
+use crate::infer::tasks::common::decoding::{
+    Decoded, GenerationParams, NextToken, StopReason, decode, rate,
+};
 use crate::infer::tokenizers::chat_template::{self, ChatMessage, ChatTemplate};
 use crate::infer::{InferError, device, read_json};
 use crate::media::ImageProcessor;
@@ -396,45 +397,25 @@ impl VisionChat {
         }
         let start = Instant::now();
         let features = self.image_features(&request.image)?;
-        let mut logits = self.model.prompt_logits(&prompt, &features)?;
+        let logits = self.model.prompt_logits(&prompt, &features)?;
         let prompt_secs = start.elapsed().as_secs_f64();
         let decode_start = Instant::now();
-        let mut sampler = LogitsProcessor::from_sampling(params.seed, params.sampling());
-        let mut context = prompt.clone();
-        let mut generated = Vec::new();
-        let mut stream = TokenStream::default();
-        let mut text = String::new();
-        let mut stop_reason = StopReason::MaxTokens;
-        while generated.len() < params.max_tokens {
-            if ctx.is_cancelled() {
-                stop_reason = StopReason::Cancelled;
-                break;
-            }
-            let next = sampler.sample(&params.penalize(logits, &context)?)?;
-            if self.eos_ids.contains(&next) {
-                stop_reason = StopReason::Eos;
-                break;
-            }
-            generated.push(next);
-            context.push(next);
-            if let Some(piece) = stream.push(&self.tokenizer, next)? {
-                ctx.emit(Event::Token(piece.clone()));
-                text.push_str(&piece);
-            }
-            if generated.len() >= params.max_tokens {
-                break;
-            }
-            if context.len() >= self.context_len {
-                stop_reason = StopReason::ContextFull;
-                break;
-            }
-            logits = self.model.next_logits(next, context.len() - 1)?;
-        }
+        let model = &mut self.model;
+        let decoded = decode(
+            NextToken::Logits(logits),
+            prompt.clone(),
+            params,
+            (&self.eos_ids, self.context_len),
+            &self.tokenizer,
+            ctx,
+            &mut |next, pos| Ok(NextToken::Logits(model.next_logits(next, pos)?)),
+        );
         self.model.clear_kv_cache()?;
-        if let Some(rest) = stream.finish(&self.tokenizer)? {
-            ctx.emit(Event::Token(rest.clone()));
-            text.push_str(&rest);
-        }
+        let Decoded {
+            text,
+            ids: generated,
+            stop_reason,
+        } = decoded?;
         let steps = generated.len().saturating_sub(1);
         Ok(VisionChatOutput {
             text,

@@ -5,9 +5,8 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::time::Instant;
 
+use candle_core::Device;
 use candle_core::quantized::gguf_file;
-use candle_core::{Device, Tensor};
-use candle_transformers::generation::LogitsProcessor;
 use serde::Serialize;
 
 use crate::infer::facts::{ModelFacts, is_split_gguf};
@@ -18,8 +17,8 @@ use crate::infer::pipeline::{Event, HumanOutput, Pipeline, Request, RunContext, 
 use crate::infer::plan::Plan;
 use crate::infer::run_input::RunInput;
 use crate::infer::task_module::{Evidence, LoadFn, TaskModule, guess_by_head, not_supported};
+use crate::infer::tasks::common::decoding::{Decoded, NextToken, decode, rate};
 pub use crate::infer::tasks::common::decoding::{GenerationParams, StopReason};
-use crate::infer::tasks::common::decoding::{TokenStream, rate};
 pub use crate::infer::tokenizers::chat_template::ChatMessage;
 use crate::infer::tokenizers::chat_template::{self, ChatTemplate};
 use crate::infer::tokenizers::gguf_bpe::GgufBpe;
@@ -322,15 +321,6 @@ impl TextGenerator {
         Ok(self.model.forward(tokens, 0)?.to_vec1::<f32>()?)
     }
 
-    /// Runs `tokens` at `pos`: the next token itself when `token_only` (a wgpu model,
-    /// greedy), else the logits to sample it from.
-    fn step(&mut self, tokens: &[u32], pos: usize, token_only: bool) -> Result<Step, InferError> {
-        match self.model.gpu_model() {
-            Some(model) if token_only => Ok(Step::Token(model.next_greedy(tokens, pos)?)),
-            _ => Ok(Step::Logits(self.model.forward(tokens, pos)?)),
-        }
-    }
-
     /// Generates from token ids, streaming text through `ctx`.
     pub fn generate_ids(
         &mut self,
@@ -350,51 +340,26 @@ impl TextGenerator {
         }
         self.model
             .clear_kv_cache((prompt.len() + params.max_tokens).min(self.context_len))?;
-        let mut sampler = LogitsProcessor::from_sampling(params.seed, params.sampling());
-        let mut context: Vec<u32> = prompt.to_vec();
-        let mut generated: Vec<u32> = Vec::new();
-        let mut stream = TokenStream::default();
-        let mut text = String::new();
-
         // Greedy decoding on a wgpu model reads back one token a step, not the logits.
         let token_only = params.is_greedy() && self.model.gpu_model().is_some();
         let start = Instant::now();
-        let mut step = self.step(prompt, 0, token_only)?;
+        let first = model_step(&mut self.model, prompt, 0, token_only)?;
         let prompt_secs = start.elapsed().as_secs_f64();
         let decode_start = Instant::now();
-        let mut stop_reason = StopReason::MaxTokens;
-        while generated.len() < params.max_tokens {
-            if ctx.is_cancelled() {
-                stop_reason = StopReason::Cancelled;
-                break;
-            }
-            let next = match step {
-                Step::Token(next) => next,
-                Step::Logits(logits) => sampler.sample(&params.penalize(logits, &context)?)?,
-            };
-            if self.eos_ids.contains(&next) {
-                stop_reason = StopReason::Eos;
-                break;
-            }
-            generated.push(next);
-            context.push(next);
-            if let Some(piece) = stream.push(&self.tokenizer, next)? {
-                ctx.emit(Event::Token(piece.clone()));
-                text.push_str(&piece);
-            }
-            if generated.len() >= params.max_tokens {
-                break;
-            }
-            if context.len() >= self.context_len {
-                stop_reason = StopReason::ContextFull;
-                break;
-            }
-            step = self.step(&[next], context.len() - 1, token_only)?;
-        }
-        if let Some(rest) = stream.finish(&self.tokenizer)? {
-            ctx.emit(Event::Token(rest.clone()));
-            text.push_str(&rest);
-        }
+        let model = &mut self.model;
+        let Decoded {
+            text,
+            ids: generated,
+            stop_reason,
+        } = decode(
+            first,
+            prompt.to_vec(),
+            params,
+            (&self.eos_ids, self.context_len),
+            &self.tokenizer,
+            ctx,
+            &mut |next, pos| model_step(model, &[next], pos, token_only),
+        )?;
         let decode_secs = decode_start.elapsed().as_secs_f64();
         // The first generated token comes from the prompt pass; the rest each cost one step.
         let steps = generated.len().saturating_sub(1);
@@ -421,12 +386,18 @@ impl TextGenerator {
     }
 }
 
-/// What one forward step gives the sampler.
-enum Step {
-    /// The chosen token (read back alone).
-    Token(u32),
-    /// The next-token logits.
-    Logits(Tensor),
+/// One model step over `tokens` at `pos`: the greedy token alone from a GPU model when
+/// `token_only`, else the logits.
+fn model_step(
+    model: &mut CausalModel,
+    tokens: &[u32],
+    pos: usize,
+    token_only: bool,
+) -> Result<NextToken, InferError> {
+    match model.gpu_model() {
+        Some(gpu) if token_only => Ok(NextToken::Chosen(gpu.next_greedy(tokens, pos)?)),
+        _ => Ok(NextToken::Logits(model.forward(tokens, pos)?)),
+    }
 }
 
 impl Pipeline for TextGenerator {
@@ -625,6 +596,7 @@ impl HumanOutput for GenerationOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::infer::tasks::common::decoding::TokenStream;
 
     #[test]
     fn streamed_pieces_never_split_a_character() {

@@ -6,6 +6,7 @@ use candle_transformers::generation::Sampling;
 use serde::Serialize;
 
 use crate::infer::InferError;
+use crate::infer::pipeline::{Event, RunContext};
 use crate::infer::run_input::RunInput;
 use crate::infer::tokenizers::Detokenize;
 
@@ -125,6 +126,86 @@ pub fn rate(tokens: usize, secs: f64) -> f64 {
     } else {
         0.0
     }
+}
+
+/// What a model step gives for the next token.
+pub(crate) enum NextToken {
+    /// The chosen token (a GPU model reading back the greedy token alone).
+    Chosen(u32),
+    /// The next-token logits, to sample from.
+    Logits(Tensor),
+}
+
+/// A finished generation.
+pub(crate) struct Decoded {
+    /// The text of the generated ids, as streamed.
+    pub text: String,
+    /// The generated ids.
+    pub ids: Vec<u32>,
+    /// Why it stopped.
+    pub stop_reason: StopReason,
+}
+
+/// Generates after a prompt: `first` is the prompt pass's result, `context` the prompt's ids.
+/// Each token is sampled with `params` (the repeat penalty over `context`), streamed as whole
+/// characters through `ctx` (`Event::Token`), and fed back through `step(token, position)`;
+/// generation stops at an id of `eos_ids`, after `params.max_tokens`, when `context` reaches
+/// `context_len`, or when `ctx` is cancelled.
+pub(crate) fn decode(
+    first: NextToken,
+    mut context: Vec<u32>,
+    params: &GenerationParams,
+    (eos_ids, context_len): (&[u32], usize),
+    tokenizer: &impl Detokenize,
+    ctx: &RunContext,
+    step: &mut dyn FnMut(u32, usize) -> Result<NextToken, InferError>,
+) -> Result<Decoded, InferError> {
+    let mut sampler = candle_transformers::generation::LogitsProcessor::from_sampling(
+        params.seed,
+        params.sampling(),
+    );
+    let mut ids = Vec::new();
+    let mut stream = TokenStream::default();
+    let mut text = String::new();
+    let mut stop_reason = StopReason::MaxTokens;
+    let mut next_token = first;
+    while ids.len() < params.max_tokens {
+        if ctx.is_cancelled() {
+            stop_reason = StopReason::Cancelled;
+            break;
+        }
+        let next = match next_token {
+            NextToken::Chosen(next) => next,
+            NextToken::Logits(logits) => sampler.sample(&params.penalize(logits, &context)?)?,
+        };
+        if eos_ids.contains(&next) {
+            stop_reason = StopReason::Eos;
+            break;
+        }
+        ids.push(next);
+        context.push(next);
+        if let Some(piece) = stream.push(tokenizer, next)? {
+            ctx.emit(Event::Token(piece.clone()));
+            text.push_str(&piece);
+        }
+        if ids.len() >= params.max_tokens {
+            break;
+        }
+        if context.len() >= context_len {
+            stop_reason = StopReason::ContextFull;
+            break;
+        }
+        next_token = step(next, context.len() - 1)?;
+    }
+    if let Some(rest) = stream.finish(tokenizer)? {
+        ctx.emit(Event::Token(rest.clone()));
+        text.push_str(&rest);
+    }
+    Ok(Decoded {
+        text,
+        ids,
+        stop_reason,
+    })
 }
 
 /// Turns ids into text pieces as soon as they decode to whole characters (byte-level BPE can
