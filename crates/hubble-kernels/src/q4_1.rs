@@ -77,7 +77,9 @@ unsafe fn dot<const N: usize>(_weights: &[u8], _rows: [&Q8Row; N]) -> [f32; N] {
 mod tests {
     use super::*;
     use crate::available;
-    use crate::quant_matmul::{BLOCK, assert_matches_scalar, matmul, pseudo_random};
+    use crate::quant_matmul::{
+        BLOCK, assert_each_matches_scalar, matmul, pseudo_random, test_inputs,
+    };
     use half::f16;
 
     /// candle's scalar `vec_dot_q4_1_q8_1` over one weight row.
@@ -117,24 +119,8 @@ mod tests {
                 weights.extend(m.to_le_bytes());
                 weights.extend(pseudo_random(16, r).into_iter().map(|v| v as u8));
             }
-            let x: Vec<f32> = pseudo_random(inputs * cols, 9)
-                .into_iter()
-                .map(|v| (v % 2001) as f32 / 100. - 10.)
-                .collect();
-            let got = matmul(&Q4_1, &weights, rows, cols, &x).unwrap();
-            let row_bytes = cols / BLOCK * Q4_1_BYTES;
-            for i in 0..inputs {
-                let q = Q8Row::new(&x[i * cols..(i + 1) * cols]);
-                for r in 0..rows {
-                    let want = scalar_dot(&weights[r * row_bytes..(r + 1) * row_bytes], &q);
-                    let have = got[i * rows + r];
-                    assert!(
-                        (have - want).abs() <= 1e-5 * want.abs().max(1.),
-                        "{have} vs {want}"
-                    );
-                }
-            }
-            assert_matches_scalar(&Q4_1, &weights, rows, cols, &x, scalar_dot);
+            let x = test_inputs(inputs * cols, 9);
+            assert_each_matches_scalar(&Q4_1, &weights, rows, cols, &x, scalar_dot);
         }
     }
 

@@ -81,7 +81,9 @@ mod tests {
 
     use super::*;
     use crate::available;
-    use crate::quant_matmul::{BLOCK, assert_matches_scalar, matmul, pseudo_random};
+    use crate::quant_matmul::{
+        BLOCK, assert_each_matches_scalar, matmul, pseudo_random, test_inputs,
+    };
 
     /// candle's scalar `vec_dot` of `BlockQ5_0` with `BlockQ8_0` over one weight row.
     fn scalar_dot(weights: &[u8], row: &Q8Row) -> f32 {
@@ -120,24 +122,8 @@ mod tests {
         // activation rows at once and the rest; more weight rows than one task takes.
         for (rows, cols, inputs) in [(3, 32, 1), (9, 96, 3), (5, 576, 2), (37, 64, 6)] {
             let weights = random_matrix(rows, cols);
-            let x: Vec<f32> = pseudo_random(inputs * cols, 9)
-                .into_iter()
-                .map(|v| (v % 2001) as f32 / 100. - 10.)
-                .collect();
-            let got = matmul(&Q5_0, &weights, rows, cols, &x).unwrap();
-            let row_bytes = cols / BLOCK * Q5_0_BYTES;
-            for i in 0..inputs {
-                let q = Q8Row::new(&x[i * cols..(i + 1) * cols]);
-                for r in 0..rows {
-                    let want = scalar_dot(&weights[r * row_bytes..(r + 1) * row_bytes], &q);
-                    let have = got[i * rows + r];
-                    assert!(
-                        (have - want).abs() <= 1e-5 * want.abs().max(1.),
-                        "{rows}×{cols}: {have} vs {want}"
-                    );
-                }
-            }
-            assert_matches_scalar(&Q5_0, &weights, rows, cols, &x, scalar_dot);
+            let x = test_inputs(inputs * cols, 9);
+            assert_each_matches_scalar(&Q5_0, &weights, rows, cols, &x, scalar_dot);
         }
     }
 

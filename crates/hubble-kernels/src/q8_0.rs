@@ -129,7 +129,9 @@ mod tests {
 
     use super::*;
     use crate::available;
-    use crate::quant_matmul::{BLOCK, assert_matches_scalar, matmul, pseudo_random};
+    use crate::quant_matmul::{
+        BLOCK, assert_each_matches_scalar, matmul, pseudo_random, test_inputs,
+    };
 
     /// candle's scalar products of `BlockQ8_0` / `BlockQ4_0` with `BlockQ8_0`.
     fn scalar_dot(weights: &[u8], block_bytes: usize, row: &Q8Row) -> f32 {
@@ -190,26 +192,9 @@ mod tests {
         for (block_bytes, kernel) in kernels {
             for (rows, cols, inputs) in [(3, 32, 1), (9, 96, 3), (5, 576, 2), (37, 64, 6)] {
                 let weights = random_matrix(rows, cols, block_bytes);
-                let x: Vec<f32> = pseudo_random(inputs * cols, 9)
-                    .into_iter()
-                    .map(|v| (v % 2001) as f32 / 100. - 10.)
-                    .collect();
-                let got = matmul(kernel, &weights, rows, cols, &x).unwrap();
-                let row_bytes = cols / BLOCK * block_bytes;
-                for i in 0..inputs {
-                    let q = Q8Row::new(&x[i * cols..(i + 1) * cols]);
-                    for r in 0..rows {
-                        let w = &weights[r * row_bytes..(r + 1) * row_bytes];
-                        let want = scalar_dot(w, block_bytes, &q);
-                        let have = got[i * rows + r];
-                        assert!(
-                            (have - want).abs() <= 1e-5 * want.abs().max(1.),
-                            "{block_bytes}-byte blocks, {rows}×{cols}: {have} vs {want}"
-                        );
-                    }
-                }
+                let x = test_inputs(inputs * cols, 9);
                 let scalar = |w: &[u8], q: &Q8Row| scalar_dot(w, block_bytes, q);
-                assert_matches_scalar(kernel, &weights, rows, cols, &x, scalar);
+                assert_each_matches_scalar(kernel, &weights, rows, cols, &x, scalar);
             }
         }
         assert!(matmul(&Q8_0, &[0; 33], 1, 32, &[0.; 32]).is_err());

@@ -548,6 +548,33 @@ pub fn test_inputs(n: usize, seed: u32) -> Vec<f32> {
         .collect()
 }
 
+/// Checks each product of [`matmul`] of `kind` against `scalar` to 1e-5 of its own size (or of
+/// 1), then everything [`assert_matches_scalar`] checks.
+#[cfg(test)]
+pub fn assert_each_matches_scalar(
+    kind: &BlockKind,
+    weights: &[u8],
+    rows: usize,
+    cols: usize,
+    x: &[f32],
+    scalar: impl Fn(&[u8], &Q8Row) -> f32,
+) {
+    let got = matmul(kind, weights, rows, cols, x).unwrap();
+    let row_bytes = cols / kind.values * kind.bytes;
+    for (i, input) in x.chunks_exact(cols).enumerate() {
+        let q = Q8Row::new(input);
+        for (r, w) in weights.chunks_exact(row_bytes).enumerate() {
+            let (have, want) = (got[i * rows + r], scalar(w, &q));
+            assert!(
+                (have - want).abs() <= 1e-5 * want.abs().max(1.),
+                "{} {rows}×{cols}: {have} vs {want}",
+                kind.name
+            );
+        }
+    }
+    assert_matches_scalar(kind, weights, rows, cols, x, scalar);
+}
+
 /// Checks [`matmul`] of `kind` against `scalar` (one weight row times one activation row) for
 /// every pair, to 1e-5 of the largest product (or of 1), and that each activation row alone gives
 /// exactly the products it gives among the others (the four-row path is the one-row path).
