@@ -5,7 +5,7 @@ For BERT, DistilBERT, RoBERTa and DeBERTa-v2 (v3-style relative attention) it bu
 (sequence classification, token classification, masked LM) with transformers (fp32, CPU),
 saves config.json (with id2label) + model.safetensors + tokenizer.json under
 tests/fixtures/tiny/<family>-<head>/, and writes reference.json with the logits for fixed
-sentences, which Hubble's parity tests (tests/infer_encoders.rs) compare against.
+sentences, which Hubble's parity tests (tests/infer/encoders.rs) compare against.
 
 Usage (needs torch, transformers, tokenizers, safetensors; CPU is enough):
     python3 scripts/reference/make_tiny_encoders.py [--out tests/fixtures/tiny]

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A tiny random Marian (Helsinki-NLP/opus-mt layout) + PyTorch reference outputs for Hubble's
-Marian parity tests (tests/infer_marian.rs).
+Marian parity tests (tests/infer/marian.rs).
 
 Two SentencePiece unigram models are trained on the sentences below (source.spm with the default
 nmt_nfkc normalisation, so its precompiled charsmap is exercised; target.spm with identity

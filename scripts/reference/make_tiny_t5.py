@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Tiny random T5 checkpoints (original ReLU T5 and gated-GELU T5 v1.1 / FLAN-T5) + PyTorch
-reference outputs for Hubble's seq2seq parity tests (tests/infer_seq2seq.rs).
+reference outputs for Hubble's seq2seq parity tests (tests/infer/seq2seq.rs).
 
 Each model is 2+2 layers, 32 wide, with a small WordPiece tokenizer.json whose `</s>` is id 1
 and `<pad>` id 0 like T5's; reference.json holds the input ids, the first decoder step's logits

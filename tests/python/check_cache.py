@@ -1,5 +1,5 @@
 """Checks a Hugging Face cache the way Python's huggingface_hub reads it (used by
-tests/cli_download.rs): scan_cache_dir() and hf_hub_download(local_files_only=True).
+tests/cli/download.rs): scan_cache_dir() and hf_hub_download(local_files_only=True).
 
 usage: check_cache.py CACHE_DIR REPO_ID [FILE ...]
 Prints JSON: {"repos": [{"repo_id", "size_on_disk", "nb_files", "refs", "revisions": [...]}],

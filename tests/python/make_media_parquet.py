@@ -1,5 +1,5 @@
 """Writes a small Parquet file the way the `datasets` library stores Image and Audio features,
-for tests/ui_hub_breadth.rs: image and audio columns are structs {bytes: binary, path: string}
+for tests/ui/hub_breadth.rs: image and audio columns are structs {bytes: binary, path: string}
 (PNG and WAV bytes), and the schema's `huggingface` metadata names their feature types.
 
 usage: make_media_parquet.py OUT_FILE

@@ -1,5 +1,5 @@
 """Writes a small Parquet file with pyarrow (snappy, pyarrow's default codec) for
-tests/cli_hub_breadth.rs: text (string), label (int64), score (double), tags (list<string>).
+tests/cli/hub_breadth.rs: text (string), label (int64), score (double), tags (list<string>).
 
 usage: make_parquet.py OUT_FILE
 """

@@ -1,4 +1,4 @@
-"""Downloads a repo with Python's huggingface_hub (used by tests/cli_download.rs).
+"""Downloads a repo with Python's huggingface_hub (used by tests/cli/download.rs).
 
 usage: snapshot_download.py ENDPOINT CACHE_DIR REPO_ID
 Prints the snapshot folder.

@@ -2,7 +2,7 @@
 //! git repositories made in a temporary directory, fully offline, on 127.0.0.1.
 //!
 //! Include it from an integration test with
-//! `#[path = "support/olah.rs"] mod olah;` — it needs only `std` and `tempfile`.
+//! `#[path = "../support/olah.rs"] mod olah;` — it needs only `std` and `tempfile`.
 //!
 //! What olah 0.5.4 does and does not do over such mirrors is written down in
 //! `tests/olah/NOTES.md` (statuses, headers, quirks).

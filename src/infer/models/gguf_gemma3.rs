@@ -1,6 +1,6 @@
 //! Hubble's GGUF Gemma 3 (llama.cpp's `gemma3` layout, text only). candle-transformers 0.11's
 //! `quantized_gemma3` gates its feed-forward with SiLU where Gemma uses tanh-approximated GELU,
-//! so its logits are wrong (0.49 off PyTorch on the tiny checkpoint of `tests/infer_parity.rs`);
+//! so its logits are wrong (0.49 off PyTorch on the tiny checkpoint of `tests/infer/parity.rs`);
 //! this one follows transformers' `Gemma3ForCausalLM` and llama.cpp's reading of the file:
 //! - the embedding is scaled by `sqrt(hidden)`, kept quantised and shared with the tied head;
 //! - per-head RMS norms on queries and keys, norms before and after both the attention and the

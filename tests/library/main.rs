@@ -1,0 +1,8 @@
+//! The core modules called directly (cards, Fit, the Hub client, media decoding): one test
+//! binary (`cargo test --test library`).
+
+mod cards;
+mod fit;
+mod hub_client;
+mod media_hostile;
+mod media_preprocess;
