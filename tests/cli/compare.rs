@@ -2,12 +2,9 @@
 //! llama's safetensors and the same weights as a GGUF file must give the same greedy answer),
 //! JSON and human output, a blind vote read from stdin, Markdown export, and its errors.
 
-#[path = "../support/cache.rs"]
-mod cache;
-#[path = "../support/cli.rs"]
-mod cli;
-#[path = "../support/gguf.rs"]
-mod gguf;
+use crate::support::cache;
+use crate::support::cli;
+use crate::support::gguf;
 
 use std::path::Path;
 

@@ -2,12 +2,9 @@
 //! and olah, the cache checked by Python's huggingface_hub (and the other way round), kill -9
 //! and resume, corruption, faults, hostile names; plus the library's handle (pause/resume).
 
-#[path = "../support/cli.rs"]
-mod cli;
-#[path = "../support/olah.rs"]
-mod olah;
-#[path = "../support/python.rs"]
-mod python;
+use crate::support::cli;
+use crate::support::olah;
+use crate::support::python;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,8 +1,7 @@
 //! Every error kind reaches the command line as a clear message and a non-zero exit status,
 //! and the client survives slow, failing and rate-limiting servers.
 
-#[path = "../support/cli.rs"]
-mod cli;
+use crate::support::cli;
 
 use std::time::Duration;
 

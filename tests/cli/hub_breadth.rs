@@ -1,9 +1,7 @@
 //! `hubble revisions`, `hubble datasets` and `hubble spaces` against the fixture hub.
 
-#[path = "../support/cli.rs"]
-mod cli;
-#[path = "../support/python.rs"]
-mod python;
+use crate::support::cli;
+use crate::support::python;
 
 use cli::{hubble, hubble_at};
 use fixture_hub::{FixtureHub, Repo, RepoFile, RepoKind};

@@ -1,8 +1,7 @@
 //! `hubble info` and `hubble card` against the fixture hub's recorded and card repos, and
 //! `card` from the cache when offline.
 
-#[path = "../support/cli.rs"]
-mod cli;
+use crate::support::cli;
 
 use cli::{hubble, hubble_at};
 use fixture_hub::FixtureHub;

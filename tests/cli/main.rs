@@ -1,12 +1,15 @@
 //! The real `hubble` binary and its servers (`run`, `download`, `serve`, olah, the remote
 //! router), driven as a user would from a shell: one test binary (`cargo test --test cli`).
 
+#[path = "../support/mod.rs"]
+mod support;
+
 mod compare;
 mod download;
 mod errors;
 mod hub_breadth;
 mod info_card;
-mod olah;
+mod olah_cli;
 mod olah_smoke;
 mod remote_chat;
 mod remote_tasks;

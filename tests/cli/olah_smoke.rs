@@ -5,8 +5,7 @@
 //! Without olah installed these tests FAIL (CI installs it); set `HUBBLE_SKIP_OLAH=1` to
 //! skip them with a notice instead.
 
-#[path = "../support/olah.rs"]
-mod olah;
+use crate::support::olah;
 
 use olah::{MirrorRepo, Olah};
 

@@ -1,10 +1,8 @@
 //! `hubble remote-chat` against a loopback server speaking the router's OpenAI-compatible
 //! `POST /v1/chat/completions` with `stream: true` (server-sent events).
 
-#[path = "../support/cli.rs"]
-mod cli;
-#[path = "../support/router.rs"]
-mod router;
+use crate::support::cli;
+use crate::support::router;
 
 use cli::hubble;
 use router::fake_router;

@@ -2,10 +2,8 @@
 //! provider (`POST /hf-inference/models/{id}`): text as JSON, images and audio as raw bytes with
 //! their content type; the token only with one; a cold model's 503 explained.
 
-#[path = "../support/cli.rs"]
-mod cli;
-#[path = "../support/router.rs"]
-mod router;
+use crate::support::cli;
+use crate::support::router;
 
 use cli::{fixture, hubble};
 use router::fake_router;

@@ -1,8 +1,7 @@
 //! `hubble run`: the binary end to end on the tiny committed checkpoints, the cache lookup and
 //! its "not downloaded" answer.
 
-#[path = "../support/cli.rs"]
-mod cli;
+use crate::support::cli;
 
 use std::path::Path;
 
@@ -442,8 +441,7 @@ fn answers_questions_classifies_zero_shot_and_audio_and_detects_objects() {
     }
 }
 
-#[path = "../support/gguf.rs"]
-mod gguf;
+use crate::support::gguf;
 
 /// `--device wgpu:NAME` through the binary: the tiny llama written as an F32 GGUF decodes
 /// PyTorch's greedy tokens on lavapipe (or `HUBBLE_TEST_ADAPTER`), and says where it ran; a

@@ -1,8 +1,7 @@
 //! `hubble run` on images: image classification, zero-shot classification and captions on the
 //! tiny committed checkpoints, and clear errors (exit 2) for unusable input files.
 
-#[path = "../support/cli.rs"]
-mod cli;
+use crate::support::cli;
 
 use std::path::Path;
 

@@ -1,8 +1,7 @@
 //! `hubble search` against the fixture hub: every facet reaches the query string, and results
 //! are paged through the `Link` cursor.
 
-#[path = "../support/cli.rs"]
-mod cli;
+use crate::support::cli;
 
 use cli::hubble_at;
 use fixture_hub::FixtureHub;

@@ -1,12 +1,9 @@
 //! `hubble serve`'s speech and picture endpoints on the tiny VITS and Stable Diffusion
 //! checkpoints, and the memory budget: past it, the least recently used model is unloaded.
 
-#[path = "../support/cache.rs"]
-mod cache;
-#[path = "../support/cli.rs"]
-mod cli;
-#[path = "../support/serve.rs"]
-mod serve;
+use crate::support::cache;
+use crate::support::cli;
+use crate::support::serve;
 
 use base64::Engine;
 use cache::install;

@@ -1,16 +1,11 @@
 //! `hubble serve` driven by the official `openai` Python client over the real SmolLM2 GGUF,
 //! MiniLM and Whisper tiny.en from the test cache: its answers equal `hubble run`'s.
 
-#[path = "../support/cache.rs"]
-mod cache;
-#[path = "../support/cli.rs"]
-mod cli;
-#[path = "../support/python.rs"]
-mod python;
-#[path = "../support/serve.rs"]
-mod serve;
-#[path = "../support/weights.rs"]
-mod weights;
+use crate::support::cache;
+use crate::support::cli;
+use crate::support::python;
+use crate::support::serve;
+use crate::support::weights;
 
 use cache::install;
 use cli::{fixture, hubble};

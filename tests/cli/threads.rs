@@ -2,11 +2,9 @@
 //! SmolLM2 Q4_1 GGUF answers with the same greedy tokens on 1 and 2 threads, and MiniLM's
 //! sentence embeddings agree within 1e-6; `hubble system` reports the count.
 
-#[path = "../support/cli.rs"]
-mod cli;
+use crate::support::cli;
 
-#[path = "../support/weights.rs"]
-mod weights;
+use crate::support::weights;
 
 use cli::hubble;
 use serde_json::Value;

@@ -5,8 +5,7 @@
 //! HuBERT, AST) and the pipeline's softmax top 5: features, logits and scores within 1e-4
 //! (fp32, CPU), the same five labels in the same order.
 
-#[path = "../support/parity.rs"]
-mod parity;
+use crate::support::parity;
 
 use std::path::{Path, PathBuf};
 

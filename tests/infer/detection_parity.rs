@@ -6,8 +6,7 @@
 //! 1e-4, float corners within 0.01 px of `post_process_object_detection`'s and the pipeline's
 //! int corners within 1.
 
-#[path = "../support/parity.rs"]
-mod parity;
+use crate::support::parity;
 
 use std::path::{Path, PathBuf};
 

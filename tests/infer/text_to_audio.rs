@@ -5,11 +5,9 @@
 //! for EnCodec and its waveform within 1e-4. Then `hubble run --task text-to-audio` writes that
 //! waveform as a WAV, the seed repeats sampled codes, and bad input gets clear errors.
 
-#[path = "../support/parity.rs"]
-mod parity;
+use crate::support::parity;
 
-#[path = "../support/cli.rs"]
-mod cli;
+use crate::support::cli;
 
 use std::path::PathBuf;
 

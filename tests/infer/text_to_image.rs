@@ -7,11 +7,9 @@
 //! diffusers drew). Then `hubble run --task text-to-image` end to end: a PNG with its settings
 //! in text chunks, the same picture for the same seed, and clear errors.
 
-#[path = "../support/parity.rs"]
-mod parity;
+use crate::support::parity;
 
-#[path = "../support/cli.rs"]
-mod cli;
+use crate::support::cli;
 
 use std::path::{Path, PathBuf};
 

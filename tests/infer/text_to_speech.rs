@@ -11,14 +11,11 @@
 //! the vocoder in the cache, reads a `.npy` speaker embedding, and says what to download when
 //! the vocoder is missing.
 
-#[path = "../support/parity.rs"]
-mod parity;
+use crate::support::parity;
 
-#[path = "../support/cli.rs"]
-mod cli;
+use crate::support::cli;
 
-#[path = "../support/cache.rs"]
-mod cache;
+use crate::support::cache;
 
 use std::path::{Path, PathBuf};
 

@@ -3,8 +3,7 @@
 //! file through preprocessor_config.json to the logits, max abs diff ≤ 1e-4 (fp32, CPU), and
 //! BLIP's greedy captions token for token.
 
-#[path = "../support/parity.rs"]
-mod parity;
+use crate::support::parity;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -5,11 +5,9 @@
 //! and `generate(do_sample=False)`'s 8 greedy tokens exactly; then `hubble run` with an image and
 //! a question, and its errors.
 
-#[path = "../support/parity.rs"]
-mod parity;
+use crate::support::parity;
 
-#[path = "../support/cli.rs"]
-mod cli;
+use crate::support::cli;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

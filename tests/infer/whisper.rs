@@ -3,11 +3,9 @@
 //! and a tiny random checkpoint's encoder output, prompt logits and greedy tokens; then the
 //! pipeline and `hubble run --task automatic-speech-recognition` end to end.
 
-#[path = "../support/parity.rs"]
-mod parity;
+use crate::support::parity;
 
-#[path = "../support/cli.rs"]
-mod cli;
+use crate::support::cli;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -2,8 +2,7 @@
 //! (synthetic BERT with a virtual data region, shards, a Range-ignoring server, the real
 //! all-MiniLM-L6-v2 and SmolLM2 files), and the `fit`/`system` commands.
 
-#[path = "../support/cli.rs"]
-mod cli;
+use crate::support::cli;
 
 use std::path::PathBuf;
 

@@ -3,8 +3,7 @@
 //! And a real MP3 cut mid-frame (LAME, `tests/fixtures/audio/README.md`): the decoded prefix or
 //! a clear error.
 
-#[path = "../support/audio.rs"]
-mod audio;
+use crate::support::audio;
 
 use std::io::Cursor;
 use std::path::Path;

@@ -1,8 +1,7 @@
 //! Test support: a real `olah` Hugging Face mirror server (PyPI `olah==0.5.4`) serving
 //! git repositories made in a temporary directory, fully offline, on 127.0.0.1.
 //!
-//! Include it from an integration test with
-//! `#[path = "../support/olah.rs"] mod olah;` — it needs only `std` and `tempfile`.
+//! A test reaches it as `crate::support::olah`; it needs only `std` and `tempfile`.
 //!
 //! What olah 0.5.4 does and does not do over such mirrors is written down in
 //! `tests/olah/NOTES.md` (statuses, headers, quirks).
@@ -29,8 +28,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-#[path = "http.rs"]
-mod http;
+use super::http;
 pub use http::{HttpResponse, http_request};
 
 /// The olah version these helpers were written against.

@@ -6,8 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-#[path = "http.rs"]
-mod http;
+use super::http;
 pub use http::{HttpResponse, http_request};
 
 /// A running `hubble serve`, killed when dropped.

@@ -2,8 +2,7 @@
 //! hub. Results arrive from worker threads, so each test steps the harness until the expected
 //! state appears, with a bounded wait.
 
-#[path = "../support/ui.rs"]
-mod ui;
+use crate::support::ui;
 
 use std::path::Path;
 

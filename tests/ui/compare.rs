@@ -2,10 +2,8 @@
 //! tiny chat models cached like downloads answer one prompt in two columns with their figures;
 //! blind, the names stay hidden until a vote, then show.
 
-#[path = "../support/cache.rs"]
-mod cache;
-#[path = "../support/ui.rs"]
-mod ui;
+use crate::support::cache;
+use crate::support::ui;
 
 use std::path::Path;
 use std::time::Duration;
@@ -166,8 +164,7 @@ fn the_cache_page_adds_a_model_to_the_comparison() {
     );
 }
 
-#[path = "../support/weights.rs"]
-mod weights;
+use crate::support::weights;
 
 /// Stop answers at once: the real SmolLM2, stopped while it answers, leaves the view ready to
 /// run again, and nothing of the stopped comparison arrives later.

@@ -1,8 +1,7 @@
 //! The app's Downloads panel, Download buttons and Cache page driven through the AccessKit tree
 //! (egui_kittest, no GPU) against the fixture hub, with the files checked in the cache.
 
-#[path = "../support/ui.rs"]
-mod ui;
+use crate::support::ui;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

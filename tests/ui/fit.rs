@@ -3,10 +3,8 @@
 //! tab (exact weights, verdict per device, context slider, GGUF quant rows, measured memory),
 //! the search results' fit badges and the system in the About window.
 
-#[path = "../support/ui.rs"]
-mod ui;
-#[path = "../support/weights.rs"]
-mod weights;
+use crate::support::ui;
+use crate::support::weights;
 
 use eframe::egui;
 use egui_kittest::Harness;

@@ -2,12 +2,9 @@
 //! the Datasets, Collections and Spaces views and the dataset preview's media cells, against
 //! the fixture hub (and a loopback inference router).
 
-#[path = "../support/python.rs"]
-mod python;
-#[path = "../support/router.rs"]
-mod router;
-#[path = "../support/ui.rs"]
-mod support;
+use crate::support::python;
+use crate::support::router;
+use crate::support::ui as support;
 
 use std::path::Path;
 

@@ -1,6 +1,9 @@
 //! The app driven through its AccessKit tree (egui_kittest, no GPU): one test binary for every
 //! view, so the app and its dependencies are linked once (`cargo test --test ui`).
 
+#[path = "../support/mod.rs"]
+mod support;
+
 mod app;
 mod compare;
 mod downloads;

@@ -1,10 +1,8 @@
 //! The Server page: the switch starts `hubble serve` inside the app on 127.0.0.1, a client's
 //! request shows in the live log, and the switch stops it.
 
-#[path = "../support/http.rs"]
-mod http;
-#[path = "../support/ui.rs"]
-mod ui;
+use crate::support::http;
+use crate::support::ui;
 
 use std::net::TcpStream;
 use std::time::Duration;

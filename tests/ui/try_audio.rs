@@ -3,8 +3,7 @@
 //! file opened by path and transcribed, the segments and real-time factor appear, and a click on
 //! a segment plays it; a dropped file of the wrong type is refused, a dropped WAV is opened.
 
-#[path = "../support/ui.rs"]
-mod ui;
+use crate::support::ui;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -6,8 +6,7 @@
 //! row instead of VITS's sliders, and Speak) and text-to-audio (the tiny MusicGen: Compose,
 //! then its length and Play).
 
-#[path = "../support/ui.rs"]
-mod ui;
+use crate::support::ui;
 
 use std::path::Path;
 use std::time::Duration;

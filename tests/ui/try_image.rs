@@ -4,8 +4,7 @@
 //! the wrong type and a truncated PNG are refused with a message; the tiny BLIP captioner
 //! writes its caption beside the dropped photo, and with a typed prompt.
 
-#[path = "../support/ui.rs"]
-mod ui;
+use crate::support::ui;
 
 use std::path::Path;
 use std::time::Duration;

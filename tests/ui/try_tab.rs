@@ -1,8 +1,7 @@
 //! The Try tab driven through its AccessKit tree (egui_kittest, no GPU): models cached from
 //! the tiny fixtures are loaded on the inference thread and answer in the app.
 
-#[path = "../support/ui.rs"]
-mod ui;
+use crate::support::ui;
 
 use std::path::Path;
 use std::time::Duration;
@@ -372,8 +371,7 @@ fn question_answering_highlights_the_answer_in_its_context() {
     );
 }
 
-#[path = "../support/gguf.rs"]
-mod gguf;
+use crate::support::gguf;
 
 /// The device picker lists the wgpu adapters (lavapipe here, or `HUBBLE_TEST_ADAPTER`), and a
 /// GGUF model loaded on the one picked streams its reply there.

@@ -4,8 +4,7 @@
 //! the view, a question typed and sent, and the answer PyTorch's greedy decoding gives streams
 //! into the conversation beside the image.
 
-#[path = "../support/ui.rs"]
-mod ui;
+use crate::support::ui;
 
 use std::path::Path;
 use std::time::Duration;

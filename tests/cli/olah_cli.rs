@@ -2,10 +2,8 @@
 //! git repo made here. olah's quirks (no `blobs=true`, a redirect on tree listings, 401 for
 //! anything missing) must not stop them.
 
-#[path = "../support/cli.rs"]
-mod cli;
-#[path = "../support/olah.rs"]
-mod olah;
+use crate::support::cli;
+use crate::support::olah;
 
 use cli::hubble;
 use olah::{MirrorRepo, Olah};
