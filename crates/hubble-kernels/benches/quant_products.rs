@@ -9,6 +9,8 @@
 //! and up projections, and 576 × 1536, the down projection: output rows × input columns) and a
 //! 1B-class 2048 × 2048, it times one activation row (a decode step) and 64 rows (a prompt):
 //! the best of several runs, in µs per call and GFLOP/s (two per weight and activation row).
+//! Where the CPU has AVX-512 VNNI it times both products, AVX2's and VNNI's, in alternate
+//! rounds (a shared machine's load drifts); `HUBBLE_KERNELS_NO_VNNI=1` makes both AVX2.
 
 use std::time::{Duration, Instant};
 
@@ -19,6 +21,9 @@ const SHAPES: [(usize, usize); 3] = [(1536, 576), (576, 1536), (2048, 2048)];
 
 /// Activation rows: a decode step, a prompt.
 const INPUTS: [usize; 2] = [1, 64];
+
+/// Rounds of timing each variant in turn.
+const ROUNDS: usize = 3;
 
 fn kinds() -> [(&'static BlockKind, &'static [usize]); 8] {
     // Each kind with the byte offsets of its F16 scales, set to sane values.
@@ -81,13 +86,14 @@ fn main() {
     }
     // `cargo bench` passes `--bench`; the first other argument filters the types by name.
     let filter = std::env::args().skip(1).find(|a| !a.starts_with("--"));
-    let budget = Duration::from_millis(300);
+    let budget = Duration::from_millis(100);
     println!(
-        "threads: {}; best of runs, µs per call (GFLOP/s)",
-        rayon::current_num_threads()
+        "threads: {}; AVX-512 VNNI: {}; best of runs, µs per call (GFLOP/s)",
+        rayon::current_num_threads(),
+        hubble_kernels::vnni()
     );
-    println!("| type | rows × cols | activation rows | µs (GFLOP/s) |");
-    println!("|---|---|---|---|");
+    println!("| type | rows × cols | activation rows | AVX2 | VNNI | VNNI speed-up |");
+    println!("|---|---|---|---|---|---|");
     for (kind, scales) in kinds() {
         if filter.as_deref().is_some_and(|f| !kind.name().contains(f)) {
             continue;
@@ -103,14 +109,26 @@ fn main() {
                 .collect();
             for inputs in INPUTS {
                 let x = &x[..inputs * cols];
-                let time = best(budget, || {
-                    std::hint::black_box(matmul(kind, &weights, rows, cols, x).unwrap());
+                let variants = [kind.without_vnni(), *kind];
+                let mut times = [Duration::MAX; 2];
+                for _ in 0..ROUNDS {
+                    for (time, variant) in times.iter_mut().zip(&variants) {
+                        let t = best(budget, || {
+                            std::hint::black_box(matmul(variant, &weights, rows, cols, x).unwrap());
+                        });
+                        *time = t.min(*time);
+                    }
+                }
+                let shown = times.map(|time| {
+                    let gflops = 2. * (rows * cols * inputs) as f64 / time.as_secs_f64() / 1e9;
+                    format!("{:.1} ({gflops:.1})", time.as_secs_f64() * 1e6)
                 });
-                let gflops = 2. * (rows * cols * inputs) as f64 / time.as_secs_f64() / 1e9;
                 println!(
-                    "| {} | {rows} × {cols} | {inputs} | {:.1} ({gflops:.1}) |",
+                    "| {} | {rows} × {cols} | {inputs} | {} | {} | {:.2}× |",
                     kind.name(),
-                    time.as_secs_f64() * 1e6,
+                    shown[0],
+                    shown[1],
+                    times[0].as_secs_f64() / times[1].as_secs_f64(),
                 );
             }
         }

@@ -1,5 +1,5 @@
 //! The K-quants: Q4_K, Q5_K and Q6_K weights in 256-value super-blocks (ggml's layouts, byte for
-//! byte) with AVX2, FMA and F16C.
+//! byte) with AVX2, FMA and F16C, or AVX-512 VNNI.
 //!
 //! - Q4_K (144 bytes): F16 `d`, F16 `dmin`, 12 bytes packing eight 6-bit scales and eight 6-bit
 //!   minimums, 128 bytes of nibbles; value `l` of 32-value sub-block `k` is
@@ -14,13 +14,14 @@
 //! super-block's product is eight block products, each with its activation block's scale:
 //! `d · d_x · scale_k · Σ q·q8 − dmin · min_k · Σ x` (Σ x is [`Q8Row::sums`], the dequantised
 //! activations' sum); Q6_K's two scales per sub-block weight its two halves inside the integer
-//! sum. candle and llama.cpp quantise the activations per 256 values instead (Q8_K, one F32 scale),
+//! sum. The eight integer sums are gathered into one register before they are scaled and
+//! converted to F32 (`dot_k`). candle and llama.cpp quantise the activations per 256 values instead (Q8_K, one F32 scale),
 //! so their products differ from these by that rounding, not by the weights: these are the
 //! weights as ggml's `dequantize_row_q*_K` gives them.
 
-use crate::quant_matmul::{BlockKind, Q8Row, SUPER_BLOCK};
+use crate::quant_matmul::{BlockKind, SUPER_BLOCK};
 #[cfg(target_arch = "x86_64")]
-use crate::quant_matmul::{blocks_of, f16x4, lanes_sums};
+use crate::quant_matmul::{Blocks, Isa, Kernel, Q8Row, blocks_of, f16x4, lanes_sums, signed_sums};
 
 /// Bytes per Q4_K super-block: F16 `d` and `dmin`, 12 scale bytes, 128 bytes of nibbles.
 pub const Q4_K_BYTES: usize = 144;
@@ -31,31 +32,15 @@ pub const Q5_K_BYTES: usize = 176;
 pub const Q6_K_BYTES: usize = 210;
 
 /// Q4_K weights, for [`matmul`](crate::matmul) (rows a multiple of 256 values).
-pub const Q4_K: BlockKind = BlockKind {
-    name: "Q4_K",
-    values: SUPER_BLOCK,
-    bytes: Q4_K_BYTES,
-    dot: dot_q4_k::<1>,
-    dot4: dot_q4_k::<4>,
-};
+pub const Q4_K: BlockKind =
+    BlockKind::of::<SuperBlocks<Q4_5K<false>>>("Q4_K", SUPER_BLOCK, Q4_K_BYTES);
 
 /// Q5_K weights, for [`matmul`](crate::matmul) (rows a multiple of 256 values).
-pub const Q5_K: BlockKind = BlockKind {
-    name: "Q5_K",
-    values: SUPER_BLOCK,
-    bytes: Q5_K_BYTES,
-    dot: dot_q5_k::<1>,
-    dot4: dot_q5_k::<4>,
-};
+pub const Q5_K: BlockKind =
+    BlockKind::of::<SuperBlocks<Q4_5K<true>>>("Q5_K", SUPER_BLOCK, Q5_K_BYTES);
 
 /// Q6_K weights, for [`matmul`](crate::matmul) (rows a multiple of 256 values).
-pub const Q6_K: BlockKind = BlockKind {
-    name: "Q6_K",
-    values: SUPER_BLOCK,
-    bytes: Q6_K_BYTES,
-    dot: dot_q6_k::<1>,
-    dot4: dot_q6_k::<4>,
-};
+pub const Q6_K: BlockKind = BlockKind::of::<SuperBlocks<Q6K>>("Q6_K", SUPER_BLOCK, Q6_K_BYTES);
 
 /// Sub-blocks (and activation blocks) per super-block.
 const SUBS: usize = SUPER_BLOCK / 32;
@@ -81,197 +66,342 @@ fn scales_and_minimums(packed: &[u8]) -> (u64, u64) {
     )
 }
 
-/// Q4_K and Q5_K, `FIFTH` telling which: the fifth bits come before the nibbles.
+/// A K-quant super-block's layout, for [`dot_k`]: its sub-blocks four at a time (a quad, the
+/// 128 values of 64 bytes of nibbles) and its scales.
+#[cfg(target_arch = "x86_64")]
+trait SuperBlock {
+    /// Bytes per super-block.
+    const BYTES: usize;
+
+    /// One sub-block's weights, decoded once for every activation row.
+    type Weights: Copy;
+
+    /// Sub-blocks `4 · quad..4 · quad + 4` of `block`.
+    ///
+    /// # Safety
+    /// AVX2 is the caller's; `block` is `BYTES` long.
+    unsafe fn quad(block: &[u8], quad: usize) -> [Self::Weights; 4];
+
+    /// A sub-block's products with 32 activations, summed in fours (8 × i32).
+    ///
+    /// # Safety
+    /// AVX2 and `I` are the caller's.
+    unsafe fn sums<I: Isa>(
+        w: Self::Weights,
+        x: std::arch::x86_64::__m256i,
+    ) -> std::arch::x86_64::__m256i;
+
+    /// The integer scale of each half (16 values) of each sub-block, laid out as [`quad_sums`]
+    /// lays out their sums, for quads 0 and 1; and the F32 scale `d` of them all.
+    ///
+    /// # Safety
+    /// AVX2 and F16C are the caller's; `block` is `BYTES` long.
+    unsafe fn scales(block: &[u8]) -> ([std::arch::x86_64::__m256i; 2], f32);
+
+    /// Adds the terms outside the integer products (Q4_K's and Q5_K's minimums) to `acc`;
+    /// `first` is the super-block's first activation block.
+    ///
+    /// # Safety
+    /// AVX2, FMA and F16C are the caller's; `first + 8` is at most the count checked for `xs`.
+    unsafe fn extra<const N: usize>(
+        block: &[u8],
+        first: usize,
+        xs: &[Blocks; N],
+        acc: &mut [std::arch::x86_64::__m256; N],
+    );
+}
+
+/// Rows of `K`'s super-blocks, multiplied by [`dot_k`].
+struct SuperBlocks<K>(std::marker::PhantomData<K>);
+
+#[cfg(target_arch = "x86_64")]
+impl<K: SuperBlock> Kernel for SuperBlocks<K> {
+    #[inline(always)]
+    unsafe fn dot<I: Isa, const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
+        // SAFETY: as documented.
+        unsafe { dot_k::<K, I, N>(weights, rows) }
+    }
+}
+
+/// One weight row of K-quant super-blocks times `N` activation rows. Each sub-block's integer
+/// products (summed in fours) are added up per half by [`quad_sums`], times the halves' integer
+/// scales, into one i32 per sub-block: a super-block's eight sums are converted and scaled
+/// (`d · d_x` of each activation block) by one instruction each, not eight.
+///
+/// # Safety
+/// AVX2, FMA, F16C and `I` are the caller's (its `target_feature`, into which this is inlined).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn dot_k<const N: usize, const FIFTH: bool>(
+unsafe fn dot_k<K: SuperBlock, I: Isa, const N: usize>(
     weights: &[u8],
     rows: [&Q8Row; N],
-    block_bytes: usize,
 ) -> [f32; N] {
     use std::arch::x86_64::*;
-    // SAFETY: AVX2, FMA and F16C are checked by the callers' `target_feature`; every load reads
-    // 32 bytes inside a block (the nibbles at 16 or 48 + 32 · pair, the fifth bits at 16) or
-    // eight floats of a row's eight blocks, which hold the row's values.
+    let xs = blocks_of(rows, weights.len() / K::BYTES * SUBS);
+    // SAFETY: as documented; every activation block read is below the checked count, and
+    // every block is `K::BYTES` long.
     unsafe {
-        // Two accumulators per row, for even and odd sub-blocks: two chains of dependent FMAs
-        // instead of one, whose latency would bound a single row's product.
-        let mut acc = [[_mm256_setzero_ps(); 2]; N];
-        let xs = blocks_of(rows, weights.len() / block_bytes * SUBS);
-        let nibble = _mm256_set1_epi8(0x0F);
-        let sixteen = _mm256_set1_epi8(0x10);
-        let nibbles_at = if FIFTH { 48 } else { 16 };
-        for (s, block) in weights.chunks_exact(block_bytes).enumerate() {
+        let mut acc = [_mm256_setzero_ps(); N];
+        for (s, block) in weights.chunks_exact(K::BYTES).enumerate() {
             let first = s * SUBS;
-            let dm = _mm_cvtph_ps(_mm_cvtsi32_si128(i32::from_le_bytes([
-                block[0], block[1], block[2], block[3],
-            ])));
-            let (d, dmin) = (_mm_cvtss_f32(dm), _mm_cvtss_f32(_mm_movehdup_ps(dm)));
-            let (scales, minimums) = scales_and_minimums(&block[4..16]);
+            K::extra(block, first, &xs, &mut acc);
+            // Each quad's sums per half, for each row.
+            let mut halves = [[_mm256_setzero_si256(); N]; 2];
+            for (quad, halves) in halves.iter_mut().enumerate() {
+                let w = K::quad(block, quad);
+                for n in 0..N {
+                    let mut sums = [_mm256_setzero_si256(); 4];
+                    for (j, sums) in sums.iter_mut().enumerate() {
+                        *sums = K::sums::<I>(w[j], xs[n].values(first + 4 * quad + j));
+                    }
+                    halves[n] = quad_sums(sums);
+                }
+            }
+            let (scales, d) = K::scales(block);
+            for n in 0..N {
+                let sums = sub_block_sums([halves[0][n], halves[1][n]], scales);
+                let factors = _mm256_mul_ps(_mm256_set1_ps(d), xs[n].d8(first));
+                acc[n] = _mm256_fmadd_ps(factors, _mm256_cvtepi32_ps(sums), acc[n]);
+            }
+        }
+        lanes_sums(acc)
+    }
+}
+
+/// Four sub-blocks' sums (each 8 × i32, the products summed in fours) added up per half:
+/// `[k0, k1, k2, k3]` of values 0..16 in the low 128-bit lane, of values 16..32 in the high.
+///
+/// # Safety
+/// AVX2 is the caller's.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn quad_sums(sums: [std::arch::x86_64::__m256i; 4]) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    // SAFETY: as documented.
+    unsafe {
+        _mm256_hadd_epi32(
+            _mm256_hadd_epi32(sums[0], sums[1]),
+            _mm256_hadd_epi32(sums[2], sums[3]),
+        )
+    }
+}
+
+/// The eight sub-blocks' sums, each half times its scale: `halves` and `scales` are quads 0
+/// and 1 as [`quad_sums`] lays them out.
+///
+/// # Safety
+/// AVX2 is the caller's.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn sub_block_sums(
+    halves: [std::arch::x86_64::__m256i; 2],
+    scales: [std::arch::x86_64::__m256i; 2],
+) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    // SAFETY: as documented.
+    unsafe {
+        let a = _mm256_mullo_epi32(halves[0], scales[0]);
+        let b = _mm256_mullo_epi32(halves[1], scales[1]);
+        // First halves of sub-blocks 0..8 plus their second halves.
+        _mm256_add_epi32(
+            _mm256_permute2x128_si256::<0x20>(a, b),
+            _mm256_permute2x128_si256::<0x31>(a, b),
+        )
+    }
+}
+
+/// Sixteen 8-bit scales (`bytes`) as [`SuperBlock::scales`] lays them out, byte `order[i]`
+/// going to place `i`: places 0..8 are quad 0's, 8..16 quad 1's.
+///
+/// # Safety
+/// AVX2 is the caller's.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn scales_by_half(
+    bytes: std::arch::x86_64::__m128i,
+    order: std::arch::x86_64::__m128i,
+) -> [std::arch::x86_64::__m256i; 2] {
+    use std::arch::x86_64::*;
+    // SAFETY: as documented.
+    unsafe {
+        let ordered = _mm_shuffle_epi8(bytes, order);
+        [
+            _mm256_cvtepi8_epi32(ordered),
+            _mm256_cvtepi8_epi32(_mm_unpackhi_epi64(ordered, ordered)),
+        ]
+    }
+}
+
+/// Q4_K, or Q5_K where `FIFTH` (its fifth bits come before the nibbles).
+struct Q4_5K<const FIFTH: bool>;
+
+#[cfg(target_arch = "x86_64")]
+impl<const FIFTH: bool> SuperBlock for Q4_5K<FIFTH> {
+    const BYTES: usize = if FIFTH { Q5_K_BYTES } else { Q4_K_BYTES };
+
+    type Weights = std::arch::x86_64::__m256i;
+
+    #[inline(always)]
+    unsafe fn quad(block: &[u8], quad: usize) -> [Self::Weights; 4] {
+        use std::arch::x86_64::*;
+        let nibbles_at = if FIFTH { 48 } else { 16 };
+        // SAFETY: reads 32 bytes of nibbles at 16 or 48 + 32 · pair (< 4), and the 32 bytes of
+        // fifth bits at 16; AVX2 as documented.
+        unsafe {
+            let nibble = _mm256_set1_epi8(0x0F);
+            let mut w = [_mm256_setzero_si256(); 4];
+            for pair in 0..2 {
+                let at = nibbles_at + 32 * (2 * quad + pair);
+                let packed = _mm256_loadu_si256(block[at..at + 32].as_ptr().cast());
+                w[2 * pair] = _mm256_and_si256(packed, nibble);
+                w[2 * pair + 1] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble);
+            }
+            if FIFTH {
+                let fifth = _mm256_loadu_si256(block[16..48].as_ptr().cast());
+                for (j, w) in w.iter_mut().enumerate() {
+                    // 16 where bit k of the value's fifth-bits byte is set.
+                    let bit = _mm256_set1_epi8((1u8 << (4 * quad + j)) as i8);
+                    let set = _mm256_cmpeq_epi8(_mm256_and_si256(fifth, bit), bit);
+                    *w = _mm256_or_si256(*w, _mm256_and_si256(set, _mm256_set1_epi8(0x10)));
+                }
+            }
+            w
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn sums<I: Isa>(
+        w: Self::Weights,
+        x: std::arch::x86_64::__m256i,
+    ) -> std::arch::x86_64::__m256i {
+        // SAFETY: as documented; u8 × i8 pairs at most 2 · 31 · 127.
+        unsafe { I::sums(w, x) }
+    }
+
+    #[inline(always)]
+    unsafe fn scales(block: &[u8]) -> ([std::arch::x86_64::__m256i; 2], f32) {
+        use std::arch::x86_64::*;
+        // SAFETY: the block starts with `d` and `dmin`; AVX2 and F16C as documented.
+        unsafe {
+            let (scales, _) = scales_and_minimums(&block[4..16]);
+            // Both halves of sub-blocks 0..4, then of 4..8.
+            let order = _mm_setr_epi8(0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7);
+            let scales = scales_by_half(_mm_cvtsi64_si128(scales as i64), order);
+            (scales, _mm_cvtss_f32(f16x4(&block[..8])))
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn extra<const N: usize>(
+        block: &[u8],
+        first: usize,
+        xs: &[Blocks; N],
+        acc: &mut [std::arch::x86_64::__m256; N],
+    ) {
+        use std::arch::x86_64::*;
+        // SAFETY: as documented.
+        unsafe {
+            let dmin = _mm_cvtss_f32(_mm_movehdup_ps(f16x4(&block[..8])));
+            let (_, minimums) = scales_and_minimums(&block[4..16]);
             // Σ over the sub-blocks of dmin · min_k · Σ x, eight lanes at once.
             let minimums = _mm256_mul_ps(
                 _mm256_set1_ps(dmin),
                 _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(minimums as i64))),
             );
             for n in 0..N {
-                acc[n][1] = _mm256_fnmadd_ps(minimums, xs[n].sums8(first), acc[n][1]);
-            }
-            let fifth = if FIFTH {
-                _mm256_loadu_si256(block[16..48].as_ptr().cast())
-            } else {
-                _mm256_setzero_si256()
-            };
-            for pair in 0..SUBS / 2 {
-                let at = nibbles_at + 32 * pair;
-                let packed = _mm256_loadu_si256(block[at..at + 32].as_ptr().cast());
-                let low = _mm256_and_si256(packed, nibble);
-                let high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble);
-                for (k, mut w) in [(2 * pair, low), (2 * pair + 1, high)] {
-                    if FIFTH {
-                        // 16 where bit k of the value's fifth-bits byte is set.
-                        let bit = _mm256_set1_epi8((1u8 << k) as i8);
-                        let set = _mm256_cmpeq_epi8(_mm256_and_si256(fifth, bit), bit);
-                        w = _mm256_or_si256(w, _mm256_and_si256(set, sixteen));
-                    }
-                    // u8 × i8 pairs to i16 (at most 2 · 31 · 127), times the 6-bit scale to i32.
-                    let scale = _mm256_set1_epi16(i16::from((scales >> (8 * k)) as u8));
-                    for n in 0..N {
-                        let x = xs[n].values(first + k);
-                        let sums = _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), scale);
-                        let factor = _mm256_set1_ps(d * xs[n].d(first + k));
-                        let a = &mut acc[n][k % 2];
-                        *a = _mm256_fmadd_ps(factor, _mm256_cvtepi32_ps(sums), *a);
-                    }
-                }
+                acc[n] = _mm256_fnmadd_ps(minimums, xs[n].sums8(first), acc[n]);
             }
         }
-        lanes_sums(pairs_added(acc))
     }
 }
 
-/// Each row's two accumulators added.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-unsafe fn pairs_added<const N: usize>(
-    acc: [[std::arch::x86_64::__m256; 2]; N],
-) -> [std::arch::x86_64::__m256; N] {
-    use std::arch::x86_64::*;
-    // SAFETY: as below.
-    let mut out = [unsafe { _mm256_setzero_ps() }; N];
-    for (out, [even, odd]) in out.iter_mut().zip(acc) {
-        // SAFETY: AVX is checked by the callers' `target_feature` (a loop, not a closure, which
-        // would be compiled without it).
-        *out = unsafe { _mm256_add_ps(even, odd) };
-    }
-    out
-}
+/// Q6_K.
+struct Q6K;
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot_q4_k<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
-    // SAFETY: the features are this function's.
-    unsafe { dot_k::<N, false>(weights, rows, Q4_K_BYTES) }
-}
+impl SuperBlock for Q6K {
+    const BYTES: usize = Q6_K_BYTES;
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot_q5_k<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
-    // SAFETY: the features are this function's.
-    unsafe { dot_k::<N, true>(weights, rows, Q5_K_BYTES) }
-}
+    /// `q6 − 32` and its absolute value.
+    type Weights = (std::arch::x86_64::__m256i, std::arch::x86_64::__m256i);
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot_q6_k<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
-    use std::arch::x86_64::*;
-    // Two accumulators per row, for even and odd sub-blocks (as in `dot_k`).
-    let mut acc = [[_mm256_setzero_ps(); 2]; N];
-    let xs = blocks_of(rows, weights.len() / Q6_K_BYTES * SUBS);
-    let low4 = _mm256_set1_epi8(0x0F);
-    let bits45 = _mm256_set1_epi8(0x30);
-    let thirty_two = _mm256_set1_epi8(32);
-    // Within each 128-bit lane, i16 0 of a 32-bit element everywhere in the low lane and i16 1
-    // in the high lane.
-    let halves = _mm256_set_epi64x(
-        0x0302_0302_0302_0302,
-        0x0302_0302_0302_0302,
-        0x0100_0100_0100_0100,
-        0x0100_0100_0100_0100,
-    );
-    for (s, block) in weights.chunks_exact(Q6_K_BYTES).enumerate() {
-        let first = s * SUBS;
-        // SAFETY: every load reads inside the block (low nibbles at 0..128, high bits at
-        // 128..192, scales at 192..208) or a row's 32 values; the features are this function's.
+    #[inline(always)]
+    unsafe fn quad(block: &[u8], quad: usize) -> [Self::Weights; 4] {
+        use std::arch::x86_64::*;
+        // SAFETY: reads the quad's 64 bytes of low nibbles (at 64 · quad) and 32 of high bits
+        // (at 128 + 32 · quad); AVX2 as documented.
         unsafe {
-            // `d` is the last of the block's last four F16s (eight bytes loaded whole, as in
-            // `f16_scale`).
-            let last = f16x4(&block[202..210]);
-            let d = _mm_cvtss_f32(_mm_shuffle_ps::<0xFF>(last, last));
-            // The sixteen scales as i16: 32-bit element e holds sub-block e's two scales.
-            let scales = _mm256_cvtepi8_epi16(_mm_loadu_si128(block[192..208].as_ptr().cast()));
-            for half in 0..2 {
-                let low_at = 64 * half;
-                let high_at = 128 + 32 * half;
-                let a = _mm256_loadu_si256(block[low_at..low_at + 32].as_ptr().cast());
-                let b = _mm256_loadu_si256(block[low_at + 32..low_at + 64].as_ptr().cast());
-                let h = _mm256_loadu_si256(block[high_at..high_at + 32].as_ptr().cast());
-                // Sub-blocks 0..4 of the half: low nibbles of a, of b, high nibbles of a, of b;
-                // their high bits are bits 0-1, 2-3, 4-5, 6-7 of h, moved to bits 4-5.
-                let q = [
-                    _mm256_or_si256(
-                        _mm256_and_si256(a, low4),
-                        _mm256_and_si256(_mm256_slli_epi16(h, 4), bits45),
-                    ),
-                    _mm256_or_si256(
-                        _mm256_and_si256(b, low4),
-                        _mm256_and_si256(_mm256_slli_epi16(h, 2), bits45),
-                    ),
-                    _mm256_or_si256(
-                        _mm256_and_si256(_mm256_srli_epi16(a, 4), low4),
-                        _mm256_and_si256(h, bits45),
-                    ),
-                    _mm256_or_si256(
-                        _mm256_and_si256(_mm256_srli_epi16(b, 4), low4),
-                        _mm256_and_si256(_mm256_srli_epi16(h, 2), bits45),
-                    ),
-                ];
-                for (j, q) in q.into_iter().enumerate() {
-                    let k = 4 * half + j;
-                    let w = _mm256_sub_epi8(q, thirty_two);
-                    let w_abs = _mm256_sign_epi8(w, w);
-                    // Values 0..16 (the low 128-bit lane) take scale 2k, 16..32 scale 2k + 1.
-                    let pair = _mm256_permutevar8x32_epi32(scales, _mm256_set1_epi32(k as i32));
-                    let scale = _mm256_shuffle_epi8(pair, halves);
-                    for n in 0..N {
-                        let x = xs[n].values(first + k);
-                        // |w| ≤ 32: pairs at most 2 · 32 · 127, times a scale of at most 128.
-                        let pairs = _mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(x, w));
-                        let sums = _mm256_madd_epi16(pairs, scale);
-                        let factor = _mm256_set1_ps(d * xs[n].d(first + k));
-                        let a = &mut acc[n][j % 2];
-                        *a = _mm256_fmadd_ps(factor, _mm256_cvtepi32_ps(sums), *a);
-                    }
-                }
+            let low4 = _mm256_set1_epi8(0x0F);
+            let bits45 = _mm256_set1_epi8(0x30);
+            let low_at = 64 * quad;
+            let high_at = 128 + 32 * quad;
+            let a = _mm256_loadu_si256(block[low_at..low_at + 32].as_ptr().cast());
+            let b = _mm256_loadu_si256(block[low_at + 32..low_at + 64].as_ptr().cast());
+            let h = _mm256_loadu_si256(block[high_at..high_at + 32].as_ptr().cast());
+            // Sub-blocks 0..4 of the quad: low nibbles of a, of b, high nibbles of a, of b;
+            // their high bits are bits 0-1, 2-3, 4-5, 6-7 of h, moved to bits 4-5.
+            let q = [
+                _mm256_or_si256(
+                    _mm256_and_si256(a, low4),
+                    _mm256_and_si256(_mm256_slli_epi16(h, 4), bits45),
+                ),
+                _mm256_or_si256(
+                    _mm256_and_si256(b, low4),
+                    _mm256_and_si256(_mm256_slli_epi16(h, 2), bits45),
+                ),
+                _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16(a, 4), low4),
+                    _mm256_and_si256(h, bits45),
+                ),
+                _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16(b, 4), low4),
+                    _mm256_and_si256(_mm256_srli_epi16(h, 2), bits45),
+                ),
+            ];
+            let mut w = [(_mm256_setzero_si256(), _mm256_setzero_si256()); 4];
+            for (w, q) in w.iter_mut().zip(q) {
+                let signed = _mm256_sub_epi8(q, _mm256_set1_epi8(32));
+                *w = (_mm256_sign_epi8(signed, signed), signed);
             }
+            w
         }
     }
-    // SAFETY: as above.
-    unsafe { lanes_sums(pairs_added(acc)) }
-}
 
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn dot_q4_k<const N: usize>(_weights: &[u8], _rows: [&Q8Row; N]) -> [f32; N] {
-    unreachable!("matmul refuses to run without AVX2")
-}
+    #[inline(always)]
+    unsafe fn sums<I: Isa>(
+        (w_abs, w): Self::Weights,
+        x: std::arch::x86_64::__m256i,
+    ) -> std::arch::x86_64::__m256i {
+        // SAFETY: as documented; |w| ≤ 32, pairs at most 2 · 32 · 127.
+        unsafe { signed_sums::<I>(w_abs, w, x) }
+    }
 
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn dot_q5_k<const N: usize>(_weights: &[u8], _rows: [&Q8Row; N]) -> [f32; N] {
-    unreachable!("matmul refuses to run without AVX2")
-}
+    #[inline(always)]
+    unsafe fn scales(block: &[u8]) -> ([std::arch::x86_64::__m256i; 2], f32) {
+        use std::arch::x86_64::*;
+        // SAFETY: the sixteen scales are at 192..208, `d` is the last of the last four F16s
+        // (eight bytes loaded whole, as in `f16_scale`); AVX2 and F16C as documented.
+        unsafe {
+            let bytes = _mm_loadu_si128(block[192..208].as_ptr().cast());
+            // Scale 2k + h is half h of sub-block k: the first halves of a quad, then the
+            // second halves.
+            let order = _mm_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
+            let last = f16x4(&block[202..210]);
+            (
+                scales_by_half(bytes, order),
+                _mm_cvtss_f32(_mm_shuffle_ps::<0xFF>(last, last)),
+            )
+        }
+    }
 
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn dot_q6_k<const N: usize>(_weights: &[u8], _rows: [&Q8Row; N]) -> [f32; N] {
-    unreachable!("matmul refuses to run without AVX2")
+    #[inline(always)]
+    unsafe fn extra<const N: usize>(
+        _: &[u8],
+        _: usize,
+        _: &[Blocks; N],
+        _: &mut [std::arch::x86_64::__m256; N],
+    ) {
+    }
 }
 
 #[cfg(test)]
@@ -280,7 +410,9 @@ mod tests {
 
     use super::*;
     use crate::available;
-    use crate::quant_matmul::{BLOCK, assert_matches_scalar, matmul, pseudo_random, test_inputs};
+    use crate::quant_matmul::{
+        BLOCK, assert_matches_scalar, matmul, pseudo_random, test_inputs, variants,
+    };
 
     /// ggml's `get_scale_min_k4`, byte by byte as the format says.
     fn scale_min(j: usize, q: &[u8]) -> (u8, u8) {
@@ -545,18 +677,20 @@ mod tests {
                     // is relative to the sum of their magnitudes.
                     let row = Q8Row::new(x);
                     let want = scalar(&weights, &row);
-                    let got = matmul(kind, &weights, 1, cols, x).unwrap()[0];
                     let magnitude: f32 = weights
                         .chunks_exact(kind.bytes)
                         .flat_map(dequantize)
                         .enumerate()
                         .map(|(i, w)| (w * row.d[i / BLOCK] * f32::from(row.qs[i])).abs())
                         .sum();
-                    assert!(
-                        (got - want).abs() <= 1e-6 * magnitude,
-                        "{}: {got} vs {want} ({magnitude})",
-                        kind.name
-                    );
+                    for variant in variants(kind) {
+                        let got = matmul(&variant, &weights, 1, cols, x).unwrap()[0];
+                        assert!(
+                            (got - want).abs() <= 1e-6 * magnitude,
+                            "{}: {got} vs {want} ({magnitude})",
+                            kind.name
+                        );
+                    }
                 }
             }
         }
@@ -567,8 +701,10 @@ mod tests {
             *s = if i % 2 == 0 { 0x80 } else { 0x7F };
         }
         empty[208..210].copy_from_slice(&f16::from_f32(1.0).to_le_bytes());
-        let got = matmul(&Q6_K, &empty, 1, 256, &[1.0; 256]).unwrap();
-        assert!((got[0] - 32.0 * 16.0 * 8.0).abs() < 2.0, "{}", got[0]);
+        for variant in variants(&Q6_K) {
+            let got = matmul(&variant, &empty, 1, 256, &[1.0; 256]).unwrap();
+            assert!((got[0] - 32.0 * 16.0 * 8.0).abs() < 2.0, "{}", got[0]);
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Hubble's CPU kernels for its GGUF decoders and vision models, where candle 0.11 is slow or
 //! wasteful: [`matmul`], [`Q4_0`], [`Q4_1`], [`Q5_0`], [`Q5_1`], [`Q8_0`], [`Q4_K`], [`Q5_K`] or
-//! [`Q6_K`] weights times F32 activations with AVX2 chosen at run time (candle's are scalar in a
-//! portable build, or quantise the activations per 256 values; one driver in `quant_matmul.rs`),
+//! [`Q6_K`] weights times F32 activations with AVX2 chosen at run time, or AVX-512 VNNI where the
+//! CPU has it ([`vnni`]; candle's are scalar in a portable build, or quantise the activations per
+//! 256 values; one driver in `quant_matmul.rs`),
 //! [`attention`], causal attention read in place from an F16 or F32 KV cache (candle's ops
 //! widen and repeat the whole cache for every layer and step), and [`depthwise_conv2d`], the
 //! depthwise convolution of ConvNeXt's blocks (candle's grouped convolution runs group by group).
@@ -33,6 +34,32 @@ pub fn available() -> bool {
         std::arch::is_x86_feature_detected!("avx2")
             && std::arch::is_x86_feature_detected!("fma")
             && std::arch::is_x86_feature_detected!("f16c")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether [`matmul`] runs its AVX-512 VNNI products (`vpdpbusd`, with AVX-512 VL and BW): this
+/// CPU has them and `HUBBLE_KERNELS_NO_VNNI` is unset, empty or `0` (set, the AVX2 products run,
+/// to compare the two); both read once.
+pub fn vnni() -> bool {
+    static VNNI: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *VNNI.get_or_init(|| {
+        let allowed =
+            std::env::var_os("HUBBLE_KERNELS_NO_VNNI").is_none_or(|v| v.is_empty() || v == "0");
+        allowed && available() && cpu_has_vnni()
+    })
+}
+
+/// Whether this CPU has AVX-512 VNNI, VL and BW.
+fn cpu_has_vnni() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512vnni")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("avx512bw")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {

@@ -4,30 +4,16 @@
 //! activations is `d_w · d_x · Σ q4·q8 + m_w · s_x`, candle's and llama.cpp's arithmetic; only
 //! the order of the float additions differs.
 
+use crate::quant_matmul::BlockKind;
 #[cfg(target_arch = "x86_64")]
-use crate::quant_matmul::{Block32, Blocks, dot_in_pairs, f16x4};
-use crate::quant_matmul::{BlockKind, Q8Row};
+use crate::quant_matmul::{Block32, Blocks, Isa, accumulate_sums, f16x4};
 
 /// Bytes per Q4_1 block: F16 scale, F16 minimum, 16 bytes of nibbles.
 pub const Q4_1_BYTES: usize = 20;
 
 /// Q4_1 weights, for [`matmul`](crate::matmul).
-pub const Q4_1: BlockKind = BlockKind {
-    name: "Q4_1",
-    values: crate::BLOCK,
-    bytes: Q4_1_BYTES,
-    dot: dot::<1>,
-    dot4: dot::<4>,
-};
+pub const Q4_1: BlockKind = BlockKind::of::<Q4_1Block>("Q4_1", crate::BLOCK, Q4_1_BYTES);
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
-    // SAFETY: the features are this function's.
-    unsafe { dot_in_pairs::<Q4_1Block, N>(weights, rows) }
-}
-
-#[cfg(target_arch = "x86_64")]
 struct Q4_1Block;
 
 #[cfg(target_arch = "x86_64")]
@@ -35,7 +21,7 @@ impl Block32 for Q4_1Block {
     const BYTES: usize = Q4_1_BYTES;
 
     #[inline(always)]
-    unsafe fn accumulate<const N: usize>(
+    unsafe fn accumulate<I: Isa, const N: usize>(
         block: &[u8],
         b: usize,
         xs: &[Blocks; N],
@@ -56,21 +42,13 @@ impl Block32 for Q4_1Block {
             let high = _mm_and_si128(_mm_srli_epi16(packed, 4), nibble);
             let w = _mm256_set_m128i(high, low);
             for n in 0..N {
-                let x = xs[n].values(b);
-                // u8 × i8 pairs summed to i16 (at most 2 · 15 · 128, no saturation), then to
-                // i32.
-                let sums = _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
-                let scale = _mm256_set1_ps(d * xs[n].d(b));
-                acc[n] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc[n]);
+                // u8 × i8 products (pairs at most 2 · 15 · 128), summed in fours.
+                let sums = I::sums(w, xs[n].values(b));
+                acc[n] = accumulate_sums(acc[n], sums, d * xs[n].d(b));
                 minimums[n] += m * xs[n].s(b);
             }
         }
     }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn dot<const N: usize>(_weights: &[u8], _rows: [&Q8Row; N]) -> [f32; N] {
-    unreachable!("matmul refuses to run without AVX2")
 }
 
 #[cfg(test)]
@@ -78,7 +56,7 @@ mod tests {
     use super::*;
     use crate::available;
     use crate::quant_matmul::{
-        BLOCK, assert_each_matches_scalar, matmul, pseudo_random, test_inputs,
+        BLOCK, Q8Row, assert_each_matches_scalar, matmul, pseudo_random, test_inputs,
     };
     use half::f16;
 

@@ -4,32 +4,18 @@
 //! block's product with Q8_0 activations is `d_w · d_x · Σ (q5 − 16)·q8`, candle's and
 //! llama.cpp's arithmetic; only the order of the float additions differs.
 
+use crate::quant_matmul::BlockKind;
 #[cfg(target_arch = "x86_64")]
 use crate::quant_matmul::{
-    Block32, Blocks, accumulate_pairs, bit_mask, dot_in_pairs, f16_scale, signed_pairs,
+    Block32, Blocks, Isa, accumulate_sums, bit_mask, f16_scale, signed_sums,
 };
-use crate::quant_matmul::{BlockKind, Q8Row};
 
 /// Bytes per Q5_0 block: F16 scale, 4 bytes of high bits, 16 bytes of nibbles.
 pub const Q5_0_BYTES: usize = 22;
 
 /// Q5_0 weights, for [`matmul`](crate::matmul).
-pub const Q5_0: BlockKind = BlockKind {
-    name: "Q5_0",
-    values: crate::BLOCK,
-    bytes: Q5_0_BYTES,
-    dot: dot::<1>,
-    dot4: dot::<4>,
-};
+pub const Q5_0: BlockKind = BlockKind::of::<Q5_0Block>("Q5_0", crate::BLOCK, Q5_0_BYTES);
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
-    // SAFETY: the features are this function's.
-    unsafe { dot_in_pairs::<Q5_0Block, N>(weights, rows) }
-}
-
-#[cfg(target_arch = "x86_64")]
 struct Q5_0Block;
 
 #[cfg(target_arch = "x86_64")]
@@ -37,7 +23,7 @@ impl Block32 for Q5_0Block {
     const BYTES: usize = Q5_0_BYTES;
 
     #[inline(always)]
-    unsafe fn accumulate<const N: usize>(
+    unsafe fn accumulate<I: Isa, const N: usize>(
         block: &[u8],
         b: usize,
         xs: &[Blocks; N],
@@ -63,16 +49,11 @@ impl Block32 for Q5_0Block {
             let w_abs = _mm256_sign_epi8(w, w);
             let d = f16_scale(block);
             for n in 0..N {
-                let pairs = signed_pairs(w_abs, w, xs[n].values(b));
-                acc[n] = accumulate_pairs(acc[n], pairs, d * xs[n].d(b));
+                let sums = signed_sums::<I>(w_abs, w, xs[n].values(b));
+                acc[n] = accumulate_sums(acc[n], sums, d * xs[n].d(b));
             }
         }
     }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn dot<const N: usize>(_weights: &[u8], _rows: [&Q8Row; N]) -> [f32; N] {
-    unreachable!("matmul refuses to run without AVX2")
 }
 
 #[cfg(test)]
@@ -82,7 +63,7 @@ mod tests {
     use super::*;
     use crate::available;
     use crate::quant_matmul::{
-        BLOCK, assert_each_matches_scalar, matmul, pseudo_random, test_inputs,
+        BLOCK, Q8Row, assert_each_matches_scalar, matmul, pseudo_random, test_inputs, variants,
     };
 
     /// candle's scalar `vec_dot` of `BlockQ5_0` with `BlockQ8_0` over one weight row.
@@ -138,12 +119,13 @@ mod tests {
         let x: Vec<f32> = (0..32)
             .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
             .collect();
-        let got = matmul(&Q5_0, &weights, 1, 32, &x).unwrap();
         let q = Q8Row::new(&x);
-        assert!((got[0] - scalar_dot(&weights, &q)).abs() < 1e-4);
-        let all_minus: Vec<f32> = vec![-1.0; 32];
-        let got = matmul(&Q5_0, &weights, 1, 32, &all_minus).unwrap();
-        assert!((got[0] - 16.0 * 32.0).abs() < 0.1, "{}", got[0]);
+        for variant in variants(&Q5_0) {
+            let got = matmul(&variant, &weights, 1, 32, &x).unwrap();
+            assert!((got[0] - scalar_dot(&weights, &q)).abs() < 1e-4);
+            let got = matmul(&variant, &weights, 1, 32, &[-1.0; 32]).unwrap();
+            assert!((got[0] - 16.0 * 32.0).abs() < 0.1, "{}", got[0]);
+        }
         assert!(matmul(&Q5_0, &weights[..21], 1, 32, &x).is_err());
     }
 }

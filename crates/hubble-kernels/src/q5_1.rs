@@ -3,30 +3,16 @@
 //! A block's product with Q8_1 activations is `d_w · d_x · Σ q5·q8 + m_w · s_x`, candle's and
 //! llama.cpp's arithmetic; only the order of the float additions differs.
 
+use crate::quant_matmul::BlockKind;
 #[cfg(target_arch = "x86_64")]
-use crate::quant_matmul::{Block32, Blocks, bit_mask, dot_in_pairs, f16x4};
-use crate::quant_matmul::{BlockKind, Q8Row};
+use crate::quant_matmul::{Block32, Blocks, Isa, accumulate_sums, bit_mask, f16x4};
 
 /// Bytes per Q5_1 block: F16 scale, F16 minimum, 4 bytes of high bits, 16 bytes of nibbles.
 pub const Q5_1_BYTES: usize = 24;
 
 /// Q5_1 weights, for [`matmul`](crate::matmul).
-pub const Q5_1: BlockKind = BlockKind {
-    name: "Q5_1",
-    values: crate::BLOCK,
-    bytes: Q5_1_BYTES,
-    dot: dot::<1>,
-    dot4: dot::<4>,
-};
+pub const Q5_1: BlockKind = BlockKind::of::<Q5_1Block>("Q5_1", crate::BLOCK, Q5_1_BYTES);
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
-    // SAFETY: the features are this function's.
-    unsafe { dot_in_pairs::<Q5_1Block, N>(weights, rows) }
-}
-
-#[cfg(target_arch = "x86_64")]
 struct Q5_1Block;
 
 #[cfg(target_arch = "x86_64")]
@@ -34,7 +20,7 @@ impl Block32 for Q5_1Block {
     const BYTES: usize = Q5_1_BYTES;
 
     #[inline(always)]
-    unsafe fn accumulate<const N: usize>(
+    unsafe fn accumulate<I: Isa, const N: usize>(
         block: &[u8],
         b: usize,
         xs: &[Blocks; N],
@@ -60,21 +46,13 @@ impl Block32 for Q5_1Block {
                 _mm256_and_si256(bit_mask(high), _mm256_set1_epi8(0x10)),
             );
             for n in 0..N {
-                // u8 × i8 pairs summed to i16 (at most 2 · 31 · 128, no saturation), then to
-                // i32.
-                let x = xs[n].values(b);
-                let sums = _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
-                let scale = _mm256_set1_ps(d * xs[n].d(b));
-                acc[n] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc[n]);
+                // u8 × i8 products (pairs at most 2 · 31 · 128), summed in fours.
+                let sums = I::sums(w, xs[n].values(b));
+                acc[n] = accumulate_sums(acc[n], sums, d * xs[n].d(b));
                 minimums[n] += m * xs[n].s(b);
             }
         }
     }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn dot<const N: usize>(_weights: &[u8], _rows: [&Q8Row; N]) -> [f32; N] {
-    unreachable!("matmul refuses to run without AVX2")
 }
 
 #[cfg(test)]
@@ -83,7 +61,9 @@ mod tests {
 
     use super::*;
     use crate::available;
-    use crate::quant_matmul::{BLOCK, assert_matches_scalar, matmul, pseudo_random, test_inputs};
+    use crate::quant_matmul::{
+        BLOCK, Q8Row, assert_matches_scalar, matmul, pseudo_random, test_inputs, variants,
+    };
 
     /// The weights of one block as ggml's `dequantize_row_q5_1` computes them.
     fn dequantize(block: &[u8]) -> [f32; BLOCK] {
@@ -177,8 +157,10 @@ mod tests {
         weights.extend([0xFF; 20]);
         let x: Vec<f32> = (0..32).map(|i| if i < 16 { -1.0 } else { 1.0 }).collect();
         assert_matches_scalar(&Q5_1, &weights, 1, 32, &x, scalar_dot);
-        let got = matmul(&Q5_1, &weights, 1, 32, &[1.0; 32]).unwrap();
-        assert!((got[0] - 29.0 * 32.0).abs() < 0.1, "{}", got[0]);
+        for variant in variants(&Q5_1) {
+            let got = matmul(&variant, &weights, 1, 32, &[1.0; 32]).unwrap();
+            assert!((got[0] - 29.0 * 32.0).abs() < 0.1, "{}", got[0]);
+        }
         assert!(matmul(&Q5_1, &weights[..23], 1, 32, &x).is_err());
     }
 }

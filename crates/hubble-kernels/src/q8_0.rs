@@ -5,11 +5,9 @@
 //! product with Q8_0 activations is `d_w · d_x · Σ w·q8`, candle's and llama.cpp's arithmetic;
 //! only the order of the float additions differs.
 
+use crate::quant_matmul::BlockKind;
 #[cfg(target_arch = "x86_64")]
-use crate::quant_matmul::{
-    Block32, Blocks, accumulate_pairs, dot_in_pairs, f16_scale, signed_pairs,
-};
-use crate::quant_matmul::{BlockKind, Q8Row};
+use crate::quant_matmul::{Block32, Blocks, Isa, accumulate_sums, f16_scale, signed_sums};
 
 /// Bytes per Q8_0 block: F16 scale, 32 signed bytes.
 pub const Q8_0_BYTES: usize = 34;
@@ -17,38 +15,11 @@ pub const Q8_0_BYTES: usize = 34;
 pub const Q4_0_BYTES: usize = 18;
 
 /// Q8_0 weights, for [`matmul`](crate::matmul).
-pub const Q8_0: BlockKind = BlockKind {
-    name: "Q8_0",
-    values: crate::BLOCK,
-    bytes: Q8_0_BYTES,
-    dot: dot_q8_0::<1>,
-    dot4: dot_q8_0::<4>,
-};
+pub const Q8_0: BlockKind = BlockKind::of::<Q8_0Block>("Q8_0", crate::BLOCK, Q8_0_BYTES);
 
 /// Q4_0 weights, for [`matmul`](crate::matmul).
-pub const Q4_0: BlockKind = BlockKind {
-    name: "Q4_0",
-    values: crate::BLOCK,
-    bytes: Q4_0_BYTES,
-    dot: dot_q4_0::<1>,
-    dot4: dot_q4_0::<4>,
-};
+pub const Q4_0: BlockKind = BlockKind::of::<Q4_0Block>("Q4_0", crate::BLOCK, Q4_0_BYTES);
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot_q8_0<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
-    // SAFETY: the features are this function's.
-    unsafe { dot_in_pairs::<Q8_0Block, N>(weights, rows) }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot_q4_0<const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
-    // SAFETY: the features are this function's.
-    unsafe { dot_in_pairs::<Q4_0Block, N>(weights, rows) }
-}
-
-#[cfg(target_arch = "x86_64")]
 struct Q8_0Block;
 
 #[cfg(target_arch = "x86_64")]
@@ -56,7 +27,7 @@ impl Block32 for Q8_0Block {
     const BYTES: usize = Q8_0_BYTES;
 
     #[inline(always)]
-    unsafe fn accumulate<const N: usize>(
+    unsafe fn accumulate<I: Isa, const N: usize>(
         block: &[u8],
         b: usize,
         xs: &[Blocks; N],
@@ -71,14 +42,13 @@ impl Block32 for Q8_0Block {
             let w_abs = _mm256_sign_epi8(w, w);
             let d = f16_scale(block);
             for n in 0..N {
-                let pairs = signed_pairs(w_abs, w, xs[n].values(b));
-                acc[n] = accumulate_pairs(acc[n], pairs, d * xs[n].d(b));
+                let sums = signed_sums::<I>(w_abs, w, xs[n].values(b));
+                acc[n] = accumulate_sums(acc[n], sums, d * xs[n].d(b));
             }
         }
     }
 }
 
-#[cfg(target_arch = "x86_64")]
 struct Q4_0Block;
 
 #[cfg(target_arch = "x86_64")]
@@ -86,7 +56,7 @@ impl Block32 for Q4_0Block {
     const BYTES: usize = Q4_0_BYTES;
 
     #[inline(always)]
-    unsafe fn accumulate<const N: usize>(
+    unsafe fn accumulate<I: Isa, const N: usize>(
         block: &[u8],
         b: usize,
         xs: &[Blocks; N],
@@ -106,21 +76,11 @@ impl Block32 for Q4_0Block {
             let w_abs = _mm256_sign_epi8(w, w);
             let d = f16_scale(block);
             for n in 0..N {
-                let pairs = signed_pairs(w_abs, w, xs[n].values(b));
-                acc[n] = accumulate_pairs(acc[n], pairs, d * xs[n].d(b));
+                let sums = signed_sums::<I>(w_abs, w, xs[n].values(b));
+                acc[n] = accumulate_sums(acc[n], sums, d * xs[n].d(b));
             }
         }
     }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn dot_q8_0<const N: usize>(_weights: &[u8], _rows: [&Q8Row; N]) -> [f32; N] {
-    unreachable!("matmul refuses to run without AVX2")
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn dot_q4_0<const N: usize>(_weights: &[u8], _rows: [&Q8Row; N]) -> [f32; N] {
-    unreachable!("matmul refuses to run without AVX2")
 }
 
 #[cfg(test)]
@@ -130,7 +90,7 @@ mod tests {
     use super::*;
     use crate::available;
     use crate::quant_matmul::{
-        BLOCK, assert_each_matches_scalar, matmul, pseudo_random, test_inputs,
+        BLOCK, Q8Row, assert_each_matches_scalar, matmul, pseudo_random, test_inputs,
     };
 
     /// candle's scalar products of `BlockQ8_0` / `BlockQ4_0` with `BlockQ8_0`.

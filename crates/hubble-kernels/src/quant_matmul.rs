@@ -1,8 +1,10 @@
 //! Quantised weights times F32 activations, the way candle and llama.cpp compute it: each
 //! activation row is quantised to 8-bit blocks of 32 values ([`Q8Row`]: Q8_0's values and F16
-//! scale, plus Q8_1's scaled sum), and each weight row's product with it is one AVX2 `dot`
-//! per weight type (`q4_1.rs`, `q5_0.rs`, `q5_1.rs`, `q8_0.rs`, `k_quants.rs`). The K-quants'
-//! 256-value super-blocks are eight of these 32-value blocks, each with its own activation scale.
+//! scale, plus Q8_1's scaled sum), and each weight row's product with it is one `dot` per
+//! weight type (`q4_1.rs`, `q5_0.rs`, `q5_1.rs`, `q8_0.rs`, `k_quants.rs`), written once over
+//! an [`Isa`]'s byte products and compiled twice: for AVX2 (`maddubs` and `madd`) and for
+//! AVX-512 VNNI (`vpdpbusd`), chosen once per call ([`vnni`]). The K-quants' 256-value
+//! super-blocks are eight of these 32-value blocks, each with its own activation scale.
 //! This driver checks shapes, shares weight rows out across rayon's threads, hands each kernel
 //! four activation rows at once where there are four (a prompt: each weight block is decoded
 //! once for the four) and lays the products out row-major.
@@ -10,7 +12,7 @@
 use half::f16;
 use rayon::prelude::*;
 
-use crate::{ShapeError, available};
+use crate::{ShapeError, available, vnni};
 
 /// Values per activation block, and per weight block of the 32-value types.
 pub const BLOCK: usize = 32;
@@ -25,7 +27,18 @@ const ROWS_PER_TASK: usize = 16;
 /// One weight row (its blocks as stored) times `N` activation rows.
 pub(crate) type Dot<const N: usize> = unsafe fn(&[u8], [&Q8Row; N]) -> [f32; N];
 
-/// A weight type's block layout and its product with [`Q8Row`]s.
+/// A weight type's products with [`Q8Row`]s on one instruction set.
+#[derive(Clone, Copy)]
+pub(crate) struct Products {
+    /// One weight row times one activation row.
+    dot: Dot<1>,
+    /// The same for four activation rows, each weight block decoded once for the four; each
+    /// result is exactly `dot`'s (the same operations in the same order).
+    dot4: Dot<4>,
+}
+
+/// A weight type's block layout and its products with [`Q8Row`]s.
+#[derive(Clone, Copy)]
 pub struct BlockKind {
     /// The type's name, for errors.
     pub(crate) name: &'static str,
@@ -33,15 +46,31 @@ pub struct BlockKind {
     pub(crate) values: usize,
     /// Bytes per block.
     pub(crate) bytes: usize,
-    /// One weight row times one activation row; only called where [`available`] is true (AVX2,
-    /// FMA and F16C).
-    pub(crate) dot: Dot<1>,
-    /// The same for four activation rows, each weight block decoded once for the four; each
-    /// result is exactly `dot`'s (the same operations in the same order).
-    pub(crate) dot4: Dot<4>,
+    /// The products with AVX2, FMA and F16C; only called where [`available`] is true.
+    avx2: Products,
+    /// The same with AVX-512 VNNI's `vpdpbusd`, used where [`vnni`] is true; `None` in
+    /// [`BlockKind::without_vnni`].
+    vnni: Option<Products>,
 }
 
 impl BlockKind {
+    /// The type whose blocks `K` multiplies, on each instruction set.
+    pub(crate) const fn of<K: Kernel>(name: &'static str, values: usize, bytes: usize) -> Self {
+        BlockKind {
+            name,
+            values,
+            bytes,
+            avx2: Products {
+                dot: with_avx2::<K, 1>,
+                dot4: with_avx2::<K, 4>,
+            },
+            vnni: Some(Products {
+                dot: with_vnni::<K, 1>,
+                dot4: with_vnni::<K, 4>,
+            }),
+        }
+    }
+
     /// The type's name (`Q4_1`).
     pub fn name(&self) -> &'static str {
         self.name
@@ -56,6 +85,63 @@ impl BlockKind {
     pub fn bytes(&self) -> usize {
         self.bytes
     }
+
+    /// The same type on the AVX2 products even where the CPU has AVX-512 VNNI, to compare the
+    /// two (the same results, to the order of the float additions).
+    pub const fn without_vnni(&self) -> BlockKind {
+        BlockKind {
+            vnni: None,
+            ..*self
+        }
+    }
+
+    /// The products [`matmul`] runs: VNNI's where [`vnni`] allows them, else AVX2's.
+    fn products(&self) -> Products {
+        match self.vnni {
+            Some(products) if vnni() => products,
+            _ => self.avx2,
+        }
+    }
+}
+
+/// A weight type's product of one weight row with `N` activation rows, inlined into one
+/// function per instruction set (`with_avx2`, `with_vnni`) with `I` the set's byte products.
+pub(crate) trait Kernel {
+    /// # Safety
+    /// AVX2, FMA and F16C, and `I`'s instructions, are the caller's.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn dot<I: Isa, const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N];
+}
+
+/// No products to compile off x86-64 ([`matmul`] refuses to run).
+#[cfg(not(target_arch = "x86_64"))]
+impl<T> Kernel for T {}
+
+/// `K`'s product compiled for AVX2, FMA and F16C.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn with_avx2<K: Kernel, const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
+    // SAFETY: the features are this function's.
+    unsafe { K::dot::<Avx2, N>(weights, rows) }
+}
+
+/// `K`'s product compiled for AVX2, FMA, F16C and AVX-512 VNNI, VL and BW (`vpdpbusd` on
+/// 256-bit registers, and all 32 of them).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c,avx512vnni,avx512vl,avx512bw")]
+unsafe fn with_vnni<K: Kernel, const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
+    // SAFETY: the features are this function's.
+    unsafe { K::dot::<Vnni, N>(weights, rows) }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn with_avx2<K: Kernel, const N: usize>(_: &[u8], _: [&Q8Row; N]) -> [f32; N] {
+    unreachable!("matmul refuses to run without AVX2")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn with_vnni<K: Kernel, const N: usize>(_: &[u8], _: [&Q8Row; N]) -> [f32; N] {
+    unreachable!("matmul refuses to run without AVX2")
 }
 
 /// `x` (`inputs` rows of `cols` values) times the transposed matrix `weights` (`rows` rows of
@@ -89,6 +175,7 @@ pub fn matmul(
         return Ok(Vec::new());
     }
     let quantised: Vec<Q8Row> = x.chunks_exact(cols).map(Q8Row::new).collect();
+    let products = kind.products();
     let row_bytes = cols / kind.values * kind.bytes;
     // Each weight row's products with every input row, tiles of weight rows shared out across
     // threads; the inputs four at a time (each group read once per tile while the tile's
@@ -101,8 +188,9 @@ pub fn matmul(
                 .chunks_exact_mut(inputs)
                 .zip(tile.chunks_exact(row_bytes))
             {
-                // SAFETY: checked above that AVX2, FMA and F16C are present.
-                let products = unsafe { (kind.dot4)(weights, [&q[0], &q[1], &q[2], &q[3]]) };
+                // SAFETY: checked above that AVX2, FMA and F16C are present, and by `products`
+                // that AVX-512 VNNI is where its products are chosen.
+                let products = unsafe { (products.dot4)(weights, [&q[0], &q[1], &q[2], &q[3]]) };
                 out[4 * g..4 * g + 4].copy_from_slice(&products);
             }
         }
@@ -112,7 +200,7 @@ pub fn matmul(
                 .zip(tile.chunks_exact(row_bytes))
             {
                 // SAFETY: as above.
-                [out[i]] = unsafe { (kind.dot)(weights, [q]) };
+                [out[i]] = unsafe { (products.dot)(weights, [q]) };
             }
         }
     };
@@ -222,6 +310,17 @@ impl Blocks {
         unsafe { *self.s.add(b) }
     }
 
+    /// The scales of blocks `b..b + 8`.
+    ///
+    /// # Safety
+    /// `b + 8` is at most the checked block count; AVX is the caller's.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    pub(crate) unsafe fn d8(self, b: usize) -> std::arch::x86_64::__m256 {
+        // SAFETY: as documented.
+        unsafe { std::arch::x86_64::_mm256_loadu_ps(self.d.add(b)) }
+    }
+
     /// The F32 sums ([`Q8Row::sums`]) of blocks `b..b + 8`.
     ///
     /// # Safety
@@ -261,36 +360,82 @@ pub(crate) fn blocks_of<const N: usize>(rows: [&Q8Row; N], blocks: usize) -> [Bl
     out
 }
 
-/// Pairwise sums of 32 signed weights `w` (`w_abs` their absolute values, computed once for
-/// several activation rows) times 32 activations `x`: 16 × i16.
+/// How an instruction set sums the products of 32 bytes, four at a time: AVX2's `maddubs`
+/// (pairs to i16) and `madd` (to i32), or AVX-512 VNNI's one `vpdpbusd`.
+#[cfg(target_arch = "x86_64")]
+pub(crate) trait Isa {
+    /// The products of 32 unsigned bytes `u` and 32 signed bytes `s`, summed in fours: 8 × i32.
+    /// Each pair of products must fit in an i16 (AVX2 saturates it).
+    ///
+    /// # Safety
+    /// The instruction set is the caller's (its `target_feature`, into which this is inlined).
+    unsafe fn sums(
+        u: std::arch::x86_64::__m256i,
+        s: std::arch::x86_64::__m256i,
+    ) -> std::arch::x86_64::__m256i;
+}
+
+/// AVX2's byte products: `maddubs`, then `madd` with ones.
+#[cfg(target_arch = "x86_64")]
+pub(crate) struct Avx2;
+
+#[cfg(target_arch = "x86_64")]
+impl Isa for Avx2 {
+    #[inline(always)]
+    unsafe fn sums(
+        u: std::arch::x86_64::__m256i,
+        s: std::arch::x86_64::__m256i,
+    ) -> std::arch::x86_64::__m256i {
+        use std::arch::x86_64::*;
+        // SAFETY: AVX2 is the caller's.
+        unsafe { _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)) }
+    }
+}
+
+/// AVX-512 VNNI's byte products: one `vpdpbusd` on 256-bit registers (AVX-512 VL), which
+/// neither saturates nor needs the `madd`.
+#[cfg(target_arch = "x86_64")]
+pub(crate) struct Vnni;
+
+#[cfg(target_arch = "x86_64")]
+impl Isa for Vnni {
+    #[inline(always)]
+    unsafe fn sums(
+        u: std::arch::x86_64::__m256i,
+        s: std::arch::x86_64::__m256i,
+    ) -> std::arch::x86_64::__m256i {
+        use std::arch::x86_64::*;
+        // SAFETY: AVX-512 VNNI and VL are the caller's.
+        unsafe { _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s) }
+    }
+}
+
+/// The products of 32 signed weights `w` (`w_abs` their absolute values, computed once for
+/// several activation rows) and 32 activations `x`, summed in fours: |w| times x with w's sign
+/// (at most 2 · 128 · 127 per pair: quantising never makes −128).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-pub(crate) unsafe fn signed_pairs(
+pub(crate) unsafe fn signed_sums<I: Isa>(
     w_abs: std::arch::x86_64::__m256i,
     w: std::arch::x86_64::__m256i,
     x: std::arch::x86_64::__m256i,
 ) -> std::arch::x86_64::__m256i {
     use std::arch::x86_64::*;
-    // SAFETY: AVX2 is checked by the callers' `target_feature`.
-    // Signed × signed through maddubs: |w| times x with w's sign (at most 2 · 128 · 127 per
-    // pair: quantising never makes −128).
-    unsafe { _mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(x, w)) }
+    // SAFETY: AVX2 and `I` are the caller's.
+    unsafe { I::sums(w_abs, _mm256_sign_epi8(x, w)) }
 }
 
-/// `acc + scale · Σ pairs` over 16 × i16 `pairs`.
+/// `acc + scale · sums` over 8 × i32 `sums`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-pub(crate) unsafe fn accumulate_pairs(
+pub(crate) unsafe fn accumulate_sums(
     acc: std::arch::x86_64::__m256,
-    pairs: std::arch::x86_64::__m256i,
+    sums: std::arch::x86_64::__m256i,
     scale: f32,
 ) -> std::arch::x86_64::__m256 {
     use std::arch::x86_64::*;
-    // SAFETY: AVX2 and FMA are checked by the callers' `target_feature`.
-    unsafe {
-        let sums = _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
-        _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(sums), acc)
-    }
+    // SAFETY: AVX and FMA are checked by the callers' `target_feature`.
+    unsafe { _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(sums), acc) }
 }
 
 /// 0xFF in byte `i` where bit `i` of `high` is set (the Q5 types' fifth bits), else 0.
@@ -323,8 +468,8 @@ pub(crate) trait Block32 {
     /// to `acc` (eight lanes to be summed) and `extra` (any term outside the integer product).
     ///
     /// # Safety
-    /// AVX2, FMA and F16C are the caller's; `b` is below the count checked for `xs`.
-    unsafe fn accumulate<const N: usize>(
+    /// AVX2, FMA, F16C and `I` are the caller's; `b` is below the count checked for `xs`.
+    unsafe fn accumulate<I: Isa, const N: usize>(
         block: &[u8],
         b: usize,
         xs: &[Blocks; N],
@@ -333,15 +478,24 @@ pub(crate) trait Block32 {
     );
 }
 
+#[cfg(target_arch = "x86_64")]
+impl<K: Block32> Kernel for K {
+    #[inline(always)]
+    unsafe fn dot<I: Isa, const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
+        // SAFETY: as documented.
+        unsafe { dot_in_pairs::<K, I, N>(weights, rows) }
+    }
+}
+
 /// One weight row of `K` times `N` activation rows, even and odd blocks summed apart: two
 /// chains of dependent FMAs (whose latency would bound a single row's product), each block
 /// decoded once for the `N` rows.
 ///
 /// # Safety
-/// AVX2, FMA and F16C are the caller's (its `target_feature`, into which this is inlined).
+/// AVX2, FMA, F16C and `I` are the caller's (its `target_feature`, into which this is inlined).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-pub(crate) unsafe fn dot_in_pairs<K: Block32, const N: usize>(
+unsafe fn dot_in_pairs<K: Block32, I: Isa, const N: usize>(
     weights: &[u8],
     rows: [&Q8Row; N],
 ) -> [f32; N] {
@@ -355,12 +509,12 @@ pub(crate) unsafe fn dot_in_pairs<K: Block32, const N: usize>(
         let mut pairs = weights.chunks_exact(2 * K::BYTES);
         for (p, pair) in pairs.by_ref().enumerate() {
             let (even, odd) = pair.split_at(K::BYTES);
-            K::accumulate(even, 2 * p, &xs, &mut acc[0], &mut extra[0]);
-            K::accumulate(odd, 2 * p + 1, &xs, &mut acc[1], &mut extra[1]);
+            K::accumulate::<I, N>(even, 2 * p, &xs, &mut acc[0], &mut extra[0]);
+            K::accumulate::<I, N>(odd, 2 * p + 1, &xs, &mut acc[1], &mut extra[1]);
         }
         let last = pairs.remainder();
         if !last.is_empty() {
-            K::accumulate(last, blocks - 1, &xs, &mut acc[0], &mut extra[0]);
+            K::accumulate::<I, N>(last, blocks - 1, &xs, &mut acc[0], &mut extra[0]);
         }
         let [even, odd] = acc;
         let mut both = even;
@@ -548,8 +702,24 @@ pub fn test_inputs(n: usize, seed: u32) -> Vec<f32> {
         .collect()
 }
 
-/// Checks each product of [`matmul`] of `kind` against `scalar` to 1e-5 of its own size (or of
-/// 1), then everything [`assert_matches_scalar`] checks.
+/// `kind` on each instruction set this CPU runs: AVX2, then AVX-512 VNNI where [`vnni`] allows
+/// it (saying so where it does not).
+#[cfg(test)]
+pub fn variants(kind: &BlockKind) -> Vec<BlockKind> {
+    let mut variants = vec![kind.without_vnni()];
+    if vnni() {
+        variants.push(*kind);
+    } else {
+        eprintln!(
+            "no AVX-512 VNNI here (or HUBBLE_KERNELS_NO_VNNI): {} on AVX2 only",
+            kind.name
+        );
+    }
+    variants
+}
+
+/// Checks each product of [`matmul`] of `kind` (on each of its [`variants`]) against `scalar` to
+/// 1e-5 of its own size (or of 1), then everything [`assert_matches_scalar`] checks.
 #[cfg(test)]
 pub fn assert_each_matches_scalar(
     kind: &BlockKind,
@@ -559,25 +729,29 @@ pub fn assert_each_matches_scalar(
     x: &[f32],
     scalar: impl Fn(&[u8], &Q8Row) -> f32,
 ) {
-    let got = matmul(kind, weights, rows, cols, x).unwrap();
     let row_bytes = cols / kind.values * kind.bytes;
-    for (i, input) in x.chunks_exact(cols).enumerate() {
-        let q = Q8Row::new(input);
-        for (r, w) in weights.chunks_exact(row_bytes).enumerate() {
-            let (have, want) = (got[i * rows + r], scalar(w, &q));
-            assert!(
-                (have - want).abs() <= 1e-5 * want.abs().max(1.),
-                "{} {rows}×{cols}: {have} vs {want}",
-                kind.name
-            );
+    for variant in variants(kind) {
+        let got = matmul(&variant, weights, rows, cols, x).unwrap();
+        for (i, input) in x.chunks_exact(cols).enumerate() {
+            let q = Q8Row::new(input);
+            for (r, w) in weights.chunks_exact(row_bytes).enumerate() {
+                let (have, want) = (got[i * rows + r], scalar(w, &q));
+                assert!(
+                    (have - want).abs() <= 1e-5 * want.abs().max(1.),
+                    "{} {rows}×{cols} (VNNI: {}): {have} vs {want}",
+                    kind.name,
+                    variant.vnni.is_some()
+                );
+            }
         }
     }
     assert_matches_scalar(kind, weights, rows, cols, x, scalar);
 }
 
-/// Checks [`matmul`] of `kind` against `scalar` (one weight row times one activation row) for
-/// every pair, to 1e-5 of the largest product (or of 1), and that each activation row alone gives
-/// exactly the products it gives among the others (the four-row path is the one-row path).
+/// Checks [`matmul`] of `kind` (on each of its [`variants`]) against `scalar` (one weight row
+/// times one activation row) for every pair, to 1e-5 of the largest product (or of 1), and that
+/// each activation row alone gives exactly the products it gives among the others (the
+/// four-row path is the one-row path).
 #[cfg(test)]
 pub fn assert_matches_scalar(
     kind: &BlockKind,
@@ -587,7 +761,6 @@ pub fn assert_matches_scalar(
     x: &[f32],
     scalar: impl Fn(&[u8], &Q8Row) -> f32,
 ) {
-    let got = matmul(kind, weights, rows, cols, x).unwrap();
     let row_bytes = cols / kind.values * kind.bytes;
     let mut want = Vec::new();
     for input in x.chunks_exact(cols) {
@@ -596,29 +769,45 @@ pub fn assert_matches_scalar(
     }
     let largest = want.iter().fold(0f32, |m, w| m.max(w.abs()));
     let tolerance = 1e-5 * largest.max(1.);
-    for (i, (have, want)) in got.iter().zip(&want).enumerate() {
-        assert!(
-            (have - want).abs() <= tolerance,
-            "{} {rows}×{cols}, input {} row {}: {have} vs {want} (largest {largest})",
-            kind.name,
-            i / rows,
-            i % rows
-        );
-    }
-    for (i, input) in x.chunks_exact(cols).enumerate() {
-        let alone = matmul(kind, weights, rows, cols, input).unwrap();
-        assert_eq!(
-            alone,
-            got[i * rows..(i + 1) * rows],
-            "{} {rows}×{cols}: input {i} alone",
-            kind.name
-        );
+    for variant in variants(kind) {
+        let vnni = variant.vnni.is_some();
+        let got = matmul(&variant, weights, rows, cols, x).unwrap();
+        for (i, (have, want)) in got.iter().zip(&want).enumerate() {
+            assert!(
+                (have - want).abs() <= tolerance,
+                "{} {rows}×{cols} (VNNI: {vnni}), input {} row {}: {have} vs {want} (largest {largest})",
+                kind.name,
+                i / rows,
+                i % rows
+            );
+        }
+        for (i, input) in x.chunks_exact(cols).enumerate() {
+            let alone = matmul(&variant, weights, rows, cols, input).unwrap();
+            assert_eq!(
+                alone,
+                got[i * rows..(i + 1) * rows],
+                "{} {rows}×{cols} (VNNI: {vnni}): input {i} alone",
+                kind.name
+            );
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vnni_runs_where_the_cpu_has_it() {
+        let told_not_to =
+            std::env::var_os("HUBBLE_KERNELS_NO_VNNI").is_some_and(|v| !v.is_empty() && v != "0");
+        let has = available() && crate::cpu_has_vnni();
+        assert_eq!(vnni(), has && !told_not_to);
+        if !vnni() {
+            eprintln!("AVX-512 VNNI products not tested: the CPU lacks them or told not to");
+        }
+        assert!(crate::Q4_0.without_vnni().vnni.is_none() && crate::Q4_0.vnni.is_some());
+    }
 
     #[test]
     fn simd_quantising_is_the_scalar_one() {
