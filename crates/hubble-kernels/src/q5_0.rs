@@ -1,14 +1,15 @@
 //! Q5_0 weights (22-byte blocks: an F16 scale, 32 high bits, 32 low nibbles; a weight is
-//! `d · (q5 − 16)`) with AVX2, FMA and F16C. candle 0.11's Q5_0 product is scalar, and
-//! requantised small models (SmolLM2's 576-wide rows can't take K-quants) are mostly Q5_0. A
-//! block's product with Q8_0 activations is `d_w · d_x · Σ (q5 − 16)·q8`, candle's and
-//! llama.cpp's arithmetic; only the order of the float additions differs.
+//! `d · (q5 − 16)`) with AVX2, FMA and F16C, or AVX-512 VNNI. candle 0.11's Q5_0 product is
+//! scalar, and requantised small models (SmolLM2's 576-wide rows can't take K-quants) are
+//! mostly Q5_0. A block's product with Q8_0 activations is `d_w · d_x · Σ (q5 − 16)·q8`,
+//! candle's and llama.cpp's arithmetic, with the −16 taken apart: the unsigned values' integer
+//! product `d_w · d_x · Σ q5·q8`, minus `16 · d_w` times the activations' F32 sum
+//! ([`Q8Row::sums`](crate::quant_matmul::Q8Row::sums)), which spares a sign instruction per
+//! activation row.
 
 use crate::quant_matmul::BlockKind;
 #[cfg(target_arch = "x86_64")]
-use crate::quant_matmul::{
-    Block32, Blocks, Isa, accumulate_sums, bit_mask, f16_scale, signed_sums,
-};
+use crate::quant_matmul::{Block32, Blocks, Isa, accumulate_sums, bit_mask, f16_scale};
 
 /// Bytes per Q5_0 block: F16 scale, 4 bytes of high bits, 16 bytes of nibbles.
 pub const Q5_0_BYTES: usize = 22;
@@ -28,7 +29,7 @@ impl Block32 for Q5_0Block {
         b: usize,
         xs: &[Blocks; N],
         acc: &mut [std::arch::x86_64::__m256; N],
-        _: &mut [f32; N],
+        offsets: &mut [f32; N],
     ) {
         use std::arch::x86_64::*;
         let high = u32::from_le_bytes([block[2], block[3], block[4], block[5]]);
@@ -38,19 +39,20 @@ impl Block32 for Q5_0Block {
             let nibble = _mm_set1_epi8(0x0F);
             let packed = _mm_loadu_si128(block[6..].as_ptr().cast());
             // Low nibbles are values 0..16 of the block, high nibbles 16..32; bit i of `high`
-            // is value i's fifth bit.
+            // is value i's fifth bit (16 where set). Unsigned: the −16 is `−16 · d · Σ x`
+            // beside the integer products.
             let low = _mm_and_si128(packed, nibble);
             let upper = _mm_and_si128(_mm_srli_epi16(packed, 4), nibble);
-            let w = _mm256_set_m128i(upper, low);
-            // q5 − 16: a nibble without its fifth bit is nibble − 16 (0xF0 | nibble as i8), one
-            // with it is the nibble itself.
-            let minus_sixteen = _mm256_set1_epi8(0xF0_u8 as i8);
-            let w = _mm256_or_si256(w, _mm256_andnot_si256(bit_mask(high), minus_sixteen));
-            let w_abs = _mm256_sign_epi8(w, w);
+            let w = _mm256_or_si256(
+                _mm256_set_m128i(upper, low),
+                _mm256_and_si256(bit_mask(high), _mm256_set1_epi8(0x10)),
+            );
             let d = f16_scale(block);
             for n in 0..N {
-                let sums = signed_sums::<I>(w_abs, w, xs[n].values(b));
+                // u8 × i8 products (pairs at most 2 · 31 · 128), summed in fours.
+                let sums = I::sums(w, xs[n].values(b));
                 acc[n] = accumulate_sums(acc[n], sums, d * xs[n].d(b));
+                offsets[n] -= 16. * d * xs[n].sum(b);
             }
         }
     }

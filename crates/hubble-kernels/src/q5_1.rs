@@ -1,7 +1,7 @@
 //! Q5_1 weights (24-byte blocks: F16 scale and minimum, 32 high bits, 32 low nibbles; a weight
-//! is `d · q5 + m`) with AVX2, FMA and F16C. candle 0.11's Q5_1 product is its scalar fallback.
-//! A block's product with Q8_1 activations is `d_w · d_x · Σ q5·q8 + m_w · s_x`, candle's and
-//! llama.cpp's arithmetic; only the order of the float additions differs.
+//! is `d · q5 + m`) with AVX2, FMA and F16C, or AVX-512 VNNI. candle 0.11's Q5_1 product is its
+//! scalar fallback. A block's product with Q8_1 activations is `d_w · d_x · Σ q5·q8 + m_w · s_x`,
+//! candle's and llama.cpp's arithmetic; only the order of the float additions differs.
 
 use crate::quant_matmul::BlockKind;
 #[cfg(target_arch = "x86_64")]

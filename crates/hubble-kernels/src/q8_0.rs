@@ -1,9 +1,12 @@
 //! Q8_0 (34-byte blocks: an F16 scale, 32 signed bytes) and Q4_0 (18-byte blocks: an F16 scale,
-//! 32 nibbles; a weight is `d · (q4 − 8)`) weights with AVX2, FMA and F16C, chosen at run time.
-//! candle 0.11 has AVX products for both only when compiled for a CPU that has it (not in a
-//! portable build, where they are scalar). A block's
-//! product with Q8_0 activations is `d_w · d_x · Σ w·q8`, candle's and llama.cpp's arithmetic;
-//! only the order of the float additions differs.
+//! 32 nibbles; a weight is `d · (q4 − 8)`) weights with AVX2, FMA and F16C, or AVX-512 VNNI,
+//! chosen at run time. candle 0.11 has AVX products for both only when compiled for a CPU that
+//! has it (not in a portable build, where they are scalar). A block's product with Q8_0
+//! activations is `d_w · d_x · Σ w·q8`, candle's and llama.cpp's arithmetic; only the order of
+//! the float additions differs, and for Q4_0 where the −8 is taken: the unsigned nibbles'
+//! integer product `d_w · d_x · Σ q4·q8`, minus `8 · d_w` times the activations' F32 sum
+//! ([`Q8Row::sums`](crate::quant_matmul::Q8Row::sums)), which spares a sign instruction per
+//! activation row.
 
 use crate::quant_matmul::BlockKind;
 #[cfg(target_arch = "x86_64")]
@@ -61,7 +64,7 @@ impl Block32 for Q4_0Block {
         b: usize,
         xs: &[Blocks; N],
         acc: &mut [std::arch::x86_64::__m256; N],
-        _: &mut [f32; N],
+        offsets: &mut [f32; N],
     ) {
         use std::arch::x86_64::*;
         // SAFETY: the block's 16 nibble bytes follow its scale, loaded unaligned; the rest as
@@ -69,15 +72,17 @@ impl Block32 for Q4_0Block {
         unsafe {
             let nibble = _mm_set1_epi8(0x0F);
             let packed = _mm_loadu_si128(block[2..].as_ptr().cast());
-            // Low nibbles are values 0..16, high nibbles 16..32; each minus 8.
+            // Low nibbles are values 0..16, high nibbles 16..32, unsigned: the −8 is
+            // `−8 · d · Σ x` beside the integer products.
             let low = _mm_and_si128(packed, nibble);
             let high = _mm_and_si128(_mm_srli_epi16(packed, 4), nibble);
-            let w = _mm256_sub_epi8(_mm256_set_m128i(high, low), _mm256_set1_epi8(8));
-            let w_abs = _mm256_sign_epi8(w, w);
+            let w = _mm256_set_m128i(high, low);
             let d = f16_scale(block);
             for n in 0..N {
-                let sums = signed_sums::<I>(w_abs, w, xs[n].values(b));
+                // u8 × i8 products (pairs at most 2 · 15 · 128), summed in fours.
+                let sums = I::sums(w, xs[n].values(b));
                 acc[n] = accumulate_sums(acc[n], sums, d * xs[n].d(b));
+                offsets[n] -= 8. * d * xs[n].sum(b);
             }
         }
     }

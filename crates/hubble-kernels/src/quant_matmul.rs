@@ -310,6 +310,16 @@ impl Blocks {
         unsafe { *self.s.add(b) }
     }
 
+    /// Block `b`'s F32 scaled sum ([`Q8Row::sums`]).
+    ///
+    /// # Safety
+    /// `b` is below the checked block count.
+    #[inline(always)]
+    pub(crate) unsafe fn sum(self, b: usize) -> f32 {
+        // SAFETY: as documented.
+        unsafe { *self.sums.add(b) }
+    }
+
     /// The scales of blocks `b..b + 8`.
     ///
     /// # Safety
