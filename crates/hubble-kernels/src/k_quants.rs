@@ -275,7 +275,7 @@ impl<const FIFTH: bool> SuperBlock for Q4_5K<FIFTH> {
         x: std::arch::x86_64::__m256i,
     ) -> std::arch::x86_64::__m256i {
         // SAFETY: as documented; u8 × i8 pairs at most 2 · 31 · 127.
-        unsafe { I::sums(w, x) }
+        unsafe { I::sums(std::arch::x86_64::_mm256_setzero_si256(), w, x) }
     }
 
     #[inline(always)]

@@ -43,7 +43,7 @@ impl Block32 for Q4_1Block {
             let w = _mm256_set_m128i(high, low);
             for n in 0..N {
                 // u8 × i8 products (pairs at most 2 · 15 · 128), summed in fours.
-                let sums = I::sums(w, xs[n].values(b));
+                let sums = I::sums(_mm256_setzero_si256(), w, xs[n].values(b));
                 acc[n] = accumulate_sums(acc[n], sums, d * xs[n].d(b));
                 minimums[n] += m * xs[n].s(b);
             }

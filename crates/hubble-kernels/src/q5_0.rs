@@ -2,14 +2,16 @@
 //! `d · (q5 − 16)`) with AVX2, FMA and F16C, or AVX-512 VNNI. candle 0.11's Q5_0 product is
 //! scalar, and requantised small models (SmolLM2's 576-wide rows can't take K-quants) are
 //! mostly Q5_0. A block's product with Q8_0 activations is `d_w · d_x · Σ (q5 − 16)·q8`,
-//! candle's and llama.cpp's arithmetic, with the −16 taken apart: the unsigned values' integer
-//! product `d_w · d_x · Σ q5·q8`, minus `16 · d_w` times the activations' F32 sum
-//! ([`Q8Row::sums`](crate::quant_matmul::Q8Row::sums)), which spares a sign instruction per
-//! activation row.
+//! candle's and llama.cpp's arithmetic, with the −16 taken apart as Q4_0's −8 is
+//! (`offset_sums`): the unsigned values' integer products start from `−16 · Σ q8` with VNNI, or
+//! the AVX2 product subtracts `16 · d_w` times the activations' F32 sum
+//! ([`Q8Row::sums`](crate::quant_matmul::Q8Row::sums)).
 
 use crate::quant_matmul::BlockKind;
 #[cfg(target_arch = "x86_64")]
-use crate::quant_matmul::{Block32, Blocks, Isa, accumulate_sums, bit_mask, f16_scale};
+use crate::quant_matmul::{
+    Block32, Blocks, Isa, accumulate_sums, bit_mask, f16_scale, offset_sums,
+};
 
 /// Bytes per Q5_0 block: F16 scale, 4 bytes of high bits, 16 bytes of nibbles.
 pub const Q5_0_BYTES: usize = 22;
@@ -39,8 +41,8 @@ impl Block32 for Q5_0Block {
             let nibble = _mm_set1_epi8(0x0F);
             let packed = _mm_loadu_si128(block[6..].as_ptr().cast());
             // Low nibbles are values 0..16 of the block, high nibbles 16..32; bit i of `high`
-            // is value i's fifth bit (16 where set). Unsigned: the −16 is `−16 · d · Σ x`
-            // beside the integer products.
+            // is value i's fifth bit (16 where set). Unsigned: the −16 is taken apart
+            // (`offset_sums`).
             let low = _mm_and_si128(packed, nibble);
             let upper = _mm_and_si128(_mm_srli_epi16(packed, 4), nibble);
             let w = _mm256_or_si256(
@@ -50,9 +52,8 @@ impl Block32 for Q5_0Block {
             let d = f16_scale(block);
             for n in 0..N {
                 // u8 × i8 products (pairs at most 2 · 31 · 128), summed in fours.
-                let sums = I::sums(w, xs[n].values(b));
+                let sums = offset_sums::<I>(w, 16, d, xs[n], b, &mut offsets[n]);
                 acc[n] = accumulate_sums(acc[n], sums, d * xs[n].d(b));
-                offsets[n] -= 16. * d * xs[n].sum(b);
             }
         }
     }

@@ -4,13 +4,16 @@
 //! has it (not in a portable build, where they are scalar). A block's product with Q8_0
 //! activations is `d_w · d_x · Σ w·q8`, candle's and llama.cpp's arithmetic; only the order of
 //! the float additions differs, and for Q4_0 where the −8 is taken: the unsigned nibbles'
-//! integer product `d_w · d_x · Σ q4·q8`, minus `8 · d_w` times the activations' F32 sum
-//! ([`Q8Row::sums`](crate::quant_matmul::Q8Row::sums)), which spares a sign instruction per
+//! integer products `Σ q4·q8` start from `−8 · Σ q8` with VNNI (exact), or the AVX2 product
+//! subtracts `8 · d_w` times the activations' F32 sum
+//! ([`Q8Row::sums`](crate::quant_matmul::Q8Row::sums)); either spares a sign instruction per
 //! activation row.
 
 use crate::quant_matmul::BlockKind;
 #[cfg(target_arch = "x86_64")]
-use crate::quant_matmul::{Block32, Blocks, Isa, accumulate_sums, f16_scale, signed_sums};
+use crate::quant_matmul::{
+    Block32, Blocks, Isa, accumulate_sums, f16_scale, offset_sums, signed_sums,
+};
 
 /// Bytes per Q8_0 block: F16 scale, 32 signed bytes.
 pub const Q8_0_BYTES: usize = 34;
@@ -72,17 +75,16 @@ impl Block32 for Q4_0Block {
         unsafe {
             let nibble = _mm_set1_epi8(0x0F);
             let packed = _mm_loadu_si128(block[2..].as_ptr().cast());
-            // Low nibbles are values 0..16, high nibbles 16..32, unsigned: the −8 is
-            // `−8 · d · Σ x` beside the integer products.
+            // Low nibbles are values 0..16, high nibbles 16..32, unsigned: the −8 is taken apart
+            // (`offset_sums`).
             let low = _mm_and_si128(packed, nibble);
             let high = _mm_and_si128(_mm_srli_epi16(packed, 4), nibble);
             let w = _mm256_set_m128i(high, low);
             let d = f16_scale(block);
             for n in 0..N {
                 // u8 × i8 products (pairs at most 2 · 15 · 128), summed in fours.
-                let sums = I::sums(w, xs[n].values(b));
+                let sums = offset_sums::<I>(w, 8, d, xs[n], b, &mut offsets[n]);
                 acc[n] = accumulate_sums(acc[n], sums, d * xs[n].d(b));
-                offsets[n] -= 8. * d * xs[n].sum(b);
             }
         }
     }

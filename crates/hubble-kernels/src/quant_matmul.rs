@@ -276,6 +276,7 @@ pub(crate) struct Blocks {
     d: *const f32,
     s: *const f32,
     sums: *const f32,
+    q_sums: *const i32,
 }
 
 impl Blocks {
@@ -320,6 +321,19 @@ impl Blocks {
         unsafe { *self.sums.add(b) }
     }
 
+    /// `−by` times block `b`'s sum of values ([`Q8Row::q_sums`]) in lane 0, zeros elsewhere:
+    /// where the products of weights offset by `by` start (one `vmovd`).
+    ///
+    /// # Safety
+    /// `b` is below the checked block count; AVX is the caller's.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    pub(crate) unsafe fn offset(self, b: usize, by: i32) -> std::arch::x86_64::__m256i {
+        use std::arch::x86_64::*;
+        // SAFETY: as documented.
+        unsafe { _mm256_zextsi128_si256(_mm_cvtsi32_si128(-by * *self.q_sums.add(b))) }
+    }
+
     /// The scales of blocks `b..b + 8`.
     ///
     /// # Safety
@@ -351,13 +365,15 @@ pub(crate) fn blocks_of<const N: usize>(rows: [&Q8Row; N], blocks: usize) -> [Bl
         d: std::ptr::null(),
         s: std::ptr::null(),
         sums: std::ptr::null(),
+        q_sums: std::ptr::null(),
     }; N];
     for (out, row) in out.iter_mut().zip(rows) {
         assert!(
             row.qs.len() >= blocks * BLOCK
                 && row.d.len() >= blocks
                 && row.s.len() >= blocks
-                && row.sums.len() >= blocks,
+                && row.sums.len() >= blocks
+                && row.q_sums.len() >= blocks,
             "an activation row shorter than the weights' row"
         );
         *out = Blocks {
@@ -365,6 +381,7 @@ pub(crate) fn blocks_of<const N: usize>(rows: [&Q8Row; N], blocks: usize) -> [Bl
             d: row.d.as_ptr(),
             s: row.s.as_ptr(),
             sums: row.sums.as_ptr(),
+            q_sums: row.q_sums.as_ptr(),
         };
     }
     out
@@ -374,12 +391,17 @@ pub(crate) fn blocks_of<const N: usize>(rows: [&Q8Row; N], blocks: usize) -> [Bl
 /// (pairs to i16) and `madd` (to i32), or AVX-512 VNNI's one `vpdpbusd`.
 #[cfg(target_arch = "x86_64")]
 pub(crate) trait Isa {
-    /// The products of 32 unsigned bytes `u` and 32 signed bytes `s`, summed in fours: 8 × i32.
-    /// Each pair of products must fit in an i16 (AVX2 saturates it).
+    /// Whether [`sums`](Isa::sums) adds `acc` for free (VNNI's accumulator operand), not by
+    /// an instruction of its own (AVX2).
+    const FREE_START: bool;
+
+    /// `acc` plus the products of 32 unsigned bytes `u` and 32 signed bytes `s`, summed in
+    /// fours: 8 × i32. Each pair of products must fit in an i16 (AVX2 saturates it).
     ///
     /// # Safety
     /// The instruction set is the caller's (its `target_feature`, into which this is inlined).
     unsafe fn sums(
+        acc: std::arch::x86_64::__m256i,
         u: std::arch::x86_64::__m256i,
         s: std::arch::x86_64::__m256i,
     ) -> std::arch::x86_64::__m256i;
@@ -391,14 +413,20 @@ pub(crate) struct Avx2;
 
 #[cfg(target_arch = "x86_64")]
 impl Isa for Avx2 {
+    const FREE_START: bool = false;
+
     #[inline(always)]
     unsafe fn sums(
+        acc: std::arch::x86_64::__m256i,
         u: std::arch::x86_64::__m256i,
         s: std::arch::x86_64::__m256i,
     ) -> std::arch::x86_64::__m256i {
         use std::arch::x86_64::*;
         // SAFETY: AVX2 is the caller's.
-        unsafe { _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)) }
+        unsafe {
+            let sums = _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+            _mm256_add_epi32(acc, sums)
+        }
     }
 }
 
@@ -409,14 +437,17 @@ pub(crate) struct Vnni;
 
 #[cfg(target_arch = "x86_64")]
 impl Isa for Vnni {
+    const FREE_START: bool = true;
+
     #[inline(always)]
     unsafe fn sums(
+        acc: std::arch::x86_64::__m256i,
         u: std::arch::x86_64::__m256i,
         s: std::arch::x86_64::__m256i,
     ) -> std::arch::x86_64::__m256i {
         use std::arch::x86_64::*;
         // SAFETY: AVX-512 VNNI and VL are the caller's.
-        unsafe { _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s) }
+        unsafe { _mm256_dpbusd_epi32(acc, u, s) }
     }
 }
 
@@ -432,7 +463,36 @@ pub(crate) unsafe fn signed_sums<I: Isa>(
 ) -> std::arch::x86_64::__m256i {
     use std::arch::x86_64::*;
     // SAFETY: AVX2 and `I` are the caller's.
-    unsafe { I::sums(w_abs, _mm256_sign_epi8(x, w)) }
+    unsafe { I::sums(_mm256_setzero_si256(), w_abs, _mm256_sign_epi8(x, w)) }
+}
+
+/// The products of the unsigned values `u` of 32 weights `u − by` with block `b` of `x`, summed
+/// in fours, for weights whose scale is `d`: where the integer products start from
+/// `−by · Σ x` for free ([`Isa::FREE_START`]) they do (exact); otherwise `−by · d` times the
+/// block's F32 sum ([`Q8Row::sums`]) goes to `beside`.
+///
+/// # Safety
+/// AVX2 and `I` are the caller's; `b` is below the count checked for `x`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn offset_sums<I: Isa>(
+    u: std::arch::x86_64::__m256i,
+    by: i32,
+    d: f32,
+    x: Blocks,
+    b: usize,
+    beside: &mut f32,
+) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    // SAFETY: as documented.
+    unsafe {
+        if I::FREE_START {
+            I::sums(x.offset(b, by), u, x.values(b))
+        } else {
+            *beside -= by as f32 * d * x.sum(b);
+            I::sums(_mm256_setzero_si256(), u, x.values(b))
+        }
+    }
 }
 
 /// `acc + scale · sums` over 8 × i32 `sums`.
@@ -573,6 +633,8 @@ pub struct Q8Row {
     /// Each block's scale times the sum of its values in F32 (the sum of the dequantised
     /// values, rounded once; the K-quants' minimums use it).
     pub sums: Vec<f32>,
+    /// Each block's sum of its values (Q4_0's and Q5_0's offsets use it).
+    pub q_sums: Vec<i32>,
 }
 
 impl Q8Row {
@@ -596,6 +658,7 @@ impl Q8Row {
             d: Vec::with_capacity(blocks),
             s: Vec::with_capacity(blocks),
             sums: Vec::with_capacity(blocks),
+            q_sums: Vec::with_capacity(blocks),
         }
     }
 
@@ -605,6 +668,7 @@ impl Q8Row {
         self.d.push(d16.to_f32());
         self.s.push((f16::from_f32(sum as f32) * d16).to_f32());
         self.sums.push(d16.to_f32() * sum as f32);
+        self.q_sums.push(sum);
     }
 
     fn new_scalar(xs: &[f32]) -> Q8Row {
@@ -846,6 +910,7 @@ mod tests {
         assert_eq!(simd.d, scalar.d);
         assert_eq!(simd.s, scalar.s);
         assert_eq!(simd.sums, scalar.sums);
+        assert_eq!(simd.q_sums, scalar.q_sums);
         assert_eq!(&simd.qs[..10], &[127, -1, 1, 2, -2, 3, -3, 127, -127, 3]);
     }
 }
