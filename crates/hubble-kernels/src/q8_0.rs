@@ -7,7 +7,7 @@
 //! integer products `Σ q4·q8` start from `−8 · Σ q8` with VNNI (exact), or the AVX2 product
 //! subtracts `8 · d_w` times the activations' F32 sum
 //! ([`Q8Row::sums`](crate::quant_matmul::Q8Row::sums)); either spares a sign instruction per
-//! activation row.
+//! activation row. With VNNI, Q8_0's do too: `Σ (w + 128)·q8` from `−128 · Σ q8`.
 
 use crate::quant_matmul::BlockKind;
 #[cfg(target_arch = "x86_64")]
@@ -45,11 +45,21 @@ impl Block32 for Q8_0Block {
         // documented.
         unsafe {
             let w = _mm256_loadu_si256(block[2..].as_ptr().cast());
-            let w_abs = _mm256_sign_epi8(w, w);
             let d = f16_scale(block);
-            for n in 0..N {
-                let sums = signed_sums::<I>(w_abs, w, xs[n].values(b));
-                acc[n] = accumulate_sums(acc[n], sums, d * xs[n].d(b));
+            if I::DPBUSD {
+                // w + 128, unsigned, whose products start from −128 · Σ x (exact; AVX2's pairs
+                // of them would saturate).
+                let u = _mm256_xor_si256(w, _mm256_set1_epi8(i8::MIN));
+                for n in 0..N {
+                    let sums = I::sums(xs[n].offset(b, 128), u, xs[n].values(b));
+                    acc[n] = accumulate_sums(acc[n], sums, d * xs[n].d(b));
+                }
+            } else {
+                let w_abs = _mm256_sign_epi8(w, w);
+                for n in 0..N {
+                    let sums = signed_sums::<I>(w_abs, w, xs[n].values(b));
+                    acc[n] = accumulate_sums(acc[n], sums, d * xs[n].d(b));
+                }
             }
         }
     }

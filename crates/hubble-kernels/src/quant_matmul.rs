@@ -391,12 +391,13 @@ pub(crate) fn blocks_of<const N: usize>(rows: [&Q8Row; N], blocks: usize) -> [Bl
 /// (pairs to i16) and `madd` (to i32), or AVX-512 VNNI's one `vpdpbusd`.
 #[cfg(target_arch = "x86_64")]
 pub(crate) trait Isa {
-    /// Whether [`sums`](Isa::sums) adds `acc` for free (VNNI's accumulator operand), not by
-    /// an instruction of its own (AVX2).
-    const FREE_START: bool;
+    /// Whether [`sums`](Isa::sums) adds `acc` for free and its pairs of products never
+    /// saturate (VNNI's `vpdpbusd`), not by an instruction of its own and to i16 (AVX2).
+    const DPBUSD: bool;
 
     /// `acc` plus the products of 32 unsigned bytes `u` and 32 signed bytes `s`, summed in
-    /// fours: 8 × i32. Each pair of products must fit in an i16 (AVX2 saturates it).
+    /// fours: 8 × i32. Unless [`DPBUSD`](Isa::DPBUSD), each pair of products must fit in an
+    /// i16 (AVX2 saturates it).
     ///
     /// # Safety
     /// The instruction set is the caller's (its `target_feature`, into which this is inlined).
@@ -413,7 +414,7 @@ pub(crate) struct Avx2;
 
 #[cfg(target_arch = "x86_64")]
 impl Isa for Avx2 {
-    const FREE_START: bool = false;
+    const DPBUSD: bool = false;
 
     #[inline(always)]
     unsafe fn sums(
@@ -437,7 +438,7 @@ pub(crate) struct Vnni;
 
 #[cfg(target_arch = "x86_64")]
 impl Isa for Vnni {
-    const FREE_START: bool = true;
+    const DPBUSD: bool = true;
 
     #[inline(always)]
     unsafe fn sums(
@@ -468,7 +469,7 @@ pub(crate) unsafe fn signed_sums<I: Isa>(
 
 /// The products of the unsigned values `u` of 32 weights `u − by` with block `b` of `x`, summed
 /// in fours, for weights whose scale is `d`: where the integer products start from
-/// `−by · Σ x` for free ([`Isa::FREE_START`]) they do (exact); otherwise `−by · d` times the
+/// `−by · Σ x` for free ([`Isa::DPBUSD`]) they do (exact); otherwise `−by · d` times the
 /// block's F32 sum ([`Q8Row::sums`]) goes to `beside`.
 ///
 /// # Safety
@@ -486,7 +487,7 @@ pub(crate) unsafe fn offset_sums<I: Isa>(
     use std::arch::x86_64::*;
     // SAFETY: as documented.
     unsafe {
-        if I::FREE_START {
+        if I::DPBUSD {
             I::sums(x.offset(b, by), u, x.values(b))
         } else {
             *beside -= by as f32 * d * x.sum(b);
