@@ -87,7 +87,8 @@ impl BlockKind {
     }
 
     /// The same type on the AVX2 products even where the CPU has AVX-512 VNNI, to compare the
-    /// two (the same results, to the order of the float additions).
+    /// two (the same results to within float rounding: Q4_0's and Q5_0's offsets are F32 terms
+    /// on AVX2, integers on VNNI).
     pub const fn without_vnni(&self) -> BlockKind {
         BlockKind {
             vnni: None,
