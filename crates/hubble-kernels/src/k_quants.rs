@@ -32,15 +32,15 @@ pub const Q5_K_BYTES: usize = 176;
 pub const Q6_K_BYTES: usize = 210;
 
 /// Q4_K weights, for [`matmul`](crate::matmul) (rows a multiple of 256 values).
-pub const Q4_K: BlockKind =
+pub static Q4_K: BlockKind =
     BlockKind::of::<SuperBlocks<Q4_5K<false>>>("Q4_K", SUPER_BLOCK, Q4_K_BYTES);
 
 /// Q5_K weights, for [`matmul`](crate::matmul) (rows a multiple of 256 values).
-pub const Q5_K: BlockKind =
+pub static Q5_K: BlockKind =
     BlockKind::of::<SuperBlocks<Q4_5K<true>>>("Q5_K", SUPER_BLOCK, Q5_K_BYTES);
 
 /// Q6_K weights, for [`matmul`](crate::matmul) (rows a multiple of 256 values).
-pub const Q6_K: BlockKind = BlockKind::of::<SuperBlocks<Q6K>>("Q6_K", SUPER_BLOCK, Q6_K_BYTES);
+pub static Q6_K: BlockKind = BlockKind::of::<SuperBlocks<Q6K>>("Q6_K", SUPER_BLOCK, Q6_K_BYTES);
 
 /// Sub-blocks (and activation blocks) per super-block.
 const SUBS: usize = SUPER_BLOCK / 32;

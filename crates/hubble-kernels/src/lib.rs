@@ -9,6 +9,9 @@
 //!
 //! A separate crate so that the dev profile can optimise it (`opt-level` in the workspace's
 //! `Cargo.toml`): unoptimised, its loops and intrinsics run a hundred times slower.
+//! The block kinds ([`Q4_0`] …) are statics, not consts, for the same reason: a const's
+//! pointers to generic products would be compiled in the crate that uses it (Hubble's, at
+//! `opt-level` 0 in a dev build), a static's are compiled here.
 
 pub mod attention;
 mod depthwise;

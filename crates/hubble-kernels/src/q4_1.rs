@@ -12,7 +12,7 @@ use crate::quant_matmul::{Block32, Blocks, Isa, accumulate_sums, f16x4};
 pub const Q4_1_BYTES: usize = 20;
 
 /// Q4_1 weights, for [`matmul`](crate::matmul).
-pub const Q4_1: BlockKind = BlockKind::of::<Q4_1Block>("Q4_1", crate::BLOCK, Q4_1_BYTES);
+pub static Q4_1: BlockKind = BlockKind::of::<Q4_1Block>("Q4_1", crate::BLOCK, Q4_1_BYTES);
 
 struct Q4_1Block;
 

@@ -17,7 +17,7 @@ use crate::quant_matmul::{
 pub const Q5_0_BYTES: usize = 22;
 
 /// Q5_0 weights, for [`matmul`](crate::matmul).
-pub const Q5_0: BlockKind = BlockKind::of::<Q5_0Block>("Q5_0", crate::BLOCK, Q5_0_BYTES);
+pub static Q5_0: BlockKind = BlockKind::of::<Q5_0Block>("Q5_0", crate::BLOCK, Q5_0_BYTES);
 
 struct Q5_0Block;
 

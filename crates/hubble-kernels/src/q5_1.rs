@@ -11,7 +11,7 @@ use crate::quant_matmul::{Block32, Blocks, Isa, accumulate_sums, bit_mask, f16x4
 pub const Q5_1_BYTES: usize = 24;
 
 /// Q5_1 weights, for [`matmul`](crate::matmul).
-pub const Q5_1: BlockKind = BlockKind::of::<Q5_1Block>("Q5_1", crate::BLOCK, Q5_1_BYTES);
+pub static Q5_1: BlockKind = BlockKind::of::<Q5_1Block>("Q5_1", crate::BLOCK, Q5_1_BYTES);
 
 struct Q5_1Block;
 

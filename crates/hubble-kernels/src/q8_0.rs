@@ -21,10 +21,10 @@ pub const Q8_0_BYTES: usize = 34;
 pub const Q4_0_BYTES: usize = 18;
 
 /// Q8_0 weights, for [`matmul`](crate::matmul).
-pub const Q8_0: BlockKind = BlockKind::of::<Q8_0Block>("Q8_0", crate::BLOCK, Q8_0_BYTES);
+pub static Q8_0: BlockKind = BlockKind::of::<Q8_0Block>("Q8_0", crate::BLOCK, Q8_0_BYTES);
 
 /// Q4_0 weights, for [`matmul`](crate::matmul).
-pub const Q4_0: BlockKind = BlockKind::of::<Q4_0Block>("Q4_0", crate::BLOCK, Q4_0_BYTES);
+pub static Q4_0: BlockKind = BlockKind::of::<Q4_0Block>("Q4_0", crate::BLOCK, Q4_0_BYTES);
 
 struct Q8_0Block;
 
