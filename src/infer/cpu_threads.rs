@@ -51,6 +51,14 @@ pub fn current() -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
+/// Runs `work` on a thread of the pool the matrix products share (rayon's global pool), and
+/// waits for it. From there each product splits its rows across the pool and works on them
+/// itself; called from any other thread, every product would hand all its rows to the pool and
+/// wait for a sleeping pool thread to wake, a hundred times a token.
+pub fn on_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| work())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,6 +25,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokenizers::Tokenizer;
 
+use crate::infer::cpu_threads::on_pool;
 use crate::infer::facts::ModelFacts;
 use crate::infer::models::llava::{Llava, LlavaSpec};
 use crate::infer::models::paligemma::{PaliGemma, PaliGemmaSpec};
@@ -397,7 +398,7 @@ impl VisionChat {
         }
         let start = Instant::now();
         let features = self.image_features(&request.image)?;
-        let logits = self.model.prompt_logits(&prompt, &features)?;
+        let logits = on_pool(|| self.model.prompt_logits(&prompt, &features))?;
         let prompt_secs = start.elapsed().as_secs_f64();
         let decode_start = Instant::now();
         let model = &mut self.model;
@@ -408,7 +409,7 @@ impl VisionChat {
             (&self.eos_ids, self.context_len),
             &self.tokenizer,
             ctx,
-            &mut |next, pos| Ok(NextToken::Logits(model.next_logits(next, pos)?)),
+            &mut |next, pos| Ok(NextToken::Logits(on_pool(|| model.next_logits(next, pos))?)),
         );
         self.model.clear_kv_cache()?;
         let Decoded {

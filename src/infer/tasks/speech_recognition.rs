@@ -16,6 +16,7 @@ use serde::Serialize;
 use tokenizers::Tokenizer;
 
 use crate::infer::InferError;
+use crate::infer::cpu_threads::on_pool;
 use crate::infer::facts::ModelFacts;
 use crate::infer::models::causal::safetensors_files;
 use crate::infer::models::gpu_whisper::GpuWhisper;
@@ -105,7 +106,7 @@ impl SpeechModel {
 
     fn encode(&mut self, features: &Tensor) -> Result<(), InferError> {
         match self {
-            SpeechModel::Candle(model) => model.encode(features).map(drop)?,
+            SpeechModel::Candle(model) => on_pool(|| model.encode(features)).map(drop)?,
             SpeechModel::Gpu(model) => model.encode(features)?,
         }
         Ok(())
@@ -121,7 +122,7 @@ impl SpeechModel {
     /// Logits of the tokens fed (the GPU reads back only the last row).
     fn decode(&mut self, tokens: &[u32]) -> Result<Tensor, InferError> {
         Ok(match self {
-            SpeechModel::Candle(model) => model.decode(tokens)?,
+            SpeechModel::Candle(model) => on_pool(|| model.decode(tokens))?,
             SpeechModel::Gpu(model) => model.decode(tokens)?,
         })
     }

@@ -9,6 +9,7 @@ use candle_core::Device;
 use candle_core::quantized::gguf_file;
 use serde::Serialize;
 
+use crate::infer::cpu_threads::on_pool;
 use crate::infer::facts::{ModelFacts, is_split_gguf};
 use crate::infer::models::causal::CausalModel;
 use crate::infer::models::causal::{self, CausalArch};
@@ -396,7 +397,7 @@ fn model_step(
 ) -> Result<NextToken, InferError> {
     match model.gpu_model() {
         Some(gpu) if token_only => Ok(NextToken::Chosen(gpu.next_greedy(tokens, pos)?)),
-        _ => Ok(NextToken::Logits(model.forward(tokens, pos)?)),
+        _ => Ok(NextToken::Logits(on_pool(|| model.forward(tokens, pos))?)),
     }
 }
 
