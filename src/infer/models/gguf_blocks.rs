@@ -8,7 +8,7 @@
 use std::io::{Read, Seek};
 use std::sync::Arc;
 
-use candle_core::quantized::{QMatMul, QTensor, gguf_file};
+use candle_core::quantized::{QTensor, gguf_file};
 use candle_core::{D, DType, Device, IndexOp, Module, Result, Tensor};
 use candle_nn::kv_cache::KvCache;
 use candle_nn::ops::softmax_last_dim;
@@ -265,7 +265,7 @@ impl<'a, R: Read + Seek> GgufTensors<'a, R> {
         let head = if self.content.tensor_infos.contains_key("output.weight") {
             Linear::new(self.tensor("output.weight")?)?
         } else {
-            Linear::Candle(QMatMul::from_arc(embedding.clone())?)
+            Linear::shared(embedding.clone())?
         };
         Ok((embedding, head))
     }

@@ -3,6 +3,8 @@
 //! (candle 0.11's are scalar in a portable build, or quantise the activations per 256 values) and
 //! candle's `QMatMul` for every other type and device.
 
+use std::sync::Arc;
+
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{D, DType, Module, Result, Tensor};
 
@@ -17,9 +19,15 @@ pub enum Linear {
 impl Linear {
     /// The fastest product for `tensor` on this machine.
     pub fn new(tensor: QTensor) -> Result<Linear> {
+        Linear::shared(Arc::new(tensor))
+    }
+
+    /// The same for a tensor shared with another use (a head tied to the token embedding),
+    /// read in place.
+    pub fn shared(tensor: Arc<QTensor>) -> Result<Linear> {
         match FastMatmul::new(&tensor)? {
             Some(fast) => Ok(Linear::Fast(fast)),
-            None => Ok(Linear::Candle(QMatMul::from_qtensor(tensor)?)),
+            None => Ok(Linear::Candle(QMatMul::from_arc(tensor)?)),
         }
     }
 }
@@ -34,9 +42,9 @@ impl Module for Linear {
 }
 
 /// A Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K or Q6_K matrix of `rows` output features by
-/// `cols` input features, its blocks as stored, with its kernel.
+/// `cols` input features, its blocks as stored (read in place from the tensor), with its kernel.
 pub struct FastMatmul {
-    bytes: Vec<u8>,
+    tensor: Arc<QTensor>,
     rows: usize,
     cols: usize,
     kind: &'static hubble_kernels::BlockKind,
@@ -45,7 +53,7 @@ pub struct FastMatmul {
 impl FastMatmul {
     /// `Some` when `tensor` is a Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K or Q6_K matrix on the
     /// CPU (its rows whole blocks, as GGUF stores them) and this CPU has AVX2, FMA and F16C.
-    pub fn new(tensor: &QTensor) -> Result<Option<FastMatmul>> {
+    pub fn new(tensor: &Arc<QTensor>) -> Result<Option<FastMatmul>> {
         let kind = match tensor.dtype() {
             GgmlDType::Q4_0 => &hubble_kernels::Q4_0,
             GgmlDType::Q4_1 => &hubble_kernels::Q4_1,
@@ -64,9 +72,8 @@ impl FastMatmul {
         if !cols.is_multiple_of(kind.values()) {
             return Ok(None);
         }
-        let bytes = tensor.data()?.into_owned();
         Ok(Some(FastMatmul {
-            bytes,
+            tensor: tensor.clone(),
             rows,
             cols,
             kind,
@@ -87,7 +94,9 @@ impl FastMatmul {
         let last = dims.len() - 1;
         dims[last] = self.rows;
         let values = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
-        let out = hubble_kernels::matmul(self.kind, &self.bytes, self.rows, self.cols, &values)
+        // A CPU tensor's data is its storage, borrowed (checked in `new`).
+        let bytes = self.tensor.data()?;
+        let out = hubble_kernels::matmul(self.kind, &bytes, self.rows, self.cols, &values)
             .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         Tensor::from_vec(out, dims, x.device())
     }
@@ -138,13 +147,13 @@ mod tests {
 
     fn matches_dequantised(dtype: GgmlDType) {
         let cols = 512;
-        let weights = QTensor::quantize(&random(72, cols, 7), dtype).unwrap();
+        let weights = Arc::new(QTensor::quantize(&random(72, cols, 7), dtype).unwrap());
         let Some(fast) = FastMatmul::new(&weights).unwrap() else {
             eprintln!("no AVX2 on this CPU: candle's product is used, nothing to compare");
             return;
         };
         let dequantised = weights.dequantize(&Device::Cpu).unwrap();
-        let reference = QMatMul::from_qtensor(weights).unwrap();
+        let reference = QMatMul::from_arc(weights).unwrap();
         for (inputs, seed) in [(1, 3), (5, 11)] {
             let x = random(inputs, cols, seed);
             // The activations as the kernels quantise them: Q8_0's blocks of 32.
@@ -176,12 +185,12 @@ mod tests {
     }
 
     fn matches_candle(dtype: GgmlDType) {
-        let weights = QTensor::quantize(&random(72, 256, 7), dtype).unwrap();
+        let weights = Arc::new(QTensor::quantize(&random(72, 256, 7), dtype).unwrap());
         let Some(fast) = FastMatmul::new(&weights).unwrap() else {
             eprintln!("no AVX2 on this CPU: candle's product is used, nothing to compare");
             return;
         };
-        let reference = QMatMul::from_qtensor(weights).unwrap();
+        let reference = QMatMul::from_arc(weights).unwrap();
         // A decode step (one row) and a prompt (several rows, batched).
         for x in [
             random(1, 256, 3),
@@ -201,10 +210,10 @@ mod tests {
 
     #[test]
     fn other_types_stay_on_candle_and_bad_inputs_are_errors() {
-        let q3k = QTensor::quantize(&random(4, 256, 1), GgmlDType::Q3K).unwrap();
+        let q3k = Arc::new(QTensor::quantize(&random(4, 256, 1), GgmlDType::Q3K).unwrap());
         assert!(FastMatmul::new(&q3k).unwrap().is_none());
-        assert!(matches!(Linear::new(q3k).unwrap(), Linear::Candle(_)));
-        let q4 = QTensor::quantize(&random(4, 64, 1), GgmlDType::Q4_1).unwrap();
+        assert!(matches!(Linear::shared(q3k).unwrap(), Linear::Candle(_)));
+        let q4 = Arc::new(QTensor::quantize(&random(4, 64, 1), GgmlDType::Q4_1).unwrap());
         if let Some(fast) = FastMatmul::new(&q4).unwrap() {
             assert!(fast.forward(&random(1, 32, 2)).is_err());
         }
