@@ -3,6 +3,7 @@
 //! (candle 0.11's are scalar in a portable build, or quantise the activations per 256 values) and
 //! candle's `QMatMul` for every other type and device.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
@@ -19,13 +20,16 @@ pub enum Linear {
 impl Linear {
     /// The fastest product for `tensor` on this machine.
     pub fn new(tensor: QTensor) -> Result<Linear> {
-        Linear::shared(Arc::new(tensor))
+        match FastMatmul::new(&tensor)? {
+            Some(fast) => Ok(Linear::Fast(fast)),
+            None => Ok(Linear::Candle(QMatMul::from_qtensor(tensor)?)),
+        }
     }
 
     /// The same for a tensor shared with another use (a head tied to the token embedding),
     /// read in place.
     pub fn shared(tensor: Arc<QTensor>) -> Result<Linear> {
-        match FastMatmul::new(&tensor)? {
+        match FastMatmul::shared(&tensor)? {
             Some(fast) => Ok(Linear::Fast(fast)),
             None => Ok(Linear::Candle(QMatMul::from_arc(tensor)?)),
         }
@@ -42,18 +46,41 @@ impl Module for Linear {
 }
 
 /// A Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K or Q6_K matrix of `rows` output features by
-/// `cols` input features, its blocks as stored (read in place from the tensor), with its kernel.
+/// `cols` input features, its blocks as stored, with its kernel.
 pub struct FastMatmul {
-    tensor: Arc<QTensor>,
+    blocks: Blocks,
     rows: usize,
     cols: usize,
     kind: &'static hubble_kernels::BlockKind,
 }
 
+/// Where a [`FastMatmul`]'s blocks are.
+enum Blocks {
+    /// A copy of the tensor's bytes; the tensor is dropped. (Kept for a tensor of its own: a
+    /// 1 B Q8_0 model peaked 55 MB higher holding the tensors themselves, the allocator's
+    /// holes left by loading.)
+    Copied(Vec<u8>),
+    /// The tensor's own CPU storage, borrowed at each product.
+    Shared(Arc<QTensor>),
+}
+
 impl FastMatmul {
+    /// Like [`FastMatmul::new`], reading `tensor`'s storage in place instead of a copy.
+    pub fn shared(tensor: &Arc<QTensor>) -> Result<Option<FastMatmul>> {
+        FastMatmul::with(tensor, || Ok(Blocks::Shared(tensor.clone())))
+    }
+
     /// `Some` when `tensor` is a Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K or Q6_K matrix on the
     /// CPU (its rows whole blocks, as GGUF stores them) and this CPU has AVX2, FMA and F16C.
-    pub fn new(tensor: &Arc<QTensor>) -> Result<Option<FastMatmul>> {
+    pub fn new(tensor: &QTensor) -> Result<Option<FastMatmul>> {
+        FastMatmul::with(tensor, || Ok(Blocks::Copied(tensor.data()?.into_owned())))
+    }
+
+    /// The product for `tensor` over the `blocks` made where it has one.
+    fn with(
+        tensor: &QTensor,
+        blocks: impl FnOnce() -> Result<Blocks>,
+    ) -> Result<Option<FastMatmul>> {
         let kind = match tensor.dtype() {
             GgmlDType::Q4_0 => &hubble_kernels::Q4_0,
             GgmlDType::Q4_1 => &hubble_kernels::Q4_1,
@@ -73,7 +100,7 @@ impl FastMatmul {
             return Ok(None);
         }
         Ok(Some(FastMatmul {
-            tensor: tensor.clone(),
+            blocks: blocks()?,
             rows,
             cols,
             kind,
@@ -94,8 +121,11 @@ impl FastMatmul {
         let last = dims.len() - 1;
         dims[last] = self.rows;
         let values = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
-        // A CPU tensor's data is its storage, borrowed (checked in `new`).
-        let bytes = self.tensor.data()?;
+        let bytes = match &self.blocks {
+            Blocks::Copied(bytes) => Cow::Borrowed(bytes.as_slice()),
+            // A CPU tensor's data is its storage, borrowed (`new` takes only CPU tensors).
+            Blocks::Shared(tensor) => tensor.data()?,
+        };
         let out = hubble_kernels::matmul(self.kind, &bytes, self.rows, self.cols, &values)
             .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         Tensor::from_vec(out, dims, x.device())
@@ -147,13 +177,13 @@ mod tests {
 
     fn matches_dequantised(dtype: GgmlDType) {
         let cols = 512;
-        let weights = Arc::new(QTensor::quantize(&random(72, cols, 7), dtype).unwrap());
+        let weights = QTensor::quantize(&random(72, cols, 7), dtype).unwrap();
         let Some(fast) = FastMatmul::new(&weights).unwrap() else {
             eprintln!("no AVX2 on this CPU: candle's product is used, nothing to compare");
             return;
         };
         let dequantised = weights.dequantize(&Device::Cpu).unwrap();
-        let reference = QMatMul::from_arc(weights).unwrap();
+        let reference = QMatMul::from_qtensor(weights).unwrap();
         for (inputs, seed) in [(1, 3), (5, 11)] {
             let x = random(inputs, cols, seed);
             // The activations as the kernels quantise them: Q8_0's blocks of 32.
@@ -185,12 +215,12 @@ mod tests {
     }
 
     fn matches_candle(dtype: GgmlDType) {
-        let weights = Arc::new(QTensor::quantize(&random(72, 256, 7), dtype).unwrap());
+        let weights = QTensor::quantize(&random(72, 256, 7), dtype).unwrap();
         let Some(fast) = FastMatmul::new(&weights).unwrap() else {
             eprintln!("no AVX2 on this CPU: candle's product is used, nothing to compare");
             return;
         };
-        let reference = QMatMul::from_arc(weights).unwrap();
+        let reference = QMatMul::from_qtensor(weights).unwrap();
         // A decode step (one row) and a prompt (several rows, batched).
         for x in [
             random(1, 256, 3),
@@ -209,11 +239,27 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_tensor_gives_the_copys_products() {
+        let weights = Arc::new(QTensor::quantize(&random(72, 256, 7), GgmlDType::Q8_0).unwrap());
+        let (Some(copied), Some(shared)) = (
+            FastMatmul::new(&weights).unwrap(),
+            FastMatmul::shared(&weights).unwrap(),
+        ) else {
+            eprintln!("no AVX2 on this CPU: candle's product is used, nothing to compare");
+            return;
+        };
+        let x = random(3, 256, 5);
+        let products = |fast: &FastMatmul| fast.forward(&x).unwrap().to_vec2::<f32>().unwrap();
+        assert_eq!(products(&copied), products(&shared));
+        assert!(matches!(Linear::shared(weights).unwrap(), Linear::Fast(_)));
+    }
+
+    #[test]
     fn other_types_stay_on_candle_and_bad_inputs_are_errors() {
-        let q3k = Arc::new(QTensor::quantize(&random(4, 256, 1), GgmlDType::Q3K).unwrap());
+        let q3k = QTensor::quantize(&random(4, 256, 1), GgmlDType::Q3K).unwrap();
         assert!(FastMatmul::new(&q3k).unwrap().is_none());
-        assert!(matches!(Linear::shared(q3k).unwrap(), Linear::Candle(_)));
-        let q4 = Arc::new(QTensor::quantize(&random(4, 64, 1), GgmlDType::Q4_1).unwrap());
+        assert!(matches!(Linear::new(q3k).unwrap(), Linear::Candle(_)));
+        let q4 = QTensor::quantize(&random(4, 64, 1), GgmlDType::Q4_1).unwrap();
         if let Some(fast) = FastMatmul::new(&q4).unwrap() {
             assert!(fast.forward(&random(1, 32, 2)).is_err());
         }
