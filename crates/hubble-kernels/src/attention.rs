@@ -338,16 +338,7 @@ impl Widened {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pseudo_random(n: usize, seed: u32) -> Vec<f32> {
-        let mut state = seed;
-        (0..n)
-            .map(|_| {
-                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                (state >> 8) as f32 / (1 << 24) as f32 - 0.5
-            })
-            .collect()
-    }
+    use crate::quant_matmul::uniform;
 
     /// Attention written out plainly in F64 over F32 keys and values given per position:
     /// `keys[position][kv_head][d]`.
@@ -419,8 +410,8 @@ mod tests {
     /// against the plain reference.
     fn check<T: CacheElement>(window: Option<usize>, tolerance: f32) {
         let (heads, kv_heads, d, prompt, total) = (6, 2, 40, 37, 45);
-        let keys = pseudo_random(total * kv_heads * d, 1);
-        let values = pseudo_random(total * kv_heads * d, 2);
+        let keys = uniform(total * kv_heads * d, 1);
+        let values = uniform(total * kv_heads * d, 2);
         let mut cache = KvCache::<T>::new(kv_heads, d, 8);
         let mut pos = 0;
         while pos < total {
@@ -432,7 +423,7 @@ mod tests {
                 )
                 .unwrap();
             assert_eq!(cache.len(), pos + seq);
-            let q: Vec<f32> = pseudo_random(heads * seq * d, 3 + pos as u32)
+            let q: Vec<f32> = uniform(heads * seq * d, 3 + pos as u32)
                 .into_iter()
                 .map(|x| x * 8.)
                 .collect();
@@ -469,9 +460,9 @@ mod tests {
     fn results_do_not_depend_on_threads() {
         let (kv_heads, d) = (1, 16);
         let mut cache = KvCache::<f32>::new(kv_heads, d, 0);
-        let keys = pseudo_random(50 * d, 4);
-        cache.append(&keys, &pseudo_random(50 * d, 5)).unwrap();
-        let q = pseudo_random(2 * 50 * d, 6);
+        let keys = uniform(50 * d, 4);
+        cache.append(&keys, &uniform(50 * d, 5)).unwrap();
+        let q = uniform(2 * 50 * d, 6);
         let pass = Pass {
             heads: 2,
             pos: 0,

@@ -257,16 +257,7 @@ impl Plane<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pseudo_random(n: usize, seed: u32) -> Vec<f32> {
-        let mut state = seed;
-        (0..n)
-            .map(|_| {
-                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                (state >> 8) as f32 / (1 << 24) as f32 - 0.5
-            })
-            .collect()
-    }
+    use crate::quant_matmul::uniform;
 
     /// The convolution written out plainly in F64, bounds tested per tap.
     fn reference(
@@ -315,9 +306,9 @@ mod tests {
     fn check(shape: Depthwise, images: usize, with_bias: bool) {
         let (rows, columns) = shape.output_size().unwrap();
         let c = shape.channels;
-        let input = pseudo_random(images * c * shape.height * shape.width, 1);
-        let weight = pseudo_random(c * shape.kernel * shape.kernel, 2);
-        let bias = with_bias.then(|| pseudo_random(c, 3));
+        let input = uniform(images * c * shape.height * shape.width, 1);
+        let weight = uniform(c * shape.kernel * shape.kernel, 2);
+        let bias = with_bias.then(|| uniform(c, 3));
         let expected = reference(&shape, &input, &weight, bias.as_deref());
         let mut out = vec![f32::NAN; images * c * rows * columns];
         depthwise_conv2d(&shape, &input, &weight, bias.as_deref(), &mut out).unwrap();
@@ -384,8 +375,8 @@ mod tests {
             padding: 3,
         };
         let (rows, columns) = shape.output_size().unwrap();
-        let input = pseudo_random(13 * 29, 4);
-        let weight = pseudo_random(49, 5);
+        let input = uniform(13 * 29, 4);
+        let weight = uniform(49, 5);
         let padded = Padded {
             rows: rows.next_multiple_of(ROWS) + 6,
             columns: columns.next_multiple_of(LANES) + 6,

@@ -769,6 +769,15 @@ pub fn pseudo_random(n: usize, seed: u32) -> Vec<u32> {
         .collect()
 }
 
+/// Test data: `n` values spread evenly over [−0.5, 0.5).
+#[cfg(test)]
+pub fn uniform(n: usize, seed: u32) -> Vec<f32> {
+    pseudo_random(n, seed)
+        .into_iter()
+        .map(|v| v as f32 / (1 << 24) as f32 - 0.5)
+        .collect()
+}
+
 /// Test inputs: `n` activations between −10 and 10.
 #[cfg(test)]
 pub fn test_inputs(n: usize, seed: u32) -> Vec<f32> {
