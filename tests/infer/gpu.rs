@@ -7,7 +7,8 @@
 //! - every tiny causal checkpoint as transformers left it (safetensors: llama, mistral, qwen2,
 //!   qwen3, phi3, gemma, gemma2, gemma3): logits within 1e-3 with an F32 cache, and the same
 //!   greedy tokens through the generator;
-//! - the real SmolLM2-135M Q4_1 GGUF: 32 greedy tokens identical to the CPU path's;
+//! - the real SmolLM2-135M Q4_1 GGUF: the CPU path's 32 greedy tokens, wgpu's too but at near
+//!   ties (8-bit activations on the CPU, F32 on wgpu), where the logits agree within 1.5;
 //! - BERT sentence embeddings: the tiny checkpoint within 1e-4 of PyTorch's, and the real
 //!   all-MiniLM-L6-v2 within 1e-4 of sentence-transformers' (a padded batch);
 //! - Whisper: the tiny checkpoint's prompt logits within 1e-3 of PyTorch's and its greedy
@@ -219,26 +220,69 @@ fn every_tiny_safetensors_decoder_on_wgpu_matches_pytorch() {
     }
 }
 
+/// The CPU path multiplies 8-bit activations, the wgpu path F32 ones: their greedy tokens are
+/// the same until a near tie, where either may win. Each of the CPU's 32 greedy tokens is
+/// either wgpu's greedy token after the same prefix, or a near tie on both (the two tokens'
+/// logits within 0.25 of each other), where both paths' logits over the whole vocabulary agree
+/// within 1.5 and wgpu goes on from the CPU's token; at most three ties. (On this machine: one
+/// tie, at token 1, the CPU's two best 0.014 apart and wgpu's 0.099, logits within 0.74.)
 #[test]
 fn smollm2_q4_1_on_wgpu_decodes_the_cpu_paths_32_greedy_tokens() {
     let Some(path) = weights::real_weights("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf") else {
         return;
     };
     let prompt = "<|im_start|>user\nTell me a short story about a lighthouse keeper.<|im_end|>\n<|im_start|>assistant\n";
-    let run = |ctx: &RunContext| {
-        let mut generator = TextGenerator::load_gguf(&path, &Device::Cpu, ctx).unwrap();
-        let ids = generator.encode(prompt).unwrap();
-        let out = generator
-            .generate_ids(&ids, &GenerationParams::greedy(32), ctx)
-            .unwrap();
-        (out.token_ids, out.text)
-    };
-    let (cpu, cpu_text) = run(&RunContext::default());
+    let cpu_ctx = RunContext::default();
     let gpu_ctx = RunContext::new(CancelToken::new(), None).with_gpu(Some(gpu()));
-    let (gpu, gpu_text) = run(&gpu_ctx);
-    eprintln!("CPU: {cpu_text:?}\nwgpu: {gpu_text:?}");
-    assert_eq!(cpu.len(), 32, "{cpu_text:?}");
-    assert_eq!(gpu, cpu, "wgpu: {gpu_text:?}\nCPU: {cpu_text:?}");
+    let mut cpu = TextGenerator::load_gguf(&path, &Device::Cpu, &cpu_ctx).unwrap();
+    let mut gpu = TextGenerator::load_gguf(&path, &Device::Cpu, &gpu_ctx).unwrap();
+    let prompt = cpu.encode(prompt).unwrap();
+    let greedy = cpu
+        .generate_ids(&prompt, &GenerationParams::greedy(32), &cpu_ctx)
+        .unwrap();
+    eprintln!("CPU: {:?}", greedy.text);
+    let want = greedy.token_ids;
+    assert_eq!(want.len(), 32, "{:?}", greedy.text);
+    let (mut at, mut ties) = (0, 0);
+    while at < want.len() {
+        let prefix = [&prompt[..], &want[..at]].concat();
+        let got = gpu
+            .generate_ids(
+                &prefix,
+                &GenerationParams::greedy(want.len() - at),
+                &gpu_ctx,
+            )
+            .unwrap();
+        eprintln!("wgpu from token {at}: {:?}", got.text);
+        let same = got
+            .token_ids
+            .iter()
+            .zip(&want[at..])
+            .take_while(|(g, w)| g == w)
+            .count();
+        at += same;
+        if at == want.len() {
+            break;
+        }
+        let (theirs, ours) = (got.token_ids[same] as usize, want[at] as usize);
+        let prefix = [&prompt[..], &want[..at]].concat();
+        let cpu_logits = cpu.logits(&prefix).unwrap();
+        let gpu_logits = gpu.logits(&prefix).unwrap();
+        let diff = max_abs_diff(&cpu_logits, &gpu_logits);
+        eprintln!(
+            "token {at}: CPU {ours} ({} vs {}), wgpu {theirs} ({} vs {}), logits within {diff}",
+            cpu_logits[ours], cpu_logits[theirs], gpu_logits[theirs], gpu_logits[ours]
+        );
+        assert!(
+            cpu_logits[ours] - cpu_logits[theirs] < 0.25
+                && gpu_logits[theirs] - gpu_logits[ours] < 0.25,
+            "token {at}: not a near tie"
+        );
+        assert!(diff < 1.5, "token {at}: logits differ by {diff}");
+        ties += 1;
+        assert!(ties <= 3, "{ties} near ties in 32 tokens");
+        at += 1;
+    }
 }
 
 #[test]

@@ -67,9 +67,15 @@ fn smollm2_gguf_answers_through_its_chat_template_deterministically() {
         hubble::infer::tokenizers::text_tokenizer::TextTokenizer::Gguf(_)
     ));
 
+    // Its most likely answer (greedy) names Paris. A sampled one is this 135M model's luck: at
+    // temperature 0.2 the same seed gave "Paris" or "L'Étoile" as the products' rounding
+    // changed (AVX2 or AVX-512 VNNI), so it is held only to its seed.
+    let mut greedy = paris_request(42);
+    greedy.params.temperature = 0.0;
+    let best = generator.generate(&greedy, &ctx).unwrap();
+    assert!(best.text.contains("Paris"), "{:?}", best.text);
     let first = generator.generate(&paris_request(42), &ctx).unwrap();
     eprintln!("SmolLM2: {:?} ({first:?})", first.text);
-    assert!(first.text.contains("Paris"), "{:?}", first.text);
     assert!(
         first.text.split_whitespace().count() >= 3,
         "{:?}",

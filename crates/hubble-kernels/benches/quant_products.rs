@@ -5,9 +5,11 @@
 //! RAYON_NUM_THREADS=1 cargo bench -p hubble-kernels --bench quant_products
 //! ```
 //!
-//! For each type whose block fits the shape, on SmolLM2-135M's MLP shapes (1536 × 576, the gate
-//! and up projections, and 576 × 1536, the down projection: output rows × input columns) and a
-//! 1B-class 2048 × 2048, it times one activation row (a decode step) and 64 rows (a prompt):
+//! For each type whose block fits the shape, on SmolLM2-135M's shapes (1536 × 576, the gate and
+//! up projections, 576 × 1536, the down projection, 192 × 576, a key or value projection, and
+//! 49 152 × 576, the output head, 28 MB in Q8_0, streamed from memory: output rows × input
+//! columns) and a 1B-class 2048 × 2048, it times one activation row (a decode step) and 64
+//! rows (a prompt):
 //! the best of several runs, in µs per call and GFLOP/s (two per weight and activation row).
 //! Where the CPU has AVX-512 VNNI it times both products, AVX2's and VNNI's, in alternate
 //! rounds (a shared machine's load drifts); `HUBBLE_KERNELS_NO_VNNI=1` makes both AVX2.
@@ -17,7 +19,13 @@ use std::time::{Duration, Instant};
 use hubble_kernels::{BlockKind, matmul};
 
 /// Output rows × input columns.
-const SHAPES: [(usize, usize); 3] = [(1536, 576), (576, 1536), (2048, 2048)];
+const SHAPES: [(usize, usize); 5] = [
+    (1536, 576),
+    (576, 1536),
+    (2048, 2048),
+    (192, 576),
+    (49152, 576),
+];
 
 /// Activation rows: a decode step, a prompt.
 const INPUTS: [usize; 2] = [1, 64];

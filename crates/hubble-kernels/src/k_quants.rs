@@ -1,5 +1,6 @@
 //! The K-quants: Q4_K, Q5_K and Q6_K weights in 256-value super-blocks (ggml's layouts, byte for
-//! byte) with AVX2, FMA and F16C, or AVX-512 VNNI.
+//! byte) with AVX2, FMA and F16C, or AVX-512 VNNI (a decode step row by row here, a prompt in
+//! tiles of eight rows, `tiles.rs`, whose decoding of the three layouts is at the end).
 //!
 //! - Q4_K (144 bytes): F16 `d`, F16 `dmin`, 12 bytes packing eight 6-bit scales and eight 6-bit
 //!   minimums, 128 bytes of nibbles; value `l` of 32-value sub-block `k` is
@@ -21,7 +22,10 @@
 
 use crate::quant_matmul::{BlockKind, SUPER_BLOCK};
 #[cfg(target_arch = "x86_64")]
-use crate::quant_matmul::{Blocks, Isa, Kernel, Q8Row, blocks_of, f16x4, lanes_sums, signed_sums};
+use crate::quant_matmul::{Isa, Kernel, Q8Row, blocks_of, f16x4, signed_sums};
+use crate::tiles::{DecodedBlock, Minimum, TILE_ROWS, TileBlocks};
+#[cfg(target_arch = "x86_64")]
+use crate::tiles::{f16_pairs, transpose};
 
 /// Bytes per Q4_K super-block: F16 `d` and `dmin`, 12 scale bytes, 128 bytes of nibbles.
 pub const Q4_K_BYTES: usize = 144;
@@ -32,15 +36,13 @@ pub const Q5_K_BYTES: usize = 176;
 pub const Q6_K_BYTES: usize = 210;
 
 /// Q4_K weights, for [`matmul`](crate::matmul) (rows a multiple of 256 values).
-pub static Q4_K: BlockKind =
-    BlockKind::of::<SuperBlocks<Q4_5K<false>>>("Q4_K", SUPER_BLOCK, Q4_K_BYTES);
+pub static Q4_K: BlockKind = BlockKind::tiled::<SuperBlocks<Q4_5K<false>>>("Q4_K");
 
 /// Q5_K weights, for [`matmul`](crate::matmul) (rows a multiple of 256 values).
-pub static Q5_K: BlockKind =
-    BlockKind::of::<SuperBlocks<Q4_5K<true>>>("Q5_K", SUPER_BLOCK, Q5_K_BYTES);
+pub static Q5_K: BlockKind = BlockKind::tiled::<SuperBlocks<Q4_5K<true>>>("Q5_K");
 
 /// Q6_K weights, for [`matmul`](crate::matmul) (rows a multiple of 256 values).
-pub static Q6_K: BlockKind = BlockKind::of::<SuperBlocks<Q6K>>("Q6_K", SUPER_BLOCK, Q6_K_BYTES);
+pub static Q6_K: BlockKind = BlockKind::tiled::<SuperBlocks<Q6K>>("Q6_K");
 
 /// Sub-blocks (and activation blocks) per super-block.
 const SUBS: usize = SUPER_BLOCK / 32;
@@ -98,17 +100,12 @@ trait SuperBlock {
     /// AVX2 and F16C are the caller's; `block` is `BYTES` long.
     unsafe fn scales(block: &[u8]) -> ([std::arch::x86_64::__m256i; 2], f32);
 
-    /// Adds the terms outside the integer products (Q4_K's and Q5_K's minimums) to `acc`;
-    /// `first` is the super-block's first activation block.
+    /// Each sub-block's `−dmin · min_k` (Q4_K's and Q5_K's minimums, to be multiplied by the
+    /// activations' sums), or `None`.
     ///
     /// # Safety
-    /// AVX2, FMA and F16C are the caller's; `first + 8` is at most the count checked for `xs`.
-    unsafe fn extra<const N: usize>(
-        block: &[u8],
-        first: usize,
-        xs: &[Blocks; N],
-        acc: &mut [std::arch::x86_64::__m256; N],
-    );
+    /// AVX2 and F16C are the caller's; `block` is `BYTES` long.
+    unsafe fn minimums(block: &[u8]) -> Option<std::arch::x86_64::__m256>;
 }
 
 /// Rows of `K`'s super-blocks, multiplied by [`dot_k`].
@@ -126,7 +123,10 @@ impl<K: SuperBlock> Kernel for SuperBlocks<K> {
 /// One weight row of K-quant super-blocks times `N` activation rows. Each sub-block's integer
 /// products (summed in fours) are added up per half by [`quad_sums`], times the halves' integer
 /// scales, into one i32 per sub-block: a super-block's eight sums are converted and scaled
-/// (`d · d_x` of each activation block) by one instruction each, not eight.
+/// (`d · d_x` of each activation block, plus the minimums' term) by one instruction each, not
+/// eight, into eight lanes summed at the end in a fixed tree ([`tree_sum`]) that the VNNI tiles
+/// (`tiles.rs`) follow too, so that a decode step (rows here) and a prompt (tiles) give the
+/// same products.
 ///
 /// # Safety
 /// AVX2, FMA, F16C and `I` are the caller's (its `target_feature`, into which this is inlined).
@@ -144,7 +144,6 @@ unsafe fn dot_k<K: SuperBlock, I: Isa, const N: usize>(
         let mut acc = [_mm256_setzero_ps(); N];
         for (s, block) in weights.chunks_exact(K::BYTES).enumerate() {
             let first = s * SUBS;
-            K::extra(block, first, &xs, &mut acc);
             // Each quad's sums per half, for each row.
             let mut halves = [[_mm256_setzero_si256(); N]; 2];
             for (quad, halves) in halves.iter_mut().enumerate() {
@@ -158,13 +157,46 @@ unsafe fn dot_k<K: SuperBlock, I: Isa, const N: usize>(
                 }
             }
             let (scales, d) = K::scales(block);
+            let minimums = K::minimums(block);
             for n in 0..N {
-                let sums = sub_block_sums([halves[0][n], halves[1][n]], scales);
+                let sums = _mm256_cvtepi32_ps(sub_block_sums([halves[0][n], halves[1][n]], scales));
                 let factors = _mm256_mul_ps(_mm256_set1_ps(d), xs[n].d8(first));
-                acc[n] = _mm256_fmadd_ps(factors, _mm256_cvtepi32_ps(sums), acc[n]);
+                let terms = match minimums {
+                    Some(minimums) => {
+                        let offsets = _mm256_mul_ps(minimums, xs[n].sums8(first));
+                        _mm256_fmadd_ps(sums, factors, offsets)
+                    }
+                    None => _mm256_mul_ps(sums, factors),
+                };
+                acc[n] = _mm256_add_ps(acc[n], terms);
             }
         }
-        lanes_sums(acc)
+        // A loop, not `map`, whose closure would be compiled without the instruction sets.
+        let mut sums = [0f32; N];
+        for (sum, acc) in sums.iter_mut().zip(acc) {
+            *sum = tree_sum(acc);
+        }
+        sums
+    }
+}
+
+/// The sum of the eight lanes in the order `((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))`
+/// (the order in which the tiles sum theirs, `tiles.rs`).
+///
+/// # Safety
+/// AVX is the caller's.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn tree_sum(lanes: std::arch::x86_64::__m256) -> f32 {
+    use std::arch::x86_64::*;
+    // SAFETY: as documented.
+    unsafe {
+        let pairs = _mm256_hadd_ps(lanes, lanes);
+        let quads = _mm256_hadd_ps(pairs, pairs);
+        _mm_cvtss_f32(_mm_add_ss(
+            _mm256_castps256_ps128(quads),
+            _mm256_extractf128_ps(quads, 1),
+        ))
     }
 }
 
@@ -292,25 +324,16 @@ impl<const FIFTH: bool> SuperBlock for Q4_5K<FIFTH> {
     }
 
     #[inline(always)]
-    unsafe fn extra<const N: usize>(
-        block: &[u8],
-        first: usize,
-        xs: &[Blocks; N],
-        acc: &mut [std::arch::x86_64::__m256; N],
-    ) {
+    unsafe fn minimums(block: &[u8]) -> Option<std::arch::x86_64::__m256> {
         use std::arch::x86_64::*;
         // SAFETY: as documented.
         unsafe {
             let dmin = _mm_cvtss_f32(_mm_movehdup_ps(f16x4(&block[..8])));
             let (_, minimums) = scales_and_minimums(&block[4..16]);
-            // Σ over the sub-blocks of dmin · min_k · Σ x, eight lanes at once.
-            let minimums = _mm256_mul_ps(
-                _mm256_set1_ps(dmin),
+            Some(_mm256_mul_ps(
+                _mm256_set1_ps(0. - dmin),
                 _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(minimums as i64))),
-            );
-            for n in 0..N {
-                acc[n] = _mm256_fnmadd_ps(minimums, xs[n].sums8(first), acc[n]);
-            }
+            ))
         }
     }
 }
@@ -331,35 +354,8 @@ impl SuperBlock for Q6K {
         // SAFETY: reads the quad's 64 bytes of low nibbles (at 64 · quad) and 32 of high bits
         // (at 128 + 32 · quad); AVX2 as documented.
         unsafe {
-            let low4 = _mm256_set1_epi8(0x0F);
-            let bits45 = _mm256_set1_epi8(0x30);
-            let low_at = 64 * quad;
-            let high_at = 128 + 32 * quad;
-            let a = _mm256_loadu_si256(block[low_at..low_at + 32].as_ptr().cast());
-            let b = _mm256_loadu_si256(block[low_at + 32..low_at + 64].as_ptr().cast());
-            let h = _mm256_loadu_si256(block[high_at..high_at + 32].as_ptr().cast());
-            // Sub-blocks 0..4 of the quad: low nibbles of a, of b, high nibbles of a, of b;
-            // their high bits are bits 0-1, 2-3, 4-5, 6-7 of h, moved to bits 4-5.
-            let q = [
-                _mm256_or_si256(
-                    _mm256_and_si256(a, low4),
-                    _mm256_and_si256(_mm256_slli_epi16(h, 4), bits45),
-                ),
-                _mm256_or_si256(
-                    _mm256_and_si256(b, low4),
-                    _mm256_and_si256(_mm256_slli_epi16(h, 2), bits45),
-                ),
-                _mm256_or_si256(
-                    _mm256_and_si256(_mm256_srli_epi16(a, 4), low4),
-                    _mm256_and_si256(h, bits45),
-                ),
-                _mm256_or_si256(
-                    _mm256_and_si256(_mm256_srli_epi16(b, 4), low4),
-                    _mm256_and_si256(_mm256_srli_epi16(h, 2), bits45),
-                ),
-            ];
             let mut w = [(_mm256_setzero_si256(), _mm256_setzero_si256()); 4];
-            for (w, q) in w.iter_mut().zip(q) {
+            for (w, q) in w.iter_mut().zip(Q6K::unsigned(block, quad)) {
                 let signed = _mm256_sub_epi8(q, _mm256_set1_epi8(32));
                 *w = (_mm256_sign_epi8(signed, signed), signed);
             }
@@ -395,13 +391,161 @@ impl SuperBlock for Q6K {
     }
 
     #[inline(always)]
-    unsafe fn extra<const N: usize>(
-        _: &[u8],
-        _: usize,
-        _: &[Blocks; N],
-        _: &mut [std::arch::x86_64::__m256; N],
-    ) {
+    unsafe fn minimums(_: &[u8]) -> Option<std::arch::x86_64::__m256> {
+        None
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Q6K {
+    /// The unsigned values `q6` (0..64) of sub-blocks `4 · quad..4 · quad + 4`.
+    ///
+    /// # Safety
+    /// AVX2 is the caller's; `block` is [`Q6_K_BYTES`] long.
+    #[inline(always)]
+    unsafe fn unsigned(block: &[u8], quad: usize) -> [std::arch::x86_64::__m256i; 4] {
+        use std::arch::x86_64::*;
+        // SAFETY: reads the quad's 64 bytes of low nibbles (at 64 · quad) and 32 of high bits
+        // (at 128 + 32 · quad); AVX2 as documented.
+        unsafe {
+            let low4 = _mm256_set1_epi8(0x0F);
+            let bits45 = _mm256_set1_epi8(0x30);
+            let low_at = 64 * quad;
+            let high_at = 128 + 32 * quad;
+            let a = _mm256_loadu_si256(block[low_at..low_at + 32].as_ptr().cast());
+            let b = _mm256_loadu_si256(block[low_at + 32..low_at + 64].as_ptr().cast());
+            let h = _mm256_loadu_si256(block[high_at..high_at + 32].as_ptr().cast());
+            // Sub-blocks 0..4 of the quad: low nibbles of a, of b, high nibbles of a, of b;
+            // their high bits are bits 0-1, 2-3, 4-5, 6-7 of h, moved to bits 4-5.
+            [
+                _mm256_or_si256(
+                    _mm256_and_si256(a, low4),
+                    _mm256_and_si256(_mm256_slli_epi16(h, 4), bits45),
+                ),
+                _mm256_or_si256(
+                    _mm256_and_si256(b, low4),
+                    _mm256_and_si256(_mm256_slli_epi16(h, 2), bits45),
+                ),
+                _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16(a, 4), low4),
+                    _mm256_and_si256(h, bits45),
+                ),
+                _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16(b, 4), low4),
+                    _mm256_and_si256(_mm256_srli_epi16(h, 2), bits45),
+                ),
+            ]
+        }
+    }
+}
+
+impl<const FIFTH: bool> TileBlocks for SuperBlocks<Q4_5K<FIFTH>> {
+    const BYTES: usize = if FIFTH { Q5_K_BYTES } else { Q4_K_BYTES };
+    const SUBS: usize = SUBS;
+    const OFFSET: i32 = 0;
+    const HALVES: bool = false;
+    const MINIMUM: Minimum = Minimum::Sum;
+
+    type Decoded = [DecodedBlock; SUBS];
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn decode(blocks: [*const u8; TILE_ROWS]) -> [DecodedBlock; SUBS] {
+        use std::arch::x86_64::*;
+        // SAFETY: as documented: each block is `BYTES` long.
+        unsafe {
+            let mut values = [[_mm256_setzero_si256(); SUBS]; TILE_ROWS];
+            let mut scales = [_mm256_setzero_si256(); TILE_ROWS];
+            let mut minimums = [_mm256_setzero_si256(); TILE_ROWS];
+            for r in 0..TILE_ROWS {
+                let block = std::slice::from_raw_parts(blocks[r], Self::BYTES);
+                let [a, b, c, d] = Q4_5K::<FIFTH>::quad(block, 0);
+                let [e, f, g, h] = Q4_5K::<FIFTH>::quad(block, 1);
+                values[r] = [a, b, c, d, e, f, g, h];
+                // Row r's eight scales and minimums, then (transposed) each sub-block's eight
+                // rows'.
+                let (s, m) = scales_and_minimums(&block[4..16]);
+                scales[r] = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(s as i64));
+                minimums[r] = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(m as i64));
+            }
+            let (d, dmin) = f16_pairs(blocks);
+            let minus_dmin = _mm256_sub_ps(_mm256_setzero_ps(), dmin);
+            let (scales, minimums) = (transpose(scales), transpose(minimums));
+            let mut out = [DecodedBlock::ZERO; SUBS];
+            for (k, out) in out.iter_mut().enumerate() {
+                *out = DecodedBlock {
+                    columns: transpose(sub_block(&values, k)),
+                    scale: d,
+                    int_scales: [scales[k]; 2],
+                    minimums: _mm256_mul_ps(minus_dmin, _mm256_cvtepi32_ps(minimums[k])),
+                };
+            }
+            out
+        }
+    }
+}
+
+impl TileBlocks for SuperBlocks<Q6K> {
+    const BYTES: usize = Q6_K_BYTES;
+    const SUBS: usize = SUBS;
+    const OFFSET: i32 = 32;
+    const HALVES: bool = true;
+    const MINIMUM: Minimum = Minimum::None;
+
+    type Decoded = [DecodedBlock; SUBS];
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn decode(blocks: [*const u8; TILE_ROWS]) -> [DecodedBlock; SUBS] {
+        use std::arch::x86_64::*;
+        // SAFETY: as documented: each block is `BYTES` long; `d` is its last two bytes, read
+        // with the two before them.
+        unsafe {
+            let mut values = [[_mm256_setzero_si256(); SUBS]; TILE_ROWS];
+            let mut firsts = [_mm256_setzero_si256(); TILE_ROWS];
+            let mut seconds = [_mm256_setzero_si256(); TILE_ROWS];
+            // Scale 2k + h is half h of sub-block k.
+            let first = _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+            let second = _mm_setr_epi8(1, 3, 5, 7, 9, 11, 13, 15, 0, 0, 0, 0, 0, 0, 0, 0);
+            let mut last_words = [std::ptr::null(); TILE_ROWS];
+            for r in 0..TILE_ROWS {
+                let block = std::slice::from_raw_parts(blocks[r], Self::BYTES);
+                let [a, b, c, d] = Q6K::unsigned(block, 0);
+                let [e, f, g, h] = Q6K::unsigned(block, 1);
+                values[r] = [a, b, c, d, e, f, g, h];
+                let bytes = _mm_loadu_si128(block[192..208].as_ptr().cast());
+                firsts[r] = _mm256_cvtepi8_epi32(_mm_shuffle_epi8(bytes, first));
+                seconds[r] = _mm256_cvtepi8_epi32(_mm_shuffle_epi8(bytes, second));
+                last_words[r] = blocks[r].add(Self::BYTES - 4);
+            }
+            let (_, d) = f16_pairs(last_words);
+            let (firsts, seconds) = (transpose(firsts), transpose(seconds));
+            let mut out = [DecodedBlock::ZERO; SUBS];
+            for (k, out) in out.iter_mut().enumerate() {
+                *out = DecodedBlock {
+                    columns: transpose(sub_block(&values, k)),
+                    scale: d,
+                    int_scales: [firsts[k], seconds[k]],
+                    minimums: _mm256_setzero_ps(),
+                };
+            }
+            out
+        }
+    }
+}
+
+/// Sub-block `k` of each of the eight rows.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn sub_block(
+    values: &[[std::arch::x86_64::__m256i; SUBS]; TILE_ROWS],
+    k: usize,
+) -> [std::arch::x86_64::__m256i; TILE_ROWS] {
+    let mut rows = [values[0][k]; TILE_ROWS];
+    for (row, values) in rows.iter_mut().zip(values) {
+        *row = values[k];
+    }
+    rows
 }
 
 #[cfg(test)]
@@ -589,7 +733,13 @@ mod tests {
         // One super-block, three, nine; 1 to 7 activation rows (four at once and the rest);
         // more weight rows than one task takes (16), not a multiple of it.
         for (kind, scalar, _) in kinds() {
-            for (rows, cols, inputs) in [(3, 256, 1), (7, 768, 5), (5, 2304, 6), (37, 512, 7)] {
+            for (rows, cols, inputs) in [
+                (3, 256, 1),
+                (7, 768, 5),
+                (5, 2304, 6),
+                (37, 512, 7),
+                (19, 512, 21),
+            ] {
                 let weights = random_matrix(rows, cols, kind.bytes);
                 let x = test_inputs(inputs * cols, 9);
                 assert_matches_scalar(kind, &weights, rows, cols, &x, scalar);

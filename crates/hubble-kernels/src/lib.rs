@@ -21,6 +21,7 @@ mod q5_0;
 mod q5_1;
 mod q8_0;
 mod quant_matmul;
+mod tiles;
 
 pub use depthwise::{Depthwise, depthwise_conv2d};
 pub use k_quants::{Q4_K, Q4_K_BYTES, Q5_K, Q5_K_BYTES, Q6_K, Q6_K_BYTES};

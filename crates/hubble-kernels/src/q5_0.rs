@@ -1,23 +1,24 @@
 //! Q5_0 weights (22-byte blocks: an F16 scale, 32 high bits, 32 low nibbles; a weight is
-//! `d · (q5 − 16)`) with AVX2, FMA and F16C, or AVX-512 VNNI. candle 0.11's Q5_0 product is
-//! scalar, and requantised small models (SmolLM2's 576-wide rows can't take K-quants) are
-//! mostly Q5_0. A block's product with Q8_0 activations is `d_w · d_x · Σ (q5 − 16)·q8`,
-//! candle's and llama.cpp's arithmetic, with the −16 taken apart as Q4_0's −8 is
-//! (`offset_sums`): the unsigned values' integer products start from `−16 · Σ q8` with VNNI, or
-//! the AVX2 product subtracts `16 · d_w` times the activations' F32 sum
-//! ([`Q8Row::sums`](crate::quant_matmul::Q8Row::sums)).
+//! `d · (q5 − 16)`) with AVX2, FMA and F16C, or AVX-512 VNNI (`tiles.rs`). candle 0.11's Q5_0
+//! product is scalar, and requantised small models (SmolLM2's 576-wide rows can't take
+//! K-quants) are mostly Q5_0. A block's product with Q8_0 activations is
+//! `d_w · d_x · Σ (q5 − 16)·q8`, candle's and llama.cpp's arithmetic, with the −16 taken apart
+//! as Q4_0's −8 is: the AVX2 product subtracts `16 · d_w` times the activations' F32 sum
+//! ([`Q8Row::sums`](crate::quant_matmul::Q8Row::sums), `offset_sums`); the VNNI tiles start the
+//! unsigned values' integer products from `−16 · Σ q8`.
 
 use crate::quant_matmul::BlockKind;
 #[cfg(target_arch = "x86_64")]
 use crate::quant_matmul::{
-    Block32, Blocks, Isa, accumulate_sums, bit_mask, f16_scale, offset_sums,
+    Block32, Blocks, Isa, accumulate_sums, f16_scale, fifth_bits, nibbles, offset_sums,
 };
+use crate::tiles::Unsigned32;
 
 /// Bytes per Q5_0 block: F16 scale, 4 bytes of high bits, 16 bytes of nibbles.
 pub const Q5_0_BYTES: usize = 22;
 
 /// Q5_0 weights, for [`matmul`](crate::matmul).
-pub static Q5_0: BlockKind = BlockKind::of::<Q5_0Block>("Q5_0", crate::BLOCK, Q5_0_BYTES);
+pub static Q5_0: BlockKind = BlockKind::tiled::<Q5_0Block>("Q5_0");
 
 struct Q5_0Block;
 
@@ -33,28 +34,31 @@ impl Block32 for Q5_0Block {
         acc: &mut [std::arch::x86_64::__m256; N],
         offsets: &mut [f32; N],
     ) {
-        use std::arch::x86_64::*;
-        let high = u32::from_le_bytes([block[2], block[3], block[4], block[5]]);
-        // SAFETY: `block[6..]` holds 16 nibble bytes, loaded unaligned; the rest as
-        // documented.
+        // SAFETY: as documented.
         unsafe {
-            let nibble = _mm_set1_epi8(0x0F);
-            let packed = _mm_loadu_si128(block[6..].as_ptr().cast());
-            // Low nibbles are values 0..16 of the block, high nibbles 16..32; bit i of `high`
-            // is value i's fifth bit (16 where set). Unsigned: the −16 is taken apart
-            // (`offset_sums`).
-            let low = _mm_and_si128(packed, nibble);
-            let upper = _mm_and_si128(_mm_srli_epi16(packed, 4), nibble);
-            let w = _mm256_or_si256(
-                _mm256_set_m128i(upper, low),
-                _mm256_and_si256(bit_mask(high), _mm256_set1_epi8(0x10)),
-            );
+            let w = Self::unsigned(block);
             let d = f16_scale(block);
             for n in 0..N {
                 // u8 × i8 products (pairs at most 2 · 31 · 128), summed in fours.
                 let sums = offset_sums::<I>(w, 16, d, xs[n], b, &mut offsets[n]);
                 acc[n] = accumulate_sums(acc[n], sums, d * xs[n].d(b));
             }
+        }
+    }
+}
+
+impl Unsigned32 for Q5_0Block {
+    const BYTES: usize = Q5_0_BYTES;
+    const OFFSET: i32 = 16;
+    const MINIMUM: bool = false;
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn unsigned(block: &[u8]) -> std::arch::x86_64::__m256i {
+        // SAFETY: the block's four bytes of fifth bits and 16 nibble bytes follow its F16s.
+        unsafe {
+            let high = u32::from_le_bytes([block[2], block[3], block[4], block[5]]);
+            fifth_bits(nibbles(&block[6..]), high)
         }
     }
 }
@@ -66,7 +70,8 @@ mod tests {
     use super::*;
     use crate::available;
     use crate::quant_matmul::{
-        BLOCK, Q8Row, assert_each_matches_scalar, matmul, pseudo_random, test_inputs, variants,
+        BLOCK, Q8Row, assert_each_matches_scalar, assert_matches_scalar, matmul, pseudo_random,
+        test_inputs, variants,
     };
 
     /// candle's scalar `vec_dot` of `BlockQ5_0` with `BlockQ8_0` over one weight row.
@@ -109,6 +114,17 @@ mod tests {
             let x = test_inputs(inputs * cols, 9);
             assert_each_matches_scalar(&Q5_0, &weights, rows, cols, &x, scalar_dot);
         }
+    }
+
+    #[test]
+    fn a_prompt_matches_the_scalar_formula() {
+        if !available() {
+            return;
+        }
+        // 21 activation rows (groups of four, then one: on VNNI the tiles decoded once into a
+        // buffer) against 19 weight rows (two tiles of eight and a partial one).
+        let x = test_inputs(21 * 96, 9);
+        assert_matches_scalar(&Q5_0, &random_matrix(19, 96), 19, 96, &x, scalar_dot);
     }
 
     #[test]

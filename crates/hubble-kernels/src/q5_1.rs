@@ -1,17 +1,18 @@
 //! Q5_1 weights (24-byte blocks: F16 scale and minimum, 32 high bits, 32 low nibbles; a weight
-//! is `d · q5 + m`) with AVX2, FMA and F16C, or AVX-512 VNNI. candle 0.11's Q5_1 product is its
-//! scalar fallback. A block's product with Q8_1 activations is `d_w · d_x · Σ q5·q8 + m_w · s_x`,
+//! is `d · q5 + m`) with AVX2, FMA and F16C, or AVX-512 VNNI (`tiles.rs`). candle 0.11's Q5_1
+//! product is its scalar fallback. A block's product with Q8_1 activations is `d_w · d_x · Σ q5·q8 + m_w · s_x`,
 //! candle's and llama.cpp's arithmetic; only the order of the float additions differs.
 
 use crate::quant_matmul::BlockKind;
 #[cfg(target_arch = "x86_64")]
-use crate::quant_matmul::{Block32, Blocks, Isa, accumulate_sums, bit_mask, f16x4};
+use crate::quant_matmul::{Block32, Blocks, Isa, accumulate_sums, f16x4, fifth_bits, nibbles};
+use crate::tiles::Unsigned32;
 
 /// Bytes per Q5_1 block: F16 scale, F16 minimum, 4 bytes of high bits, 16 bytes of nibbles.
 pub const Q5_1_BYTES: usize = 24;
 
 /// Q5_1 weights, for [`matmul`](crate::matmul).
-pub static Q5_1: BlockKind = BlockKind::of::<Q5_1Block>("Q5_1", crate::BLOCK, Q5_1_BYTES);
+pub static Q5_1: BlockKind = BlockKind::tiled::<Q5_1Block>("Q5_1");
 
 struct Q5_1Block;
 
@@ -28,29 +29,34 @@ impl Block32 for Q5_1Block {
         minimums: &mut [f32; N],
     ) {
         use std::arch::x86_64::*;
-        // SAFETY: `block[8..]` holds 16 nibble bytes, loaded unaligned; the rest as
-        // documented.
+        // SAFETY: as documented.
         unsafe {
             // The F16 scale and minimum widened by one F16C instruction.
             let dm = f16x4(&block[..8]);
             let (d, m) = (_mm_cvtss_f32(dm), _mm_cvtss_f32(_mm_movehdup_ps(dm)));
-            let high = u32::from_le_bytes([block[4], block[5], block[6], block[7]]);
-            let nibble = _mm_set1_epi8(0x0F);
-            let packed = _mm_loadu_si128(block[8..].as_ptr().cast());
-            // Low nibbles are values 0..16 of the block, high nibbles 16..32; bit i of `high`
-            // is value i's fifth bit (16 where set).
-            let low = _mm_and_si128(packed, nibble);
-            let upper = _mm_and_si128(_mm_srli_epi16(packed, 4), nibble);
-            let w = _mm256_or_si256(
-                _mm256_set_m128i(upper, low),
-                _mm256_and_si256(bit_mask(high), _mm256_set1_epi8(0x10)),
-            );
+            let w = Self::unsigned(block);
             for n in 0..N {
                 // u8 × i8 products (pairs at most 2 · 31 · 128), summed in fours.
                 let sums = I::sums(_mm256_setzero_si256(), w, xs[n].values(b));
                 acc[n] = accumulate_sums(acc[n], sums, d * xs[n].d(b));
                 minimums[n] += m * xs[n].s(b);
             }
+        }
+    }
+}
+
+impl Unsigned32 for Q5_1Block {
+    const BYTES: usize = Q5_1_BYTES;
+    const OFFSET: i32 = 0;
+    const MINIMUM: bool = true;
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn unsigned(block: &[u8]) -> std::arch::x86_64::__m256i {
+        // SAFETY: the block's four bytes of fifth bits and 16 nibble bytes follow its F16s.
+        unsafe {
+            let high = u32::from_le_bytes([block[4], block[5], block[6], block[7]]);
+            fifth_bits(nibbles(&block[8..]), high)
         }
     }
 }
@@ -126,6 +132,17 @@ mod tests {
             let x = test_inputs(inputs * cols, 9);
             assert_matches_scalar(&Q5_1, &weights, rows, cols, &x, scalar_dot);
         }
+    }
+
+    #[test]
+    fn a_prompt_matches_the_scalar_formula() {
+        if !available() {
+            return;
+        }
+        // 21 activation rows (groups of four, then one: on VNNI the tiles decoded once into a
+        // buffer) against 19 weight rows (two tiles of eight and a partial one).
+        let x = test_inputs(21 * 96, 9);
+        assert_matches_scalar(&Q5_1, &random_matrix(19, 96), 19, 96, &x, scalar_dot);
     }
 
     #[test]

@@ -1,19 +1,20 @@
 //! Q8_0 (34-byte blocks: an F16 scale, 32 signed bytes) and Q4_0 (18-byte blocks: an F16 scale,
-//! 32 nibbles; a weight is `d · (q4 − 8)`) weights with AVX2, FMA and F16C, or AVX-512 VNNI,
-//! chosen at run time. candle 0.11 has AVX products for both only when compiled for a CPU that
-//! has it (not in a portable build, where they are scalar). A block's product with Q8_0
-//! activations is `d_w · d_x · Σ w·q8`, candle's and llama.cpp's arithmetic; only the order of
-//! the float additions differs, and for Q4_0 where the −8 is taken: the unsigned nibbles'
-//! integer products `Σ q4·q8` start from `−8 · Σ q8` with VNNI (exact), or the AVX2 product
-//! subtracts `8 · d_w` times the activations' F32 sum
-//! ([`Q8Row::sums`](crate::quant_matmul::Q8Row::sums)); either spares a sign instruction per
-//! activation row. With VNNI, Q8_0's do too: `Σ (w + 128)·q8` from `−128 · Σ q8`.
+//! 32 nibbles; a weight is `d · (q4 − 8)`) weights with AVX2, FMA and F16C, or AVX-512 VNNI
+//! (`tiles.rs`), chosen at run time. candle 0.11 has AVX products for both only when compiled
+//! for a CPU that has it (not in a portable build, where they are scalar). A block's product
+//! with Q8_0 activations is `d_w · d_x · Σ w·q8`, candle's and llama.cpp's arithmetic; only the
+//! order of the float additions differs, and for Q4_0 where the −8 is taken: the AVX2 product
+//! of the unsigned nibbles subtracts `8 · d_w` times the activations' F32 sum
+//! ([`Q8Row::sums`](crate::quant_matmul::Q8Row::sums)), sparing a sign instruction per
+//! activation row; the VNNI tiles start the integer products `Σ q4·q8` from `−8 · Σ q8`
+//! (exact), and Q8_0's `Σ (w + 128)·q8` from `−128 · Σ q8`.
 
 use crate::quant_matmul::BlockKind;
 #[cfg(target_arch = "x86_64")]
 use crate::quant_matmul::{
-    Block32, Blocks, Isa, accumulate_sums, f16_scale, offset_sums, signed_sums,
+    Block32, Blocks, Isa, accumulate_sums, f16_scale, nibbles, offset_sums, signed_sums,
 };
+use crate::tiles::Unsigned32;
 
 /// Bytes per Q8_0 block: F16 scale, 32 signed bytes.
 pub const Q8_0_BYTES: usize = 34;
@@ -21,10 +22,10 @@ pub const Q8_0_BYTES: usize = 34;
 pub const Q4_0_BYTES: usize = 18;
 
 /// Q8_0 weights, for [`matmul`](crate::matmul).
-pub static Q8_0: BlockKind = BlockKind::of::<Q8_0Block>("Q8_0", crate::BLOCK, Q8_0_BYTES);
+pub static Q8_0: BlockKind = BlockKind::tiled::<Q8_0Block>("Q8_0");
 
 /// Q4_0 weights, for [`matmul`](crate::matmul).
-pub static Q4_0: BlockKind = BlockKind::of::<Q4_0Block>("Q4_0", crate::BLOCK, Q4_0_BYTES);
+pub static Q4_0: BlockKind = BlockKind::tiled::<Q4_0Block>("Q4_0");
 
 struct Q8_0Block;
 
@@ -46,21 +47,30 @@ impl Block32 for Q8_0Block {
         unsafe {
             let w = _mm256_loadu_si256(block[2..].as_ptr().cast());
             let d = f16_scale(block);
-            if I::DPBUSD {
-                // w + 128, unsigned, whose products start from −128 · Σ x (exact; AVX2's pairs
-                // of them would saturate).
-                let u = _mm256_xor_si256(w, _mm256_set1_epi8(i8::MIN));
-                for n in 0..N {
-                    let sums = I::sums(xs[n].offset(b, 128), u, xs[n].values(b));
-                    acc[n] = accumulate_sums(acc[n], sums, d * xs[n].d(b));
-                }
-            } else {
-                let w_abs = _mm256_sign_epi8(w, w);
-                for n in 0..N {
-                    let sums = signed_sums::<I>(w_abs, w, xs[n].values(b));
-                    acc[n] = accumulate_sums(acc[n], sums, d * xs[n].d(b));
-                }
+            let w_abs = _mm256_sign_epi8(w, w);
+            for n in 0..N {
+                let sums = signed_sums::<I>(w_abs, w, xs[n].values(b));
+                acc[n] = accumulate_sums(acc[n], sums, d * xs[n].d(b));
             }
+        }
+    }
+}
+
+impl Unsigned32 for Q8_0Block {
+    const BYTES: usize = Q8_0_BYTES;
+    // w + 128, unsigned, whose products start from −128 · Σ x (exact; AVX2's pairs of them
+    // would saturate).
+    const OFFSET: i32 = 128;
+    const MINIMUM: bool = false;
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn unsigned(block: &[u8]) -> std::arch::x86_64::__m256i {
+        use std::arch::x86_64::*;
+        // SAFETY: the block's 32 value bytes follow its scale, loaded unaligned.
+        unsafe {
+            let w = _mm256_loadu_si256(block[2..].as_ptr().cast());
+            _mm256_xor_si256(w, _mm256_set1_epi8(i8::MIN))
         }
     }
 }
@@ -79,17 +89,9 @@ impl Block32 for Q4_0Block {
         acc: &mut [std::arch::x86_64::__m256; N],
         offsets: &mut [f32; N],
     ) {
-        use std::arch::x86_64::*;
-        // SAFETY: the block's 16 nibble bytes follow its scale, loaded unaligned; the rest as
-        // documented.
+        // SAFETY: as documented.
         unsafe {
-            let nibble = _mm_set1_epi8(0x0F);
-            let packed = _mm_loadu_si128(block[2..].as_ptr().cast());
-            // Low nibbles are values 0..16, high nibbles 16..32, unsigned: the −8 is taken apart
-            // (`offset_sums`).
-            let low = _mm_and_si128(packed, nibble);
-            let high = _mm_and_si128(_mm_srli_epi16(packed, 4), nibble);
-            let w = _mm256_set_m128i(high, low);
+            let w = Self::unsigned(block);
             let d = f16_scale(block);
             for n in 0..N {
                 // u8 × i8 products (pairs at most 2 · 15 · 128), summed in fours.
@@ -100,6 +102,19 @@ impl Block32 for Q4_0Block {
     }
 }
 
+impl Unsigned32 for Q4_0Block {
+    const BYTES: usize = Q4_0_BYTES;
+    const OFFSET: i32 = 8;
+    const MINIMUM: bool = false;
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn unsigned(block: &[u8]) -> std::arch::x86_64::__m256i {
+        // SAFETY: the block's 16 nibble bytes follow its scale.
+        unsafe { nibbles(&block[2..]) }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use half::f16;
@@ -107,7 +122,8 @@ mod tests {
     use super::*;
     use crate::available;
     use crate::quant_matmul::{
-        BLOCK, Q8Row, assert_each_matches_scalar, matmul, pseudo_random, test_inputs,
+        BLOCK, Q8Row, assert_each_matches_scalar, assert_matches_scalar, matmul, pseudo_random,
+        test_inputs,
     };
 
     /// candle's scalar products of `BlockQ8_0` / `BlockQ4_0` with `BlockQ8_0`.
@@ -157,6 +173,21 @@ mod tests {
             );
         }
         weights
+    }
+
+    #[test]
+    fn a_prompt_matches_the_scalar_formula() {
+        if !available() {
+            return;
+        }
+        // 21 activation rows (groups of four, then one: on VNNI the tiles decoded once into a
+        // buffer) against 19 weight rows (two tiles of eight and a partial one).
+        for (block_bytes, kernel) in [(Q8_0_BYTES, &Q8_0), (Q4_0_BYTES, &Q4_0)] {
+            let weights = random_matrix(19, 96, block_bytes);
+            let x = test_inputs(21 * 96, 9);
+            let scalar = |w: &[u8], q: &Q8Row| scalar_dot(w, block_bytes, q);
+            assert_matches_scalar(kernel, &weights, 19, 96, &x, scalar);
+        }
     }
 
     #[test]

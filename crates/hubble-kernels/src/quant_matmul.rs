@@ -2,16 +2,19 @@
 //! activation row is quantised to 8-bit blocks of 32 values ([`Q8Row`]: Q8_0's values and F16
 //! scale, plus Q8_1's scaled sum), and each weight row's product with it is one `dot` per
 //! weight type (`q4_1.rs`, `q5_0.rs`, `q5_1.rs`, `q8_0.rs`, `k_quants.rs`), written once over
-//! an [`Isa`]'s byte products and compiled twice: for AVX2 (`maddubs` and `madd`) and for
-//! AVX-512 VNNI (`vpdpbusd`), chosen once per call ([`vnni`]). The K-quants' 256-value
-//! super-blocks are eight of these 32-value blocks, each with its own activation scale.
-//! This driver checks shapes, shares weight rows out across rayon's threads, hands each kernel
-//! four activation rows at once where there are four (a prompt: each weight block is decoded
-//! once for the four) and lays the products out row-major.
+//! an [`Isa`]'s byte products and compiled for AVX2 (`maddubs` and `madd`) and, for the
+//! K-quants, for AVX-512 VNNI (`vpdpbusd`). The K-quants' 256-value super-blocks are eight of
+//! these 32-value blocks, each with its own activation scale. Where the CPU has VNNI ([`vnni`],
+//! chosen once per call) every type runs in tiles of eight weight rows instead (`tiles.rs`),
+//! but for the K-quants' decode steps, which keep their row products.
+//! This driver checks shapes, shares weight rows out across rayon's threads, hands each row
+//! kernel four activation rows at once where there are four (a prompt: each weight block is
+//! decoded once for the four) and lays the products out row-major.
 
 use half::f16;
 use rayon::prelude::*;
 
+use crate::tiles::{TileBlocks, Tiles, matmul_tiled};
 use crate::{ShapeError, available, vnni};
 
 /// Values per activation block, and per weight block of the 32-value types.
@@ -20,16 +23,17 @@ pub const BLOCK: usize = 32;
 /// Values per K-quant super-block (Q4_K, Q5_K, Q6_K): eight activation blocks.
 pub const SUPER_BLOCK: usize = 256;
 
-/// Weight rows per task: a prompt's groups of four activation rows are each read once per
-/// this many weight rows, whose blocks stay in the L2 cache from one group to the next.
+/// Weight rows per task: a prompt's groups of activation rows are each read once per this many
+/// weight rows, whose blocks stay in the L2 cache from one group to the next; a multiple of
+/// [`TILE_ROWS`](crate::tiles::TILE_ROWS).
 const ROWS_PER_TASK: usize = 16;
 
 /// One weight row (its blocks as stored) times `N` activation rows.
 pub(crate) type Dot<const N: usize> = unsafe fn(&[u8], [&Q8Row; N]) -> [f32; N];
 
-/// A weight type's products with [`Q8Row`]s on one instruction set.
+/// A weight type's products with [`Q8Row`]s on one instruction set, a weight row at a time.
 #[derive(Clone, Copy)]
-pub(crate) struct Products {
+pub(crate) struct RowProducts {
     /// One weight row times one activation row.
     dot: Dot<1>,
     /// The same for four activation rows, each weight block decoded once for the four; each
@@ -47,27 +51,31 @@ pub struct BlockKind {
     /// Bytes per block.
     pub(crate) bytes: usize,
     /// The products with AVX2, FMA and F16C; only called where [`available`] is true.
-    avx2: Products,
-    /// The same with AVX-512 VNNI's `vpdpbusd`, used where [`vnni`] is true; `None` in
-    /// [`BlockKind::without_vnni`].
-    vnni: Option<Products>,
+    avx2: RowProducts,
+    /// The products with AVX-512 VNNI's `vpdpbusd`, eight weight rows at a time (`tiles.rs`),
+    /// used where [`vnni`] is true; `None` in [`BlockKind::without_vnni`].
+    vnni: Option<Tiles>,
+}
+
+/// How a type's products run.
+#[derive(Clone, Copy)]
+enum Products {
+    /// A weight row at a time (AVX2).
+    Rows(RowProducts),
+    /// Eight weight rows at a time (VNNI).
+    Tiles(Tiles),
 }
 
 impl BlockKind {
-    /// The type whose blocks `K` multiplies, on each instruction set.
-    pub(crate) const fn of<K: Kernel>(name: &'static str, values: usize, bytes: usize) -> Self {
+    /// The type whose blocks `K` multiplies: a row at a time on AVX2, in tiles of eight rows
+    /// on VNNI.
+    pub(crate) const fn tiled<K: Kernel + TileBlocks>(name: &'static str) -> Self {
         BlockKind {
             name,
-            values,
-            bytes,
-            avx2: Products {
-                dot: with_avx2::<K, 1>,
-                dot4: with_avx2::<K, 4>,
-            },
-            vnni: Some(Products {
-                dot: with_vnni::<K, 1>,
-                dot4: with_vnni::<K, 4>,
-            }),
+            values: K::SUBS * BLOCK,
+            bytes: <K as TileBlocks>::BYTES,
+            avx2: RowProducts::avx2::<K>(),
+            vnni: Some(Tiles::of::<K>()),
         }
     }
 
@@ -99,8 +107,44 @@ impl BlockKind {
     /// The products [`matmul`] runs: VNNI's where [`vnni`] allows them, else AVX2's.
     fn products(&self) -> Products {
         match self.vnni {
-            Some(products) if vnni() => products,
-            _ => self.avx2,
+            Some(tiles) if vnni() => Products::Tiles(tiles),
+            _ => Products::Rows(self.avx2),
+        }
+    }
+}
+
+impl RowProducts {
+    /// `K`'s products compiled for AVX2.
+    const fn avx2<K: Kernel>() -> Self {
+        RowProducts {
+            dot: with_avx2::<K, 1>,
+            dot4: with_avx2::<K, 4>,
+        }
+    }
+
+    /// The products of the weight rows `tile` (of `row_bytes` each) with every row of
+    /// `quantised`, `[r * inputs + i]`: four activation rows at a time, then one.
+    fn run(self, tile: &[u8], row_bytes: usize, quantised: &[Q8Row], out: &mut [f32]) {
+        let inputs = quantised.len();
+        let fours = inputs / 4 * 4;
+        for (g, q) in quantised[..fours].chunks_exact(4).enumerate() {
+            for (out, weights) in out
+                .chunks_exact_mut(inputs)
+                .zip(tile.chunks_exact(row_bytes))
+            {
+                // SAFETY: `matmul` checked that AVX2, FMA and F16C are present.
+                let products = unsafe { (self.dot4)(weights, [&q[0], &q[1], &q[2], &q[3]]) };
+                out[4 * g..4 * g + 4].copy_from_slice(&products);
+            }
+        }
+        for (i, q) in quantised.iter().enumerate().skip(fours) {
+            for (out, weights) in out
+                .chunks_exact_mut(inputs)
+                .zip(tile.chunks_exact(row_bytes))
+            {
+                // SAFETY: as above.
+                [out[i]] = unsafe { (self.dot)(weights, [q]) };
+            }
         }
     }
 }
@@ -127,21 +171,24 @@ unsafe fn with_avx2<K: Kernel, const N: usize>(weights: &[u8], rows: [&Q8Row; N]
 }
 
 /// `K`'s product compiled for AVX2, FMA, F16C and AVX-512 VNNI, VL and BW (`vpdpbusd` on
-/// 256-bit registers, and all 32 of them).
+/// 256-bit registers, and all 32 of them): the K-quants' decode steps on VNNI.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c,avx512vnni,avx512vl,avx512bw")]
-unsafe fn with_vnni<K: Kernel, const N: usize>(weights: &[u8], rows: [&Q8Row; N]) -> [f32; N] {
+pub(crate) unsafe fn with_vnni<K: Kernel, const N: usize>(
+    weights: &[u8],
+    rows: [&Q8Row; N],
+) -> [f32; N] {
     // SAFETY: the features are this function's.
     unsafe { K::dot::<Vnni, N>(weights, rows) }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn with_avx2<K: Kernel, const N: usize>(_: &[u8], _: [&Q8Row; N]) -> [f32; N] {
+pub(crate) unsafe fn with_vnni<K: Kernel, const N: usize>(_: &[u8], _: [&Q8Row; N]) -> [f32; N] {
     unreachable!("matmul refuses to run without AVX2")
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn with_vnni<K: Kernel, const N: usize>(_: &[u8], _: [&Q8Row; N]) -> [f32; N] {
+unsafe fn with_avx2<K: Kernel, const N: usize>(_: &[u8], _: [&Q8Row; N]) -> [f32; N] {
     unreachable!("matmul refuses to run without AVX2")
 }
 
@@ -178,32 +225,13 @@ pub fn matmul(
     let quantised: Vec<Q8Row> = x.chunks_exact(cols).map(Q8Row::new).collect();
     let products = kind.products();
     let row_bytes = cols / kind.values * kind.bytes;
-    // Each weight row's products with every input row, tiles of weight rows shared out across
-    // threads; the inputs four at a time (each group read once per tile while the tile's
-    // weights stay in cache for the next group), then one at a time.
-    let fours = inputs / 4 * 4;
+    // Each weight row's products with every input row, groups of weight rows shared out
+    // across threads; the inputs several at a time (each group read once per task while the
+    // task's weights stay in cache for the next group).
     let mut by_weight = vec![0f32; rows * inputs];
-    let task = |(out, tile): (&mut [f32], &[u8])| {
-        for (g, q) in quantised[..fours].chunks_exact(4).enumerate() {
-            for (out, weights) in out
-                .chunks_exact_mut(inputs)
-                .zip(tile.chunks_exact(row_bytes))
-            {
-                // SAFETY: checked above that AVX2, FMA and F16C are present, and by `products`
-                // that AVX-512 VNNI is where its products are chosen.
-                let products = unsafe { (products.dot4)(weights, [&q[0], &q[1], &q[2], &q[3]]) };
-                out[4 * g..4 * g + 4].copy_from_slice(&products);
-            }
-        }
-        for (i, q) in quantised.iter().enumerate().skip(fours) {
-            for (out, weights) in out
-                .chunks_exact_mut(inputs)
-                .zip(tile.chunks_exact(row_bytes))
-            {
-                // SAFETY: as above.
-                [out[i]] = unsafe { (products.dot)(weights, [q]) };
-            }
-        }
+    let task = |(out, tile): (&mut [f32], &[u8])| match products {
+        Products::Rows(products) => products.run(tile, row_bytes, &quantised, out),
+        Products::Tiles(tiles) => matmul_tiled(&tiles, tile, row_bytes, &quantised, out),
     };
     let out_tile = inputs * ROWS_PER_TASK;
     let weights_tile = row_bytes * ROWS_PER_TASK;
@@ -277,7 +305,7 @@ pub(crate) struct Blocks {
     d: *const f32,
     s: *const f32,
     sums: *const f32,
-    q_sums: *const i32,
+    half_sums: *const i32,
 }
 
 impl Blocks {
@@ -322,17 +350,24 @@ impl Blocks {
         unsafe { *self.sums.add(b) }
     }
 
-    /// `−by` times block `b`'s sum of values ([`Q8Row::q_sums`]) in lane 0, zeros elsewhere:
-    /// where the products of weights offset by `by` start (one `vmovd`).
+    /// Where block `b`'s 32 values start.
     ///
     /// # Safety
-    /// `b` is below the checked block count; AVX is the caller's.
-    #[cfg(target_arch = "x86_64")]
+    /// `b` is below the checked block count.
     #[inline(always)]
-    pub(crate) unsafe fn offset(self, b: usize, by: i32) -> std::arch::x86_64::__m256i {
-        use std::arch::x86_64::*;
+    pub(crate) unsafe fn values_ptr(self, b: usize) -> *const i8 {
         // SAFETY: as documented.
-        unsafe { _mm256_zextsi128_si256(_mm_cvtsi32_si128(-by * *self.q_sums.add(b))) }
+        unsafe { self.qs.add(b * BLOCK) }
+    }
+
+    /// The sums of block `b`'s two halves of values ([`Q8Row::half_sums`]).
+    ///
+    /// # Safety
+    /// `b` is below the checked block count.
+    #[inline(always)]
+    pub(crate) unsafe fn half_sums(self, b: usize) -> [i32; 2] {
+        // SAFETY: as documented.
+        unsafe { [*self.half_sums.add(2 * b), *self.half_sums.add(2 * b + 1)] }
     }
 
     /// The scales of blocks `b..b + 8`.
@@ -366,7 +401,7 @@ pub(crate) fn blocks_of<const N: usize>(rows: [&Q8Row; N], blocks: usize) -> [Bl
         d: std::ptr::null(),
         s: std::ptr::null(),
         sums: std::ptr::null(),
-        q_sums: std::ptr::null(),
+        half_sums: std::ptr::null(),
     }; N];
     for (out, row) in out.iter_mut().zip(rows) {
         assert!(
@@ -374,7 +409,7 @@ pub(crate) fn blocks_of<const N: usize>(rows: [&Q8Row; N], blocks: usize) -> [Bl
                 && row.d.len() >= blocks
                 && row.s.len() >= blocks
                 && row.sums.len() >= blocks
-                && row.q_sums.len() >= blocks,
+                && row.half_sums.len() >= 2 * blocks,
             "an activation row shorter than the weights' row"
         );
         *out = Blocks {
@@ -382,7 +417,7 @@ pub(crate) fn blocks_of<const N: usize>(rows: [&Q8Row; N], blocks: usize) -> [Bl
             d: row.d.as_ptr(),
             s: row.s.as_ptr(),
             sums: row.sums.as_ptr(),
-            q_sums: row.q_sums.as_ptr(),
+            half_sums: row.half_sums.as_ptr(),
         };
     }
     out
@@ -392,13 +427,8 @@ pub(crate) fn blocks_of<const N: usize>(rows: [&Q8Row; N], blocks: usize) -> [Bl
 /// (pairs to i16) and `madd` (to i32), or AVX-512 VNNI's one `vpdpbusd`.
 #[cfg(target_arch = "x86_64")]
 pub(crate) trait Isa {
-    /// Whether [`sums`](Isa::sums) adds `acc` for free and its pairs of products never
-    /// saturate (VNNI's `vpdpbusd`), not by an instruction of its own and to i16 (AVX2).
-    const DPBUSD: bool;
-
     /// `acc` plus the products of 32 unsigned bytes `u` and 32 signed bytes `s`, summed in
-    /// fours: 8 × i32. Unless [`DPBUSD`](Isa::DPBUSD), each pair of products must fit in an
-    /// i16 (AVX2 saturates it).
+    /// fours: 8 × i32. On AVX2 each pair of products must fit in an i16 (it saturates).
     ///
     /// # Safety
     /// The instruction set is the caller's (its `target_feature`, into which this is inlined).
@@ -415,8 +445,6 @@ pub(crate) struct Avx2;
 
 #[cfg(target_arch = "x86_64")]
 impl Isa for Avx2 {
-    const DPBUSD: bool = false;
-
     #[inline(always)]
     unsafe fn sums(
         acc: std::arch::x86_64::__m256i,
@@ -439,8 +467,6 @@ pub(crate) struct Vnni;
 
 #[cfg(target_arch = "x86_64")]
 impl Isa for Vnni {
-    const DPBUSD: bool = true;
-
     #[inline(always)]
     unsafe fn sums(
         acc: std::arch::x86_64::__m256i,
@@ -469,9 +495,8 @@ pub(crate) unsafe fn signed_sums<I: Isa>(
 }
 
 /// The products of the unsigned values `u` of 32 weights `u − by` with block `b` of `x`, summed
-/// in fours, for weights whose scale is `d`: where the integer products start from
-/// `−by · Σ x` for free ([`Isa::DPBUSD`]) they do (exact); otherwise `−by · d` times the
-/// block's F32 sum ([`Q8Row::sums`]) goes to `beside`.
+/// in fours, for weights whose scale is `d`; `−by · d` times the block's F32 sum
+/// ([`Q8Row::sums`]) goes to `beside`.
 ///
 /// # Safety
 /// AVX2 and `I` are the caller's; `b` is below the count checked for `x`.
@@ -486,15 +511,9 @@ pub(crate) unsafe fn offset_sums<I: Isa>(
     beside: &mut f32,
 ) -> std::arch::x86_64::__m256i {
     use std::arch::x86_64::*;
+    *beside -= by as f32 * d * unsafe { x.sum(b) };
     // SAFETY: as documented.
-    unsafe {
-        if I::DPBUSD {
-            I::sums(x.offset(b, by), u, x.values(b))
-        } else {
-            *beside -= by as f32 * d * x.sum(b);
-            I::sums(_mm256_setzero_si256(), u, x.values(b))
-        }
-    }
+    unsafe { I::sums(_mm256_setzero_si256(), u, x.values(b)) }
 }
 
 /// `acc + scale · sums` over 8 × i32 `sums`.
@@ -510,12 +529,39 @@ pub(crate) unsafe fn accumulate_sums(
     unsafe { _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(sums), acc) }
 }
 
-/// 0xFF in byte `i` where bit `i` of `high` is set (the Q5 types' fifth bits), else 0.
+/// The 32 values of 16 bytes of nibbles: the low nibbles are values 0..16, the high ones
+/// 16..32 (the 32-value types' layout).
+///
+/// # Safety
+/// `packed` holds at least 16 bytes, loaded unaligned; AVX2 is the caller's.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-pub(crate) unsafe fn bit_mask(high: u32) -> std::arch::x86_64::__m256i {
+pub(crate) unsafe fn nibbles(packed: &[u8]) -> std::arch::x86_64::__m256i {
     use std::arch::x86_64::*;
-    // SAFETY: AVX2 is checked by the callers' `target_feature`.
+    assert!(packed.len() >= 16);
+    // SAFETY: as documented.
+    unsafe {
+        let nibble = _mm_set1_epi8(0x0F);
+        let packed = _mm_loadu_si128(packed.as_ptr().cast());
+        let low = _mm_and_si128(packed, nibble);
+        let high = _mm_and_si128(_mm_srli_epi16(packed, 4), nibble);
+        _mm256_set_m128i(high, low)
+    }
+}
+
+/// `values` with 16 added to value `i` where bit `i` of `high` is set (the Q5 types' fifth
+/// bits).
+///
+/// # Safety
+/// AVX2 is the caller's.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn fifth_bits(
+    values: std::arch::x86_64::__m256i,
+    high: u32,
+) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    // SAFETY: AVX2 is the caller's.
     unsafe {
         // Byte i of a lane picks byte i / 8 of `high`; `bit` holds 1 << (i % 8).
         let spread = _mm256_set_epi64x(
@@ -526,7 +572,8 @@ pub(crate) unsafe fn bit_mask(high: u32) -> std::arch::x86_64::__m256i {
         );
         let bit = _mm256_set1_epi64x(0x8040_2010_0804_0201_u64 as i64);
         let bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(high as i32), spread);
-        _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit)
+        let set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
+        _mm256_or_si256(values, _mm256_and_si256(set, _mm256_set1_epi8(0x10)))
     }
 }
 
@@ -635,8 +682,9 @@ pub struct Q8Row {
     /// Each block's scale times the sum of its values in F32 (the sum of the dequantised
     /// values, rounded once; the K-quants' minimums use it).
     pub sums: Vec<f32>,
-    /// Each block's sum of its values (Q4_0's and Q5_0's offsets use it).
-    pub q_sums: Vec<i32>,
+    /// The sums of each block's two halves of values (0..16, 16..32), two per block: the
+    /// offsets of the unsigned values in `tiles.rs` start from them (Q6_K's per half).
+    pub half_sums: Vec<i32>,
 }
 
 impl Q8Row {
@@ -660,17 +708,18 @@ impl Q8Row {
             d: Vec::with_capacity(blocks),
             s: Vec::with_capacity(blocks),
             sums: Vec::with_capacity(blocks),
-            q_sums: Vec::with_capacity(blocks),
+            half_sums: Vec::with_capacity(2 * blocks),
         }
     }
 
-    /// A block's scale `d` (before rounding to F16) and the sum of its values.
-    fn push_scales(&mut self, d: f32, sum: i32) {
+    /// A block's scale `d` (before rounding to F16) and the sums of its two halves of values.
+    fn push_scales(&mut self, d: f32, halves: [i32; 2]) {
+        let sum = halves[0] + halves[1];
         let d16 = f16::from_f32(d);
         self.d.push(d16.to_f32());
         self.s.push((f16::from_f32(sum as f32) * d16).to_f32());
         self.sums.push(d16.to_f32() * sum as f32);
-        self.q_sums.push(sum);
+        self.half_sums.extend(halves);
     }
 
     fn new_scalar(xs: &[f32]) -> Q8Row {
@@ -679,13 +728,13 @@ impl Q8Row {
             let amax = block.iter().fold(0f32, |m, x| m.max(x.abs()));
             let d = amax / 127.;
             let id = if d != 0. { 1. / d } else { 0. };
-            let mut sum = 0i32;
-            for &x in block {
+            let mut halves = [0i32; 2];
+            for (i, &x) in block.iter().enumerate() {
                 let q = f32::round(x * id) as i8;
-                sum += i32::from(q);
+                halves[i / 16] += i32::from(q);
                 row.qs.push(q);
             }
-            row.push_scales(d, sum);
+            row.push_scales(d, halves);
         }
         row
     }
@@ -735,13 +784,19 @@ impl Q8Row {
                 let step = _mm256_or_ps(_mm256_and_ps(x, sign), one);
                 *q = _mm256_cvttps_epi32(_mm256_add_ps(t, _mm256_and_ps(away, step)));
             }
-            let sums = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
-            let sums = _mm_add_epi32(
-                _mm256_castsi256_si128(sums),
-                _mm256_extracti128_si256(sums, 1),
+            // Each half's eight lanes folded to four, the halves side by side, then summed.
+            let (first, second) = (_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+            let first = _mm_add_epi32(
+                _mm256_castsi256_si128(first),
+                _mm256_extracti128_si256(first, 1),
             );
-            let sums = _mm_add_epi32(sums, _mm_unpackhi_epi64(sums, sums));
-            let sum = _mm_cvtsi128_si32(_mm_add_epi32(sums, _mm_shuffle_epi32(sums, 1)));
+            let second = _mm_add_epi32(
+                _mm256_castsi256_si128(second),
+                _mm256_extracti128_si256(second, 1),
+            );
+            let sums = _mm_hadd_epi32(first, second);
+            let sums = _mm_hadd_epi32(sums, sums);
+            let halves = [_mm_cvtsi128_si32(sums), _mm_extract_epi32::<1>(sums)];
             let bytes = _mm256_packs_epi16(
                 _mm256_packs_epi32(q[0], q[1]),
                 _mm256_packs_epi32(q[2], q[3]),
@@ -751,7 +806,7 @@ impl Q8Row {
             row.qs.resize(at + BLOCK, 0);
             // SAFETY: `row.qs[at..]` was just made 32 bytes long.
             unsafe { _mm256_storeu_si256(row.qs[at..].as_mut_ptr().cast(), bytes) };
-            row.push_scales(d, sum);
+            row.push_scales(d, halves);
         }
         row
     }
@@ -921,7 +976,7 @@ mod tests {
         assert_eq!(simd.d, scalar.d);
         assert_eq!(simd.s, scalar.s);
         assert_eq!(simd.sums, scalar.sums);
-        assert_eq!(simd.q_sums, scalar.q_sums);
+        assert_eq!(simd.half_sums, scalar.half_sums);
         assert_eq!(&simd.qs[..10], &[127, -1, 1, 2, -2, 3, -3, 127, -127, 3]);
     }
 }
