@@ -7,7 +7,9 @@
 use crate::quant_matmul::BlockKind;
 #[cfg(target_arch = "x86_64")]
 use crate::quant_matmul::{Block32, Blocks, Isa, accumulate_sums, f16x4, nibbles};
-use crate::tiles::Unsigned32;
+#[cfg(target_arch = "x86_64")]
+use crate::tiles::nibble_columns;
+use crate::tiles::{TILE_ROWS, Unsigned32};
 
 /// Bytes per Q4_1 block: F16 scale, F16 minimum, 16 bytes of nibbles.
 pub const Q4_1_BYTES: usize = 20;
@@ -56,6 +58,13 @@ impl Unsigned32 for Q4_1Block {
     unsafe fn unsigned(block: &[u8]) -> std::arch::x86_64::__m256i {
         // SAFETY: the block's 16 nibble bytes follow its scale and minimum.
         unsafe { nibbles(&block[4..]) }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn columns(blocks: [*const u8; TILE_ROWS]) -> [std::arch::x86_64::__m256i; 8] {
+        // SAFETY: the blocks' 16 nibble bytes are 4 bytes in.
+        unsafe { nibble_columns(blocks, 4) }
     }
 }
 

@@ -14,7 +14,9 @@ use crate::quant_matmul::BlockKind;
 use crate::quant_matmul::{
     Block32, Blocks, Isa, accumulate_sums, f16_scale, nibbles, offset_sums, signed_sums,
 };
-use crate::tiles::Unsigned32;
+#[cfg(target_arch = "x86_64")]
+use crate::tiles::nibble_columns;
+use crate::tiles::{TILE_ROWS, Unsigned32};
 
 /// Bytes per Q8_0 block: F16 scale, 32 signed bytes.
 pub const Q8_0_BYTES: usize = 34;
@@ -112,6 +114,13 @@ impl Unsigned32 for Q4_0Block {
     unsafe fn unsigned(block: &[u8]) -> std::arch::x86_64::__m256i {
         // SAFETY: the block's 16 nibble bytes follow its scale.
         unsafe { nibbles(&block[2..]) }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn columns(blocks: [*const u8; TILE_ROWS]) -> [std::arch::x86_64::__m256i; 8] {
+        // SAFETY: the blocks' 16 nibble bytes are 2 bytes in.
+        unsafe { nibble_columns(blocks, 2) }
     }
 }
 
