@@ -94,18 +94,19 @@ trait SuperBlock {
     ) -> std::arch::x86_64::__m256i;
 
     /// The integer scale of each half (16 values) of each sub-block, laid out as [`quad_sums`]
-    /// lays out their sums, for quads 0 and 1; and the F32 scale `d` of them all.
-    ///
-    /// # Safety
-    /// AVX2 and F16C are the caller's; `block` is `BYTES` long.
-    unsafe fn scales(block: &[u8]) -> ([std::arch::x86_64::__m256i; 2], f32);
-
-    /// Each sub-block's `−dmin · min_k` (Q4_K's and Q5_K's minimums, to be multiplied by the
+    /// lays out their sums, for quads 0 and 1; the F32 scale `d` of them all; and each
+    /// sub-block's `−dmin · min_k` (Q4_K's and Q5_K's minimums, to be multiplied by the
     /// activations' sums), or `None`.
     ///
     /// # Safety
     /// AVX2 and F16C are the caller's; `block` is `BYTES` long.
-    unsafe fn minimums(block: &[u8]) -> Option<std::arch::x86_64::__m256>;
+    unsafe fn scales(
+        block: &[u8],
+    ) -> (
+        [std::arch::x86_64::__m256i; 2],
+        f32,
+        Option<std::arch::x86_64::__m256>,
+    );
 }
 
 /// Rows of `K`'s super-blocks, multiplied by [`dot_k`].
@@ -156,8 +157,7 @@ unsafe fn dot_k<K: SuperBlock, I: Isa, const N: usize>(
                     halves[n] = quad_sums(sums);
                 }
             }
-            let (scales, d) = K::scales(block);
-            let minimums = K::minimums(block);
+            let (scales, d, minimums) = K::scales(block);
             for n in 0..N {
                 let sums = _mm256_cvtepi32_ps(sub_block_sums([halves[0][n], halves[1][n]], scales));
                 let factors = _mm256_mul_ps(_mm256_set1_ps(d), xs[n].d8(first));
@@ -311,29 +311,27 @@ impl<const FIFTH: bool> SuperBlock for Q4_5K<FIFTH> {
     }
 
     #[inline(always)]
-    unsafe fn scales(block: &[u8]) -> ([std::arch::x86_64::__m256i; 2], f32) {
+    unsafe fn scales(
+        block: &[u8],
+    ) -> (
+        [std::arch::x86_64::__m256i; 2],
+        f32,
+        Option<std::arch::x86_64::__m256>,
+    ) {
         use std::arch::x86_64::*;
         // SAFETY: the block starts with `d` and `dmin`; AVX2 and F16C as documented.
         unsafe {
-            let (scales, _) = scales_and_minimums(&block[4..16]);
+            let (scales, minimums) = scales_and_minimums(&block[4..16]);
             // Both halves of sub-blocks 0..4, then of 4..8.
             let order = _mm_setr_epi8(0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7);
             let scales = scales_by_half(_mm_cvtsi64_si128(scales as i64), order);
-            (scales, _mm_cvtss_f32(f16x4(&block[..8])))
-        }
-    }
-
-    #[inline(always)]
-    unsafe fn minimums(block: &[u8]) -> Option<std::arch::x86_64::__m256> {
-        use std::arch::x86_64::*;
-        // SAFETY: as documented.
-        unsafe {
-            let dmin = _mm_cvtss_f32(_mm_movehdup_ps(f16x4(&block[..8])));
-            let (_, minimums) = scales_and_minimums(&block[4..16]);
-            Some(_mm256_mul_ps(
+            let dm = f16x4(&block[..8]);
+            let (d, dmin) = (_mm_cvtss_f32(dm), _mm_cvtss_f32(_mm_movehdup_ps(dm)));
+            let minimums = _mm256_mul_ps(
                 _mm256_set1_ps(0. - dmin),
                 _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(minimums as i64))),
-            ))
+            );
+            (scales, d, Some(minimums))
         }
     }
 }
@@ -373,7 +371,13 @@ impl SuperBlock for Q6K {
     }
 
     #[inline(always)]
-    unsafe fn scales(block: &[u8]) -> ([std::arch::x86_64::__m256i; 2], f32) {
+    unsafe fn scales(
+        block: &[u8],
+    ) -> (
+        [std::arch::x86_64::__m256i; 2],
+        f32,
+        Option<std::arch::x86_64::__m256>,
+    ) {
         use std::arch::x86_64::*;
         // SAFETY: the sixteen scales are at 192..208, `d` is the last of the last four F16s
         // (eight bytes loaded whole, as in `f16_scale`); AVX2 and F16C as documented.
@@ -386,13 +390,9 @@ impl SuperBlock for Q6K {
             (
                 scales_by_half(bytes, order),
                 _mm_cvtss_f32(_mm_shuffle_ps::<0xFF>(last, last)),
+                None,
             )
         }
-    }
-
-    #[inline(always)]
-    unsafe fn minimums(_: &[u8]) -> Option<std::arch::x86_64::__m256> {
-        None
     }
 }
 

@@ -4,12 +4,11 @@
 //! (SmolLM2). A block's product with Q8_1 activations is `d_w · d_x · Σ q4·q8 + m_w · s_x`,
 //! candle's and llama.cpp's arithmetic; only the order of the float additions differs.
 
-use crate::quant_matmul::BlockKind;
 #[cfg(target_arch = "x86_64")]
-use crate::quant_matmul::{Block32, Blocks, Isa, accumulate_sums, f16x4, nibbles};
+use crate::quant_matmul::nibbles;
+use crate::quant_matmul::{Block32, BlockKind};
 #[cfg(target_arch = "x86_64")]
-use crate::tiles::nibble_columns;
-use crate::tiles::{TILE_ROWS, Unsigned32};
+use crate::tiles::{TILE_ROWS, nibble_columns};
 
 /// Bytes per Q4_1 block: F16 scale, F16 minimum, 16 bytes of nibbles.
 pub const Q4_1_BYTES: usize = 20;
@@ -19,36 +18,7 @@ pub static Q4_1: BlockKind = BlockKind::tiled::<Q4_1Block>("Q4_1");
 
 struct Q4_1Block;
 
-#[cfg(target_arch = "x86_64")]
 impl Block32 for Q4_1Block {
-    const BYTES: usize = Q4_1_BYTES;
-
-    #[inline(always)]
-    unsafe fn accumulate<I: Isa, const N: usize>(
-        block: &[u8],
-        b: usize,
-        xs: &[Blocks; N],
-        acc: &mut [std::arch::x86_64::__m256; N],
-        minimums: &mut [f32; N],
-    ) {
-        use std::arch::x86_64::*;
-        // SAFETY: as documented.
-        unsafe {
-            // The F16 scale and minimum widened by one F16C instruction.
-            let dm = f16x4(&block[..8]);
-            let (d, m) = (_mm_cvtss_f32(dm), _mm_cvtss_f32(_mm_movehdup_ps(dm)));
-            let w = Self::unsigned(block);
-            for n in 0..N {
-                // u8 × i8 products (pairs at most 2 · 15 · 128), summed in fours.
-                let sums = I::sums(_mm256_setzero_si256(), w, xs[n].values(b));
-                acc[n] = accumulate_sums(acc[n], sums, d * xs[n].d(b));
-                minimums[n] += m * xs[n].s(b);
-            }
-        }
-    }
-}
-
-impl Unsigned32 for Q4_1Block {
     const BYTES: usize = Q4_1_BYTES;
     const OFFSET: i32 = 0;
     const MINIMUM: bool = true;

@@ -7,12 +7,9 @@
 //! ([`Q8Row::sums`](crate::quant_matmul::Q8Row::sums), `offset_sums`); the VNNI tiles start the
 //! unsigned values' integer products from `−16 · Σ q8`.
 
-use crate::quant_matmul::BlockKind;
+use crate::quant_matmul::{Block32, BlockKind};
 #[cfg(target_arch = "x86_64")]
-use crate::quant_matmul::{
-    Block32, Blocks, Isa, accumulate_sums, f16_scale, fifth_bits, nibbles, offset_sums,
-};
-use crate::tiles::Unsigned32;
+use crate::quant_matmul::{fifth_bits, nibbles};
 
 /// Bytes per Q5_0 block: F16 scale, 4 bytes of high bits, 16 bytes of nibbles.
 pub const Q5_0_BYTES: usize = 22;
@@ -22,32 +19,7 @@ pub static Q5_0: BlockKind = BlockKind::tiled::<Q5_0Block>("Q5_0");
 
 struct Q5_0Block;
 
-#[cfg(target_arch = "x86_64")]
 impl Block32 for Q5_0Block {
-    const BYTES: usize = Q5_0_BYTES;
-
-    #[inline(always)]
-    unsafe fn accumulate<I: Isa, const N: usize>(
-        block: &[u8],
-        b: usize,
-        xs: &[Blocks; N],
-        acc: &mut [std::arch::x86_64::__m256; N],
-        offsets: &mut [f32; N],
-    ) {
-        // SAFETY: as documented.
-        unsafe {
-            let w = Self::unsigned(block);
-            let d = f16_scale(block);
-            for n in 0..N {
-                // u8 × i8 products (pairs at most 2 · 31 · 128), summed in fours.
-                let sums = offset_sums::<I>(w, 16, d, xs[n], b, &mut offsets[n]);
-                acc[n] = accumulate_sums(acc[n], sums, d * xs[n].d(b));
-            }
-        }
-    }
-}
-
-impl Unsigned32 for Q5_0Block {
     const BYTES: usize = Q5_0_BYTES;
     const OFFSET: i32 = 16;
     const MINIMUM: bool = false;

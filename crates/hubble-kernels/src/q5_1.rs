@@ -3,10 +3,9 @@
 //! product is its scalar fallback. A block's product with Q8_1 activations is `d_w · d_x · Σ q5·q8 + m_w · s_x`,
 //! candle's and llama.cpp's arithmetic; only the order of the float additions differs.
 
-use crate::quant_matmul::BlockKind;
+use crate::quant_matmul::{Block32, BlockKind};
 #[cfg(target_arch = "x86_64")]
-use crate::quant_matmul::{Block32, Blocks, Isa, accumulate_sums, f16x4, fifth_bits, nibbles};
-use crate::tiles::Unsigned32;
+use crate::quant_matmul::{fifth_bits, nibbles};
 
 /// Bytes per Q5_1 block: F16 scale, F16 minimum, 4 bytes of high bits, 16 bytes of nibbles.
 pub const Q5_1_BYTES: usize = 24;
@@ -16,36 +15,7 @@ pub static Q5_1: BlockKind = BlockKind::tiled::<Q5_1Block>("Q5_1");
 
 struct Q5_1Block;
 
-#[cfg(target_arch = "x86_64")]
 impl Block32 for Q5_1Block {
-    const BYTES: usize = Q5_1_BYTES;
-
-    #[inline(always)]
-    unsafe fn accumulate<I: Isa, const N: usize>(
-        block: &[u8],
-        b: usize,
-        xs: &[Blocks; N],
-        acc: &mut [std::arch::x86_64::__m256; N],
-        minimums: &mut [f32; N],
-    ) {
-        use std::arch::x86_64::*;
-        // SAFETY: as documented.
-        unsafe {
-            // The F16 scale and minimum widened by one F16C instruction.
-            let dm = f16x4(&block[..8]);
-            let (d, m) = (_mm_cvtss_f32(dm), _mm_cvtss_f32(_mm_movehdup_ps(dm)));
-            let w = Self::unsigned(block);
-            for n in 0..N {
-                // u8 × i8 products (pairs at most 2 · 31 · 128), summed in fours.
-                let sums = I::sums(_mm256_setzero_si256(), w, xs[n].values(b));
-                acc[n] = accumulate_sums(acc[n], sums, d * xs[n].d(b));
-                minimums[n] += m * xs[n].s(b);
-            }
-        }
-    }
-}
-
-impl Unsigned32 for Q5_1Block {
     const BYTES: usize = Q5_1_BYTES;
     const OFFSET: i32 = 0;
     const MINIMUM: bool = true;

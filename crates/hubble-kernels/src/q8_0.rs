@@ -9,14 +9,11 @@
 //! activation row; the VNNI tiles start the integer products `Σ q4·q8` from `−8 · Σ q8`
 //! (exact), and Q8_0's `Σ (w + 128)·q8` from `−128 · Σ q8`.
 
-use crate::quant_matmul::BlockKind;
+use crate::quant_matmul::{Block32, BlockKind};
 #[cfg(target_arch = "x86_64")]
-use crate::quant_matmul::{
-    Block32, Blocks, Isa, accumulate_sums, f16_scale, nibbles, offset_sums, signed_sums,
-};
+use crate::quant_matmul::{Blocks, Isa, accumulate_sums, f16_scale, nibbles, signed_sums};
 #[cfg(target_arch = "x86_64")]
-use crate::tiles::nibble_columns;
-use crate::tiles::{TILE_ROWS, Unsigned32};
+use crate::tiles::{TILE_ROWS, nibble_columns};
 
 /// Bytes per Q8_0 block: F16 scale, 32 signed bytes.
 pub const Q8_0_BYTES: usize = 34;
@@ -31,10 +28,26 @@ pub static Q4_0: BlockKind = BlockKind::tiled::<Q4_0Block>("Q4_0");
 
 struct Q8_0Block;
 
-#[cfg(target_arch = "x86_64")]
 impl Block32 for Q8_0Block {
     const BYTES: usize = Q8_0_BYTES;
+    // w + 128, unsigned, whose products start from −128 · Σ x (exact; AVX2's pairs of them
+    // would saturate).
+    const OFFSET: i32 = 128;
+    const MINIMUM: bool = false;
 
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn unsigned(block: &[u8]) -> std::arch::x86_64::__m256i {
+        use std::arch::x86_64::*;
+        // SAFETY: the block's 32 value bytes follow its scale, loaded unaligned.
+        unsafe {
+            let w = _mm256_loadu_si256(block[2..].as_ptr().cast());
+            _mm256_xor_si256(w, _mm256_set1_epi8(i8::MIN))
+        }
+    }
+
+    // AVX2 multiplies the signed values (w + 128 would saturate its pairs of products).
+    #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     unsafe fn accumulate<I: Isa, const N: usize>(
         block: &[u8],
@@ -58,53 +71,9 @@ impl Block32 for Q8_0Block {
     }
 }
 
-impl Unsigned32 for Q8_0Block {
-    const BYTES: usize = Q8_0_BYTES;
-    // w + 128, unsigned, whose products start from −128 · Σ x (exact; AVX2's pairs of them
-    // would saturate).
-    const OFFSET: i32 = 128;
-    const MINIMUM: bool = false;
-
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    unsafe fn unsigned(block: &[u8]) -> std::arch::x86_64::__m256i {
-        use std::arch::x86_64::*;
-        // SAFETY: the block's 32 value bytes follow its scale, loaded unaligned.
-        unsafe {
-            let w = _mm256_loadu_si256(block[2..].as_ptr().cast());
-            _mm256_xor_si256(w, _mm256_set1_epi8(i8::MIN))
-        }
-    }
-}
-
 struct Q4_0Block;
 
-#[cfg(target_arch = "x86_64")]
 impl Block32 for Q4_0Block {
-    const BYTES: usize = Q4_0_BYTES;
-
-    #[inline(always)]
-    unsafe fn accumulate<I: Isa, const N: usize>(
-        block: &[u8],
-        b: usize,
-        xs: &[Blocks; N],
-        acc: &mut [std::arch::x86_64::__m256; N],
-        offsets: &mut [f32; N],
-    ) {
-        // SAFETY: as documented.
-        unsafe {
-            let w = Self::unsigned(block);
-            let d = f16_scale(block);
-            for n in 0..N {
-                // u8 × i8 products (pairs at most 2 · 15 · 128), summed in fours.
-                let sums = offset_sums::<I>(w, 8, d, xs[n], b, &mut offsets[n]);
-                acc[n] = accumulate_sums(acc[n], sums, d * xs[n].d(b));
-            }
-        }
-    }
-}
-
-impl Unsigned32 for Q4_0Block {
     const BYTES: usize = Q4_0_BYTES;
     const OFFSET: i32 = 8;
     const MINIMUM: bool = false;

@@ -14,7 +14,9 @@
 use half::f16;
 use rayon::prelude::*;
 
-use crate::tiles::{TileBlocks, Tiles, matmul_tiled};
+#[cfg(target_arch = "x86_64")]
+use crate::tiles::transpose;
+use crate::tiles::{TILE_ROWS, TileBlocks, Tiles, matmul_tiled};
 use crate::{ShapeError, available, vnni};
 
 /// Values per activation block, and per weight block of the 32-value types.
@@ -502,7 +504,7 @@ pub(crate) unsafe fn signed_sums<I: Isa>(
 /// AVX2 and `I` are the caller's; `b` is below the count checked for `x`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-pub(crate) unsafe fn offset_sums<I: Isa>(
+unsafe fn offset_sums<I: Isa>(
     u: std::arch::x86_64::__m256i,
     by: i32,
     d: f32,
@@ -577,24 +579,81 @@ pub(crate) unsafe fn fifth_bits(
     }
 }
 
-/// A 32-value block type, for [`dot_in_pairs`].
-#[cfg(target_arch = "x86_64")]
+/// A 32-value block type: its layout as unsigned bytes (a weight is `d · (u − OFFSET)`, plus the
+/// block's F16 minimum `m` where it has one, `d · u + m`), multiplied a row at a time by
+/// [`dot_in_pairs`] (AVX2) and eight rows at a time by the tiles (VNNI, `tiles.rs`).
 pub(crate) trait Block32 {
     /// Bytes per block.
     const BYTES: usize;
+    /// What the unsigned values are offset by (8 for Q4_0, 16 for Q5_0, 128 for Q8_0), or 0.
+    const OFFSET: i32;
+    /// Whether the block's F16 minimum follows its F16 scale (Q4_1, Q5_1).
+    const MINIMUM: bool;
+
+    /// The block's 32 values as unsigned bytes, in order.
+    ///
+    /// # Safety
+    /// `block` holds [`BYTES`](Block32::BYTES) bytes; AVX2 is the caller's.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn unsigned(block: &[u8]) -> std::arch::x86_64::__m256i;
+
+    /// Eight rows' blocks as the tiles' columns (word `r` of column `j`: bytes `4j..4j + 4` of
+    /// row `r`'s unsigned values): each row's [`unsigned`](Block32::unsigned) values,
+    /// transposed.
+    ///
+    /// # Safety
+    /// Each pointer starts [`BYTES`](Block32::BYTES) readable bytes; AVX2 is the caller's.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn columns(blocks: [*const u8; TILE_ROWS]) -> [std::arch::x86_64::__m256i; 8] {
+        use std::arch::x86_64::*;
+        // SAFETY: as documented. Loops, not `array::from_fn`, whose closures would be compiled
+        // without the caller's instruction sets (and call each intrinsic).
+        unsafe {
+            let mut values = [_mm256_setzero_si256(); TILE_ROWS];
+            for (values, block) in values.iter_mut().zip(blocks) {
+                *values = Self::unsigned(std::slice::from_raw_parts(block, Self::BYTES));
+            }
+            transpose(values)
+        }
+    }
 
     /// Adds `block` (block `b` of its row) times block `b` of each of the `N` activation rows
-    /// to `acc` (eight lanes to be summed) and `extra` (any term outside the integer product).
+    /// to `acc` (eight lanes to be summed) and `extra` (any term outside the integer product:
+    /// the offset's, `−OFFSET · d` times the activations' F32 sum, and the minimum's,
+    /// `m · s_x`). The unsigned values' products fit AVX2's pairs (at most 2 · 31 · 128).
     ///
     /// # Safety
     /// AVX2, FMA, F16C and `I` are the caller's; `b` is below the count checked for `xs`.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
     unsafe fn accumulate<I: Isa, const N: usize>(
         block: &[u8],
         b: usize,
         xs: &[Blocks; N],
         acc: &mut [std::arch::x86_64::__m256; N],
         extra: &mut [f32; N],
-    );
+    ) {
+        use std::arch::x86_64::*;
+        // SAFETY: as documented; a block starts with its F16 scale, then its minimum where it
+        // has one (eight bytes widened at once).
+        unsafe {
+            let w = Self::unsigned(block);
+            let dm = f16x4(&block[..8]);
+            let (d, m) = (_mm_cvtss_f32(dm), _mm_cvtss_f32(_mm_movehdup_ps(dm)));
+            for n in 0..N {
+                let sums = if Self::OFFSET == 0 {
+                    I::sums(_mm256_setzero_si256(), w, xs[n].values(b))
+                } else {
+                    offset_sums::<I>(w, Self::OFFSET, d, xs[n], b, &mut extra[n])
+                };
+                acc[n] = accumulate_sums(acc[n], sums, d * xs[n].d(b));
+                if Self::MINIMUM {
+                    extra[n] += m * xs[n].s(b);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]

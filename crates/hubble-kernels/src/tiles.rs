@@ -14,7 +14,7 @@
 //! partial tile (the missing rows repeat the last one, their products dropped): a token's
 //! products never depend on its neighbours.
 
-use crate::quant_matmul::{BLOCK, Kernel, Q8Row, with_vnni};
+use crate::quant_matmul::{BLOCK, Block32, Kernel, Q8Row, with_vnni};
 #[cfg(target_arch = "x86_64")]
 use crate::quant_matmul::{Blocks, blocks_of};
 
@@ -124,47 +124,7 @@ pub(crate) trait TileBlocks {
     unsafe fn decode(blocks: [*const u8; TILE_ROWS]) -> Self::Decoded;
 }
 
-/// A 32-value block type as unsigned bytes, tiled by its blanket [`TileBlocks`]: a weight is
-/// `d · (u − OFFSET)`, plus the block's F16 minimum `m` where it has one (`d · u + m`).
-pub(crate) trait Unsigned32 {
-    /// Bytes per block.
-    const BYTES: usize;
-    /// What the unsigned values are offset by, or 0.
-    const OFFSET: i32;
-    /// Whether the block's F16 minimum follows its F16 scale (Q4_1, Q5_1).
-    const MINIMUM: bool;
-
-    /// The block's 32 values as unsigned bytes, in order.
-    ///
-    /// # Safety
-    /// `block` holds [`BYTES`](Unsigned32::BYTES) bytes; AVX2 is the caller's.
-    #[cfg(target_arch = "x86_64")]
-    unsafe fn unsigned(block: &[u8]) -> std::arch::x86_64::__m256i;
-
-    /// Eight rows' blocks as [`DecodedBlock::columns`]: each row's [`unsigned`] values,
-    /// transposed.
-    ///
-    /// [`unsigned`]: Unsigned32::unsigned
-    ///
-    /// # Safety
-    /// Each pointer starts [`BYTES`](Unsigned32::BYTES) readable bytes; AVX2 is the caller's.
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    unsafe fn columns(blocks: [*const u8; TILE_ROWS]) -> [std::arch::x86_64::__m256i; 8] {
-        use std::arch::x86_64::*;
-        // SAFETY: as documented. Loops, not `array::from_fn`, whose closures would be compiled
-        // without the caller's instruction sets (and call each intrinsic).
-        unsafe {
-            let mut values = [_mm256_setzero_si256(); TILE_ROWS];
-            for (values, block) in values.iter_mut().zip(blocks) {
-                *values = Self::unsigned(std::slice::from_raw_parts(block, Self::BYTES));
-            }
-            transpose(values)
-        }
-    }
-}
-
-/// [`Unsigned32::columns`] for 16 bytes of nibbles `at` bytes into each block (Q4_0, Q4_1):
+/// [`Block32::columns`] for 16 bytes of nibbles `at` bytes into each block (Q4_0, Q4_1):
 /// the packed bytes are transposed first, four words per row, and each word's low nibbles are
 /// then values `4j..4j + 4` (column `j`), its high nibbles values `16 + 4j..` (column `4 + j`),
 /// a third of the work of decoding each row and transposing the values.
@@ -205,7 +165,7 @@ pub(crate) unsafe fn nibble_columns(
     }
 }
 
-impl<K: Unsigned32> TileBlocks for K {
+impl<K: Block32> TileBlocks for K {
     const BYTES: usize = K::BYTES;
     const SUBS: usize = 1;
     const OFFSET: i32 = K::OFFSET;
