@@ -100,14 +100,17 @@ trait SuperBlock {
     ///
     /// # Safety
     /// AVX2 and F16C are the caller's; `block` is `BYTES` long.
-    unsafe fn scales(
-        block: &[u8],
-    ) -> (
-        [std::arch::x86_64::__m256i; 2],
-        f32,
-        Option<std::arch::x86_64::__m256>,
-    );
+    unsafe fn scales(block: &[u8]) -> Scales;
 }
+
+/// A super-block's integer scales per half sub-block, its F32 `d` and its minimums' terms
+/// ([`SuperBlock::scales`]).
+#[cfg(target_arch = "x86_64")]
+type Scales = (
+    [std::arch::x86_64::__m256i; 2],
+    f32,
+    Option<std::arch::x86_64::__m256>,
+);
 
 /// Rows of `K`'s super-blocks, multiplied by [`dot_k`].
 struct SuperBlocks<K>(std::marker::PhantomData<K>);
@@ -311,13 +314,7 @@ impl<const FIFTH: bool> SuperBlock for Q4_5K<FIFTH> {
     }
 
     #[inline(always)]
-    unsafe fn scales(
-        block: &[u8],
-    ) -> (
-        [std::arch::x86_64::__m256i; 2],
-        f32,
-        Option<std::arch::x86_64::__m256>,
-    ) {
+    unsafe fn scales(block: &[u8]) -> Scales {
         use std::arch::x86_64::*;
         // SAFETY: the block starts with `d` and `dmin`; AVX2 and F16C as documented.
         unsafe {
@@ -371,13 +368,7 @@ impl SuperBlock for Q6K {
     }
 
     #[inline(always)]
-    unsafe fn scales(
-        block: &[u8],
-    ) -> (
-        [std::arch::x86_64::__m256i; 2],
-        f32,
-        Option<std::arch::x86_64::__m256>,
-    ) {
+    unsafe fn scales(block: &[u8]) -> Scales {
         use std::arch::x86_64::*;
         // SAFETY: the sixteen scales are at 192..208, `d` is the last of the last four F16s
         // (eight bytes loaded whole, as in `f16_scale`); AVX2 and F16C as documented.
