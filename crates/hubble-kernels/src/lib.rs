@@ -5,7 +5,9 @@
 //! 256 values; one driver in `quant_matmul.rs`),
 //! [`attention`], causal attention read in place from an F16 or F32 KV cache (candle's ops
 //! widen and repeat the whole cache for every layer and step), and [`depthwise_conv2d`], the
-//! depthwise convolution of ConvNeXt's blocks (candle's grouped convolution runs group by group).
+//! depthwise convolution of ConvNeXt's blocks (candle's grouped convolution runs group by group),
+//! and [`gelu_erf`] and [`softmax_rows`], vectorised (candle calls a scalar `erff` or `expf` per
+//! value).
 //!
 //! A separate crate so that the dev profile can optimise it (`opt-level` in the workspace's
 //! `Cargo.toml`): unoptimised, its loops and intrinsics run a hundred times slower.
@@ -22,6 +24,7 @@ mod q5_1;
 mod q8_0;
 mod quant_matmul;
 mod tiles;
+mod vector_math;
 
 pub use depthwise::{Depthwise, depthwise_conv2d};
 pub use k_quants::{Q4_K, Q4_K_BYTES, Q5_K, Q5_K_BYTES, Q6_K, Q6_K_BYTES};
@@ -30,6 +33,7 @@ pub use q5_0::{Q5_0, Q5_0_BYTES};
 pub use q5_1::{Q5_1, Q5_1_BYTES};
 pub use q8_0::{Q4_0, Q4_0_BYTES, Q8_0, Q8_0_BYTES};
 pub use quant_matmul::{BLOCK, BlockKind, SUPER_BLOCK, matmul};
+pub use vector_math::{gelu_erf, softmax_rows};
 
 /// Whether this CPU runs [`matmul`] (x86-64 with AVX2, FMA and F16C).
 pub fn available() -> bool {

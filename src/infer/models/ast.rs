@@ -5,17 +5,16 @@
 //! Filter banks `[max_length frames, num_mel_bins]` are read as a one-channel image (mel bins
 //! as rows, frames as columns) and cut into `patch_size²` patches every `frequency_stride` bins
 //! and `time_stride` frames by a convolution; a CLS and a distillation token go in front,
-//! learned position embeddings are added, a ViT encoder (candle-transformers' `vit::Encoder`,
+//! learned position embeddings are added, ViT's encoder ([`super::vit::Encoder`],
 //! same weight layout) runs, and the mean of the two tokens after the final layer norm goes
 //! through the head's layer norm and dense layer.
 
 use candle_core::{Module, Tensor};
-use candle_nn::{
-    Activation, Conv2d, Conv2dConfig, LayerNorm, Linear, VarBuilder, layer_norm, linear,
-};
-use candle_transformers::models::vit;
+use candle_nn::{Activation, Conv2d, Conv2dConfig, LayerNorm, VarBuilder, layer_norm};
 use serde::Deserialize;
 
+use super::linear::{Linear, linear};
+use super::vit::{Encoder, LayerShape};
 use super::vit_defaults::{eps, gelu, hidden, intermediate, twelve};
 use crate::infer::InferError;
 
@@ -82,7 +81,7 @@ pub struct AstClassifier {
     distillation_token: Tensor,
     position_embeddings: Tensor,
     patches: Conv2d,
-    encoder: vit::Encoder,
+    encoder: Encoder,
     layernorm: LayerNorm,
     head_norm: LayerNorm,
     head: Linear,
@@ -128,17 +127,12 @@ impl AstClassifier {
             Some(projection.get(h, "bias")?),
             cfg,
         );
-        let vit_config = vit::Config {
-            hidden_size: h,
-            num_hidden_layers: c.num_hidden_layers,
-            num_attention_heads: c.num_attention_heads,
-            intermediate_size: c.intermediate_size,
-            hidden_act: c.hidden_act,
-            layer_norm_eps: c.layer_norm_eps,
-            // Not read by the encoder.
-            image_size: c.max_length,
-            patch_size: p,
-            num_channels: 1,
+        let shape = LayerShape {
+            hidden: h,
+            intermediate: c.intermediate_size,
+            heads: c.num_attention_heads,
+            act: c.hidden_act,
+            eps: c.layer_norm_eps,
             qkv_bias: c.qkv_bias,
         };
         let head = vb.pp("classifier");
@@ -150,7 +144,7 @@ impl AstClassifier {
                 "position_embeddings",
             )?,
             patches,
-            encoder: vit::Encoder::new(&vit_config, base.pp("encoder"))?,
+            encoder: Encoder::load(base.pp("encoder"), &shape, c.num_hidden_layers)?,
             layernorm: layer_norm(h, c.layer_norm_eps, base.pp("layernorm"))?,
             head_norm: layer_norm(h, c.layer_norm_eps, head.pp("layernorm"))?,
             head: linear(h, num_labels, head.pp("dense"))?,

@@ -5,7 +5,10 @@
 //! added to the scores (SpeechT5's relative positions).
 
 use candle_core::{Module, Result, Tensor};
-use candle_nn::{Linear, VarBuilder, linear_b};
+use candle_nn::VarBuilder;
+
+use super::elementwise::softmax_last_dim;
+use super::linear::{Linear, linear_b};
 
 /// One attention module's projections.
 pub struct MultiHeadAttention {
@@ -70,7 +73,7 @@ impl MultiHeadAttention {
         if let Some(scores) = scores {
             weights = (weights + scores)?;
         }
-        let weights = candle_nn::ops::softmax_last_dim(&weights)?;
+        let weights = softmax_last_dim(&weights)?;
         let context = weights.matmul(values)?.transpose(1, 2)?.reshape((
             batch,
             tokens,

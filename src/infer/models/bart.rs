@@ -12,12 +12,11 @@
 use std::path::Path;
 
 use candle_core::{DType, Device, IndexOp, Module, Tensor};
-use candle_nn::{
-    Activation, Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear,
-    ops::softmax_last_dim,
-};
+use candle_nn::{Activation, Embedding, LayerNorm, VarBuilder, embedding, layer_norm};
 use serde::Deserialize;
 
+use super::elementwise::softmax_last_dim;
+use super::linear::{Linear, linear};
 use crate::infer::models::causal::safetensors_files;
 use crate::infer::{InferError, read_json};
 

@@ -8,8 +8,11 @@
 //! with or without the `text_model.` prefix (transformers 4 and 5).
 
 use candle_core::{DType, Device, Module, Result, Tensor};
-use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear};
+use candle_nn::{Embedding, LayerNorm, VarBuilder, embedding, layer_norm};
 use serde_json::Value;
+
+use super::elementwise::{gelu_erf, softmax_last_dim};
+use super::linear::{Linear, linear, linear_no_bias};
 
 /// The MLP's activation (`hidden_act`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -26,7 +29,7 @@ impl ClipActivation {
     fn apply(self, xs: &Tensor) -> Result<Tensor> {
         match self {
             ClipActivation::QuickGelu => xs * candle_nn::ops::sigmoid(&(xs * 1.702)?)?,
-            ClipActivation::Gelu => xs.gelu_erf(),
+            ClipActivation::Gelu => gelu_erf(xs),
             ClipActivation::GeluTanh => xs.gelu(),
         }
     }
@@ -143,13 +146,7 @@ impl ClipTextEncoder {
     pub fn new(root: VarBuilder, spec: &ClipTextSpec) -> Result<ClipTextEncoder> {
         let projection = root
             .contains_tensor("text_projection.weight")
-            .then(|| {
-                candle_nn::linear_no_bias(
-                    spec.hidden,
-                    spec.projection_dim,
-                    root.pp("text_projection"),
-                )
-            })
+            .then(|| linear_no_bias(spec.hidden, spec.projection_dim, root.pp("text_projection")))
             .transpose()?;
         let vb = if root.contains_tensor("text_model.embeddings.token_embedding.weight") {
             root.pp("text_model")
@@ -223,7 +220,7 @@ impl ClipTextEncoder {
             let k = split(layer.k.forward(&normed)?)?;
             let v = split(layer.v.forward(&normed)?)?;
             let scores = q.matmul(&k.t()?)?.broadcast_add(&mask)?;
-            let weights = candle_nn::ops::softmax_last_dim(&scores)?;
+            let weights = softmax_last_dim(&scores)?;
             let attended =
                 weights
                     .matmul(&v)?

@@ -1,11 +1,12 @@
 //! Convolutions as chunked matrix products, for the generating models' big activations: each
 //! chunk's shifted copies of the input are stacked `(kernel taps · in, chunk)` and multiplied
-//! once by the weight `(out, taps · in)`, straight into the channels-first layout. candle's CPU
-//! convolution builds one im2col matrix for the whole input (`(time, in · kernel)` — 1.2 GB for
-//! a 128-channel 3 × 3 convolution at 512 × 512) and transposes the product; chunks that fit the
-//! caches make HiFi-GAN's convolutions and Stable Diffusion's ~2× faster here. Strided,
-//! dilated-2D and grouped convolutions go to candle, except depthwise ones on the CPU
-//! ([`DepthwiseConv2d`], `hubble_kernels::depthwise_conv2d`: candle runs groups one by one).
+//! once by the weight `(out, taps · in)`, straight into the channels-first layout; strided 2-D
+//! ones read the input's phases. candle's CPU convolution builds one im2col matrix for the
+//! whole input (`(time, in · kernel)` — 1.2 GB for a 128-channel 3 × 3 convolution at
+//! 512 × 512) and transposes the product, or, strided, goes through its tiled im2col; chunks
+//! that fit the caches make HiFi-GAN's convolutions and Stable Diffusion's ~2× faster here.
+//! Strided 1-D, dilated 2-D and grouped convolutions go to candle, except depthwise ones on the
+//! CPU ([`DepthwiseConv2d`], `hubble_kernels::depthwise_conv2d`: candle runs groups one by one).
 
 use candle_core::{
     CpuStorage, CustomOp1, DType, IndexOp, Layout, Module, Result, Shape, Tensor, bail,
@@ -18,23 +19,22 @@ use hubble_kernels::{Depthwise, depthwise_conv2d};
 /// Output positions per product: the best of 512–32768 measured on 2 cores.
 const CHUNK: usize = 1024;
 
-/// A 1-D convolution over `(1, in, time)` with stride 1 (dilation and padding as the layer's).
+/// A 1-D convolution over `(1, in, time)` (stride, dilation and padding as the layer's).
 pub struct ChunkedConv1d {
     /// `(out, kernel · in)`, tap-major like the stacked inputs.
     weight: Tensor,
     kernel: usize,
     bias: Option<Tensor>,
+    stride: usize,
     dilation: usize,
     padding: usize,
 }
 
 impl ChunkedConv1d {
-    /// Takes a loaded stride-1 candle layer apart.
+    /// Takes a loaded one-group candle layer apart.
     pub fn new(conv: Conv1d) -> Result<ChunkedConv1d> {
-        if conv.config().stride != 1 || conv.config().groups != 1 {
-            return Err(candle_core::Error::Msg(
-                "chunked convolutions take stride 1, one group".into(),
-            ));
+        if conv.config().groups != 1 {
+            bail!("chunked convolutions take one group");
         }
         let (outputs, inputs, kernel) = conv.weight().dims3()?;
         Ok(ChunkedConv1d {
@@ -45,22 +45,36 @@ impl ChunkedConv1d {
                 .contiguous()?,
             kernel,
             bias: conv.bias().map(|b| b.unsqueeze(1)).transpose()?,
+            stride: conv.config().stride,
             dilation: conv.config().dilation,
             padding: conv.config().padding,
         })
     }
 
-    /// `(1, in, time)` → `(1, out, time')`.
+    /// `(1, in, time)` → `(1, out, time')`. Strided, tap `t` reads phase `t · dilation % stride`
+    /// of the input shifted by `t · dilation / stride` (see [`Conv2dLayer`]).
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        let xs = xs.i(0)?.pad_with_zeros(1, self.padding, self.padding)?;
+        let (batch, _, length) = xs.dims3()?;
+        if batch != 1 {
+            bail!("chunked 1-D convolutions take one sequence, not {batch}");
+        }
+        let x = xs.i(0)?;
+        let (s, p) = (self.stride, self.padding);
         let reach = self.dilation * (self.kernel - 1);
-        let length = xs.dim(1)? - reach;
-        let mut pieces = Vec::with_capacity(length.div_ceil(CHUNK));
-        for start in (0..length).step_by(CHUNK) {
-            let size = CHUNK.min(length - start);
-            let window = xs.narrow(1, start, size + reach)?;
+        if length + 2 * p <= reach {
+            bail!("convolution: the input ({length} steps) is shorter than the kernel");
+        }
+        let out_len = (length + 2 * p - reach - 1) / s + 1;
+        let phase_len = out_len + reach / s;
+        let phases = phases(&padded_to(&x, 1, p, s * phase_len)?, &[phase_len], s)?;
+        let mut pieces = Vec::with_capacity(out_len.div_ceil(CHUNK));
+        for start in (0..out_len).step_by(CHUNK) {
+            let size = CHUNK.min(out_len - start);
             let shifted = (0..self.kernel)
-                .map(|t| window.narrow(1, t * self.dilation, size))
+                .map(|t| {
+                    let offset = t * self.dilation;
+                    phases[offset % s].narrow(1, start + offset / s, size)
+                })
                 .collect::<Result<Vec<_>>>()?;
             pieces.push(self.weight.matmul(&Tensor::cat(&shifted, 0)?)?);
         }
@@ -68,12 +82,60 @@ impl ChunkedConv1d {
     }
 }
 
-/// A 2-D convolution layer: stride-1 square kernels as chunked products (1 × 1 as one product),
-/// anything else through candle.
+/// `x` zero-padded by `padding` before its values along `dim`, then padded or cut after them to
+/// `want` values.
+fn padded_to(x: &Tensor, dim: usize, padding: usize, want: usize) -> Result<Tensor> {
+    let size = x.dim(dim)?;
+    if size + padding <= want {
+        x.pad_with_zeros(dim, padding, want - size - padding)
+    } else {
+        x.pad_with_zeros(dim, padding, 0)?.narrow(dim, 0, want)
+    }
+}
+
+/// The `stride^d` phases of `(channels, stride · sizes…)` (d = 1 or 2 spatial dimensions):
+/// `x[:, py::stride, px::stride]`, each `(channels, sizes…)`, row-major over `(py, px)`.
+fn phases(x: &Tensor, sizes: &[usize], stride: usize) -> Result<Vec<Tensor>> {
+    if stride == 1 {
+        return Ok(vec![x.clone()]);
+    }
+    let channels = x.dim(0)?;
+    match *sizes {
+        [len] => {
+            let split = x.reshape((channels, len, stride))?;
+            (0..stride)
+                .map(|r| split.narrow(2, r, 1)?.reshape((channels, len)))
+                .collect()
+        }
+        [rows, columns] => {
+            let split = x.reshape((channels, rows, stride, columns, stride))?;
+            (0..stride * stride)
+                .map(|i| {
+                    split
+                        .narrow(2, i / stride, 1)?
+                        .narrow(4, i % stride, 1)?
+                        .reshape((channels, rows, columns))
+                })
+                .collect()
+        }
+        _ => bail!("phases of one or two spatial dimensions"),
+    }
+}
+
+/// A 2-D convolution layer: square kernels (any stride) as chunked products (1 × 1 stride 1 as
+/// one product), dilated and grouped ones through candle.
 pub struct Conv2dLayer {
-    chunked: Option<(Tensor, usize, usize)>,
+    chunked: Option<Chunked2d>,
     bias: Option<Tensor>,
     candle: Conv2d,
+}
+
+/// A square convolution's weight `(out, kernel² · in)`, tap-major like the stacked inputs.
+struct Chunked2d {
+    weight: Tensor,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
 }
 
 impl Conv2dLayer {
@@ -81,17 +143,21 @@ impl Conv2dLayer {
     pub fn new(conv: Conv2d) -> Result<Conv2dLayer> {
         let config = conv.config();
         let (outputs, inputs, kh, kw) = conv.weight().dims4()?;
-        let chunked =
-            (config.stride == 1 && config.groups == 1 && config.dilation == 1 && kh == kw)
-                .then(|| -> Result<(Tensor, usize, usize)> {
-                    let weight = conv
-                        .weight()
-                        .permute((0, 2, 3, 1))?
-                        .reshape((outputs, kh * kw * inputs))?
-                        .contiguous()?;
-                    Ok((weight, kh, config.padding))
+        let chunked = (config.groups == 1 && config.dilation == 1 && kh == kw)
+            .then(|| -> Result<Chunked2d> {
+                let weight = conv
+                    .weight()
+                    .permute((0, 2, 3, 1))?
+                    .reshape((outputs, kh * kw * inputs))?
+                    .contiguous()?;
+                Ok(Chunked2d {
+                    weight,
+                    kernel: kh,
+                    stride: config.stride,
+                    padding: config.padding,
                 })
-                .transpose()?;
+            })
+            .transpose()?;
         Ok(Conv2dLayer {
             chunked,
             bias: conv.bias().map(|b| b.unsqueeze(1)).transpose()?,
@@ -100,39 +166,61 @@ impl Conv2dLayer {
     }
 }
 
+impl Chunked2d {
+    /// One image `(in, h, w)` → `(out, h', w')`, before the bias. A stride-`s` convolution is a
+    /// stride-1 one over the input's `s²` phases (`x[:, py::s, px::s]`): tap `(dy, dx)` reads
+    /// phase `(dy % s, dx % s)` shifted by `(dy / s, dx / s)`.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (k, s, p) = (self.kernel, self.stride, self.padding);
+        let (channels, height, width) = x.dims3()?;
+        if (k, s, p) == (1, 1, 0) {
+            // Pointwise: the image is already `(in, h · w)`, one product.
+            let outputs = self.weight.dim(0)?;
+            return self
+                .weight
+                .matmul(&x.reshape((channels, height * width))?)?
+                .reshape((outputs, height, width));
+        }
+        if height + 2 * p < k || width + 2 * p < k {
+            bail!("convolution: the input ({height} × {width}) is smaller than the kernel");
+        }
+        let (out_h, out_w) = ((height + 2 * p - k) / s + 1, (width + 2 * p - k) / s + 1);
+        let reach = (k - 1) / s;
+        let (phase_h, phase_w) = (out_h + reach, out_w + reach);
+        let x = padded_to(&padded_to(x, 1, p, s * phase_h)?, 2, p, s * phase_w)?;
+        let phases = phases(&x, &[phase_h, phase_w], s)?;
+        let rows = (CHUNK / out_w).max(1);
+        let mut pieces = Vec::with_capacity(out_h.div_ceil(rows));
+        for top in (0..out_h).step_by(rows) {
+            let count = rows.min(out_h - top);
+            let taps = (0..k * k)
+                .map(|t| {
+                    let (dy, dx) = (t / k, t % k);
+                    phases[(dy % s) * s + dx % s]
+                        .narrow(1, top + dy / s, count)?
+                        .narrow(2, dx / s, out_w)?
+                        .contiguous()?
+                        .flatten_from(1)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let product = self.weight.matmul(&Tensor::cat(&taps, 0)?)?;
+            pieces.push(product.reshape((product.dim(0)?, count, out_w))?);
+        }
+        Tensor::cat(&pieces, 1)
+    }
+}
+
 impl Module for Conv2dLayer {
     /// `(batch, in, h, w)` → `(batch, out, h', w')`.
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        let Some((weight, kernel, padding)) = &self.chunked else {
+        let Some(chunked) = &self.chunked else {
             return self.candle.forward(xs);
         };
         let (batch, _, _, _) = xs.dims4()?;
         let images = (0..batch)
             .map(|b| {
-                let x = xs.i(b)?;
-                let x = x
-                    .pad_with_zeros(1, *padding, *padding)?
-                    .pad_with_zeros(2, *padding, *padding)?;
-                let (_, height, width) = x.dims3()?;
-                let (out_h, out_w) = (height + 1 - kernel, width + 1 - kernel);
-                let rows = (CHUNK / out_w).max(1);
-                let mut pieces = Vec::with_capacity(out_h.div_ceil(rows));
-                for top in (0..out_h).step_by(rows) {
-                    let count = rows.min(out_h - top);
-                    let band = x.narrow(1, top, count + kernel - 1)?;
-                    let taps = (0..kernel * kernel)
-                        .map(|t| {
-                            band.narrow(1, t / kernel, count)?
-                                .narrow(2, t % kernel, out_w)?
-                                .contiguous()?
-                                .flatten_from(1)
-                        })
-                        .collect::<Result<Vec<_>>>()?;
-                    let product = weight.matmul(&Tensor::cat(&taps, 0)?)?;
-                    pieces.push(product.reshape((product.dim(0)?, count, out_w))?);
-                }
-                let out = Tensor::cat(&pieces, 1)?;
-                let channels = out.dim(0)?;
+                let out = chunked.forward(&xs.i(b)?)?;
+                let (channels, out_h, out_w) = out.dims3()?;
                 with_bias(out.flatten_from(1)?, self.bias.as_ref())?
                     .reshape((channels, out_h, out_w))
             })
@@ -365,14 +453,21 @@ mod tests {
     }
 
     #[test]
-    fn chunked_1d_matches_candle_with_dilation_padding_and_a_tail() {
-        for (kernel, dilation, padding, length) in [(3, 1, 1, 2500), (7, 3, 9, 1030), (1, 1, 0, 7)]
-        {
+    fn chunked_1d_matches_candle_with_strides_dilation_padding_and_a_tail() {
+        for (kernel, dilation, padding, stride, length) in [
+            (3, 1, 1, 1, 2500),
+            (7, 3, 9, 1, 1030),
+            (1, 1, 0, 1, 7),
+            (3, 1, 1, 2, 3000),
+            (3, 1, 1, 2, 2999),
+            (4, 2, 3, 3, 100),
+        ] {
             let weight = random(&[5, 4, kernel], 1);
             let bias = random(&[5], 2);
             let config = Conv1dConfig {
                 padding,
                 dilation,
+                stride,
                 ..Default::default()
             };
             let conv = Conv1d::new(weight, Some(bias), config);
@@ -385,8 +480,18 @@ mod tests {
     }
 
     #[test]
-    fn chunked_2d_matches_candle_and_strided_layers_fall_back() {
-        for (kernel, padding, stride, side) in [(3, 1, 1, 45), (1, 0, 1, 33), (3, 1, 2, 16)] {
+    fn chunked_2d_matches_candle_at_every_stride() {
+        for (kernel, padding, stride, side) in [
+            (3, 1, 1, 45),
+            (1, 0, 1, 33),
+            (3, 1, 2, 16),
+            (3, 1, 2, 17),
+            (7, 3, 2, 23),
+            (1, 0, 2, 15),
+            (2, 0, 2, 9),
+            (4, 0, 4, 18),
+            (3, 0, 3, 10),
+        ] {
             let weight = random(&[6, 3, kernel, kernel], 4);
             let bias = random(&[6], 5);
             let config = Conv2dConfig {

@@ -4,10 +4,12 @@
 //! GELU is the exact (erf) one, as transformers' `"gelu"`.
 
 use candle_core::{D, Module, Tensor};
-use candle_nn::{Conv2d, Conv2dConfig, LayerNorm, Linear, VarBuilder, conv2d, layer_norm, linear};
+use candle_nn::{Conv2dConfig, LayerNorm, VarBuilder, conv2d, layer_norm};
 use serde::Deserialize;
 
-use super::conv::DepthwiseConv2d;
+use super::conv::{Conv2dLayer, DepthwiseConv2d};
+use super::elementwise::gelu_erf;
+use super::linear::{Linear, linear};
 
 /// LayerNorm epsilon transformers uses inside ConvNeXt (the final one reads the config).
 const EPS: f64 = 1e-6;
@@ -96,7 +98,7 @@ impl Block {
             .permute((0, 2, 3, 1))?
             .contiguous()?;
         let h = self.norm.forward(&h)?;
-        let h = self.pw2.forward(&self.pw1.forward(&h)?.gelu_erf()?)?;
+        let h = self.pw2.forward(&gelu_erf(&self.pw1.forward(&h)?)?)?;
         let h = match &self.scale {
             Some(scale) => h.broadcast_mul(scale)?,
             None => h,
@@ -106,13 +108,13 @@ impl Block {
 }
 
 struct Stage {
-    down: Option<(LayerNorm, Conv2d)>,
+    down: Option<(LayerNorm, Conv2dLayer)>,
     blocks: Vec<Block>,
 }
 
 /// ConvNeXt with its classification head.
 pub struct ConvNext {
-    stem: Conv2d,
+    stem: Conv2dLayer,
     stem_norm: LayerNorm,
     stages: Vec<Stage>,
     norm: LayerNorm,
@@ -147,7 +149,7 @@ impl ConvNext {
                 };
                 Some((
                     layer_norm(prev, EPS, d.pp("0"))?,
-                    conv2d(prev, dim, 2, stride, d.pp("1"))?,
+                    Conv2dLayer::new(conv2d(prev, dim, 2, stride, d.pp("1"))?)?,
                 ))
             } else {
                 None
@@ -165,13 +167,13 @@ impl ConvNext {
             prev = dim;
         }
         Ok(ConvNext {
-            stem: conv2d(
+            stem: Conv2dLayer::new(conv2d(
                 c.num_channels,
                 first,
                 c.patch_size,
                 patch,
                 e.pp("patch_embeddings"),
-            )?,
+            )?)?,
             stem_norm: layer_norm(first, EPS, e.pp("layernorm"))?,
             stages,
             norm: layer_norm(prev, c.layer_norm_eps, m.pp("layernorm"))?,

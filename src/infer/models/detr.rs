@@ -7,11 +7,12 @@
 //! masks of transformers' forward change nothing.
 
 use candle_core::{DType, Module, Tensor};
-use candle_nn::ops::softmax_last_dim;
-use candle_nn::{Activation, Conv2d, LayerNorm, Linear, VarBuilder, conv2d, layer_norm, linear};
+use candle_nn::{Activation, Conv2d, LayerNorm, VarBuilder, conv2d, layer_norm};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::elementwise::{activate, softmax_last_dim};
+use super::linear::{Linear, linear};
 use super::timm_resnet;
 use crate::infer::InferError;
 use crate::infer::models::resnet::{self, Backbone};
@@ -167,7 +168,8 @@ impl FeedForward {
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        self.fc2.forward(&self.act.forward(&self.fc1.forward(x)?)?)
+        self.fc2
+            .forward(&activate(self.act, &self.fc1.forward(x)?)?)
     }
 }
 

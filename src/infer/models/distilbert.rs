@@ -4,9 +4,11 @@
 //! `transformer.layer.N.*`); one text at a time, so there is no padding mask.
 
 use candle_core::{D, Module, Tensor};
-use candle_nn::ops::softmax_last_dim;
-use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear};
+use candle_nn::{Embedding, LayerNorm, VarBuilder, embedding, layer_norm};
 use serde::Deserialize;
+
+use super::elementwise::{gelu_erf, softmax_last_dim};
+use super::linear::{Linear, linear};
 
 /// LayerNorm epsilon transformers hard-codes for DistilBERT.
 const EPS: f64 = 1e-12;
@@ -107,7 +109,7 @@ impl DistilBert {
             let hidden = if self.relu {
                 hidden.relu()?
             } else {
-                hidden.gelu_erf()?
+                gelu_erf(&hidden)?
             };
             x = layer
                 .out_norm

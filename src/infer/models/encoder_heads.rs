@@ -3,8 +3,10 @@
 //! classification (every token → labels) and the masked-LM head (tied to the word embeddings).
 
 use candle_core::{D, Module, Tensor};
-use candle_nn::{LayerNorm, Linear, VarBuilder, layer_norm, linear};
+use candle_nn::{LayerNorm, VarBuilder, layer_norm};
 
+use super::elementwise::gelu_erf;
+use super::linear::{Linear, linear};
 use crate::infer::InferError;
 use crate::infer::models::encoder::{Encoder, Family, config_usize};
 
@@ -159,7 +161,7 @@ impl Head {
                     x = match activation {
                         PreActivation::Tanh => x.tanh()?,
                         PreActivation::Relu => x.relu()?,
-                        PreActivation::Gelu => x.gelu_erf()?,
+                        PreActivation::Gelu => gelu_erf(&x)?,
                     };
                 }
                 classifier.forward(&x)?.squeeze(0)?
@@ -171,7 +173,7 @@ impl Head {
                 embeddings,
                 bias,
             } => {
-                let x = norm.forward(&dense.forward(hidden)?.gelu_erf()?)?;
+                let x = norm.forward(&gelu_erf(&dense.forward(hidden)?)?)?;
                 x.matmul(&embeddings.t()?)?.broadcast_add(bias)?
             }
         })
@@ -181,7 +183,7 @@ impl Head {
     pub fn outputs(&self) -> Result<usize, InferError> {
         Ok(match self {
             Head::Sequence { classifier, .. } | Head::Token(classifier) => {
-                classifier.weight().dim(0)?
+                classifier.out_features()?
             }
             Head::MaskedLm { bias, .. } => bias.dim(D::Minus1)?,
         })

@@ -11,12 +11,12 @@ use std::sync::Arc;
 use candle_core::quantized::{QTensor, gguf_file};
 use candle_core::{D, DType, Device, IndexOp, Module, Result, Tensor};
 use candle_nn::kv_cache::KvCache;
-use candle_nn::ops::softmax_last_dim;
 use candle_transformers::quantized_nn::RmsNorm;
 
 use candle_transformers::utils::repeat_kv;
 use hubble_kernels::attention::{self as kernel, CacheElement, f16};
 
+use super::elementwise::softmax_last_dim;
 use crate::infer::models::quant_linear::Linear;
 
 /// Positions a layer's KV cache on a GPU grows by when it is full (SmolLM2: 0.35 MB of F16 over

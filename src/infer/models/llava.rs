@@ -13,12 +13,14 @@
 //! defaults of `LlamaConfig`, `CLIPVisionConfig` and `LlavaConfig` are filled in here.
 
 use candle_core::{D, DType, Device, IndexOp, Module, Tensor};
-use candle_nn::{Activation, Linear, VarBuilder};
+use candle_nn::{Activation, VarBuilder};
 use candle_transformers::models::clip::text_model::Activation as ClipActivation;
 use candle_transformers::models::clip::vision_model::{ClipVisionConfig, ClipVisionTransformer};
 use candle_transformers::models::llama;
 use serde_json::{Map, Value};
 
+use super::elementwise::activate;
+use super::linear::{Linear, linear, linear_no_bias};
 use crate::infer::models::causal::normalize_config;
 use crate::infer::models::vlm_layout::VlmLayout;
 
@@ -268,9 +270,9 @@ impl Llava {
         let hidden = spec.text.hidden_size;
         let linear = |inp, out, vb: VarBuilder| {
             if spec.projector_bias {
-                candle_nn::linear(inp, out, vb)
+                linear(inp, out, vb)
             } else {
-                candle_nn::linear_no_bias(inp, out, vb)
+                linear_no_bias(inp, out, vb)
             }
         };
         let linear_1 = linear(width, hidden, projector.pp("linear_1")).map_err(model_err)?;
@@ -337,7 +339,7 @@ impl Llava {
         let features = Tensor::cat(&picked, D::Minus1)?;
         let projected = self
             .linear_2
-            .forward(&self.act.forward(&self.linear_1.forward(&features)?)?)?;
+            .forward(&activate(self.act, &self.linear_1.forward(&features)?)?)?;
         projected.squeeze(0)
     }
 

@@ -13,6 +13,7 @@ pub mod detection_boxes;
 pub mod detr;
 pub mod diffusion_scheduler;
 pub mod distilbert;
+pub mod elementwise;
 pub mod encodec;
 pub mod encoder;
 pub mod encoder_heads;
@@ -24,6 +25,7 @@ pub mod gpu_llama;
 pub mod gpu_tensors;
 pub mod gpu_whisper;
 pub mod hifigan;
+pub mod linear;
 pub mod llava;
 pub mod marian;
 pub mod musicgen;
@@ -35,6 +37,7 @@ pub mod sd_vae;
 pub mod speecht5;
 pub mod stable_diffusion;
 pub mod timm_resnet;
+pub mod vit;
 mod vit_defaults;
 pub mod vits;
 pub mod vlm_layout;
@@ -115,6 +118,17 @@ pub fn weights(dir: &Path, device: &Device) -> Result<VarBuilder<'static>, Infer
     mmap_weights(&safetensors_files(dir)?, device)
 }
 
+/// [`weights`] for candle-transformers' models, whose fully connected layers are candle's
+/// `Linear`: their weights (`*_proj`, `fc1`, `fc2`, `lm_head`, `linear_1`, `linear_2`) are laid
+/// out column-major, still `(out, in)`, so that the transposed view candle multiplies by is
+/// row-major (what [`linear::Linear`] does for Hubble's own models, and as fast).
+pub fn weights_for_candle_linears(
+    dir: &Path,
+    device: &Device,
+) -> Result<VarBuilder<'static>, InferError> {
+    mmap_laid_out(&safetensors_files(dir)?, device, true)
+}
+
 /// Mmaps safetensors files as f32 weights whose reads stop, with an error, once the load
 /// running on this thread is cancelled ([`load_cancelled`]): a cancelled load ends at its next
 /// tensor instead of reading the rest of the checkpoint.
@@ -122,17 +136,33 @@ pub fn mmap_weights(
     files: &[std::path::PathBuf],
     device: &Device,
 ) -> Result<VarBuilder<'static>, InferError> {
+    mmap_laid_out(files, device, false)
+}
+
+/// [`mmap_weights`], fully connected weights column-major when `linears_column_major`.
+fn mmap_laid_out(
+    files: &[std::path::PathBuf],
+    device: &Device,
+    linears_column_major: bool,
+) -> Result<VarBuilder<'static>, InferError> {
     // SAFETY: the files are not modified while mapped (the cache never rewrites a blob).
     let mapped = unsafe { MmapedSafetensors::multi(files)? };
     Ok(VarBuilder::from_backend(
-        Box::new(CancellableWeights(mapped)),
+        Box::new(CancellableWeights {
+            mapped,
+            linears_column_major,
+        }),
         DType::F32,
         device.clone(),
     ))
 }
 
 /// Mmaped safetensors that refuse to read once the load is cancelled.
-struct CancellableWeights(MmapedSafetensors);
+struct CancellableWeights {
+    mapped: MmapedSafetensors,
+    /// Whether fully connected weights come column-major ([`weights_for_candle_linears`]).
+    linears_column_major: bool,
+}
 
 impl CancellableWeights {
     fn check(&self) -> candle_core::Result<()> {
@@ -140,6 +170,34 @@ impl CancellableWeights {
             return Err(candle_core::Error::Msg("the load was cancelled".into()));
         }
         Ok(())
+    }
+
+    /// `tensor` column-major when it is a fully connected layer's weight and they are asked so.
+    fn laid_out(&self, name: &str, tensor: Tensor) -> candle_core::Result<Tensor> {
+        const LINEARS: [&str; 13] = [
+            "q_proj",
+            "k_proj",
+            "v_proj",
+            "o_proj",
+            "out_proj",
+            "gate_proj",
+            "up_proj",
+            "down_proj",
+            "fc1",
+            "fc2",
+            "lm_head",
+            "linear_1",
+            "linear_2",
+        ];
+        let layer = name
+            .strip_suffix(".weight")
+            .and_then(|n| n.rsplit('.').next());
+        let is_linear = layer.is_some_and(|l| LINEARS.contains(&l));
+        if self.linears_column_major && is_linear && tensor.rank() == 2 {
+            tensor.t()?.contiguous()?.t()
+        } else {
+            Ok(tensor)
+        }
     }
 }
 
@@ -153,7 +211,8 @@ impl SimpleBackend for CancellableWeights {
         device: &Device,
     ) -> candle_core::Result<Tensor> {
         self.check()?;
-        SimpleBackend::get(&self.0, shape, name, init, dtype, device)
+        let tensor = SimpleBackend::get(&self.mapped, shape, name, init, dtype, device)?;
+        self.laid_out(name, tensor)
     }
 
     fn get_unchecked(
@@ -163,11 +222,12 @@ impl SimpleBackend for CancellableWeights {
         device: &Device,
     ) -> candle_core::Result<Tensor> {
         self.check()?;
-        SimpleBackend::get_unchecked(&self.0, name, dtype, device)
+        let tensor = SimpleBackend::get_unchecked(&self.mapped, name, dtype, device)?;
+        self.laid_out(name, tensor)
     }
 
     fn contains_tensor(&self, name: &str) -> bool {
-        SimpleBackend::contains_tensor(&self.0, name)
+        SimpleBackend::contains_tensor(&self.mapped, name)
     }
 }
 

@@ -8,14 +8,14 @@
 //! EnCodec ([`super::encodec`]) turning the codes into sound. Mono models.
 
 use candle_core::{Device, IndexOp, Module, Result, Tensor};
-use candle_nn::{
-    Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear, linear_no_bias,
-};
+use candle_nn::{Embedding, LayerNorm, VarBuilder, embedding, layer_norm};
 use candle_transformers::models::t5;
 use serde_json::Value;
 
 use super::attention::{MultiHeadAttention, append};
+use super::elementwise::gelu_erf;
 use super::encodec::{EncodecDecoder, EncodecSpec};
+use super::linear::{Linear, linear, linear_no_bias};
 
 /// The decoder's shape, from config.json's `decoder`.
 #[derive(Debug, Clone, PartialEq)]
@@ -287,7 +287,7 @@ impl Musicgen {
                 xs = (&xs
                     + layer
                         .fc2
-                        .forward(&layer.fc1.forward(&normed)?.gelu_erf()?)?)?;
+                        .forward(&gelu_erf(&layer.fc1.forward(&normed)?)?)?)?;
             }
             let last = self.norm.forward(&xs)?;
             let next = position + 1;

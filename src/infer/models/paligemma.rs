@@ -11,10 +11,11 @@
 //! embeddings (Gemma ties them). Config defaults are `PaliGemmaConfig`'s and `GemmaConfig`'s.
 
 use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{Linear, VarBuilder};
+use candle_nn::VarBuilder;
 use candle_transformers::models::{gemma, siglip};
 use serde_json::{Map, Value};
 
+use super::linear::{Linear, linear};
 use crate::infer::models::causal::normalize_config;
 use crate::infer::models::vlm_layout::VlmLayout;
 
@@ -161,7 +162,7 @@ impl PaliGemma {
         let device = vb.device().clone();
         let vision =
             siglip::VisionModel::new(&spec.vision, false, vb.pp(vision_prefix)).map_err(err)?;
-        let projector = candle_nn::linear(
+        let projector = linear(
             spec.vision.hidden_size,
             spec.projection_dim,
             vb.pp(projector_prefix).pp("linear"),

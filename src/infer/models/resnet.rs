@@ -8,10 +8,11 @@
 //! names (`crate::infer::models::timm_resnet`) through `ConvLayer::load` and `Block::new`.
 
 use candle_core::{D, DType, Device, Module, Tensor};
-use candle_nn::{Conv2d, Conv2dConfig, Linear, VarBuilder, batch_norm, conv2d_no_bias, linear};
+use candle_nn::{Conv2d, Conv2dConfig, VarBuilder, batch_norm, conv2d_no_bias};
 use serde::Deserialize;
 
 use super::conv::Conv2dLayer;
+use super::linear::{Linear, linear};
 
 /// The config.json fields ResNet needs.
 #[derive(Debug, Clone, Deserialize)]

@@ -11,9 +11,9 @@
 use candle_core::{D, DType, Device, Module, Result, Tensor};
 
 use super::conv::{Conv2dLayer, conv2d_layer};
-use candle_nn::{
-    GroupNorm, LayerNorm, Linear, VarBuilder, group_norm, layer_norm, linear, linear_no_bias,
-};
+use super::elementwise::{gelu_erf, softmax_last_dim};
+use super::linear::{Linear, linear, linear_no_bias};
+use candle_nn::{GroupNorm, LayerNorm, VarBuilder, group_norm, layer_norm};
 
 /// One down block's shape (its up block mirrors it).
 #[derive(Debug, Clone, PartialEq)]
@@ -164,7 +164,7 @@ impl Attention {
             for h in 0..self.heads {
                 let slice = |t: &Tensor| t.get(b)?.narrow(1, h * head_dim, head_dim)?.contiguous();
                 let (qh, kh, vh) = (slice(&q)?, slice(&k)?, slice(&v)?);
-                let weights = candle_nn::ops::softmax_last_dim(&qh.matmul(&kh.t()?)?)?;
+                let weights = softmax_last_dim(&qh.matmul(&kh.t()?)?)?;
                 heads.push(weights.matmul(&vh)?);
             }
             outputs.push(Tensor::cat(&heads, 1)?);
@@ -205,7 +205,7 @@ impl TransformerBlock {
         let xs = (self.attn2.forward(&self.norm2.forward(&xs)?, context)? + &xs)?;
         let projected = self.ff_in.forward(&self.norm3.forward(&xs)?)?;
         let halves = projected.chunk(2, D::Minus1)?;
-        let gated = (&halves[0] * halves[1].gelu_erf()?)?;
+        let gated = (&halves[0] * gelu_erf(&halves[1])?)?;
         self.ff_out.forward(&gated)? + xs
     }
 }

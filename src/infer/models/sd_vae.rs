@@ -5,9 +5,11 @@
 //! picture's time, so they run as chunked products ([`super::conv::Conv2dLayer`]).
 
 use candle_core::{Module, Result, Tensor};
-use candle_nn::{GroupNorm, Linear, VarBuilder, group_norm, linear};
+use candle_nn::{GroupNorm, VarBuilder, group_norm};
 
 use super::conv::{Conv2dLayer, conv2d_layer};
+use super::elementwise::softmax_last_dim;
+use super::linear::{Linear, linear};
 use super::sd_unet::ResnetBlock;
 
 /// The decoder's shape, from vae/config.json.
@@ -55,7 +57,7 @@ impl Attention {
             .step_by(QUERY_BLOCK)
             .map(|start| {
                 let q = q.narrow(1, start, QUERY_BLOCK.min(height * width - start))?;
-                candle_nn::ops::softmax_last_dim(&q.matmul(&keys)?)?.matmul(&v)
+                softmax_last_dim(&q.matmul(&keys)?)?.matmul(&v)
             })
             .collect::<Result<Vec<_>>>()?;
         let attended = self.out.forward(&Tensor::cat(&rows, 1)?)?;

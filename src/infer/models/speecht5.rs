@@ -9,11 +9,13 @@
 //! The waveform comes from a HiFi-GAN vocoder ([`super::hifigan`]).
 
 use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
-use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear};
+use candle_nn::{Embedding, LayerNorm, VarBuilder, embedding, layer_norm};
 use serde_json::Value;
 
 use super::attention::{MultiHeadAttention, append};
+use super::elementwise::gelu_erf;
 use super::hifigan::{HifiGan, HifiGanSpec};
+use super::linear::{Linear, linear};
 
 /// The shape of a SpeechT5 checkpoint, from its config.json.
 #[derive(Debug, Clone, PartialEq)]
@@ -187,7 +189,7 @@ impl FeedForward {
     }
 
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        self.down.forward(&self.up.forward(xs)?.gelu_erf()?)
+        self.down.forward(&gelu_erf(&self.up.forward(xs)?)?)
     }
 }
 

@@ -6,13 +6,13 @@
 //! (`weight_g`/`weight_v` or `parametrizations.weight.original0/1`). Single-speaker models.
 
 use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
-use candle_nn::{
-    Conv1d, Conv1dConfig, Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear,
-};
+use candle_nn::{Conv1d, Conv1dConfig, Embedding, LayerNorm, VarBuilder, embedding, layer_norm};
 use serde_json::Value;
 
 use super::conv::{normed_conv1d as conv1d, padded};
+use super::elementwise::{gelu_erf, softmax_last_dim};
 use super::hifigan::{HifiGan, HifiGanSpec};
+use super::linear::{Linear, linear};
 
 /// The shape and defaults of a VITS checkpoint, from its config.json.
 #[derive(Debug, Clone, PartialEq)]
@@ -198,9 +198,9 @@ impl Dds {
         };
         for i in 0..self.dilated.len() {
             let h = self.dilated[i].forward(&xs.broadcast_mul(mask)?)?;
-            let h = channel_norm(&self.norms_1[i], &h)?.gelu_erf()?;
+            let h = gelu_erf(&channel_norm(&self.norms_1[i], &h)?)?;
             let h = self.pointwise[i].forward(&h)?;
-            let h = channel_norm(&self.norms_2[i], &h)?.gelu_erf()?;
+            let h = gelu_erf(&channel_norm(&self.norms_2[i], &h)?)?;
             xs = (xs + h)?;
         }
         xs.broadcast_mul(mask)
@@ -500,7 +500,7 @@ fn relative_attention(layer: &EncoderLayer, xs: &Tensor, spec: &VitsSpec) -> Res
         bias[row * length + j] = relative[row * span + r];
     });
     let bias = Tensor::from_vec(bias, (heads, length, length), xs.device())?;
-    let weights = candle_nn::ops::softmax_last_dim(&(scores + bias)?)?;
+    let weights = softmax_last_dim(&(scores + bias)?)?;
     let mut attended = weights.matmul(&v)?;
     // The weights on each offset, times rel_v.
     let probabilities: Vec<f32> = weights.flatten_all()?.to_vec1()?;

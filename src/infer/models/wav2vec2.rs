@@ -15,11 +15,13 @@
 
 use candle_core::{D, Module, Tensor};
 use candle_nn::{
-    Activation, Conv1d, Conv1dConfig, GroupNorm, LayerNorm, Linear, VarBuilder, conv1d,
-    conv1d_no_bias, group_norm, layer_norm, linear,
+    Activation, Conv1d, Conv1dConfig, GroupNorm, LayerNorm, VarBuilder, conv1d, conv1d_no_bias,
+    group_norm, layer_norm,
 };
 use serde::Deserialize;
 
+use super::elementwise::{activate, softmax_last_dim};
+use super::linear::{Linear, linear};
 use crate::infer::InferError;
 
 /// The config.json fields Wav2Vec2 / HuBERT classification needs (defaults: wav2vec2-base).
@@ -148,7 +150,7 @@ impl ConvLayer {
             ConvNorm::Group(norm) => norm.forward(&x)?,
             ConvNorm::Layer(norm) => norm.forward(&x.transpose(1, 2)?)?.transpose(1, 2)?,
         };
-        self.act.forward(&x)
+        activate(self.act, &x)
     }
 }
 
@@ -258,7 +260,7 @@ impl PositionalConv {
         if self.trim {
             y = y.narrow(2, 0, y.dim(2)? - 1)?;
         }
-        self.act.forward(&y)?.transpose(1, 2)
+        activate(self.act, &y)?.transpose(1, 2)
     }
 }
 
@@ -283,7 +285,7 @@ impl Attention {
         let k = split(self.k.forward(x)?)?;
         let v = split(self.v.forward(x)?)?;
         let scores = (q.matmul(&k.t()?)? * (self.head_dim as f64).powf(-0.5))?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let probs = softmax_last_dim(&scores)?;
         let y = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, t, h))?;
         self.out.forward(&y)
     }
@@ -329,7 +331,7 @@ impl EncoderLayer {
 
     fn feed_forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         self.output
-            .forward(&self.act.forward(&self.intermediate.forward(x)?)?)
+            .forward(&activate(self.act, &self.intermediate.forward(x)?)?)
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
@@ -409,7 +411,7 @@ impl Wav2Vec2Classifier {
             .collect::<Result<Vec<_>, _>>()?;
         let layer_weights = if c.use_weighted_layer_sum {
             let w = vb.get(c.num_hidden_layers + 1, "layer_weights")?;
-            Some(candle_nn::ops::softmax_last_dim(&w)?)
+            Some(softmax_last_dim(&w)?)
         } else {
             None
         };

@@ -8,8 +8,12 @@
 //! its own self- and cross-attention caches for incremental decoding.
 
 use candle_core::{D, DType, Device, Module, Tensor};
-use candle_nn::{Conv1d, Conv1dConfig, Embedding, LayerNorm, Linear, VarBuilder};
+use candle_nn::{Conv1dConfig, Embedding, LayerNorm, VarBuilder};
 use serde::Deserialize;
+
+use super::conv::ChunkedConv1d;
+use super::elementwise::{gelu_erf, softmax_last_dim};
+use super::linear::{Linear, linear, linear_no_bias};
 
 /// The fields of config.json the model needs (transformers' `WhisperConfig`).
 #[derive(Debug, Clone, Deserialize)]
@@ -53,10 +57,10 @@ struct Attention {
 impl Attention {
     fn load(d: usize, heads: usize, vb: VarBuilder) -> candle_core::Result<Attention> {
         Ok(Attention {
-            q: candle_nn::linear(d, d, vb.pp("q_proj"))?,
-            k: candle_nn::linear_no_bias(d, d, vb.pp("k_proj"))?,
-            v: candle_nn::linear(d, d, vb.pp("v_proj"))?,
-            out: candle_nn::linear(d, d, vb.pp("out_proj"))?,
+            q: linear(d, d, vb.pp("q_proj"))?,
+            k: linear_no_bias(d, d, vb.pp("k_proj"))?,
+            v: linear(d, d, vb.pp("v_proj"))?,
+            out: linear(d, d, vb.pp("out_proj"))?,
             heads,
             cache: None,
         })
@@ -107,7 +111,7 @@ impl Attention {
         if let Some(mask) = mask {
             scores = scores.broadcast_add(mask)?;
         }
-        let weights = candle_nn::ops::softmax_last_dim(&scores)?;
+        let weights = softmax_last_dim(&scores)?;
         let y = weights.matmul(&v)?.transpose(1, 2)?.reshape((b, t, d))?;
         self.out.forward(&y)
     }
@@ -142,8 +146,8 @@ impl Layer {
             self_attn: Attention::load(d, heads, vb.pp("self_attn"))?,
             self_norm: candle_nn::layer_norm(d, 1e-5, vb.pp("self_attn_layer_norm"))?,
             cross,
-            fc1: candle_nn::linear(d, ffn, vb.pp("fc1"))?,
-            fc2: candle_nn::linear(ffn, d, vb.pp("fc2"))?,
+            fc1: linear(d, ffn, vb.pp("fc1"))?,
+            fc2: linear(ffn, d, vb.pp("fc2"))?,
             final_norm: candle_nn::layer_norm(d, 1e-5, vb.pp("final_layer_norm"))?,
         })
     }
@@ -162,7 +166,7 @@ impl Layer {
             x = (&x + attn.forward(&h, Some(encoder), None, cache)?)?;
         }
         let h = self.final_norm.forward(&x)?;
-        let h = self.fc2.forward(&self.fc1.forward(&h)?.gelu_erf()?)?;
+        let h = self.fc2.forward(&gelu_erf(&self.fc1.forward(&h)?)?)?;
         x + h
     }
 
@@ -177,8 +181,8 @@ impl Layer {
 /// A loaded Whisper: [`Whisper::encode`] a mel window, then [`Whisper::decode`] tokens
 /// incrementally against it.
 pub struct Whisper {
-    conv1: Conv1d,
-    conv2: Conv1d,
+    conv1: ChunkedConv1d,
+    conv2: ChunkedConv1d,
     encoder_positions: Tensor,
     encoder_layers: Vec<Layer>,
     encoder_norm: LayerNorm,
@@ -228,8 +232,20 @@ impl Whisper {
             })
             .collect::<candle_core::Result<Vec<_>>>()?;
         Ok(Whisper {
-            conv1: candle_nn::conv1d(c.num_mel_bins, c.d_model, 3, conv(1), enc.pp("conv1"))?,
-            conv2: candle_nn::conv1d(c.d_model, c.d_model, 3, conv(2), enc.pp("conv2"))?,
+            conv1: ChunkedConv1d::new(candle_nn::conv1d(
+                c.num_mel_bins,
+                c.d_model,
+                3,
+                conv(1),
+                enc.pp("conv1"),
+            )?)?,
+            conv2: ChunkedConv1d::new(candle_nn::conv1d(
+                c.d_model,
+                c.d_model,
+                3,
+                conv(2),
+                enc.pp("conv2"),
+            )?)?,
             encoder_positions: enc.get(
                 (c.max_source_positions, c.d_model),
                 "embed_positions.weight",
@@ -262,8 +278,8 @@ impl Whisper {
     /// Encodes one window of log-mel features `(1, n_mels, 3000)` → `(1, 1500, d_model)`, and
     /// makes it the source for the following [`Whisper::decode`] calls (caches cleared).
     pub fn encode(&mut self, mel: &Tensor) -> candle_core::Result<Tensor> {
-        let x = self.conv1.forward(mel)?.gelu_erf()?;
-        let x = self.conv2.forward(&x)?.gelu_erf()?.transpose(1, 2)?;
+        let x = gelu_erf(&self.conv1.forward(mel)?)?;
+        let x = gelu_erf(&self.conv2.forward(&x)?)?.transpose(1, 2)?;
         let len = x.dim(1)?;
         let mut x = x.broadcast_add(&self.encoder_positions.narrow(0, 0, len)?)?;
         for layer in &mut self.encoder_layers {

@@ -5,14 +5,12 @@
 //! the classes, an MLP + sigmoid for the boxes) on the detection tokens.
 
 use candle_core::{Module, Tensor};
-use candle_nn::{
-    Activation, Conv2d, Conv2dConfig, LayerNorm, Linear, VarBuilder, conv2d, layer_norm, linear,
-    linear_no_bias,
-};
+use candle_nn::{Activation, Conv2d, Conv2dConfig, LayerNorm, VarBuilder, conv2d, layer_norm};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::detr::{PredictionHead, attend};
+use super::detr::PredictionHead;
+use super::vit::{Layer, LayerShape};
 use super::vit_defaults::{eps, gelu, hidden, intermediate, twelve};
 use crate::infer::InferError;
 
@@ -67,60 +65,6 @@ fn yes() -> bool {
 }
 fn detection_tokens() -> usize {
     100
-}
-
-/// One pre-norm ViT layer (`vit.encoder.layer.N`).
-struct Layer {
-    query: Linear,
-    key: Linear,
-    value: Linear,
-    attn_out: Linear,
-    intermediate: Linear,
-    output: Linear,
-    norm_before: LayerNorm,
-    norm_after: LayerNorm,
-    act: Activation,
-    heads: usize,
-}
-
-impl Layer {
-    fn load(vb: VarBuilder, c: &Config) -> candle_core::Result<Layer> {
-        let (d, i) = (c.hidden_size, c.intermediate_size);
-        let a = vb.pp("attention.attention");
-        let qkv = |name: &str| {
-            if c.qkv_bias {
-                linear(d, d, a.pp(name))
-            } else {
-                linear_no_bias(d, d, a.pp(name))
-            }
-        };
-        Ok(Layer {
-            query: qkv("query")?,
-            key: qkv("key")?,
-            value: qkv("value")?,
-            attn_out: linear(d, d, vb.pp("attention.output.dense"))?,
-            intermediate: linear(d, i, vb.pp("intermediate.dense"))?,
-            output: linear(i, d, vb.pp("output.dense"))?,
-            norm_before: layer_norm(d, c.layer_norm_eps, vb.pp("layernorm_before"))?,
-            norm_after: layer_norm(d, c.layer_norm_eps, vb.pp("layernorm_after"))?,
-            act: c.hidden_act,
-            heads: c.num_attention_heads,
-        })
-    }
-
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let n = self.norm_before.forward(x)?;
-        let (q, k, v) = (
-            self.query.forward(&n)?,
-            self.key.forward(&n)?,
-            self.value.forward(&n)?,
-        );
-        let h = (self.attn_out.forward(&attend(&q, &k, &v, self.heads)?)? + x)?;
-        let m = self
-            .act
-            .forward(&self.intermediate.forward(&self.norm_after.forward(&h)?)?)?;
-        self.output.forward(&m)? + h
-    }
 }
 
 /// For each output index of a 1-D resize from `input` to `output` samples, PyTorch's bicubic
@@ -245,8 +189,16 @@ impl Yolos {
         } else {
             None
         };
+        let shape = LayerShape {
+            hidden: d,
+            intermediate: c.intermediate_size,
+            heads: c.num_attention_heads,
+            act: c.hidden_act,
+            eps: c.layer_norm_eps,
+            qkv_bias: c.qkv_bias,
+        };
         let layers = (0..c.num_hidden_layers)
-            .map(|i| Layer::load(vit.pp(format!("encoder.layer.{i}")), &c))
+            .map(|i| Layer::load(vit.pp(format!("encoder.layer.{i}")), &shape))
             .collect::<candle_core::Result<_>>()?;
         Ok(Yolos {
             patch_embedding: conv2d(
@@ -293,17 +245,17 @@ impl Yolos {
             .squeeze(0)?
             .t()?;
         let mut x = Tensor::cat(&[&self.cls_token, &patches, &self.detection_tokens], 0)?;
-        x = (x + resize_positions(&self.positions, self.grid, to, tokens)?)?;
+        x = (x + resize_positions(&self.positions, self.grid, to, tokens)?)?.unsqueeze(0)?;
         let last = self.layers.len().saturating_sub(1);
         for (i, layer) in self.layers.iter().enumerate() {
             x = layer.forward(&x)?;
             if let Some(mid) = &self.mid_positions
                 && i < last
             {
-                x = (x + resize_positions(&mid.get(i)?, self.grid, to, tokens)?)?;
+                x = x.broadcast_add(&resize_positions(&mid.get(i)?, self.grid, to, tokens)?)?;
             }
         }
-        let x = self.norm.forward(&x)?;
+        let x = self.norm.forward(&x.squeeze(0)?)?;
         let x = x.narrow(0, x.dim(0)? - tokens, tokens)?;
         let logits = self.class_head.forward(&x)?;
         let boxes = candle_nn::ops::sigmoid(&self.box_head.forward(&x)?)?;

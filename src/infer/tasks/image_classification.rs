@@ -1,17 +1,16 @@
 //! Image classification (ViT, ConvNeXt, ResNet with transformers' `*ForImageClassification`
 //! heads): preprocessor_config.json's processor → the model → softmax → labels from `id2label`,
-//! most likely first. ViT is candle-transformers' (its names and exact GELU match
-//! transformers'); ConvNeXt and ResNet are Hubble's ([`crate::infer::models::convnext`], [`crate::infer::models::resnet`]).
+//! most likely first. The models are Hubble's ([`crate::infer::models::vit`],
+//! [`crate::infer::models::convnext`], [`crate::infer::models::resnet`]).
 
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
 use candle_nn::ops::softmax_last_dim;
-use candle_transformers::models::vit;
 use image::RgbImage;
 
 use crate::infer::facts::ModelFacts;
-use crate::infer::models::{convnext, id2label, pixel_tensor, resnet, weights};
+use crate::infer::models::{convnext, id2label, pixel_tensor, resnet, vit, weights};
 use crate::infer::pipeline::{Event, Pipeline, Request, RunContext, Task, erase};
 use crate::infer::plan::Plan;
 use crate::infer::run_input::RunInput;
@@ -23,7 +22,7 @@ use crate::media::ImageProcessor;
 use crate::results::ranked;
 
 enum Model {
-    Vit(vit::Model),
+    Vit(vit::VitClassifier),
     ConvNext(convnext::ConvNext),
     ResNet(resnet::ResNet),
 }
@@ -52,8 +51,8 @@ impl ImageClassifier {
         let parse = |e: serde_json::Error| InferError::file(&config_path, e);
         let model = match arch {
             ClassifierArch::Vit => {
-                let c: vit::Config = serde_json::from_value(config.clone()).map_err(parse)?;
-                Model::Vit(vit::Model::new(&c, labels.len(), vb)?)
+                let c = serde_json::from_value(config.clone()).map_err(parse)?;
+                Model::Vit(vit::VitClassifier::load(vb, &c, labels.len())?)
             }
             ClassifierArch::ConvNext => {
                 let c = serde_json::from_value(config.clone()).map_err(parse)?;

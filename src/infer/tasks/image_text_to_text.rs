@@ -29,7 +29,7 @@ use crate::infer::cpu_threads::on_pool;
 use crate::infer::facts::ModelFacts;
 use crate::infer::models::llava::{Llava, LlavaSpec};
 use crate::infer::models::paligemma::{PaliGemma, PaliGemmaSpec};
-use crate::infer::models::{ids_of, pixel_tensor, weights};
+use crate::infer::models::{ids_of, pixel_tensor, weights_for_candle_linears};
 use crate::infer::pipeline::{Event, HumanOutput, Pipeline, Request, RunContext, Task, erase};
 use crate::infer::plan::Plan;
 use crate::infer::run_input::RunInput;
@@ -233,7 +233,7 @@ impl VisionChat {
         if let Some(id) = token("eos_token").and_then(|t| tokenizer.token_to_id(&t)) {
             eos_ids.push(id);
         }
-        let vb = weights(dir, device)?;
+        let vb = weights_for_candle_linears(dir, device)?;
         let (model, style, context_len, description) = match family {
             VisionChatFamily::Llava => {
                 let spec = LlavaSpec::from_config(&config).map_err(bad_config)?;

@@ -12,12 +12,13 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
-use candle_nn::{Linear, Module};
+use candle_nn::Module;
 use serde::Serialize;
 use tokenizers::{Encoding, PostProcessor, Tokenizer, TruncationDirection};
 
 use crate::infer::facts::ModelFacts;
 use crate::infer::models::encoder::{Encoder, Family};
+use crate::infer::models::linear::{Linear, linear};
 use crate::infer::pipeline::{Event, HumanOutput, Pipeline, Request, RunContext, Task, erase};
 use crate::infer::plan::Plan;
 use crate::infer::run_input::{RunInput, read_text};
@@ -92,7 +93,7 @@ impl QuestionAnswerer {
     ) -> Result<QuestionAnswerer, InferError> {
         let encoder = Encoder::load(dir, family, device)?;
         let hidden = encoder.hidden_size;
-        let head = candle_nn::linear(hidden, 2, encoder.weights.pp("qa_outputs")).map_err(|e| {
+        let head = linear(hidden, 2, encoder.weights.pp("qa_outputs")).map_err(|e| {
             InferError::Model(format!(
                 "no question-answering head (qa_outputs) in the weights: {e}"
             ))

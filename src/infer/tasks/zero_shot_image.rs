@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokenizers::Tokenizer;
 
 use crate::infer::facts::ModelFacts;
-use crate::infer::models::{pixel_tensor, weights};
+use crate::infer::models::{pixel_tensor, weights_for_candle_linears};
 use crate::infer::pipeline::{Event, Pipeline, Request, RunContext, Task, erase};
 use crate::infer::plan::Plan;
 use crate::infer::run_input::RunInput;
@@ -61,7 +61,7 @@ impl ZeroShotImage {
         let config = crate::infer::read_json(&config_path)?;
         let tokenizer = crate::infer::tokenizers::read_tokenizer(dir)?;
         let processor = ImageProcessor::from_dir(dir)?;
-        let vb = weights(dir, device)?;
+        let vb = weights_for_candle_linears(dir, device)?;
         let scalar = |name: &str| -> Result<f32, InferError> {
             Ok(vb
                 .get_unchecked(name)?

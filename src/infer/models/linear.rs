@@ -1,0 +1,97 @@
+//! Fully connected layers for the safetensors models, with transformers' weight names
+//! (`weight` `(out, in)`, optional `bias`), that keep their weight transposed: `(in, out)`
+//! row-major, copied once at load. candle's own `Linear` multiplies by the `(out, in)` weight
+//! seen through a transposed view, which gemm's packing reads column by column: on this
+//! project's 2-core machine a 197 × 3072 × 768 product (ViT's MLP output) ran at 72 GFLOP/s
+//! that way against 158 with the weight laid out `(in, out)`, and a four-row product at 3 GFLOP/s
+//! against 101. Same sums, in gemm's order either way.
+
+use candle_core::{Module, Result, Tensor};
+use candle_nn::VarBuilder;
+
+/// `x · weightᵀ + bias` over the last dimension of `x`, any leading dimensions.
+#[derive(Debug, Clone)]
+pub struct Linear {
+    /// `(in, out)`, contiguous.
+    weight_t: Tensor,
+    bias: Option<Tensor>,
+}
+
+impl Linear {
+    /// Takes a weight in PyTorch's `(out, in)` layout and an optional `(out,)` bias.
+    pub fn new(weight: Tensor, bias: Option<Tensor>) -> Result<Linear> {
+        Ok(Linear {
+            weight_t: weight.t()?.contiguous()?,
+            bias,
+        })
+    }
+
+    /// The number of outputs (`out`).
+    pub fn out_features(&self) -> Result<usize> {
+        self.weight_t.dim(1)
+    }
+}
+
+impl Module for Linear {
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let dims = xs.dims();
+        let products = if xs.is_contiguous() && dims.len() > 2 {
+            let inputs = dims[dims.len() - 1];
+            let mut out_dims = dims.to_vec();
+            *out_dims.last_mut().expect("rank > 2") = self.weight_t.dim(1)?;
+            xs.reshape(((), inputs))?
+                .matmul(&self.weight_t)?
+                .reshape(out_dims)?
+        } else {
+            xs.broadcast_matmul(&self.weight_t)?
+        };
+        match &self.bias {
+            Some(bias) => products.broadcast_add(bias),
+            None => Ok(products),
+        }
+    }
+}
+
+/// Loads `weight` `(out, in)` and `bias` `(out,)` under `vb`.
+pub fn linear(inputs: usize, outputs: usize, vb: VarBuilder) -> Result<Linear> {
+    linear_b(inputs, outputs, true, vb)
+}
+
+/// Loads `weight` `(out, in)` under `vb`, no bias.
+pub fn linear_no_bias(inputs: usize, outputs: usize, vb: VarBuilder) -> Result<Linear> {
+    linear_b(inputs, outputs, false, vb)
+}
+
+/// Loads `weight` `(out, in)` under `vb`, and `bias` `(out,)` when `bias` is set.
+pub fn linear_b(inputs: usize, outputs: usize, bias: bool, vb: VarBuilder) -> Result<Linear> {
+    let weight = vb.get((outputs, inputs), "weight")?;
+    let bias = bias.then(|| vb.get(outputs, "bias")).transpose()?;
+    Linear::new(weight, bias)
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Tensor};
+
+    use super::*;
+
+    /// Against candle's `Linear` (same weights) on 2-D, 3-D and non-contiguous inputs.
+    #[test]
+    fn matches_candle_linear() {
+        let device = Device::Cpu;
+        let weight = Tensor::randn(0f32, 1.0, (7, 5), &device).unwrap();
+        let bias = Tensor::randn(0f32, 1.0, 7, &device).unwrap();
+        let ours = Linear::new(weight.clone(), Some(bias.clone())).unwrap();
+        let candle = candle_nn::Linear::new(weight, Some(bias));
+        assert_eq!(ours.out_features().unwrap(), 7);
+        let x3 = Tensor::randn(0f32, 1.0, (2, 3, 5), &device).unwrap();
+        let transposed = x3.transpose(0, 1).unwrap();
+        for x in [x3.clone(), transposed, x3.get(0).unwrap()] {
+            let (a, b) = (ours.forward(&x).unwrap(), candle.forward(&x).unwrap());
+            assert_eq!(a.dims(), b.dims());
+            let diff = (a - b).unwrap().abs().unwrap().flatten_all().unwrap();
+            let max = diff.max(0).unwrap().to_scalar::<f32>().unwrap();
+            assert!(max < 1e-5, "max difference {max}");
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! ViT (`ViTForImageClassification`) with transformers' weight names, and the pre-norm encoder
+//! layer it shares with YOLOS and the Audio Spectrogram Transformer (`encoder.layer.N`:
+//! `attention.attention.{query,key,value}`, `attention.output.dense`, `intermediate.dense`,
+//! `output.dense`, `layernorm_before`, `layernorm_after`).
+//!
+//! The image is cut into `patch_size²` patches by a strided convolution, a `[CLS]` token goes in
+//! front, learned position embeddings are added (the checkpoint's grid: no interpolation), the
+//! layers run, and the classifier reads the `[CLS]` token after the final layer norm. The
+//! layers' products go through [`super::linear`] (weights kept `(in, out)`).
+
+use candle_core::{D, Module, Tensor};
+use candle_nn::{Activation, Conv2dConfig, LayerNorm, VarBuilder, conv2d, layer_norm};
+use serde::Deserialize;
+
+use super::conv::Conv2dLayer;
+use super::elementwise::{activate, softmax_last_dim};
+use super::linear::{Linear, linear, linear_b};
+use super::vit_defaults::{eps, gelu, hidden, intermediate, twelve};
+use crate::infer::InferError;
+
+/// The sizes of one encoder layer.
+#[derive(Debug, Clone, Copy)]
+pub struct LayerShape {
+    /// `hidden_size`.
+    pub hidden: usize,
+    /// `intermediate_size`.
+    pub intermediate: usize,
+    /// `num_attention_heads` (divides `hidden`).
+    pub heads: usize,
+    /// `hidden_act`.
+    pub act: Activation,
+    /// `layer_norm_eps`.
+    pub eps: f64,
+    /// `qkv_bias`: whether query, key and value have biases.
+    pub qkv_bias: bool,
+}
+
+/// One pre-norm ViT layer: `x + attention(norm(x))`, then `h + mlp(norm(h))`.
+pub struct Layer {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    attn_out: Linear,
+    intermediate: Linear,
+    output: Linear,
+    norm_before: LayerNorm,
+    norm_after: LayerNorm,
+    act: Activation,
+    heads: usize,
+}
+
+impl Layer {
+    /// Loads `encoder.layer.N` under `vb`.
+    pub fn load(vb: VarBuilder, s: &LayerShape) -> candle_core::Result<Layer> {
+        let (d, i) = (s.hidden, s.intermediate);
+        let a = vb.pp("attention.attention");
+        Ok(Layer {
+            query: linear_b(d, d, s.qkv_bias, a.pp("query"))?,
+            key: linear_b(d, d, s.qkv_bias, a.pp("key"))?,
+            value: linear_b(d, d, s.qkv_bias, a.pp("value"))?,
+            attn_out: linear(d, d, vb.pp("attention.output.dense"))?,
+            intermediate: linear(d, i, vb.pp("intermediate.dense"))?,
+            output: linear(i, d, vb.pp("output.dense"))?,
+            norm_before: layer_norm(d, s.eps, vb.pp("layernorm_before"))?,
+            norm_after: layer_norm(d, s.eps, vb.pp("layernorm_after"))?,
+            act: s.act,
+            heads: s.heads,
+        })
+    }
+
+    /// `(batch, tokens, hidden)` → the same shape.
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let n = self.norm_before.forward(x)?;
+        let attended = self.attend(&n)?;
+        let h = (self.attn_out.forward(&attended)? + x)?;
+        let m = activate(
+            self.act,
+            &self.intermediate.forward(&self.norm_after.forward(&h)?)?,
+        )?;
+        self.output.forward(&m)? + h
+    }
+
+    /// Multi-head self-attention over `(batch, tokens, hidden)`, heads concatenated.
+    fn attend(&self, n: &Tensor) -> candle_core::Result<Tensor> {
+        let (batch, tokens, d) = n.dims3()?;
+        let head_dim = d / self.heads;
+        let split = |t: Tensor| {
+            t.reshape((batch, tokens, self.heads, head_dim))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        let q = split((self.query.forward(n)? * (head_dim as f64).powf(-0.5))?)?;
+        let k = split(self.key.forward(n)?)?;
+        let v = split(self.value.forward(n)?)?;
+        let weights = softmax_last_dim(&q.matmul(&k.t()?)?)?;
+        weights
+            .matmul(&v)?
+            .transpose(1, 2)?
+            .reshape((batch, tokens, d))
+    }
+}
+
+/// Layers `encoder.layer.0 …` run in order.
+pub struct Encoder {
+    layers: Vec<Layer>,
+}
+
+impl Encoder {
+    /// Loads `count` layers under `vb` (the `encoder` prefix).
+    pub fn load(vb: VarBuilder, s: &LayerShape, count: usize) -> candle_core::Result<Encoder> {
+        let layers = (0..count)
+            .map(|i| Layer::load(vb.pp(format!("layer.{i}")), s))
+            .collect::<candle_core::Result<_>>()?;
+        Ok(Encoder { layers })
+    }
+
+    /// `(batch, tokens, hidden)` → the same shape.
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        self.layers.iter().try_fold(x.clone(), |x, l| l.forward(&x))
+    }
+}
+
+/// The config.json fields ViT needs (defaults as `ViTConfig`'s).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    #[serde(default = "hidden")]
+    hidden_size: usize,
+    #[serde(default = "twelve")]
+    num_hidden_layers: usize,
+    #[serde(default = "twelve")]
+    num_attention_heads: usize,
+    #[serde(default = "intermediate")]
+    intermediate_size: usize,
+    #[serde(default = "gelu")]
+    hidden_act: Activation,
+    #[serde(default = "eps")]
+    layer_norm_eps: f64,
+    #[serde(default = "image_size")]
+    image_size: usize,
+    #[serde(default = "patch_size")]
+    patch_size: usize,
+    #[serde(default = "channels")]
+    num_channels: usize,
+    #[serde(default = "qkv_bias")]
+    qkv_bias: bool,
+}
+
+fn image_size() -> usize {
+    224
+}
+fn patch_size() -> usize {
+    16
+}
+fn channels() -> usize {
+    3
+}
+fn qkv_bias() -> bool {
+    true
+}
+
+/// A `ViTForImageClassification`.
+pub struct VitClassifier {
+    patches: Conv2dLayer,
+    cls_token: Tensor,
+    /// `(1, 1 + patches, hidden)`.
+    positions: Tensor,
+    encoder: Encoder,
+    norm: LayerNorm,
+    classifier: Linear,
+}
+
+impl VitClassifier {
+    /// Loads the checkpoint's root `vb` with `num_labels` outputs.
+    pub fn load(
+        vb: VarBuilder,
+        c: &Config,
+        num_labels: usize,
+    ) -> Result<VitClassifier, InferError> {
+        let (d, p) = (c.hidden_size, c.patch_size);
+        if p == 0 || c.num_attention_heads == 0 || !d.is_multiple_of(c.num_attention_heads) {
+            return Err(InferError::Model(
+                "config.json (ViT): patch_size and num_attention_heads must be positive, \
+                 hidden_size a multiple of num_attention_heads"
+                    .into(),
+            ));
+        }
+        let shape = LayerShape {
+            hidden: d,
+            intermediate: c.intermediate_size,
+            heads: c.num_attention_heads,
+            act: c.hidden_act,
+            eps: c.layer_norm_eps,
+            qkv_bias: c.qkv_bias,
+        };
+        let vit = vb.pp("vit");
+        let e = vit.pp("embeddings");
+        let grid = c.image_size / p;
+        let stride = Conv2dConfig {
+            stride: p,
+            ..Default::default()
+        };
+        Ok(VitClassifier {
+            patches: Conv2dLayer::new(conv2d(
+                c.num_channels,
+                d,
+                p,
+                stride,
+                e.pp("patch_embeddings.projection"),
+            )?)?,
+            cls_token: e.get((1, 1, d), "cls_token")?,
+            positions: e.get((1, 1 + grid * grid, d), "position_embeddings")?,
+            encoder: Encoder::load(vit.pp("encoder"), &shape, c.num_hidden_layers)?,
+            norm: layer_norm(d, c.layer_norm_eps, vit.pp("layernorm"))?,
+            classifier: linear(d, num_labels, vb.pp("classifier"))?,
+        })
+    }
+
+    /// Pixel values `(batch, channels, size, size)` → logits `(batch, labels)`.
+    pub fn forward(&self, pixels: &Tensor) -> Result<Tensor, InferError> {
+        let patches = self
+            .patches
+            .forward(pixels)?
+            .flatten_from(2)?
+            .transpose(1, 2)?;
+        let (batch, count, d) = patches.dims3()?;
+        if count + 1 != self.positions.dim(1)? {
+            return Err(InferError::InvalidInput(format!(
+                "ViT takes {} patches (config.json's image_size), the image makes {count}: \
+                 check preprocessor_config.json's size against config.json",
+                self.positions.dim(1)? - 1
+            )));
+        }
+        let cls = self.cls_token.broadcast_as((batch, 1, d))?;
+        let x = Tensor::cat(&[&cls, &patches], 1)?.broadcast_add(&self.positions)?;
+        let x = self.norm.forward(&self.encoder.forward(&x)?)?;
+        Ok(self
+            .classifier
+            .forward(&x.narrow(D::Minus2, 0, 1)?.squeeze(1)?)?)
+    }
+}
