@@ -10,38 +10,19 @@
 //! through the head's layer norm and dense layer.
 
 use candle_core::{Module, Tensor};
-use candle_nn::{Activation, Conv2d, Conv2dConfig, LayerNorm, VarBuilder, layer_norm};
+use candle_nn::{Conv2d, Conv2dConfig, LayerNorm, VarBuilder, layer_norm};
 use serde::Deserialize;
 
 use super::linear::{Linear, linear};
-use super::vit::{Encoder, LayerShape};
-use super::vit_defaults::{eps, gelu, hidden, intermediate, twelve};
+use super::vit::{Encoder, EncoderConfig};
 use crate::infer::InferError;
 
 /// The config.json fields AST needs (defaults: ASTConfig's, i.e. the AudioSet checkpoints).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Config {
-    /// Encoder width.
-    #[serde(default = "hidden")]
-    pub hidden_size: usize,
-    /// Encoder layers.
-    #[serde(default = "twelve")]
-    pub num_hidden_layers: usize,
-    /// Attention heads.
-    #[serde(default = "twelve")]
-    pub num_attention_heads: usize,
-    /// Feed-forward width.
-    #[serde(default = "intermediate")]
-    pub intermediate_size: usize,
-    /// Feed-forward activation.
-    #[serde(default = "gelu")]
-    pub hidden_act: Activation,
-    /// Layer norm epsilon.
-    #[serde(default = "eps")]
-    pub layer_norm_eps: f64,
-    /// Whether query, key and value have biases.
-    #[serde(default = "yes")]
-    pub qkv_bias: bool,
+    /// The ViT encoder's fields.
+    #[serde(flatten)]
+    pub encoder: EncoderConfig,
     /// Side of the square patches.
     #[serde(default = "sixteen")]
     pub patch_size: usize,
@@ -59,9 +40,6 @@ pub struct Config {
     pub num_mel_bins: usize,
 }
 
-fn yes() -> bool {
-    true
-}
 fn sixteen() -> usize {
     16
 }
@@ -104,15 +82,10 @@ impl AstClassifier {
                 c.num_mel_bins, c.max_length
             )));
         }
-        if c.num_attention_heads == 0 || !c.hidden_size.is_multiple_of(c.num_attention_heads) {
-            return Err(InferError::Model(format!(
-                "config.json: num_attention_heads {} does not divide hidden_size {}",
-                c.num_attention_heads, c.hidden_size
-            )));
-        }
+        c.encoder.check("AST")?;
         let frequency_patches = (c.num_mel_bins - p) / c.frequency_stride + 1;
         let time_patches = (c.max_length - p) / c.time_stride + 1;
-        let h = c.hidden_size;
+        let h = c.encoder.hidden_size;
         let base = vb.pp("audio_spectrogram_transformer");
         let emb = base.pp("embeddings");
         // Each band of `patch_size` bins is convolved separately with the time stride, so the
@@ -127,14 +100,6 @@ impl AstClassifier {
             Some(projection.get(h, "bias")?),
             cfg,
         );
-        let shape = LayerShape {
-            hidden: h,
-            intermediate: c.intermediate_size,
-            heads: c.num_attention_heads,
-            act: c.hidden_act,
-            eps: c.layer_norm_eps,
-            qkv_bias: c.qkv_bias,
-        };
         let head = vb.pp("classifier");
         Ok(AstClassifier {
             cls_token: emb.get((1, 1, h), "cls_token")?,
@@ -144,9 +109,9 @@ impl AstClassifier {
                 "position_embeddings",
             )?,
             patches,
-            encoder: Encoder::load(base.pp("encoder"), &shape, c.num_hidden_layers)?,
-            layernorm: layer_norm(h, c.layer_norm_eps, base.pp("layernorm"))?,
-            head_norm: layer_norm(h, c.layer_norm_eps, head.pp("layernorm"))?,
+            encoder: Encoder::load(base.pp("encoder"), &c.encoder)?,
+            layernorm: layer_norm(h, c.encoder.layer_norm_eps, base.pp("layernorm"))?,
+            head_norm: layer_norm(h, c.encoder.layer_norm_eps, head.pp("layernorm"))?,
             head: linear(h, num_labels, head.pp("dense"))?,
             c: c.clone(),
             frequency_patches,
@@ -173,7 +138,7 @@ impl AstClassifier {
             .collect::<candle_core::Result<Vec<_>>>()?;
         // [batch, hidden, frequency patches, time patches] → [batch, patches, hidden]
         let patches = Tensor::cat(&bands, 2)?.flatten_from(2)?.transpose(1, 2)?;
-        let h = self.c.hidden_size;
+        let h = self.c.encoder.hidden_size;
         let tokens = Tensor::cat(
             &[
                 self.cls_token.expand((b, 1, h))?,

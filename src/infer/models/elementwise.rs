@@ -8,11 +8,11 @@ use candle_nn::Activation;
 
 /// `x/2 · (1 + erf(x/√2))` elementwise.
 pub fn gelu_erf(xs: &Tensor) -> Result<Tensor> {
-    if xs.device().is_cpu() && xs.dtype() == DType::F32 {
-        xs.contiguous()?.apply_op1_no_bwd(&GeluErf)
-    } else {
-        xs.gelu_erf()
-    }
+    let op = SliceOp {
+        name: "gelu-erf",
+        apply: |values, _| hubble_kernels::gelu_erf(values),
+    };
+    op.or_candle(xs, Tensor::gelu_erf)
 }
 
 /// `act` applied to `xs`, its exact GELU through [`gelu_erf`].
@@ -25,49 +25,44 @@ pub fn activate(act: Activation, xs: &Tensor) -> Result<Tensor> {
 
 /// The softmax over the last dimension.
 pub fn softmax_last_dim(xs: &Tensor) -> Result<Tensor> {
-    if xs.device().is_cpu() && xs.dtype() == DType::F32 && xs.rank() > 0 {
-        xs.contiguous()?.apply_op1_no_bwd(&SoftmaxLastDim)
-    } else {
-        candle_nn::ops::softmax_last_dim(xs)
+    let op = SliceOp {
+        name: "softmax-last-dim",
+        apply: hubble_kernels::softmax_rows,
+    };
+    op.or_candle(xs, candle_nn::ops::softmax_last_dim)
+}
+
+/// A `hubble_kernels` function over a slice in place as a candle operation on contiguous F32
+/// values; `apply` also gets the length of the last dimension.
+struct SliceOp {
+    name: &'static str,
+    apply: fn(&mut [f32], usize),
+}
+
+impl SliceOp {
+    /// The operation on `xs` when it is an F32 tensor on the CPU, `candle`'s otherwise.
+    fn or_candle(&self, xs: &Tensor, candle: impl Fn(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+        if xs.device().is_cpu() && xs.dtype() == DType::F32 && xs.rank() > 0 {
+            xs.contiguous()?.apply_op1_no_bwd(self)
+        } else {
+            candle(xs)
+        }
     }
 }
 
-/// [`gelu_erf`] as a candle operation on contiguous F32 values.
-struct GeluErf;
-
-impl CustomOp1 for GeluErf {
+impl CustomOp1 for SliceOp {
     fn name(&self) -> &'static str {
-        "gelu-erf"
+        self.name
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let mut out = contiguous_copy(storage, layout)?;
-        hubble_kernels::gelu_erf(&mut out);
+        let (CpuStorage::F32(values), Some((start, end))) = (storage, layout.contiguous_offsets())
+        else {
+            bail!("{}: contiguous F32 input only", self.name);
+        };
+        let mut out = values[start..end].to_vec();
+        (self.apply)(&mut out, *layout.dims().last().unwrap_or(&1));
         Ok((CpuStorage::F32(out), layout.shape().clone()))
-    }
-}
-
-/// [`softmax_last_dim`] as a candle operation on contiguous F32 values.
-struct SoftmaxLastDim;
-
-impl CustomOp1 for SoftmaxLastDim {
-    fn name(&self) -> &'static str {
-        "softmax-last-dim"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let mut out = contiguous_copy(storage, layout)?;
-        let row = *layout.dims().last().unwrap_or(&1);
-        hubble_kernels::softmax_rows(&mut out, row);
-        Ok((CpuStorage::F32(out), layout.shape().clone()))
-    }
-}
-
-/// A copy of contiguous F32 values.
-fn contiguous_copy(storage: &CpuStorage, layout: &Layout) -> Result<Vec<f32>> {
-    match (storage, layout.contiguous_offsets()) {
-        (CpuStorage::F32(values), Some((start, end))) => Ok(values[start..end].to_vec()),
-        _ => bail!("contiguous F32 input only"),
     }
 }
 
@@ -77,6 +72,16 @@ mod tests {
 
     use super::*;
 
+    /// Whether `a` and `b` have the same shape and values within `tolerance`.
+    fn close(a: Tensor, b: Tensor, tolerance: f32) -> bool {
+        let values = |t: Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        a.dims() == b.dims()
+            && values(a)
+                .iter()
+                .zip(values(b))
+                .all(|(x, y)| (x - y).abs() < tolerance)
+    }
+
     /// Against candle's scalar `gelu_erf` and softmax on a non-contiguous input.
     #[test]
     fn matches_candle() {
@@ -84,24 +89,9 @@ mod tests {
             .unwrap()
             .t()
             .unwrap();
-        let ours = activate(Activation::Gelu, &xs).unwrap();
-        let candle = xs.gelu_erf().unwrap();
-        assert_eq!(ours.dims(), candle.dims());
-        let diff = (ours - candle)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap();
-        assert!(diff.max(0).unwrap().to_scalar::<f32>().unwrap() < 1e-5);
-        let ours = softmax_last_dim(&xs).unwrap();
+        let gelu = activate(Activation::Gelu, &xs).unwrap();
+        assert!(close(gelu, xs.gelu_erf().unwrap(), 1e-5));
         let candle = candle_nn::ops::softmax_last_dim(&xs.contiguous().unwrap()).unwrap();
-        let diff = (ours - candle)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap();
-        assert!(diff.max(0).unwrap().to_scalar::<f32>().unwrap() < 1e-6);
+        assert!(close(softmax_last_dim(&xs).unwrap(), candle, 1e-6));
     }
 }

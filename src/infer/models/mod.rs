@@ -38,7 +38,6 @@ pub mod speecht5;
 pub mod stable_diffusion;
 pub mod timm_resnet;
 pub mod vit;
-mod vit_defaults;
 pub mod vits;
 pub mod vlm_layout;
 pub mod wav2vec2;

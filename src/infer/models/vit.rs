@@ -15,24 +15,65 @@ use serde::Deserialize;
 use super::conv::Conv2dLayer;
 use super::elementwise::{activate, softmax_last_dim};
 use super::linear::{Linear, linear, linear_b};
-use super::vit_defaults::{eps, gelu, hidden, intermediate, twelve};
 use crate::infer::InferError;
 
-/// The sizes of one encoder layer.
-#[derive(Debug, Clone, Copy)]
-pub struct LayerShape {
-    /// `hidden_size`.
-    pub hidden: usize,
-    /// `intermediate_size`.
-    pub intermediate: usize,
-    /// `num_attention_heads` (divides `hidden`).
-    pub heads: usize,
-    /// `hidden_act`.
-    pub act: Activation,
-    /// `layer_norm_eps`.
-    pub eps: f64,
-    /// `qkv_bias`: whether query, key and value have biases.
+/// The encoder fields of a ViT-shaped config.json (defaults as transformers' `ViTConfig`'s),
+/// flattened into ViT's, YOLOS' and AST's configs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EncoderConfig {
+    /// Width.
+    #[serde(default = "hidden")]
+    pub hidden_size: usize,
+    /// Layers.
+    #[serde(default = "twelve")]
+    pub num_hidden_layers: usize,
+    /// Attention heads (divides the width: [`EncoderConfig::check`]).
+    #[serde(default = "twelve")]
+    pub num_attention_heads: usize,
+    /// Feed-forward width.
+    #[serde(default = "intermediate")]
+    pub intermediate_size: usize,
+    /// Feed-forward activation.
+    #[serde(default = "gelu")]
+    pub hidden_act: Activation,
+    /// Layer norm epsilon.
+    #[serde(default = "eps")]
+    pub layer_norm_eps: f64,
+    /// Whether query, key and value have biases.
+    #[serde(default = "yes")]
     pub qkv_bias: bool,
+}
+
+impl EncoderConfig {
+    /// An error naming `model` unless the heads divide the width.
+    pub fn check(&self, model: &str) -> Result<(), InferError> {
+        let (d, heads) = (self.hidden_size, self.num_attention_heads);
+        if heads == 0 || !d.is_multiple_of(heads) {
+            return Err(InferError::Model(format!(
+                "config.json ({model}): num_attention_heads {heads} does not divide hidden_size {d}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn hidden() -> usize {
+    768
+}
+fn twelve() -> usize {
+    12
+}
+fn intermediate() -> usize {
+    3072
+}
+fn gelu() -> Activation {
+    Activation::Gelu
+}
+fn eps() -> f64 {
+    1e-12
+}
+fn yes() -> bool {
+    true
 }
 
 /// One pre-norm ViT layer: `x + attention(norm(x))`, then `h + mlp(norm(h))`.
@@ -51,20 +92,20 @@ pub struct Layer {
 
 impl Layer {
     /// Loads `encoder.layer.N` under `vb`.
-    pub fn load(vb: VarBuilder, s: &LayerShape) -> candle_core::Result<Layer> {
-        let (d, i) = (s.hidden, s.intermediate);
+    pub fn load(vb: VarBuilder, c: &EncoderConfig) -> candle_core::Result<Layer> {
+        let (d, i, bias) = (c.hidden_size, c.intermediate_size, c.qkv_bias);
         let a = vb.pp("attention.attention");
         Ok(Layer {
-            query: linear_b(d, d, s.qkv_bias, a.pp("query"))?,
-            key: linear_b(d, d, s.qkv_bias, a.pp("key"))?,
-            value: linear_b(d, d, s.qkv_bias, a.pp("value"))?,
+            query: linear_b(d, d, bias, a.pp("query"))?,
+            key: linear_b(d, d, bias, a.pp("key"))?,
+            value: linear_b(d, d, bias, a.pp("value"))?,
             attn_out: linear(d, d, vb.pp("attention.output.dense"))?,
             intermediate: linear(d, i, vb.pp("intermediate.dense"))?,
             output: linear(i, d, vb.pp("output.dense"))?,
-            norm_before: layer_norm(d, s.eps, vb.pp("layernorm_before"))?,
-            norm_after: layer_norm(d, s.eps, vb.pp("layernorm_after"))?,
-            act: s.act,
-            heads: s.heads,
+            norm_before: layer_norm(d, c.layer_norm_eps, vb.pp("layernorm_before"))?,
+            norm_after: layer_norm(d, c.layer_norm_eps, vb.pp("layernorm_after"))?,
+            act: c.hidden_act,
+            heads: c.num_attention_heads,
         })
     }
 
@@ -106,10 +147,10 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    /// Loads `count` layers under `vb` (the `encoder` prefix).
-    pub fn load(vb: VarBuilder, s: &LayerShape, count: usize) -> candle_core::Result<Encoder> {
-        let layers = (0..count)
-            .map(|i| Layer::load(vb.pp(format!("layer.{i}")), s))
+    /// Loads the config's layers under `vb` (the `encoder` prefix).
+    pub fn load(vb: VarBuilder, c: &EncoderConfig) -> candle_core::Result<Encoder> {
+        let layers = (0..c.num_hidden_layers)
+            .map(|i| Layer::load(vb.pp(format!("layer.{i}")), c))
             .collect::<candle_core::Result<_>>()?;
         Ok(Encoder { layers })
     }
@@ -123,26 +164,14 @@ impl Encoder {
 /// The config.json fields ViT needs (defaults as `ViTConfig`'s).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Config {
-    #[serde(default = "hidden")]
-    hidden_size: usize,
-    #[serde(default = "twelve")]
-    num_hidden_layers: usize,
-    #[serde(default = "twelve")]
-    num_attention_heads: usize,
-    #[serde(default = "intermediate")]
-    intermediate_size: usize,
-    #[serde(default = "gelu")]
-    hidden_act: Activation,
-    #[serde(default = "eps")]
-    layer_norm_eps: f64,
+    #[serde(flatten)]
+    encoder: EncoderConfig,
     #[serde(default = "image_size")]
     image_size: usize,
     #[serde(default = "patch_size")]
     patch_size: usize,
     #[serde(default = "channels")]
     num_channels: usize,
-    #[serde(default = "qkv_bias")]
-    qkv_bias: bool,
 }
 
 fn image_size() -> usize {
@@ -153,9 +182,6 @@ fn patch_size() -> usize {
 }
 fn channels() -> usize {
     3
-}
-fn qkv_bias() -> bool {
-    true
 }
 
 /// A `ViTForImageClassification`.
@@ -176,24 +202,16 @@ impl VitClassifier {
         c: &Config,
         num_labels: usize,
     ) -> Result<VitClassifier, InferError> {
-        let (d, p) = (c.hidden_size, c.patch_size);
-        if p == 0 || c.num_attention_heads == 0 || !d.is_multiple_of(c.num_attention_heads) {
+        let (e, p) = (&c.encoder, c.patch_size);
+        e.check("ViT")?;
+        if p == 0 {
             return Err(InferError::Model(
-                "config.json (ViT): patch_size and num_attention_heads must be positive, \
-                 hidden_size a multiple of num_attention_heads"
-                    .into(),
+                "config.json (ViT): patch_size must be positive".into(),
             ));
         }
-        let shape = LayerShape {
-            hidden: d,
-            intermediate: c.intermediate_size,
-            heads: c.num_attention_heads,
-            act: c.hidden_act,
-            eps: c.layer_norm_eps,
-            qkv_bias: c.qkv_bias,
-        };
+        let d = e.hidden_size;
         let vit = vb.pp("vit");
-        let e = vit.pp("embeddings");
+        let emb = vit.pp("embeddings");
         let grid = c.image_size / p;
         let stride = Conv2dConfig {
             stride: p,
@@ -205,12 +223,12 @@ impl VitClassifier {
                 d,
                 p,
                 stride,
-                e.pp("patch_embeddings.projection"),
+                emb.pp("patch_embeddings.projection"),
             )?)?,
-            cls_token: e.get((1, 1, d), "cls_token")?,
-            positions: e.get((1, 1 + grid * grid, d), "position_embeddings")?,
-            encoder: Encoder::load(vit.pp("encoder"), &shape, c.num_hidden_layers)?,
-            norm: layer_norm(d, c.layer_norm_eps, vit.pp("layernorm"))?,
+            cls_token: emb.get((1, 1, d), "cls_token")?,
+            positions: emb.get((1, 1 + grid * grid, d), "position_embeddings")?,
+            encoder: Encoder::load(vit.pp("encoder"), e)?,
+            norm: layer_norm(d, e.layer_norm_eps, vit.pp("layernorm"))?,
             classifier: linear(d, num_labels, vb.pp("classifier"))?,
         })
     }

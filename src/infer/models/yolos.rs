@@ -5,38 +5,25 @@
 //! the classes, an MLP + sigmoid for the boxes) on the detection tokens.
 
 use candle_core::{Module, Tensor};
-use candle_nn::{Activation, Conv2d, Conv2dConfig, LayerNorm, VarBuilder, conv2d, layer_norm};
+use candle_nn::{Conv2d, Conv2dConfig, LayerNorm, VarBuilder, conv2d, layer_norm};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::detr::PredictionHead;
-use super::vit::{Layer, LayerShape};
-use super::vit_defaults::{eps, gelu, hidden, intermediate, twelve};
+use super::vit::{EncoderConfig, Layer};
 use crate::infer::InferError;
 
 /// The config.json fields YOLOS needs (defaults as `YolosConfig`'s).
 #[derive(Debug, Clone, Deserialize)]
 struct Config {
-    #[serde(default = "hidden")]
-    hidden_size: usize,
-    #[serde(default = "twelve")]
-    num_hidden_layers: usize,
-    #[serde(default = "twelve")]
-    num_attention_heads: usize,
-    #[serde(default = "intermediate")]
-    intermediate_size: usize,
-    #[serde(default = "gelu")]
-    hidden_act: Activation,
-    #[serde(default = "eps")]
-    layer_norm_eps: f64,
+    #[serde(flatten)]
+    encoder: EncoderConfig,
     #[serde(default = "image_size")]
     image_size: ImageSize,
     #[serde(default = "patch")]
     patch_size: usize,
     #[serde(default = "three")]
     num_channels: usize,
-    #[serde(default = "yes")]
-    qkv_bias: bool,
     #[serde(default = "detection_tokens")]
     num_detection_tokens: usize,
     #[serde(default = "yes")]
@@ -162,24 +149,24 @@ impl Yolos {
             ImageSize::Square(s) => (s, s),
             ImageSize::Sides([h, w]) => (h, w),
         };
-        let (p, d, tokens) = (c.patch_size, c.hidden_size, c.num_detection_tokens);
-        if p == 0 || c.num_attention_heads == 0 || d % c.num_attention_heads != 0 {
+        let (p, e, tokens) = (c.patch_size, &c.encoder, c.num_detection_tokens);
+        e.check("YOLOS")?;
+        if p == 0 {
             return Err(InferError::Model(
-                "config.json (YOLOS): patch_size and num_attention_heads must be positive, \
-                 hidden_size a multiple of num_attention_heads"
-                    .into(),
+                "config.json (YOLOS): patch_size must be positive".into(),
             ));
         }
+        let d = e.hidden_size;
         let grid = (height / p, width / p);
         let len = 1 + grid.0 * grid.1 + tokens;
         let vit = vb.pp("vit");
-        let e = vit.pp("embeddings");
+        let emb = vit.pp("embeddings");
         let cfg = Conv2dConfig {
             stride: p,
             ..Default::default()
         };
-        let mid_positions = if c.use_mid_position_embeddings && c.num_hidden_layers > 1 {
-            let shape = (c.num_hidden_layers - 1, 1, len, d);
+        let mid_positions = if c.use_mid_position_embeddings && e.num_hidden_layers > 1 {
+            let shape = (e.num_hidden_layers - 1, 1, len, d);
             let name = "encoder.mid_position_embeddings";
             Some(if vit.contains_tensor(name) {
                 vit.get(shape, name)?
@@ -189,16 +176,8 @@ impl Yolos {
         } else {
             None
         };
-        let shape = LayerShape {
-            hidden: d,
-            intermediate: c.intermediate_size,
-            heads: c.num_attention_heads,
-            act: c.hidden_act,
-            eps: c.layer_norm_eps,
-            qkv_bias: c.qkv_bias,
-        };
-        let layers = (0..c.num_hidden_layers)
-            .map(|i| Layer::load(vit.pp(format!("encoder.layer.{i}")), &shape))
+        let layers = (0..e.num_hidden_layers)
+            .map(|i| Layer::load(vit.pp(format!("encoder.layer.{i}")), e))
             .collect::<candle_core::Result<_>>()?;
         Ok(Yolos {
             patch_embedding: conv2d(
@@ -206,14 +185,14 @@ impl Yolos {
                 d,
                 p,
                 cfg,
-                e.pp("patch_embeddings.projection"),
+                emb.pp("patch_embeddings.projection"),
             )?,
-            cls_token: e.get((1, 1, d), "cls_token")?.reshape((1, d))?,
-            detection_tokens: e.get((1, tokens, d), "detection_tokens")?.squeeze(0)?,
-            positions: e.get((1, len, d), "position_embeddings")?.squeeze(0)?,
+            cls_token: emb.get((1, 1, d), "cls_token")?.reshape((1, d))?,
+            detection_tokens: emb.get((1, tokens, d), "detection_tokens")?.squeeze(0)?,
+            positions: emb.get((1, len, d), "position_embeddings")?.squeeze(0)?,
             mid_positions: mid_positions.map(|m| m.squeeze(1)).transpose()?,
             layers,
-            norm: layer_norm(d, c.layer_norm_eps, vit.pp("layernorm"))?,
+            norm: layer_norm(d, e.layer_norm_eps, vit.pp("layernorm"))?,
             class_head: PredictionHead::load(vb.pp("class_labels_classifier"), 3)?,
             box_head: PredictionHead::load(vb.pp("bbox_predictor"), 3)?,
             grid,
