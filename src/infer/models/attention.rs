@@ -1,5 +1,5 @@
-//! Multi-head attention as transformers' encoder–decoder speech and audio models write it
-//! (SpeechT5, MusicGen): `q_proj`, `k_proj`, `v_proj`, `out_proj` (with or without biases) over
+//! Multi-head attention as transformers writes it (SpeechT5, MusicGen, and ViT's layers under
+//! their own names): `q_proj`, `k_proj`, `v_proj`, `out_proj` (with or without biases) over
 //! `(batch, tokens, hidden)`; keys and values split into heads once (cross-attention) or
 //! appended to a cache (self-attention); queries scaled by `head_dim^-0.5`; an optional term
 //! added to the scores (SpeechT5's relative positions).
@@ -28,14 +28,33 @@ impl MultiHeadAttention {
         bias: bool,
         vb: VarBuilder,
     ) -> Result<MultiHeadAttention> {
-        Ok(MultiHeadAttention {
-            q: linear_b(hidden, hidden, bias, vb.pp("q_proj"))?,
-            k: linear_b(hidden, hidden, bias, vb.pp("k_proj"))?,
-            v: linear_b(hidden, hidden, bias, vb.pp("v_proj"))?,
-            out: linear_b(hidden, hidden, bias, vb.pp("out_proj"))?,
+        let projection = |name: &str| linear_b(hidden, hidden, bias, vb.pp(name));
+        Ok(MultiHeadAttention::from_projections(
+            [
+                projection("q_proj")?,
+                projection("k_proj")?,
+                projection("v_proj")?,
+                projection("out_proj")?,
+            ],
+            hidden,
+            heads,
+        ))
+    }
+
+    /// From loaded query, key, value and output projections of `hidden` wide inputs.
+    pub fn from_projections(
+        [q, k, v, out]: [Linear; 4],
+        hidden: usize,
+        heads: usize,
+    ) -> MultiHeadAttention {
+        MultiHeadAttention {
+            q,
+            k,
+            v,
+            out,
             heads,
             head_dim: hidden / heads,
-        })
+        }
     }
 
     /// `(B, T, hidden)` → `(B, heads, T, head_dim)`.
@@ -85,6 +104,12 @@ impl MultiHeadAttention {
     /// Attends from `xs` over split keys and values.
     pub fn forward(&self, xs: &Tensor, keys: &Tensor, values: &Tensor) -> Result<Tensor> {
         self.attend(&self.queries(xs)?, keys, values, None)
+    }
+
+    /// Self-attention over `xs` `(B, T, hidden)`, no mask.
+    pub fn self_attention(&self, xs: &Tensor) -> Result<Tensor> {
+        let (keys, values) = self.keys_values(xs)?;
+        self.forward(xs, &keys, &values)
     }
 }
 

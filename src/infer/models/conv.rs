@@ -66,7 +66,8 @@ impl ChunkedConv1d {
         }
         let out_len = (length + 2 * p - reach - 1) / s + 1;
         let phase_len = out_len + reach / s;
-        let phases = phases(&padded_to(&x, 1, p, s * phase_len)?, &[phase_len], s)?;
+        let used = (reach + 1).min(s);
+        let phases = phases(&padded_to(&x, 1, p, s * phase_len)?, &[phase_len], s, used)?;
         let mut pieces = Vec::with_capacity(out_len.div_ceil(CHUNK));
         for start in (0..out_len).step_by(CHUNK) {
             let size = CHUNK.min(out_len - start);
@@ -93,9 +94,11 @@ fn padded_to(x: &Tensor, dim: usize, padding: usize, want: usize) -> Result<Tens
     }
 }
 
-/// The `stride^d` phases of `(channels, stride · sizes…)` (d = 1 or 2 spatial dimensions):
-/// `x[:, py::stride, px::stride]`, each `(channels, sizes…)`, row-major over `(py, px)`.
-fn phases(x: &Tensor, sizes: &[usize], stride: usize) -> Result<Vec<Tensor>> {
+/// The phases of `(channels, stride · sizes…)` (1 or 2 spatial dimensions) whose offsets are
+/// below `used` along each: `x[:, py::stride, px::stride]` for `py, px < used`, each
+/// `(channels, sizes…)`, row-major over `(py, px)`. A kernel reaching `k` values reads only
+/// offsets below `min(k, stride)` (a 1 × 1 stride-2 convolution one phase of four).
+fn phases(x: &Tensor, sizes: &[usize], stride: usize, used: usize) -> Result<Vec<Tensor>> {
     if stride == 1 {
         return Ok(vec![x.clone()]);
     }
@@ -103,17 +106,17 @@ fn phases(x: &Tensor, sizes: &[usize], stride: usize) -> Result<Vec<Tensor>> {
     match *sizes {
         [len] => {
             let split = x.reshape((channels, len, stride))?;
-            (0..stride)
+            (0..used)
                 .map(|r| split.narrow(2, r, 1)?.reshape((channels, len)))
                 .collect()
         }
         [rows, columns] => {
             let split = x.reshape((channels, rows, stride, columns, stride))?;
-            (0..stride * stride)
+            (0..used * used)
                 .map(|i| {
                     split
-                        .narrow(2, i / stride, 1)?
-                        .narrow(4, i % stride, 1)?
+                        .narrow(2, i / used, 1)?
+                        .narrow(4, i % used, 1)?
                         .reshape((channels, rows, columns))
                 })
                 .collect()
@@ -188,7 +191,8 @@ impl Chunked2d {
         let reach = (k - 1) / s;
         let (phase_h, phase_w) = (out_h + reach, out_w + reach);
         let x = padded_to(&padded_to(x, 1, p, s * phase_h)?, 2, p, s * phase_w)?;
-        let phases = phases(&x, &[phase_h, phase_w], s)?;
+        let used = k.min(s);
+        let phases = phases(&x, &[phase_h, phase_w], s, used)?;
         let rows = (CHUNK / out_w).max(1);
         let mut pieces = Vec::with_capacity(out_h.div_ceil(rows));
         for top in (0..out_h).step_by(rows) {
@@ -196,7 +200,7 @@ impl Chunked2d {
             let taps = (0..k * k)
                 .map(|t| {
                     let (dy, dx) = (t / k, t % k);
-                    phases[(dy % s) * s + dx % s]
+                    phases[(dy % s) * used + dx % s]
                         .narrow(1, top + dy / s, count)?
                         .narrow(2, dx / s, out_w)?
                         .contiguous()?

@@ -12,8 +12,9 @@ use candle_core::{D, Module, Tensor};
 use candle_nn::{Activation, Conv2dConfig, LayerNorm, VarBuilder, conv2d, layer_norm};
 use serde::Deserialize;
 
+use super::attention::MultiHeadAttention;
 use super::conv::Conv2dLayer;
-use super::elementwise::{activate, softmax_last_dim};
+use super::elementwise::activate;
 use super::linear::{Linear, linear, linear_b};
 use crate::infer::InferError;
 
@@ -78,16 +79,13 @@ fn yes() -> bool {
 
 /// One pre-norm ViT layer: `x + attention(norm(x))`, then `h + mlp(norm(h))`.
 pub struct Layer {
-    query: Linear,
-    key: Linear,
-    value: Linear,
-    attn_out: Linear,
+    /// `attention.attention.{query,key,value}` and `attention.output.dense`.
+    attention: MultiHeadAttention,
     intermediate: Linear,
     output: Linear,
     norm_before: LayerNorm,
     norm_after: LayerNorm,
     act: Activation,
-    heads: usize,
 }
 
 impl Layer {
@@ -95,49 +93,31 @@ impl Layer {
     pub fn load(vb: VarBuilder, c: &EncoderConfig) -> candle_core::Result<Layer> {
         let (d, i, bias) = (c.hidden_size, c.intermediate_size, c.qkv_bias);
         let a = vb.pp("attention.attention");
+        let projections = [
+            linear_b(d, d, bias, a.pp("query"))?,
+            linear_b(d, d, bias, a.pp("key"))?,
+            linear_b(d, d, bias, a.pp("value"))?,
+            linear(d, d, vb.pp("attention.output.dense"))?,
+        ];
         Ok(Layer {
-            query: linear_b(d, d, bias, a.pp("query"))?,
-            key: linear_b(d, d, bias, a.pp("key"))?,
-            value: linear_b(d, d, bias, a.pp("value"))?,
-            attn_out: linear(d, d, vb.pp("attention.output.dense"))?,
+            attention: MultiHeadAttention::from_projections(projections, d, c.num_attention_heads),
             intermediate: linear(d, i, vb.pp("intermediate.dense"))?,
             output: linear(i, d, vb.pp("output.dense"))?,
             norm_before: layer_norm(d, c.layer_norm_eps, vb.pp("layernorm_before"))?,
             norm_after: layer_norm(d, c.layer_norm_eps, vb.pp("layernorm_after"))?,
             act: c.hidden_act,
-            heads: c.num_attention_heads,
         })
     }
 
     /// `(batch, tokens, hidden)` → the same shape.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let n = self.norm_before.forward(x)?;
-        let attended = self.attend(&n)?;
-        let h = (self.attn_out.forward(&attended)? + x)?;
+        let h = (self.attention.self_attention(&n)? + x)?;
         let m = activate(
             self.act,
             &self.intermediate.forward(&self.norm_after.forward(&h)?)?,
         )?;
         self.output.forward(&m)? + h
-    }
-
-    /// Multi-head self-attention over `(batch, tokens, hidden)`, heads concatenated.
-    fn attend(&self, n: &Tensor) -> candle_core::Result<Tensor> {
-        let (batch, tokens, d) = n.dims3()?;
-        let head_dim = d / self.heads;
-        let split = |t: Tensor| {
-            t.reshape((batch, tokens, self.heads, head_dim))?
-                .transpose(1, 2)?
-                .contiguous()
-        };
-        let q = split((self.query.forward(n)? * (head_dim as f64).powf(-0.5))?)?;
-        let k = split(self.key.forward(n)?)?;
-        let v = split(self.value.forward(n)?)?;
-        let weights = softmax_last_dim(&q.matmul(&k.t()?)?)?;
-        weights
-            .matmul(&v)?
-            .transpose(1, 2)?
-            .reshape((batch, tokens, d))
     }
 }
 
