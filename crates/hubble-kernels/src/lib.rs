@@ -6,6 +6,9 @@
 //! [`attention`], causal attention read in place from an F16 or F32 KV cache (candle's ops
 //! widen and repeat the whole cache for every layer and step), and [`depthwise_conv2d`], the
 //! depthwise convolution of ConvNeXt's blocks (candle's grouped convolution runs group by group),
+//! [`conv2d`], dense convolutions as chunked products with their bias, residual and activations
+//! fused (candle's passes over the whole tensor for each), [`dense_attention`], the encoders'
+//! unmasked attention by blocks of queries (candle's path makes every head's whole score matrix),
 //! and [`gelu_erf`] and [`softmax_rows`], vectorised (candle calls a scalar `erff` or `expf` per
 //! value).
 //!
@@ -16,6 +19,8 @@
 //! `opt-level` 0 in a dev build), a static's are compiled here.
 
 pub mod attention;
+mod conv_product;
+mod dense_attention;
 mod depthwise;
 mod k_quants;
 mod q4_1;
@@ -26,6 +31,8 @@ mod quant_matmul;
 mod tiles;
 mod vector_math;
 
+pub use conv_product::{ConvShape, Fused, InputMap, OutputMap, conv2d, pointwise_to_planes};
+pub use dense_attention::{DenseAttention, dense_attention};
 pub use depthwise::{Depthwise, depthwise_conv2d};
 pub use k_quants::{Q4_K, Q4_K_BYTES, Q5_K, Q5_K_BYTES, Q6_K, Q6_K_BYTES};
 pub use q4_1::{Q4_1, Q4_1_BYTES};

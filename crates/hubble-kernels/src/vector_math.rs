@@ -77,6 +77,14 @@ pub fn softmax_rows(values: &mut [f32], row_len: usize) {
         .for_each(|rows| run(rows, row_len));
 }
 
+/// [`softmax_rows`] on the calling thread, for tasks that already run on rayon's.
+pub(crate) fn softmax_rows_here(values: &mut [f32], row_len: usize) {
+    if let Some(rows) = values.len().checked_div(row_len) {
+        let run = widest!(softmax_with);
+        run(&mut values[..rows * row_len], row_len);
+    }
+}
+
 /// GELU of every value (`_unused` keeps [`widest`]'s signature).
 #[inline(always)]
 fn gelu_with(values: &mut [f32], _unused: usize, madd: impl Fn(f32, f32, f32) -> f32 + Copy) {

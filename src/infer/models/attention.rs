@@ -4,7 +4,7 @@
 //! appended to a cache (self-attention); queries scaled by `head_dim^-0.5`; an optional term
 //! added to the scores (SpeechT5's relative positions).
 
-use candle_core::{Module, Result, Tensor};
+use candle_core::{CpuStorage, CustomOp3, DType, Layout, Module, Result, Shape, Tensor, bail};
 use candle_nn::VarBuilder;
 
 use super::elementwise::softmax_last_dim;
@@ -87,18 +87,8 @@ impl MultiHeadAttention {
         values: &Tensor,
         scores: Option<&Tensor>,
     ) -> Result<Tensor> {
-        let (batch, _, tokens, _) = queries.dims4()?;
-        let mut weights = queries.matmul(&keys.transpose(2, 3)?.contiguous()?)?;
-        if let Some(scores) = scores {
-            weights = (weights + scores)?;
-        }
-        let weights = softmax_last_dim(&weights)?;
-        let context = weights.matmul(values)?.transpose(1, 2)?.reshape((
-            batch,
-            tokens,
-            self.heads * self.head_dim,
-        ))?;
-        self.out.forward(&context)
+        self.out
+            .forward(&attend_heads(queries, keys, values, scores)?)
     }
 
     /// Attends from `xs` over split keys and values.
@@ -106,10 +96,128 @@ impl MultiHeadAttention {
         self.attend(&self.queries(xs)?, keys, values, None)
     }
 
-    /// Self-attention over `xs` `(B, T, hidden)`, no mask.
+    /// Self-attention over `xs` `(B, T, hidden)`, no mask, through [`dense_attention`].
     pub fn self_attention(&self, xs: &Tensor) -> Result<Tensor> {
-        let (keys, values) = self.keys_values(xs)?;
-        self.forward(xs, &keys, &values)
+        let context = dense_attention(
+            &self.q.forward(xs)?,
+            &self.k.forward(xs)?,
+            &self.v.forward(xs)?,
+            self.heads,
+            (self.head_dim as f64).powf(-0.5),
+        )?;
+        self.out.forward(&context)
+    }
+}
+
+/// Attends from split (and scaled) queries `(B, heads, Tq, head_dim)` over split keys and
+/// values, `scores` `(B, heads, Tq, Tk)` added when given; the heads merged, `(B, Tq, heads ·
+/// head_dim)`.
+fn attend_heads(
+    queries: &Tensor,
+    keys: &Tensor,
+    values: &Tensor,
+    scores: Option<&Tensor>,
+) -> Result<Tensor> {
+    let (batch, heads, tokens, head_dim) = queries.dims4()?;
+    let mut weights = queries.matmul(&keys.transpose(2, 3)?.contiguous()?)?;
+    if let Some(scores) = scores {
+        weights = (weights + scores)?;
+    }
+    let weights = softmax_last_dim(&weights)?;
+    weights
+        .matmul(values)?
+        .transpose(1, 2)?
+        .reshape((batch, tokens, heads * head_dim))
+}
+
+/// Unmasked attention from `q` over `k` and `v`, each `(B, tokens, heads · head_dim)` as their
+/// projections give them, the scores scaled by `scale`; `(B, Tq, heads · head_dim)`. F32 on the
+/// CPU through `hubble_kernels::dense_attention` (blocks of queries, no score tensor), with
+/// candle's ops elsewhere.
+pub fn dense_attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    heads: usize,
+    scale: f64,
+) -> Result<Tensor> {
+    if [q, k, v]
+        .iter()
+        .all(|t| t.device().is_cpu() && t.dtype() == DType::F32)
+    {
+        let op = DenseOp {
+            heads,
+            scale: scale as f32,
+        };
+        return q
+            .contiguous()?
+            .apply_op3_no_bwd(&k.contiguous()?, &v.contiguous()?, &op);
+    }
+    let split = |xs: &Tensor| -> Result<Tensor> {
+        let (batch, tokens, width) = xs.dims3()?;
+        xs.reshape((batch, tokens, heads, width / heads))?
+            .transpose(1, 2)?
+            .contiguous()
+    };
+    attend_heads(&split(&(q * scale)?)?, &split(k)?, &split(v)?, None)
+}
+
+/// [`dense_attention`]'s CPU kernel as a candle operation.
+struct DenseOp {
+    heads: usize,
+    scale: f32,
+}
+
+impl CustomOp3 for DenseOp {
+    fn name(&self) -> &'static str {
+        "dense-attention"
+    }
+
+    fn cpu_fwd(
+        &self,
+        q: &CpuStorage,
+        q_layout: &Layout,
+        k: &CpuStorage,
+        k_layout: &Layout,
+        v: &CpuStorage,
+        v_layout: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (batch, queries, width) = q_layout.shape().dims3()?;
+        let (key_batch, keys, key_width) = k_layout.shape().dims3()?;
+        if key_batch != batch || key_width != width || v_layout.shape() != k_layout.shape() {
+            bail!(
+                "attention: queries {:?}, keys {:?}, values {:?}",
+                q_layout.shape(),
+                k_layout.shape(),
+                v_layout.shape()
+            );
+        }
+        if self.heads == 0 || width % self.heads != 0 {
+            bail!(
+                "attention: {width} values do not split into {} heads",
+                self.heads
+            );
+        }
+        let shape = hubble_kernels::DenseAttention {
+            batch,
+            queries,
+            keys,
+            heads: self.heads,
+            head_dim: width / self.heads,
+        };
+        let (q, k, v) = (f32s(q, q_layout)?, f32s(k, k_layout)?, f32s(v, v_layout)?);
+        let mut out = vec![0f32; q.len()];
+        hubble_kernels::dense_attention(&shape, q, k, v, self.scale, &mut out)
+            .map_err(|e| candle_core::Error::Msg(e.0))?;
+        Ok((CpuStorage::F32(out), q_layout.shape().clone()))
+    }
+}
+
+/// The values of a contiguous F32 tensor's storage.
+fn f32s<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
+    match (storage, layout.contiguous_offsets()) {
+        (CpuStorage::F32(values), Some((start, end))) => Ok(&values[start..end]),
+        _ => bail!("attention: contiguous F32 inputs only"),
     }
 }
 

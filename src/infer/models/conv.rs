@@ -1,12 +1,14 @@
-//! Convolutions as chunked matrix products, for the generating models' big activations: each
-//! chunk's shifted copies of the input are stacked `(kernel taps · in, chunk)` and multiplied
-//! once by the weight `(out, taps · in)`, straight into the channels-first layout; strided 2-D
-//! ones read the input's phases. candle's CPU convolution builds one im2col matrix for the
-//! whole input (`(time, in · kernel)` — 1.2 GB for a 128-channel 3 × 3 convolution at
-//! 512 × 512) and transposes the product, or, strided, goes through its tiled im2col; chunks
-//! that fit the caches make HiFi-GAN's convolutions and Stable Diffusion's ~2× faster here.
-//! Strided 1-D, dilated 2-D and grouped convolutions go to candle, except depthwise ones on the
-//! CPU ([`DepthwiseConv2d`], `hubble_kernels::depthwise_conv2d`: candle runs groups one by one).
+//! Convolutions as chunked matrix products, for the models' big activations. On F32 CPU tensors
+//! dense ones go to [`CpuConv`] (`hubble_kernels::conv2d`: each chunk's columns written straight
+//! from the image, the bias, a residual and the activations around the convolution fused);
+//! elsewhere each chunk's shifted copies of the input are stacked `(kernel taps · in, chunk)`
+//! as tensors and multiplied once by the weight `(out, taps · in)`, straight into the
+//! channels-first layout, strided 2-D ones reading the input's phases. candle's own
+//! convolution builds one im2col matrix for the whole input (`(time, in · kernel)` — 1.2 GB for
+//! a 128-channel 3 × 3 convolution at 512 × 512) and transposes the product, or, strided, goes
+//! through its tiled im2col. Off the CPU, dilated 2-D and grouped convolutions go to candle;
+//! depthwise ones on the CPU to [`DepthwiseConv2d`] (`hubble_kernels::depthwise_conv2d`: candle
+//! runs groups one by one).
 
 use candle_core::{
     CpuStorage, CustomOp1, DType, IndexOp, Layout, Module, Result, Shape, Tensor, bail,
@@ -16,11 +18,16 @@ use candle_nn::{
 };
 use hubble_kernels::{Depthwise, depthwise_conv2d};
 
+use super::conv_cpu::{CpuConv, Geometry, InputMap, OutputMap, finish, map_input};
+
 /// Output positions per product: the best of 512–32768 measured on 2 cores.
 const CHUNK: usize = 1024;
 
-/// A 1-D convolution over `(1, in, time)` (stride, dilation and padding as the layer's).
+/// A 1-D convolution over `(1, in, time)` (stride, dilation and padding as the layer's): on
+/// F32 CPU tensors [`CpuConv`] (a 2-D kernel one row high), elsewhere chunked products of
+/// tensors.
 pub struct ChunkedConv1d {
+    cpu: Option<CpuConv>,
     /// `(out, kernel · in)`, tap-major like the stacked inputs.
     weight: Tensor,
     kernel: usize,
@@ -37,7 +44,14 @@ impl ChunkedConv1d {
             bail!("chunked convolutions take one group");
         }
         let (outputs, inputs, kernel) = conv.weight().dims3()?;
+        let config = conv.config();
+        let geometry = Geometry {
+            stride: (1, config.stride),
+            padding: (0, config.padding),
+            dilation: (1, config.dilation),
+        };
         Ok(ChunkedConv1d {
+            cpu: CpuConv::new(&conv.weight().unsqueeze(2)?, conv.bias(), geometry)?,
             weight: conv
                 .weight()
                 .permute((0, 2, 1))?
@@ -51,9 +65,42 @@ impl ChunkedConv1d {
         })
     }
 
-    /// `(1, in, time)` → `(1, out, time')`. Strided, tap `t` reads phase `t · dilation % stride`
-    /// of the input shifted by `t · dilation / stride` (see [`Conv2dLayer`]).
+    /// `(1, in, time)` → `(1, out, time')`.
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        self.forward_fused(xs, InputMap::Identity, None)
+    }
+
+    /// `conv(input(xs)) + residual`, fused on the CPU.
+    pub fn forward_fused(
+        &self,
+        xs: &Tensor,
+        input: InputMap,
+        residual: Option<&Tensor>,
+    ) -> Result<Tensor> {
+        if let Some(cpu) = &self.cpu
+            && CpuConv::takes(xs)
+        {
+            let (batch, _, _) = xs.dims3()?;
+            if batch != 1 {
+                bail!("chunked 1-D convolutions take one sequence, not {batch}");
+            }
+            let residual = residual.map(|r| r.unsqueeze(2)).transpose()?;
+            let ys = cpu.forward(
+                &xs.unsqueeze(2)?,
+                residual.as_ref(),
+                input,
+                OutputMap::Identity,
+            )?;
+            return ys.squeeze(2);
+        }
+        let ys = self.forward_tensors(&map_input(xs, input)?)?;
+        finish(ys, residual, OutputMap::Identity)
+    }
+
+    /// [`ChunkedConv1d::forward`] with tensor ops. Strided, tap `t` reads phase
+    /// `t · dilation % stride` of the input shifted by `t · dilation / stride` (see
+    /// [`Conv2dLayer`]).
+    fn forward_tensors(&self, xs: &Tensor) -> Result<Tensor> {
         let (batch, _, length) = xs.dims3()?;
         if batch != 1 {
             bail!("chunked 1-D convolutions take one sequence, not {batch}");
@@ -125,9 +172,11 @@ fn phases(x: &Tensor, sizes: &[usize], stride: usize, used: usize) -> Result<Vec
     }
 }
 
-/// A 2-D convolution layer: square kernels (any stride) as chunked products (1 × 1 stride 1 as
-/// one product), dilated and grouped ones through candle.
+/// A 2-D convolution layer: one-group ones on F32 CPU tensors through [`CpuConv`]; elsewhere
+/// square kernels (any stride) as chunked products of tensors (1 × 1 stride 1 as one product),
+/// dilated and grouped ones through candle.
 pub struct Conv2dLayer {
+    cpu: Option<CpuConv>,
     chunked: Option<Chunked2d>,
     bias: Option<Tensor>,
     candle: Conv2d,
@@ -161,7 +210,17 @@ impl Conv2dLayer {
                 })
             })
             .transpose()?;
+        let geometry = Geometry {
+            stride: (config.stride, config.stride),
+            padding: (config.padding, config.padding),
+            dilation: (config.dilation, config.dilation),
+        };
+        let cpu = match config.groups {
+            1 => CpuConv::new(conv.weight(), conv.bias(), geometry)?,
+            _ => None,
+        };
         Ok(Conv2dLayer {
+            cpu,
             chunked,
             bias: conv.bias().map(|b| b.unsqueeze(1)).transpose()?,
             candle: conv,
@@ -214,9 +273,24 @@ impl Chunked2d {
     }
 }
 
-impl Module for Conv2dLayer {
-    /// `(batch, in, h, w)` → `(batch, out, h', w')`.
-    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+impl Conv2dLayer {
+    /// `output(conv(xs) + residual)`, fused on the CPU.
+    pub fn forward_fused(
+        &self,
+        xs: &Tensor,
+        residual: Option<&Tensor>,
+        output: OutputMap,
+    ) -> Result<Tensor> {
+        match &self.cpu {
+            Some(cpu) if CpuConv::takes(xs) => {
+                cpu.forward(xs, residual, InputMap::Identity, output)
+            }
+            _ => finish(self.forward_tensors(xs)?, residual, output),
+        }
+    }
+
+    /// The convolution with tensor ops.
+    fn forward_tensors(&self, xs: &Tensor) -> Result<Tensor> {
         let Some(chunked) = &self.chunked else {
             return self.candle.forward(xs);
         };
@@ -230,6 +304,13 @@ impl Module for Conv2dLayer {
             })
             .collect::<Result<Vec<_>>>()?;
         Tensor::stack(&images, 0)
+    }
+}
+
+impl Module for Conv2dLayer {
+    /// `(batch, in, h, w)` → `(batch, out, h', w')`.
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        self.forward_fused(xs, None, OutputMap::Identity)
     }
 }
 
@@ -477,8 +558,21 @@ mod tests {
             let conv = Conv1d::new(weight, Some(bias), config);
             let xs = random(&[1, 4, length], 3);
             let expected = conv.forward(&xs).unwrap();
-            let ours = ChunkedConv1d::new(conv).unwrap().forward(&xs).unwrap();
-            assert_eq!(ours.dims(), expected.dims());
+            let layer = ChunkedConv1d::new(conv.clone()).unwrap();
+            assert!(layer.cpu.is_some());
+            for ours in [layer.forward(&xs), layer.forward_tensors(&xs)] {
+                let ours = ours.unwrap();
+                assert_eq!(ours.dims(), expected.dims());
+                assert!(max_diff(&ours, &expected) < 1e-5);
+            }
+            // A leaky ReLU before it and a residual after it, fused and with candle's ops.
+            let slope = 0.1;
+            let residual = random(expected.dims(), 4);
+            let leaky = candle_nn::ops::leaky_relu(&xs, slope).unwrap();
+            let expected = (conv.forward(&leaky).unwrap() + &residual).unwrap();
+            let ours = layer
+                .forward_fused(&xs, InputMap::LeakyRelu(slope as f32), Some(&residual))
+                .unwrap();
             assert!(max_diff(&ours, &expected) < 1e-5);
         }
     }
@@ -506,9 +600,23 @@ mod tests {
             let conv = Conv2d::new(weight, Some(bias), config);
             let xs = random(&[2, 3, side, side + 3], 6);
             let expected = conv.forward(&xs).unwrap();
-            let ours = Conv2dLayer::new(conv).unwrap().forward(&xs).unwrap();
-            assert_eq!(ours.dims(), expected.dims());
-            assert!(max_diff(&ours, &expected) < 1e-5, "k {kernel} s {stride}");
+            let layer = Conv2dLayer::new(conv).unwrap();
+            assert!(layer.cpu.is_some());
+            for ours in [layer.forward(&xs), layer.forward_tensors(&xs)] {
+                let ours = ours.unwrap();
+                assert_eq!(ours.dims(), expected.dims());
+                assert!(max_diff(&ours, &expected) < 1e-5, "k {kernel} s {stride}");
+            }
+            // A residual and a ReLU after it, fused and with candle's ops.
+            let residual = random(expected.dims(), 7);
+            let expected = (expected + &residual).unwrap().relu().unwrap();
+            let ours = layer
+                .forward_fused(&xs, Some(&residual), OutputMap::Relu)
+                .unwrap();
+            assert!(
+                max_diff(&ours, &expected) < 1e-5,
+                "fused, k {kernel} s {stride}"
+            );
         }
     }
 

@@ -8,6 +8,7 @@ use candle_nn::{Conv2dConfig, LayerNorm, VarBuilder, conv2d, layer_norm};
 use serde::Deserialize;
 
 use super::conv::{Conv2dLayer, DepthwiseConv2d};
+use super::conv_cpu::PointwiseToPlanes;
 use super::elementwise::gelu_erf;
 use super::linear::{Linear, linear};
 
@@ -66,8 +67,9 @@ struct Block {
     dwconv: DepthwiseConv2d,
     norm: LayerNorm,
     pw1: Linear,
-    pw2: Linear,
-    scale: Option<Tensor>,
+    /// The second pointwise layer with the layer scale folded into its weight and bias, written
+    /// channels-first over the block's input.
+    pw2: PointwiseToPlanes,
 }
 
 impl Block {
@@ -77,16 +79,19 @@ impl Block {
             groups: dim,
             ..Default::default()
         };
+        // scale · (h W2ᵀ + b2) = h (scale · W2)ᵀ + scale · b2, scale per output channel.
+        let pw2 = vb.pp("pwconv2");
+        let (mut weight, mut bias) = (pw2.get((dim, 4 * dim), "weight")?, pw2.get(dim, "bias")?);
+        if layer_scale {
+            let scale = vb.get(dim, "layer_scale_parameter")?;
+            weight = weight.broadcast_mul(&scale.unsqueeze(1)?)?;
+            bias = (bias * scale)?;
+        }
         Ok(Block {
             dwconv: DepthwiseConv2d::new(conv2d(dim, dim, 7, dw, vb.pp("dwconv"))?)?,
             norm: layer_norm(dim, EPS, vb.pp("layernorm"))?,
             pw1: linear(dim, 4 * dim, vb.pp("pwconv1"))?,
-            pw2: linear(4 * dim, dim, vb.pp("pwconv2"))?,
-            scale: if layer_scale {
-                Some(vb.get(dim, "layer_scale_parameter")?)
-            } else {
-                None
-            },
+            pw2: PointwiseToPlanes::new(weight.t()?, Some(bias))?,
         })
     }
 
@@ -98,12 +103,7 @@ impl Block {
             .permute((0, 2, 3, 1))?
             .contiguous()?;
         let h = self.norm.forward(&h)?;
-        let h = self.pw2.forward(&gelu_erf(&self.pw1.forward(&h)?)?)?;
-        let h = match &self.scale {
-            Some(scale) => h.broadcast_mul(scale)?,
-            None => h,
-        };
-        x + h.permute((0, 3, 1, 2))?
+        self.pw2.forward(&gelu_erf(&self.pw1.forward(&h)?)?, x)
     }
 }
 

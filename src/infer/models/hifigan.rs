@@ -9,6 +9,7 @@ use candle_nn::{Conv1d, ConvTranspose1d, ConvTranspose1dConfig, VarBuilder};
 use serde_json::Value;
 
 use super::conv::{ChunkedConv1d, normed_conv1d, padded};
+use super::conv_cpu::InputMap;
 
 /// The shape of a HiFi-GAN generator.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,7 +96,7 @@ pub struct HifiGan {
     /// Each upsampler with the padding it trims from both ends.
     upsamplers: Vec<(ConvTranspose1d, usize)>,
     resblocks: Vec<ResBlock>,
-    post: Conv1d,
+    post: ChunkedConv1d,
     spec: HifiGanSpec,
 }
 
@@ -168,7 +169,7 @@ impl HifiGan {
             )?,
             upsamplers,
             resblocks,
-            post: normed_conv1d(last, 1, 7, padded(3, 1), vb.pp("conv_post"))?,
+            post: ChunkedConv1d::new(normed_conv1d(last, 1, 7, padded(3, 1), vb.pp("conv_post"))?)?,
             spec: spec.clone(),
         })
     }
@@ -192,18 +193,20 @@ impl HifiGan {
             }
             xs = (sum.expect("at least one residual block") / kernels as f64)?;
         }
-        let xs = candle_nn::ops::leaky_relu(&xs, 0.01)?;
-        self.post.forward(&xs)?.tanh()
+        self.post
+            .forward_fused(&xs, InputMap::LeakyRelu(0.01), None)?
+            .tanh()
     }
 }
 
 impl ResBlock {
     fn forward(&self, xs: &Tensor, slope: f64) -> Result<Tensor> {
+        // The leaky ReLUs and the residual sums run inside the convolutions' passes.
+        let leaky = InputMap::LeakyRelu(slope as f32);
         let mut xs = xs.clone();
         for (c1, c2) in self.convs1.iter().zip(&self.convs2) {
-            let h = c1.forward(&candle_nn::ops::leaky_relu(&xs, slope)?)?;
-            let h = c2.forward(&candle_nn::ops::leaky_relu(&h, slope)?)?;
-            xs = (xs + h)?;
+            let h = c1.forward_fused(&xs, leaky, None)?;
+            xs = c2.forward_fused(&h, leaky, Some(&xs))?;
         }
         Ok(xs)
     }

@@ -8,6 +8,7 @@ pub mod blip;
 pub mod causal;
 pub mod clip_text;
 pub mod conv;
+pub mod conv_cpu;
 pub mod convnext;
 pub mod detection_boxes;
 pub mod detr;

@@ -12,6 +12,7 @@ use candle_nn::{Conv2d, Conv2dConfig, VarBuilder, batch_norm, conv2d_no_bias};
 use serde::Deserialize;
 
 use super::conv::Conv2dLayer;
+use super::conv_cpu::OutputMap;
 use super::linear::{Linear, linear};
 
 /// The config.json fields ResNet needs.
@@ -119,9 +120,14 @@ impl ConvLayer {
         ConvLayer::load(vb.pp("convolution"), vb.pp("normalization"), shape, relu)
     }
 
+    /// The convolution with its ReLU fused on the CPU.
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let x = self.conv.forward(x)?;
-        if self.relu { x.relu() } else { Ok(x) }
+        let output = if self.relu {
+            OutputMap::Relu
+        } else {
+            OutputMap::Identity
+        };
+        self.conv.forward_fused(x, None, output)
     }
 }
 
@@ -175,16 +181,23 @@ impl Block {
         Ok(Block { layers, shortcut })
     }
 
+    /// The last layer (loaded without a ReLU) adds the shortcut and applies the block's ReLU
+    /// in its own passes.
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let mut h = x.clone();
-        for layer in &self.layers {
-            h = layer.forward(&h)?;
-        }
         let residual = match &self.shortcut {
             Some(s) => s.forward(x)?,
             None => x.clone(),
         };
-        (h + residual)?.relu()
+        let (last, first) = self
+            .layers
+            .split_last()
+            .ok_or_else(|| candle_core::Error::Msg("a residual block without layers".into()))?;
+        let mut h = x.clone();
+        for layer in first {
+            h = layer.forward(&h)?;
+        }
+        last.conv
+            .forward_fused(&h, Some(&residual), OutputMap::Relu)
     }
 }
 

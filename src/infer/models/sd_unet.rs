@@ -11,6 +11,7 @@
 use candle_core::{D, DType, Device, Module, Result, Tensor};
 
 use super::conv::{Conv2dLayer, conv2d_layer};
+use super::conv_cpu::OutputMap;
 use super::elementwise::{gelu_erf, softmax_last_dim};
 use super::linear::{Linear, linear, linear_no_bias};
 use candle_nn::{GroupNorm, LayerNorm, VarBuilder, group_norm, layer_norm};
@@ -122,13 +123,16 @@ impl ResnetBlock {
             let t = projection.forward(&candle_nn::ops::silu(time)?)?;
             h = h.broadcast_add(&t.unsqueeze(2)?.unsqueeze(3)?)?;
         }
-        let h = self
-            .conv2
-            .forward(&candle_nn::ops::silu(&self.norm2.forward(&h)?)?)?;
-        match &self.shortcut {
-            Some(shortcut) => shortcut.forward(xs)? + h,
-            None => xs + h,
-        }
+        let residual = match &self.shortcut {
+            Some(shortcut) => shortcut.forward(xs)?,
+            None => xs.clone(),
+        };
+        // The residual sum runs inside the second convolution's passes.
+        self.conv2.forward_fused(
+            &candle_nn::ops::silu(&self.norm2.forward(&h)?)?,
+            Some(&residual),
+            OutputMap::Identity,
+        )
     }
 }
 
@@ -212,7 +216,7 @@ impl TransformerBlock {
 
 enum Projection {
     Linear(Linear),
-    Conv(Conv2dLayer),
+    Conv(Box<Conv2dLayer>),
 }
 
 /// diffusers' `Transformer2DModel` over a feature map.
@@ -235,7 +239,14 @@ impl SpatialTransformer {
             Ok(if spec.linear_projection {
                 Projection::Linear(linear(channels, channels, vb.pp(name))?)
             } else {
-                Projection::Conv(conv2d_layer(channels, channels, 1, 1, 0, vb.pp(name))?)
+                Projection::Conv(Box::new(conv2d_layer(
+                    channels,
+                    channels,
+                    1,
+                    1,
+                    0,
+                    vb.pp(name),
+                )?))
             })
         };
         Ok(SpatialTransformer {

@@ -11,6 +11,7 @@ use candle_core::{D, DType, Device, Module, Tensor};
 use candle_nn::{Conv1dConfig, Embedding, LayerNorm, VarBuilder};
 use serde::Deserialize;
 
+use super::attention::dense_attention;
 use super::conv::ChunkedConv1d;
 use super::elementwise::{gelu_erf, softmax_last_dim};
 use super::linear::{Linear, linear, linear_no_bias};
@@ -98,14 +99,21 @@ impl Attention {
     ) -> candle_core::Result<Tensor> {
         let (b, t, d) = x.dims3()?;
         let scale = ((d / self.heads) as f64).powf(-0.5);
+        if source.is_none() && !cache && mask.is_none() {
+            // The encoder: attention by blocks of queries, no score tensor on the CPU.
+            let context = dense_attention(
+                &self.q.forward(x)?,
+                &self.k.forward(x)?,
+                &self.v.forward(x)?,
+                self.heads,
+                scale,
+            )?;
+            return self.out.forward(&context);
+        }
         let q = self.split(&(self.q.forward(x)? * scale)?)?;
-        let (k, v) = match (source, cache) {
-            (Some(source), _) => self.keys_values(source, true)?,
-            (None, true) => self.keys_values(x, false)?,
-            (None, false) => (
-                self.split(&self.k.forward(x)?)?,
-                self.split(&self.v.forward(x)?)?,
-            ),
+        let (k, v) = match source {
+            Some(source) => self.keys_values(source, true)?,
+            None => self.keys_values(x, false)?,
         };
         let mut scores = q.matmul(&k.t()?)?;
         if let Some(mask) = mask {

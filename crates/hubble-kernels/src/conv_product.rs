@@ -1,0 +1,624 @@
+//! Dense (one-group) convolutions on F32 images as matrix products over chunks of output
+//! positions, with what surrounds a convolution in the models fused into the same passes.
+//!
+//! For each chunk of output positions the input values every filter tap reads are written into
+//! a column buffer `(taps · inputs, chunk)` (im2col, taps major: tap `(ky, kx)` then channel),
+//! straight from the image: strides, dilation and zero padding are index arithmetic, with no
+//! padded or strided copy of the image. One `gemm` product of the weight `(outputs, taps ·
+//! inputs)` by that buffer then writes the chunk's outputs in place in the channels-first
+//! output. A pointwise convolution (1 × 1, stride 1, no padding) multiplies the image itself.
+//!
+//! Fused: an [`InputMap`] applied to each value as it is read (HiFi-GAN's leaky ReLU before its
+//! convolutions; zero padding stays zero), the bias and a residual (both written into the chunk
+//! before the product, which adds to them), and an [`OutputMap`] applied to the chunk while it
+//! is in cache (ResNet's ReLU after its residual sum). candle's path does each of these as a
+//! pass over the whole tensor, plus an im2col of the whole input and a transposed copy of the
+//! product. [`pointwise_to_planes`] is a pointwise convolution from channels-last rows into
+//! channels-first planes over a residual.
+
+use rayon::prelude::*;
+
+use crate::ShapeError;
+
+/// Column-buffer values per chunk the chunk size aims at (2 MiB): chunks of output positions
+/// are this over `taps · inputs`, between [`MIN_CHUNK`] and [`MAX_CHUNK`] positions.
+const BUFFER_VALUES: usize = 1 << 19;
+/// Fewest output positions per product (a wide product keeps gemm's kernels busy).
+const MIN_CHUNK: usize = 1024;
+/// Most output positions per product.
+const MAX_CHUNK: usize = 16384;
+
+/// The shape of a dense 2-D convolution (a 1-D one has height 1 and a kernel of height 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvShape {
+    /// Input channels.
+    pub inputs: usize,
+    /// Output channels.
+    pub outputs: usize,
+    /// Input `(height, width)`.
+    pub size: (usize, usize),
+    /// Kernel `(height, width)`.
+    pub kernel: (usize, usize),
+    /// Step between output positions, `(rows, columns)`.
+    pub stride: (usize, usize),
+    /// Zeros added before and after the input, `(rows, columns)`.
+    pub padding: (usize, usize),
+    /// Step between kernel taps, `(rows, columns)`.
+    pub dilation: (usize, usize),
+}
+
+impl ConvShape {
+    /// Output `(rows, columns)`: `(size + 2·padding − dilation·(kernel − 1) − 1) / stride + 1`
+    /// along each axis.
+    pub fn output_size(&self) -> Result<(usize, usize), ShapeError> {
+        let axis = |size: usize, kernel: usize, stride: usize, padding: usize, dilation: usize| {
+            let reach = dilation * kernel.checked_sub(1)?;
+            let room = (size + 2 * padding).checked_sub(reach + 1)?;
+            (size > 0 && stride > 0 && dilation > 0).then(|| room / stride + 1)
+        };
+        let (h, w) = self.size;
+        let rows = axis(
+            h,
+            self.kernel.0,
+            self.stride.0,
+            self.padding.0,
+            self.dilation.0,
+        );
+        let columns = axis(
+            w,
+            self.kernel.1,
+            self.stride.1,
+            self.padding.1,
+            self.dilation.1,
+        );
+        match (rows, columns) {
+            (Some(rows), Some(columns)) if self.inputs > 0 && self.outputs > 0 => {
+                Ok((rows, columns))
+            }
+            _ => Err(ShapeError(format!(
+                "convolution: a {} × {} kernel (stride {:?}, dilation {:?}) does not fit a {h} × {w} \
+                 input padded by {:?}, or a channel count is 0",
+                self.kernel.0, self.kernel.1, self.stride, self.dilation, self.padding
+            ))),
+        }
+    }
+
+    fn taps(&self) -> usize {
+        self.kernel.0 * self.kernel.1
+    }
+
+    fn pointwise(&self) -> bool {
+        self.kernel == (1, 1) && self.stride == (1, 1) && self.padding == (0, 0)
+    }
+}
+
+/// What the convolution applies to each input value as it reads it; zero padding is not mapped.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum InputMap {
+    /// The value itself.
+    Identity,
+    /// `x` where `x ≥ 0`, else `slope · x`.
+    LeakyRelu(f32),
+}
+
+/// What the convolution applies to each output after adding its bias and residual.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputMap {
+    /// The sum itself.
+    Identity,
+    /// `max(x, 0)`.
+    Relu,
+}
+
+/// What surrounds the product: the bias per output channel, a residual shaped like the output,
+/// and the maps.
+#[derive(Debug, Clone, Copy)]
+pub struct Fused<'a> {
+    /// One value per output channel, added to every position.
+    pub bias: Option<&'a [f32]>,
+    /// Added to the output value for value (the output's shape).
+    pub residual: Option<&'a [f32]>,
+    /// Applied to the inputs.
+    pub input_map: InputMap,
+    /// Applied to the outputs.
+    pub output_map: OutputMap,
+}
+
+/// Convolves `input` (images of `(inputs, height, width)`, row-major, one after another) with
+/// `weight` (`(outputs, kernel rows, kernel columns, inputs)`: taps major) into `out`
+/// (`(outputs, rows, columns)` per image, [`ConvShape::output_size`]), with `fused`'s bias,
+/// residual and maps. The number of images is `input.len()` over one image's size. Products run
+/// on gemm's kernels over rayon's threads; the column buffers fill in parallel.
+pub fn conv2d(
+    shape: &ConvShape,
+    input: &[f32],
+    weight: &[f32],
+    fused: Fused,
+    out: &mut [f32],
+) -> Result<(), ShapeError> {
+    let (rows, columns) = shape.output_size()?;
+    let image_in = shape.inputs * shape.size.0 * shape.size.1;
+    let positions = rows * columns;
+    let image_out = shape.outputs * positions;
+    let depth = shape.taps() * shape.inputs;
+    let check = |ok: bool, what: String| if ok { Ok(()) } else { Err(ShapeError(what)) };
+    check(
+        input.len().is_multiple_of(image_in) && !input.is_empty(),
+        format!(
+            "convolution: {} input values are not whole images of {image_in}",
+            input.len()
+        ),
+    )?;
+    let images = input.len() / image_in;
+    check(
+        out.len() == images * image_out,
+        format!(
+            "convolution: output of {} values for {images} images of {image_out}",
+            out.len()
+        ),
+    )?;
+    check(
+        weight.len() == shape.outputs * depth,
+        format!(
+            "convolution: {} weights for {} filters of {depth}",
+            weight.len(),
+            shape.outputs
+        ),
+    )?;
+    check(
+        fused.bias.is_none_or(|b| b.len() == shape.outputs),
+        format!("convolution: a bias for {} outputs", shape.outputs),
+    )?;
+    check(
+        fused.residual.is_none_or(|r| r.len() == out.len()),
+        format!(
+            "convolution: a residual of {} values for {}",
+            fused.residual.map_or(0, <[f32]>::len),
+            out.len()
+        ),
+    )?;
+    let direct = shape.pointwise() && fused.input_map == InputMap::Identity;
+    let chunk = (BUFFER_VALUES / depth)
+        .clamp(MIN_CHUNK, MAX_CHUNK)
+        .min(positions);
+    let mut buffer = if direct {
+        Vec::new()
+    } else {
+        vec![0f32; depth * chunk]
+    };
+    for image in 0..images {
+        let input = &input[image * image_in..(image + 1) * image_in];
+        let out = &mut out[image * image_out..(image + 1) * image_out];
+        let residual = fused
+            .residual
+            .map(|r| &r[image * image_out..(image + 1) * image_out]);
+        for start in (0..positions).step_by(chunk) {
+            let count = chunk.min(positions - start);
+            let read_dst = start_outputs(out, positions, start, count, fused.bias, residual);
+            let (rhs, rhs_rs) = if direct {
+                (&input[start..], positions)
+            } else {
+                let columns_buffer = &mut buffer[..depth * count];
+                fill_columns(
+                    shape,
+                    input,
+                    (rows, columns),
+                    start,
+                    columns_buffer,
+                    fused.input_map,
+                );
+                (&columns_buffer[..], count)
+            };
+            // SAFETY: `out` holds `outputs` rows of `positions` values and the chunk's columns
+            // `start..start + count` lie inside each; `weight` is `(outputs, depth)` and `rhs`
+            // `(depth, count)` with row stride `rhs_rs` inside its slice (checked above).
+            unsafe {
+                gemm::gemm(
+                    shape.outputs,
+                    count,
+                    depth,
+                    out.as_mut_ptr().add(start),
+                    1,
+                    positions as isize,
+                    read_dst,
+                    weight.as_ptr(),
+                    1,
+                    depth as isize,
+                    rhs.as_ptr(),
+                    1,
+                    rhs_rs as isize,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    parallelism(),
+                );
+            }
+            if fused.output_map == OutputMap::Relu {
+                out.par_chunks_mut(positions).for_each(|row| {
+                    row[start..start + count]
+                        .iter_mut()
+                        .for_each(|v| *v = v.max(0.));
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A pointwise convolution from channels-last rows to channels-first planes: `out` (`(outputs,
+/// positions)` per image) `= residual + bias + (rows · weight)ᵀ`, `rows` `(positions, inputs)`
+/// per image and `weight` `(inputs, outputs)`; `shape` is `(positions, inputs, outputs)`. One product writes each image's transposed
+/// result in place over its residual (ConvNeXt's second pointwise layer: no permuted copy and
+/// no separate bias or residual pass).
+pub fn pointwise_to_planes(
+    rows: &[f32],
+    weight: &[f32],
+    (positions, inputs, outputs): (usize, usize, usize),
+    bias: Option<&[f32]>,
+    residual: &[f32],
+    out: &mut [f32],
+) -> Result<(), ShapeError> {
+    let fits = positions * inputs * outputs > 0
+        && rows.len().is_multiple_of(positions * inputs)
+        && weight.len() == inputs * outputs
+        && bias.is_none_or(|b| b.len() == outputs)
+        && out.len() == rows.len() / inputs * outputs
+        && residual.len() == out.len();
+    if !fits {
+        return Err(ShapeError(format!(
+            "pointwise convolution: {} input values, {} weights for {inputs} → {outputs}, a              residual of {} and an output of {}",
+            rows.len(),
+            weight.len(),
+            residual.len(),
+            out.len()
+        )));
+    }
+    for image in 0..rows.len() / (positions * inputs) {
+        let out = &mut out[image * outputs * positions..(image + 1) * outputs * positions];
+        let residual = &residual[image * outputs * positions..(image + 1) * outputs * positions];
+        start_outputs(out, positions, 0, positions, bias, Some(residual));
+        // SAFETY: `out` is `(outputs, positions)`, `weight` `(inputs, outputs)` and this
+        // image's rows `(positions, inputs)`, all inside their slices (checked above).
+        unsafe {
+            gemm::gemm(
+                outputs,
+                positions,
+                inputs,
+                out.as_mut_ptr(),
+                1,
+                positions as isize,
+                true,
+                weight.as_ptr(),
+                outputs as isize,
+                1,
+                rows.as_ptr().add(image * positions * inputs),
+                inputs as isize,
+                1,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism(),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Writes the bias plus the residual into the chunk `start..start + count` of each output row;
+/// false (nothing written) when there are neither, and the product overwrites the chunk.
+fn start_outputs(
+    out: &mut [f32],
+    positions: usize,
+    start: usize,
+    count: usize,
+    bias: Option<&[f32]>,
+    residual: Option<&[f32]>,
+) -> bool {
+    if bias.is_none() && residual.is_none() {
+        return false;
+    }
+    out.par_chunks_mut(positions)
+        .enumerate()
+        .for_each(|(o, row)| {
+            let row = &mut row[start..start + count];
+            let b = bias.map_or(0., |b| b[o]);
+            match residual {
+                Some(r) => {
+                    let r = &r[o * positions + start..o * positions + start + count];
+                    row.iter_mut().zip(r).for_each(|(v, r)| *v = r + b);
+                }
+                None => row.fill(b),
+            }
+        });
+    true
+}
+
+/// The column buffer `(taps · inputs, count)` of output positions `start..start + count`: row
+/// `tap · inputs + channel` holds, for each position, the (mapped) input value that tap reads,
+/// or 0 where it reads padding. Rows fill in parallel.
+fn fill_columns(
+    shape: &ConvShape,
+    input: &[f32],
+    (_, columns): (usize, usize),
+    start: usize,
+    buffer: &mut [f32],
+    map: InputMap,
+) {
+    let count = buffer.len() / (shape.taps() * shape.inputs);
+    let (height, width) = shape.size;
+    let plane = height * width;
+    buffer
+        .par_chunks_mut(count)
+        .enumerate()
+        .with_min_len(4)
+        .for_each(|(row, dst)| {
+            let (tap, channel) = (row / shape.inputs, row % shape.inputs);
+            let (ky, kx) = (tap / shape.kernel.1, tap % shape.kernel.1);
+            let source = &input[channel * plane..(channel + 1) * plane];
+            let mut filled = 0;
+            while filled < count {
+                let position = start + filled;
+                let (oy, ox) = (position / columns, position % columns);
+                let run = (columns - ox).min(count - filled);
+                let segment = &mut dst[filled..filled + run];
+                let iy = (oy * shape.stride.0 + ky * shape.dilation.0) as isize
+                    - shape.padding.0 as isize;
+                if iy < 0 || iy >= height as isize {
+                    segment.fill(0.);
+                } else {
+                    let line = &source[iy as usize * width..(iy as usize + 1) * width];
+                    let first = (ox * shape.stride.1 + kx * shape.dilation.1) as isize
+                        - shape.padding.1 as isize;
+                    fill_line(segment, line, first, shape.stride.1, map);
+                }
+                filled += run;
+            }
+        });
+}
+
+/// `segment[j] = map(line[first + j·stride])`, 0 where that index falls outside `line`.
+fn fill_line(segment: &mut [f32], line: &[f32], first: isize, stride: usize, map: InputMap) {
+    let (n, width, step) = (segment.len(), line.len() as isize, stride as isize);
+    // Positions `lo..hi` read inside the line; those before and after read padding.
+    let lo = if first >= 0 {
+        0
+    } else {
+        ((-first + step - 1) / step) as usize
+    }
+    .min(n);
+    let hi = if first >= width {
+        0
+    } else {
+        ((width - 1 - first) / step + 1) as usize
+    };
+    let hi = hi.min(n).max(lo);
+    segment[..lo].fill(0.);
+    segment[hi..].fill(0.);
+    if hi == lo {
+        return;
+    }
+    let from = (first + lo as isize * step) as usize;
+    let inside = &mut segment[lo..hi];
+    if stride == 1 {
+        inside.copy_from_slice(&line[from..from + inside.len()]);
+    } else {
+        inside
+            .iter_mut()
+            .zip(line[from..].iter().step_by(stride))
+            .for_each(|(v, x)| *v = *x);
+    }
+    if let InputMap::LeakyRelu(slope) = map {
+        inside
+            .iter_mut()
+            .for_each(|v| *v = if *v >= 0. { *v } else { *v * slope });
+    }
+}
+
+fn parallelism() -> gemm::Parallelism {
+    match rayon::current_num_threads() {
+        0 | 1 => gemm::Parallelism::None,
+        threads => gemm::Parallelism::Rayon(threads),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(count: usize, seed: u64) -> Vec<f32> {
+        let mut state = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..count)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((state >> 40) as f32 / (1u64 << 24) as f32) * 2. - 1.
+            })
+            .collect()
+    }
+
+    /// The convolution straight from its definition, in f64.
+    fn reference(
+        shape: &ConvShape,
+        images: usize,
+        input: &[f32],
+        weight: &[f32],
+        fused: Fused,
+    ) -> Vec<f32> {
+        let (rows, columns) = shape.output_size().unwrap();
+        let (height, width) = shape.size;
+        let depth = shape.taps() * shape.inputs;
+        let mut out = Vec::new();
+        for image in 0..images {
+            for o in 0..shape.outputs {
+                for oy in 0..rows {
+                    for ox in 0..columns {
+                        let mut sum = fused.bias.map_or(0., |b| b[o] as f64);
+                        for ky in 0..shape.kernel.0 {
+                            for kx in 0..shape.kernel.1 {
+                                let iy = (oy * shape.stride.0 + ky * shape.dilation.0) as isize
+                                    - shape.padding.0 as isize;
+                                let ix = (ox * shape.stride.1 + kx * shape.dilation.1) as isize
+                                    - shape.padding.1 as isize;
+                                if iy < 0 || ix < 0 || iy >= height as isize || ix >= width as isize
+                                {
+                                    continue;
+                                }
+                                for c in 0..shape.inputs {
+                                    let mut x = input[((image * shape.inputs + c) * height
+                                        + iy as usize)
+                                        * width
+                                        + ix as usize];
+                                    if let InputMap::LeakyRelu(slope) = fused.input_map {
+                                        x = if x >= 0. { x } else { x * slope };
+                                    }
+                                    let w = weight
+                                        [o * depth + (ky * shape.kernel.1 + kx) * shape.inputs + c];
+                                    sum += x as f64 * w as f64;
+                                }
+                            }
+                        }
+                        let at = ((image * shape.outputs + o) * rows + oy) * columns + ox;
+                        sum += fused.residual.map_or(0., |r| r[at] as f64);
+                        if fused.output_map == OutputMap::Relu {
+                            sum = sum.max(0.);
+                        }
+                        out.push(sum as f32);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn matches_the_definition_for_every_geometry_and_fusion() {
+        // (inputs, outputs, size, kernel, stride, padding, dilation, images)
+        let cases = [
+            (3, 5, (9, 11), (3, 3), (1, 1), (1, 1), (1, 1), 2),
+            (4, 6, (13, 7), (1, 1), (1, 1), (0, 0), (1, 1), 1),
+            (4, 6, (13, 7), (1, 1), (2, 2), (0, 0), (1, 1), 2),
+            (3, 4, (23, 21), (7, 7), (2, 2), (3, 3), (1, 1), 1),
+            (2, 3, (16, 16), (4, 4), (4, 4), (0, 0), (1, 1), 1),
+            (5, 4, (1, 3001), (1, 3), (1, 2), (0, 1), (1, 1), 1),
+            (3, 2, (1, 1500), (1, 7), (1, 1), (0, 9), (1, 3), 1),
+            (6, 3, (40, 45), (3, 3), (1, 1), (1, 1), (1, 1), 1),
+            (2, 2, (5, 4), (2, 3), (1, 2), (2, 0), (2, 1), 1),
+        ];
+        for (inputs, outputs, size, kernel, stride, padding, dilation, images) in cases {
+            let shape = ConvShape {
+                inputs,
+                outputs,
+                size,
+                kernel,
+                stride,
+                padding,
+                dilation,
+            };
+            let (rows, columns) = shape.output_size().unwrap();
+            let input = values(images * inputs * size.0 * size.1, 1);
+            let weight = values(outputs * kernel.0 * kernel.1 * inputs, 2);
+            let bias = values(outputs, 3);
+            let residual = values(images * outputs * rows * columns, 4);
+            for (with_bias, with_residual, input_map, output_map) in [
+                (false, false, InputMap::Identity, OutputMap::Identity),
+                (true, false, InputMap::Identity, OutputMap::Relu),
+                (true, true, InputMap::LeakyRelu(0.1), OutputMap::Identity),
+                (false, true, InputMap::Identity, OutputMap::Relu),
+            ] {
+                let fused = Fused {
+                    bias: with_bias.then_some(&bias[..]),
+                    residual: with_residual.then_some(&residual[..]),
+                    input_map,
+                    output_map,
+                };
+                let mut out = vec![f32::NAN; residual.len()];
+                conv2d(&shape, &input, &weight, fused, &mut out).unwrap();
+                let expected = reference(&shape, images, &input, &weight, fused);
+                let worst = out
+                    .iter()
+                    .zip(&expected)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0., f32::max);
+                assert!(worst < 1e-4, "{shape:?} {fused:?}: off by {worst}");
+            }
+        }
+    }
+
+    #[test]
+    fn pointwise_to_planes_is_the_transposed_product_plus_bias_and_residual() {
+        let (images, positions, inputs, outputs) = (2, 37, 19, 11);
+        let rows = values(images * positions * inputs, 5);
+        let weight = values(inputs * outputs, 6);
+        let bias = values(outputs, 7);
+        let residual = values(images * outputs * positions, 8);
+        let mut out = vec![f32::NAN; residual.len()];
+        let shape = (positions, inputs, outputs);
+        pointwise_to_planes(&rows, &weight, shape, Some(&bias), &residual, &mut out).unwrap();
+        for image in 0..images {
+            for o in 0..outputs {
+                for p in 0..positions {
+                    let sum: f64 = (0..inputs)
+                        .map(|i| {
+                            rows[(image * positions + p) * inputs + i] as f64
+                                * weight[i * outputs + o] as f64
+                        })
+                        .sum();
+                    let at = (image * outputs + o) * positions + p;
+                    let expected = sum + bias[o] as f64 + residual[at] as f64;
+                    assert!((out[at] as f64 - expected).abs() < 1e-4, "{image} {o} {p}");
+                }
+            }
+        }
+        let short = &residual[1..];
+        let mut out = vec![0.; short.len()];
+        assert!(pointwise_to_planes(&rows, &weight, shape, None, short, &mut out).is_err());
+    }
+
+    #[test]
+    fn refuses_shapes_that_do_not_fit() {
+        let shape = ConvShape {
+            inputs: 2,
+            outputs: 3,
+            size: (2, 2),
+            kernel: (3, 3),
+            stride: (1, 1),
+            padding: (0, 0),
+            dilation: (1, 1),
+        };
+        assert!(shape.output_size().is_err());
+        let fits = ConvShape {
+            padding: (1, 1),
+            ..shape
+        };
+        let fused = Fused {
+            bias: None,
+            residual: None,
+            input_map: InputMap::Identity,
+            output_map: OutputMap::Identity,
+        };
+        let mut out = vec![0.; 12];
+        assert!(conv2d(&fits, &[0.; 8], &[0.; 54], fused, &mut out).is_ok());
+        assert!(conv2d(&fits, &[0.; 7], &[0.; 54], fused, &mut out).is_err());
+        assert!(conv2d(&fits, &[0.; 8], &[0.; 53], fused, &mut out).is_err());
+        assert!(
+            conv2d(
+                &fits,
+                &[0.; 8],
+                &[0.; 54],
+                Fused {
+                    bias: Some(&[0.; 2]),
+                    ..fused
+                },
+                &mut out
+            )
+            .is_err()
+        );
+    }
+}
