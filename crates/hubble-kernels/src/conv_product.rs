@@ -101,13 +101,27 @@ pub enum InputMap {
     LeakyRelu(f32),
 }
 
-/// What the convolution applies to each output after adding its bias and residual.
+/// What a convolution or [`crate::linear`] applies to each output after adding its bias and
+/// residual.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputMap {
     /// The sum itself.
     Identity,
     /// `max(x, 0)`.
     Relu,
+    /// The exact GELU, `x/2 · (1 + erf(x/√2))` ([`crate::gelu_erf`]).
+    GeluErf,
+}
+
+impl OutputMap {
+    /// Applies the map to `values` in place, on the calling thread.
+    pub(crate) fn apply(self, values: &mut [f32]) {
+        match self {
+            OutputMap::Identity => {}
+            OutputMap::Relu => values.iter_mut().for_each(|v| *v = v.max(0.)),
+            OutputMap::GeluErf => crate::vector_math::gelu_erf_here(values),
+        }
+    }
 }
 
 /// What surrounds the product: the bias per output channel, a residual shaped like the output,
@@ -235,11 +249,9 @@ pub fn conv2d(
                     parallelism(),
                 );
             }
-            if fused.output_map == OutputMap::Relu {
+            if fused.output_map != OutputMap::Identity {
                 out.par_chunks_mut(positions).for_each(|row| {
-                    row[start..start + count]
-                        .iter_mut()
-                        .for_each(|v| *v = v.max(0.));
+                    fused.output_map.apply(&mut row[start..start + count]);
                 });
             }
         }
@@ -310,7 +322,7 @@ pub fn pointwise_to_planes(
 
 /// Writes the bias plus the residual into the chunk `start..start + count` of each output row;
 /// false (nothing written) when there are neither, and the product overwrites the chunk.
-fn start_outputs(
+pub(crate) fn start_outputs(
     out: &mut [f32],
     positions: usize,
     start: usize,
@@ -418,7 +430,8 @@ fn fill_line(segment: &mut [f32], line: &[f32], first: isize, stride: usize, map
     }
 }
 
-fn parallelism() -> gemm::Parallelism {
+/// gemm's threads: rayon's.
+pub(crate) fn parallelism() -> gemm::Parallelism {
     match rayon::current_num_threads() {
         0 | 1 => gemm::Parallelism::None,
         threads => gemm::Parallelism::Rayon(threads),
@@ -426,7 +439,7 @@ fn parallelism() -> gemm::Parallelism {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn values(count: usize, seed: u64) -> Vec<f32> {
@@ -441,6 +454,22 @@ mod tests {
                 ((state >> 40) as f32 / (1u64 << 24) as f32) * 2. - 1.
             })
             .collect()
+    }
+
+    /// The exact GELU in f64 (erf by its series, enough terms for |x| < 6).
+    pub(crate) fn gelu(x: f64) -> f64 {
+        let z = x / std::f64::consts::SQRT_2;
+        let erf = if z.abs() > 5.0 {
+            z.signum()
+        } else {
+            let (mut term, mut sum) = (z, z);
+            for n in 1..200 {
+                term *= -z * z / n as f64;
+                sum += term / (2 * n + 1) as f64;
+            }
+            sum * 2.0 / std::f64::consts::PI.sqrt()
+        };
+        x / 2.0 * (1.0 + erf)
     }
 
     /// The convolution straight from its definition, in f64.
@@ -486,9 +515,11 @@ mod tests {
                         }
                         let at = ((image * shape.outputs + o) * rows + oy) * columns + ox;
                         sum += fused.residual.map_or(0., |r| r[at] as f64);
-                        if fused.output_map == OutputMap::Relu {
-                            sum = sum.max(0.);
-                        }
+                        sum = match fused.output_map {
+                            OutputMap::Identity => sum,
+                            OutputMap::Relu => sum.max(0.),
+                            OutputMap::GeluErf => gelu(sum),
+                        };
                         out.push(sum as f32);
                     }
                 }
@@ -531,6 +562,7 @@ mod tests {
                 (true, false, InputMap::Identity, OutputMap::Relu),
                 (true, true, InputMap::LeakyRelu(0.1), OutputMap::Identity),
                 (false, true, InputMap::Identity, OutputMap::Relu),
+                (true, false, InputMap::Identity, OutputMap::GeluErf),
             ] {
                 let fused = Fused {
                     bias: with_bias.then_some(&bias[..]),

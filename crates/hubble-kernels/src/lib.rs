@@ -9,6 +9,7 @@
 //! [`conv2d`], dense convolutions as chunked products with their bias, residual and activations
 //! fused (candle's passes over the whole tensor for each), [`dense_attention`], the encoders'
 //! unmasked attention by blocks of queries (candle's path makes every head's whole score matrix),
+//! [`linear`], fully connected layers with their bias and GELU applied by blocks of rows,
 //! and [`gelu_erf`] and [`softmax_rows`], vectorised (candle calls a scalar `erff` or `expf` per
 //! value).
 //!
@@ -23,6 +24,7 @@ mod conv_product;
 mod dense_attention;
 mod depthwise;
 mod k_quants;
+mod linear;
 mod q4_1;
 mod q5_0;
 mod q5_1;
@@ -35,6 +37,7 @@ pub use conv_product::{ConvShape, Fused, InputMap, OutputMap, conv2d, pointwise_
 pub use dense_attention::{DenseAttention, dense_attention};
 pub use depthwise::{Depthwise, depthwise_conv2d};
 pub use k_quants::{Q4_K, Q4_K_BYTES, Q5_K, Q5_K_BYTES, Q6_K, Q6_K_BYTES};
+pub use linear::linear;
 pub use q4_1::{Q4_1, Q4_1_BYTES};
 pub use q5_0::{Q5_0, Q5_0_BYTES};
 pub use q5_1::{Q5_1, Q5_1_BYTES};

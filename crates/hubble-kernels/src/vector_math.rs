@@ -77,6 +77,12 @@ pub fn softmax_rows(values: &mut [f32], row_len: usize) {
         .for_each(|rows| run(rows, row_len));
 }
 
+/// [`gelu_erf`] on the calling thread, for tasks that already run on rayon's.
+pub(crate) fn gelu_erf_here(values: &mut [f32]) {
+    let run = widest!(gelu_with);
+    run(values, 0);
+}
+
 /// [`softmax_rows`] on the calling thread, for tasks that already run on rayon's.
 pub(crate) fn softmax_rows_here(values: &mut [f32], row_len: usize) {
     if let Some(rows) = values.len().checked_div(row_len) {

@@ -7,7 +7,7 @@
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Module, Result, Shape, Tensor, bail};
 use candle_nn::VarBuilder;
 
-use super::elementwise::softmax_last_dim;
+use super::elementwise::{contiguous_f32s as f32s, softmax_last_dim};
 use super::linear::{Linear, linear_b};
 
 /// One attention module's projections.
@@ -159,8 +159,22 @@ pub fn dense_attention(
             .transpose(1, 2)?
             .contiguous()
     };
-    attend_heads(&split(&(q * scale)?)?, &split(k)?, &split(v)?, None)
+    let (q, k, v) = (split(&(q * scale)?)?, split(k)?, split(v)?);
+    // Queries a block at a time, so that no `(heads, queries, keys)` score tensor is made
+    // whole (a 1024 px VAE's attention has 16384 queries and keys).
+    let queries = q.dim(2)?;
+    let blocks = (0..queries)
+        .step_by(FALLBACK_QUERY_BLOCK)
+        .map(|start| {
+            let count = FALLBACK_QUERY_BLOCK.min(queries - start);
+            attend_heads(&q.narrow(2, start, count)?, &k, &v, None)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Tensor::cat(&blocks, 1)
 }
+
+/// Queries per block where [`dense_attention`] runs on candle's ops.
+const FALLBACK_QUERY_BLOCK: usize = 1024;
 
 /// [`dense_attention`]'s CPU kernel as a candle operation.
 struct DenseOp {
@@ -210,14 +224,6 @@ impl CustomOp3 for DenseOp {
         hubble_kernels::dense_attention(&shape, q, k, v, self.scale, &mut out)
             .map_err(|e| candle_core::Error::Msg(e.0))?;
         Ok((CpuStorage::F32(out), q_layout.shape().clone()))
-    }
-}
-
-/// The values of a contiguous F32 tensor's storage.
-fn f32s<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
-    match (storage, layout.contiguous_offsets()) {
-        (CpuStorage::F32(values), Some((start, end))) => Ok(&values[start..end]),
-        _ => bail!("attention: contiguous F32 inputs only"),
     }
 }
 

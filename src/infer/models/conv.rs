@@ -67,15 +67,16 @@ impl ChunkedConv1d {
 
     /// `(1, in, time)` → `(1, out, time')`.
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        self.forward_fused(xs, InputMap::Identity, None)
+        self.forward_fused(xs, InputMap::Identity, None, OutputMap::Identity)
     }
 
-    /// `conv(input(xs)) + residual`, fused on the CPU.
+    /// `output(conv(input(xs)) + residual)`, fused on the CPU.
     pub fn forward_fused(
         &self,
         xs: &Tensor,
         input: InputMap,
         residual: Option<&Tensor>,
+        output: OutputMap,
     ) -> Result<Tensor> {
         if let Some(cpu) = &self.cpu
             && CpuConv::takes(xs)
@@ -85,16 +86,11 @@ impl ChunkedConv1d {
                 bail!("chunked 1-D convolutions take one sequence, not {batch}");
             }
             let residual = residual.map(|r| r.unsqueeze(2)).transpose()?;
-            let ys = cpu.forward(
-                &xs.unsqueeze(2)?,
-                residual.as_ref(),
-                input,
-                OutputMap::Identity,
-            )?;
+            let ys = cpu.forward(&xs.unsqueeze(2)?, residual.as_ref(), input, output)?;
             return ys.squeeze(2);
         }
         let ys = self.forward_tensors(&map_input(xs, input)?)?;
-        finish(ys, residual, OutputMap::Identity)
+        finish(ys, residual, output)
     }
 
     /// [`ChunkedConv1d::forward`] with tensor ops. Strided, tap `t` reads phase
@@ -571,7 +567,12 @@ mod tests {
             let leaky = candle_nn::ops::leaky_relu(&xs, slope).unwrap();
             let expected = (conv.forward(&leaky).unwrap() + &residual).unwrap();
             let ours = layer
-                .forward_fused(&xs, InputMap::LeakyRelu(slope as f32), Some(&residual))
+                .forward_fused(
+                    &xs,
+                    InputMap::LeakyRelu(slope as f32),
+                    Some(&residual),
+                    OutputMap::Identity,
+                )
                 .unwrap();
             assert!(max_diff(&ours, &expected) < 1e-5);
         }

@@ -1,11 +1,13 @@
 //! The CPU path of `conv`'s dense layers: `hubble_kernels::conv2d` (chunked products straight
 //! from the image, no padded, strided or im2col copy of it) as a candle operation, with the
-//! leaky ReLU before a convolution, the residual after it and a closing ReLU fused into its
+//! leaky ReLU before a convolution, the residual after it and a closing ReLU or GELU fused into its
 //! passes. [`InputMap`]/[`OutputMap`] name those; [`map_input`] and [`finish`] apply them with
 //! candle's ops where the kernel does not run (other devices and dtypes).
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor, bail};
 use hubble_kernels::{ConvShape, Fused};
+
+use super::elementwise::gelu_erf;
 pub use hubble_kernels::{InputMap, OutputMap};
 
 /// A dense convolution's weights in the kernel's layout, for F32 inputs on the CPU.
@@ -99,6 +101,7 @@ pub fn finish(ys: Tensor, residual: Option<&Tensor>, map: OutputMap) -> Result<T
     match map {
         OutputMap::Identity => Ok(ys),
         OutputMap::Relu => ys.relu(),
+        OutputMap::GeluErf => gelu_erf(&ys),
     }
 }
 

@@ -4,12 +4,11 @@
 //! GELU is the exact (erf) one, as transformers' `"gelu"`.
 
 use candle_core::{D, Module, Tensor};
-use candle_nn::{Conv2dConfig, LayerNorm, VarBuilder, conv2d, layer_norm};
+use candle_nn::{Activation, Conv2dConfig, LayerNorm, VarBuilder, conv2d, layer_norm};
 use serde::Deserialize;
 
 use super::conv::{Conv2dLayer, DepthwiseConv2d};
 use super::conv_cpu::PointwiseToPlanes;
-use super::elementwise::gelu_erf;
 use super::linear::{Linear, linear};
 
 /// LayerNorm epsilon transformers uses inside ConvNeXt (the final one reads the config).
@@ -103,7 +102,8 @@ impl Block {
             .permute((0, 2, 3, 1))?
             .contiguous()?;
         let h = self.norm.forward(&h)?;
-        self.pw2.forward(&gelu_erf(&self.pw1.forward(&h)?)?, x)
+        self.pw2
+            .forward(&self.pw1.forward_activated(&h, Activation::Gelu)?, x)
     }
 }
 

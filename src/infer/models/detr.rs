@@ -11,7 +11,7 @@ use candle_nn::{Activation, Conv2d, LayerNorm, VarBuilder, conv2d, layer_norm};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::elementwise::{activate, softmax_last_dim};
+use super::elementwise::softmax_last_dim;
 use super::linear::{Linear, linear};
 use super::timm_resnet;
 use crate::infer::InferError;
@@ -168,8 +168,7 @@ impl FeedForward {
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        self.fc2
-            .forward(&activate(self.act, &self.fc1.forward(x)?)?)
+        self.fc2.forward(&self.fc1.forward_activated(x, self.act)?)
     }
 }
 

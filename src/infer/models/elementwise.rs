@@ -66,6 +66,14 @@ impl CustomOp1 for SliceOp {
     }
 }
 
+/// The values of a contiguous F32 tensor's CPU storage, for the models' custom operations.
+pub fn contiguous_f32s<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
+    match (storage, layout.contiguous_offsets()) {
+        (CpuStorage::F32(values), Some((start, end))) => Ok(&values[start..end]),
+        _ => bail!("a contiguous F32 tensor was expected"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use candle_core::{Device, Tensor};

@@ -3,7 +3,7 @@
 //! classification (every token → labels) and the masked-LM head (tied to the word embeddings).
 
 use candle_core::{D, Module, Tensor};
-use candle_nn::{LayerNorm, VarBuilder, layer_norm};
+use candle_nn::{Activation, LayerNorm, VarBuilder, layer_norm};
 
 use super::elementwise::gelu_erf;
 use super::linear::{Linear, linear};
@@ -173,7 +173,7 @@ impl Head {
                 embeddings,
                 bias,
             } => {
-                let x = norm.forward(&gelu_erf(&dense.forward(hidden)?)?)?;
+                let x = norm.forward(&dense.forward_activated(hidden, Activation::Gelu)?)?;
                 x.matmul(&embeddings.t()?)?.broadcast_add(bias)?
             }
         })

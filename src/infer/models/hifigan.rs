@@ -9,7 +9,7 @@ use candle_nn::{Conv1d, ConvTranspose1d, ConvTranspose1dConfig, VarBuilder};
 use serde_json::Value;
 
 use super::conv::{ChunkedConv1d, normed_conv1d, padded};
-use super::conv_cpu::InputMap;
+use super::conv_cpu::{InputMap, OutputMap};
 
 /// The shape of a HiFi-GAN generator.
 #[derive(Debug, Clone, PartialEq)]
@@ -194,7 +194,7 @@ impl HifiGan {
             xs = (sum.expect("at least one residual block") / kernels as f64)?;
         }
         self.post
-            .forward_fused(&xs, InputMap::LeakyRelu(0.01), None)?
+            .forward_fused(&xs, InputMap::LeakyRelu(0.01), None, OutputMap::Identity)?
             .tanh()
     }
 }
@@ -205,8 +205,8 @@ impl ResBlock {
         let leaky = InputMap::LeakyRelu(slope as f32);
         let mut xs = xs.clone();
         for (c1, c2) in self.convs1.iter().zip(&self.convs2) {
-            let h = c1.forward_fused(&xs, leaky, None)?;
-            xs = c2.forward_fused(&h, leaky, Some(&xs))?;
+            let h = c1.forward_fused(&xs, leaky, None, OutputMap::Identity)?;
+            xs = c2.forward_fused(&h, leaky, Some(&xs), OutputMap::Identity)?;
         }
         Ok(xs)
     }

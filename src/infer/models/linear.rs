@@ -4,10 +4,17 @@
 //! seen through a transposed view, which gemm's packing reads column by column: on this
 //! project's 2-core machine a 197 × 3072 × 768 product (ViT's MLP output) ran at 72 GFLOP/s
 //! that way against 158 with the weight laid out `(in, out)`, and a four-row product at 3 GFLOP/s
-//! against 101. Same sums, in gemm's order either way.
+//! against 101. Same sums, in gemm's order either way. On F32 CPU tensors the product runs
+//! through `hubble_kernels::linear`, which adds the bias (and applies an exact GELU, with
+//! [`Linear::forward_activated`]) block by block inside its passes.
 
-use candle_core::{Module, Result, Tensor};
-use candle_nn::VarBuilder;
+use candle_core::{
+    CpuStorage, CustomOp2, CustomOp3, DType, Layout, Module, Result, Shape, Tensor, bail,
+};
+use candle_nn::{Activation, VarBuilder};
+use hubble_kernels::OutputMap;
+
+use super::elementwise::{activate, contiguous_f32s as f32s};
 
 /// `x · weightᵀ + bias` over the last dimension of `x`, any leading dimensions.
 #[derive(Debug, Clone)]
@@ -34,6 +41,9 @@ impl Linear {
 
 impl Module for Linear {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        if self.takes(xs) {
+            return self.forward_cpu(xs, OutputMap::Identity);
+        }
         let dims = xs.dims();
         let products = if xs.is_contiguous() && dims.len() > 2 {
             let inputs = dims[dims.len() - 1];
@@ -49,6 +59,101 @@ impl Module for Linear {
             Some(bias) => products.broadcast_add(bias),
             None => Ok(products),
         }
+    }
+}
+
+impl Linear {
+    /// `act(x · weightᵀ + bias)`; on F32 CPU tensors the exact GELU (`Activation::Gelu`) runs
+    /// with the bias inside the product's blocks (`hubble_kernels::linear`).
+    pub fn forward_activated(&self, xs: &Tensor, act: Activation) -> Result<Tensor> {
+        match act {
+            Activation::Gelu if self.takes(xs) => self.forward_cpu(xs, OutputMap::GeluErf),
+            _ => activate(act, &self.forward(xs)?),
+        }
+    }
+
+    /// Whether `xs` and the weights are F32 on the CPU (`hubble_kernels::linear`'s inputs).
+    fn takes(&self, xs: &Tensor) -> bool {
+        [xs, &self.weight_t]
+            .iter()
+            .all(|t| t.device().is_cpu() && t.dtype() == DType::F32)
+    }
+
+    fn forward_cpu(&self, xs: &Tensor, map: OutputMap) -> Result<Tensor> {
+        let op = LinearOp { map };
+        let xs = xs.contiguous()?;
+        match &self.bias {
+            Some(bias) => xs.apply_op3_no_bwd(&self.weight_t, bias, &op),
+            None => xs.apply_op2_no_bwd(&self.weight_t, &op),
+        }
+    }
+}
+
+/// `hubble_kernels::linear` as a candle operation on `(xs, weight (in, out)[, bias])`.
+struct LinearOp {
+    map: OutputMap,
+}
+
+impl LinearOp {
+    fn run(
+        &self,
+        (xs, xs_layout): (&CpuStorage, &Layout),
+        (weight, weight_layout): (&CpuStorage, &Layout),
+        bias: Option<(&CpuStorage, &Layout)>,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (inputs, outputs) = weight_layout.shape().dims2()?;
+        let mut dims = xs_layout.shape().dims().to_vec();
+        match dims.last_mut() {
+            Some(last) if *last == inputs => *last = outputs,
+            _ => bail!(
+                "linear layer of {inputs} inputs given {:?}",
+                xs_layout.shape()
+            ),
+        }
+        let bias = bias.map(|(b, layout)| f32s(b, layout)).transpose()?;
+        let (xs, weight) = (f32s(xs, xs_layout)?, f32s(weight, weight_layout)?);
+        let mut out = vec![0f32; xs.len() / inputs * outputs];
+        hubble_kernels::linear(xs, weight, (inputs, outputs), bias, self.map, &mut out)
+            .map_err(|e| candle_core::Error::Msg(e.0))?;
+        Ok((CpuStorage::F32(out), Shape::from(dims)))
+    }
+}
+
+impl CustomOp2 for LinearOp {
+    fn name(&self) -> &'static str {
+        "linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xs_layout: &Layout,
+        weight: &CpuStorage,
+        weight_layout: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        self.run((xs, xs_layout), (weight, weight_layout), None)
+    }
+}
+
+impl CustomOp3 for LinearOp {
+    fn name(&self) -> &'static str {
+        "linear-bias"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xs_layout: &Layout,
+        weight: &CpuStorage,
+        weight_layout: &Layout,
+        bias: &CpuStorage,
+        bias_layout: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        self.run(
+            (xs, xs_layout),
+            (weight, weight_layout),
+            Some((bias, bias_layout)),
+        )
     }
 }
 

@@ -19,7 +19,6 @@ use candle_transformers::models::clip::vision_model::{ClipVisionConfig, ClipVisi
 use candle_transformers::models::llama;
 use serde_json::{Map, Value};
 
-use super::elementwise::activate;
 use super::linear::{Linear, linear, linear_no_bias};
 use crate::infer::models::causal::normalize_config;
 use crate::infer::models::vlm_layout::VlmLayout;
@@ -339,7 +338,7 @@ impl Llava {
         let features = Tensor::cat(&picked, D::Minus1)?;
         let projected = self
             .linear_2
-            .forward(&activate(self.act, &self.linear_1.forward(&features)?)?)?;
+            .forward(&self.linear_1.forward_activated(&features, self.act)?)?;
         projected.squeeze(0)
     }
 

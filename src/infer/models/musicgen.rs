@@ -8,12 +8,11 @@
 //! EnCodec ([`super::encodec`]) turning the codes into sound. Mono models.
 
 use candle_core::{Device, IndexOp, Module, Result, Tensor};
-use candle_nn::{Embedding, LayerNorm, VarBuilder, embedding, layer_norm};
+use candle_nn::{Activation, Embedding, LayerNorm, VarBuilder, embedding, layer_norm};
 use candle_transformers::models::t5;
 use serde_json::Value;
 
 use super::attention::{MultiHeadAttention, append};
-use super::elementwise::gelu_erf;
 use super::encodec::{EncodecDecoder, EncodecSpec};
 use super::linear::{Linear, linear, linear_no_bias};
 
@@ -287,7 +286,7 @@ impl Musicgen {
                 xs = (&xs
                     + layer
                         .fc2
-                        .forward(&gelu_erf(&layer.fc1.forward(&normed)?)?)?)?;
+                        .forward(&layer.fc1.forward_activated(&normed, Activation::Gelu)?)?)?;
             }
             let last = self.norm.forward(&xs)?;
             let next = position + 1;

@@ -10,9 +10,10 @@
 
 use candle_core::{D, DType, Device, Module, Result, Tensor};
 
+use super::attention::dense_attention;
 use super::conv::{Conv2dLayer, conv2d_layer};
 use super::conv_cpu::OutputMap;
-use super::elementwise::{gelu_erf, softmax_last_dim};
+use super::elementwise::gelu_erf;
 use super::linear::{Linear, linear, linear_no_bias};
 use candle_nn::{GroupNorm, LayerNorm, VarBuilder, group_norm, layer_norm};
 
@@ -157,24 +158,15 @@ impl Attention {
 
     /// `xs` `(batch, tokens, dim)` attending to `context` `(batch, keys, context_dim)`.
     fn forward(&self, xs: &Tensor, context: &Tensor) -> Result<Tensor> {
-        let (batch, tokens, dim) = xs.dims3()?;
-        let head_dim = dim / self.heads;
-        let scale = (head_dim as f64).powf(-0.5);
-        let q = (self.q.forward(xs)? * scale)?;
-        let (k, v) = (self.k.forward(context)?, self.v.forward(context)?);
-        let mut outputs = Vec::with_capacity(batch);
-        for b in 0..batch {
-            let mut heads = Vec::with_capacity(self.heads);
-            for h in 0..self.heads {
-                let slice = |t: &Tensor| t.get(b)?.narrow(1, h * head_dim, head_dim)?.contiguous();
-                let (qh, kh, vh) = (slice(&q)?, slice(&k)?, slice(&v)?);
-                let weights = softmax_last_dim(&qh.matmul(&kh.t()?)?)?;
-                heads.push(weights.matmul(&vh)?);
-            }
-            outputs.push(Tensor::cat(&heads, 1)?);
-        }
-        let attended = Tensor::stack(&outputs, 0)?;
-        debug_assert_eq!(attended.dims(), [batch, tokens, dim]);
+        let (_, _, dim) = xs.dims3()?;
+        let scale = ((dim / self.heads) as f64).powf(-0.5);
+        let attended = dense_attention(
+            &self.q.forward(xs)?,
+            &self.k.forward(context)?,
+            &self.v.forward(context)?,
+            self.heads,
+            scale,
+        )?;
         self.out.forward(&attended)
     }
 }

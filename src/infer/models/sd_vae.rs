@@ -7,8 +7,8 @@
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{GroupNorm, VarBuilder, group_norm};
 
+use super::attention::dense_attention;
 use super::conv::{Conv2dLayer, conv2d_layer};
-use super::elementwise::softmax_last_dim;
 use super::linear::{Linear, linear};
 use super::sd_unet::ResnetBlock;
 
@@ -26,9 +26,6 @@ pub struct VaeSpec {
     /// Whether `post_quant_conv` is there.
     pub post_quant_conv: bool,
 }
-
-/// Query rows per block of the mid block's attention.
-const QUERY_BLOCK: usize = 2048;
 
 /// The mid block's attention: one head over every pixel.
 struct Attention {
@@ -48,19 +45,16 @@ impl Attention {
             .reshape((batch, channels, height * width))?
             .transpose(1, 2)?
             .contiguous()?;
-        let scale = (channels as f64).powf(-0.5);
-        let q = (self.q.forward(&tokens)? * scale)?;
-        let (k, v) = (self.k.forward(&tokens)?, self.v.forward(&tokens)?);
-        // Queries a block at a time: 1024 px latents (SDXL) have 16384 of them.
-        let keys = k.t()?;
-        let rows = (0..height * width)
-            .step_by(QUERY_BLOCK)
-            .map(|start| {
-                let q = q.narrow(1, start, QUERY_BLOCK.min(height * width - start))?;
-                softmax_last_dim(&q.matmul(&keys)?)?.matmul(&v)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let attended = self.out.forward(&Tensor::cat(&rows, 1)?)?;
+        // One head over every pixel, a block of queries at a time (1024 px latents, SDXL's,
+        // have 16384 of them).
+        let attended = dense_attention(
+            &self.q.forward(&tokens)?,
+            &self.k.forward(&tokens)?,
+            &self.v.forward(&tokens)?,
+            1,
+            (channels as f64).powf(-0.5),
+        )?;
+        let attended = self.out.forward(&attended)?;
         let attended = attended
             .transpose(1, 2)?
             .reshape((batch, channels, height, width))?;

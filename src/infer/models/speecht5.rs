@@ -9,11 +9,10 @@
 //! The waveform comes from a HiFi-GAN vocoder ([`super::hifigan`]).
 
 use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
-use candle_nn::{Embedding, LayerNorm, VarBuilder, embedding, layer_norm};
+use candle_nn::{Activation, Embedding, LayerNorm, VarBuilder, embedding, layer_norm};
 use serde_json::Value;
 
 use super::attention::{MultiHeadAttention, append};
-use super::elementwise::gelu_erf;
 use super::hifigan::{HifiGan, HifiGanSpec};
 use super::linear::{Linear, linear};
 
@@ -189,7 +188,8 @@ impl FeedForward {
     }
 
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        self.down.forward(&gelu_erf(&self.up.forward(xs)?)?)
+        self.down
+            .forward(&self.up.forward_activated(xs, Activation::Gelu)?)
     }
 }
 

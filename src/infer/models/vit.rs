@@ -14,7 +14,6 @@ use serde::Deserialize;
 
 use super::attention::MultiHeadAttention;
 use super::conv::Conv2dLayer;
-use super::elementwise::activate;
 use super::linear::{Linear, linear, linear_b};
 use crate::infer::InferError;
 
@@ -113,10 +112,9 @@ impl Layer {
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let n = self.norm_before.forward(x)?;
         let h = (self.attention.self_attention(&n)? + x)?;
-        let m = activate(
-            self.act,
-            &self.intermediate.forward(&self.norm_after.forward(&h)?)?,
-        )?;
+        let m = self
+            .intermediate
+            .forward_activated(&self.norm_after.forward(&h)?, self.act)?;
         self.output.forward(&m)? + h
     }
 }

@@ -331,7 +331,7 @@ impl EncoderLayer {
 
     fn feed_forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         self.output
-            .forward(&activate(self.act, &self.intermediate.forward(x)?)?)
+            .forward(&self.intermediate.forward_activated(x, self.act)?)
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {

@@ -8,12 +8,13 @@
 //! its own self- and cross-attention caches for incremental decoding.
 
 use candle_core::{D, DType, Device, Module, Tensor};
-use candle_nn::{Conv1dConfig, Embedding, LayerNorm, VarBuilder};
+use candle_nn::{Activation, Conv1dConfig, Embedding, LayerNorm, VarBuilder};
 use serde::Deserialize;
 
 use super::attention::dense_attention;
 use super::conv::ChunkedConv1d;
-use super::elementwise::{gelu_erf, softmax_last_dim};
+use super::conv_cpu::{InputMap, OutputMap};
+use super::elementwise::softmax_last_dim;
 use super::linear::{Linear, linear, linear_no_bias};
 
 /// The fields of config.json the model needs (transformers' `WhisperConfig`).
@@ -174,7 +175,9 @@ impl Layer {
             x = (&x + attn.forward(&h, Some(encoder), None, cache)?)?;
         }
         let h = self.final_norm.forward(&x)?;
-        let h = self.fc2.forward(&gelu_erf(&self.fc1.forward(&h)?)?)?;
+        let h = self
+            .fc2
+            .forward(&self.fc1.forward_activated(&h, Activation::Gelu)?)?;
         x + h
     }
 
@@ -286,8 +289,10 @@ impl Whisper {
     /// Encodes one window of log-mel features `(1, n_mels, 3000)` → `(1, 1500, d_model)`, and
     /// makes it the source for the following [`Whisper::decode`] calls (caches cleared).
     pub fn encode(&mut self, mel: &Tensor) -> candle_core::Result<Tensor> {
-        let x = gelu_erf(&self.conv1.forward(mel)?)?;
-        let x = gelu_erf(&self.conv2.forward(&x)?)?.transpose(1, 2)?;
+        let gelu = |conv: &ChunkedConv1d, x: &Tensor| {
+            conv.forward_fused(x, InputMap::Identity, None, OutputMap::GeluErf)
+        };
+        let x = gelu(&self.conv2, &gelu(&self.conv1, mel)?)?.transpose(1, 2)?;
         let len = x.dim(1)?;
         let mut x = x.broadcast_add(&self.encoder_positions.narrow(0, 0, len)?)?;
         for layer in &mut self.encoder_layers {
