@@ -18,13 +18,15 @@
 
 use rayon::prelude::*;
 
-use crate::ShapeError;
+use crate::{ShapeError, SharedMut};
 
 /// Column-buffer values per chunk the chunk size aims at (2 MiB): chunks of output positions
 /// are this over `taps · inputs`, between [`MIN_CHUNK`] and [`MAX_CHUNK`] positions.
 const BUFFER_VALUES: usize = 1 << 19;
 /// Fewest output positions per product (a wide product keeps gemm's kernels busy).
 const MIN_CHUNK: usize = 1024;
+/// Output positions per thread from which threads take whole chunks.
+const MIN_SPLIT: usize = 512;
 /// Most output positions per product.
 const MAX_CHUNK: usize = 16384;
 
@@ -192,71 +194,175 @@ pub fn conv2d(
         ),
     )?;
     let direct = shape.pointwise() && fused.input_map == InputMap::Identity;
-    let chunk = (BUFFER_VALUES / depth)
-        .clamp(MIN_CHUNK, MAX_CHUNK)
-        .min(positions);
-    let mut buffer = if direct {
-        Vec::new()
+    let threads = rayon::current_num_threads();
+    // Wide images: each thread takes whole chunks (its own column buffer, fill and product on
+    // one core, no barrier between them), as many chunks as a multiple of the threads. Narrow
+    // ones (ResNet's 14 × 14 and 7 × 7 stages): one chunk after another, each filled by all
+    // threads and multiplied by gemm's threads.
+    let target = (BUFFER_VALUES / depth).clamp(MIN_CHUNK, MAX_CHUNK);
+    let split = threads > 1 && !direct && positions >= threads * MIN_SPLIT;
+    let chunk = if split {
+        let chunks = positions.div_ceil(target).next_multiple_of(threads);
+        positions.div_ceil(chunks)
     } else {
-        vec![0f32; depth * chunk]
+        target.min(positions)
     };
+    let starts: Vec<usize> = (0..positions).step_by(chunk).collect();
     for image in 0..images {
-        let input = &input[image * image_in..(image + 1) * image_in];
-        let out = &mut out[image * image_out..(image + 1) * image_out];
-        let residual = fused
-            .residual
-            .map(|r| &r[image * image_out..(image + 1) * image_out]);
-        for start in (0..positions).step_by(chunk) {
-            let count = chunk.min(positions - start);
-            let read_dst = start_outputs(out, positions, start, count, fused.bias, residual);
-            let (rhs, rhs_rs) = if direct {
-                (&input[start..], positions)
-            } else {
-                let columns_buffer = &mut buffer[..depth * count];
-                fill_columns(
-                    shape,
-                    input,
-                    (rows, columns),
-                    start,
-                    columns_buffer,
-                    fused.input_map,
-                );
-                (&columns_buffer[..], count)
-            };
-            // SAFETY: `out` holds `outputs` rows of `positions` values and the chunk's columns
-            // `start..start + count` lie inside each; `weight` is `(outputs, depth)` and `rhs`
-            // `(depth, count)` with row stride `rhs_rs` inside its slice (checked above).
-            unsafe {
-                gemm::gemm(
-                    shape.outputs,
-                    count,
-                    depth,
-                    out.as_mut_ptr().add(start),
-                    1,
-                    positions as isize,
-                    read_dst,
-                    weight.as_ptr(),
-                    1,
-                    depth as isize,
-                    rhs.as_ptr(),
-                    1,
-                    rhs_rs as isize,
-                    1.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    parallelism(),
-                );
-            }
-            if fused.output_map != OutputMap::Identity {
-                out.par_chunks_mut(positions).for_each(|row| {
-                    fused.output_map.apply(&mut row[start..start + count]);
-                });
+        let job = Chunks {
+            shape,
+            input: &input[image * image_in..(image + 1) * image_in],
+            weight,
+            fused: Fused {
+                residual: fused
+                    .residual
+                    .map(|r| &r[image * image_out..(image + 1) * image_out]),
+                ..fused
+            },
+            out: SharedMut(out[image * image_out..].as_mut_ptr()),
+            positions,
+            columns,
+            depth,
+            direct,
+        };
+        let buffer = || vec![0f32; if direct { 0 } else { depth * chunk }];
+        if split {
+            starts.par_iter().for_each_init(buffer, |buffer, &start| {
+                // SAFETY: chunks cover disjoint positions of the image's output.
+                unsafe { job.run(start, chunk.min(positions - start), buffer, false) }
+            });
+        } else {
+            let mut buffer = buffer();
+            for &start in &starts {
+                // SAFETY: one chunk at a time.
+                unsafe { job.run(start, chunk.min(positions - start), &mut buffer, true) }
             }
         }
     }
     Ok(())
+}
+
+/// One image's convolution, chunk by chunk.
+struct Chunks<'a> {
+    shape: &'a ConvShape,
+    input: &'a [f32],
+    weight: &'a [f32],
+    /// The residual is this image's.
+    fused: Fused<'a>,
+    /// The image's output, `(outputs, positions)`.
+    out: SharedMut,
+    positions: usize,
+    /// Output columns.
+    columns: usize,
+    depth: usize,
+    /// Whether the product reads the image itself (pointwise, no input map).
+    direct: bool,
+}
+
+impl Chunks<'_> {
+    /// Output positions `start..start + count`: the bias and residual written, the columns
+    /// filled into `buffer`, the product, the output map; with all of rayon's and gemm's
+    /// threads when `shared`, else on the calling thread.
+    ///
+    /// # Safety
+    /// No other call may be writing the same positions of the output at the same time.
+    unsafe fn run(&self, start: usize, count: usize, buffer: &mut [f32], shared: bool) {
+        let Fused {
+            bias,
+            residual,
+            input_map,
+            output_map,
+        } = self.fused;
+        let outputs = self.shape.outputs;
+        // SAFETY: the chunk's `count` values of output row `o` lie inside the image's output,
+        // and only this call writes them (the caller's promise).
+        let segment = |o: usize| unsafe {
+            std::slice::from_raw_parts_mut(self.out.at(o * self.positions + start), count)
+        };
+        let prefill = |o: usize| {
+            let row = segment(o);
+            let b = bias.map_or(0., |b| b[o]);
+            match residual {
+                Some(r) => {
+                    let r = &r[o * self.positions + start..][..count];
+                    row.iter_mut().zip(r).for_each(|(v, r)| *v = r + b);
+                }
+                None => row.fill(b),
+            }
+        };
+        let read_dst = bias.is_some() || residual.is_some();
+        if read_dst {
+            if shared {
+                (0..outputs).into_par_iter().for_each(prefill);
+            } else {
+                (0..outputs).for_each(prefill);
+            }
+        }
+        let (rhs, rhs_rs) = if self.direct {
+            (&self.input[start..], self.positions)
+        } else {
+            let columns = &mut buffer[..self.depth * count];
+            let fill = |(row, dst): (usize, &mut [f32])| {
+                fill_row(
+                    self.shape,
+                    self.input,
+                    self.columns,
+                    start,
+                    row,
+                    dst,
+                    input_map,
+                )
+            };
+            if shared {
+                columns
+                    .par_chunks_mut(count)
+                    .enumerate()
+                    .with_min_len(4)
+                    .for_each(fill);
+            } else {
+                columns.chunks_mut(count).enumerate().for_each(fill);
+            }
+            (&columns[..], count)
+        };
+        // SAFETY: the output rows hold `positions` values and the chunk's columns
+        // `start..start + count` lie inside each; `weight` is `(outputs, depth)` and `rhs`
+        // `(depth, count)` with row stride `rhs_rs` inside its slice (checked by `conv2d`).
+        unsafe {
+            gemm::gemm(
+                outputs,
+                count,
+                self.depth,
+                self.out.at(start),
+                1,
+                self.positions as isize,
+                read_dst,
+                self.weight.as_ptr(),
+                1,
+                self.depth as isize,
+                rhs.as_ptr(),
+                1,
+                rhs_rs as isize,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                if shared {
+                    parallelism()
+                } else {
+                    gemm::Parallelism::None
+                },
+            );
+        }
+        if output_map != OutputMap::Identity {
+            let map = |o: usize| output_map.apply(segment(o));
+            if shared {
+                (0..outputs).into_par_iter().for_each(map);
+            } else {
+                (0..outputs).for_each(map);
+            }
+        }
+    }
 }
 
 /// A pointwise convolution from channels-last rows to channels-first planes: `out` (`(outputs,
@@ -322,7 +428,7 @@ pub fn pointwise_to_planes(
 
 /// Writes the bias plus the residual into the chunk `start..start + count` of each output row;
 /// false (nothing written) when there are neither, and the product overwrites the chunk.
-pub(crate) fn start_outputs(
+fn start_outputs(
     out: &mut [f32],
     positions: usize,
     start: usize,
@@ -349,47 +455,41 @@ pub(crate) fn start_outputs(
     true
 }
 
-/// The column buffer `(taps · inputs, count)` of output positions `start..start + count`: row
-/// `tap · inputs + channel` holds, for each position, the (mapped) input value that tap reads,
-/// or 0 where it reads padding. Rows fill in parallel.
-fn fill_columns(
+/// Row `row` (`tap · inputs + channel`) of the column buffer `(taps · inputs, count)` of output
+/// positions `start..start + count`: for each position, the (mapped) input value that tap reads
+/// from that channel, or 0 where it reads padding.
+fn fill_row(
     shape: &ConvShape,
     input: &[f32],
-    (_, columns): (usize, usize),
+    columns: usize,
     start: usize,
-    buffer: &mut [f32],
+    row: usize,
+    dst: &mut [f32],
     map: InputMap,
 ) {
-    let count = buffer.len() / (shape.taps() * shape.inputs);
+    let count = dst.len();
     let (height, width) = shape.size;
     let plane = height * width;
-    buffer
-        .par_chunks_mut(count)
-        .enumerate()
-        .with_min_len(4)
-        .for_each(|(row, dst)| {
-            let (tap, channel) = (row / shape.inputs, row % shape.inputs);
-            let (ky, kx) = (tap / shape.kernel.1, tap % shape.kernel.1);
-            let source = &input[channel * plane..(channel + 1) * plane];
-            let mut filled = 0;
-            while filled < count {
-                let position = start + filled;
-                let (oy, ox) = (position / columns, position % columns);
-                let run = (columns - ox).min(count - filled);
-                let segment = &mut dst[filled..filled + run];
-                let iy = (oy * shape.stride.0 + ky * shape.dilation.0) as isize
-                    - shape.padding.0 as isize;
-                if iy < 0 || iy >= height as isize {
-                    segment.fill(0.);
-                } else {
-                    let line = &source[iy as usize * width..(iy as usize + 1) * width];
-                    let first = (ox * shape.stride.1 + kx * shape.dilation.1) as isize
-                        - shape.padding.1 as isize;
-                    fill_line(segment, line, first, shape.stride.1, map);
-                }
-                filled += run;
-            }
-        });
+    let (tap, channel) = (row / shape.inputs, row % shape.inputs);
+    let (ky, kx) = (tap / shape.kernel.1, tap % shape.kernel.1);
+    let source = &input[channel * plane..(channel + 1) * plane];
+    let mut filled = 0;
+    while filled < count {
+        let position = start + filled;
+        let (oy, ox) = (position / columns, position % columns);
+        let run = (columns - ox).min(count - filled);
+        let segment = &mut dst[filled..filled + run];
+        let iy = (oy * shape.stride.0 + ky * shape.dilation.0) as isize - shape.padding.0 as isize;
+        if iy < 0 || iy >= height as isize {
+            segment.fill(0.);
+        } else {
+            let line = &source[iy as usize * width..(iy as usize + 1) * width];
+            let first =
+                (ox * shape.stride.1 + kx * shape.dilation.1) as isize - shape.padding.1 as isize;
+            fill_line(segment, line, first, shape.stride.1, map);
+        }
+        filled += run;
+    }
 }
 
 /// `segment[j] = map(line[first + j·stride])`, 0 where that index falls outside `line`.

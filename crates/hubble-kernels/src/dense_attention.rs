@@ -11,8 +11,8 @@
 
 use rayon::prelude::*;
 
-use crate::ShapeError;
 use crate::vector_math::softmax_rows_here;
+use crate::{ShapeError, SharedMut};
 
 /// Queries per task: a block's scores over 1500 keys are 384 KB.
 const QUERY_BLOCK: usize = 64;
@@ -70,7 +70,7 @@ pub fn dense_attention(
         )));
     }
     let blocks = queries.div_ceil(QUERY_BLOCK);
-    let out = SharedOut(out.as_mut_ptr());
+    let out = SharedMut(out.as_mut_ptr());
     (0..batch * heads * blocks).into_par_iter().for_each_init(
         || vec![0f32; QUERY_BLOCK * keys],
         |scores, task| {
@@ -137,22 +137,6 @@ pub fn dense_attention(
         },
     );
     Ok(())
-}
-
-/// The output's pointer, shared by tasks that write disjoint parts of it.
-struct SharedOut(*mut f32);
-
-// SAFETY: tasks write disjoint parts of the output (see `dense_attention`).
-unsafe impl Sync for SharedOut {}
-
-impl SharedOut {
-    /// The pointer `offset` values in.
-    ///
-    /// # Safety
-    /// `offset` must lie inside the output.
-    unsafe fn at(&self, offset: usize) -> *mut f32 {
-        unsafe { self.0.add(offset) }
-    }
 }
 
 #[cfg(test)]

@@ -96,3 +96,19 @@ impl std::fmt::Display for ShapeError {
 }
 
 impl std::error::Error for ShapeError {}
+
+/// An output's pointer, shared by tasks that write disjoint parts of it.
+pub(crate) struct SharedMut(*mut f32);
+
+// SAFETY: the tasks sharing it write disjoint parts of the output (each user's promise).
+unsafe impl Sync for SharedMut {}
+
+impl SharedMut {
+    /// The pointer `offset` values in.
+    ///
+    /// # Safety
+    /// `offset` must lie inside the output.
+    unsafe fn at(&self, offset: usize) -> *mut f32 {
+        unsafe { self.0.add(offset) }
+    }
+}
