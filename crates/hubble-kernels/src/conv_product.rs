@@ -113,6 +113,8 @@ pub enum OutputMap {
     Relu,
     /// The exact GELU, `x/2 · (1 + erf(x/√2))` ([`crate::gelu_erf`]).
     GeluErf,
+    /// CLIP's quick GELU, `x · σ(1.702 x)`.
+    QuickGelu,
 }
 
 impl OutputMap {
@@ -122,6 +124,7 @@ impl OutputMap {
             OutputMap::Identity => {}
             OutputMap::Relu => values.iter_mut().for_each(|v| *v = v.max(0.)),
             OutputMap::GeluErf => crate::vector_math::gelu_erf_here(values),
+            OutputMap::QuickGelu => crate::vector_math::quick_gelu_here(values),
         }
     }
 }
@@ -619,6 +622,7 @@ pub(crate) mod tests {
                             OutputMap::Identity => sum,
                             OutputMap::Relu => sum.max(0.),
                             OutputMap::GeluErf => gelu(sum),
+                            OutputMap::QuickGelu => sum / (1.0 + (-1.702 * sum).exp()),
                         };
                         out.push(sum as f32);
                     }

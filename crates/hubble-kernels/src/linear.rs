@@ -108,6 +108,7 @@ mod tests {
                 (true, OutputMap::GeluErf),
                 (false, OutputMap::Identity),
                 (true, OutputMap::Relu),
+                (true, OutputMap::QuickGelu),
             ] {
                 let bias = with_bias.then_some(&bias[..]);
                 let mut out = vec![f32::NAN; count * outputs];
@@ -122,6 +123,7 @@ mod tests {
                             OutputMap::Identity => sum,
                             OutputMap::Relu => sum.max(0.),
                             OutputMap::GeluErf => gelu(sum),
+                            OutputMap::QuickGelu => sum / (1.0 + (-1.702 * sum).exp()),
                         };
                         let got = out[r * outputs + o] as f64;
                         assert!(

@@ -83,6 +83,12 @@ pub(crate) fn gelu_erf_here(values: &mut [f32]) {
     run(values, 0);
 }
 
+/// CLIP's quick GELU, `x · σ(1.702 x)`, of every value, on the calling thread.
+pub(crate) fn quick_gelu_here(values: &mut [f32]) {
+    let run = widest!(quick_gelu_with);
+    run(values, 0);
+}
+
 /// [`softmax_rows`] on the calling thread, for tasks that already run on rayon's.
 pub(crate) fn softmax_rows_here(values: &mut [f32], row_len: usize) {
     if let Some(rows) = values.len().checked_div(row_len) {
@@ -96,6 +102,18 @@ pub(crate) fn softmax_rows_here(values: &mut [f32], row_len: usize) {
 fn gelu_with(values: &mut [f32], _unused: usize, madd: impl Fn(f32, f32, f32) -> f32 + Copy) {
     for v in values.iter_mut() {
         *v = gelu_one(*v, madd);
+    }
+}
+
+/// Quick GELU of every value (`_unused` keeps [`widest`]'s signature).
+#[inline(always)]
+fn quick_gelu_with(values: &mut [f32], _unused: usize, madd: impl Fn(f32, f32, f32) -> f32 + Copy) {
+    for v in values.iter_mut() {
+        // σ(t) from e = exp(−|t|): 1 / (1 + e) for t ≥ 0, e / (1 + e) below.
+        let t = 1.702 * *v;
+        let e = exp_non_positive(-t.abs(), madd);
+        let sigmoid = if t >= 0.0 { 1.0 } else { e } / (1.0 + e);
+        *v *= sigmoid;
     }
 }
 
@@ -167,6 +185,21 @@ fn exp_non_positive(y: f32, madd: impl Fn(f32, f32, f32) -> f32 + Copy) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn matches_quick_gelu() {
+        let values: Vec<f32> = (0..40_001).map(|i| (i as f32 - 20_000.0) / 500.0).collect();
+        let mut out = values.clone();
+        quick_gelu_here(&mut out);
+        for (&x, &y) in values.iter().zip(&out) {
+            let exact = x as f64 / (1.0 + (-1.702 * x as f64).exp());
+            let error = (y as f64 - exact).abs();
+            assert!(
+                error <= 2e-6 * (1.0 + exact.abs()),
+                "quick GELU({x}) = {y}, exact {exact}"
+            );
+        }
+    }
 
     /// Against `x/2 · (1 + erf(x/√2))` in f64 (a series / continued fraction erf).
     #[test]

@@ -7,7 +7,7 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor, bail};
 use hubble_kernels::{ConvShape, Fused};
 
-use super::elementwise::gelu_erf;
+use super::elementwise::map_output;
 pub use hubble_kernels::{InputMap, OutputMap};
 
 /// A dense convolution's weights in the kernel's layout, for F32 inputs on the CPU.
@@ -98,11 +98,7 @@ pub fn finish(ys: Tensor, residual: Option<&Tensor>, map: OutputMap) -> Result<T
         Some(residual) => (ys + residual)?,
         None => ys,
     };
-    match map {
-        OutputMap::Identity => Ok(ys),
-        OutputMap::Relu => ys.relu(),
-        OutputMap::GeluErf => gelu_erf(&ys),
-    }
+    map_output(&ys, map)
 }
 
 /// One call of a [`CpuConv`] with its maps.

@@ -5,6 +5,7 @@
 
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Result, Shape, Tensor, bail};
 use candle_nn::Activation;
+use hubble_kernels::OutputMap;
 
 /// `x/2 · (1 + erf(x/√2))` elementwise.
 pub fn gelu_erf(xs: &Tensor) -> Result<Tensor> {
@@ -20,6 +21,17 @@ pub fn activate(act: Activation, xs: &Tensor) -> Result<Tensor> {
     match act {
         Activation::Gelu => gelu_erf(xs),
         other => xs.apply(&other),
+    }
+}
+
+/// `map` applied to `xs` with candle's ops (the exact GELU through [`gelu_erf`]), for the
+/// devices and dtypes the fused CPU kernels don't take.
+pub fn map_output(xs: &Tensor, map: OutputMap) -> Result<Tensor> {
+    match map {
+        OutputMap::Identity => Ok(xs.clone()),
+        OutputMap::Relu => xs.relu(),
+        OutputMap::GeluErf => gelu_erf(xs),
+        OutputMap::QuickGelu => xs * candle_nn::ops::sigmoid(&(xs * 1.702)?)?,
     }
 }
 

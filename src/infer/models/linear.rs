@@ -14,7 +14,7 @@ use candle_core::{
 use candle_nn::{Activation, VarBuilder};
 use hubble_kernels::OutputMap;
 
-use super::elementwise::{activate, contiguous_f32s as f32s};
+use super::elementwise::{activate, contiguous_f32s as f32s, map_output};
 
 /// `x · weightᵀ + bias` over the last dimension of `x`, any leading dimensions.
 #[derive(Debug, Clone)]
@@ -67,8 +67,18 @@ impl Linear {
     /// with the bias inside the product's blocks (`hubble_kernels::linear`).
     pub fn forward_activated(&self, xs: &Tensor, act: Activation) -> Result<Tensor> {
         match act {
-            Activation::Gelu if self.takes(xs) => self.forward_cpu(xs, OutputMap::GeluErf),
+            Activation::Gelu => self.forward_mapped(xs, OutputMap::GeluErf),
             _ => activate(act, &self.forward(xs)?),
+        }
+    }
+
+    /// `map(x · weightᵀ + bias)`, the map applied inside the product's blocks on F32 CPU
+    /// tensors (`hubble_kernels::linear`), with candle's ops elsewhere.
+    pub fn forward_mapped(&self, xs: &Tensor, map: OutputMap) -> Result<Tensor> {
+        if self.takes(xs) {
+            self.forward_cpu(xs, map)
+        } else {
+            map_output(&self.forward(xs)?, map)
         }
     }
 

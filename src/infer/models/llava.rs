@@ -2,8 +2,9 @@
 //! hidden states of `vision_feature_layer` (without the CLS position for the `default`
 //! strategy) go through the two-layer GELU projector into the Llama decoder's embedding space,
 //! where they replace the prompt's `<image>` tokens (the processor expanded `<image>` to one token
-//! per patch). The vision tower and the decoder are candle-transformers' CLIP and Llama (whose
-//! `forward_input_embed` takes the merged embeddings); the decoder keeps a KV cache.
+//! per patch). The vision tower is [`super::clip_vision`] (Hubble's layers, only as deep as the
+//! features read); the decoder candle-transformers' Llama (whose `forward_input_embed` takes the
+//! merged embeddings), which keeps a KV cache.
 //!
 //! Weights are read under either of transformers' names: llava-hf's Hub checkpoints
 //! (`vision_tower.vision_model.*`, `language_model.model.*`, `language_model.lm_head`) and what
@@ -15,10 +16,11 @@
 use candle_core::{D, DType, Device, IndexOp, Module, Tensor};
 use candle_nn::{Activation, VarBuilder};
 use candle_transformers::models::clip::text_model::Activation as ClipActivation;
-use candle_transformers::models::clip::vision_model::{ClipVisionConfig, ClipVisionTransformer};
+use candle_transformers::models::clip::vision_model::ClipVisionConfig;
 use candle_transformers::models::llama;
 use serde_json::{Map, Value};
 
+use super::clip_vision::{ClipVision, ClipVisionShape};
 use super::linear::{Linear, linear, linear_no_bias};
 use crate::infer::models::causal::normalize_config;
 use crate::infer::models::vlm_layout::VlmLayout;
@@ -246,7 +248,7 @@ fn clip_config(vision: &Value) -> Result<ClipVisionConfig, String> {
 
 /// A loaded LLaVA model with its decoder's KV cache.
 pub struct Llava {
-    vision: ClipVisionTransformer,
+    vision: ClipVision,
     linear_1: Linear,
     linear_2: Linear,
     act: Activation,
@@ -262,8 +264,17 @@ impl Llava {
         let layout = VlmLayout::detect(&vb, "linear_1.weight")?;
         let device = vb.device().clone();
         let model_err = |e: candle_core::Error| e.to_string();
-        let vision =
-            ClipVisionTransformer::new(vb.pp(layout.vision), &spec.vision).map_err(model_err)?;
+        let v = &spec.vision;
+        let shape = ClipVisionShape {
+            hidden: v.embed_dim,
+            intermediate: v.intermediate_size,
+            layers: v.num_hidden_layers,
+            heads: v.num_attention_heads,
+            channels: v.num_channels,
+            image_size: v.image_size,
+            patch_size: v.patch_size,
+        };
+        let vision = ClipVision::load(vb.pp(layout.vision), &shape).map_err(model_err)?;
         let projector = vb.pp(layout.projector);
         let width = spec.vision.embed_dim * spec.feature_layers.len();
         let hidden = spec.text.hidden_size;
@@ -321,8 +332,10 @@ impl Llava {
 
     /// One image's projected features `(image tokens, hidden)` from `pixels` `(1, 3, H, W)`.
     pub fn image_features(&self, pixels: &Tensor) -> candle_core::Result<Tensor> {
-        let states = self.vision.output_hidden_states(pixels)?;
-        // candle's list starts after the embeddings: transformers' index i is its i - 1.
+        // Only the layers up to the deepest one read run; the list starts after the
+        // embeddings: transformers' index i is its i - 1.
+        let deepest = self.spec.feature_layers.iter().copied().max().unwrap_or(1);
+        let states = self.vision.hidden_states(pixels, deepest)?;
         let picked: Vec<Tensor> = self
             .spec
             .feature_layers

@@ -7,6 +7,7 @@ pub mod bart;
 pub mod blip;
 pub mod causal;
 pub mod clip_text;
+pub mod clip_vision;
 pub mod conv;
 pub mod conv_cpu;
 pub mod convnext;

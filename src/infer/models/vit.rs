@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::attention::MultiHeadAttention;
 use super::conv::Conv2dLayer;
+use super::conv_cpu::OutputMap;
 use super::linear::{Linear, linear, linear_b};
 use crate::infer::InferError;
 
@@ -84,7 +85,16 @@ pub struct Layer {
     output: Linear,
     norm_before: LayerNorm,
     norm_after: LayerNorm,
-    act: Activation,
+    act: MlpActivation,
+}
+
+/// The activation between a layer's two fully connected layers.
+#[derive(Debug, Clone, Copy)]
+pub enum MlpActivation {
+    /// One of candle's (the exact GELU fused into the product on the CPU).
+    Candle(Activation),
+    /// CLIP's quick GELU, `x · σ(1.702 x)` (fused into the product on the CPU).
+    QuickGelu,
 }
 
 impl Layer {
@@ -104,17 +114,38 @@ impl Layer {
             output: linear(i, d, vb.pp("output.dense"))?,
             norm_before: layer_norm(d, c.layer_norm_eps, vb.pp("layernorm_before"))?,
             norm_after: layer_norm(d, c.layer_norm_eps, vb.pp("layernorm_after"))?,
-            act: c.hidden_act,
+            act: MlpActivation::Candle(c.hidden_act),
         })
+    }
+
+    /// From its parts: the attention, the MLP's two layers and activation, and the norms before
+    /// the attention and before the MLP.
+    pub fn from_parts(
+        attention: MultiHeadAttention,
+        (intermediate, act, output): (Linear, MlpActivation, Linear),
+        (norm_before, norm_after): (LayerNorm, LayerNorm),
+    ) -> Layer {
+        Layer {
+            attention,
+            intermediate,
+            output,
+            norm_before,
+            norm_after,
+            act,
+        }
     }
 
     /// `(batch, tokens, hidden)` → the same shape.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let n = self.norm_before.forward(x)?;
         let h = (self.attention.self_attention(&n)? + x)?;
-        let m = self
-            .intermediate
-            .forward_activated(&self.norm_after.forward(&h)?, self.act)?;
+        let normed = self.norm_after.forward(&h)?;
+        let m = match self.act {
+            MlpActivation::Candle(act) => self.intermediate.forward_activated(&normed, act)?,
+            MlpActivation::QuickGelu => self
+                .intermediate
+                .forward_mapped(&normed, OutputMap::QuickGelu)?,
+        };
         self.output.forward(&m)? + h
     }
 }
@@ -162,12 +193,55 @@ fn channels() -> usize {
     3
 }
 
-/// A `ViTForImageClassification`.
-pub struct VitClassifier {
+/// Patches cut by a strided convolution, a `[CLS]` token in front, learned positions added
+/// (ViT's and CLIP's embeddings).
+pub struct PatchEmbedding {
     patches: Conv2dLayer,
+    /// `(1, 1, hidden)`.
     cls_token: Tensor,
     /// `(1, 1 + patches, hidden)`.
     positions: Tensor,
+}
+
+impl PatchEmbedding {
+    /// From the patch convolution, the `[CLS]` token and the position embeddings (any shapes
+    /// holding `hidden` and `(1 + patches) · hidden` values).
+    pub fn new(
+        patches: Conv2dLayer,
+        cls_token: &Tensor,
+        positions: &Tensor,
+    ) -> candle_core::Result<Self> {
+        let d = cls_token.elem_count();
+        Ok(PatchEmbedding {
+            patches,
+            cls_token: cls_token.reshape((1, 1, d))?,
+            positions: positions.reshape((1, (), d))?,
+        })
+    }
+
+    /// Pixel values `(batch, channels, size, size)` → `(batch, 1 + patches, hidden)`.
+    pub fn forward(&self, pixels: &Tensor) -> Result<Tensor, InferError> {
+        let patches = self
+            .patches
+            .forward(pixels)?
+            .flatten_from(2)?
+            .transpose(1, 2)?;
+        let (batch, count, d) = patches.dims3()?;
+        if count + 1 != self.positions.dim(1)? {
+            return Err(InferError::InvalidInput(format!(
+                "the model takes {} patches (config.json's image_size), the image makes \
+                 {count}: check preprocessor_config.json's size against config.json",
+                self.positions.dim(1)? - 1
+            )));
+        }
+        let cls = self.cls_token.broadcast_as((batch, 1, d))?;
+        Ok(Tensor::cat(&[&cls, &patches], 1)?.broadcast_add(&self.positions)?)
+    }
+}
+
+/// A `ViTForImageClassification`.
+pub struct VitClassifier {
+    embedding: PatchEmbedding,
     encoder: Encoder,
     norm: LayerNorm,
     classifier: Linear,
@@ -195,16 +269,19 @@ impl VitClassifier {
             stride: p,
             ..Default::default()
         };
+        let patches = Conv2dLayer::new(conv2d(
+            c.num_channels,
+            d,
+            p,
+            stride,
+            emb.pp("patch_embeddings.projection"),
+        )?)?;
         Ok(VitClassifier {
-            patches: Conv2dLayer::new(conv2d(
-                c.num_channels,
-                d,
-                p,
-                stride,
-                emb.pp("patch_embeddings.projection"),
-            )?)?,
-            cls_token: emb.get((1, 1, d), "cls_token")?,
-            positions: emb.get((1, 1 + grid * grid, d), "position_embeddings")?,
+            embedding: PatchEmbedding::new(
+                patches,
+                &emb.get((1, 1, d), "cls_token")?,
+                &emb.get((1, 1 + grid * grid, d), "position_embeddings")?,
+            )?,
             encoder: Encoder::load(vit.pp("encoder"), e)?,
             norm: layer_norm(d, e.layer_norm_eps, vit.pp("layernorm"))?,
             classifier: linear(d, num_labels, vb.pp("classifier"))?,
@@ -213,21 +290,7 @@ impl VitClassifier {
 
     /// Pixel values `(batch, channels, size, size)` → logits `(batch, labels)`.
     pub fn forward(&self, pixels: &Tensor) -> Result<Tensor, InferError> {
-        let patches = self
-            .patches
-            .forward(pixels)?
-            .flatten_from(2)?
-            .transpose(1, 2)?;
-        let (batch, count, d) = patches.dims3()?;
-        if count + 1 != self.positions.dim(1)? {
-            return Err(InferError::InvalidInput(format!(
-                "ViT takes {} patches (config.json's image_size), the image makes {count}: \
-                 check preprocessor_config.json's size against config.json",
-                self.positions.dim(1)? - 1
-            )));
-        }
-        let cls = self.cls_token.broadcast_as((batch, 1, d))?;
-        let x = Tensor::cat(&[&cls, &patches], 1)?.broadcast_add(&self.positions)?;
+        let x = self.embedding.forward(pixels)?;
         let x = self.norm.forward(&self.encoder.forward(&x)?)?;
         Ok(self
             .classifier
