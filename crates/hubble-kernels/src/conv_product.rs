@@ -544,20 +544,7 @@ pub(crate) fn parallelism() -> gemm::Parallelism {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-
-    fn values(count: usize, seed: u64) -> Vec<f32> {
-        let mut state = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (0..count)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((state >> 40) as f32 / (1u64 << 24) as f32) * 2. - 1.
-            })
-            .collect()
-    }
+    use crate::test_values as values;
 
     /// The exact GELU in f64 (erf by its series, enough terms for |x| < 6).
     pub(crate) fn gelu(x: f64) -> f64 {

@@ -142,18 +142,7 @@ pub fn dense_attention(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn values(count: usize, seed: u64) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..count)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                ((state >> 40) as f32 / (1u64 << 24) as f32) * 4. - 2.
-            })
-            .collect()
-    }
+    use crate::test_values as values;
 
     /// The attention straight from its definition, in f64.
     fn reference(shape: &DenseAttention, q: &[f32], k: &[f32], v: &[f32], scale: f32) -> Vec<f32> {

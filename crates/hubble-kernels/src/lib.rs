@@ -10,6 +10,7 @@
 //! fused (candle's passes over the whole tensor for each), [`dense_attention`], the encoders'
 //! unmasked attention by blocks of queries (candle's path makes every head's whole score matrix),
 //! [`linear`], fully connected layers with their bias and GELU applied by blocks of rows,
+//! [`group_norm`], group normalisation with its SiLU in two passes (candle's takes nine),
 //! and [`gelu_erf`] and [`softmax_rows`], vectorised (candle calls a scalar `erff` or `expf` per
 //! value).
 //!
@@ -23,6 +24,7 @@ pub mod attention;
 mod conv_product;
 mod dense_attention;
 mod depthwise;
+mod group_norm;
 mod k_quants;
 mod linear;
 mod q4_1;
@@ -36,6 +38,7 @@ mod vector_math;
 pub use conv_product::{ConvShape, Fused, InputMap, OutputMap, conv2d, pointwise_to_planes};
 pub use dense_attention::{DenseAttention, dense_attention};
 pub use depthwise::{Depthwise, depthwise_conv2d};
+pub use group_norm::{GroupNorm, group_norm};
 pub use k_quants::{Q4_K, Q4_K_BYTES, Q5_K, Q5_K_BYTES, Q6_K, Q6_K_BYTES};
 pub use linear::linear;
 pub use q4_1::{Q4_1, Q4_1_BYTES};
@@ -111,4 +114,18 @@ impl SharedMut {
     unsafe fn at(&self, offset: usize) -> *mut f32 {
         unsafe { self.0.add(offset) }
     }
+}
+
+/// Deterministic values in [−1, 1) (xorshift) for the kernels' tests.
+#[cfg(test)]
+pub(crate) fn test_values(count: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..count)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2. - 1.
+        })
+        .collect()
 }

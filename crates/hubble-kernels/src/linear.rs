@@ -84,18 +84,7 @@ pub fn linear(
 mod tests {
     use super::*;
     use crate::conv_product::tests::gelu;
-
-    fn values(count: usize, seed: u64) -> Vec<f32> {
-        let mut state = seed | 1;
-        (0..count)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                ((state >> 40) as f32 / (1u64 << 24) as f32) * 2. - 1.
-            })
-            .collect()
-    }
+    use crate::test_values as values;
 
     #[test]
     fn matches_the_definition_over_blocks_with_and_without_bias_and_gelu() {

@@ -89,6 +89,12 @@ pub(crate) fn quick_gelu_here(values: &mut [f32]) {
     run(values, 0);
 }
 
+/// SiLU, `x · σ(x)`, of every value, on the calling thread.
+pub(crate) fn silu_here(values: &mut [f32]) {
+    let run = widest!(silu_with);
+    run(values, 0);
+}
+
 /// [`softmax_rows`] on the calling thread, for tasks that already run on rayon's.
 pub(crate) fn softmax_rows_here(values: &mut [f32], row_len: usize) {
     if let Some(rows) = values.len().checked_div(row_len) {
@@ -109,12 +115,24 @@ fn gelu_with(values: &mut [f32], _unused: usize, madd: impl Fn(f32, f32, f32) ->
 #[inline(always)]
 fn quick_gelu_with(values: &mut [f32], _unused: usize, madd: impl Fn(f32, f32, f32) -> f32 + Copy) {
     for v in values.iter_mut() {
-        // σ(t) from e = exp(−|t|): 1 / (1 + e) for t ≥ 0, e / (1 + e) below.
-        let t = 1.702 * *v;
-        let e = exp_non_positive(-t.abs(), madd);
-        let sigmoid = if t >= 0.0 { 1.0 } else { e } / (1.0 + e);
-        *v *= sigmoid;
+        *v *= sigmoid(1.702 * *v, madd);
     }
+}
+
+/// SiLU of every value (`_unused` keeps [`widest`]'s signature).
+#[inline(always)]
+fn silu_with(values: &mut [f32], _unused: usize, madd: impl Fn(f32, f32, f32) -> f32 + Copy) {
+    for v in values.iter_mut() {
+        *v *= sigmoid(*v, madd);
+    }
+}
+
+/// `σ(t) = 1 / (1 + exp(−t))` from `e = exp(−|t|)`: `1 / (1 + e)` for `t ≥ 0`, `e / (1 + e)`
+/// below (no overflow either way).
+#[inline(always)]
+fn sigmoid(t: f32, madd: impl Fn(f32, f32, f32) -> f32 + Copy) -> f32 {
+    let e = exp_non_positive(-t.abs(), madd);
+    (if t >= 0.0 { 1.0 } else { e }) / (1.0 + e)
 }
 
 /// Softmax of each `row_len` row; straight-line loops so the compiler vectorises them.

@@ -26,6 +26,7 @@ pub mod gpu_bert;
 pub mod gpu_llama;
 pub mod gpu_tensors;
 pub mod gpu_whisper;
+pub mod group_norm;
 pub mod hifigan;
 pub mod linear;
 pub mod llava;

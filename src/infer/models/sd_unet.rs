@@ -9,13 +9,14 @@
 //! small.
 
 use candle_core::{D, DType, Device, Module, Result, Tensor};
+use candle_nn::{LayerNorm, VarBuilder, layer_norm};
 
 use super::attention::dense_attention;
 use super::conv::{Conv2dLayer, conv2d_layer};
 use super::conv_cpu::OutputMap;
 use super::elementwise::gelu_erf;
+use super::group_norm::{GroupNorm, group_norm};
 use super::linear::{Linear, linear, linear_no_bias};
-use candle_nn::{GroupNorm, LayerNorm, VarBuilder, group_norm, layer_norm};
 
 /// One down block's shape (its up block mirrors it).
 #[derive(Debug, Clone, PartialEq)]
@@ -117,9 +118,7 @@ impl ResnetBlock {
     /// The block over `xs` `(batch, in, h, w)`, with the time embedding `(batch, time)` when it
     /// takes one.
     pub fn forward(&self, xs: &Tensor, time: Option<&Tensor>) -> Result<Tensor> {
-        let mut h = self
-            .conv1
-            .forward(&candle_nn::ops::silu(&self.norm1.forward(xs)?)?)?;
+        let mut h = self.conv1.forward(&self.norm1.forward_silu(xs)?)?;
         if let (Some(projection), Some(time)) = (&self.time_proj, time) {
             let t = projection.forward(&candle_nn::ops::silu(time)?)?;
             h = h.broadcast_add(&t.unsqueeze(2)?.unsqueeze(3)?)?;
@@ -130,7 +129,7 @@ impl ResnetBlock {
         };
         // The residual sum runs inside the second convolution's passes.
         self.conv2.forward_fused(
-            &candle_nn::ops::silu(&self.norm2.forward(&h)?)?,
+            &self.norm2.forward_silu(&h)?,
             Some(&residual),
             OutputMap::Identity,
         )
@@ -511,7 +510,7 @@ impl SdUNet {
                 xs = upsample.forward(&xs.upsample_nearest2d(h * 2, w * 2)?)?;
             }
         }
-        let xs = candle_nn::ops::silu(&self.norm_out.forward(&xs)?)?;
+        let xs = self.norm_out.forward_silu(&xs)?;
         self.conv_out.forward(&xs)
     }
 }

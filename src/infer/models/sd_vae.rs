@@ -5,10 +5,11 @@
 //! picture's time, so they run as chunked products ([`super::conv::Conv2dLayer`]).
 
 use candle_core::{Module, Result, Tensor};
-use candle_nn::{GroupNorm, VarBuilder, group_norm};
+use candle_nn::VarBuilder;
 
 use super::attention::dense_attention;
 use super::conv::{Conv2dLayer, conv2d_layer};
+use super::group_norm::{GroupNorm, group_norm};
 use super::linear::{Linear, linear};
 use super::sd_unet::ResnetBlock;
 
@@ -154,7 +155,7 @@ impl VaeDecoder {
                 xs = upsample.forward(&xs.upsample_nearest2d(h * 2, w * 2)?)?;
             }
         }
-        let xs = candle_nn::ops::silu(&self.norm_out.forward(&xs)?)?;
+        let xs = self.norm_out.forward_silu(&xs)?;
         Ok(Some(self.conv_out.forward(&xs)?))
     }
 }
