@@ -5,8 +5,10 @@
 //! skips (nearest ×2 upsampling), and `conv_out`; SDXL's added embedding of the pooled text and
 //! the size/crop ids (`addition_embed_type: "text_time"`). Every width, head count, group count and
 //! epsilon comes from the config ([`UNetSpec`]); the GEGLU uses the exact (erf) GELU as PyTorch
-//! does, and attention is computed one head at a time so a 64 × 64 latent's 4096² scores stay
-//! small.
+//! does, and attention goes by blocks of queries ([`super::attention::dense_attention`]) so a
+//! 64 × 64 latent's 4096² scores per head are never made whole. Group norms run with their
+//! SiLU fused ([`super::group_norm`]) and each ResNet block's residual sum inside its second
+//! convolution.
 
 use candle_core::{D, DType, Device, Module, Result, Tensor};
 use candle_nn::{LayerNorm, VarBuilder, layer_norm};

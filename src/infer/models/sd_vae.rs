@@ -2,7 +2,8 @@
 //! names: `post_quant_conv`, `conv_in`, the mid block (ResNet, single-head self-attention,
 //! ResNet), the up blocks (`layers_per_block + 1` ResNets, nearest ×2 upsampling but the last),
 //! GroupNorm, SiLU and `conv_out`. Its 3 × 3 convolutions at full resolution are most of a
-//! picture's time, so they run as chunked products ([`super::conv::Conv2dLayer`]).
+//! picture's time, so they run as chunked products ([`super::conv::Conv2dLayer`]); its group
+//! norms and SiLUs through [`super::group_norm`].
 
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
