@@ -20,7 +20,7 @@ use std::cell::RefCell;
 
 use rayon::prelude::*;
 
-use crate::{ShapeError, SharedMut};
+use crate::{ShapeError, SharedMut, Strided, product};
 
 /// Column-buffer values per chunk the chunk size aims at (2 MiB): chunks of output positions
 /// are this over `taps · inputs`, between [`MIN_CHUNK`] and [`MAX_CHUNK`] positions.
@@ -357,30 +357,14 @@ impl Chunks<'_> {
         // `start..start + count` lie inside each; `weight` is `(outputs, depth)` and `rhs`
         // `(depth, count)` with row stride `rhs_rs` inside its slice (checked by `conv2d`).
         unsafe {
-            gemm::gemm(
-                outputs,
-                count,
-                self.depth,
-                self.out.at(start),
-                1,
-                self.positions as isize,
+            product(
+                (outputs, count, self.depth),
+                Strided::new(self.out.at(start), self.positions, 1),
                 read_dst,
-                self.weight.as_ptr(),
-                1,
-                self.depth as isize,
-                rhs.as_ptr(),
-                1,
-                rhs_rs as isize,
+                Strided::new(self.weight.as_ptr(), self.depth, 1),
+                Strided::new(rhs.as_ptr(), rhs_rs, 1),
                 1.0,
-                1.0,
-                false,
-                false,
-                false,
-                if shared {
-                    parallelism()
-                } else {
-                    gemm::Parallelism::None
-                },
+                if shared { threads() } else { 1 },
             );
         }
         if output_map != OutputMap::Identity {
@@ -429,26 +413,14 @@ pub fn pointwise_to_planes(
         // SAFETY: `out` is `(outputs, positions)`, `weight` `(inputs, outputs)` and this
         // image's rows `(positions, inputs)`, all inside their slices (checked above).
         unsafe {
-            gemm::gemm(
-                outputs,
-                positions,
-                inputs,
-                out.as_mut_ptr(),
-                1,
-                positions as isize,
+            product(
+                (outputs, positions, inputs),
+                Strided::new(out.as_mut_ptr(), positions, 1),
                 true,
-                weight.as_ptr(),
-                outputs as isize,
-                1,
-                rows.as_ptr().add(image * positions * inputs),
-                inputs as isize,
-                1,
+                Strided::new(weight.as_ptr(), 1, outputs),
+                Strided::new(rows.as_ptr().add(image * positions * inputs), 1, inputs),
                 1.0,
-                1.0,
-                false,
-                false,
-                false,
-                parallelism(),
+                threads(),
             );
         }
     }
@@ -559,12 +531,9 @@ fn fill_line(segment: &mut [f32], line: &[f32], first: isize, stride: usize, map
     }
 }
 
-/// gemm's threads: rayon's.
-pub(crate) fn parallelism() -> gemm::Parallelism {
-    match rayon::current_num_threads() {
-        0 | 1 => gemm::Parallelism::None,
-        threads => gemm::Parallelism::Rayon(threads),
-    }
+/// The threads products may use: rayon's.
+pub(crate) fn threads() -> usize {
+    rayon::current_num_threads()
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 use rayon::prelude::*;
 
 use crate::vector_math::softmax_rows_here;
-use crate::{ShapeError, SharedMut};
+use crate::{ShapeError, SharedMut, Strided, product};
 
 /// Queries per task: a block's scores over 1500 keys are 384 KB.
 const QUERY_BLOCK: usize = 64;
@@ -90,48 +90,25 @@ pub fn dense_attention(
             // row stride `width`, and `scores` of `rows · keys`. Tasks write disjoint parts
             // of `out`: their own head's columns of their own block of rows.
             unsafe {
-                gemm::gemm(
-                    rows,
-                    keys,
-                    head_dim,
-                    scores.as_mut_ptr(),
-                    1,
-                    keys as isize,
+                // Kᵀ: a key's values run down a column.
+                product(
+                    (rows, keys, head_dim),
+                    Strided::new(scores.as_mut_ptr(), keys, 1),
                     false,
-                    q.as_ptr().add(q_at),
-                    1,
-                    width as isize,
-                    k.as_ptr().add(kv_at),
-                    width as isize,
-                    1,
-                    0.0,
+                    Strided::new(q.as_ptr().add(q_at), width, 1),
+                    Strided::new(k.as_ptr().add(kv_at), 1, width),
                     scale,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
+                    1,
                 );
                 softmax_rows_here(scores, keys);
-                gemm::gemm(
-                    rows,
-                    head_dim,
-                    keys,
-                    out.at(q_at),
-                    1,
-                    width as isize,
+                product(
+                    (rows, head_dim, keys),
+                    Strided::new(out.at(q_at), width, 1),
                     false,
-                    scores.as_ptr(),
-                    1,
-                    keys as isize,
-                    v.as_ptr().add(kv_at),
-                    1,
-                    width as isize,
-                    0.0,
+                    Strided::new(scores.as_ptr(), keys, 1),
+                    Strided::new(v.as_ptr().add(kv_at), width, 1),
                     1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
+                    1,
                 );
             }
         },

@@ -129,3 +129,68 @@ pub(crate) fn test_values(count: usize, seed: u64) -> Vec<f32> {
         })
         .collect()
 }
+
+/// A matrix operand of [`product`]: its first value, then the steps between rows and between
+/// columns, in values.
+#[derive(Clone, Copy)]
+pub(crate) struct Strided<P> {
+    at: P,
+    row: isize,
+    column: isize,
+}
+
+impl<P> Strided<P> {
+    /// The matrix at `at` with `row` values between rows and `column` between columns.
+    pub(crate) fn new(at: P, row: usize, column: usize) -> Strided<P> {
+        Strided {
+            at,
+            row: row as isize,
+            column: column as isize,
+        }
+    }
+}
+
+/// `dst (m × n) ← [dst +] scale · lhs (m × k) · rhs (k × n)` through gemm (`dst` added to when
+/// `accumulate`), on gemm's threads when `threads` is more than one.
+///
+/// # Safety
+/// Every operand's `m`, `n` or `k` rows and columns at its strides must lie inside its
+/// allocation, and nothing else may access `dst`'s values meanwhile.
+pub(crate) unsafe fn product(
+    (m, n, k): (usize, usize, usize),
+    dst: Strided<*mut f32>,
+    accumulate: bool,
+    lhs: Strided<*const f32>,
+    rhs: Strided<*const f32>,
+    scale: f32,
+    threads: usize,
+) {
+    let parallelism = match threads {
+        0 | 1 => gemm::Parallelism::None,
+        threads => gemm::Parallelism::Rayon(threads),
+    };
+    // SAFETY: the caller's promise.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.at,
+            dst.column,
+            dst.row,
+            accumulate,
+            lhs.at,
+            lhs.column,
+            lhs.row,
+            rhs.at,
+            rhs.column,
+            rhs.row,
+            1.0,
+            scale,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}

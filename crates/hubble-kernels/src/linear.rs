@@ -6,8 +6,8 @@
 
 use rayon::prelude::*;
 
-use crate::conv_product::parallelism;
-use crate::{OutputMap, ShapeError};
+use crate::conv_product::threads;
+use crate::{OutputMap, ShapeError, Strided, product};
 
 /// Output values per block (4 MiB): blocks are this over the output width in rows, at least one.
 const BLOCK_VALUES: usize = 1 << 20;
@@ -50,26 +50,14 @@ pub fn linear(
         // SAFETY: `out` is this block's `(n, outputs)`, its rows `(n, inputs)` start at
         // `first · inputs` in `rows`, and `weight` is `(inputs, outputs)` (checked above).
         unsafe {
-            gemm::gemm(
-                n,
-                outputs,
-                inputs,
-                out.as_mut_ptr(),
-                1,
-                outputs as isize,
+            product(
+                (n, outputs, inputs),
+                Strided::new(out.as_mut_ptr(), outputs, 1),
                 bias.is_some(),
-                rows.as_ptr().add(first * inputs),
-                1,
-                inputs as isize,
-                weight.as_ptr(),
-                1,
-                outputs as isize,
+                Strided::new(rows.as_ptr().add(first * inputs), inputs, 1),
+                Strided::new(weight.as_ptr(), outputs, 1),
                 1.0,
-                1.0,
-                false,
-                false,
-                false,
-                parallelism(),
+                threads(),
             );
         }
         if map != OutputMap::Identity {
