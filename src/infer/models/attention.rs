@@ -4,10 +4,10 @@
 //! appended to a cache (self-attention); queries scaled by `head_dim^-0.5`; an optional term
 //! added to the scores (SpeechT5's relative positions).
 
-use candle_core::{CpuStorage, CustomOp3, DType, Layout, Module, Result, Shape, Tensor, bail};
+use candle_core::{CpuStorage, CustomOp3, Layout, Module, Result, Shape, Tensor, bail};
 use candle_nn::VarBuilder;
 
-use super::elementwise::{contiguous_f32s as f32s, softmax_last_dim};
+use super::elementwise::{contiguous_f32s as f32s, cpu_f32, softmax_last_dim};
 use super::linear::{Linear, linear_b};
 
 /// One attention module's projections.
@@ -141,10 +141,7 @@ pub fn dense_attention(
     heads: usize,
     scale: f64,
 ) -> Result<Tensor> {
-    if [q, k, v]
-        .iter()
-        .all(|t| t.device().is_cpu() && t.dtype() == DType::F32)
-    {
+    if [q, k, v].into_iter().all(cpu_f32) {
         let op = DenseOp {
             heads,
             scale: scale as f32,

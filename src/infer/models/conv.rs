@@ -19,6 +19,7 @@ use candle_nn::{
 use hubble_kernels::{Depthwise, depthwise_conv2d};
 
 use super::conv_cpu::{CpuConv, Geometry, InputMap, OutputMap, finish, map_input};
+use super::elementwise::cpu_f32;
 
 /// Output positions per product: the best of 512–32768 measured on 2 cores.
 const CHUNK: usize = 1024;
@@ -79,7 +80,7 @@ impl ChunkedConv1d {
         output: OutputMap,
     ) -> Result<Tensor> {
         if let Some(cpu) = &self.cpu
-            && CpuConv::takes(xs)
+            && cpu_f32(xs)
         {
             let (batch, _, _) = xs.dims3()?;
             if batch != 1 {
@@ -278,9 +279,7 @@ impl Conv2dLayer {
         output: OutputMap,
     ) -> Result<Tensor> {
         match &self.cpu {
-            Some(cpu) if CpuConv::takes(xs) => {
-                cpu.forward(xs, residual, InputMap::Identity, output)
-            }
+            Some(cpu) if cpu_f32(xs) => cpu.forward(xs, residual, InputMap::Identity, output),
             _ => finish(self.forward_tensors(xs)?, residual, output),
         }
     }
@@ -356,9 +355,7 @@ impl Module for DepthwiseConv2d {
     /// `(batch, channels, h, w)` → `(batch, channels, h', w')`.
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         match &self.kernel {
-            Some(op) if xs.device().is_cpu() && xs.dtype() == DType::F32 => {
-                xs.contiguous()?.apply_op1_no_bwd(op)
-            }
+            Some(op) if cpu_f32(xs) => xs.contiguous()?.apply_op1_no_bwd(op),
             _ => self.candle.forward(xs),
         }
     }

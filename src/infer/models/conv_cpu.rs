@@ -4,10 +4,10 @@
 //! passes. [`InputMap`]/[`OutputMap`] name those; [`map_input`] and [`finish`] apply them with
 //! candle's ops where the kernel does not run (other devices and dtypes).
 
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor, bail};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, bail};
 use hubble_kernels::{ConvShape, Fused};
 
-use super::elementwise::map_output;
+use super::elementwise::{cpu_f32, map_output};
 pub use hubble_kernels::{InputMap, OutputMap};
 
 /// A dense convolution's weights in the kernel's layout, for F32 inputs on the CPU.
@@ -37,7 +37,7 @@ impl CpuConv {
         bias: Option<&Tensor>,
         geometry: Geometry,
     ) -> Result<Option<CpuConv>> {
-        if !weight.device().is_cpu() || weight.dtype() != DType::F32 {
+        if !cpu_f32(weight) {
             return Ok(None);
         }
         let (outputs, inputs, rows, columns) = weight.dims4()?;
@@ -57,13 +57,8 @@ impl CpuConv {
         }))
     }
 
-    /// Whether `xs` can go through the kernel (an F32 tensor on the CPU).
-    pub fn takes(xs: &Tensor) -> bool {
-        xs.device().is_cpu() && xs.dtype() == DType::F32
-    }
-
     /// `(batch, inputs, h, w)` → `(batch, outputs, h', w')`: `output(conv(input(xs)) + bias +
-    /// residual)`; `xs` must pass [`CpuConv::takes`].
+    /// residual)`; `xs` must be an F32 tensor on the CPU ([`cpu_f32`]).
     pub fn forward(
         &self,
         xs: &Tensor,
@@ -210,7 +205,7 @@ impl PointwiseToPlanes {
     pub fn new(weight: Tensor, bias: Option<Tensor>) -> Result<PointwiseToPlanes> {
         let weight = weight.contiguous()?;
         let values = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>();
-        let cpu = (weight.device().is_cpu() && weight.dtype() == DType::F32)
+        let cpu = cpu_f32(&weight)
             .then(|| -> Result<_> {
                 Ok((values(&weight)?, bias.as_ref().map(values).transpose()?))
             })
@@ -221,8 +216,8 @@ impl PointwiseToPlanes {
     /// `residual + permute(rows · weight + bias)`.
     pub fn forward(&self, rows: &Tensor, residual: &Tensor) -> Result<Tensor> {
         if let Some((weight, bias)) = &self.cpu
-            && CpuConv::takes(rows)
-            && CpuConv::takes(residual)
+            && cpu_f32(rows)
+            && cpu_f32(residual)
         {
             let op = PlanesOp {
                 weight,

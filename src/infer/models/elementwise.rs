@@ -54,7 +54,7 @@ struct SliceOp {
 impl SliceOp {
     /// The operation on `xs` when it is an F32 tensor on the CPU, `candle`'s otherwise.
     fn or_candle(&self, xs: &Tensor, candle: impl Fn(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
-        if xs.device().is_cpu() && xs.dtype() == DType::F32 && xs.rank() > 0 {
+        if cpu_f32(xs) && xs.rank() > 0 {
             xs.contiguous()?.apply_op1_no_bwd(self)
         } else {
             candle(xs)
@@ -76,6 +76,11 @@ impl CustomOp1 for SliceOp {
         (self.apply)(&mut out, *layout.dims().last().unwrap_or(&1));
         Ok((CpuStorage::F32(out), layout.shape().clone()))
     }
+}
+
+/// Whether `t` is an F32 tensor on the CPU: what the `hubble_kernels` operations take.
+pub fn cpu_f32(t: &Tensor) -> bool {
+    t.device().is_cpu() && t.dtype() == DType::F32
 }
 
 /// The values of a contiguous F32 tensor's CPU storage, for the models' custom operations.

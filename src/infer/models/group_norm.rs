@@ -5,8 +5,7 @@
 use candle_core::{CpuStorage, CustomOp1, Layout, Module, Result, Shape, Tensor, bail};
 use candle_nn::VarBuilder;
 
-use super::conv_cpu::CpuConv;
-use super::elementwise::contiguous_f32s;
+use super::elementwise::{contiguous_f32s, cpu_f32};
 
 /// A group normalisation layer over `(batch, channels, …)`.
 pub struct GroupNorm {
@@ -40,7 +39,7 @@ impl GroupNorm {
     }
 
     fn run(&self, xs: &Tensor, silu: bool) -> Result<Tensor> {
-        if CpuConv::takes(xs) {
+        if cpu_f32(xs) {
             return xs
                 .contiguous()?
                 .apply_op1_no_bwd(&GroupNormOp { norm: self, silu });

@@ -8,13 +8,11 @@
 //! through `hubble_kernels::linear`, which adds the bias (and applies an exact GELU, with
 //! [`Linear::forward_activated`]) block by block inside its passes.
 
-use candle_core::{
-    CpuStorage, CustomOp2, CustomOp3, DType, Layout, Module, Result, Shape, Tensor, bail,
-};
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Module, Result, Shape, Tensor, bail};
 use candle_nn::{Activation, VarBuilder};
 use hubble_kernels::OutputMap;
 
-use super::elementwise::{activate, contiguous_f32s as f32s, map_output};
+use super::elementwise::{activate, contiguous_f32s as f32s, cpu_f32, map_output};
 
 /// `x · weightᵀ + bias` over the last dimension of `x`, any leading dimensions.
 #[derive(Debug, Clone)]
@@ -84,9 +82,7 @@ impl Linear {
 
     /// Whether `xs` and the weights are F32 on the CPU (`hubble_kernels::linear`'s inputs).
     fn takes(&self, xs: &Tensor) -> bool {
-        [xs, &self.weight_t]
-            .iter()
-            .all(|t| t.device().is_cpu() && t.dtype() == DType::F32)
+        [xs, &self.weight_t].iter().all(|t| cpu_f32(t))
     }
 
     fn forward_cpu(&self, xs: &Tensor, map: OutputMap) -> Result<Tensor> {
