@@ -309,15 +309,8 @@ impl Chunks<'_> {
             std::slice::from_raw_parts_mut(self.out.at(o * self.positions + start), count)
         };
         let prefill = |o: usize| {
-            let row = segment(o);
-            let b = bias.map_or(0., |b| b[o]);
-            match residual {
-                Some(r) => {
-                    let r = &r[o * self.positions + start..][..count];
-                    row.iter_mut().zip(r).for_each(|(v, r)| *v = r + b);
-                }
-                None => row.fill(b),
-            }
+            let r = residual.map(|r| &r[o * self.positions + start..][..count]);
+            start_row(segment(o), bias.map_or(0., |b| b[o]), r);
         };
         let read_dst = bias.is_some() || residual.is_some();
         if read_dst {
@@ -409,7 +402,10 @@ pub fn pointwise_to_planes(
     for image in 0..rows.len() / (positions * inputs) {
         let out = &mut out[image * outputs * positions..(image + 1) * outputs * positions];
         let residual = &residual[image * outputs * positions..(image + 1) * outputs * positions];
-        start_outputs(out, positions, 0, positions, bias, Some(residual));
+        out.par_chunks_mut(positions)
+            .zip(residual.par_chunks(positions))
+            .enumerate()
+            .for_each(|(o, (row, r))| start_row(row, bias.map_or(0., |b| b[o]), Some(r)));
         // SAFETY: `out` is `(outputs, positions)`, `weight` `(inputs, outputs)` and this
         // image's rows `(positions, inputs)`, all inside their slices (checked above).
         unsafe {
@@ -427,33 +423,13 @@ pub fn pointwise_to_planes(
     Ok(())
 }
 
-/// Writes the bias plus the residual into the chunk `start..start + count` of each output row;
-/// false (nothing written) when there are neither, and the product overwrites the chunk.
-fn start_outputs(
-    out: &mut [f32],
-    positions: usize,
-    start: usize,
-    count: usize,
-    bias: Option<&[f32]>,
-    residual: Option<&[f32]>,
-) -> bool {
-    if bias.is_none() && residual.is_none() {
-        return false;
+/// Writes an output row's starting values, which the product then adds to: `bias` plus the
+/// residual's row when there is one.
+fn start_row(row: &mut [f32], bias: f32, residual: Option<&[f32]>) {
+    match residual {
+        Some(r) => row.iter_mut().zip(r).for_each(|(v, r)| *v = r + bias),
+        None => row.fill(bias),
     }
-    out.par_chunks_mut(positions)
-        .enumerate()
-        .for_each(|(o, row)| {
-            let row = &mut row[start..start + count];
-            let b = bias.map_or(0., |b| b[o]);
-            match residual {
-                Some(r) => {
-                    let r = &r[o * positions + start..o * positions + start + count];
-                    row.iter_mut().zip(r).for_each(|(v, r)| *v = r + b);
-                }
-                None => row.fill(b),
-            }
-        });
-    true
 }
 
 /// Row `row` (`tap · inputs + channel`) of the column buffer `(taps · inputs, count)` of output

@@ -271,16 +271,21 @@ impl Chunked2d {
 }
 
 impl Conv2dLayer {
-    /// `output(conv(xs) + residual)`, fused on the CPU.
+    /// `output(conv(input(xs)) + residual)`, fused on the CPU (as [`ChunkedConv1d`]'s).
     pub fn forward_fused(
         &self,
         xs: &Tensor,
+        input: InputMap,
         residual: Option<&Tensor>,
         output: OutputMap,
     ) -> Result<Tensor> {
         match &self.cpu {
-            Some(cpu) if cpu_f32(xs) => cpu.forward(xs, residual, InputMap::Identity, output),
-            _ => finish(self.forward_tensors(xs)?, residual, output),
+            Some(cpu) if cpu_f32(xs) => cpu.forward(xs, residual, input, output),
+            _ => finish(
+                self.forward_tensors(&map_input(xs, input)?)?,
+                residual,
+                output,
+            ),
         }
     }
 
@@ -305,7 +310,7 @@ impl Conv2dLayer {
 impl Module for Conv2dLayer {
     /// `(batch, in, h, w)` → `(batch, out, h', w')`.
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        self.forward_fused(xs, None, OutputMap::Identity)
+        self.forward_fused(xs, InputMap::Identity, None, OutputMap::Identity)
     }
 }
 
@@ -609,11 +614,19 @@ mod tests {
             let residual = random(expected.dims(), 7);
             let expected = (expected + &residual).unwrap().relu().unwrap();
             let ours = layer
-                .forward_fused(&xs, Some(&residual), OutputMap::Relu)
+                .forward_fused(&xs, InputMap::Identity, Some(&residual), OutputMap::Relu)
                 .unwrap();
             assert!(
                 max_diff(&ours, &expected) < 1e-5,
                 "fused, k {kernel} s {stride}"
+            );
+            // A leaky ReLU before it: the CPU kernel's input map against the tensor path's.
+            let leaky = InputMap::LeakyRelu(0.2);
+            let fused = layer.forward_fused(&xs, leaky, None, OutputMap::Identity);
+            let tensors = layer.forward_tensors(&map_input(&xs, leaky).unwrap());
+            assert!(
+                max_diff(&fused.unwrap(), &tensors.unwrap()) < 1e-5,
+                "leaky input, k {kernel} s {stride}"
             );
         }
     }

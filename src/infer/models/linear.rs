@@ -61,11 +61,12 @@ impl Module for Linear {
 }
 
 impl Linear {
-    /// `act(x · weightᵀ + bias)`; on F32 CPU tensors the exact GELU (`Activation::Gelu`) runs
-    /// with the bias inside the product's blocks (`hubble_kernels::linear`).
+    /// `act(x · weightᵀ + bias)`; on F32 CPU tensors the exact GELU (`Activation::Gelu`) and
+    /// ReLU run with the bias inside the product's blocks (`hubble_kernels::linear`).
     pub fn forward_activated(&self, xs: &Tensor, act: Activation) -> Result<Tensor> {
         match act {
             Activation::Gelu => self.forward_mapped(xs, OutputMap::GeluErf),
+            Activation::Relu => self.forward_mapped(xs, OutputMap::Relu),
             _ => activate(act, &self.forward(xs)?),
         }
     }

@@ -12,7 +12,7 @@ use candle_nn::{Conv2d, Conv2dConfig, VarBuilder, batch_norm, conv2d_no_bias};
 use serde::Deserialize;
 
 use super::conv::Conv2dLayer;
-use super::conv_cpu::OutputMap;
+use super::conv_cpu::{InputMap, OutputMap};
 use super::linear::{Linear, linear};
 
 /// The config.json fields ResNet needs.
@@ -127,7 +127,7 @@ impl ConvLayer {
         } else {
             OutputMap::Identity
         };
-        self.conv.forward_fused(x, None, output)
+        self.conv.forward_fused(x, InputMap::Identity, None, output)
     }
 }
 
@@ -197,7 +197,7 @@ impl Block {
             h = layer.forward(&h)?;
         }
         last.conv
-            .forward_fused(&h, Some(&residual), OutputMap::Relu)
+            .forward_fused(&h, InputMap::Identity, Some(&residual), OutputMap::Relu)
     }
 }
 

@@ -15,7 +15,7 @@ use candle_nn::{LayerNorm, VarBuilder, layer_norm};
 
 use super::attention::dense_attention;
 use super::conv::{Conv2dLayer, conv2d_layer};
-use super::conv_cpu::OutputMap;
+use super::conv_cpu::{InputMap, OutputMap};
 use super::elementwise::gelu_erf;
 use super::group_norm::{GroupNorm, group_norm};
 use super::linear::{Linear, linear, linear_no_bias};
@@ -132,6 +132,7 @@ impl ResnetBlock {
         // The residual sum runs inside the second convolution's passes.
         self.conv2.forward_fused(
             &self.norm2.forward_silu(&h)?,
+            InputMap::Identity,
             Some(&residual),
             OutputMap::Identity,
         )
